@@ -1,0 +1,311 @@
+//! Reading what `aws ec2 describe-instances --output json` prints.
+//!
+//! Only the fields rollcall uses are modelled; unknown fields are ignored and
+//! every field but `InstanceId` and `State.Name` may be missing. A file holds
+//! either one such document or a JSON array of them (several pages).
+
+use super::{Instance, SecurityGroup};
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+/// Why a document is not a describe-instances inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line and column, when the problem has a place in the text.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl ParseError {
+    /// The message prefixed with `path:line:column:`, as compilers print it.
+    pub fn located_in(&self, path: &Path) -> String {
+        match self.position {
+            Some((line, column)) => format!("{}:{line}:{column}: {}", path.display(), self.message),
+            None => format!("{}: {}", path.display(), self.message),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{line}:{column}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl From<serde_json::Error> for ParseError {
+    fn from(err: serde_json::Error) -> Self {
+        // serde_json appends " at line L column C" to its message; keep the
+        // position apart so it can lead, as `file:line:column: message`.
+        let full = err.to_string();
+        let suffix = format!(" at line {} column {}", err.line(), err.column());
+        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+        let position = (err.line() > 0).then(|| (err.line(), err.column()));
+        ParseError { position, message }
+    }
+}
+
+/// Parses one describe-instances document or an array of them into instances,
+/// in document order. An instance id that appears twice is an error.
+pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseError> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = text.iter().find(|byte| !byte.is_ascii_whitespace());
+    let pages: Vec<Page> = match first {
+        Some(b'[') => serde_json::from_slice(text)?,
+        Some(b'{') => vec![serde_json::from_slice(text)?],
+        Some(_) | None => {
+            return Err(ParseError {
+                position: None,
+                message: "expected a describe-instances JSON document (an object with \
+                          `Reservations`) or an array of them"
+                    .to_owned(),
+            });
+        }
+    };
+
+    let mut seen = HashSet::new();
+    let mut instances = Vec::new();
+    for instance in pages
+        .into_iter()
+        .flat_map(|page| page.reservations)
+        .flat_map(|reservation| reservation.instances)
+    {
+        if !seen.insert(instance.instance_id.clone()) {
+            return Err(ParseError {
+                position: None,
+                message: format!("instance {} appears more than once", instance.instance_id),
+            });
+        }
+        instances.push(instance.into());
+    }
+    Ok(instances)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Page {
+    reservations: Vec<Reservation>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Reservation {
+    #[serde(default)]
+    instances: Vec<RawInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawInstance {
+    instance_id: String,
+    state: RawState,
+    private_ip_address: Option<String>,
+    public_ip_address: Option<String>,
+    private_dns_name: Option<String>,
+    public_dns_name: Option<String>,
+    ipv6_address: Option<String>,
+    #[serde(default)]
+    network_interfaces: Vec<RawNetworkInterface>,
+    #[serde(default)]
+    security_groups: Vec<RawGroup>,
+    #[serde(default)]
+    tags: Vec<RawTag>,
+    placement: Option<RawPlacement>,
+    /// Not part of EC2's answer: rollcall's own recordings add it so that a
+    /// fleet merged from several regions keeps each instance's region.
+    region: Option<String>,
+    vpc_id: Option<String>,
+    subnet_id: Option<String>,
+    instance_type: Option<String>,
+    image_id: Option<String>,
+    launch_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawState {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawNetworkInterface {
+    #[serde(default)]
+    ipv6_addresses: Vec<RawIpv6>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawIpv6 {
+    ipv6_address: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawGroup {
+    group_name: Option<String>,
+    group_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawTag {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawPlacement {
+    availability_zone: Option<String>,
+}
+
+/// EC2 reports absent values as empty strings in places (`PublicDnsName` of a
+/// stopped instance): both mean "not there".
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|value| !value.is_empty())
+}
+
+impl From<RawInstance> for Instance {
+    fn from(raw: RawInstance) -> Self {
+        let mut ipv6_addresses: Vec<String> = Vec::new();
+        let interface_addresses = raw
+            .network_interfaces
+            .into_iter()
+            .flat_map(|interface| interface.ipv6_addresses)
+            .filter_map(|address| present(address.ipv6_address));
+        for address in present(raw.ipv6_address)
+            .into_iter()
+            .chain(interface_addresses)
+        {
+            if !ipv6_addresses.contains(&address) {
+                ipv6_addresses.push(address);
+            }
+        }
+        Instance {
+            id: raw.instance_id,
+            state: raw.state.name,
+            private_ipv4: present(raw.private_ip_address),
+            public_ipv4: present(raw.public_ip_address),
+            private_dns_name: present(raw.private_dns_name),
+            public_dns_name: present(raw.public_dns_name),
+            ipv6_addresses,
+            security_groups: raw
+                .security_groups
+                .into_iter()
+                .map(|group| SecurityGroup {
+                    id: group.group_id.unwrap_or_default(),
+                    name: group.group_name.unwrap_or_default(),
+                })
+                .collect(),
+            tags: raw
+                .tags
+                .into_iter()
+                .map(|tag| (tag.key, tag.value))
+                .collect(),
+            availability_zone: present(raw.placement.and_then(|p| p.availability_zone)),
+            region: present(raw.region),
+            vpc_id: present(raw.vpc_id),
+            subnet_id: present(raw.subnet_id),
+            instance_type: present(raw.instance_type),
+            image_id: present(raw.image_id),
+            launch_time: present(raw.launch_time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"{
+      "Reservations": [
+        {"ReservationId": "r-1", "OwnerId": "123",
+         "Instances": [{
+            "InstanceId": "i-2271a74b",
+            "State": {"Code": 16, "Name": "running"},
+            "PrivateIpAddress": "10.251.199.99",
+            "PublicDnsName": "",
+            "Ipv6Address": "2600:1f18::1",
+            "NetworkInterfaces": [{"Ipv6Addresses": [{"Ipv6Address": "2600:1f18::1"},
+                                                      {"Ipv6Address": "2600:1f18::2"}]}],
+            "SecurityGroups": [{"GroupName": "eg-monitor", "GroupId": "sg-1"}],
+            "Tags": [{"Key": "Name", "Value": "monitor-1"}],
+            "Placement": {"AvailabilityZone": "us-east-1a", "Tenancy": "default"},
+            "LaunchTime": "2026-11-26T17:13:50+00:00",
+            "SomethingNew": {"nested": [1, 2, 3]}
+         }]}
+      ]
+    }"#;
+
+    #[test]
+    fn reads_the_fields_policies_use_and_ignores_the_rest() {
+        let instances = parse_describe_instances(PAGE.as_bytes()).unwrap();
+        let instance = &instances[0];
+        assert_eq!(instance.id, "i-2271a74b");
+        assert_eq!(instance.state, "running");
+        assert_eq!(instance.private_ipv4.as_deref(), Some("10.251.199.99"));
+        assert_eq!(instance.public_dns_name, None, "empty string means absent");
+        assert_eq!(instance.ipv6_addresses, ["2600:1f18::1", "2600:1f18::2"]);
+        assert_eq!(
+            instance.security_groups,
+            [SecurityGroup {
+                id: "sg-1".into(),
+                name: "eg-monitor".into()
+            }]
+        );
+        assert_eq!(instance.tags, [("Name".into(), "monitor-1".into())]);
+        assert_eq!(instance.availability_zone.as_deref(), Some("us-east-1a"));
+        assert_eq!(instance.region, None);
+    }
+
+    #[test]
+    fn an_array_of_pages_is_one_fleet() {
+        let two = format!("[{PAGE}, {}]", PAGE.replace("i-2271a74b", "i-other"));
+        let instances = parse_describe_instances(two.as_bytes()).unwrap();
+        assert_eq!(instances.len(), 2);
+        assert_eq!(instances[1].id, "i-other");
+    }
+
+    #[test]
+    fn a_duplicate_instance_is_an_error() {
+        let err = parse_describe_instances(format!("[{PAGE}, {PAGE}]").as_bytes()).unwrap_err();
+        assert!(err.message.contains("i-2271a74b"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let err = parse_describe_instances(b"{\n  \"Reservations\": [\n    {,\n").unwrap_err();
+        assert_eq!(err.position, Some((3, 6)));
+        assert_eq!(
+            err.located_in(Path::new("fleet.json")),
+            "fleet.json:3:6: key must be a string"
+        );
+    }
+
+    #[test]
+    fn a_missing_required_field_is_named() {
+        let err = parse_describe_instances(
+            br#"{"Reservations": [{"Instances": [{"State": {"Name": "running"}}]}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("missing field `InstanceId`"), "{err}");
+        assert!(err.position.is_some());
+    }
+
+    #[test]
+    fn something_else_entirely_is_refused() {
+        assert!(parse_describe_instances(b"").is_err());
+        assert!(parse_describe_instances(b"hello").is_err());
+        let err = parse_describe_instances(br#"{"Instances": []}"#).unwrap_err();
+        assert!(
+            err.message.contains("missing field `Reservations`"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! The membership document: who self is, whom it registers with, every
+//! member, and where the answer came from. `resolve --format json` prints it;
+//! every later consumer (file sinks, HTTP) reuses it unchanged.
+
+use crate::inventory::Inventory;
+use crate::policy::{Decision, Member, PolicyIdentity};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    /// The instance rollcall runs on; `None` off the fleet.
+    #[serde(rename = "self")]
+    pub own: Option<SelfEntry>,
+    /// Whom self registers with, sorted by instance id.
+    pub register_with: Vec<Target>,
+    /// Every member, sorted by instance id.
+    pub members: Vec<Member>,
+    pub policy: PolicyIdentity,
+    pub inventory: InventorySummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfEntry {
+    pub instance_id: String,
+    /// `None` when the policy gave self no role.
+    pub role: Option<String>,
+    pub clusters: Vec<String>,
+}
+
+/// A member self registers with, with what it takes to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub instance_id: String,
+    pub role: String,
+    pub address: String,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventorySummary {
+    pub source: String,
+    /// Instances in the inventory, members or not.
+    pub instances: usize,
+    /// RFC 3339.
+    pub fetched_at: String,
+}
+
+impl Membership {
+    /// Builds the document from a validated decision (members and targets
+    /// sorted, every target a member with an address).
+    pub fn new(
+        decision: Decision,
+        inventory: &Inventory,
+        self_id: Option<&str>,
+        policy: &PolicyIdentity,
+    ) -> Self {
+        let Decision {
+            members,
+            register_with,
+        } = decision;
+        let member = |id: &str| {
+            members
+                .binary_search_by(|member| member.instance_id.as_str().cmp(id))
+                .ok()
+                .map(|index| &members[index])
+        };
+        let own = self_id.map(|id| match member(id) {
+            Some(own) => SelfEntry {
+                instance_id: id.to_owned(),
+                role: Some(own.role.clone()),
+                clusters: own.clusters.clone(),
+            },
+            None => SelfEntry {
+                instance_id: id.to_owned(),
+                role: None,
+                clusters: Vec::new(),
+            },
+        });
+        let register_with = register_with
+            .iter()
+            .filter_map(|id| member(id))
+            .filter_map(|target| {
+                Some(Target {
+                    instance_id: target.instance_id.clone(),
+                    role: target.role.clone(),
+                    address: target.address.clone()?,
+                    port: target.port,
+                })
+            })
+            .collect();
+        Membership {
+            own,
+            register_with,
+            members,
+            policy: policy.clone(),
+            inventory: InventorySummary {
+                source: inventory.source.clone(),
+                instances: inventory.instances.len(),
+                fetched_at: rfc3339(OffsetDateTime::from(inventory.fetched_at)),
+            },
+        }
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}

@@ -1,0 +1,49 @@
+//! The membership document in the formats `resolve --format` offers.
+
+mod env;
+mod text;
+
+use crate::membership::Membership;
+
+/// How `resolve` prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The membership document (the contract every consumer reads).
+    Json,
+    /// Shell-sourceable `ROLLCALL_*` variables.
+    Env,
+    /// A short table for people.
+    Text,
+}
+
+/// The document in `format`, ending in a newline.
+pub fn render(membership: &Membership, format: Format) -> serde_json::Result<String> {
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(membership)? + "\n",
+        Format::Env => env::render(membership),
+        Format::Text => text::render(membership),
+    })
+}
+
+/// `address` or `address:port`, with IPv6 addresses bracketed when a port
+/// follows.
+pub fn endpoint(address: &str, port: Option<u16>) -> String {
+    match port {
+        None => address.to_owned(),
+        Some(port) if address.contains(':') => format!("[{address}]:{port}"),
+        Some(port) => format!("{address}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+
+    #[test]
+    fn endpoints_bracket_ipv6_only_when_a_port_follows() {
+        assert_eq!(endpoint("10.0.0.5", None), "10.0.0.5");
+        assert_eq!(endpoint("10.0.0.5", Some(7070)), "10.0.0.5:7070");
+        assert_eq!(endpoint("2600:1f18::1", None), "2600:1f18::1");
+        assert_eq!(endpoint("2600:1f18::1", Some(7070)), "[2600:1f18::1]:7070");
+    }
+}

@@ -1,0 +1,105 @@
+//! Policies: what decides roles, clusters and registration targets.
+//!
+//! [`Policy`] is the runtime-independent interface the rest of rollcall
+//! uses; [`WasmPolicy`] runs a WebAssembly component (see `wit/`). Whatever a
+//! policy returns goes through [`evaluate`], which validates it against the
+//! inventory before anyone sees it.
+
+mod sandbox;
+mod validate;
+mod wasm;
+
+pub use wasm::{PolicyEngine, WasmPolicy};
+
+use crate::inventory::Instance;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// One member of the fleet, as decided by a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub instance_id: String,
+    pub role: String,
+    pub clusters: Vec<String>,
+    pub address: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// What a policy decided for one inventory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub members: Vec<Member>,
+    /// Instance ids self registers with.
+    pub register_with: Vec<String>,
+}
+
+/// Which policy decided: shown in every output so an answer can be traced to
+/// the exact plugin build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyIdentity {
+    pub path: PathBuf,
+    /// Hex SHA-256 of the plugin file.
+    pub sha256: String,
+}
+
+impl PolicyIdentity {
+    /// The short name logs use: the file name without extension.
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+/// Why a policy gave no answer. Callers branch on the kind: an unreadable
+/// file or rejected settings are the operator's to fix; the rest are the
+/// plugin's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot load policy {path}: {reason}")]
+    Load { path: PathBuf, reason: String },
+    #[error("policy {name} rejected its settings: {message}")]
+    Rejected { name: String, message: String },
+    #[error("policy {name} trapped: {reason}")]
+    Trapped { name: String, reason: String },
+    #[error("policy {name} failed: {message}")]
+    Failed { name: String, message: String },
+    #[error("policy {name} gave an invalid answer: {}", problems.join("; "))]
+    InvalidAnswer { name: String, problems: Vec<String> },
+}
+
+/// A policy, whatever runs it. `decide` blocks (it runs plugin code): call it
+/// from a blocking context, not from an async task.
+pub trait Policy: Send + Sync {
+    fn identity(&self) -> &PolicyIdentity;
+
+    /// Decides for `instances`, seen from `self_id` (which, when given, names
+    /// one of them). The answer is not validated yet: see [`evaluate`].
+    fn decide(
+        &self,
+        instances: &[Instance],
+        self_id: Option<&str>,
+    ) -> Result<Decision, PolicyError>;
+}
+
+/// Runs the policy and validates its answer: members and targets sorted by
+/// instance id, every id known, every target a reachable member.
+pub fn evaluate(
+    policy: &dyn Policy,
+    instances: &[Instance],
+    self_id: Option<&str>,
+) -> Result<Decision, PolicyError> {
+    let decision = policy.decide(instances, self_id)?;
+    validate::validated(decision, instances, self_id).map_err(|problems| {
+        PolicyError::InvalidAnswer {
+            name: policy.identity().name(),
+            problems,
+        }
+    })
+}

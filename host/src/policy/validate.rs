@@ -1,0 +1,197 @@
+//! Checks a policy's answer against the inventory it was given, so that no
+//! output ever names an instance that does not exist or a target that cannot
+//! be reached.
+
+use super::Decision;
+use crate::inventory::Instance;
+use std::collections::{HashMap, HashSet};
+
+/// How many problems an error lists before it summarises the rest.
+const PROBLEMS_LISTED: usize = 10;
+
+/// The decision with members and targets sorted by instance id, or every
+/// problem found (the first few, and how many more).
+pub fn validated(
+    mut decision: Decision,
+    instances: &[Instance],
+    self_id: Option<&str>,
+) -> Result<Decision, Vec<String>> {
+    let mut problems = Vec::new();
+    let known: HashSet<&str> = instances
+        .iter()
+        .map(|instance| instance.id.as_str())
+        .collect();
+
+    let mut members = HashMap::with_capacity(decision.members.len());
+    for member in &decision.members {
+        let id = member.instance_id.as_str();
+        if !known.contains(id) {
+            problems.push(format!("member {id:?} is not in the inventory"));
+        }
+        if member.role.trim().is_empty() {
+            problems.push(format!("member {id} has an empty role"));
+        }
+        if member
+            .clusters
+            .iter()
+            .any(|cluster| cluster.trim().is_empty())
+        {
+            problems.push(format!("member {id} has an empty cluster name"));
+        }
+        if members.insert(id, member).is_some() {
+            problems.push(format!("member {id} is listed more than once"));
+        }
+    }
+
+    let mut targets = HashSet::with_capacity(decision.register_with.len());
+    for target in &decision.register_with {
+        let id = target.as_str();
+        match members.get(id) {
+            None => problems.push(format!("registration target {id:?} is not a member")),
+            Some(member) if member.address.is_none() => {
+                problems.push(format!("registration target {id} has no address"))
+            }
+            Some(_) => {}
+        }
+        if Some(id) == self_id {
+            problems.push(format!("self ({id}) is its own registration target"));
+        }
+        if self_id.is_none() {
+            problems.push(format!(
+                "registration target {id} given, but there is no self"
+            ));
+        }
+        if !targets.insert(id) {
+            problems.push(format!("registration target {id} is listed more than once"));
+        }
+    }
+
+    if !problems.is_empty() {
+        if problems.len() > PROBLEMS_LISTED {
+            let more = problems.len() - PROBLEMS_LISTED;
+            problems.truncate(PROBLEMS_LISTED);
+            problems.push(format!("and {more} more"));
+        }
+        return Err(problems);
+    }
+    decision
+        .members
+        .sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    decision.register_with.sort_unstable();
+    Ok(decision)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Member;
+
+    fn instance(id: &str) -> Instance {
+        Instance {
+            id: id.to_owned(),
+            state: "running".to_owned(),
+            private_ipv4: None,
+            public_ipv4: None,
+            private_dns_name: None,
+            public_dns_name: None,
+            ipv6_addresses: Vec::new(),
+            security_groups: Vec::new(),
+            tags: Vec::new(),
+            availability_zone: None,
+            region: None,
+            vpc_id: None,
+            subnet_id: None,
+            instance_type: None,
+            image_id: None,
+            launch_time: None,
+        }
+    }
+
+    fn member(id: &str, role: &str, address: Option<&str>) -> Member {
+        Member {
+            instance_id: id.to_owned(),
+            role: role.to_owned(),
+            clusters: Vec::new(),
+            address: address.map(str::to_owned),
+            port: None,
+        }
+    }
+
+    fn fleet() -> Vec<Instance> {
+        ["i-c", "i-a", "i-b"].into_iter().map(instance).collect()
+    }
+
+    #[test]
+    fn a_good_answer_comes_back_sorted() {
+        let decision = Decision {
+            members: vec![
+                member("i-c", "monitor", Some("10.0.0.3")),
+                member("i-a", "agent", Some("10.0.0.1")),
+                member("i-b", "monitor", Some("10.0.0.2")),
+            ],
+            register_with: vec!["i-c".into(), "i-b".into()],
+        };
+        let decision = validated(decision, &fleet(), Some("i-a")).unwrap();
+        let ids: Vec<_> = decision
+            .members
+            .iter()
+            .map(|m| m.instance_id.as_str())
+            .collect();
+        assert_eq!(ids, ["i-a", "i-b", "i-c"]);
+        assert_eq!(decision.register_with, ["i-b", "i-c"]);
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let decision = Decision {
+            members: vec![
+                member("i-ghost", "monitor", Some("10.0.0.9")),
+                member("i-a", " ", None),
+                member("i-b", "monitor", None),
+                member("i-b", "monitor", None),
+            ],
+            register_with: vec!["i-a".into(), "i-b".into(), "i-c".into(), "i-c".into()],
+        };
+        let problems = validated(decision, &fleet(), Some("i-a")).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                r#"member "i-ghost" is not in the inventory"#,
+                "member i-a has an empty role",
+                "member i-b is listed more than once",
+                "registration target i-a has no address",
+                "self (i-a) is its own registration target",
+                "registration target i-b has no address",
+                r#"registration target "i-c" is not a member"#,
+                r#"registration target "i-c" is not a member"#,
+                "registration target i-c is listed more than once",
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_without_self_are_refused() {
+        let decision = Decision {
+            members: vec![member("i-b", "monitor", Some("10.0.0.2"))],
+            register_with: vec!["i-b".into()],
+        };
+        let problems = validated(decision, &fleet(), None).unwrap_err();
+        assert_eq!(
+            problems,
+            ["registration target i-b given, but there is no self"]
+        );
+    }
+
+    #[test]
+    fn long_lists_of_problems_are_summarised() {
+        let decision = Decision {
+            members: (0..25)
+                .map(|n| member(&format!("i-{n}"), "agent", None))
+                .collect(),
+            register_with: Vec::new(),
+        };
+        let problems = validated(decision, &fleet(), None).unwrap_err();
+        assert_eq!(problems.len(), PROBLEMS_LISTED + 1);
+        assert_eq!(problems.last().unwrap(), "and 15 more");
+    }
+}

@@ -1,0 +1,272 @@
+//! WebAssembly policies: compiling a component once, and running it in a
+//! fresh, empty sandbox for every evaluation.
+
+use super::sandbox::Sandbox;
+use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
+use crate::inventory::Instance;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "policy",
+        path: "../wit",
+    });
+}
+
+use bindings::rollcall::policy::{host, types};
+
+/// The compiler and the imports every policy gets. Create one and share it:
+/// compiled policies are tied to the engine that compiled them.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+}
+
+impl PolicyEngine {
+    pub fn new() -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |sandbox| sandbox)?;
+        Ok(PolicyEngine { engine, linker })
+    }
+
+    /// Reads, compiles and links the plugin at `path`, then checks that it
+    /// accepts `settings` (a JSON document) in a trial instance.
+    pub fn load(&self, path: &Path, settings: &str) -> Result<WasmPolicy, PolicyError> {
+        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_bytes(path, &bytes, settings)
+    }
+
+    /// Like [`PolicyEngine::load`], with the plugin already in memory (`path`
+    /// only names it).
+    pub fn load_bytes(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        settings: &str,
+    ) -> Result<WasmPolicy, PolicyError> {
+        let load_error = |reason: String| PolicyError::Load {
+            path: path.to_owned(),
+            reason,
+        };
+        check_component_header(bytes).map_err(load_error)?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|err| load_error(format!("{err:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|err| load_error(format!("{err:#}")))?;
+        let pre = bindings::PolicyPre::new(instance_pre).map_err(|err| {
+            load_error(format!(
+                "it is not a rollcall:policy@0.1.0 component: {err:#}"
+            ))
+        })?;
+        let policy = WasmPolicy {
+            identity: PolicyIdentity {
+                path: path.to_owned(),
+                sha256: hex_sha256(bytes),
+            },
+            engine: self.engine.clone(),
+            pre,
+            settings: settings.to_owned(),
+        };
+        policy.with_instance(|_, _| Ok(()))?;
+        Ok(policy)
+    }
+}
+
+/// A compiled policy component with its settings. Every evaluation gets a new
+/// `Store`: a trap never poisons later calls and no state leaks between them.
+pub struct WasmPolicy {
+    identity: PolicyIdentity,
+    engine: Engine,
+    pre: bindings::PolicyPre<Sandbox>,
+    settings: String,
+}
+
+impl WasmPolicy {
+    /// Instantiates the component in a fresh sandbox, configures it, and runs
+    /// `call` on it. Guest output reaches the log whatever the outcome.
+    fn with_instance<R>(
+        &self,
+        call: impl FnOnce(&bindings::Policy, &mut Store<Sandbox>) -> Result<R, PolicyError>,
+    ) -> Result<R, PolicyError> {
+        let name = self.identity.name();
+        let mut store = Store::new(&self.engine, Sandbox::new(name.clone()));
+        let outcome = self
+            .configured(&mut store)
+            .and_then(|policy| call(&policy, &mut store));
+        store.data_mut().flush();
+        outcome
+    }
+
+    fn configured(&self, store: &mut Store<Sandbox>) -> Result<bindings::Policy, PolicyError> {
+        let trapped = |err| self.trapped(err);
+        let policy = self.pre.instantiate(&mut *store).map_err(trapped)?;
+        policy
+            .call_configure(&mut *store, &self.settings)
+            .map_err(trapped)?
+            .map_err(|message| PolicyError::Rejected {
+                name: self.identity.name(),
+                message,
+            })?;
+        Ok(policy)
+    }
+
+    fn trapped(&self, err: wasmtime::Error) -> PolicyError {
+        PolicyError::Trapped {
+            name: self.identity.name(),
+            reason: format!("{err:#}"),
+        }
+    }
+}
+
+impl Policy for WasmPolicy {
+    fn identity(&self) -> &PolicyIdentity {
+        &self.identity
+    }
+
+    fn decide(
+        &self,
+        instances: &[Instance],
+        self_id: Option<&str>,
+    ) -> Result<Decision, PolicyError> {
+        let input = types::Inventory {
+            instances: instances.iter().map(to_guest).collect(),
+            self_id: self_id.map(str::to_owned),
+        };
+        let answer = self.with_instance(|policy, store| {
+            policy
+                .call_decide(store, &input)
+                .map_err(|err| self.trapped(err))
+        })?;
+        let decision = answer.map_err(|message| PolicyError::Failed {
+            name: self.identity.name(),
+            message,
+        })?;
+        Ok(from_guest(decision))
+    }
+}
+
+impl types::Host for Sandbox {}
+
+impl host::Host for Sandbox {
+    fn log(&mut self, level: types::LogLevel, message: String) {
+        let level = match level {
+            types::LogLevel::Trace => tracing::Level::TRACE,
+            types::LogLevel::Debug => tracing::Level::DEBUG,
+            types::LogLevel::Info => tracing::Level::INFO,
+            types::LogLevel::Warn => tracing::Level::WARN,
+            types::LogLevel::Error => tracing::Level::ERROR,
+        };
+        Sandbox::log(self, level, &message);
+    }
+}
+
+/// Names the common ways a file is not a component before wasmtime's more
+/// technical validation does.
+fn check_component_header(bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: [u8; 4] = [1, 0, 0, 0];
+    match bytes.get(..8) {
+        Some(header) if header.starts_with(MAGIC) && header[4..] == CORE_MODULE => Err(
+            "it is a core WebAssembly module, not a component: build the plugin for \
+             wasm32-wasip2, or wrap it with `wasm-tools component new`"
+                .to_owned(),
+        ),
+        Some(header) if header.starts_with(MAGIC) => Ok(()),
+        _ => Err("it is not a WebAssembly file (no `\\0asm` header)".to_owned()),
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn to_guest(instance: &Instance) -> types::Instance {
+    types::Instance {
+        id: instance.id.clone(),
+        state: instance.state.clone(),
+        private_ipv4: instance.private_ipv4.clone(),
+        public_ipv4: instance.public_ipv4.clone(),
+        private_dns_name: instance.private_dns_name.clone(),
+        public_dns_name: instance.public_dns_name.clone(),
+        ipv6_addresses: instance.ipv6_addresses.clone(),
+        security_groups: instance
+            .security_groups
+            .iter()
+            .map(|group| types::SecurityGroup {
+                id: group.id.clone(),
+                name: group.name.clone(),
+            })
+            .collect(),
+        tags: instance
+            .tags
+            .iter()
+            .map(|(key, value)| types::Tag {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        availability_zone: instance.availability_zone.clone(),
+        region: instance.region.clone(),
+        vpc_id: instance.vpc_id.clone(),
+        subnet_id: instance.subnet_id.clone(),
+        instance_type: instance.instance_type.clone(),
+        image_id: instance.image_id.clone(),
+        launch_time: instance.launch_time.clone(),
+    }
+}
+
+fn from_guest(decision: types::Decision) -> Decision {
+    Decision {
+        members: decision
+            .members
+            .into_iter()
+            .map(|member| Member {
+                instance_id: member.instance_id,
+                role: member.role,
+                clusters: member.clusters,
+                address: member.address,
+                port: member.port,
+            })
+            .collect(),
+        register_with: decision.register_with,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_told_apart() {
+        assert!(check_component_header(b"\0asm\x0d\0\x01\0rest").is_ok());
+        let core = check_component_header(b"\0asm\x01\0\0\0rest").unwrap_err();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        let text = check_component_header(b"#!/bin/sh\necho").unwrap_err();
+        assert!(text.contains("not a WebAssembly file"), "{text}");
+        assert!(check_component_header(b"\0as").is_err());
+    }
+
+    #[test]
+    fn sha256_is_lower_case_hex() {
+        assert_eq!(
+            hex_sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

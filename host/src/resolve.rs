@@ -1,0 +1,62 @@
+//! One resolution: run the policy on a fetched fleet, validate the answer,
+//! and build the membership document.
+
+use crate::inventory::{Inventory, SourceError};
+use crate::membership::Membership;
+use crate::policy::{self, Policy, PolicyError};
+use std::sync::Arc;
+
+/// Why a resolution gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(
+        "self instance {self_id} is not in the inventory ({instances} instances from {source_name})"
+    )]
+    SelfNotFound {
+        self_id: String,
+        instances: usize,
+        source_name: String,
+    },
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("policy evaluation stopped unexpectedly: {0}")]
+    Evaluation(String),
+}
+
+/// Decides the fetched fleet with `policy`, seen from `self_id`. Nothing the
+/// policy returns is used before it is validated.
+pub async fn resolve(
+    inventory: Inventory,
+    policy: Arc<dyn Policy>,
+    self_id: Option<String>,
+) -> Result<Membership, ResolveError> {
+    if let Some(id) = &self_id
+        && !inventory.contains(id)
+    {
+        return Err(ResolveError::SelfNotFound {
+            self_id: id.clone(),
+            instances: inventory.instances.len(),
+            source_name: inventory.source.clone(),
+        });
+    }
+    // Plugin code blocks: run it off the async workers.
+    let (inventory, self_id, decision) = tokio::task::spawn_blocking(move || {
+        let decision = policy::evaluate(&*policy, &inventory.instances, self_id.as_deref());
+        (
+            inventory,
+            self_id,
+            decision.map(|decision| (decision, policy)),
+        )
+    })
+    .await
+    .map_err(|err| ResolveError::Evaluation(err.to_string()))?;
+    let (decision, policy) = decision?;
+    Ok(Membership::new(
+        decision,
+        &inventory,
+        self_id.as_deref(),
+        policy.identity(),
+    ))
+}

@@ -1,0 +1,117 @@
+//! The policy's settings: the JSON document the operator passes to `configure`.
+
+use serde::Deserialize;
+
+/// Which of an instance's addresses peers should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressKind {
+    #[default]
+    PrivateIp,
+    PublicIp,
+    PrivateDns,
+    PublicDns,
+}
+
+/// Every setting is optional; the defaults reproduce the original Elastic Grid.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Security group (name or id) whose instances are monitors.
+    pub monitor_group: String,
+    /// Security group (name or id) whose instances are agents.
+    pub agent_group: String,
+    /// Groups whose name starts with this prefix name clusters; `None` turns
+    /// clustering off.
+    pub cluster_group_prefix: Option<String>,
+    /// Which address goes into each member's `address`.
+    pub address: AddressKind,
+    /// Port put on every monitor member.
+    pub monitor_port: Option<u16>,
+    /// Port put on every agent member.
+    pub agent_port: Option<u16>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            monitor_group: "eg-monitor".to_owned(),
+            agent_group: "eg-cybernode".to_owned(),
+            cluster_group_prefix: None,
+            address: AddressKind::PrivateIp,
+            monitor_port: None,
+            agent_port: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Parses and checks the settings; the error is meant for the operator.
+    pub fn from_json(json: &str) -> Result<Settings, String> {
+        if !json.trim_start().starts_with('{') {
+            return Err("invalid elastic-grid settings: expected a JSON object".to_owned());
+        }
+        let settings: Settings = serde_json::from_str(json)
+            .map_err(|err| format!("invalid elastic-grid settings: {err}"))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.monitor_group.is_empty() {
+            return Err("invalid elastic-grid settings: `monitor_group` is empty".to_owned());
+        }
+        if self.agent_group.is_empty() {
+            return Err("invalid elastic-grid settings: `agent_group` is empty".to_owned());
+        }
+        if self.cluster_group_prefix.as_deref() == Some("") {
+            return Err(
+                "invalid elastic-grid settings: `cluster_group_prefix` is empty \
+                 (leave it out to turn clustering off)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_gives_the_defaults() {
+        assert_eq!(Settings::from_json("{}").unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let settings = Settings::from_json(
+            r#"{"monitor_group": "sg-1", "agent_group": "workers",
+                "cluster_group_prefix": "cluster-", "address": "public-dns",
+                "monitor_port": 7070, "agent_port": 7071}"#,
+        )
+        .unwrap();
+        assert_eq!(settings.monitor_group, "sg-1");
+        assert_eq!(settings.agent_group, "workers");
+        assert_eq!(settings.cluster_group_prefix.as_deref(), Some("cluster-"));
+        assert_eq!(settings.address, AddressKind::PublicDns);
+        assert_eq!(settings.monitor_port, Some(7070));
+        assert_eq!(settings.agent_port, Some(7071));
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected_by_name() {
+        let err = Settings::from_json(r#"{"monitor_grup": "x"}"#).unwrap_err();
+        assert!(err.contains("unknown field `monitor_grup`"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(Settings::from_json(r#"{"address": "ipv9"}"#).is_err());
+        assert!(Settings::from_json(r#"{"monitor_port": 70000}"#).is_err());
+        assert!(Settings::from_json(r#"{"monitor_group": ""}"#).is_err());
+        assert!(Settings::from_json(r#"{"cluster_group_prefix": ""}"#).is_err());
+        assert!(Settings::from_json("[]").is_err());
+    }
+}
