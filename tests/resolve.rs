@@ -1,1 +1,465 @@
+//! End to end: the real `rollcall resolve` on real plugins and fixture
+//! inventories, checked against the Elastic Grid rules and the host's
+//! contract (document shape, exit codes, validation of what plugins return).
 
+mod common;
+
+use common::{fixture, ids, plugin, resolve, role_of, seed_fleet};
+use serde_json::json;
+
+const MONITOR: &str = "i-2271a74b";
+const AGENT: &str = "i-df71a7b6";
+
+#[test]
+fn seed_agent_registers_with_the_monitor() {
+    let elastic_grid = plugin("elastic_grid");
+    let document = resolve(&seed_fleet(), &elastic_grid, &["--self", AGENT]).json();
+
+    assert_eq!(
+        document["self"],
+        json!({"instance_id": AGENT, "role": "agent", "clusters": []})
+    );
+    assert_eq!(
+        document["register_with"],
+        json!([{"instance_id": MONITOR, "role": "monitor", "address": "10.251.199.99", "port": null}])
+    );
+    assert_eq!(ids(&document, "members"), [MONITOR, AGENT]);
+    assert_eq!(document["members"][1]["address"], "10.251.199.131");
+    assert_eq!(document["inventory"]["instances"], 2);
+    assert!(
+        document["inventory"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("seed-fleet.json")
+    );
+    let fetched_at = document["inventory"]["fetched_at"].as_str().unwrap();
+    assert!(
+        fetched_at.len() >= 20 && fetched_at.as_bytes()[10] == b'T',
+        "{fetched_at}"
+    );
+    let sha256 = document["policy"]["sha256"].as_str().unwrap();
+    assert_eq!(sha256.len(), 64);
+    assert!(sha256.bytes().all(|byte| byte.is_ascii_hexdigit()));
+    assert_eq!(document["policy"]["path"], elastic_grid.to_str().unwrap());
+}
+
+#[test]
+fn seed_monitor_registers_with_nobody() {
+    let document = resolve(&seed_fleet(), &plugin("elastic_grid"), &["--self", MONITOR]).json();
+    assert_eq!(document["self"]["role"], "monitor");
+    assert_eq!(document["register_with"], json!([]));
+}
+
+#[test]
+fn without_self_the_answer_has_members_only() {
+    let document = resolve(&seed_fleet(), &plugin("elastic_grid"), &[]).json();
+    assert_eq!(document["self"], json!(null));
+    assert_eq!(document["register_with"], json!([]));
+    assert_eq!(ids(&document, "members"), [MONITOR, AGENT]);
+}
+
+#[test]
+fn several_pages_read_as_one_fleet() {
+    let one = resolve(&seed_fleet(), &plugin("elastic_grid"), &["--self", AGENT]).json();
+    let two = resolve(
+        &fixture("seed-fleet-two-pages.json"),
+        &plugin("elastic_grid"),
+        &["--self", AGENT],
+    )
+    .json();
+    assert_eq!(one["members"], two["members"]);
+    assert_eq!(one["register_with"], two["register_with"]);
+}
+
+#[test]
+fn clusters_scope_registration() {
+    let settings = r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#;
+    let fleet = fixture("clustered-fleet.json");
+    let run = |self_id: &str| {
+        resolve(
+            &fleet,
+            &plugin("elastic_grid"),
+            &["--self", self_id, "--plugin-config", settings],
+        )
+        .json()
+    };
+
+    let blue_agent = run("i-0a9b1ue0000000001");
+    assert_eq!(blue_agent["self"]["clusters"], json!(["blue"]));
+    assert_eq!(
+        ids(&blue_agent, "register_with"),
+        [
+            "i-0b1ue000000000001",
+            "i-0b1ue000000000002",
+            "i-0both000000000001"
+        ]
+    );
+    assert_eq!(blue_agent["register_with"][0]["port"], 7070);
+
+    let green_agent = run("i-0a96reen000000001");
+    assert_eq!(
+        ids(&green_agent, "register_with"),
+        ["i-06reen00000000001", "i-0both000000000001"]
+    );
+
+    let green_monitor = run("i-06reen00000000001");
+    assert_eq!(
+        ids(&green_monitor, "register_with"),
+        ["i-0both000000000001"]
+    );
+
+    let both = run("i-0both000000000001");
+    assert_eq!(both["self"]["clusters"], json!(["blue", "green"]));
+    assert_eq!(
+        ids(&both, "register_with"),
+        [
+            "i-06reen00000000001",
+            "i-0b1ue000000000001",
+            "i-0b1ue000000000002"
+        ]
+    );
+}
+
+#[test]
+fn states_and_group_combinations_follow_the_rules() {
+    let fleet = fixture("mixed-fleet.json");
+    let document = resolve(&fleet, &plugin("elastic_grid"), &[]).json();
+    assert_eq!(document["inventory"]["instances"], 9);
+    // Running only; the instance in both role groups is a monitor; the one in
+    // neither is no member.
+    assert_eq!(
+        ids(&document, "members"),
+        [
+            "i-0000000000000a001",
+            "i-0000000000000b001",
+            "i-0000000000000m001"
+        ]
+    );
+    assert_eq!(
+        role_of(&document, "i-0000000000000b001").as_deref(),
+        Some("monitor")
+    );
+
+    // A pending self is decided all the same, and registers with both monitors.
+    let booting = resolve(
+        &fleet,
+        &plugin("elastic_grid"),
+        &["--self", "i-0000000000000a002"],
+    )
+    .json();
+    assert_eq!(booting["self"]["role"], "agent");
+    assert_eq!(
+        ids(&booting, "register_with"),
+        ["i-0000000000000b001", "i-0000000000000m001"]
+    );
+
+    // A stopped monitor is no target, and an instance in no role group has no
+    // role and registers with nobody.
+    let web = resolve(
+        &fleet,
+        &plugin("elastic_grid"),
+        &["--self", "i-0000000000000n001"],
+    )
+    .json();
+    assert_eq!(
+        web["self"],
+        json!({"instance_id": "i-0000000000000n001", "role": null, "clusters": []})
+    );
+    assert_eq!(web["register_with"], json!([]));
+}
+
+#[test]
+fn another_plugin_gives_another_answer_from_the_same_binary_and_inventory() {
+    let fleet = fixture("mixed-fleet.json");
+    let self_id = "i-0000000000000a001";
+    let by_groups = resolve(&fleet, &plugin("elastic_grid"), &["--self", self_id]).json();
+    let by_tags = resolve(
+        &fleet,
+        &plugin("tag_roles"),
+        &[
+            "--self",
+            self_id,
+            "--plugin-config",
+            r#"{"registers_with": {"worker": ["scheduler"]}}"#,
+        ],
+    )
+    .json();
+
+    assert_eq!(by_groups["self"]["role"], "agent");
+    assert_eq!(by_tags["self"]["role"], "worker");
+    assert_eq!(by_tags["self"]["clusters"], json!(["east", "west"]));
+    assert_eq!(ids(&by_tags, "register_with"), ["i-0000000000000m001"]);
+    assert_ne!(by_groups["register_with"], by_tags["register_with"]);
+    assert_ne!(by_groups["policy"]["sha256"], by_tags["policy"]["sha256"]);
+}
+
+#[test]
+fn env_format_is_shell_sourceable() {
+    let run = resolve(
+        &fixture("clustered-fleet.json"),
+        &plugin("elastic_grid"),
+        &[
+            "--self",
+            "i-0a96reen000000001",
+            "--format",
+            "env",
+            "--plugin-config",
+            r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "ROLLCALL_SELF='i-0a96reen000000001'\n\
+         ROLLCALL_ROLE='agent'\n\
+         ROLLCALL_CLUSTERS='green'\n\
+         ROLLCALL_REGISTER_WITH='10.0.2.10:7070 10.0.3.10:7070'\n"
+    );
+
+    let sourced = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{}\nprintf '%s|%s' \"$ROLLCALL_ROLE\" \"$ROLLCALL_REGISTER_WITH\"",
+            run.stdout
+        ))
+        .output()
+        .expect("sh runs");
+    assert_eq!(
+        String::from_utf8_lossy(&sourced.stdout),
+        "agent|10.0.2.10:7070 10.0.3.10:7070"
+    );
+}
+
+#[test]
+fn text_format_shows_self_targets_and_members() {
+    let run = resolve(
+        &seed_fleet(),
+        &plugin("elastic_grid"),
+        &["--self", AGENT, "--format", "text"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("self: i-df71a7b6 (agent)\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("registers with:\n  i-2271a74b  monitor  10.251.199.99\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("members: 2 of 2 instances"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_malformed_inventory_is_named_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(
+        &path,
+        "{\n  \"Reservations\": [\n    {\"Instances\": [}\n  ]\n}\n",
+    )
+    .unwrap();
+    let run = resolve(&path, &plugin("elastic_grid"), &[]);
+    run.fails_with(2, &[&format!("{}:3:20:", path.display())]);
+
+    std::fs::write(
+        &path,
+        r#"{"Reservations": [{"Instances": [{"State": {"Name": "running"}}]}]}"#,
+    )
+    .unwrap();
+    resolve(&path, &plugin("elastic_grid"), &[]).fails_with(2, &["missing field `InstanceId`"]);
+
+    let missing = dir.path().join("missing.json");
+    resolve(&missing, &plugin("elastic_grid"), &[])
+        .fails_with(2, &["cannot read inventory", "missing.json"]);
+}
+
+#[test]
+fn an_unknown_self_is_a_usage_error_naming_it() {
+    resolve(
+        &seed_fleet(),
+        &plugin("elastic_grid"),
+        &["--self", "i-nowhere"],
+    )
+    .fails_with(2, &["i-nowhere", "not in the inventory"]);
+}
+
+#[test]
+fn bad_plugin_settings_are_usage_errors() {
+    resolve(
+        &seed_fleet(),
+        &plugin("elastic_grid"),
+        &["--plugin-config", r#"{"monitor_grup": "x"}"#],
+    )
+    .fails_with(
+        2,
+        &["rejected its settings", "unknown field `monitor_grup`"],
+    );
+
+    resolve(
+        &seed_fleet(),
+        &plugin("elastic_grid"),
+        &["--plugin-config", "{not json"],
+    )
+    .fails_with(2, &["--plugin-config:1:2:", "expected a JSON document"]);
+}
+
+#[test]
+fn plugin_settings_can_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    std::fs::write(
+        &settings,
+        r#"{"address": "private-dns", "agent_port": 9000}"#,
+    )
+    .unwrap();
+    let document = resolve(
+        &seed_fleet(),
+        &plugin("elastic_grid"),
+        &["--plugin-config", &format!("@{}", settings.display())],
+    )
+    .json();
+    assert_eq!(
+        document["members"][1]["address"],
+        "domU-12-31-39-00-C4-76.compute-1.internal"
+    );
+    assert_eq!(document["members"][1]["port"], 9000);
+}
+
+#[test]
+fn answers_naming_unknown_or_invalid_members_are_refused() {
+    let misbehaving = plugin("misbehaving");
+    let cases = [
+        (
+            "unknown-member",
+            r#"member "i-doesnotexist" is not in the inventory"#,
+        ),
+        ("empty-role", "has an empty role"),
+        ("duplicate-member", "is listed more than once"),
+        ("self-target", "is its own registration target"),
+    ];
+    for (mode, problem) in cases {
+        let settings = format!(r#"{{"mode": "{mode}"}}"#);
+        let run = resolve(
+            &seed_fleet(),
+            &misbehaving,
+            &["--self", AGENT, "--plugin-config", &settings],
+        );
+        run.fails_with(3, &["policy misbehaving gave an invalid answer", problem]);
+        assert!(run.stdout.is_empty(), "{mode}: nothing reaches stdout");
+    }
+}
+
+#[test]
+fn a_trapping_plugin_fails_cleanly_with_its_panic_message_in_the_log() {
+    let run = resolve(
+        &seed_fleet(),
+        &plugin("misbehaving"),
+        &["--plugin-config", r#"{"mode": "trap"}"#],
+    );
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("policy misbehaving trapped"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("mode trap: the policy panicked on purpose"),
+        "the guest's panic message reaches the log: {}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_plugin_error_is_reported() {
+    resolve(
+        &seed_fleet(),
+        &plugin("misbehaving"),
+        &["--plugin-config", r#"{"mode": "error"}"#],
+    )
+    .fails_with(
+        3,
+        &["policy misbehaving failed: mode error: this policy refuses to decide"],
+    );
+    resolve(
+        &seed_fleet(),
+        &plugin("misbehaving"),
+        &["--plugin-config", r#"{"mode": "reject-settings"}"#],
+    )
+    .fails_with(2, &["policy misbehaving rejected its settings"]);
+}
+
+#[test]
+fn a_chatty_plugin_is_cut_off_but_still_answers() {
+    let run = resolve(
+        &seed_fleet(),
+        &plugin("misbehaving"),
+        &[
+            "--self",
+            AGENT,
+            "--plugin-config",
+            r#"{"mode": "chatty"}"#,
+            "-v",
+        ],
+    );
+    let document = run.json();
+    assert_eq!(ids(&document, "register_with"), [MONITOR]);
+    assert!(
+        run.stderr.contains("chatty log line 999"),
+        "{}",
+        &run.stderr[..200]
+    );
+    assert!(!run.stderr.contains("chatty log line 1000"));
+    assert!(
+        run.stderr.contains("dropped_lines=4000"),
+        "dropped lines are counted"
+    );
+    assert!(run.stderr.contains("chatty stdout line"));
+    assert!(run.stderr.contains("chatty stderr line"));
+}
+
+#[test]
+fn files_that_are_not_policies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("policy.wasm");
+    std::fs::write(&text, "#!/bin/sh\necho monitor\n").unwrap();
+    resolve(&seed_fleet(), &text, &[]).fails_with(3, &["not a WebAssembly file"]);
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    resolve(&seed_fleet(), &core, &[]).fails_with(3, &["core WebAssembly module, not a component"]);
+
+    let truncated = dir.path().join("truncated.wasm");
+    let bytes = std::fs::read(plugin("elastic_grid")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    resolve(&seed_fleet(), &truncated, &[]).fails_with(3, &["cannot load policy"]);
+
+    let missing = dir.path().join("missing.wasm");
+    resolve(&seed_fleet(), &missing, &[]).fails_with(2, &["cannot read policy", "missing.wasm"]);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_exit_codes() {
+    let run = common::rollcall(["resolve", "--plugin", "x.wasm"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--inventory"), "{}", run.stderr);
+
+    let help = common::rollcall(["resolve", "--help"]);
+    assert_eq!(help.code, 0);
+    for line in [
+        "Exit codes:",
+        "0  resolved",
+        "2  bad usage",
+        "3  the policy failed",
+    ] {
+        assert!(help.stdout.contains(line), "{line:?} in {}", help.stdout);
+    }
+}

@@ -1,0 +1,131 @@
+//! What the end-to-end tests share: running the real `rollcall` binary on
+//! the real plugins and fixtures.
+
+#![allow(dead_code, reason = "each test target uses a different part")]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ lives in the workspace")
+        .to_owned()
+}
+
+/// A plugin built by `cargo build --release --target wasm32-wasip2`.
+pub fn plugin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the plugins first (scripts/test does: \
+         cargo build --release --target wasm32-wasip2 -p elastic-grid -p tag-roles -p misbehaving)",
+        path.display()
+    );
+    path
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    workspace().join("tests/fixtures").join(name)
+}
+
+pub fn seed_fleet() -> PathBuf {
+    workspace().join("examples/seed-fleet.json")
+}
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout JSON document; fails the test if the run failed.
+    pub fn json(&self) -> Value {
+        assert_eq!(self.code, 0, "rollcall failed: {}", self.stderr);
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {}", self.stdout))
+    }
+
+    /// Asserts a failure with `code` whose message contains every fragment.
+    pub fn fails_with(&self, code: i32, fragments: &[&str]) {
+        assert_eq!(
+            self.code, code,
+            "exit code; stdout: {} stderr: {}",
+            self.stdout, self.stderr
+        );
+        for fragment in fragments {
+            assert!(
+                self.stderr.contains(fragment),
+                "stderr lacks {fragment:?}: {}",
+                self.stderr
+            );
+        }
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the host panicked: {}",
+            self.stderr
+        );
+    }
+}
+
+/// Runs `rollcall` with `args`.
+pub fn rollcall<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("rollcall runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `rollcall resolve --inventory INVENTORY --plugin PLUGIN EXTRA...`
+pub fn resolve(inventory: &Path, plugin: &Path, extra: &[&str]) -> Run {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "resolve".as_ref(),
+        "--inventory".as_ref(),
+        inventory.as_os_str(),
+        "--plugin".as_ref(),
+        plugin.as_os_str(),
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    rollcall(args)
+}
+
+/// The instance ids under `key` (`members` or `register_with`).
+pub fn ids(document: &Value, key: &str) -> Vec<String> {
+    document[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} is not an array: {document}"))
+        .iter()
+        .map(|entry| {
+            entry["instance_id"]
+                .as_str()
+                .expect("instance_id")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The role of `instance_id` among the members, if it is one.
+pub fn role_of(document: &Value, instance_id: &str) -> Option<String> {
+    document["members"]
+        .as_array()?
+        .iter()
+        .find(|member| member["instance_id"] == instance_id)
+        .map(|member| member["role"].as_str().expect("role").to_owned())
+}
