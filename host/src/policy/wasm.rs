@@ -95,6 +95,19 @@ pub struct WasmPolicy {
 }
 
 impl WasmPolicy {
+    /// The same compiled plugin with other settings, checked in a trial
+    /// instance like [`PolicyEngine::load`] does. No recompilation.
+    pub fn reconfigured(&self, settings: &str) -> Result<WasmPolicy, PolicyError> {
+        let policy = WasmPolicy {
+            identity: self.identity.clone(),
+            engine: self.engine.clone(),
+            pre: self.pre.clone(),
+            settings: settings.to_owned(),
+        };
+        policy.with_instance(|_, _| Ok(()))?;
+        Ok(policy)
+    }
+
     /// Instantiates the component in a fresh sandbox, configures it, and runs
     /// `call` on it. Guest output reaches the log whatever the outcome.
     fn with_instance<R>(

@@ -1,0 +1,313 @@
+//! The Elastic Grid plugin against the rules, on fleets no other test has
+//! seen: seeded random fleets and settings, decided by the real `.wasm`
+//! through the host's runtime, compared with an independent reading of the
+//! rules written here from the issue text.
+
+mod common;
+
+use rollcall::inventory::{Instance, SecurityGroup};
+use rollcall::policy::{Member, PolicyEngine, evaluate};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+const GROUPS: [&str; 7] = [
+    "default",
+    "eg-monitor",
+    "eg-cybernode",
+    "cluster-blue",
+    "cluster-green",
+    "cluster-red",
+    "web",
+];
+const STATES: [&str; 8] = [
+    "running",
+    "running",
+    "running",
+    "pending",
+    "stopped",
+    "stopping",
+    "terminated",
+    "shutting-down",
+];
+
+/// xorshift64*: deterministic, dependency-free.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// The settings under test, as the plugin reads them and as the oracle does.
+struct Settings {
+    monitor_group: String,
+    agent_group: String,
+    prefix: Option<&'static str>,
+    address: &'static str,
+    monitor_port: Option<u16>,
+    agent_port: Option<u16>,
+}
+
+impl Settings {
+    fn random(random: &mut Random) -> Self {
+        let by_id = random.chance(30);
+        let group = |name: &str| {
+            if by_id {
+                format!("sg-{name}")
+            } else {
+                name.to_owned()
+            }
+        };
+        Settings {
+            monitor_group: group("eg-monitor"),
+            agent_group: group("eg-cybernode"),
+            prefix: random.chance(50).then_some("cluster-"),
+            address: ["private-ip", "public-ip", "private-dns", "public-dns"][random.below(4)],
+            monitor_port: random.chance(50).then_some(7070),
+            agent_port: random.chance(30).then_some(7071),
+        }
+    }
+
+    fn json(&self) -> String {
+        let mut settings = json!({
+            "monitor_group": self.monitor_group,
+            "agent_group": self.agent_group,
+            "address": self.address,
+        });
+        if let Some(prefix) = self.prefix {
+            settings["cluster_group_prefix"] = json!(prefix);
+        }
+        if let Some(port) = self.monitor_port {
+            settings["monitor_port"] = json!(port);
+        }
+        if let Some(port) = self.agent_port {
+            settings["agent_port"] = json!(port);
+        }
+        settings.to_string()
+    }
+}
+
+fn random_fleet(random: &mut Random) -> Vec<Instance> {
+    let size = 1 + random.below(40);
+    (0..size)
+        .map(|n| {
+            let mut groups: Vec<SecurityGroup> = GROUPS
+                .iter()
+                .filter(|_| random.chance(35))
+                .map(|name| SecurityGroup {
+                    id: format!("sg-{name}"),
+                    name: (*name).to_owned(),
+                })
+                .collect();
+            if random.chance(50) {
+                groups.reverse();
+            }
+            let ip = format!("10.{}.{}.{}", random.below(4), random.below(256), n);
+            let maybe = |random: &mut Random, percent, value: String| {
+                random.chance(percent).then_some(value)
+            };
+            Instance {
+                id: format!("i-{:016x}", random.next()),
+                state: STATES[random.below(STATES.len())].to_owned(),
+                private_ipv4: maybe(random, 90, ip.clone()),
+                public_ipv4: maybe(random, 50, format!("54.0.0.{n}")),
+                private_dns_name: maybe(
+                    random,
+                    80,
+                    format!("ip-{}.internal", ip.replace('.', "-")),
+                ),
+                public_dns_name: maybe(random, 40, format!("ec2-54-0-0-{n}.compute.amazonaws.com")),
+                ipv6_addresses: Vec::new(),
+                security_groups: groups,
+                tags: vec![("Name".to_owned(), format!("node-{n}"))],
+                availability_zone: Some("us-east-1a".to_owned()),
+                region: Some("us-east-1".to_owned()),
+                vpc_id: None,
+                subnet_id: None,
+                instance_type: Some("t3.micro".to_owned()),
+                image_id: None,
+                launch_time: None,
+            }
+        })
+        .collect()
+}
+
+/// The rules, read independently of the plugin's code.
+fn expected(
+    settings: &Settings,
+    fleet: &[Instance],
+    self_id: Option<&str>,
+) -> (Vec<Member>, Vec<String>) {
+    let carries = |instance: &Instance, group: &str| {
+        instance
+            .security_groups
+            .iter()
+            .any(|candidate| candidate.name == group || candidate.id == group)
+    };
+    let role = |instance: &Instance| {
+        if carries(instance, &settings.monitor_group) {
+            Some("monitor")
+        } else if carries(instance, &settings.agent_group) {
+            Some("agent")
+        } else {
+            None
+        }
+    };
+    let clusters = |instance: &Instance| -> Vec<String> {
+        let Some(prefix) = settings.prefix else {
+            return Vec::new();
+        };
+        let set: BTreeSet<String> = instance
+            .security_groups
+            .iter()
+            .filter_map(|group| group.name.strip_prefix(prefix))
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
+        set.into_iter().collect()
+    };
+    let address = |instance: &Instance| match settings.address {
+        "private-ip" => instance.private_ipv4.clone(),
+        "public-ip" => instance.public_ipv4.clone(),
+        "private-dns" => instance.private_dns_name.clone(),
+        _ => instance.public_dns_name.clone(),
+    };
+
+    let mut members: Vec<Member> = fleet
+        .iter()
+        .filter(|instance| instance.state == "running" || Some(instance.id.as_str()) == self_id)
+        .filter_map(|instance| {
+            let role = role(instance)?;
+            Some(Member {
+                instance_id: instance.id.clone(),
+                role: role.to_owned(),
+                clusters: clusters(instance),
+                address: address(instance),
+                port: if role == "monitor" {
+                    settings.monitor_port
+                } else {
+                    settings.agent_port
+                },
+            })
+        })
+        .collect();
+    members.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+
+    let own = self_id.and_then(|id| members.iter().find(|member| member.instance_id == id));
+    let mut targets: Vec<String> = match own {
+        None => Vec::new(),
+        Some(own) => members
+            .iter()
+            .filter(|other| other.role == "monitor" && other.instance_id != own.instance_id)
+            .filter(|other| other.address.is_some())
+            .filter(|other| {
+                settings.prefix.is_none()
+                    || (own.clusters.is_empty() && other.clusters.is_empty())
+                    || own
+                        .clusters
+                        .iter()
+                        .any(|cluster| other.clusters.contains(cluster))
+            })
+            .map(|other| other.instance_id.clone())
+            .collect(),
+    };
+    targets.sort();
+    (members, targets)
+}
+
+#[test]
+fn random_fleets_are_decided_as_the_rules_say() {
+    let engine = PolicyEngine::new().expect("engine");
+    let compiled = engine
+        .load(&common::plugin("elastic_grid"), "{}")
+        .expect("plugin loads");
+    let mut random = Random(0x005e_ed0f_e1a5_71c0);
+    let mut registrations = 0;
+    for round in 0..300 {
+        let settings = Settings::random(&mut random);
+        let policy = compiled
+            .reconfigured(&settings.json())
+            .expect("settings accepted");
+        let fleet = random_fleet(&mut random);
+        let self_id = random
+            .chance(85)
+            .then(|| fleet[random.below(fleet.len())].id.clone());
+
+        let decision = evaluate(&policy, &fleet, self_id.as_deref())
+            .unwrap_or_else(|err| panic!("round {round}: {err}"));
+        let (members, targets) = expected(&settings, &fleet, self_id.as_deref());
+        assert_eq!(decision.members, members, "round {round}: members");
+        assert_eq!(decision.register_with, targets, "round {round}: targets");
+        registrations += targets.len();
+    }
+    assert!(
+        registrations > 100,
+        "the generator must produce fleets where self registers ({registrations})"
+    );
+}
+
+#[test]
+fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
+    let mut random = Random(0xfee1_600d);
+    let settings = Settings {
+        monitor_group: "eg-monitor".to_owned(),
+        agent_group: "eg-cybernode".to_owned(),
+        prefix: Some("cluster-"),
+        address: "private-ip",
+        monitor_port: Some(7070),
+        agent_port: None,
+    };
+    let fleet: Vec<Instance> = (0..5).flat_map(|_| random_fleet(&mut random)).collect();
+    let document = json!({"Reservations": fleet.iter().map(|instance| json!({
+        "Instances": [{
+            "InstanceId": instance.id,
+            "State": {"Name": instance.state},
+            "PrivateIpAddress": instance.private_ipv4,
+            "SecurityGroups": instance.security_groups.iter()
+                .map(|group| json!({"GroupName": group.name, "GroupId": group.id}))
+                .collect::<Vec<_>>(),
+        }]
+    })).collect::<Vec<_>>()});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("random-fleet.json");
+    std::fs::write(&path, document.to_string()).unwrap();
+
+    let agents = fleet
+        .iter()
+        .filter(|instance| {
+            instance.state == "running"
+                && instance
+                    .security_groups
+                    .iter()
+                    .any(|group| group.name == "eg-cybernode")
+                && !instance
+                    .security_groups
+                    .iter()
+                    .any(|group| group.name == "eg-monitor")
+        })
+        .take(5);
+    let mut checked = 0;
+    for agent in agents {
+        let run = common::resolve(
+            &path,
+            &common::plugin("elastic_grid"),
+            &["--self", &agent.id, "--plugin-config", &settings.json()],
+        );
+        let (_, targets) = expected(&settings, &fleet, Some(&agent.id));
+        assert_eq!(common::ids(&run.json(), "register_with"), targets);
+        checked += 1;
+    }
+    assert!(checked > 0, "the fleet has running agents");
+}
