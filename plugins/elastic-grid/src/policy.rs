@@ -12,8 +12,10 @@
 //!   cluster count as sharing). Monitors without an address of the chosen
 //!   kind stay members but are no registration target.
 
-use crate::settings::{AddressKind, Settings};
-use crate::{Decision, Instance, Inventory, Member};
+use crate::settings::Settings;
+use rollcall_policy_sdk::{
+    Decision, Instance, Inventory, Member, candidates, checked_self_id, share_a_cluster,
+};
 
 /// The role of instances in the monitor group.
 pub const MONITOR: &str = "monitor";
@@ -22,17 +24,8 @@ pub const AGENT: &str = "agent";
 
 /// Decides members and self's registration targets.
 pub fn decide(settings: &Settings, inventory: &Inventory) -> Result<Decision, String> {
-    let self_id = inventory.self_id.as_deref();
-    if let Some(id) = self_id
-        && !inventory.instances.iter().any(|instance| instance.id == id)
-    {
-        return Err(format!("self instance {id} is not in the inventory"));
-    }
-
-    let members: Vec<Member> = inventory
-        .instances
-        .iter()
-        .filter(|instance| instance.state == "running" || Some(instance.id.as_str()) == self_id)
+    let self_id = checked_self_id(inventory)?;
+    let members: Vec<Member> = candidates(inventory)
         .filter_map(|instance| member(settings, instance))
         .collect();
 
@@ -71,7 +64,7 @@ fn member(settings: &Settings, instance: &Instance) -> Option<Member> {
         instance_id: instance.id.clone(),
         role: role.to_owned(),
         clusters: clusters(settings, instance),
-        address: address(settings.address, instance),
+        address: settings.address.of(instance),
         port,
     })
 }
@@ -100,27 +93,10 @@ fn clusters(settings: &Settings, instance: &Instance) -> Vec<String> {
     clusters
 }
 
-fn address(kind: AddressKind, instance: &Instance) -> Option<String> {
-    match kind {
-        AddressKind::PrivateIp => instance.private_ipv4.clone(),
-        AddressKind::PublicIp => instance.public_ipv4.clone(),
-        AddressKind::PrivateDns => instance.private_dns_name.clone(),
-        AddressKind::PublicDns => instance.public_dns_name.clone(),
-    }
-}
-
-/// Both lists are sorted; two empty lists count as sharing.
-fn share_a_cluster(ours: &[String], theirs: &[String]) -> bool {
-    (ours.is_empty() && theirs.is_empty())
-        || ours
-            .iter()
-            .any(|cluster| theirs.binary_search(cluster).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SecurityGroup;
+    use rollcall_policy_sdk::{AddressKind, SecurityGroup};
 
     fn instance(id: &str, state: &str, groups: &[&str], ip: Option<&str>) -> Instance {
         Instance {

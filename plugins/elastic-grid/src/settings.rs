@@ -1,17 +1,7 @@
 //! The policy's settings: the JSON document the operator passes to `configure`.
 
+use rollcall_policy_sdk::{AddressKind, settings_from_json};
 use serde::Deserialize;
-
-/// Which of an instance's addresses peers should use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum AddressKind {
-    #[default]
-    PrivateIp,
-    PublicIp,
-    PrivateDns,
-    PublicDns,
-}
 
 /// Every setting is optional; the defaults reproduce the original Elastic Grid.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -48,11 +38,7 @@ impl Default for Settings {
 impl Settings {
     /// Parses and checks the settings; the error is meant for the operator.
     pub fn from_json(json: &str) -> Result<Settings, String> {
-        if !json.trim_start().starts_with('{') {
-            return Err("invalid elastic-grid settings: expected a JSON object".to_owned());
-        }
-        let settings: Settings = serde_json::from_str(json)
-            .map_err(|err| format!("invalid elastic-grid settings: {err}"))?;
+        let settings: Settings = settings_from_json("elastic-grid", json)?;
         settings.check()?;
         Ok(settings)
     }

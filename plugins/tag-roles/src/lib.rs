@@ -7,23 +7,13 @@
 //!
 //! Layout: [`settings`] parses and checks the operator's JSON settings,
 //! [`policy`] is the pure decision logic (native unit tests run it without
-//! WebAssembly), and this file binds both to the `rollcall:policy` world.
+//! WebAssembly), and this file binds both to the `rollcall:policy` world
+//! through [`rollcall_policy_sdk`].
 
 pub mod policy;
 pub mod settings;
 
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "policy",
-    });
-}
-
-use bindings::rollcall::policy::host::log;
-use bindings::rollcall::policy::types::LogLevel;
-pub use bindings::rollcall::policy::types::{
-    Decision, Instance, Inventory, Member, SecurityGroup, Tag,
-};
+use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, log, summary};
 use settings::Settings;
 use std::cell::RefCell;
 
@@ -34,28 +24,17 @@ thread_local! {
 
 struct TagRoles;
 
-impl bindings::Guest for TagRoles {
+impl Guest for TagRoles {
     fn configure(config: String) -> Result<(), String> {
-        let settings = Settings::from_json(&config)?;
-        SETTINGS.with(|current| *current.borrow_mut() = settings);
+        SETTINGS.set(Settings::from_json(&config)?);
         Ok(())
     }
 
     fn decide(inventory: Inventory) -> Result<Decision, String> {
-        SETTINGS.with(|settings| {
-            let decision = policy::decide(&settings.borrow(), &inventory)?;
-            log(
-                LogLevel::Debug,
-                &format!(
-                    "{} members of {} instances, self registers with {}",
-                    decision.members.len(),
-                    inventory.instances.len(),
-                    decision.register_with.len()
-                ),
-            );
-            Ok(decision)
-        })
+        let decision = SETTINGS.with_borrow(|settings| policy::decide(settings, &inventory))?;
+        log(LogLevel::Debug, &summary(&inventory, &decision));
+        Ok(decision)
     }
 }
 
-bindings::export!(TagRoles with_types_in bindings);
+rollcall_policy_sdk::export!(TagRoles);

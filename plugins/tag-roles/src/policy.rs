@@ -12,22 +12,15 @@
 //!   without any cluster count as sharing). Members without an address stay
 //!   members but are no registration target.
 
-use crate::settings::{AddressKind, Settings};
-use crate::{Decision, Instance, Inventory, Member};
+use crate::settings::Settings;
+use rollcall_policy_sdk::{
+    Decision, Instance, Inventory, Member, candidates, checked_self_id, share_a_cluster,
+};
 
 /// Decides members and self's registration targets.
 pub fn decide(settings: &Settings, inventory: &Inventory) -> Result<Decision, String> {
-    let self_id = inventory.self_id.as_deref();
-    if let Some(id) = self_id
-        && !inventory.instances.iter().any(|instance| instance.id == id)
-    {
-        return Err(format!("self instance {id} is not in the inventory"));
-    }
-
-    let members: Vec<Member> = inventory
-        .instances
-        .iter()
-        .filter(|instance| instance.state == "running" || Some(instance.id.as_str()) == self_id)
+    let self_id = checked_self_id(inventory)?;
+    let members: Vec<Member> = candidates(inventory)
         .filter_map(|instance| member(settings, instance))
         .collect();
 
@@ -67,7 +60,7 @@ fn member(settings: &Settings, instance: &Instance) -> Option<Member> {
         instance_id: instance.id.clone(),
         role: role.to_owned(),
         clusters: clusters(settings, instance),
-        address: address(settings.address, instance),
+        address: settings.address.of(instance),
         port: settings.ports.get(role).copied(),
     })
 }
@@ -97,27 +90,10 @@ fn clusters(settings: &Settings, instance: &Instance) -> Vec<String> {
     clusters
 }
 
-fn address(kind: AddressKind, instance: &Instance) -> Option<String> {
-    match kind {
-        AddressKind::PrivateIp => instance.private_ipv4.clone(),
-        AddressKind::PublicIp => instance.public_ipv4.clone(),
-        AddressKind::PrivateDns => instance.private_dns_name.clone(),
-        AddressKind::PublicDns => instance.public_dns_name.clone(),
-    }
-}
-
-/// Both lists are sorted; two empty lists count as sharing.
-fn share_a_cluster(ours: &[String], theirs: &[String]) -> bool {
-    (ours.is_empty() && theirs.is_empty())
-        || ours
-            .iter()
-            .any(|cluster| theirs.binary_search(cluster).is_ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Tag;
+    use rollcall_policy_sdk::{AddressKind, Tag};
     use std::collections::BTreeMap;
 
     fn instance(id: &str, state: &str, tags: &[(&str, &str)], ip: Option<&str>) -> Instance {

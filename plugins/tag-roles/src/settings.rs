@@ -1,18 +1,8 @@
 //! The policy's settings: the JSON document the operator passes to `configure`.
 
+use rollcall_policy_sdk::{AddressKind, settings_from_json};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// Which of an instance's addresses peers should use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum AddressKind {
-    #[default]
-    PrivateIp,
-    PublicIp,
-    PrivateDns,
-    PublicDns,
-}
 
 /// Every setting is optional; the defaults give agents that register with
 /// monitors and monitors that peer with each other, roles and clusters read
@@ -51,11 +41,7 @@ impl Default for Settings {
 impl Settings {
     /// Parses and checks the settings; the error is meant for the operator.
     pub fn from_json(json: &str) -> Result<Settings, String> {
-        if !json.trim_start().starts_with('{') {
-            return Err("invalid tag-roles settings: expected a JSON object".to_owned());
-        }
-        let settings: Settings = serde_json::from_str(json)
-            .map_err(|err| format!("invalid tag-roles settings: {err}"))?;
+        let settings: Settings = settings_from_json("tag-roles", json)?;
         settings.check()?;
         Ok(settings)
     }

@@ -6,15 +6,7 @@
 //! `self-target`, `error`, `trap`, `reject-settings`, `chatty` (floods the
 //! log and stdout, then behaves).
 
-mod bindings {
-    wit_bindgen::generate!({
-        path: "../../../wit",
-        world: "policy",
-    });
-}
-
-use bindings::rollcall::policy::host::log;
-use bindings::rollcall::policy::types::{Decision, Inventory, LogLevel, Member};
+use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, Member, candidates, log};
 use std::cell::RefCell;
 
 thread_local! {
@@ -23,7 +15,7 @@ thread_local! {
 
 struct Misbehaving;
 
-impl bindings::Guest for Misbehaving {
+impl Guest for Misbehaving {
     fn configure(config: String) -> Result<(), String> {
         let settings: serde_json::Value =
             serde_json::from_str(&config).map_err(|err| err.to_string())?;
@@ -70,10 +62,7 @@ impl bindings::Guest for Misbehaving {
 /// Every running instance (and self) an agent; self registers with the rest.
 fn well_behaved(inventory: &Inventory) -> Decision {
     let self_id = inventory.self_id.as_deref();
-    let members: Vec<Member> = inventory
-        .instances
-        .iter()
-        .filter(|instance| instance.state == "running" || Some(instance.id.as_str()) == self_id)
+    let members: Vec<Member> = candidates(inventory)
         .map(|instance| agent(&instance.id, instance.private_ipv4.clone()))
         .collect();
     let register_with = match self_id {
@@ -100,4 +89,4 @@ fn agent(id: &str, address: Option<String>) -> Member {
     }
 }
 
-bindings::export!(Misbehaving with_types_in bindings);
+rollcall_policy_sdk::export!(Misbehaving);
