@@ -448,9 +448,9 @@ fn files_that_are_not_policies_are_refused() {
 
 #[test]
 fn usage_errors_exit_2_and_help_lists_exit_codes() {
-    let run = common::rollcall(["resolve", "--plugin", "x.wasm"]);
+    let run = common::rollcall(["resolve", "--inventory", "fleet.json"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("--inventory"), "{}", run.stderr);
+    assert!(run.stderr.contains("--plugin"), "{}", run.stderr);
 
     let help = common::rollcall(["resolve", "--help"]);
     assert_eq!(help.code, 0);

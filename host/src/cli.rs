@@ -1,31 +1,19 @@
-//! Command-line flags, and running a command to an exit code.
+//! Command-line flags, and what they mean as settings.
 
-use crate::inventory::{FileSource, InventorySource, ParseError, SourceError};
-use crate::output::{self, Format};
-use crate::policy::{PolicyEngine, PolicyError, WasmPolicy};
-use crate::resolve::{ResolveError, resolve};
+use crate::identity::SelfChoice;
+use crate::inventory::{Ec2Settings, Filter};
+use crate::output::Format;
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-
-/// Exit status: resolved.
-pub const EXIT_OK: u8 = 0;
-/// Exit status: bad usage or input (flags, inventory file, plugin settings,
-/// an unknown `--self`).
-pub const EXIT_USAGE: u8 = 2;
-/// Exit status: the policy failed (would not load, trapped, returned an
-/// error or an invalid answer).
-pub const EXIT_POLICY: u8 = 3;
-/// Exit status: the inventory source could not be reached.
-pub const EXIT_SOURCE: u8 = 4;
+use std::time::Duration;
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  resolved
   2  bad usage or input: flags, inventory file, plugin settings, unknown --self
   3  the policy failed: would not load, trapped, returned an error or an invalid answer
-  4  the inventory source could not be reached";
+  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
+     denied, or the instance metadata service did not say which instance this is";
 
 /// Finds the other instances of an EC2 fleet and decides, through a
 /// WebAssembly policy plugin, which role each plays and whom this instance
@@ -47,14 +35,19 @@ pub enum Command {
     /// Fetch the fleet once, run the policy, print the answer.
     #[command(after_help = EXIT_CODES)]
     Resolve(ResolveArgs),
+    /// Fetch the fleet and write it as a describe-instances JSON document
+    /// that `resolve --inventory` reads: record live, replay offline.
+    #[command(after_help = EXIT_CODES)]
+    Inventory(InventoryArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ResolveArgs {
-    /// The fleet: what `aws ec2 describe-instances --output json` prints, or a
-    /// JSON array of such pages.
-    #[arg(long, value_name = "FILE")]
-    pub inventory: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub identity: SelfArgs,
 
     /// The policy plugin: a WebAssembly component of the
     /// rollcall:policy@0.1.0 world.
@@ -65,122 +58,253 @@ pub struct ResolveArgs {
     #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
     pub plugin_config: String,
 
-    /// The instance rollcall runs on; its role and registration targets lead
-    /// the answer. Must be in the inventory.
-    #[arg(long = "self", value_name = "INSTANCE_ID")]
-    pub self_id: Option<String>,
-
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
 }
 
-/// A command that did not succeed: what to tell the operator, and the exit
-/// status.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub message: String,
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Write the document here (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
-impl Failure {
-    fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: EXIT_USAGE,
-            message: message.into(),
+/// Where the fleet comes from: a file, or else the EC2 API.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Inventory source")]
+pub struct SourceArgs {
+    /// Read the fleet from a file instead of EC2: what `aws ec2
+    /// describe-instances --output json` prints, or a JSON array of such
+    /// pages.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "region", "regions", "profile", "endpoint_url", "filter", "page_size",
+        "connect_timeout", "attempt_timeout", "fetch_timeout", "max_attempts",
+    ])]
+    pub inventory: Option<PathBuf>,
+
+    /// EC2 region (default: AWS_REGION, the profile's region, or IMDS).
+    #[arg(long, value_name = "REGION", conflicts_with = "regions")]
+    pub region: Option<String>,
+
+    /// Several regions merged into one fleet, comma-separated.
+    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// AWS profile for credentials and region (default: AWS_PROFILE or
+    /// `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// EC2 endpoint, e.g. a VPC endpoint or a test server (also
+    /// AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Server-side filter in the AWS CLI's syntax, repeatable:
+    /// Name=instance-state-name,Values=running
+    #[arg(long, value_name = "Name=N,Values=V[,V...]")]
+    pub filter: Vec<Filter>,
+
+    /// Instances per DescribeInstances call (MaxResults) [default: 1000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(5..=1000))]
+    pub page_size: Option<i32>,
+
+    /// Time to establish a connection to EC2 [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Time for one HTTP attempt, retries not included [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub attempt_timeout: Option<Duration>,
+
+    /// Time for the whole fetch: every page of every region, retries
+    /// included [default: 120s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub fetch_timeout: Option<Duration>,
+
+    /// Attempts per call; throttling and 5xx are retried with exponential
+    /// backoff and jitter [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: Option<u32>,
+}
+
+/// Which instance rollcall runs on.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Self")]
+pub struct SelfArgs {
+    /// The instance rollcall runs on; its role and registration targets lead
+    /// the answer. `none` resolves without one. Default: asked of the
+    /// instance metadata service (IMDSv2) when reading EC2, none with
+    /// --inventory.
+    #[arg(long = "self", value_name = "INSTANCE_ID|none")]
+    pub self_id: Option<String>,
+
+    /// Never ask the instance metadata service (neither for self nor for the
+    /// region); without --self, resolve without one.
+    #[arg(long)]
+    pub no_imds: bool,
+}
+
+impl SourceArgs {
+    /// Whether any flag names the EC2 source.
+    pub fn names_ec2(&self) -> bool {
+        self.region.is_some()
+            || !self.regions.is_empty()
+            || self.profile.is_some()
+            || self.endpoint_url.is_some()
+            || !self.filter.is_empty()
+            || self.page_size.is_some()
+            || self.connect_timeout.is_some()
+            || self.attempt_timeout.is_some()
+            || self.fetch_timeout.is_some()
+            || self.max_attempts.is_some()
+    }
+
+    /// `base` with every EC2 flag given applied on top.
+    pub fn apply_to(&self, mut base: Ec2Settings) -> Ec2Settings {
+        if let Some(region) = &self.region {
+            base.regions = vec![region.clone()];
+        } else if !self.regions.is_empty() {
+            base.regions = self.regions.clone();
+        }
+        if self.profile.is_some() {
+            base.profile = self.profile.clone();
+        }
+        if self.endpoint_url.is_some() {
+            base.endpoint_url = self.endpoint_url.clone();
+        }
+        if !self.filter.is_empty() {
+            base.filters = self.filter.clone();
+        }
+        base.page_size = self.page_size.unwrap_or(base.page_size);
+        base.connect_timeout = self.connect_timeout.unwrap_or(base.connect_timeout);
+        base.attempt_timeout = self.attempt_timeout.unwrap_or(base.attempt_timeout);
+        base.fetch_timeout = self.fetch_timeout.unwrap_or(base.fetch_timeout);
+        base.max_attempts = self.max_attempts.unwrap_or(base.max_attempts);
+        base
+    }
+
+    /// The EC2 settings these flags describe (`None` with --inventory).
+    pub fn ec2_settings(&self, identity: &SelfArgs) -> Option<Ec2Settings> {
+        if self.inventory.is_some() {
+            return None;
+        }
+        let mut settings = self.apply_to(Ec2Settings::default());
+        settings.region_from_imds = !identity.no_imds;
+        Some(settings)
+    }
+}
+
+impl SelfArgs {
+    /// Where self comes from, given whether the fleet comes from EC2.
+    pub fn choice(&self, reading_ec2: bool) -> SelfChoice {
+        match self.self_id.as_deref() {
+            Some("none") => SelfChoice::Nobody,
+            Some(id) => SelfChoice::Given(id.to_owned()),
+            None if reading_ec2 && !self.no_imds => SelfChoice::FromImds,
+            None => SelfChoice::Nobody,
         }
     }
 }
 
-impl From<ResolveError> for Failure {
-    fn from(err: ResolveError) -> Self {
-        let code = match &err {
-            ResolveError::Source(SourceError::Input(_)) | ResolveError::SelfNotFound { .. } => {
-                EXIT_USAGE
-            }
-            ResolveError::Source(SourceError::Unavailable(_)) => EXIT_SOURCE,
-            ResolveError::Policy(policy) => policy_exit_code(policy),
-            ResolveError::Evaluation(_) => EXIT_POLICY,
-        };
-        Failure {
-            code,
-            message: err.to_string(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["rollcall"].iter().chain(args))
+    }
+
+    fn resolve_args(args: &[&str]) -> ResolveArgs {
+        let mut full = vec!["resolve", "--plugin", "p.wasm"];
+        full.extend(args);
+        match parse(&full).unwrap().command {
+            Command::Resolve(args) => args,
+            Command::Inventory(_) => unreachable!(),
         }
     }
-}
 
-fn policy_exit_code(err: &PolicyError) -> u8 {
-    match err {
-        PolicyError::Unreadable { .. } | PolicyError::Rejected { .. } => EXIT_USAGE,
-        PolicyError::Load { .. }
-        | PolicyError::Trapped { .. }
-        | PolicyError::Failed { .. }
-        | PolicyError::InvalidAnswer { .. } => EXIT_POLICY,
+    #[test]
+    fn self_defaults_to_imds_only_when_reading_ec2() {
+        let ec2 = resolve_args(&["--region", "us-east-1"]);
+        assert_eq!(ec2.identity.choice(true), SelfChoice::FromImds);
+        let file = resolve_args(&["--inventory", "fleet.json"]);
+        assert_eq!(file.identity.choice(false), SelfChoice::Nobody);
+        let no_imds = resolve_args(&["--no-imds"]);
+        assert_eq!(no_imds.identity.choice(true), SelfChoice::Nobody);
+        let none = resolve_args(&["--self", "none"]);
+        assert_eq!(none.identity.choice(true), SelfChoice::Nobody);
+        let given = resolve_args(&["--self", "i-1"]);
+        assert_eq!(given.identity.choice(true), SelfChoice::Given("i-1".into()));
     }
-}
 
-/// Runs the command; its output goes to stdout.
-pub async fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
-        Command::Resolve(args) => run_resolve(args).await,
+    #[test]
+    fn ec2_flags_become_settings() {
+        let args = resolve_args(&[
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--filter",
+            "Name=instance-state-name,Values=running",
+            "--filter",
+            "Name=tag:env,Values=prod",
+            "--page-size",
+            "5",
+            "--attempt-timeout",
+            "1500ms",
+            "--no-imds",
+        ]);
+        let settings = args.source.ec2_settings(&args.identity).unwrap();
+        assert_eq!(settings.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(settings.filters.len(), 2);
+        assert_eq!(settings.filters[1].name, "tag:env");
+        assert_eq!(settings.page_size, 5);
+        assert_eq!(settings.attempt_timeout, Duration::from_millis(1500));
+        assert!(!settings.region_from_imds);
+        assert!(
+            resolve_args(&["--inventory", "f.json"])
+                .source
+                .ec2_settings(&args.identity)
+                .is_none()
+        );
     }
-}
 
-async fn run_resolve(args: ResolveArgs) -> Result<(), Failure> {
-    let settings = plugin_settings(&args.plugin_config)?;
-    let source = FileSource::new(&args.inventory);
-
-    // Compiling the plugin and reading the fleet are independent: overlap them.
-    let plugin = args.plugin.clone();
-    let loading = tokio::task::spawn_blocking(move || load_policy(&plugin, &settings));
-    let fetching = source.fetch();
-    let (loaded, fetched) = tokio::join!(loading, fetching);
-    let policy = loaded.map_err(|err| Failure {
-        code: EXIT_POLICY,
-        message: format!("policy loading stopped unexpectedly: {err}"),
-    })??;
-    let inventory = fetched.map_err(ResolveError::from)?;
-    tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
-
-    let membership = resolve(inventory, Arc::new(policy), args.self_id).await?;
-    let text = output::render(&membership, args.format).map_err(|err| Failure {
-        code: 1,
-        message: format!("cannot render the answer: {err}"),
-    })?;
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|err| Failure {
-            code: 1,
-            message: format!("cannot write the answer to stdout: {err}"),
-        })
-}
-
-fn load_policy(path: &std::path::Path, settings: &str) -> Result<WasmPolicy, Failure> {
-    let engine = PolicyEngine::new().map_err(|err| Failure {
-        code: EXIT_POLICY,
-        message: format!("cannot set up the WebAssembly engine: {err:#}"),
-    })?;
-    engine.load(path, settings).map_err(|err| Failure {
-        code: policy_exit_code(&err),
-        message: err.to_string(),
-    })
-}
-
-/// The `--plugin-config` value as a JSON document: inline, or `@FILE`.
-fn plugin_settings(value: &str) -> Result<String, Failure> {
-    let (origin, text) = match value.strip_prefix('@') {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                Failure::usage(format!("cannot read --plugin-config file {path}: {err}"))
-            })?;
-            (path.to_owned(), text)
+    #[test]
+    fn conflicting_or_malformed_flags_are_usage_errors() {
+        for bad in [
+            vec![
+                "resolve",
+                "--plugin",
+                "p.wasm",
+                "--inventory",
+                "f.json",
+                "--region",
+                "us-east-1",
+            ],
+            vec![
+                "resolve",
+                "--plugin",
+                "p.wasm",
+                "--region",
+                "a",
+                "--regions",
+                "b,c",
+            ],
+            vec![
+                "resolve",
+                "--plugin",
+                "p.wasm",
+                "--filter",
+                "instance-state-name=running",
+            ],
+            vec!["resolve", "--plugin", "p.wasm", "--page-size", "4"],
+            vec!["resolve", "--plugin", "p.wasm", "--connect-timeout", "soon"],
+        ] {
+            let err = parse(&bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
         }
-        None => ("--plugin-config".to_owned(), value.to_owned()),
-    };
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
-        let err = ParseError::from(err).located_in(std::path::Path::new(&origin));
-        Failure::usage(format!("{err} (expected a JSON document)"))
-    })?;
-    Ok(text)
+    }
 }

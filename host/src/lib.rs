@@ -2,17 +2,25 @@
 //!
 //! # Layout
 //! - [`inventory`]: the instance model and the sources that produce a fleet
-//!   (a describe-instances file today).
+//!   (a describe-instances file, the EC2 API).
 //! - [`policy`]: the policy interface, the wasmtime runtime behind it, and the
 //!   validation of what a policy returns.
 //! - [`membership`]: the output document every consumer reads.
 //! - [`output`]: that document as JSON, shell variables or a table.
-//! - [`resolve`]: one fetch–decide–validate pass.
-//! - [`cli`]: flags, and running a command with its exit code.
+//! - [`identity`]: who am I: `--self`, or IMDSv2.
+//! - [`resolve`]: one decide–validate pass over a fetched fleet.
+//! - [`report`]: error chains as one line.
+//! - [`atomic_file`]: replacing files without readers seeing a partial one.
+//! - [`cli`]: flags and what they mean as settings.
+//! - [`commands`]: running a command to output and an exit status.
 
+pub mod atomic_file;
 pub mod cli;
+pub mod commands;
+pub mod identity;
 pub mod inventory;
 pub mod membership;
 pub mod output;
 pub mod policy;
+pub mod report;
 pub mod resolve;

@@ -1,7 +1,8 @@
 //! The `rollcall` binary: flags, logging, a runtime, and the exit status.
 
 use clap::Parser;
-use rollcall::cli::{self, Cli};
+use rollcall::cli::Cli;
+use rollcall::commands;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -19,8 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
-        Ok(()) => ExitCode::from(cli::EXIT_OK),
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::from(commands::EXIT_OK),
         Err(failure) => {
             eprintln!("rollcall: {}", failure.message);
             ExitCode::from(failure.code)
@@ -30,9 +31,10 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr, so that stdout carries only the answer.
 fn init_tracing(verbose: u8) {
+    // rollcall reports the SDK's failures itself; its own warnings add noise.
     let default = match verbose {
-        0 => "warn",
-        1 => "warn,rollcall=info",
+        0 => "warn,aws_config=error,aws_smithy_runtime=error",
+        1 => "warn,aws_config=error,aws_smithy_runtime=error,rollcall=info",
         2 => "warn,rollcall=debug",
         _ => "info,rollcall=trace",
     };

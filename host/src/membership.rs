@@ -45,6 +45,15 @@ pub struct InventorySummary {
     pub instances: usize,
     /// RFC 3339.
     pub fetched_at: String,
+    /// True when the latest fetch failed and this is the last good answer.
+    #[serde(default)]
+    pub stale: bool,
+    /// How long ago the answer was fetched, when stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_for_seconds: Option<u64>,
+    /// Why the latest fetch failed, when stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Membership {
@@ -98,13 +107,18 @@ impl Membership {
             inventory: InventorySummary {
                 source: inventory.source.clone(),
                 instances: inventory.instances.len(),
-                fetched_at: rfc3339(OffsetDateTime::from(inventory.fetched_at)),
+                fetched_at: rfc3339(inventory.fetched_at),
+                stale: false,
+                stale_for_seconds: None,
+                error: None,
             },
         }
     }
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+/// A moment as RFC 3339, as every document and event shows time.
+pub fn rfc3339(at: std::time::SystemTime) -> String {
+    let at = OffsetDateTime::from(at);
     at.format(&Rfc3339)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }

@@ -1,7 +1,8 @@
-//! What the end-to-end tests share: running the real `rollcall` binary on
-//! the real plugins and fixtures.
-
 #![allow(dead_code, reason = "each test target uses a different part")]
+//! What the end-to-end tests share: running the real `rollcall` binary on
+//! the real plugins and fixtures, and the loopback servers it talks to.
+
+pub mod servers;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -81,11 +82,29 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let output = Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("rollcall runs");
+    rollcall_in(args, &[])
+}
+
+/// Runs `rollcall` with `args` in an environment with no AWS settings of the
+/// machine's (no profile, region, endpoint or IMDS), plus `env`.
+pub fn rollcall_in<I, S>(args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    command.args(args).env_remove("RUST_LOG");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied());
+    let output = command.output().expect("rollcall runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

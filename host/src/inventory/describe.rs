@@ -1,11 +1,11 @@
-//! Reading what `aws ec2 describe-instances --output json` prints.
+//! Reading and writing what `aws ec2 describe-instances --output json` prints.
 //!
 //! Only the fields rollcall uses are modelled; unknown fields are ignored and
 //! every field but `InstanceId` and `State.Name` may be missing. A file holds
 //! either one such document or a JSON array of them (several pages).
 
 use super::{Instance, SecurityGroup};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
@@ -85,28 +85,33 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
     Ok(instances)
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Page {
     reservations: Vec<Reservation>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Reservation {
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawInstance {
     instance_id: String,
     state: RawState,
+    #[serde(skip_serializing_if = "Option::is_none")]
     private_ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     public_ip_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     private_dns_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     public_dns_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ipv6_address: Option<String>,
     #[serde(default)]
     network_interfaces: Vec<RawNetworkInterface>,
@@ -114,44 +119,54 @@ struct RawInstance {
     security_groups: Vec<RawGroup>,
     #[serde(default)]
     tags: Vec<RawTag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     placement: Option<RawPlacement>,
     /// Not part of EC2's answer: rollcall's own recordings add it so that a
     /// fleet merged from several regions keeps each instance's region.
+    #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     vpc_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     subnet_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     instance_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     image_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     launch_time: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawState {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawNetworkInterface {
     #[serde(default)]
     ipv6_addresses: Vec<RawIpv6>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawIpv6 {
+    #[serde(skip_serializing_if = "Option::is_none")]
     ipv6_address: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawGroup {
+    #[serde(skip_serializing_if = "Option::is_none")]
     group_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     group_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawTag {
     key: String,
@@ -159,15 +174,16 @@ struct RawTag {
     value: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct RawPlacement {
+    #[serde(skip_serializing_if = "Option::is_none")]
     availability_zone: Option<String>,
 }
 
 /// EC2 reports absent values as empty strings in places (`PublicDnsName` of a
 /// stopped instance): both mean "not there".
-fn present(value: Option<String>) -> Option<String> {
+pub(super) fn present(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.is_empty())
 }
 
@@ -219,6 +235,68 @@ impl From<RawInstance> for Instance {
     }
 }
 
+/// The instances as one describe-instances document (one reservation), which
+/// [`parse_describe_instances`] reads back unchanged. Each instance carries a
+/// `Region` field, rollcall's own addition.
+pub fn write_describe_instances(instances: &[Instance]) -> serde_json::Result<String> {
+    let page = Page {
+        reservations: vec![Reservation {
+            instances: instances.iter().map(RawInstance::from).collect(),
+        }],
+    };
+    serde_json::to_string_pretty(&page)
+}
+
+impl From<&Instance> for RawInstance {
+    fn from(instance: &Instance) -> Self {
+        RawInstance {
+            instance_id: instance.id.clone(),
+            state: RawState {
+                name: instance.state.clone(),
+            },
+            private_ip_address: instance.private_ipv4.clone(),
+            public_ip_address: instance.public_ipv4.clone(),
+            private_dns_name: instance.private_dns_name.clone(),
+            public_dns_name: instance.public_dns_name.clone(),
+            ipv6_address: None,
+            network_interfaces: vec![RawNetworkInterface {
+                ipv6_addresses: instance
+                    .ipv6_addresses
+                    .iter()
+                    .map(|address| RawIpv6 {
+                        ipv6_address: Some(address.clone()),
+                    })
+                    .collect(),
+            }],
+            security_groups: instance
+                .security_groups
+                .iter()
+                .map(|group| RawGroup {
+                    group_name: Some(group.name.clone()),
+                    group_id: Some(group.id.clone()),
+                })
+                .collect(),
+            tags: instance
+                .tags
+                .iter()
+                .map(|(key, value)| RawTag {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            placement: Some(RawPlacement {
+                availability_zone: instance.availability_zone.clone(),
+            }),
+            region: instance.region.clone(),
+            vpc_id: instance.vpc_id.clone(),
+            subnet_id: instance.subnet_id.clone(),
+            instance_type: instance.instance_type.clone(),
+            image_id: instance.image_id.clone(),
+            launch_time: instance.launch_time.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +340,24 @@ mod tests {
         assert_eq!(instance.tags, [("Name".into(), "monitor-1".into())]);
         assert_eq!(instance.availability_zone.as_deref(), Some("us-east-1a"));
         assert_eq!(instance.region, None);
+    }
+
+    #[test]
+    fn a_written_fleet_reads_back_unchanged() {
+        let mut instances = parse_describe_instances(PAGE.as_bytes()).unwrap();
+        instances[0].region = Some("us-east-1".into());
+        let mut bare = instances[0].clone();
+        bare.id = "i-bare".into();
+        bare.ipv6_addresses.clear();
+        bare.security_groups.clear();
+        bare.tags.clear();
+        bare.availability_zone = None;
+        instances.push(bare);
+        let written = write_describe_instances(&instances).unwrap();
+        assert_eq!(
+            parse_describe_instances(written.as_bytes()).unwrap(),
+            instances
+        );
     }
 
     #[test]

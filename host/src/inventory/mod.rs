@@ -1,11 +1,16 @@
 //! The fleet as rollcall sees it: instances, where they came from, and the
-//! [`InventorySource`] trait every source (a file, the EC2 API) implements.
+//! [`InventorySource`] trait every source implements: a describe-instances
+//! file ([`FileSource`]) or the EC2 API ([`Ec2Source`]).
 
 mod describe;
+mod ec2;
 mod file;
+mod filter;
 
-pub use describe::{ParseError, parse_describe_instances};
+pub use describe::{ParseError, parse_describe_instances, write_describe_instances};
+pub use ec2::{Ec2Settings, Ec2Source};
 pub use file::FileSource;
+pub use filter::Filter;
 
 use std::time::SystemTime;
 

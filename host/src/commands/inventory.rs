@@ -1,0 +1,33 @@
+//! `rollcall inventory`: fetch once and record the fleet as a
+//! describe-instances document.
+
+use super::{EXIT_INTERNAL, EXIT_USAGE, Failure, print, source};
+use crate::atomic_file::write_atomically;
+use crate::cli::{InventoryArgs, SelfArgs};
+use crate::inventory::write_describe_instances;
+
+pub async fn run(args: InventoryArgs) -> Result<(), Failure> {
+    // Recording needs no self, so IMDS is asked at most for the region.
+    let identity = SelfArgs {
+        self_id: Some("none".to_owned()),
+        no_imds: false,
+    };
+    let source = source::open(&args.source, &identity).await?;
+    let inventory = source.fetch().await?;
+    let mut text = write_describe_instances(&inventory.instances)
+        .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot write the inventory: {err}")))?;
+    text.push('\n');
+    match &args.output {
+        None => print(&text),
+        Some(path) => {
+            write_atomically(path, text.as_bytes()).map_err(|err| {
+                Failure::new(
+                    EXIT_USAGE,
+                    format!("cannot write {}: {err}", path.display()),
+                )
+            })?;
+            tracing::info!(path = %path.display(), instances = inventory.instances.len(), source = %inventory.source, "Inventory recorded.");
+            Ok(())
+        }
+    }
+}

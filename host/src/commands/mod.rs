@@ -1,0 +1,97 @@
+//! Running a command: from parsed flags to output and an exit status.
+
+mod inventory;
+mod resolve;
+mod source;
+
+use crate::cli::{Cli, Command};
+use crate::inventory::SourceError;
+use crate::policy::PolicyError;
+use crate::resolve::ResolveError;
+
+/// Exit status: resolved.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: bad usage or input (flags, inventory file, plugin settings,
+/// an unknown `--self`).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: the policy failed (would not load, trapped, returned an
+/// error or an invalid answer).
+pub const EXIT_POLICY: u8 = 3;
+/// Exit status: the inventory source failed (unreachable, throttled,
+/// credentials missing or denied, IMDS silent).
+pub const EXIT_SOURCE: u8 = 4;
+/// Exit status: rollcall itself failed (stdout closed, a task crashed).
+pub const EXIT_INTERNAL: u8 = 1;
+
+/// A command that did not succeed: what to tell the operator, and the exit
+/// status.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SourceError> for Failure {
+    fn from(err: SourceError) -> Self {
+        let code = match &err {
+            SourceError::Input(_) => EXIT_USAGE,
+            SourceError::Unavailable(_) => EXIT_SOURCE,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<PolicyError> for Failure {
+    fn from(err: PolicyError) -> Self {
+        let code = match &err {
+            PolicyError::Unreadable { .. } | PolicyError::Rejected { .. } => EXIT_USAGE,
+            PolicyError::Load { .. }
+            | PolicyError::Trapped { .. }
+            | PolicyError::Failed { .. }
+            | PolicyError::InvalidAnswer { .. } => EXIT_POLICY,
+        };
+        Failure::new(code, err.to_string())
+    }
+}
+
+impl From<ResolveError> for Failure {
+    fn from(err: ResolveError) -> Self {
+        match err {
+            ResolveError::Source(err) => err.into(),
+            ResolveError::Policy(err) => err.into(),
+            err @ ResolveError::SelfNotFound { .. } => Failure::new(EXIT_USAGE, err.to_string()),
+            err @ ResolveError::Evaluation(_) => Failure::new(EXIT_POLICY, err.to_string()),
+        }
+    }
+}
+
+/// Runs the command; its output goes to stdout (or the file it names).
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Resolve(args) => resolve::run(args).await,
+        Command::Inventory(args) => inventory::run(args).await,
+    }
+}
+
+/// Writes the command's answer to stdout.
+fn print(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|err| {
+            Failure::new(
+                EXIT_INTERNAL,
+                format!("cannot write the answer to stdout: {err}"),
+            )
+        })
+}

@@ -1,0 +1,67 @@
+//! `rollcall resolve`: fetch once, decide, print.
+
+use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print, source};
+use crate::cli::ResolveArgs;
+use crate::inventory::ParseError;
+use crate::output;
+use crate::policy::{PolicyEngine, WasmPolicy};
+use crate::resolve::resolve;
+use std::path::Path;
+use std::sync::Arc;
+
+pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
+    let settings = plugin_settings(&args.plugin_config)?;
+    let source = source::open(&args.source, &args.identity).await?;
+    let choice = args.identity.choice(args.source.inventory.is_none());
+
+    // Compiling the plugin, asking IMDS who we are and reading the fleet are
+    // independent: overlap them.
+    let plugin = args.plugin.clone();
+    let loading = tokio::task::spawn_blocking(move || load_policy(&plugin, &settings));
+    let (loaded, own, fetched) = tokio::join!(loading, source::find_self(choice), source.fetch());
+    let policy = loaded.map_err(|err| {
+        Failure::new(
+            EXIT_POLICY,
+            format!("policy loading stopped unexpectedly: {err}"),
+        )
+    })??;
+    let own = own?;
+    let inventory = fetched?;
+    tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
+
+    let membership = resolve(inventory, Arc::new(policy), own).await?;
+    let text = output::render(&membership, args.format)
+        .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
+    print(&text)
+}
+
+fn load_policy(path: &Path, settings: &str) -> Result<WasmPolicy, Failure> {
+    let engine = PolicyEngine::new().map_err(|err| {
+        Failure::new(
+            EXIT_POLICY,
+            format!("cannot set up the WebAssembly engine: {err:#}"),
+        )
+    })?;
+    Ok(engine.load(path, settings)?)
+}
+
+/// The `--plugin-config` value as a JSON document: inline, or `@FILE`.
+fn plugin_settings(value: &str) -> Result<String, Failure> {
+    let (origin, text) = match value.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                Failure::new(
+                    EXIT_USAGE,
+                    format!("cannot read --plugin-config file {path}: {err}"),
+                )
+            })?;
+            (path.to_owned(), text)
+        }
+        None => ("--plugin-config".to_owned(), value.to_owned()),
+    };
+    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
+        let err = ParseError::from(err).located_in(Path::new(&origin));
+        Failure::new(EXIT_USAGE, format!("{err} (expected a JSON document)"))
+    })?;
+    Ok(text)
+}

@@ -1,0 +1,352 @@
+//! The EC2 API as an inventory source: `DescribeInstances` in every
+//! configured region, every page, merged into one fleet.
+
+use super::describe::present;
+use super::filter::Filter;
+use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError};
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::Region;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
+use aws_sdk_ec2::primitives::DateTimeFormat;
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+/// How to reach EC2 and what to ask it.
+#[derive(Debug, Clone)]
+pub struct Ec2Settings {
+    /// Regions to merge into one fleet; empty means the default chain's
+    /// region (environment, profile, then IMDS when allowed).
+    pub regions: Vec<String>,
+    pub profile: Option<String>,
+    /// Overrides the endpoint (and `AWS_ENDPOINT_URL[_EC2]`).
+    pub endpoint_url: Option<String>,
+    /// Server-side filters, all of which an instance must match.
+    pub filters: Vec<Filter>,
+    /// `MaxResults` of each `DescribeInstances` call (5 to 1000).
+    pub page_size: i32,
+    pub connect_timeout: Duration,
+    /// One HTTP attempt, retries not included.
+    pub attempt_timeout: Duration,
+    /// The whole fetch: every page of every region, retries included.
+    pub fetch_timeout: Duration,
+    /// Attempts per call, the first included; throttling and 5xx answers
+    /// are retried with exponential backoff and jitter.
+    pub max_attempts: u32,
+    /// Whether the region may come from the instance metadata service.
+    pub region_from_imds: bool,
+}
+
+impl Default for Ec2Settings {
+    fn default() -> Self {
+        Ec2Settings {
+            regions: Vec::new(),
+            profile: None,
+            endpoint_url: None,
+            filters: Vec::new(),
+            page_size: 1000,
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(120),
+            max_attempts: 5,
+            region_from_imds: true,
+        }
+    }
+}
+
+/// Reads the fleet with `DescribeInstances`, one client per region.
+pub struct Ec2Source {
+    settings: Ec2Settings,
+    clients: Vec<(String, Client)>,
+}
+
+impl Ec2Source {
+    /// Loads credentials and region configuration (nothing is sent to EC2
+    /// yet). Fails if no region can be found.
+    pub async fn connect(settings: Ec2Settings) -> Result<Self, SourceError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(settings.connect_timeout)
+                    .operation_attempt_timeout(settings.attempt_timeout)
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        loader = match settings.regions.first() {
+            Some(region) => loader.region(Region::new(region.clone())),
+            None => loader.region(region_chain(&settings)),
+        };
+        let config = loader.load().await;
+
+        let regions = if settings.regions.is_empty() {
+            let region = config.region().ok_or_else(|| {
+                SourceError::Input(
+                    "no AWS region: pass --region, set AWS_REGION, or name one in the profile"
+                        .to_owned(),
+                )
+            })?;
+            vec![region.to_string()]
+        } else {
+            settings.regions.clone()
+        };
+        let clients = regions
+            .into_iter()
+            .map(|region| {
+                let config = aws_sdk_ec2::config::Builder::from(&config)
+                    .region(Region::new(region.clone()))
+                    .build();
+                (region, Client::from_conf(config))
+            })
+            .collect();
+        Ok(Ec2Source { settings, clients })
+    }
+
+    /// The regions this source reads.
+    pub fn regions(&self) -> impl Iterator<Item = &str> {
+        self.clients.iter().map(|(region, _)| region.as_str())
+    }
+
+    async fn fetch_all(&self) -> Result<Vec<Instance>, SourceError> {
+        let fetches = self
+            .clients
+            .iter()
+            .map(|(region, client)| self.fetch_region(region, client));
+        let per_region = futures::future::try_join_all(fetches).await?;
+
+        let mut seen = HashSet::new();
+        let mut instances = Vec::with_capacity(per_region.iter().map(Vec::len).sum());
+        for instance in per_region.into_iter().flatten() {
+            // A fleet that changes during pagination may show an instance on
+            // two pages: keep the first sighting.
+            if seen.insert(instance.id.clone()) {
+                instances.push(instance);
+            } else {
+                tracing::debug!(instance = %instance.id, "Instance reported twice; keeping the first.");
+            }
+        }
+        Ok(instances)
+    }
+
+    async fn fetch_region(
+        &self,
+        region: &str,
+        client: &Client,
+    ) -> Result<Vec<Instance>, SourceError> {
+        let filters = self.settings.filters.iter().map(Filter::to_sdk).collect();
+        let mut pages = client
+            .describe_instances()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .page_size(self.settings.page_size)
+            .send();
+        let mut instances = Vec::new();
+        let mut page_count = 0;
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| self.describe_error(region, err))?;
+            page_count += 1;
+            instances.extend(
+                page.reservations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|reservation| reservation.instances.unwrap_or_default())
+                    .filter_map(|instance| from_sdk(instance, region)),
+            );
+        }
+        tracing::debug!(
+            region,
+            pages = page_count,
+            instances = instances.len(),
+            "Region fetched."
+        );
+        Ok(instances)
+    }
+
+    /// Says what went wrong in the operator's terms. Credentials never
+    /// appear: the SDK's errors do not carry them.
+    fn describe_error(&self, region: &str, err: SdkError<DescribeInstancesError>) -> SourceError {
+        let endpoint = self
+            .settings
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("the EC2 endpoint of {region}"));
+        let detail = crate::report::error_chain(&err);
+        match &err {
+            SdkError::ServiceError(context) => {
+                let code = context.err().code().unwrap_or("unknown error");
+                let message = context.err().message().unwrap_or("");
+                let status = context.raw().status().as_u16();
+                let unavailable = |what: String| SourceError::Unavailable(what);
+                match code {
+                    "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
+                        unavailable(format!(
+                            "access denied in {region}: the credentials lack the IAM permission \
+                             ec2:DescribeInstances ({code}: {message})"
+                        ))
+                    }
+                    "AuthFailure"
+                    | "InvalidClientTokenId"
+                    | "SignatureDoesNotMatch"
+                    | "UnrecognizedClientException"
+                    | "ExpiredToken"
+                    | "RequestExpired" => unavailable(format!(
+                        "{endpoint} rejected the credentials ({code}: {message})"
+                    )),
+                    "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
+                        unavailable(format!(
+                            "{endpoint} kept throttling DescribeInstances in {region} after {} \
+                             attempts ({code})",
+                            self.settings.max_attempts
+                        ))
+                    }
+                    "InvalidParameterValue"
+                    | "InvalidParameterCombination"
+                    | "InvalidParameter" => SourceError::Input(format!(
+                        "EC2 refused the request in {region} (check --filter): {code}: {message}"
+                    )),
+                    _ => unavailable(format!(
+                        "DescribeInstances failed in {region} with HTTP {status} after up to {} \
+                         attempts: {code}: {message}",
+                        self.settings.max_attempts
+                    )),
+                }
+            }
+            SdkError::TimeoutError(_) => SourceError::Unavailable(format!(
+                "{endpoint} did not answer within {:?} (attempt timeout) in {region}",
+                self.settings.attempt_timeout
+            )),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                SourceError::Unavailable(format!(
+                    "cannot connect to {endpoint} within {:?}: {detail}",
+                    self.settings.connect_timeout
+                ))
+            }
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                SourceError::Unavailable(format!("cannot reach {endpoint}: {detail}"))
+            }
+            _ if detail.contains("credentials") => SourceError::Unavailable(format!(
+                "no usable AWS credentials (environment, profile, SSO or instance role): {detail}"
+            )),
+            _ => SourceError::Unavailable(format!(
+                "DescribeInstances failed in {region} at {endpoint}: {detail}"
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl InventorySource for Ec2Source {
+    fn describe(&self) -> String {
+        let regions: Vec<&str> = self.regions().collect();
+        match &self.settings.endpoint_url {
+            Some(endpoint) => format!("ec2:{} at {endpoint}", regions.join(",")),
+            None => format!("ec2:{}", regions.join(",")),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Inventory, SourceError> {
+        let instances = tokio::time::timeout(self.settings.fetch_timeout, self.fetch_all())
+            .await
+            .map_err(|_| {
+                SourceError::Unavailable(format!(
+                    "fetching the fleet took longer than {:?} (--fetch-timeout)",
+                    self.settings.fetch_timeout
+                ))
+            })??;
+        Ok(Inventory {
+            instances,
+            source: self.describe(),
+            fetched_at: SystemTime::now(),
+        })
+    }
+}
+
+/// Region from the environment, then the profile, then (if allowed) IMDS.
+fn region_chain(settings: &Ec2Settings) -> RegionProviderChain {
+    let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(name) = &settings.profile {
+        profile = profile.profile_name(name);
+    }
+    let chain = RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(profile.build());
+    if settings.region_from_imds {
+        chain.or_else(
+            aws_config::imds::region::ImdsRegionProvider::builder()
+                .imds_client(crate::identity::imds_client())
+                .build(),
+        )
+    } else {
+        chain
+    }
+}
+
+fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Instance> {
+    let id = instance.instance_id?;
+    let mut ipv6_addresses: Vec<String> = Vec::new();
+    let interface_addresses = instance
+        .network_interfaces
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|interface| interface.ipv6_addresses.unwrap_or_default())
+        .filter_map(|address| present(address.ipv6_address));
+    for address in present(instance.ipv6_address)
+        .into_iter()
+        .chain(interface_addresses)
+    {
+        if !ipv6_addresses.contains(&address) {
+            ipv6_addresses.push(address);
+        }
+    }
+    Some(Instance {
+        id,
+        state: instance
+            .state
+            .and_then(|state| state.name)
+            .map(|name| name.as_str().to_owned())
+            .unwrap_or_default(),
+        private_ipv4: present(instance.private_ip_address),
+        public_ipv4: present(instance.public_ip_address),
+        private_dns_name: present(instance.private_dns_name),
+        public_dns_name: present(instance.public_dns_name),
+        ipv6_addresses,
+        security_groups: instance
+            .security_groups
+            .unwrap_or_default()
+            .into_iter()
+            .map(|group| SecurityGroup {
+                id: group.group_id.unwrap_or_default(),
+                name: group.group_name.unwrap_or_default(),
+            })
+            .collect(),
+        tags: instance
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
+            .collect(),
+        availability_zone: present(instance.placement.and_then(|p| p.availability_zone)),
+        region: Some(region.to_owned()),
+        vpc_id: present(instance.vpc_id),
+        subnet_id: present(instance.subnet_id),
+        instance_type: instance.instance_type.map(|kind| kind.as_str().to_owned()),
+        image_id: present(instance.image_id),
+        launch_time: instance
+            .launch_time
+            .and_then(|at| at.fmt(DateTimeFormat::DateTime).ok()),
+    })
+}

@@ -1,0 +1,197 @@
+//! Loopback servers the EC2 tests talk to: a real `moto_server`, and a stub
+//! HTTP server that answers what a test tells it to (IMDS, faults).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A `moto_server` on 127.0.0.1 at a free port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// Starts with extra environment, e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0`
+    /// to make it check credentials.
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        let program = std::env::var_os("ROLLCALL_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| super::workspace().join(".venv/bin/moto_server"));
+        assert!(
+            program.exists(),
+            "{} is missing: scripts/test installs moto[server] into .venv \
+             (or set ROLLCALL_MOTO_SERVER)",
+            program.display()
+        );
+        let port = free_port();
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        wait_until_listening(port, Duration::from_secs(30));
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free loopback port")
+}
+
+fn wait_until_listening(port: u16, limit: Duration) {
+    let started = Instant::now();
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "nothing listens on {address} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One canned HTTP answer.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn ok(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
+
+    /// An EC2 error document, as the Query API sends it.
+    pub fn ec2_error(status: u16, code: &str, message: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type", "text/xml".to_owned())],
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>\
+                 <Code>{code}</Code><Message>{message}</Message></Error></Errors>\
+                 <RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+            ),
+        }
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers every request with
+/// `answer(method, path)` and counts requests. It runs until the test ends.
+pub struct Stub {
+    pub endpoint: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl Stub {
+    pub fn start(answer: impl Fn(&str, &str) -> Reply + Send + Sync + 'static) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&requests);
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let answer = Arc::clone(&answer);
+                let counter = Arc::clone(&counter);
+                std::thread::spawn(move || serve(stream, &*answer, &counter));
+            }
+        });
+        Stub { endpoint, requests }
+    }
+
+    /// A server that accepts connections and never answers.
+    pub fn silent() -> (String, TcpListener) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        (endpoint, listener)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(stream: TcpStream, answer: &dyn Fn(&str, &str) -> Reply, counter: &AtomicUsize) {
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(stream) => stream,
+        Err(_) => return,
+    });
+    let mut stream = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = request_line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        counter.fetch_add(1, Ordering::SeqCst);
+        let reply = answer(&method, &path);
+        let mut response = format!(
+            "HTTP/1.1 {} Stub\r\nContent-Length: {}\r\n",
+            reply.status,
+            reply.body.len()
+        );
+        for (name, value) in &reply.headers {
+            response.push_str(&format!("{name}: {value}\r\n"));
+        }
+        response.push_str("\r\n");
+        response.push_str(&reply.body);
+        if stream.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

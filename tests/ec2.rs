@@ -1,0 +1,679 @@
+//! End to end against a real EC2-compatible endpoint: `moto_server` on
+//! loopback, a fleet launched into it with the AWS SDK, and the real binary
+//! reading it with DescribeInstances. Stub servers stand in for IMDS and for
+//! an EC2 that fails.
+
+mod common;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use common::servers::{Moto, Reply, Stub, free_port};
+use common::{Run, ids, plugin, rollcall_in};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-west-2";
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
+/// Launches instances into a moto region through the SDK.
+struct Fleet {
+    client: Client,
+}
+
+impl Fleet {
+    fn new(moto: &Moto, region: &str) -> Fleet {
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::for_tests())
+            .build();
+        Fleet {
+            client: Client::from_conf(config),
+        }
+    }
+
+    async fn group(&self, name: &str) -> String {
+        self.client
+            .create_security_group()
+            .group_name(name)
+            .description(format!("rollcall test group {name}"))
+            .send()
+            .await
+            .expect("create security group")
+            .group_id
+            .expect("group id")
+    }
+
+    /// One reservation of `count` instances in `groups`, tagged.
+    async fn launch(&self, groups: &[&str], count: i32, tags: &[(&str, &str)]) -> Vec<String> {
+        let mut request = self
+            .client
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro".into())
+            .min_count(count)
+            .max_count(count)
+            .set_security_group_ids(Some(groups.iter().map(|id| (*id).to_owned()).collect()));
+        if !tags.is_empty() {
+            let mut spec = TagSpecification::builder().resource_type(ResourceType::Instance);
+            for (key, value) in tags {
+                spec = spec.tags(Tag::builder().key(*key).value(*value).build());
+            }
+            request = request.tag_specifications(spec.build());
+        }
+        let reservation = request.send().await.expect("run instances");
+        reservation
+            .instances
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|instance| instance.instance_id)
+            .collect()
+    }
+
+    async fn stop(&self, id: &str) {
+        self.client
+            .stop_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("stop");
+    }
+
+    async fn terminate(&self, id: &str) {
+        self.client
+            .terminate_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("terminate");
+    }
+
+    async fn private_ip(&self, id: &str) -> String {
+        let output = self
+            .client
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .expect("describe");
+        output.reservations()[0].instances()[0]
+            .private_ip_address()
+            .expect("private ip")
+            .to_owned()
+    }
+}
+
+/// The Elastic Grid fleet of the tests: two clusters, every kind of member.
+struct Launched {
+    blue_monitors: Vec<String>,
+    green_monitor: String,
+    blue_agents: Vec<String>,
+    green_agent: String,
+    stopped_monitor: String,
+    terminated_monitor: String,
+    outsider: String,
+}
+
+async fn launch_fleet(fleet: &Fleet) -> Launched {
+    let monitor = fleet.group("eg-monitor").await;
+    let agent = fleet.group("eg-cybernode").await;
+    let blue = fleet.group("cluster-blue").await;
+    let green = fleet.group("cluster-green").await;
+    let web = fleet.group("web").await;
+    let blue_monitors = fleet
+        .launch(&[&monitor, &blue], 2, &[("env", "prod")])
+        .await;
+    let green_monitor = fleet
+        .launch(&[&monitor, &green], 1, &[("env", "prod")])
+        .await
+        .remove(0);
+    let blue_agents = fleet.launch(&[&agent, &blue], 3, &[("env", "prod")]).await;
+    let green_agent = fleet
+        .launch(&[&agent, &green], 1, &[("env", "test")])
+        .await
+        .remove(0);
+    let stopped_monitor = fleet.launch(&[&monitor, &blue], 1, &[]).await.remove(0);
+    let terminated_monitor = fleet.launch(&[&monitor, &blue], 1, &[]).await.remove(0);
+    let outsider = fleet.launch(&[&web], 1, &[]).await.remove(0);
+    fleet.stop(&stopped_monitor).await;
+    fleet.terminate(&terminated_monitor).await;
+    Launched {
+        blue_monitors,
+        green_monitor,
+        blue_agents,
+        green_agent,
+        stopped_monitor,
+        terminated_monitor,
+        outsider,
+    }
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// `rollcall ARGS --endpoint-url MOTO` with test credentials.
+fn against(moto_endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut full: Vec<&str> = args.to_vec();
+    full.extend(["--endpoint-url", moto_endpoint]);
+    let mut environment = CREDENTIALS.to_vec();
+    environment.extend_from_slice(env);
+    rollcall_in(full, &environment)
+}
+
+fn elastic_grid() -> String {
+    plugin("elastic_grid").display().to_string()
+}
+
+const CLUSTERS: &str = r#"{"cluster_group_prefix": "cluster-"}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_fleet_resolves_as_the_rules_say_and_replays_from_its_recording() {
+    let moto = Moto::start();
+    let fleet = Fleet::new(&moto, REGION);
+    let launched = launch_fleet(&fleet).await;
+    let plugin = elastic_grid();
+    let blue_agent = launched.blue_agents[0].as_str();
+
+    let live = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &plugin,
+            "--self",
+            blue_agent,
+            "--plugin-config",
+            CLUSTERS,
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(live["self"]["role"], "agent");
+    assert_eq!(live["self"]["clusters"], serde_json::json!(["blue"]));
+    assert_eq!(
+        ids(&live, "register_with"),
+        sorted(launched.blue_monitors.clone())
+    );
+    let monitor_ip = fleet.private_ip(&launched.blue_monitors[0]).await;
+    assert!(
+        live["register_with"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|target| target["address"] == monitor_ip.as_str()),
+        "targets carry the private address {monitor_ip}: {live}"
+    );
+    let members = ids(&live, "members");
+    assert_eq!(
+        members.len(),
+        2 + 1 + 3 + 1,
+        "running monitors and agents: {members:?}"
+    );
+    for absent in [
+        &launched.stopped_monitor,
+        &launched.terminated_monitor,
+        &launched.outsider,
+    ] {
+        assert!(!members.contains(absent), "{absent} is no member");
+    }
+    assert_eq!(live["inventory"]["instances"], 10);
+    assert!(
+        live["inventory"]["source"]
+            .as_str()
+            .unwrap()
+            .contains(&moto.endpoint)
+    );
+
+    let green = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &plugin,
+            "--self",
+            &launched.green_agent,
+            "--plugin-config",
+            CLUSTERS,
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(
+        ids(&green, "register_with"),
+        std::slice::from_ref(&launched.green_monitor)
+    );
+
+    // Record, then replay offline: the same answer.
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("fleet.json");
+    let recorded = against(
+        &moto.endpoint,
+        &[
+            "inventory",
+            "--region",
+            REGION,
+            "--output",
+            recording.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let replayed = rollcall_in(
+        [
+            "resolve",
+            "--inventory",
+            recording.to_str().unwrap(),
+            "--plugin",
+            &plugin,
+            "--self",
+            blue_agent,
+            "--plugin-config",
+            CLUSTERS,
+        ],
+        &[],
+    )
+    .json();
+    for key in ["self", "register_with", "members"] {
+        assert_eq!(live[key], replayed[key], "{key} differs after replay");
+    }
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(&recording).unwrap()).unwrap();
+    let instance = &document["Reservations"][0]["Instances"][0];
+    assert_eq!(instance["Region"], REGION);
+    assert!(
+        instance["SecurityGroups"][0]["GroupId"]
+            .as_str()
+            .unwrap()
+            .starts_with("sg-")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_is_read_and_regions_merge() {
+    let moto = Moto::start();
+    let west = Fleet::new(&moto, REGION);
+    let group = west.group("eg-monitor").await;
+    let mut launched = Vec::new();
+    for _ in 0..12 {
+        launched.extend(west.launch(&[&group], 1, &[]).await);
+    }
+    let east = Fleet::new(&moto, "eu-west-1");
+    let east_group = east.group("eg-cybernode").await;
+    let east_ids = east.launch(&[&east_group], 2, &[]).await;
+
+    // moto pages by reservation: 12 reservations at 5 a page are 3 pages.
+    let paged = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--page-size",
+            "5",
+            "-vv",
+        ],
+        &[],
+    );
+    let document = paged.json();
+    assert_eq!(ids(&document, "members"), sorted(launched.clone()));
+    assert!(
+        paged.stderr.contains("pages=3"),
+        "three pages were read: {}",
+        paged.stderr
+    );
+
+    let merged = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--regions",
+            &format!("{REGION},eu-west-1"),
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            &east_ids[0],
+            "--page-size",
+            "5",
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(merged["inventory"]["instances"], 14);
+    assert_eq!(merged["self"]["role"], "agent");
+    assert_eq!(ids(&merged, "register_with"), sorted(launched));
+
+    let dir = tempfile::tempdir().unwrap();
+    let recording = dir.path().join("regions.json");
+    let run = against(
+        &moto.endpoint,
+        &[
+            "inventory",
+            "--regions",
+            &format!("{REGION},eu-west-1"),
+            "--output",
+            recording.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&recording).unwrap();
+    assert_eq!(text.matches("\"Region\": \"eu-west-1\"").count(), 2);
+    assert_eq!(text.matches("\"Region\": \"us-west-2\"").count(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn filters_are_applied_by_the_server() {
+    let moto = Moto::start();
+    let fleet = Fleet::new(&moto, REGION);
+    let launched = launch_fleet(&fleet).await;
+
+    let running_prod = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--filter",
+            "Name=instance-state-name,Values=running",
+            "--filter",
+            "Name=tag:env,Values=prod",
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(running_prod["inventory"]["instances"], 2 + 1 + 3);
+    assert!(!ids(&running_prod, "members").contains(&launched.green_agent));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_comes_from_imds() {
+    let moto = Moto::start();
+    let fleet = Fleet::new(&moto, REGION);
+    let launched = launch_fleet(&fleet).await;
+    let agent = launched.blue_agents[1].clone();
+    let imds = {
+        let agent = agent.clone();
+        Stub::start(move |method, path| match (method, path) {
+            ("PUT", "/latest/api/token") => Reply {
+                status: 200,
+                headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
+                body: "token".to_owned(),
+            },
+            ("GET", "/latest/meta-data/instance-id") => Reply::ok(&agent),
+            ("GET", "/latest/meta-data/placement/region") => Reply::ok(REGION),
+            _ => Reply::ec2_error(404, "NotFound", path),
+        })
+    };
+    let environment = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+    ];
+
+    // Self and the region both from IMDS.
+    let document = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--plugin",
+            &elastic_grid(),
+            "--plugin-config",
+            CLUSTERS,
+        ],
+        &environment,
+    )
+    .json();
+    assert_eq!(document["self"]["instance_id"], agent.as_str());
+    assert_eq!(
+        ids(&document, "register_with"),
+        sorted(launched.blue_monitors.clone())
+    );
+
+    // An IMDS that names an instance the fleet does not have is said plainly.
+    let stranger = Stub::start(|method, path| match (method, path) {
+        ("PUT", "/latest/api/token") => Reply {
+            status: 200,
+            headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
+            body: "token".to_owned(),
+        },
+        _ => Reply::ok("i-0123456789abcdef0"),
+    });
+    against(
+        &moto.endpoint,
+        &["resolve", "--region", REGION, "--plugin", &elastic_grid()],
+        &[
+            (
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                stranger.endpoint.as_str(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+        ],
+    )
+    .fails_with(
+        2,
+        &[
+            "self instance i-0123456789abcdef0 is not in the inventory",
+            "ec2:us-west-2",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_imds_that_does_not_answer_fails_fast_unless_self_is_none() {
+    let moto = Moto::start();
+    let (silent, _listener) = Stub::silent();
+    let environment = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+    ];
+    let started = Instant::now();
+    let run = against(
+        &moto.endpoint,
+        &["resolve", "--region", REGION, "--plugin", &elastic_grid()],
+        &environment,
+    );
+    let took = started.elapsed();
+    run.fails_with(4, &["cannot tell which instance this is", "--self none"]);
+    assert!(took < Duration::from_secs(4), "gave up after {took:?}");
+
+    let document = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+        ],
+        &environment,
+    )
+    .json();
+    assert_eq!(document["self"], Value::Null);
+    let no_imds = against(
+        &moto.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--no-imds",
+        ],
+        &environment,
+    );
+    assert_eq!(no_imds.json()["self"], Value::Null);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_a_source_failure() {
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let run = against(
+        &nobody,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--max-attempts",
+            "2",
+        ],
+        &[],
+    );
+    run.fails_with(4, &[&format!("cannot reach {nobody}")]);
+    assert!(run.stdout.is_empty(), "no membership on failure");
+}
+
+#[test]
+fn server_errors_and_throttling_are_retried_then_reported() {
+    let failing = Stub::start(|_, _| {
+        Reply::ec2_error(500, "InternalError", "An internal error has occurred")
+    });
+    let run = against(
+        &failing.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--max-attempts",
+            "3",
+        ],
+        &[],
+    );
+    run.fails_with(4, &["HTTP 500", "InternalError"]);
+    assert_eq!(failing.requests(), 3, "three attempts");
+
+    let throttling = Stub::start(|_, _| {
+        Reply::ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+    });
+    let run = against(
+        &throttling.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--max-attempts",
+            "3",
+        ],
+        &[],
+    );
+    run.fails_with(4, &["kept throttling", "RequestLimitExceeded"]);
+    assert_eq!(throttling.requests(), 3, "three attempts");
+
+    let slow = Stub::silent();
+    let run = against(
+        &slow.0,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--max-attempts",
+            "1",
+            "--attempt-timeout",
+            "300ms",
+        ],
+        &[],
+    );
+    run.fails_with(4, &["did not answer within 300ms"]);
+}
+
+#[test]
+fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
+    let denied = Stub::start(|_, _| {
+        Reply::ec2_error(
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        )
+    });
+    against(
+        &denied.endpoint,
+        &[
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+        ],
+        &[],
+    )
+    .fails_with(4, &["access denied", "ec2:DescribeInstances"]);
+
+    let strict = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let run = rollcall_in(
+        [
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--endpoint-url",
+            &strict.endpoint,
+            "-vvv",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+        ],
+    );
+    run.fails_with(4, &["rejected the credentials", "AuthFailure"]);
+    assert!(
+        !run.stderr.contains(secret),
+        "the secret key never reaches the log"
+    );
+
+    let nobody = rollcall_in(
+        [
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &elastic_grid(),
+            "--self",
+            "none",
+            "--endpoint-url",
+            &strict.endpoint,
+        ],
+        &[],
+    );
+    nobody.fails_with(4, &["no usable AWS credentials"]);
+}
