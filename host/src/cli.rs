@@ -39,6 +39,55 @@ pub enum Command {
     /// that `resolve --inventory` reads: record live, replay offline.
     #[command(after_help = EXIT_CODES)]
     Inventory(InventoryArgs),
+    /// Keep the answer current: refresh periodically, publish changes to
+    /// sinks and an HTTP API, hot-reload the policy when its file changes
+    /// (or on SIGHUP). Exits 0 on SIGTERM/SIGINT.
+    #[command(after_help = EXIT_CODES)]
+    Watch(WatchArgs),
+}
+
+impl Command {
+    /// Whether this command runs as a daemon (and logs at INFO by default).
+    pub fn is_daemon(&self) -> bool {
+        matches!(self, Command::Watch(_))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Configuration file (TOML, see README); flags given beside it override
+    /// its values. Watched: edits are reloaded.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub identity: SelfArgs,
+
+    /// The policy plugin (required without --config). Watched: a new file
+    /// is loaded beside the running one and swapped in only if it works.
+    #[arg(long, value_name = "FILE.wasm")]
+    pub plugin: Option<PathBuf>,
+
+    /// The policy's own settings: a JSON document, or @FILE (watched).
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub plugin_config: Option<String>,
+
+    /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
+    /// tenth and the stale age to three times this.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub refresh: Option<Duration>,
+
+    /// Write the membership document here (atomically) on every change.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
+    /// on this address, e.g. 127.0.0.1:7878.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -74,7 +123,7 @@ pub struct InventoryArgs {
 }
 
 /// Where the fleet comes from: a file, or else the EC2 API.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Inventory source")]
 pub struct SourceArgs {
     /// Read the fleet from a file instead of EC2: what `aws ec2
@@ -133,7 +182,7 @@ pub struct SourceArgs {
 }
 
 /// Which instance rollcall runs on.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Self")]
 pub struct SelfArgs {
     /// The instance rollcall runs on; its role and registration targets lead
@@ -224,7 +273,7 @@ mod tests {
         full.extend(args);
         match parse(&full).unwrap().command {
             Command::Resolve(args) => args,
-            Command::Inventory(_) => unreachable!(),
+            Command::Inventory(_) | Command::Watch(_) => unreachable!(),
         }
     }
 

@@ -17,6 +17,8 @@
 pub mod atomic_file;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod daemon;
 pub mod identity;
 pub mod inventory;
 pub mod membership;
@@ -24,3 +26,4 @@ pub mod output;
 pub mod policy;
 pub mod report;
 pub mod resolve;
+pub mod sink;

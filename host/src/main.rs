@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.command.is_daemon());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,9 +29,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, so that stdout carries only the answer.
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr, so that stdout carries only the answer. A daemon logs
+/// what it does (INFO); a one-shot command only what went wrong.
+fn init_tracing(verbose: u8, daemon: bool) {
     // rollcall reports the SDK's failures itself; its own warnings add noise.
+    let verbose = verbose + u8::from(daemon);
     let default = match verbose {
         0 => "warn,aws_config=error,aws_smithy_runtime=error",
         1 => "warn,aws_config=error,aws_smithy_runtime=error,rollcall=info",

@@ -3,6 +3,7 @@
 mod inventory;
 mod resolve;
 mod source;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::inventory::SourceError;
@@ -79,6 +80,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Resolve(args) => resolve::run(args).await,
         Command::Inventory(args) => inventory::run(args).await,
+        Command::Watch(args) => watch::run(args).await,
     }
 }
 

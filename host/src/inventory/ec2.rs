@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 /// How to reach EC2 and what to ask it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ec2Settings {
     /// Regions to merge into one fleet; empty means the default chain's
     /// region (environment, profile, then IMDS when allowed).

@@ -9,7 +9,7 @@ mod sandbox;
 mod validate;
 mod wasm;
 
-pub use wasm::{PolicyEngine, WasmPolicy};
+pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 
 use crate::inventory::Instance;
 use serde::{Deserialize, Serialize};

@@ -74,7 +74,7 @@ impl PolicyEngine {
         let policy = WasmPolicy {
             identity: PolicyIdentity {
                 path: path.to_owned(),
-                sha256: hex_sha256(bytes),
+                sha256: sha256_hex(bytes),
             },
             engine: self.engine.clone(),
             pre,
@@ -202,7 +202,8 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
+/// Lower-case hex SHA-256, as the output document names plugins.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -278,7 +279,7 @@ mod tests {
     #[test]
     fn sha256_is_lower_case_hex() {
         assert_eq!(
-            hex_sha256(b"abc"),
+            sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

@@ -1,0 +1,189 @@
+//! `rollcall watch`: settings from the configuration file and flags, the
+//! daemon, its HTTP API, and a clean exit on SIGTERM/SIGINT.
+
+use super::{EXIT_POLICY, EXIT_USAGE, Failure};
+use crate::cli::WatchArgs;
+use crate::config::{
+    Config, ConfigError, DEFAULT_REFRESH, FileFormat, PluginSettings, SinkConfig, SourceSettings,
+    WatchSettings,
+};
+use crate::daemon::events::EventLog;
+use crate::daemon::http::{self, HttpState};
+use crate::daemon::metrics::Metrics;
+use crate::daemon::runner::{Daemon, StartError};
+use crate::daemon::status::Status;
+use crate::identity::SelfChoice;
+use crate::inventory::Ec2Settings;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// How many change events `/v1/events` remembers.
+const EVENT_HISTORY: usize = 256;
+
+pub async fn run(args: WatchArgs) -> Result<(), Failure> {
+    let settings = watch_settings(&args).map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    let listener = match settings.listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|err| {
+                    Failure::new(EXIT_USAGE, format!("cannot listen on {address}: {err}"))
+                })?,
+        ),
+        None => None,
+    };
+
+    let (status, status_reader) = watch::channel(Status::new(settings.stale_after));
+    let events = Arc::new(EventLog::new(EVENT_HISTORY));
+    let metrics = Arc::new(Metrics::new());
+    let loader_args = args.clone();
+    let daemon = Daemon::start(
+        Box::new(move || watch_settings(&loader_args)),
+        status,
+        Arc::clone(&events),
+        Arc::clone(&metrics),
+    )
+    .await
+    .map_err(start_failure)?;
+    tracing::info!(plugin = %settings.plugin.display(), refresh = ?settings.refresh, listen = ?settings.listen, "Watching.");
+
+    let (stop, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_termination().await;
+        tracing::info!("Stopping.");
+        let _ = stop.send(true);
+    });
+    let server = listener.map(|listener| {
+        let mut stopping = stopping.clone();
+        let state = HttpState {
+            status: status_reader,
+            events,
+            metrics,
+        };
+        tokio::spawn(http::serve(listener, state, async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }))
+    });
+    daemon.run(stopping).await;
+    if let Some(server) = server {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "The HTTP API stopped with an error."),
+            Err(err) => tracing::warn!(error = %err, "The HTTP API task failed."),
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut terminate), Ok(mut interrupt)) => {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn start_failure(err: StartError) -> Failure {
+    match err {
+        StartError::Config(err) => Failure::new(EXIT_USAGE, err.0),
+        StartError::Source(err) => err.into(),
+        StartError::Policy(err) => err.into(),
+        StartError::Engine(message) => Failure::new(EXIT_POLICY, message),
+    }
+}
+
+/// The configuration file (if any) with every flag given applied on top.
+pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
+    let mut settings = match &args.config {
+        Some(path) => Config::load(path)?.settings(path)?,
+        None => {
+            let plugin = args.plugin.clone().ok_or_else(|| {
+                ConfigError("rollcall watch needs --plugin, or --config naming one".to_owned())
+            })?;
+            let source = match &args.source.inventory {
+                Some(path) => SourceSettings::File(path.clone()),
+                None => SourceSettings::Ec2(Ec2Settings::default()),
+            };
+            WatchSettings {
+                own: SelfChoice::Nobody,
+                source,
+                refresh: DEFAULT_REFRESH,
+                jitter: DEFAULT_REFRESH / 10,
+                stale_after: DEFAULT_REFRESH * 3,
+                plugin,
+                plugin_settings: PluginSettings::Inline("{}".to_owned()),
+                sinks: Vec::new(),
+                listen: None,
+                config_path: None,
+            }
+        }
+    };
+
+    if let Some(path) = &args.source.inventory {
+        settings.source = SourceSettings::File(path.clone());
+    } else if args.source.names_ec2() || args.config.is_none() {
+        let base = match &settings.source {
+            SourceSettings::Ec2(ec2) => ec2.clone(),
+            SourceSettings::File(_) => Ec2Settings::default(),
+        };
+        settings.source = SourceSettings::Ec2(args.source.apply_to(base));
+    }
+    if let SourceSettings::Ec2(ec2) = &mut settings.source
+        && args.identity.no_imds
+    {
+        ec2.region_from_imds = false;
+    }
+    let reading_ec2 = matches!(settings.source, SourceSettings::Ec2(_));
+    if args.identity.self_id.is_some() || args.config.is_none() {
+        settings.own = args.identity.choice(reading_ec2);
+    } else if settings.own == SelfChoice::FromImds && (args.identity.no_imds || !reading_ec2) {
+        settings.own = SelfChoice::Nobody;
+    }
+    if let Some(refresh) = args.refresh {
+        if refresh.is_zero() {
+            return Err(ConfigError("--refresh must be longer than zero".to_owned()));
+        }
+        settings.refresh = refresh;
+        settings.jitter = refresh / 10;
+        settings.stale_after = refresh * 3;
+    }
+    if let Some(plugin) = &args.plugin {
+        settings.plugin = plugin.clone();
+    }
+    if let Some(value) = &args.plugin_config {
+        settings.plugin_settings = match value.strip_prefix('@') {
+            Some(path) => PluginSettings::File(path.into()),
+            None => {
+                serde_json::from_str::<serde_json::Value>(value).map_err(|err| {
+                    ConfigError(format!(
+                        "--plugin-config:{}:{}: {err} (expected a JSON document)",
+                        err.line(),
+                        err.column()
+                    ))
+                })?;
+                PluginSettings::Inline(value.clone())
+            }
+        };
+        settings.plugin_settings.load()?;
+    }
+    if let Some(path) = &args.output {
+        settings.sinks.push(SinkConfig::File {
+            path: path.clone(),
+            format: FileFormat::Json,
+        });
+    }
+    if let Some(listen) = args.listen {
+        settings.listen = Some(listen);
+    }
+    Ok(settings)
+}

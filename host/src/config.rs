@@ -1,0 +1,538 @@
+//! The `rollcall watch` configuration file (TOML), checked without I/O.
+//!
+//! Unknown keys are errors with `file:line:column`. Relative paths are
+//! relative to the directory of the configuration file.
+
+use crate::identity::SelfChoice;
+use crate::inventory::{Ec2Settings, Filter};
+use crate::output::Format;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub source: SourceConfig,
+    /// How often to fetch the fleet.
+    #[serde(default, with = "humantime_serde")]
+    pub refresh: Option<Duration>,
+    /// Up to this much random delay is added to every refresh, so that a
+    /// fleet does not poll in lockstep. Default: a tenth of `refresh`.
+    #[serde(default, with = "humantime_serde")]
+    pub jitter: Option<Duration>,
+    /// `/healthz` reports 503 once the answer is older than this. Default:
+    /// three times `refresh`.
+    #[serde(default, with = "humantime_serde")]
+    pub stale_after: Option<Duration>,
+    /// `"i-..."`, `"none"` or `"imds"`. Default: `imds` for EC2 (unless
+    /// `imds = false`), `none` for a file.
+    #[serde(default, rename = "self")]
+    pub own: Option<String>,
+    pub policy: PolicyConfig,
+    #[serde(default, rename = "sink")]
+    pub sinks: Vec<SinkConfig>,
+    pub http: Option<HttpConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// A describe-instances JSON file, re-read when it changes.
+    File { path: PathBuf },
+    /// The EC2 API.
+    Ec2 {
+        #[serde(default)]
+        regions: Vec<String>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+        /// AWS CLI syntax: `Name=instance-state-name,Values=running`.
+        #[serde(default)]
+        filters: Vec<String>,
+        page_size: Option<i32>,
+        #[serde(default, with = "humantime_serde")]
+        connect_timeout: Option<Duration>,
+        #[serde(default, with = "humantime_serde")]
+        attempt_timeout: Option<Duration>,
+        #[serde(default, with = "humantime_serde")]
+        fetch_timeout: Option<Duration>,
+        max_attempts: Option<u32>,
+        /// Whether IMDS may be asked for self and the region.
+        #[serde(default = "yes")]
+        imds: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The plugin `.wasm`.
+    pub plugin: PathBuf,
+    /// The plugin's settings inline, as a TOML table (passed on as JSON).
+    pub settings: Option<toml::Table>,
+    /// Or in a file of their own, `.json` or `.toml`, watched for changes.
+    pub settings_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// The document written atomically to `path` on every change.
+    File {
+        path: PathBuf,
+        #[serde(default = "json_format")]
+        format: FileFormat,
+    },
+    /// A command run on every change, the document on stdin.
+    Exec {
+        command: Vec<String>,
+        #[serde(default = "exec_timeout", with = "humantime_serde")]
+        timeout: Duration,
+    },
+    /// Change events as JSON lines on stdout.
+    Stdout {},
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Json,
+    Env,
+}
+
+impl From<FileFormat> for Format {
+    fn from(format: FileFormat) -> Self {
+        match format {
+            FileFormat::Json => Format::Json,
+            FileFormat::Env => Format::Env,
+        }
+    }
+}
+
+fn json_format() -> FileFormat {
+    FileFormat::Json
+}
+
+fn exec_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of the HTTP API, e.g. `127.0.0.1:7878`.
+    pub listen: SocketAddr,
+}
+
+/// A configuration problem, said as `file:line:column: message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Where the fleet comes from, as the daemon uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSettings {
+    File(PathBuf),
+    Ec2(Ec2Settings),
+}
+
+/// The policy's settings: a JSON document, or a file holding one (JSON or
+/// TOML), read at every (re)load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSettings {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl PluginSettings {
+    /// The settings as a JSON document.
+    pub fn load(&self) -> Result<String, ConfigError> {
+        match self {
+            PluginSettings::Inline(json) => Ok(json.clone()),
+            PluginSettings::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|err| {
+                    ConfigError(format!(
+                        "cannot read policy settings {}: {err}",
+                        path.display()
+                    ))
+                })?;
+                if path
+                    .extension()
+                    .is_some_and(|extension| extension == "toml")
+                {
+                    let table: toml::Table =
+                        toml::from_str(&text).map_err(|err| located(path, &text, &err))?;
+                    serde_json::to_string(&table)
+                        .map_err(|err| ConfigError(format!("{}: {err}", path.display())))
+                } else {
+                    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
+                        ConfigError(format!(
+                            "{}:{}:{}: {err}",
+                            path.display(),
+                            err.line(),
+                            err.column()
+                        ))
+                    })?;
+                    Ok(text)
+                }
+            }
+        }
+    }
+
+    /// The file to watch, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            PluginSettings::Inline(_) => None,
+            PluginSettings::File(path) => Some(path),
+        }
+    }
+}
+
+/// Everything `rollcall watch` runs with, from a config file, flags, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchSettings {
+    pub source: SourceSettings,
+    pub own: SelfChoice,
+    pub refresh: Duration,
+    pub jitter: Duration,
+    pub stale_after: Duration,
+    pub plugin: PathBuf,
+    pub plugin_settings: PluginSettings,
+    pub sinks: Vec<SinkConfig>,
+    pub listen: Option<SocketAddr>,
+    /// The configuration file, watched for changes; `None` with flags only.
+    pub config_path: Option<PathBuf>,
+}
+
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| ConfigError(format!("cannot read {}: {err}", path.display())))?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses `text` (the content of `path`), resolving relative paths
+    /// against the file's directory.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|err| located(path, text, &err))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let relative = |file: &mut PathBuf| {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        };
+        if let SourceConfig::File { path } = &mut config.source {
+            relative(path);
+        }
+        relative(&mut config.policy.plugin);
+        if let Some(file) = &mut config.policy.settings_file {
+            relative(file);
+        }
+        for sink in &mut config.sinks {
+            if let SinkConfig::File { path, .. } = sink {
+                relative(path);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The settings this file describes, checked.
+    pub fn settings(&self, origin: &Path) -> Result<WatchSettings, ConfigError> {
+        let problem = |message: String| ConfigError(format!("{}: {message}", origin.display()));
+        let (source, imds) = match &self.source {
+            SourceConfig::File { path } => (SourceSettings::File(path.clone()), false),
+            SourceConfig::Ec2 {
+                regions,
+                profile,
+                endpoint_url,
+                filters,
+                page_size,
+                connect_timeout,
+                attempt_timeout,
+                fetch_timeout,
+                max_attempts,
+                imds,
+            } => {
+                let defaults = Ec2Settings::default();
+                let filters = filters
+                    .iter()
+                    .map(|filter| filter.parse::<Filter>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|err| problem(format!("source.filters: {err}")))?;
+                if let Some(size) = page_size
+                    && !(5..=1000).contains(size)
+                {
+                    return Err(problem(format!(
+                        "source.page_size {size} is not within 5..=1000"
+                    )));
+                }
+                let settings = Ec2Settings {
+                    regions: regions.clone(),
+                    profile: profile.clone(),
+                    endpoint_url: endpoint_url.clone(),
+                    filters,
+                    page_size: page_size.unwrap_or(defaults.page_size),
+                    connect_timeout: connect_timeout.unwrap_or(defaults.connect_timeout),
+                    attempt_timeout: attempt_timeout.unwrap_or(defaults.attempt_timeout),
+                    fetch_timeout: fetch_timeout.unwrap_or(defaults.fetch_timeout),
+                    max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
+                    region_from_imds: *imds,
+                };
+                (SourceSettings::Ec2(settings), *imds)
+            }
+        };
+        let own = match self.own.as_deref() {
+            None if imds => SelfChoice::FromImds,
+            None | Some("none") => SelfChoice::Nobody,
+            Some("imds") if imds => SelfChoice::FromImds,
+            Some("imds") => {
+                return Err(problem(
+                    "self = \"imds\" needs the EC2 source with imds = true".to_owned(),
+                ));
+            }
+            Some(id) => SelfChoice::Given(id.to_owned()),
+        };
+        let plugin_settings = match (&self.policy.settings, &self.policy.settings_file) {
+            (Some(_), Some(_)) => {
+                return Err(problem(
+                    "policy.settings and policy.settings_file are both given; keep one".to_owned(),
+                ));
+            }
+            (Some(table), None) => PluginSettings::Inline(
+                serde_json::to_string(table)
+                    .map_err(|err| problem(format!("policy.settings: {err}")))?,
+            ),
+            (None, Some(path)) => PluginSettings::File(path.clone()),
+            (None, None) => PluginSettings::Inline("{}".to_owned()),
+        };
+        let refresh = self.refresh.unwrap_or(DEFAULT_REFRESH);
+        if refresh.is_zero() {
+            return Err(problem("refresh must be longer than zero".to_owned()));
+        }
+        Ok(WatchSettings {
+            source,
+            own,
+            refresh,
+            jitter: self.jitter.unwrap_or(refresh / 10),
+            stale_after: self.stale_after.unwrap_or(refresh * 3),
+            plugin: self.policy.plugin.clone(),
+            plugin_settings,
+            sinks: self.sinks.clone(),
+            listen: self.http.as_ref().map(|http| http.listen),
+            config_path: Some(origin.to_owned()),
+        })
+    }
+}
+
+/// A TOML error as `file:line:column: message`.
+fn located(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+    let offset = err
+        .span()
+        .map(|span| unknown_key_offset(text, span.start, err.message()).unwrap_or(span.start))
+        .unwrap_or(0);
+    let (line, column) = line_and_column(text, offset);
+    ConfigError(format!(
+        "{}:{line}:{column}: {}",
+        path.display(),
+        err.message().trim_end()
+    ))
+}
+
+/// Tables read through a `kind` tag (`[source]`, `[[sink]]`) report unknown
+/// keys at the table's header: find the key's own line below it instead.
+fn unknown_key_offset(text: &str, header: usize, message: &str) -> Option<usize> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let mut offset = header + text.get(header..)?.find('\n')? + 1;
+    for line in text.get(offset..)?.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            return None;
+        }
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(offset + (line.len() - trimmed.len()));
+        }
+        offset += line.len();
+    }
+    None
+}
+
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |last| last.chars().count())
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<WatchSettings, ConfigError> {
+        let path = Path::new("/etc/rollcall/rollcall.toml");
+        Config::parse(path, text)?.settings(path)
+    }
+
+    const FULL: &str = r#"
+refresh = "10s"
+jitter = "2s"
+stale_after = "1m"
+self = "i-0123"
+
+[source]
+kind = "ec2"
+regions = ["us-east-1", "eu-west-1"]
+endpoint_url = "http://127.0.0.1:5000"
+filters = ["Name=instance-state-name,Values=running"]
+page_size = 100
+attempt_timeout = "2s"
+
+[policy]
+plugin = "plugins/elastic_grid.wasm"
+settings = { cluster_group_prefix = "cluster-", monitor_port = 7070 }
+
+[[sink]]
+kind = "file"
+path = "membership.env"
+format = "env"
+
+[[sink]]
+kind = "exec"
+command = ["/usr/local/bin/on-change", "--quiet"]
+timeout = "5s"
+
+[[sink]]
+kind = "stdout"
+
+[http]
+listen = "127.0.0.1:7878"
+"#;
+
+    #[test]
+    fn every_key_is_read() {
+        let settings = parse(FULL).unwrap();
+        assert_eq!(settings.refresh, Duration::from_secs(10));
+        assert_eq!(settings.jitter, Duration::from_secs(2));
+        assert_eq!(settings.stale_after, Duration::from_secs(60));
+        assert_eq!(settings.own, SelfChoice::Given("i-0123".into()));
+        let SourceSettings::Ec2(ec2) = &settings.source else {
+            panic!("ec2 source")
+        };
+        assert_eq!(ec2.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(ec2.filters[0].name, "instance-state-name");
+        assert_eq!(ec2.page_size, 100);
+        assert_eq!(ec2.attempt_timeout, Duration::from_secs(2));
+        assert_eq!(ec2.max_attempts, Ec2Settings::default().max_attempts);
+        assert_eq!(
+            settings.plugin,
+            Path::new("/etc/rollcall/plugins/elastic_grid.wasm")
+        );
+        let PluginSettings::Inline(json) = &settings.plugin_settings else {
+            panic!("inline settings")
+        };
+        let json: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(json["cluster_group_prefix"], "cluster-");
+        assert_eq!(json["monitor_port"], 7070);
+        assert_eq!(
+            settings.sinks,
+            [
+                SinkConfig::File {
+                    path: "/etc/rollcall/membership.env".into(),
+                    format: FileFormat::Env
+                },
+                SinkConfig::Exec {
+                    command: vec!["/usr/local/bin/on-change".into(), "--quiet".into()],
+                    timeout: Duration::from_secs(5)
+                },
+                SinkConfig::Stdout {},
+            ]
+        );
+        assert_eq!(settings.listen, Some("127.0.0.1:7878".parse().unwrap()));
+    }
+
+    #[test]
+    fn defaults_follow_the_refresh_interval_and_the_source() {
+        let settings = parse(
+            "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.refresh, DEFAULT_REFRESH);
+        assert_eq!(settings.jitter, DEFAULT_REFRESH / 10);
+        assert_eq!(settings.stale_after, DEFAULT_REFRESH * 3);
+        assert_eq!(settings.own, SelfChoice::Nobody);
+        assert_eq!(
+            settings.plugin_settings,
+            PluginSettings::Inline("{}".into())
+        );
+        let ec2 = parse("[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p.wasm\"\n").unwrap();
+        assert_eq!(ec2.own, SelfChoice::FromImds);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_place() {
+        let err = parse("[source]\nkind = \"file\"\npath = \"f.json\"\nrefresh = \"5s\"\n[policy]\nplugin = \"p.wasm\"\n")
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            "/etc/rollcall/rollcall.toml:4:1: unknown field `refresh`, expected `path`"
+        );
+        let err = parse(
+            "refesh = \"5s\"\n[source]\nkind = \"file\"\npath = \"f\"\n[policy]\nplugin = \"p\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.0
+                .starts_with("/etc/rollcall/rollcall.toml:1:1: unknown field `refesh`"),
+            "{err}"
+        );
+        let err = parse("[source]\nkind = \"s3\"\n[policy]\nplugin = \"p\"\n").unwrap_err();
+        assert!(err.0.contains(":2:8: unknown variant `s3`"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let base = "[source]\nkind = \"ec2\"\n";
+        for (extra, expected) in [
+            (
+                "filters = [\"state=running\"]\n[policy]\nplugin = \"p\"\n",
+                "source.filters",
+            ),
+            (
+                "page_size = 2\n[policy]\nplugin = \"p\"\n",
+                "source.page_size 2",
+            ),
+            ("imds = false\n[policy]\nplugin = \"p\"\n", ""),
+        ] {
+            let result = parse(&format!("{base}{extra}"));
+            if expected.is_empty() {
+                assert_eq!(result.unwrap().own, SelfChoice::Nobody);
+            } else {
+                let err = result.unwrap_err();
+                assert!(err.0.contains(expected), "{err}");
+            }
+        }
+        let err = parse("refresh = \"soon\"\n[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n")
+            .unwrap_err();
+        assert!(
+            err.0.starts_with("/etc/rollcall/rollcall.toml:1:11:"),
+            "{err}"
+        );
+        let err = parse("[source]\nkind = \"file\"\npath = \"f\"\n[policy]\nplugin = \"p\"\nsettings = {}\nsettings_file = \"s.json\"\n")
+            .unwrap_err();
+        assert!(err.0.contains("keep one"), "{err}");
+    }
+}

@@ -1,0 +1,250 @@
+//! Change events: what differs between two answers, and a bounded history of
+//! them for `/v1/events`.
+
+use crate::membership::Membership;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Instances that became members.
+    Joined,
+    /// Members that are members no more.
+    Left,
+    /// Members whose role changed.
+    RoleChanged,
+    /// Self's registration targets changed (the ids are the new targets).
+    TargetsChanged,
+}
+
+/// One change, as published to sinks and served by `/v1/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeEvent {
+    /// Increases by one per event for the daemon's lifetime.
+    pub sequence: u64,
+    /// RFC 3339.
+    pub at: String,
+    pub kind: ChangeKind,
+    pub instance_ids: Vec<String>,
+}
+
+/// The changes from `old` to `new`, ids sorted. With no previous answer
+/// every member has joined. `TargetsChanged` carries self's new targets (none
+/// when self lost them all) and is reported when any target, address or port
+/// differs.
+pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, Vec<String>)> {
+    let roles_of = |membership: Option<&Membership>| -> BTreeMap<String, String> {
+        membership
+            .into_iter()
+            .flat_map(|membership| &membership.members)
+            .map(|member| (member.instance_id.clone(), member.role.clone()))
+            .collect()
+    };
+    let (before, after) = (roles_of(old), roles_of(Some(new)));
+    let ids_where = |map: &BTreeMap<String, String>, keep: &dyn Fn(&String, &String) -> bool| {
+        map.iter()
+            .filter(|(id, role)| keep(id, role))
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let mut changes = Vec::new();
+    let joined = ids_where(&after, &|id, _| !before.contains_key(id));
+    let left = ids_where(&before, &|id, _| !after.contains_key(id));
+    let role_changed = ids_where(&after, &|id, role| {
+        before.get(id).is_some_and(|old_role| old_role != role)
+    });
+    for (kind, ids) in [
+        (ChangeKind::Joined, joined),
+        (ChangeKind::Left, left),
+        (ChangeKind::RoleChanged, role_changed),
+    ] {
+        if !ids.is_empty() {
+            changes.push((kind, ids));
+        }
+    }
+    let old_targets = old.map_or(&[][..], |membership| &membership.register_with[..]);
+    if old_targets != &new.register_with[..] {
+        let targets = new
+            .register_with
+            .iter()
+            .map(|target| target.instance_id.clone())
+            .collect();
+        changes.push((ChangeKind::TargetsChanged, targets));
+    }
+    changes
+}
+
+/// The last `capacity` events, oldest first.
+pub struct EventLog {
+    capacity: usize,
+    inner: Mutex<History>,
+}
+
+struct History {
+    next_sequence: u64,
+    events: VecDeque<ChangeEvent>,
+}
+
+impl EventLog {
+    pub fn new(capacity: usize) -> Self {
+        EventLog {
+            capacity,
+            inner: Mutex::new(History {
+                next_sequence: 1,
+                events: VecDeque::with_capacity(capacity),
+            }),
+        }
+    }
+
+    /// Records one change and returns the event.
+    pub fn record(&self, at: String, kind: ChangeKind, instance_ids: Vec<String>) -> ChangeEvent {
+        let mut history = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let event = ChangeEvent {
+            sequence: history.next_sequence,
+            at,
+            kind,
+            instance_ids,
+        };
+        history.next_sequence += 1;
+        if history.events.len() == self.capacity {
+            history.events.pop_front();
+        }
+        history.events.push_back(event.clone());
+        event
+    }
+
+    /// Events with a sequence number above `after`, oldest first.
+    pub fn since(&self, after: u64) -> Vec<ChangeEvent> {
+        let history = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        history
+            .events
+            .iter()
+            .filter(|event| event.sequence > after)
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::{InventorySummary, Target};
+    use crate::policy::{Member, PolicyIdentity};
+
+    fn membership(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership {
+        Membership {
+            own: None,
+            register_with: targets
+                .iter()
+                .map(|(id, address)| Target {
+                    instance_id: (*id).to_owned(),
+                    role: "monitor".to_owned(),
+                    address: (*address).to_owned(),
+                    port: None,
+                })
+                .collect(),
+            members: members
+                .iter()
+                .map(|(id, role)| Member {
+                    instance_id: (*id).to_owned(),
+                    role: (*role).to_owned(),
+                    clusters: Vec::new(),
+                    address: None,
+                    port: None,
+                })
+                .collect(),
+            policy: PolicyIdentity {
+                path: "p.wasm".into(),
+                sha256: String::new(),
+            },
+            inventory: InventorySummary {
+                source: "test".to_owned(),
+                instances: members.len(),
+                fetched_at: String::new(),
+                stale: false,
+                stale_for_seconds: None,
+                error: None,
+            },
+        }
+    }
+
+    #[test]
+    fn the_first_answer_is_all_joins_and_its_targets() {
+        let first = membership(
+            &[("i-b", "agent"), ("i-a", "monitor")],
+            &[("i-a", "10.0.0.1")],
+        );
+        assert_eq!(
+            changes(None, &first),
+            [
+                (ChangeKind::Joined, vec!["i-a".to_owned(), "i-b".to_owned()]),
+                (ChangeKind::TargetsChanged, vec!["i-a".to_owned()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn joins_leaves_role_and_target_changes_are_told_apart() {
+        let old = membership(
+            &[("i-a", "monitor"), ("i-b", "agent"), ("i-c", "agent")],
+            &[("i-a", "10.0.0.1")],
+        );
+        let new = membership(
+            &[("i-a", "monitor"), ("i-b", "monitor"), ("i-d", "agent")],
+            &[("i-a", "10.0.0.1"), ("i-b", "10.0.0.2")],
+        );
+        assert_eq!(
+            changes(Some(&old), &new),
+            [
+                (ChangeKind::Joined, vec!["i-d".to_owned()]),
+                (ChangeKind::Left, vec!["i-c".to_owned()]),
+                (ChangeKind::RoleChanged, vec!["i-b".to_owned()]),
+                (
+                    ChangeKind::TargetsChanged,
+                    vec!["i-a".to_owned(), "i-b".to_owned()]
+                ),
+            ]
+        );
+        assert!(changes(Some(&new), &new).is_empty());
+    }
+
+    #[test]
+    fn a_target_that_moved_is_a_change_and_losing_all_targets_too() {
+        let old = membership(&[("i-a", "monitor")], &[("i-a", "10.0.0.1")]);
+        let moved = membership(&[("i-a", "monitor")], &[("i-a", "10.0.0.9")]);
+        assert_eq!(
+            changes(Some(&old), &moved),
+            [(ChangeKind::TargetsChanged, vec!["i-a".to_owned()])]
+        );
+        let none = membership(&[("i-a", "monitor")], &[]);
+        assert_eq!(
+            changes(Some(&old), &none),
+            [(ChangeKind::TargetsChanged, Vec::new())]
+        );
+    }
+
+    #[test]
+    fn the_log_keeps_the_last_events_in_order() {
+        let log = EventLog::new(2);
+        for n in 0..3 {
+            log.record(format!("t{n}"), ChangeKind::Joined, vec![format!("i-{n}")]);
+        }
+        let events = log.since(0);
+        assert_eq!(
+            events.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(log.since(2).len(), 1);
+        assert!(log.since(3).is_empty());
+    }
+}

@@ -1,0 +1,505 @@
+//! The daemon's read-only HTTP API: the current membership, change events,
+//! health and Prometheus metrics.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /v1/membership` | the membership document, as `resolve --format json` prints it; 503 before the first answer |
+//! | `GET /v1/events?since=N` | `{"events": [...]}`, the change events with a sequence above `N` (default 0) |
+//! | `GET /healthz` | 200 `{"status": "ok", ...}` or 503 `{"status": "unhealthy", "reason": ..., ...}` |
+//! | `GET /metrics` | the Prometheus text format |
+//!
+//! Errors are JSON `{"error": "..."}`; other paths are 404, other methods 405.
+
+use super::events::EventLog;
+use super::metrics::{self, Metrics};
+use super::status::{Health, Status};
+use crate::membership::rfc3339;
+use crate::output::{self, Format};
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the handlers read. Cloned per request; every field is a cheap handle.
+#[derive(Clone)]
+pub struct HttpState {
+    pub status: watch::Receiver<Status>,
+    pub events: Arc<EventLog>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops
+/// accepting and waits for requests in flight to finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "HTTP API listening.");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!(%address, "HTTP API stopped.");
+    Ok(())
+}
+
+fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/v1/membership", get(membership))
+        .route("/v1/events", get(events))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    let message: String = message.into();
+    (status, axum::Json(json!({ "error": message }))).into_response()
+}
+
+async fn membership(State(state): State<HttpState>) -> Response {
+    let current = state.status.borrow().membership.clone();
+    let Some(current) = current else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no membership yet: the first refresh has not succeeded",
+        );
+    };
+    match output::render(&current, Format::Json) {
+        Ok(document) => ([(header::CONTENT_TYPE, "application/json")], document).into_response(),
+        Err(cause) => {
+            tracing::error!(error = %cause, "Could not serialize the membership.");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("could not serialize the membership: {cause}"),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<u64>,
+}
+
+async fn events(
+    State(state): State<HttpState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Response {
+    let since = match query {
+        Ok(Query(query)) => query.since.unwrap_or(0),
+        Err(rejection) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("since must be a non-negative integer: {rejection}"),
+            );
+        }
+    };
+    axum::Json(json!({ "events": state.events.since(since) })).into_response()
+}
+
+async fn healthz(State(state): State<HttpState>) -> Response {
+    let (health, last_success, refresh_error, reload_error) = {
+        let status = state.status.borrow();
+        (
+            status.health(SystemTime::now()),
+            status.last_success,
+            status.refresh_failure.as_ref().map(|f| f.error.clone()),
+            status.reload_failure.as_ref().map(|f| f.error.clone()),
+        )
+    };
+    let mut body = json!({
+        "status": "ok",
+        "last_success": last_success.map(rfc3339),
+        "refresh_error": refresh_error,
+        "reload_error": reload_error,
+    });
+    let code = match health {
+        Health::Healthy => StatusCode::OK,
+        Health::Unhealthy(reason) => {
+            body["status"] = json!("unhealthy");
+            body["reason"] = json!(reason);
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such resource")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::events::ChangeKind;
+    use crate::daemon::status::Failure;
+    use crate::membership::{InventorySummary, Membership, Target};
+    use crate::policy::{Member, PolicyIdentity};
+    use serde_json::Value;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    use tokio::sync::oneshot;
+    use tokio::task::JoinHandle;
+
+    struct Server {
+        address: SocketAddr,
+        status: watch::Sender<Status>,
+        events: Arc<EventLog>,
+        metrics: Arc<Metrics>,
+        stop: Option<oneshot::Sender<()>>,
+        task: JoinHandle<std::io::Result<()>>,
+    }
+
+    impl Server {
+        async fn start() -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let (status, receiver) = watch::channel(Status::new(Duration::from_secs(60)));
+            let events = Arc::new(EventLog::new(10));
+            let metrics = Arc::new(Metrics::new());
+            let state = HttpState {
+                status: receiver,
+                events: events.clone(),
+                metrics: metrics.clone(),
+            };
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(serve(listener, state, async {
+                let _ = stopped.await;
+            }));
+            Server {
+                address,
+                status,
+                events,
+                metrics,
+                stop: Some(stop),
+                task,
+            }
+        }
+
+        async fn request(&self, method: &str, target: &str) -> Reply {
+            let mut stream = TcpStream::connect(self.address).await.unwrap();
+            let request =
+                format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut raw = Vec::new();
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+                .await
+                .unwrap()
+                .unwrap();
+            Reply::parse(&String::from_utf8(raw).unwrap())
+        }
+
+        async fn get(&self, target: &str) -> Reply {
+            self.request("GET", target).await
+        }
+    }
+
+    #[derive(Debug)]
+    struct Reply {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    }
+
+    impl Reply {
+        /// A `Connection: close` response; axum sends fixed-length bodies
+        /// here, so the body is everything after the head.
+        fn parse(raw: &str) -> Reply {
+            let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+            let mut lines = head.lines();
+            let status = lines
+                .next()
+                .unwrap()
+                .split(' ')
+                .nth(1)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let headers = lines
+                .map(|line| {
+                    let (name, value) = line.split_once(':').unwrap();
+                    (name.trim().to_ascii_lowercase(), value.trim().to_owned())
+                })
+                .collect();
+            Reply {
+                status,
+                headers,
+                body: body.to_owned(),
+            }
+        }
+
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        }
+
+        fn json(&self) -> Value {
+            assert_eq!(self.header("content-type"), Some("application/json"));
+            serde_json::from_str(&self.body).unwrap()
+        }
+    }
+
+    fn membership() -> Membership {
+        Membership {
+            own: None,
+            register_with: vec![Target {
+                instance_id: "i-a".to_owned(),
+                role: "monitor".to_owned(),
+                address: "10.0.0.1".to_owned(),
+                port: Some(7070),
+            }],
+            members: [("i-a", "monitor"), ("i-b", "agent")]
+                .iter()
+                .map(|(id, role)| Member {
+                    instance_id: (*id).to_owned(),
+                    role: (*role).to_owned(),
+                    clusters: Vec::new(),
+                    address: Some("10.0.0.1".to_owned()),
+                    port: None,
+                })
+                .collect(),
+            policy: PolicyIdentity {
+                path: "p.wasm".into(),
+                sha256: "abc".to_owned(),
+            },
+            inventory: InventorySummary {
+                source: "test".to_owned(),
+                instances: 2,
+                fetched_at: "2024-01-01T00:00:00Z".to_owned(),
+                stale: false,
+                stale_for_seconds: None,
+                error: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn membership_is_503_until_there_is_an_answer_then_the_json_document() {
+        let server = Server::start().await;
+        let reply = server.get("/v1/membership").await;
+        assert_eq!(reply.status, 503);
+        assert!(
+            reply.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("no membership yet")
+        );
+
+        let document = membership();
+        server.status.send_modify(|status| {
+            status.membership = Some(Arc::new(document.clone()));
+            status.last_success = Some(SystemTime::now());
+        });
+        let reply = server.get("/v1/membership").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.body,
+            output::render(&document, Format::Json).unwrap(),
+            "byte for byte what resolve --format json prints"
+        );
+        let parsed: Membership = serde_json::from_value(reply.json()).unwrap();
+        assert_eq!(parsed, document);
+    }
+
+    #[tokio::test]
+    async fn events_since_a_sequence() {
+        let server = Server::start().await;
+        assert_eq!(
+            server.get("/v1/events").await.json(),
+            json!({ "events": [] })
+        );
+
+        server
+            .events
+            .record("t1".into(), ChangeKind::Joined, vec!["i-a".into()]);
+        server
+            .events
+            .record("t2".into(), ChangeKind::Left, vec!["i-b".into()]);
+        let all = server.get("/v1/events").await;
+        assert_eq!(all.status, 200);
+        assert_eq!(
+            all.json(),
+            json!({ "events": [
+                { "sequence": 1, "at": "t1", "kind": "joined", "instance_ids": ["i-a"] },
+                { "sequence": 2, "at": "t2", "kind": "left", "instance_ids": ["i-b"] },
+            ]})
+        );
+        let later = server.get("/v1/events?since=1").await.json();
+        assert_eq!(later["events"].as_array().unwrap().len(), 1);
+        assert_eq!(later["events"][0]["sequence"], 2);
+        assert_eq!(
+            server.get("/v1/events?since=2").await.json(),
+            json!({ "events": [] })
+        );
+
+        let bad = server.get("/v1/events?since=yesterday").await;
+        assert_eq!(bad.status, 400);
+        assert!(
+            bad.json()["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("since must be")
+        );
+    }
+
+    #[tokio::test]
+    async fn healthz_is_503_before_the_first_success_with_the_refresh_error() {
+        let server = Server::start().await;
+        let reply = server.get("/healthz").await;
+        assert_eq!(reply.status, 503);
+        assert_eq!(
+            reply.json(),
+            json!({
+                "status": "unhealthy",
+                "reason": "no refresh has finished yet",
+                "last_success": null,
+                "refresh_error": null,
+                "reload_error": null,
+            })
+        );
+
+        server.status.send_modify(|status| {
+            status.refresh_failure = Some(Failure {
+                at: SystemTime::now(),
+                error: "endpoint down".into(),
+            });
+        });
+        let body = server.get("/healthz").await.json();
+        assert_eq!(body["reason"], "no successful refresh yet: endpoint down");
+        assert_eq!(body["refresh_error"], "endpoint down");
+    }
+
+    #[tokio::test]
+    async fn healthz_is_ok_when_fresh_and_shows_a_failed_reload() {
+        let server = Server::start().await;
+        let now = SystemTime::now();
+        server.status.send_modify(|status| {
+            status.membership = Some(Arc::new(membership()));
+            status.last_success = Some(now);
+            status.reload_failure = Some(Failure {
+                at: now,
+                error: "policy.wasm: failed to compile".into(),
+            });
+        });
+        let reply = server.get("/healthz").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.json(),
+            json!({
+                "status": "ok",
+                "last_success": rfc3339(now),
+                "refresh_error": null,
+                "reload_error": "policy.wasm: failed to compile",
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn healthz_is_503_when_the_answer_is_stale() {
+        let server = Server::start().await;
+        let long_ago = SystemTime::now() - Duration::from_secs(3600);
+        server.status.send_modify(|status| {
+            status.membership = Some(Arc::new(membership()));
+            status.last_success = Some(long_ago);
+            status.refresh_failure = Some(Failure {
+                at: SystemTime::now(),
+                error: "throttled".into(),
+            });
+        });
+        let reply = server.get("/healthz").await;
+        assert_eq!(reply.status, 503);
+        let body = reply.json();
+        assert_eq!(body["status"], "unhealthy");
+        let reason = body["reason"].as_str().unwrap();
+        assert!(reason.contains("older than 60s: throttled"), "{reason}");
+        assert_eq!(body["last_success"], rfc3339(long_ago));
+        assert_eq!(body["refresh_error"], "throttled");
+        assert_eq!(body["reload_error"], Value::Null);
+        // The last good answer is still served while unhealthy.
+        assert_eq!(server.get("/v1/membership").await.status, 200);
+    }
+
+    #[tokio::test]
+    async fn metrics_are_the_prometheus_text_format() {
+        let server = Server::start().await;
+        server.metrics.reload(false);
+        let reply = server.get("/metrics").await;
+        assert_eq!(reply.status, 200);
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        assert!(
+            reply
+                .body
+                .lines()
+                .any(|line| line == r#"rollcall_reloads_total{outcome="rolled_back"} 1"#),
+            "{}",
+            reply.body
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_404_and_other_methods_405() {
+        let server = Server::start().await;
+        let reply = server.get("/v1/nothing").await;
+        assert_eq!(reply.status, 404);
+        assert_eq!(reply.json(), json!({ "error": "no such resource" }));
+        assert_eq!(server.get("/").await.status, 404);
+        assert_eq!(server.request("POST", "/v1/membership").await.status, 405);
+        assert_eq!(server.request("DELETE", "/healthz").await.status, 405);
+    }
+
+    #[tokio::test]
+    async fn shutdown_finishes_the_request_in_flight_and_stops_accepting() {
+        let mut server = Server::start().await;
+        // A request whose head is still arriving when shutdown begins.
+        let mut slow = TcpStream::connect(server.address).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let _ = server.stop.take().unwrap().send(());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!server.task.is_finished(), "waits for the connection");
+
+        slow.write_all(b"Connection: close\r\n\r\n").await.unwrap();
+        let mut raw = Vec::new();
+        slow.read_to_end(&mut raw).await.unwrap();
+        assert_eq!(Reply::parse(&String::from_utf8(raw).unwrap()).status, 503);
+
+        tokio::time::timeout(Duration::from_secs(5), &mut server.task)
+            .await
+            .expect("the server stops once the connection closed")
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(server.address).await.is_err());
+    }
+}

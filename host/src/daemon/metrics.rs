@@ -1,0 +1,398 @@
+//! The daemon's Prometheus metrics: refreshes, fetch and policy timings,
+//! members per role, reloads and freshness, rendered for `/metrics`.
+
+use crate::membership::Membership;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime};
+
+/// The `Content-Type` of [`Metrics::render`]'s output: the Prometheus text
+/// format, version 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// Upper bounds, in seconds, for a fetch of the fleet: one quick page up to
+/// the default 120 s fetch timeout.
+const FETCH_BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Upper bounds, in seconds, for one policy evaluation: a plugin call takes
+/// from well under a millisecond to its deadline.
+const EVALUATION_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoleLabel {
+    role: String,
+}
+
+/// Every metric the daemon exports, behind one registry. Cheap to update
+/// from the refresh loop and safe to share as `Arc<Metrics>`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    refreshes: Family<OutcomeLabel, Counter>,
+    fetch_duration: Histogram,
+    policy_evaluation: Histogram,
+    members: Family<RoleLabel, Gauge>,
+    /// The roles `members` has a series for; held while the series change so
+    /// concurrent updates cannot leave a vanished role behind.
+    published_roles: Mutex<BTreeSet<String>>,
+    reloads: Family<OutcomeLabel, Counter>,
+    last_success: Gauge<f64, AtomicU64>,
+    stale: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric, all at zero; both outcomes of each counter are
+    /// exported from the start so rates work before the first failure.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("rollcall");
+        let refreshes = Family::<OutcomeLabel, Counter>::default();
+        let fetch_duration = Histogram::new(FETCH_BUCKETS);
+        let policy_evaluation = Histogram::new(EVALUATION_BUCKETS);
+        let members = Family::<RoleLabel, Gauge>::default();
+        let reloads = Family::<OutcomeLabel, Counter>::default();
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        let stale = Gauge::default();
+
+        registry.register(
+            "refreshes",
+            "Fleet refreshes by outcome (fetch, evaluate and validate)",
+            refreshes.clone(),
+        );
+        registry.register_with_unit(
+            "fetch_duration",
+            "Time to read the fleet from its source, successful or not",
+            Unit::Seconds,
+            fetch_duration.clone(),
+        );
+        registry.register_with_unit(
+            "policy_evaluation",
+            "Time the policy plugin took to decide",
+            Unit::Seconds,
+            policy_evaluation.clone(),
+        );
+        registry.register(
+            "members",
+            "Members per role in the last good answer",
+            members.clone(),
+        );
+        registry.register(
+            "reloads",
+            "Policy or config reloads by outcome",
+            reloads.clone(),
+        );
+        registry.register_with_unit(
+            "last_success_timestamp",
+            "Unix time of the last successful refresh",
+            Unit::Seconds,
+            last_success.clone(),
+        );
+        registry.register(
+            "stale",
+            "1 when the served answer is stale, else 0",
+            stale.clone(),
+        );
+
+        // Creating a series exports it at zero; the guard is not needed.
+        for outcome in ["ok", "failed"] {
+            drop(refreshes.get_or_create(&OutcomeLabel { outcome }));
+        }
+        for outcome in ["ok", "rolled_back"] {
+            drop(reloads.get_or_create(&OutcomeLabel { outcome }));
+        }
+
+        Metrics {
+            registry,
+            refreshes,
+            fetch_duration,
+            policy_evaluation,
+            members,
+            published_roles: Mutex::new(BTreeSet::new()),
+            reloads,
+            last_success,
+            stale,
+        }
+    }
+
+    /// Records a successful refresh: its timings, the members per role of
+    /// `membership` (roles it no longer has are removed), `at` as the last
+    /// success, and the answer as fresh.
+    pub fn refresh_succeeded(
+        &self,
+        fetch: Duration,
+        evaluation: Duration,
+        membership: &Membership,
+        at: SystemTime,
+    ) {
+        self.refreshes
+            .get_or_create(&OutcomeLabel { outcome: "ok" })
+            .inc();
+        self.fetch_duration.observe(fetch.as_secs_f64());
+        self.policy_evaluation.observe(evaluation.as_secs_f64());
+
+        let mut counts = BTreeMap::<&str, i64>::new();
+        for member in &membership.members {
+            *counts.entry(member.role.as_str()).or_default() += 1;
+        }
+        {
+            let mut published = self
+                .published_roles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for role in published.iter() {
+                if !counts.contains_key(role.as_str()) {
+                    self.members.remove(&RoleLabel { role: role.clone() });
+                }
+            }
+            for (role, count) in &counts {
+                self.members
+                    .get_or_create(&RoleLabel {
+                        role: (*role).to_owned(),
+                    })
+                    .set(*count);
+            }
+            *published = counts.keys().map(|role| (*role).to_owned()).collect();
+        }
+
+        let since_epoch = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.last_success.set(since_epoch.as_secs_f64());
+        self.stale.set(0);
+    }
+
+    /// Records a failed refresh and how long its fetch took (the time to the
+    /// error, when the fetch itself failed). Members and the last success
+    /// keep their values: the last good answer is still served.
+    pub fn refresh_failed(&self, fetch: Duration) {
+        self.refreshes
+            .get_or_create(&OutcomeLabel { outcome: "failed" })
+            .inc();
+        self.fetch_duration.observe(fetch.as_secs_f64());
+    }
+
+    /// Records a reload: `ok`, or rolled back to the previous policy/config.
+    pub fn reload(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "rolled_back" };
+        self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// Whether the served answer is stale.
+    pub fn set_stale(&self, stale: bool) {
+        self.stale.set(i64::from(stale));
+    }
+
+    /// Every metric in the Prometheus text format ([`CONTENT_TYPE`]).
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "Could not encode the metrics.");
+        }
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::InventorySummary;
+    use crate::policy::{Member, PolicyIdentity};
+
+    fn membership(members: &[(&str, &str)]) -> Membership {
+        Membership {
+            own: None,
+            register_with: Vec::new(),
+            members: members
+                .iter()
+                .map(|(id, role)| Member {
+                    instance_id: (*id).to_owned(),
+                    role: (*role).to_owned(),
+                    clusters: Vec::new(),
+                    address: None,
+                    port: None,
+                })
+                .collect(),
+            policy: PolicyIdentity {
+                path: "p.wasm".into(),
+                sha256: String::new(),
+            },
+            inventory: InventorySummary {
+                source: "test".to_owned(),
+                instances: members.len(),
+                fetched_at: String::new(),
+                stale: false,
+                stale_for_seconds: None,
+                error: None,
+            },
+        }
+    }
+
+    fn lines(text: &str) -> Vec<&str> {
+        text.lines().collect()
+    }
+
+    fn assert_has(text: &str, sample: &str) {
+        assert!(
+            lines(text).contains(&sample),
+            "missing {sample:?} in:\n{text}"
+        );
+    }
+
+    fn assert_lacks(text: &str, fragment: &str) {
+        assert!(
+            !text.contains(fragment),
+            "unexpected {fragment:?} in:\n{text}"
+        );
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn everything_starts_at_zero_with_both_outcomes() {
+        let text = Metrics::new().render();
+        for sample in [
+            "# TYPE rollcall_refreshes_total counter",
+            r#"rollcall_refreshes_total{outcome="ok"} 0"#,
+            r#"rollcall_refreshes_total{outcome="failed"} 0"#,
+            "# TYPE rollcall_fetch_duration_seconds histogram",
+            "rollcall_fetch_duration_seconds_count 0",
+            "# TYPE rollcall_policy_evaluation_seconds histogram",
+            "rollcall_policy_evaluation_seconds_count 0",
+            r#"rollcall_reloads_total{outcome="ok"} 0"#,
+            r#"rollcall_reloads_total{outcome="rolled_back"} 0"#,
+            "# TYPE rollcall_last_success_timestamp_seconds gauge",
+            "rollcall_last_success_timestamp_seconds 0.0",
+            "# TYPE rollcall_stale gauge",
+            "rollcall_stale 0",
+        ] {
+            assert_has(&text, sample);
+        }
+        assert_lacks(&text, "rollcall_members");
+        assert_lacks(&text, "# EOF");
+    }
+
+    #[test]
+    fn a_success_records_timings_members_and_when() {
+        let metrics = Metrics::new();
+        metrics.set_stale(true);
+        metrics.refresh_succeeded(
+            Duration::from_millis(300),
+            Duration::from_millis(2),
+            &membership(&[("i-a", "monitor"), ("i-b", "agent"), ("i-c", "agent")]),
+            at(1_700_000_000),
+        );
+        let text = metrics.render();
+        for sample in [
+            r#"rollcall_refreshes_total{outcome="ok"} 1"#,
+            r#"rollcall_refreshes_total{outcome="failed"} 0"#,
+            r#"rollcall_fetch_duration_seconds_bucket{le="0.25"} 0"#,
+            r#"rollcall_fetch_duration_seconds_bucket{le="0.5"} 1"#,
+            r#"rollcall_fetch_duration_seconds_bucket{le="+Inf"} 1"#,
+            "rollcall_fetch_duration_seconds_sum 0.3",
+            "rollcall_fetch_duration_seconds_count 1",
+            r#"rollcall_policy_evaluation_seconds_bucket{le="0.001"} 0"#,
+            r#"rollcall_policy_evaluation_seconds_bucket{le="0.0025"} 1"#,
+            "rollcall_policy_evaluation_seconds_count 1",
+            r#"rollcall_members{role="monitor"} 1"#,
+            r#"rollcall_members{role="agent"} 2"#,
+            "rollcall_last_success_timestamp_seconds 1700000000.0",
+            "rollcall_stale 0",
+        ] {
+            assert_has(&text, sample);
+        }
+    }
+
+    #[test]
+    fn roles_that_disappear_are_removed() {
+        let metrics = Metrics::new();
+        metrics.refresh_succeeded(
+            Duration::ZERO,
+            Duration::ZERO,
+            &membership(&[("i-a", "monitor"), ("i-b", "agent")]),
+            at(10),
+        );
+        metrics.refresh_succeeded(
+            Duration::ZERO,
+            Duration::ZERO,
+            &membership(&[("i-a", "monitor"), ("i-b", "monitor"), ("i-c", "relay")]),
+            at(20),
+        );
+        let text = metrics.render();
+        assert_has(&text, r#"rollcall_members{role="monitor"} 2"#);
+        assert_has(&text, r#"rollcall_members{role="relay"} 1"#);
+        assert_lacks(&text, r#"role="agent""#);
+
+        metrics.refresh_succeeded(Duration::ZERO, Duration::ZERO, &membership(&[]), at(30));
+        assert_lacks(&metrics.render(), "rollcall_members{");
+    }
+
+    #[test]
+    fn a_failure_counts_and_times_the_fetch_but_keeps_the_last_answer() {
+        let metrics = Metrics::new();
+        metrics.refresh_succeeded(
+            Duration::from_secs(1),
+            Duration::ZERO,
+            &membership(&[("i-a", "monitor")]),
+            at(100),
+        );
+        metrics.refresh_failed(Duration::from_secs(20));
+        metrics.refresh_failed(Duration::from_secs(200));
+        metrics.set_stale(true);
+        let text = metrics.render();
+        for sample in [
+            r#"rollcall_refreshes_total{outcome="ok"} 1"#,
+            r#"rollcall_refreshes_total{outcome="failed"} 2"#,
+            "rollcall_fetch_duration_seconds_count 3",
+            r#"rollcall_fetch_duration_seconds_bucket{le="30"} 2"#,
+            r#"rollcall_fetch_duration_seconds_bucket{le="120"} 2"#,
+            r#"rollcall_fetch_duration_seconds_bucket{le="+Inf"} 3"#,
+            "rollcall_policy_evaluation_seconds_count 1",
+            r#"rollcall_members{role="monitor"} 1"#,
+            "rollcall_last_success_timestamp_seconds 100.0",
+            "rollcall_stale 1",
+        ] {
+            assert_has(&text, sample);
+        }
+        metrics.set_stale(false);
+        assert_has(&metrics.render(), "rollcall_stale 0");
+    }
+
+    #[test]
+    fn reloads_count_by_outcome() {
+        let metrics = Metrics::new();
+        metrics.reload(true);
+        metrics.reload(false);
+        metrics.reload(false);
+        let text = metrics.render();
+        assert_has(&text, r#"rollcall_reloads_total{outcome="ok"} 1"#);
+        assert_has(&text, r#"rollcall_reloads_total{outcome="rolled_back"} 2"#);
+    }
+
+    #[test]
+    fn metrics_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync + 'static>() {}
+        shareable::<Metrics>();
+    }
+}

@@ -1,0 +1,128 @@
+//! A command run on every change: the membership document on stdin, the
+//! change summary in `ROLLCALL_*` environment variables, a time limit.
+
+use super::{Publication, Sink};
+use crate::daemon::events::ChangeKind;
+use crate::output::{Format, render};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// The most of a failing command's stderr a log line quotes.
+const STDERR_QUOTED: usize = 1_024;
+
+pub struct ExecSink {
+    command: Vec<String>,
+    timeout: Duration,
+}
+
+impl ExecSink {
+    pub fn new(command: Vec<String>, timeout: Duration) -> Self {
+        ExecSink { command, timeout }
+    }
+
+    /// `ROLLCALL_CHANGES` (the kinds, comma-separated) and one variable per
+    /// kind with its space-separated instance ids, plus the `--format env`
+    /// variables of the new answer.
+    fn environment(publication: &Publication<'_>) -> Vec<(String, String)> {
+        let mut variables = Vec::new();
+        let kinds: Vec<&str> = publication
+            .changes
+            .iter()
+            .map(|event| kind_name(event.kind))
+            .collect();
+        variables.push(("ROLLCALL_CHANGES".to_owned(), kinds.join(",")));
+        for kind in [
+            ChangeKind::Joined,
+            ChangeKind::Left,
+            ChangeKind::RoleChanged,
+            ChangeKind::TargetsChanged,
+        ] {
+            let ids: Vec<&str> = publication
+                .changes
+                .iter()
+                .filter(|event| event.kind == kind)
+                .flat_map(|event| event.instance_ids.iter().map(String::as_str))
+                .collect();
+            variables.push((
+                format!("ROLLCALL_{}", kind_name(kind).to_ascii_uppercase()),
+                ids.join(" "),
+            ));
+        }
+        let own = publication.membership.own.as_ref();
+        variables.push((
+            "ROLLCALL_SELF".to_owned(),
+            own.map(|own| own.instance_id.clone()).unwrap_or_default(),
+        ));
+        variables.push((
+            "ROLLCALL_ROLE".to_owned(),
+            own.and_then(|own| own.role.clone()).unwrap_or_default(),
+        ));
+        let targets: Vec<String> = publication
+            .membership
+            .register_with
+            .iter()
+            .map(|target| crate::output::endpoint(&target.address, target.port))
+            .collect();
+        variables.push(("ROLLCALL_REGISTER_WITH".to_owned(), targets.join(" ")));
+        variables
+    }
+}
+
+fn kind_name(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Joined => "joined",
+        ChangeKind::Left => "left",
+        ChangeKind::RoleChanged => "role_changed",
+        ChangeKind::TargetsChanged => "targets_changed",
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for ExecSink {
+    fn describe(&self) -> String {
+        format!("exec {}", self.command.join(" "))
+    }
+
+    async fn publish(&self, publication: &Publication<'_>) -> Result<(), String> {
+        let Some((program, args)) = self.command.split_first() else {
+            return Err("the exec sink has an empty command".to_owned());
+        };
+        let document =
+            render(publication.membership, Format::Json).map_err(|err| err.to_string())?;
+        let mut child = Command::new(program)
+            .args(args)
+            .envs(Self::environment(publication))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|err| format!("cannot start {program}: {err}"))?;
+        let mut stdin = child.stdin.take();
+        let run = async {
+            if let Some(stdin) = stdin.as_mut() {
+                // A hook that does not read its stdin is fine.
+                let _ = stdin.write_all(document.as_bytes()).await;
+            }
+            drop(stdin);
+            child.wait_with_output().await
+        };
+        let output = tokio::time::timeout(self.timeout, run)
+            .await
+            .map_err(|_| {
+                format!(
+                    "{program} did not finish within {:?} and was killed",
+                    self.timeout
+                )
+            })?
+            .map_err(|err| format!("{program} failed to run: {err}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let quoted: String = stderr.trim().chars().take(STDERR_QUOTED).collect();
+        Err(format!("{program} exited with {}: {quoted}", output.status))
+    }
+}

@@ -1,0 +1,41 @@
+//! Where the daemon publishes every new answer: files, commands, stdout.
+//!
+//! A sink that fails is logged and counted by the caller; the next change is
+//! published to it again. No sink failure stops the daemon.
+
+mod exec;
+mod file;
+mod stdout;
+
+pub use exec::ExecSink;
+pub use file::AtomicFileSink;
+pub use stdout::StdoutSink;
+
+use crate::config::SinkConfig;
+use crate::daemon::events::ChangeEvent;
+use crate::membership::Membership;
+
+/// One answer and the changes that led to it.
+pub struct Publication<'a> {
+    pub membership: &'a Membership,
+    pub changes: &'a [ChangeEvent],
+}
+
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    /// For logs: what and where, e.g. `file /run/rollcall/membership.json`.
+    fn describe(&self) -> String;
+
+    async fn publish(&self, publication: &Publication<'_>) -> Result<(), String>;
+}
+
+/// The sink a configuration entry describes.
+pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
+    match config {
+        SinkConfig::File { path, format } => {
+            Box::new(AtomicFileSink::new(path.clone(), (*format).into()))
+        }
+        SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
+        SinkConfig::Stdout {} => Box::new(StdoutSink),
+    }
+}

@@ -1,0 +1,447 @@
+//! End to end: the real `rollcall watch` daemon following a changing fleet
+//! (a file, and moto_server behind a proxy that can fail), hot-reloading
+//! policies (a different one, garbage, a good one again), running its exec
+//! hook, serving its HTTP API, and stopping cleanly on SIGTERM.
+
+mod common;
+
+use common::servers::{Moto, Proxy, eventually, free_port, http_get};
+use common::{plugin, seed_fleet, workspace};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const AGENT: &str = "i-df71a7b6";
+const MONITOR: &str = "i-2271a74b";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `rollcall watch`, stopped (SIGKILL) if the test fails first.
+struct Watch {
+    child: Option<Child>,
+    address: String,
+    stderr: PathBuf,
+}
+
+impl Watch {
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Watch {
+        let address = format!("127.0.0.1:{}", free_port());
+        let stderr = dir.join("watch.stderr");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        command
+            .arg("watch")
+            .args(args)
+            .args(["--listen", &address])
+            .env("RUST_LOG", "rollcall=debug")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("watch.stdout")).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied());
+        let watch = Watch {
+            child: Some(command.spawn().expect("rollcall watch starts")),
+            address,
+            stderr,
+        };
+        eventually(WAIT, "the HTTP API", || {
+            http_get(&watch.address, "/healthz")
+        });
+        watch
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        let (status, body) = http_get(&self.address, path).expect("the HTTP API answers");
+        let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, body)
+    }
+
+    fn membership(&self) -> Value {
+        self.get("/v1/membership").1
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit status.
+    fn terminate(mut self) -> i32 {
+        let mut child = self.child.take().expect("running");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = eventually(WAIT, "the daemon to exit", || {
+            child.try_wait().ok().flatten()
+        });
+        status.code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn targets(document: &Value) -> Vec<String> {
+    common::ids(document, "register_with")
+}
+
+/// Replaces `to` the way deploy tools do: a temporary file, then a rename.
+fn replace(from: &Path, to: &Path) {
+    let temporary = to.with_extension("tmp");
+    std::fs::copy(from, &temporary).unwrap();
+    std::fs::rename(&temporary, to).unwrap();
+}
+
+fn write_replacing(to: &Path, text: &str) {
+    let temporary = to.with_extension("tmp");
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, to).unwrap();
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// The seed fleet with a second monitor.
+fn grown_seed_fleet() -> String {
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed_fleet()).unwrap()).unwrap();
+    let mut monitor = document["Reservations"][0].clone();
+    monitor["Instances"][0]["InstanceId"] = "i-0000000000000new".into();
+    monitor["Instances"][0]["PrivateIpAddress"] = "10.251.199.100".into();
+    document["Reservations"]
+        .as_array_mut()
+        .unwrap()
+        .push(monitor);
+    document.to_string()
+}
+
+#[test]
+fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    std::fs::copy(seed_fleet(), &fleet).unwrap();
+    let policy = dir.path().join("policy.wasm");
+    std::fs::copy(plugin("elastic_grid"), &policy).unwrap();
+    let output = dir.path().join("membership.json");
+    let hook_log = dir.path().join("hook.log");
+    let hook = dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|' \"$ROLLCALL_CHANGES\" \"$ROLLCALL_REGISTER_WITH\" >> {log}\n\
+             wc -c | tr -d ' \\n' >> {log}\necho >> {log}\n",
+            log = hook_log.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh = \"200ms\"\nself = \"{AGENT}\"\n\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\n\
+             [policy]\nplugin = \"policy.wasm\"\n\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n\n\
+             [[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"{}\"]\ntimeout = \"5s\"\n",
+            hook.display()
+        ),
+    )
+    .unwrap();
+    let watch = Watch::start(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+
+    // The first answer, in the file sink and over HTTP.
+    let first = eventually(WAIT, "the file sink", || read_json(&output));
+    assert_eq!(targets(&first), [MONITOR]);
+    assert_eq!(targets(&watch.membership()), [MONITOR]);
+    let (status, health) = watch.get("/healthz");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+
+    // The fleet grows: both follow within a refresh or two.
+    write_replacing(&fleet, &grown_seed_fleet());
+    let grown = eventually(WAIT, "the new monitor", || {
+        read_json(&output).filter(|document| targets(document).len() == 2)
+    });
+    assert_eq!(targets(&grown), ["i-0000000000000new", MONITOR]);
+    assert_eq!(targets(&watch.membership()).len(), 2);
+    let (_, events) = watch.get("/v1/events?since=0");
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["joined", "targets_changed", "joined", "targets_changed"]
+    );
+
+    // Another policy: same binary, another answer, swapped in live.
+    replace(&plugin("tag_roles"), &policy);
+    eventually(WAIT, "the tag-roles answer", || {
+        read_json(&output).filter(|document| document["members"] == serde_json::json!([]))
+    });
+    let tag_sha = watch.membership()["policy"]["sha256"].clone();
+
+    // Garbage: the answer stays, the failure shows, the old policy serves.
+    std::fs::write(dir.path().join("garbage"), "not wasm").unwrap();
+    replace(&dir.path().join("garbage"), &policy);
+    let health = eventually(WAIT, "the failed reload in /healthz", || {
+        let (status, health) = watch.get("/healthz");
+        (status == 200 && health["reload_error"].is_string()).then_some(health)
+    });
+    assert!(
+        health["reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("not a WebAssembly file"),
+        "{health}"
+    );
+    let (_, metrics) = watch.get("/metrics");
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("rollcall_reloads_total{outcome=\"rolled_back\"} 1"),
+        "{metrics}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        watch.membership()["policy"]["sha256"],
+        tag_sha,
+        "still the last good policy"
+    );
+
+    // A good policy again: the answer changes back, the failure clears.
+    replace(&plugin("elastic_grid"), &policy);
+    eventually(WAIT, "elastic-grid again", || {
+        read_json(&output).filter(|document| targets(document).len() == 2)
+    });
+    let (_, health) = watch.get("/healthz");
+    assert_eq!(health["reload_error"], Value::Null);
+
+    // The hook ran on every change, with the document on stdin.
+    let hook_runs = std::fs::read_to_string(&hook_log).unwrap();
+    let runs: Vec<&str> = hook_runs.lines().collect();
+    assert!(runs.len() >= 4, "{hook_runs}");
+    assert!(
+        runs[0].starts_with("joined,targets_changed|10.251.199.99|"),
+        "{hook_runs}"
+    );
+    assert!(
+        runs[1].starts_with("joined,targets_changed|10.251.199.100 10.251.199.99|"),
+        "{hook_runs}"
+    );
+    for run in &runs {
+        let bytes: usize = run.rsplit('|').next().unwrap().parse().unwrap();
+        assert!(bytes > 100, "the document reached stdin: {run}");
+    }
+
+    let log = watch.log();
+    assert_eq!(watch.terminate(), 0, "{log}");
+}
+
+#[test]
+fn a_failing_hook_is_logged_and_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    std::fs::copy(seed_fleet(), &fleet).unwrap();
+    let output = dir.path().join("out.json");
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh = \"200ms\"\nself = \"{AGENT}\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
+             [policy]\nplugin = \"{}\"\n[[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo hook broke >&2; exit 3\"]\n\
+             [[sink]]\nkind = \"file\"\npath = \"out.json\"\n",
+            plugin("elastic_grid").display()
+        ),
+    )
+    .unwrap();
+    let watch = Watch::start(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    eventually(WAIT, "the file sink despite the hook", || {
+        read_json(&output)
+    });
+    write_replacing(&fleet, &grown_seed_fleet());
+    eventually(WAIT, "the second change", || {
+        read_json(&output).filter(|document| targets(document).len() == 2)
+    });
+    let log = watch.log();
+    assert_eq!(log.matches("Sink failed").count(), 2, "{log}");
+    assert!(
+        log.contains("exited with exit status: 3: hook broke"),
+        "{log}"
+    );
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[test]
+fn the_bundled_example_config_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    plugin("elastic_grid");
+    let config = workspace().join("examples/rollcall.toml");
+    let watch = Watch::start(
+        dir.path(),
+        &["--config", config.to_str().unwrap(), "--refresh", "200ms"],
+        &[],
+    );
+    let document = eventually(WAIT, "the example's answer", || {
+        let (status, document) = watch.get("/v1/membership");
+        (status == 200).then_some(document)
+    });
+    assert_eq!(document["self"]["instance_id"], AGENT);
+    assert_eq!(targets(&document), [MONITOR]);
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto.endpoint);
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new("us-west-2"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(aws_sdk_ec2::config::Credentials::for_tests())
+        .build();
+    let ec2 = aws_sdk_ec2::Client::from_conf(config);
+    let group = |name: &'static str| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.create_security_group()
+                .group_name(name)
+                .description(name)
+                .send()
+                .await
+                .unwrap()
+                .group_id
+                .unwrap()
+        }
+    };
+    let (monitor_group, agent_group) = (group("eg-monitor").await, group("eg-cybernode").await);
+    let launch = |group: String| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.run_instances()
+                .image_id("ami-12c6146b")
+                .min_count(1)
+                .max_count(1)
+                .security_group_ids(group)
+                .send()
+                .await
+                .unwrap()
+                .instances
+                .unwrap()
+                .remove(0)
+                .instance_id
+                .unwrap()
+        }
+    };
+    let monitor = launch(monitor_group.clone()).await;
+    let agent = launch(agent_group).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("membership.json");
+    let watch = Watch::start(
+        dir.path(),
+        &[
+            "--endpoint-url",
+            &proxy.endpoint,
+            "--region",
+            "us-west-2",
+            "--plugin",
+            plugin("elastic_grid").to_str().unwrap(),
+            "--self",
+            &agent,
+            "--refresh",
+            "300ms",
+            "--output",
+            output.to_str().unwrap(),
+            "--max-attempts",
+            "1",
+            "--attempt-timeout",
+            "1s",
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ],
+    );
+    let first = eventually(WAIT, "the first answer", || read_json(&output));
+    assert_eq!(targets(&first), std::slice::from_ref(&monitor));
+
+    // A second monitor joins; then the first one is terminated.
+    let second = launch(monitor_group).await;
+    eventually(WAIT, "the joined monitor", || {
+        read_json(&output).filter(|document| targets(document).len() == 2)
+    });
+    ec2.terminate_instances()
+        .instance_ids(&monitor)
+        .send()
+        .await
+        .unwrap();
+    let after = eventually(WAIT, "the terminated monitor to leave", || {
+        read_json(&output).filter(|document| targets(document) == [second.clone()])
+    });
+    assert!(!common::ids(&after, "members").contains(&monitor));
+
+    // The endpoint goes away: the answer stays, marked stale, then unhealthy
+    // once older than stale_after (3 x 300ms).
+    proxy.set_up(false);
+    let stale = eventually(WAIT, "the stale mark", || {
+        let document = watch.membership();
+        (document["inventory"]["stale"] == true).then_some(document)
+    });
+    assert_eq!(
+        targets(&stale),
+        std::slice::from_ref(&second),
+        "the last good answer is kept"
+    );
+    assert!(stale["inventory"]["error"].is_string(), "{stale}");
+    let unhealthy = eventually(WAIT, "/healthz 503", || {
+        let (status, health) = watch.get("/healthz");
+        (status == 503).then_some(health)
+    });
+    assert!(
+        unhealthy["reason"].as_str().unwrap().contains("old"),
+        "{unhealthy}"
+    );
+    assert_eq!(
+        targets(&read_json(&output).unwrap()),
+        std::slice::from_ref(&second),
+        "no left event from an outage"
+    );
+    let (_, metrics) = watch.get("/metrics");
+    assert!(
+        metrics.as_str().unwrap().contains("rollcall_stale 1"),
+        "{metrics}"
+    );
+
+    // It comes back: fresh again.
+    proxy.set_up(true);
+    eventually(WAIT, "fresh again", || {
+        let (status, _) = watch.get("/healthz");
+        (status == 200 && watch.membership()["inventory"]["stale"] == false).then_some(())
+    });
+    let (_, events) = watch.get("/v1/events");
+    let left: Vec<&Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["kind"] == "left")
+        .collect();
+    assert_eq!(left.len(), 1, "only the terminated monitor left: {events}");
+    assert_eq!(watch.terminate(), 0);
+}
