@@ -231,7 +231,7 @@ fn expected(
 fn random_fleets_are_decided_as_the_rules_say() {
     let engine = PolicyEngine::new().expect("engine");
     let compiled = engine
-        .load(&common::plugin("elastic_grid"), "{}")
+        .load(&common::plugin("elastic_grid"), "{}", Default::default())
         .expect("plugin loads");
     let mut random = Random(0x005e_ed0f_e1a5_71c0);
     let mut registrations = 0;

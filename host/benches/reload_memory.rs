@@ -42,7 +42,9 @@ fn main() {
     println!("{:>8} {:>12}", "reloads", "rss_kib");
     for reload in 1..=reloads {
         let (path, bytes) = &plugins[reload % 2];
-        let policy = engine.load_bytes(path, bytes, "{}").expect("plugin loads");
+        let policy = engine
+            .load_bytes(path, bytes, "{}", Default::default())
+            .expect("plugin loads");
         evaluate(&policy, &instances, Some("i-0000000000000a001")).expect("decides");
         current = Some(policy);
         if reload == 50 {

@@ -3,6 +3,7 @@
 use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
+use crate::policy::PolicyLimits;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +76,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "JSON|@FILE")]
     pub plugin_config: Option<String>,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
     /// tenth and the stale age to three times this.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -106,6 +110,9 @@ pub struct ResolveArgs {
     /// The policy's own settings: a JSON document, or @FILE to read one.
     #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
     pub plugin_config: String,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
 
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -179,6 +186,31 @@ pub struct SourceArgs {
     /// backoff and jitter [default: 5].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: Option<u32>,
+}
+
+/// What a policy may take.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Policy limits")]
+pub struct LimitArgs {
+    /// Time one configure or decide call may run; past it the call fails
+    /// [default: 2s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub policy_time_limit: Option<Duration>,
+
+    /// Memory one plugin instance may grow to, in MiB [default: 64].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub policy_memory_limit: Option<u32>,
+}
+
+impl LimitArgs {
+    /// `base` with the limits given applied on top.
+    pub fn apply_to(&self, mut base: PolicyLimits) -> PolicyLimits {
+        base.time = self.policy_time_limit.unwrap_or(base.time);
+        if let Some(mib) = self.policy_memory_limit {
+            base.memory_bytes = mib as usize * 1024 * 1024;
+        }
+        base
+    }
 }
 
 /// Which instance rollcall runs on.

@@ -6,6 +6,7 @@
 use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
+use crate::policy::PolicyLimits;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -78,6 +79,11 @@ pub struct PolicyConfig {
     pub settings: Option<toml::Table>,
     /// Or in a file of their own, `.json` or `.toml`, watched for changes.
     pub settings_file: Option<PathBuf>,
+    /// Time one `configure` or `decide` call may run (default 2s).
+    #[serde(default, with = "humantime_serde")]
+    pub time_limit: Option<Duration>,
+    /// Memory one plugin instance may grow to, in MiB (default 64).
+    pub memory_limit_mib: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -204,6 +210,7 @@ pub struct WatchSettings {
     pub stale_after: Duration,
     pub plugin: PathBuf,
     pub plugin_settings: PluginSettings,
+    pub limits: PolicyLimits,
     pub sinks: Vec<SinkConfig>,
     pub listen: Option<SocketAddr>,
     /// The configuration file, watched for changes; `None` with flags only.
@@ -314,6 +321,18 @@ impl Config {
             (None, Some(path)) => PluginSettings::File(path.clone()),
             (None, None) => PluginSettings::Inline("{}".to_owned()),
         };
+        let mut limits = PolicyLimits::default();
+        if let Some(time) = self.policy.time_limit {
+            limits.time = time;
+        }
+        if let Some(mib) = self.policy.memory_limit_mib {
+            if !(1..=4096).contains(&mib) {
+                return Err(problem(format!(
+                    "policy.memory_limit_mib {mib} is not within 1..=4096"
+                )));
+            }
+            limits.memory_bytes = mib as usize * 1024 * 1024;
+        }
         let refresh = self.refresh.unwrap_or(DEFAULT_REFRESH);
         if refresh.is_zero() {
             return Err(problem("refresh must be longer than zero".to_owned()));
@@ -326,6 +345,7 @@ impl Config {
             stale_after: self.stale_after.unwrap_or(refresh * 3),
             plugin: self.policy.plugin.clone(),
             plugin_settings,
+            limits,
             sinks: self.sinks.clone(),
             listen: self.http.as_ref().map(|http| http.listen),
             config_path: Some(origin.to_owned()),

@@ -25,7 +25,7 @@ pub fn plugin(name: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: build the plugins first (scripts/test does: \
-         cargo build --release --target wasm32-wasip2 -p elastic-grid -p tag-roles -p misbehaving)",
+         cargo build --release --target wasm32-wasip2 -p elastic-grid -p tag-roles -p misbehaving -p foreign-world)",
         path.display()
     );
     path
@@ -69,7 +69,7 @@ impl Run {
             );
         }
         assert!(
-            !self.stderr.contains("panicked"),
+            !self.stderr.contains("thread '"),
             "the host panicked: {}",
             self.stderr
         );

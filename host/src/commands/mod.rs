@@ -57,6 +57,8 @@ impl From<PolicyError> for Failure {
             PolicyError::Unreadable { .. } | PolicyError::Rejected { .. } => EXIT_USAGE,
             PolicyError::Load { .. }
             | PolicyError::Trapped { .. }
+            | PolicyError::TimeLimit { .. }
+            | PolicyError::MemoryLimit { .. }
             | PolicyError::Failed { .. }
             | PolicyError::InvalidAnswer { .. } => EXIT_POLICY,
         };

@@ -4,7 +4,7 @@ use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print, source};
 use crate::cli::ResolveArgs;
 use crate::inventory::ParseError;
 use crate::output;
-use crate::policy::{PolicyEngine, WasmPolicy};
+use crate::policy::{PolicyEngine, PolicyLimits, WasmPolicy};
 use crate::resolve::resolve;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +17,8 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
     let plugin = args.plugin.clone();
-    let loading = tokio::task::spawn_blocking(move || load_policy(&plugin, &settings));
+    let limits = args.limits.apply_to(PolicyLimits::default());
+    let loading = tokio::task::spawn_blocking(move || load_policy(&plugin, &settings, limits));
     let (loaded, own, fetched) = tokio::join!(loading, source::find_self(choice), source.fetch());
     let policy = loaded.map_err(|err| {
         Failure::new(
@@ -35,14 +36,14 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     print(&text)
 }
 
-fn load_policy(path: &Path, settings: &str) -> Result<WasmPolicy, Failure> {
+fn load_policy(path: &Path, settings: &str, limits: PolicyLimits) -> Result<WasmPolicy, Failure> {
     let engine = PolicyEngine::new().map_err(|err| {
         Failure::new(
             EXIT_POLICY,
             format!("cannot set up the WebAssembly engine: {err:#}"),
         )
     })?;
-    Ok(engine.load(path, settings)?)
+    Ok(engine.load(path, settings, limits)?)
 }
 
 /// The `--plugin-config` value as a JSON document: inline, or `@FILE`.

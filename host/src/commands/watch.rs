@@ -14,6 +14,7 @@ use crate::daemon::runner::{Daemon, StartError};
 use crate::daemon::status::Status;
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
+use crate::policy::PolicyLimits;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -122,6 +123,7 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
                 stale_after: DEFAULT_REFRESH * 3,
                 plugin,
                 plugin_settings: PluginSettings::Inline("{}".to_owned()),
+                limits: PolicyLimits::default(),
                 sinks: Vec::new(),
                 listen: None,
                 config_path: None,
@@ -176,6 +178,7 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
         };
         settings.plugin_settings.load()?;
     }
+    settings.limits = args.limits.apply_to(settings.limits);
     if let Some(path) = &args.output {
         settings.sinks.push(SinkConfig::File {
             path: path.clone(),

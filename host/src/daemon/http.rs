@@ -435,7 +435,7 @@ mod tests {
         let body = reply.json();
         assert_eq!(body["status"], "unhealthy");
         let reason = body["reason"].as_str().unwrap();
-        assert!(reason.contains("older than 60s: throttled"), "{reason}");
+        assert!(reason.contains("older than 1m: throttled"), "{reason}");
         assert_eq!(body["last_success"], rfc3339(long_ago));
         assert_eq!(body["refresh_error"], "throttled");
         assert_eq!(body["reload_error"], Value::Null);

@@ -33,6 +33,7 @@ struct ActivePolicy {
     policy: Arc<WasmPolicy>,
     sha256: String,
     settings: String,
+    limits: crate::policy::PolicyLimits,
 }
 
 pub struct Daemon {
@@ -322,8 +323,9 @@ impl Daemon {
             .load()
             .map_err(|err| err.to_string())?;
         let sha256 = crate::policy::sha256_hex(&bytes);
-        let policy_changed =
-            sha256 != self.policy.sha256 || plugin_settings != self.policy.settings;
+        let policy_changed = sha256 != self.policy.sha256
+            || plugin_settings != self.policy.settings
+            || settings.limits != self.policy.limits;
         if !policy_changed && settings == self.settings {
             return Ok(false);
         }
@@ -332,8 +334,9 @@ impl Daemon {
             let engine = self.engine.clone();
             let path = settings.plugin.clone();
             let settings_json = plugin_settings.clone();
+            let limits = settings.limits;
             let loaded = tokio::task::spawn_blocking(move || {
-                engine.load_bytes(&path, &bytes, &settings_json)
+                engine.load_bytes(&path, &bytes, &settings_json, limits)
             })
             .await
             .map_err(|err| format!("policy loading stopped unexpectedly: {err}"))?
@@ -370,6 +373,7 @@ impl Daemon {
             policy,
             sha256,
             settings: plugin_settings,
+            limits: settings.limits,
         };
         if let Some(source) = source {
             self.source = source;
@@ -420,14 +424,17 @@ async fn load_policy(
     let engine = engine.clone();
     let path = settings.plugin.clone();
     let settings_json = plugin_settings.clone();
-    let policy =
-        tokio::task::spawn_blocking(move || engine.load_bytes(&path, &bytes, &settings_json))
-            .await
-            .map_err(|err| StartError::Engine(err.to_string()))??;
+    let limits = settings.limits;
+    let policy = tokio::task::spawn_blocking(move || {
+        engine.load_bytes(&path, &bytes, &settings_json, limits)
+    })
+    .await
+    .map_err(|err| StartError::Engine(err.to_string()))??;
     Ok(ActivePolicy {
         policy: Arc::new(policy),
         sha256,
         settings: plugin_settings,
+        limits,
     })
 }
 

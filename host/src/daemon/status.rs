@@ -63,10 +63,11 @@ impl Status {
                 .as_ref()
                 .map(|failure| format!(": {}", failure.error))
                 .unwrap_or_default();
+            let millis = |duration: Duration| Duration::from_millis(duration.as_millis() as u64);
             return Health::Unhealthy(format!(
-                "the answer is {}s old, older than {}s{cause}",
-                age.as_secs(),
-                self.stale_after.as_secs()
+                "the answer is {} old, older than {}{cause}",
+                humantime::format_duration(millis(age)),
+                humantime::format_duration(millis(self.stale_after))
             ));
         }
         Health::Healthy
@@ -114,7 +115,7 @@ mod tests {
         );
         assert_eq!(
             status.health(at(161)),
-            Health::Unhealthy("the answer is 61s old, older than 60s: throttled".into())
+            Health::Unhealthy("the answer is 1m 1s old, older than 1m: throttled".into())
         );
     }
 }

@@ -5,10 +5,12 @@
 //! policy returns goes through [`evaluate`], which validates it against the
 //! inventory before anyone sees it.
 
+mod limits;
 mod sandbox;
 mod validate;
 mod wasm;
 
+pub use limits::PolicyLimits;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 
 use crate::inventory::Instance;
@@ -68,6 +70,10 @@ pub enum PolicyError {
     Rejected { name: String, message: String },
     #[error("policy {name} trapped: {reason}")]
     Trapped { name: String, reason: String },
+    #[error("policy {name} exceeded its time limit ({limit_ms} ms)")]
+    TimeLimit { name: String, limit_ms: u128 },
+    #[error("policy {name} exceeded its memory limit ({limit_mib} MiB)")]
+    MemoryLimit { name: String, limit_mib: usize },
     #[error("policy {name} failed: {message}")]
     Failed { name: String, message: String },
     #[error("policy {name} gave an invalid answer: {}", problems.join("; "))]

@@ -29,6 +29,12 @@ const GUEST_OUTPUT_BYTES: usize = 64 * 1024;
 /// The per-evaluation state of one plugin instance (`Store` data).
 pub struct Sandbox {
     plugin: String,
+    memory_limit: usize,
+    /// Set when the plugin asked for more memory than its limit.
+    pub memory_limit_hit: bool,
+    /// The last thing the plugin said before something went wrong: its last
+    /// error log line or stderr line (a Rust panic message lands here).
+    pub last_words: Option<String>,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: GuestOutput,
@@ -38,7 +44,7 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub fn new(plugin: String) -> Self {
+    pub fn new(plugin: String, memory_limit: usize) -> Self {
         let stdout = GuestOutput::default();
         let stderr = GuestOutput::default();
         let wasi = WasiCtx::builder()
@@ -50,6 +56,9 @@ impl Sandbox {
             .build();
         Sandbox {
             plugin,
+            memory_limit,
+            memory_limit_hit: false,
+            last_words: None,
             wasi,
             table: ResourceTable::new(),
             stdout,
@@ -61,6 +70,9 @@ impl Sandbox {
 
     /// Writes a line the plugin logged, if the budget allows.
     pub fn log(&mut self, level: tracing::Level, message: &str) {
+        if level == tracing::Level::ERROR {
+            self.last_words = Some(truncated(message, LOG_LINE_BYTES).to_owned());
+        }
         if self.log_lines >= LOG_LINES_PER_CALL {
             self.log_lines_dropped += 1;
             return;
@@ -79,6 +91,9 @@ impl Sandbox {
             let (text, dropped) = output.take();
             for line in String::from_utf8_lossy(&text).lines() {
                 emit(&self.plugin, level, truncated(line, LOG_LINE_BYTES));
+                if stream == "stderr" && !line.trim().is_empty() {
+                    self.last_words = Some(truncated(line, LOG_LINE_BYTES).to_owned());
+                }
             }
             if dropped > 0 {
                 tracing::warn!(plugin = %self.plugin, stream, dropped_bytes = dropped, "Plugin output past the limit was dropped.");
@@ -87,6 +102,30 @@ impl Sandbox {
         if self.log_lines_dropped > 0 {
             tracing::warn!(plugin = %self.plugin, dropped_lines = self.log_lines_dropped, limit = LOG_LINES_PER_CALL, "Plugin log lines past the limit were dropped.");
         }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_limit_hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= super::limits::TABLE_ELEMENTS)
     }
 }
 

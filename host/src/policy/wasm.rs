@@ -1,6 +1,7 @@
 //! WebAssembly policies: compiling a component once, and running it in a
 //! fresh, empty sandbox for every evaluation.
 
+use super::limits::{EPOCH_TICK, PolicyLimits};
 use super::sandbox::Sandbox;
 use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
 use crate::inventory::Instance;
@@ -27,10 +28,24 @@ pub struct PolicyEngine {
 }
 
 impl PolicyEngine {
+    /// Also starts the thread that advances the engine's epoch, which
+    /// enforces every policy's time limit; it ends with the last engine.
     pub fn new() -> wasmtime::Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
+        let ticking = engine.weak();
+        std::thread::Builder::new()
+            .name("rollcall-epoch".to_owned())
+            .spawn(move || {
+                while let Some(engine) = ticking.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|err| wasmtime::format_err!("cannot start the epoch thread: {err}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |sandbox| sandbox)?;
@@ -38,13 +53,19 @@ impl PolicyEngine {
     }
 
     /// Reads, compiles and links the plugin at `path`, then checks that it
-    /// accepts `settings` (a JSON document) in a trial instance.
-    pub fn load(&self, path: &Path, settings: &str) -> Result<WasmPolicy, PolicyError> {
+    /// accepts `settings` (a JSON document) in a trial instance, under
+    /// `limits`.
+    pub fn load(
+        &self,
+        path: &Path,
+        settings: &str,
+        limits: PolicyLimits,
+    ) -> Result<WasmPolicy, PolicyError> {
         let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
             path: path.to_owned(),
             source,
         })?;
-        self.load_bytes(path, &bytes, settings)
+        self.load_bytes(path, &bytes, settings, limits)
     }
 
     /// Like [`PolicyEngine::load`], with the plugin already in memory (`path`
@@ -54,6 +75,7 @@ impl PolicyEngine {
         path: &Path,
         bytes: &[u8],
         settings: &str,
+        limits: PolicyLimits,
     ) -> Result<WasmPolicy, PolicyError> {
         let load_error = |reason: String| PolicyError::Load {
             path: path.to_owned(),
@@ -79,8 +101,9 @@ impl PolicyEngine {
             engine: self.engine.clone(),
             pre,
             settings: settings.to_owned(),
+            limits,
         };
-        policy.with_instance(|_, _| Ok(()))?;
+        policy.with_instance(|_, _| Ok(Ok(())))?;
         Ok(policy)
     }
 }
@@ -92,6 +115,7 @@ pub struct WasmPolicy {
     engine: Engine,
     pre: bindings::PolicyPre<Sandbox>,
     settings: String,
+    limits: PolicyLimits,
 }
 
 impl WasmPolicy {
@@ -103,43 +127,88 @@ impl WasmPolicy {
             engine: self.engine.clone(),
             pre: self.pre.clone(),
             settings: settings.to_owned(),
+            limits: self.limits,
         };
-        policy.with_instance(|_, _| Ok(()))?;
+        policy.with_instance(|_, _| Ok(Ok(())))?;
         Ok(policy)
     }
 
     /// Instantiates the component in a fresh sandbox, configures it, and runs
-    /// `call` on it. Guest output reaches the log whatever the outcome.
+    /// `call` on it, each call under the time limit. Guest output reaches the
+    /// log whatever the outcome; a trap is told apart from a limit.
     fn with_instance<R>(
         &self,
-        call: impl FnOnce(&bindings::Policy, &mut Store<Sandbox>) -> Result<R, PolicyError>,
+        call: impl FnOnce(
+            &bindings::Policy,
+            &mut Store<Sandbox>,
+        ) -> wasmtime::Result<Result<R, PolicyError>>,
     ) -> Result<R, PolicyError> {
         let name = self.identity.name();
-        let mut store = Store::new(&self.engine, Sandbox::new(name.clone()));
+        let mut store = Store::new(&self.engine, Sandbox::new(name, self.limits.memory_bytes));
+        store.limiter(|sandbox| sandbox);
         let outcome = self
             .configured(&mut store)
-            .and_then(|policy| call(&policy, &mut store));
+            .and_then(|configured| match configured {
+                Ok(policy) => {
+                    store.set_epoch_deadline(self.limits.deadline_ticks());
+                    call(&policy, &mut store)
+                }
+                Err(rejected) => Ok(Err(rejected)),
+            });
         store.data_mut().flush();
-        outcome
+        outcome.unwrap_or_else(|err| Err(self.failure(&err, store.data())))
     }
 
-    fn configured(&self, store: &mut Store<Sandbox>) -> Result<bindings::Policy, PolicyError> {
-        let trapped = |err| self.trapped(err);
-        let policy = self.pre.instantiate(&mut *store).map_err(trapped)?;
-        policy
-            .call_configure(&mut *store, &self.settings)
-            .map_err(trapped)?
+    fn configured(
+        &self,
+        store: &mut Store<Sandbox>,
+    ) -> wasmtime::Result<Result<bindings::Policy, PolicyError>> {
+        store.set_epoch_deadline(self.limits.deadline_ticks());
+        let policy = self.pre.instantiate(&mut *store)?;
+        Ok(policy
+            .call_configure(&mut *store, &self.settings)?
+            .map(|()| policy)
             .map_err(|message| PolicyError::Rejected {
                 name: self.identity.name(),
                 message,
-            })?;
-        Ok(policy)
+            }))
     }
 
-    fn trapped(&self, err: wasmtime::Error) -> PolicyError {
-        PolicyError::Trapped {
-            name: self.identity.name(),
-            reason: format!("{err:#}"),
+    /// What a wasmtime error means for the operator: a limit, or a trap with
+    /// the plugin's last words (a Rust panic message, say).
+    fn failure(&self, err: &wasmtime::Error, sandbox: &Sandbox) -> PolicyError {
+        let name = self.identity.name();
+        if sandbox.memory_limit_hit {
+            return PolicyError::MemoryLimit {
+                name,
+                limit_mib: self.limits.memory_mib(),
+            };
+        }
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PolicyError::TimeLimit {
+                name,
+                limit_ms: self.limits.time.as_millis(),
+            },
+            trap => {
+                let mut reason = match trap {
+                    // Languages with a shadow stack in linear memory (Rust,
+                    // C) overflow it into an out-of-bounds access.
+                    Some(wasmtime::Trap::MemoryOutOfBounds) => format!(
+                        "{} (a stack overflow or a wild pointer in the plugin)",
+                        wasmtime::Trap::MemoryOutOfBounds
+                    ),
+                    Some(wasmtime::Trap::StackOverflow) => format!(
+                        "stack overflow: {} (too deep a recursion in the plugin)",
+                        wasmtime::Trap::StackOverflow
+                    ),
+                    Some(trap) => trap.to_string(),
+                    None => format!("{err:#}"),
+                };
+                if let Some(words) = &sandbox.last_words {
+                    reason.push_str(&format!(" (it said: {words})"));
+                }
+                PolicyError::Trapped { name, reason }
+            }
         }
     }
 }
@@ -158,14 +227,13 @@ impl Policy for WasmPolicy {
             instances: instances.iter().map(to_guest).collect(),
             self_id: self_id.map(str::to_owned),
         };
-        let answer = self.with_instance(|policy, store| {
-            policy
-                .call_decide(store, &input)
-                .map_err(|err| self.trapped(err))
-        })?;
-        let decision = answer.map_err(|message| PolicyError::Failed {
-            name: self.identity.name(),
-            message,
+        let decision = self.with_instance(|policy, store| {
+            Ok(policy
+                .call_decide(store, &input)?
+                .map_err(|message| PolicyError::Failed {
+                    name: self.identity.name(),
+                    message,
+                }))
         })?;
         Ok(from_guest(decision))
     }

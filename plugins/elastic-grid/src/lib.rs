@@ -13,7 +13,7 @@
 pub mod policy;
 pub mod settings;
 
-use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, log, summary};
+use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, install_panic_hook, log, summary};
 use settings::Settings;
 use std::cell::RefCell;
 
@@ -26,6 +26,7 @@ struct ElasticGrid;
 
 impl Guest for ElasticGrid {
     fn configure(config: String) -> Result<(), String> {
+        install_panic_hook();
         SETTINGS.set(Settings::from_json(&config)?);
         Ok(())
     }

@@ -10,7 +10,10 @@
 //! struct MyPolicy;
 //!
 //! impl Guest for MyPolicy {
-//!     fn configure(config: String) -> Result<(), String> { Ok(()) }
+//!     fn configure(config: String) -> Result<(), String> {
+//!         rollcall_policy_sdk::install_panic_hook();
+//!         Ok(())
+//!     }
 //!     fn decide(inventory: Inventory) -> Result<Decision, String> {
 //!         Ok(Decision { members: vec![], register_with: vec![] })
 //!     }
@@ -22,13 +25,15 @@
 //! Layout: `bindings` is generated from `wit/policy.wit` (plugins use the
 //! re-exports below, not the module); `address` picks the address peers use,
 //! `inventory` says who may be a member, `decision` whom self may register
-//! with and how to report a decision, `settings` reads a policy's settings.
+//! with and how to report a decision, `settings` reads a policy's settings,
+//! `panic` sends a panic's message to the host's log.
 
 mod address;
 mod decision;
 #[cfg(test)]
 mod fixtures;
 mod inventory;
+mod panic;
 mod settings;
 
 /// The generated bindings. Public only because [`export!`] expands, in the
@@ -54,4 +59,5 @@ pub use bindings::rollcall::policy::types::{
 pub use bindings::{Guest, export};
 pub use decision::{share_a_cluster, summary};
 pub use inventory::{candidates, checked_self_id};
+pub use panic::install_panic_hook;
 pub use settings::settings_from_json;

@@ -1,38 +1,92 @@
 //! A policy that misbehaves on request, for the end-to-end tests of the
 //! host's defences. Its settings pick the misbehaviour: `{"mode": "..."}`.
 //!
-//! Modes: `well-behaved` (every running instance an agent, self registers with
-//! everyone else), `unknown-member`, `empty-role`, `duplicate-member`,
-//! `self-target`, `error`, `trap`, `reject-settings`, `chatty` (floods the
-//! log and stdout, then behaves).
+//! Modes:
+//! - answers: `well-behaved` (every running instance an agent, self registers
+//!   with everyone else), `unknown-member`, `empty-role`, `duplicate-member`,
+//!   `self-target`, `giant-output` (2,000,000 members, or `"count"` of them);
+//! - failures: `error`, `trap` (`decide` panics), `reject-settings`,
+//!   `panic-configure`;
+//! - runaways: `loop-decide`, `loop-configure` (never return), `allocate`
+//!   (allocates until allocation fails), `recurse` (until the call stack is
+//!   exhausted);
+//! - escapes, each reported as `decide`'s error message: `read-file` (reads
+//!   `/etc/passwd`), `read-env` (reads the environment), `connect` (connects
+//!   to `127.0.0.1` on the settings' `"port"`);
+//! - noise: `chatty` (floods the log and stdout, then behaves).
 
-use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, Member, candidates, log};
+use rollcall_policy_sdk::{
+    Decision, Guest, Inventory, LogLevel, Member, candidates, install_panic_hook, log,
+};
 use std::cell::RefCell;
+use std::hint::black_box;
+
+/// Members `giant-output` returns unless the settings say `"count"`.
+const GIANT_OUTPUT_MEMBERS: usize = 2_000_000;
 
 thread_local! {
-    static MODE: RefCell<String> = RefCell::new("well-behaved".to_owned());
+    static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+}
+
+/// The misbehaviour and what it reads.
+struct Settings {
+    mode: String,
+    /// `connect`: the loopback port to connect to.
+    port: Option<u16>,
+    /// `giant-output`: how many members to return.
+    count: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: "well-behaved".to_owned(),
+            port: None,
+            count: GIANT_OUTPUT_MEMBERS,
+        }
+    }
+}
+
+impl Settings {
+    fn from_json(config: &str) -> Result<Settings, String> {
+        let settings: serde_json::Value =
+            serde_json::from_str(config).map_err(|err| err.to_string())?;
+        let number = |name: &str| settings.get(name).and_then(serde_json::Value::as_u64);
+        Ok(Settings {
+            mode: settings
+                .get("mode")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("well-behaved")
+                .to_owned(),
+            port: number("port").and_then(|port| u16::try_from(port).ok()),
+            count: number("count")
+                .and_then(|count| usize::try_from(count).ok())
+                .unwrap_or(GIANT_OUTPUT_MEMBERS),
+        })
+    }
 }
 
 struct Misbehaving;
 
 impl Guest for Misbehaving {
     fn configure(config: String) -> Result<(), String> {
-        let settings: serde_json::Value =
-            serde_json::from_str(&config).map_err(|err| err.to_string())?;
-        let mode = settings
-            .get("mode")
-            .and_then(|mode| mode.as_str())
-            .unwrap_or("well-behaved")
-            .to_owned();
-        if mode == "reject-settings" {
-            return Err("mode reject-settings: these settings are never good enough".to_owned());
+        install_panic_hook();
+        let settings = Settings::from_json(&config)?;
+        match settings.mode.as_str() {
+            "reject-settings" => {
+                return Err("mode reject-settings: these settings are never good enough".to_owned());
+            }
+            "panic-configure" => panic!("mode panic-configure: configure panicked on purpose"),
+            "loop-configure" => spin_forever(),
+            _ => {}
         }
-        MODE.with(|current| *current.borrow_mut() = mode);
+        SETTINGS.set(settings);
         Ok(())
     }
 
     fn decide(inventory: Inventory) -> Result<Decision, String> {
-        let mode = MODE.with(|mode| mode.borrow().clone());
+        let (mode, port, count) =
+            SETTINGS.with_borrow(|settings| (settings.mode.clone(), settings.port, settings.count));
         let mut decision = well_behaved(&inventory);
         let first = decision.members.first().cloned();
         match (mode.as_str(), first) {
@@ -52,6 +106,36 @@ impl Guest for Misbehaving {
                 }
                 println!("chatty stdout line");
                 eprintln!("chatty stderr line");
+            }
+            ("loop-decide", _) => spin_forever(),
+            ("allocate", _) => allocate_forever(),
+            ("recurse", _) => {
+                recurse(0);
+            }
+            ("giant-output", _) => {
+                let id = inventory
+                    .instances
+                    .first()
+                    .map_or("i-none", |instance| &instance.id);
+                decision.members = Vec::with_capacity(count);
+                decision.members.extend((0..count).map(|_| agent(id, None)));
+                decision.register_with.clear();
+            }
+            ("read-file", _) => {
+                let result = std::fs::read_to_string("/etc/passwd");
+                return Err(format!("read-file: {result:?}"));
+            }
+            ("read-env", _) => {
+                return Err(format!(
+                    "read-env: AWS_SECRET_ACCESS_KEY={:?} vars={}",
+                    std::env::var("AWS_SECRET_ACCESS_KEY"),
+                    std::env::vars().count()
+                ));
+            }
+            ("connect", _) => {
+                let port = port.ok_or("mode connect: the settings need a \"port\"")?;
+                let result = std::net::TcpStream::connect(("127.0.0.1", port));
+                return Err(format!("connect: {result:?}"));
             }
             (other, _) => return Err(format!("unknown mode {other:?}")),
         }
@@ -87,6 +171,44 @@ fn agent(id: &str, address: Option<String>) -> Member {
         address,
         port: None,
     }
+}
+
+/// Busy work that never ends and that the optimizer cannot remove.
+fn spin_forever() -> ! {
+    let mut counter = 0u64;
+    loop {
+        counter = black_box(
+            counter
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1),
+        );
+    }
+}
+
+/// Keeps every MiB it allocates (and writes to each page of it) until an
+/// allocation fails, which aborts.
+fn allocate_forever() -> ! {
+    const CHUNK: usize = 1024 * 1024;
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        for page in chunk.iter_mut().step_by(4096) {
+            *page = 1;
+        }
+        hoard.push(black_box(chunk));
+    }
+}
+
+/// Recurses until wasmtime's call stack is exhausted. Each frame adds to the
+/// value the call below returns, so this is no tail call the optimizer could
+/// turn into a loop; the frames live in wasm locals, not in the shadow stack
+/// in linear memory, so the wasm call stack runs out first.
+fn recurse(depth: u64) -> u64 {
+    let depth = black_box(depth);
+    if depth == u64::MAX {
+        return 0;
+    }
+    black_box(recurse(depth + 1).wrapping_add(depth))
 }
 
 rollcall_policy_sdk::export!(Misbehaving);

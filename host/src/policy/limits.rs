@@ -1,0 +1,57 @@
+//! How much a policy may take: CPU time per call and linear memory. Both are
+//! enforced by wasmtime (epoch interruption, a resource limiter), so a
+//! runaway plugin costs a failed call, never the host.
+
+use std::time::Duration;
+
+/// How often the engine's epoch advances; deadlines are whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Tables a plugin may grow to, in elements (function pointers).
+pub const TABLE_ELEMENTS: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyLimits {
+    /// Wall-clock time one `configure` or `decide` call may run.
+    pub time: Duration,
+    /// Linear memory one plugin instance may grow to, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for PolicyLimits {
+    fn default() -> Self {
+        PolicyLimits {
+            time: Duration::from_secs(2),
+            memory_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl PolicyLimits {
+    /// The epoch deadline for one call: the time limit in ticks, rounded up,
+    /// plus the tick already under way.
+    pub fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_nanos();
+        (self.time.as_nanos().div_ceil(tick) as u64).max(1) + 1
+    }
+
+    pub fn memory_mib(&self) -> usize {
+        self.memory_bytes / (1024 * 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_round_up_to_whole_ticks() {
+        let limits = |millis| PolicyLimits {
+            time: Duration::from_millis(millis),
+            ..PolicyLimits::default()
+        };
+        assert_eq!(limits(2_000).deadline_ticks(), 201);
+        assert_eq!(limits(15).deadline_ticks(), 3);
+        assert_eq!(limits(0).deadline_ticks(), 2);
+    }
+}
