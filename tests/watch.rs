@@ -28,6 +28,7 @@ impl Watch {
         let address = format!("127.0.0.1:{}", free_port());
         let stderr = dir.join("watch.stderr");
         let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        common::isolate(&mut command);
         command
             .arg("watch")
             .args(args)
@@ -35,16 +36,7 @@ impl Watch {
             .env("RUST_LOG", "rollcall=debug")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.join("watch.stdout")).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AWS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .envs(env.iter().copied());
         let watch = Watch {
             child: Some(command.spawn().expect("rollcall watch starts")),

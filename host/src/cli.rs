@@ -3,7 +3,7 @@
 use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
-use crate::policy::PolicyLimits;
+use crate::policy::{CompiledCache, PolicyLimits};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,6 +45,23 @@ pub enum Command {
     /// (or on SIGHUP). Exits 0 on SIGTERM/SIGINT.
     #[command(after_help = EXIT_CODES)]
     Watch(WatchArgs),
+    /// Work with plugin files.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Compile a plugin ahead of time into the compiled-policy cache, so that
+    /// `resolve` and `watch` start without compiling it.
+    Compile {
+        /// The plugin to compile.
+        #[arg(value_name = "FILE.wasm")]
+        plugin: PathBuf,
+
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
 }
 
 impl Command {
@@ -78,6 +95,9 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
     /// tenth and the stale age to three times this.
@@ -113,6 +133,9 @@ pub struct ResolveArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t = Format::Json)]
@@ -186,6 +209,35 @@ pub struct SourceArgs {
     /// backoff and jitter [default: 5].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: Option<u32>,
+}
+
+/// Where compiled policies are kept.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Compiled-policy cache")]
+pub struct CacheArgs {
+    /// Directory of compiled policies, which must be writable only by this
+    /// user [default: $ROLLCALL_CACHE_DIR, $XDG_CACHE_HOME/rollcall or
+    /// ~/.cache/rollcall].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Always compile; neither read nor write the cache (wins over
+    /// --cache-dir).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache these flags name, if any.
+    pub fn cache(&self) -> Option<CompiledCache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(CompiledCache::default_directory)
+            .map(CompiledCache::new)
+    }
 }
 
 /// What a policy may take.
@@ -305,7 +357,7 @@ mod tests {
         full.extend(args);
         match parse(&full).unwrap().command {
             Command::Resolve(args) => args,
-            Command::Inventory(_) | Command::Watch(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

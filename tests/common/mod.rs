@@ -93,23 +93,36 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    command.args(args).env_remove("RUST_LOG");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .envs(env.iter().copied());
+    command.args(args);
+    isolate(&mut command);
+    command.envs(env.iter().copied());
     let output = command.output().expect("rollcall runs");
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Keeps a `rollcall` under test away from the machine's AWS settings (no
+/// profile, region, endpoint or IMDS) and its compiled-policy cache.
+pub fn isolate(command: &mut Command) {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("ROLLCALL_CACHE_DIR", test_cache());
+}
+
+/// The compiled-policy cache the tests share (under target/).
+pub fn test_cache() -> PathBuf {
+    workspace().join("target/test-policy-cache")
 }
 
 /// `rollcall resolve --inventory INVENTORY --plugin PLUGIN EXTRA...`

@@ -1,6 +1,7 @@
 //! Running a command: from parsed flags to output and an exit status.
 
 mod inventory;
+mod plugin;
 mod resolve;
 mod source;
 mod watch;
@@ -83,6 +84,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Resolve(args) => resolve::run(args).await,
         Command::Inventory(args) => inventory::run(args).await,
         Command::Watch(args) => watch::run(args).await,
+        Command::Plugin(command) => plugin::run(command),
     }
 }
 

@@ -4,7 +4,7 @@ use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print, source};
 use crate::cli::ResolveArgs;
 use crate::inventory::ParseError;
 use crate::output;
-use crate::policy::{PolicyEngine, PolicyLimits, WasmPolicy};
+use crate::policy::{CompiledCache, PolicyEngine, PolicyLimits, WasmPolicy};
 use crate::resolve::resolve;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +18,9 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     // independent: overlap them.
     let plugin = args.plugin.clone();
     let limits = args.limits.apply_to(PolicyLimits::default());
-    let loading = tokio::task::spawn_blocking(move || load_policy(&plugin, &settings, limits));
+    let cache = args.cache.cache();
+    let loading =
+        tokio::task::spawn_blocking(move || load_policy(&plugin, &settings, limits, cache));
     let (loaded, own, fetched) = tokio::join!(loading, source::find_self(choice), source.fetch());
     let policy = loaded.map_err(|err| {
         Failure::new(
@@ -36,14 +38,19 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     print(&text)
 }
 
-fn load_policy(path: &Path, settings: &str, limits: PolicyLimits) -> Result<WasmPolicy, Failure> {
+fn load_policy(
+    path: &Path,
+    settings: &str,
+    limits: PolicyLimits,
+    cache: Option<CompiledCache>,
+) -> Result<WasmPolicy, Failure> {
     let engine = PolicyEngine::new().map_err(|err| {
         Failure::new(
             EXIT_POLICY,
             format!("cannot set up the WebAssembly engine: {err:#}"),
         )
     })?;
-    Ok(engine.load(path, settings, limits)?)
+    Ok(engine.with_cache(cache).load(path, settings, limits)?)
 }
 
 /// The `--plugin-config` value as a JSON document: inline, or `@FILE`.

@@ -43,6 +43,7 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
         status,
         Arc::clone(&events),
         Arc::clone(&metrics),
+        args.cache.cache(),
     )
     .await
     .map_err(start_failure)?;

@@ -76,9 +76,12 @@ impl Daemon {
         status: watch_channel::Sender<Status>,
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
+        cache: Option<crate::policy::CompiledCache>,
     ) -> Result<Daemon, StartError> {
         let settings = loader()?;
-        let engine = PolicyEngine::new().map_err(|err| StartError::Engine(format!("{err:#}")))?;
+        let engine = PolicyEngine::new()
+            .map_err(|err| StartError::Engine(format!("{err:#}")))?
+            .with_cache(cache);
         let policy = load_policy(&engine, &settings).await?;
         let source = open_source(&settings.source).await?;
         let sinks = settings.sinks.iter().map(crate::sink::build).collect();

@@ -5,11 +5,13 @@
 //! policy returns goes through [`evaluate`], which validates it against the
 //! inventory before anyone sees it.
 
+mod cache;
 mod limits;
 mod sandbox;
 mod validate;
 mod wasm;
 
+pub use cache::CompiledCache;
 pub use limits::PolicyLimits;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 

@@ -1,6 +1,7 @@
 //! WebAssembly policies: compiling a component once, and running it in a
 //! fresh, empty sandbox for every evaluation.
 
+use super::cache::CompiledCache;
 use super::limits::{EPOCH_TICK, PolicyLimits};
 use super::sandbox::Sandbox;
 use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
@@ -25,6 +26,7 @@ use bindings::rollcall::policy::{host, types};
 pub struct PolicyEngine {
     engine: Engine,
     linker: Linker<Sandbox>,
+    cache: Option<CompiledCache>,
 }
 
 impl PolicyEngine {
@@ -49,7 +51,61 @@ impl PolicyEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |sandbox| sandbox)?;
-        Ok(PolicyEngine { engine, linker })
+        Ok(PolicyEngine {
+            engine,
+            linker,
+            cache: None,
+        })
+    }
+
+    /// Keeps compiled policies in `cache` and reuses them.
+    pub fn with_cache(mut self, cache: Option<CompiledCache>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Compiles the plugin into the cache (`rollcall plugin compile`);
+    /// returns the entry written.
+    pub fn precompile(
+        &self,
+        path: &Path,
+        cache: &CompiledCache,
+    ) -> Result<std::path::PathBuf, PolicyError> {
+        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let load_error = |reason: String| PolicyError::Load {
+            path: path.to_owned(),
+            reason,
+        };
+        check_component_header(&bytes).map_err(load_error)?;
+        cache
+            .store(&self.engine, &sha256_hex(&bytes), &bytes)
+            .map_err(load_error)
+    }
+
+    /// The compiled component: from the cache if it holds this plugin for
+    /// this engine, else compiled now (and stored for next time).
+    fn component(&self, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+        let Some(cache) = &self.cache else {
+            return Component::new(&self.engine, bytes);
+        };
+        if let Some(component) = cache.load(&self.engine, sha256) {
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        match component
+            .serialize()
+            .map_err(|err| format!("{err:#}"))
+            .and_then(|code| cache.store_compiled(&self.engine, sha256, &code))
+        {
+            Ok(entry) => tracing::debug!(entry = %entry.display(), "Compiled policy cached."),
+            Err(reason) => {
+                tracing::warn!(cache = %cache.directory().display(), reason, "Cannot cache the compiled policy.")
+            }
+        }
+        Ok(component)
     }
 
     /// Reads, compiles and links the plugin at `path`, then checks that it
@@ -82,8 +138,10 @@ impl PolicyEngine {
             reason,
         };
         check_component_header(bytes).map_err(load_error)?;
-        let component =
-            Component::new(&self.engine, bytes).map_err(|err| load_error(format!("{err:#}")))?;
+        let sha256 = sha256_hex(bytes);
+        let component = self
+            .component(bytes, &sha256)
+            .map_err(|err| load_error(format!("{err:#}")))?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -96,7 +154,7 @@ impl PolicyEngine {
         let policy = WasmPolicy {
             identity: PolicyIdentity {
                 path: path.to_owned(),
-                sha256: sha256_hex(bytes),
+                sha256,
             },
             engine: self.engine.clone(),
             pre,

@@ -1,0 +1,190 @@
+//! Precompiled policies: compiling a plugin once and reusing the machine
+//! code, so that a boot-time `resolve` or a daemon restart skips the JIT.
+//!
+//! Entries are keyed by the plugin's SHA-256 and the engine's compatibility
+//! hash (wasmtime version, target, configuration), and carry a header of
+//! rollcall's own. Only files with that header, under a directory that only
+//! rollcall's user can write, are ever deserialized: precompiled code is
+//! trusted code. Anything else (another wasmtime, another configuration, a
+//! corrupt or foreign file) falls back to compiling.
+
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+const MAGIC: &[u8; 16] = b"rollcall-cwasm1\n";
+
+/// A directory of precompiled policies.
+#[derive(Debug, Clone)]
+pub struct CompiledCache {
+    directory: PathBuf,
+}
+
+impl CompiledCache {
+    /// `$ROLLCALL_CACHE_DIR`, else `$XDG_CACHE_HOME/rollcall`, else
+    /// `~/.cache/rollcall`.
+    pub fn default_directory() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("ROLLCALL_CACHE_DIR") {
+            return Some(dir.into());
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("rollcall"));
+        }
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/rollcall"))
+    }
+
+    pub fn new(directory: PathBuf) -> Self {
+        CompiledCache { directory }
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// Where the entry for `sha256` under `engine` lives.
+    pub fn entry_path(&self, engine: &Engine, sha256: &str) -> PathBuf {
+        self.directory
+            .join(format!("{sha256}-{}.cwasm", compatibility(engine)))
+    }
+
+    /// The cached component, if a trustworthy, compatible entry exists.
+    pub fn load(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.entry_path(engine, sha256);
+        if !path.exists() {
+            return None;
+        }
+        if let Err(reason) = self.trusted() {
+            tracing::warn!(cache = %self.directory.display(), reason, "Ignoring the compiled-policy cache.");
+            return None;
+        }
+        let bytes = std::fs::read(&path).ok()?;
+        let code = match header_checked(&bytes, sha256, &compatibility(engine)) {
+            Some(code) => code,
+            None => {
+                tracing::warn!(entry = %path.display(), "Not a compiled policy of this rollcall; compiling instead.");
+                return None;
+            }
+        };
+        // SAFETY: the bytes were written by `store` below (our header, our
+        // key) into a directory only this user can write, and wasmtime checks
+        // its own version and configuration header before using them.
+        match unsafe { Component::deserialize(engine, code) } {
+            Ok(component) => {
+                tracing::debug!(entry = %path.display(), "Compiled policy loaded from the cache.");
+                Some(component)
+            }
+            Err(err) => {
+                tracing::warn!(entry = %path.display(), error = %format!("{err:#}"), "Compiled policy unusable; compiling instead.");
+                None
+            }
+        }
+    }
+
+    /// Compiles `bytes` for `engine` and stores the result; returns the entry.
+    pub fn store(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> Result<PathBuf, String> {
+        let code = engine
+            .precompile_component(bytes)
+            .map_err(|err| format!("{err:#}"))?;
+        self.store_compiled(engine, sha256, &code)
+    }
+
+    /// Stores already compiled code (`Component::serialize`).
+    pub fn store_compiled(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        code: &[u8],
+    ) -> Result<PathBuf, String> {
+        let failed =
+            |err: std::io::Error| format!("cannot write to {}: {err}", self.directory.display());
+        std::fs::create_dir_all(&self.directory).map_err(failed)?;
+        let _ = std::fs::set_permissions(&self.directory, std::fs::Permissions::from_mode(0o700));
+        self.trusted()?;
+        let path = self.entry_path(engine, sha256);
+        let mut file = tempfile::NamedTempFile::new_in(&self.directory).map_err(failed)?;
+        file.write_all(&header(sha256, &compatibility(engine)))
+            .map_err(failed)?;
+        file.write_all(code).map_err(failed)?;
+        file.as_file().sync_all().map_err(failed)?;
+        file.persist(&path).map_err(|err| failed(err.error))?;
+        Ok(path)
+    }
+
+    /// The cache is trusted only if it is owned by this user and nobody else
+    /// may write to it.
+    fn trusted(&self) -> Result<(), String> {
+        let metadata = std::fs::metadata(&self.directory).map_err(|err| err.to_string())?;
+        let uid = current_uid();
+        if metadata.uid() != uid {
+            return Err(format!("owned by uid {}, not {uid}", metadata.uid()));
+        }
+        if metadata.mode() & 0o022 != 0 {
+            return Err(format!(
+                "writable by others (mode {:o})",
+                metadata.mode() & 0o777
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// This process's uid, as the kernel reports it for /proc/self.
+fn current_uid() -> u32 {
+    std::fs::metadata("/proc/self")
+        .map(|metadata| metadata.uid())
+        .unwrap_or(u32::MAX)
+}
+
+/// The engine's compatibility hash as 16 hex digits.
+fn compatibility(engine: &Engine) -> String {
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let digest = hasher.0.finalize();
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn header(sha256: &str, compatibility: &str) -> Vec<u8> {
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(format!("{sha256}\n{compatibility}\n").as_bytes());
+    header
+}
+
+/// The code after a header that matches, or `None`.
+fn header_checked<'a>(bytes: &'a [u8], sha256: &str, compatibility: &str) -> Option<&'a [u8]> {
+    let expected = header(sha256, compatibility);
+    bytes.strip_prefix(expected.as_slice())
+}
+
+struct Sha256Hasher(Sha256);
+
+impl Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_bind_the_code_to_plugin_and_engine() {
+        let bytes = [header("abc", "0011").as_slice(), b"CODE"].concat();
+        assert_eq!(header_checked(&bytes, "abc", "0011"), Some(&b"CODE"[..]));
+        assert_eq!(header_checked(&bytes, "abd", "0011"), None);
+        assert_eq!(header_checked(&bytes, "abc", "0012"), None);
+        assert_eq!(header_checked(b"\x7fELF....", "abc", "0011"), None);
+    }
+}
