@@ -183,39 +183,68 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
 
     let modes = [
         "loop-decide",
+        "loop-configure",
         "allocate",
-        "trap",
-        "unknown-member",
+        "giant-output",
         "recurse",
+        "trap",
+        "panic-configure",
+        "error",
+        "unknown-member",
+        "duplicate-member",
+        "self-target",
+        "empty-role",
+        "read-file",
+        "read-env",
+        "connect",
     ];
-    for (count, mode) in modes.iter().enumerate() {
-        write_replacing(&settings, &format!(r#"{{"mode": "{mode}"}}"#));
-        let rolled_back = format!(
-            "rollcall_reloads_total{{outcome=\"rolled_back\"}} {}",
-            count + 1
-        );
-        eventually(wait, &format!("{mode} rolled back"), || {
-            let metrics = http_get(&address, "/metrics")?.1;
-            metrics.contains(&rolled_back).then_some(())
-        });
-        let (status, health) = get("/healthz");
-        assert_eq!(status, 200, "{mode}: still healthy: {health}");
-        assert!(health["reload_error"].is_string(), "{mode}: {health}");
-        let served = get("/v1/membership").1;
-        assert_eq!(
-            served["register_with"], good["register_with"],
-            "{mode}: last good answer"
-        );
-        assert_eq!(served["policy"], good["policy"]);
+    let mut rollbacks = 0;
+    for mode in modes {
+        write_replacing(&settings, &format!(r#"{{"mode": "{mode}", "port": 9}}"#));
+        rollbacks += 1;
+        let error = rolled_back(&address, rollbacks, mode, &good);
+        if mode == "recurse" {
+            assert!(error.contains("stack overflow"), "{error}");
+        }
+        if mode == "loop-decide" {
+            assert!(
+                error.contains("exceeded its time limit (300 ms)"),
+                "{error}"
+            );
+        }
     }
-    let (_, health) = get("/healthz");
-    assert!(
-        health["reload_error"]
-            .as_str()
-            .unwrap()
-            .contains("stack overflow"),
-        "{health}"
+
+    // Files that are no policy at all, renamed over the plugin in service.
+    let in_service = dir.path().join("policy.wasm");
+    std::fs::copy(plugin("misbehaving"), &in_service).unwrap();
+    write_replacing(&settings, r#"{"mode": "well-behaved"}"#);
+    let config_text = std::fs::read_to_string(&config).unwrap().replace(
+        &plugin("misbehaving").display().to_string(),
+        &in_service.display().to_string(),
     );
+    write_replacing(&config, &config_text);
+    let good = eventually(wait, "the copy in service", || {
+        let served = get("/v1/membership").1;
+        (served["policy"]["path"] == in_service.to_str().unwrap()).then_some(served)
+    });
+    let wasm = std::fs::read(plugin("misbehaving")).unwrap();
+    let files: [(&str, Vec<u8>); 4] = [
+        ("not wasm", b"#!/bin/sh\necho monitor\n".to_vec()),
+        ("truncated", wasm[..wasm.len() / 2].to_vec()),
+        ("core module", b"\0asm\x01\0\0\0".to_vec()),
+        (
+            "another world",
+            std::fs::read(plugin("foreign_world")).unwrap(),
+        ),
+    ];
+    for (what, bytes) in files {
+        let incoming = dir.path().join("incoming.wasm");
+        std::fs::write(&incoming, &bytes).unwrap();
+        std::fs::rename(&incoming, &in_service).unwrap();
+        rollbacks += 1;
+        let error = rolled_back(&address, rollbacks, what, &good);
+        assert!(error.contains("cannot load policy"), "{what}: {error}");
+    }
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -223,6 +252,37 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         .unwrap();
     let status = eventually(wait, "exit", || child.try_wait().ok().flatten());
     assert_eq!(status.code(), Some(0));
+}
+
+/// Waits until `/metrics` counts `rollbacks` rolled-back reloads, checks
+/// that the daemon is healthy and still serves `good`, and returns the
+/// reload error `/healthz` shows.
+fn rolled_back(address: &str, rollbacks: usize, what: &str, good: &serde_json::Value) -> String {
+    let counter = format!("rollcall_reloads_total{{outcome=\"rolled_back\"}} {rollbacks}");
+    eventually(
+        Duration::from_secs(20),
+        &format!("{what} rolled back"),
+        || {
+            let metrics = http_get(address, "/metrics")?.1;
+            metrics.contains(&counter).then_some(())
+        },
+    );
+    let json = |path: &str| -> (u16, serde_json::Value) {
+        let (status, body) = http_get(address, path).expect("HTTP answers");
+        (status, serde_json::from_str(&body).unwrap_or_default())
+    };
+    let (status, health) = json("/healthz");
+    assert_eq!(status, 200, "{what}: still healthy: {health}");
+    let served = json("/v1/membership").1;
+    assert_eq!(
+        served["register_with"], good["register_with"],
+        "{what}: last good answer"
+    );
+    assert_eq!(served["policy"], good["policy"], "{what}: last good policy");
+    health["reload_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no reload error in {health}"))
+        .to_owned()
 }
 
 fn write_replacing(to: &Path, text: &str) {

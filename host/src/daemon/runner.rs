@@ -13,7 +13,7 @@ use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::{SelfChoice, instance_id_from_imds};
 use crate::inventory::{Ec2Source, FileSource, Inventory, InventorySource};
 use crate::membership::{Membership, rfc3339};
-use crate::policy::{Policy, PolicyEngine, WasmPolicy, evaluate};
+use crate::policy::{Policy, PolicyEngine, PolicyLimits, WasmPolicy, evaluate};
 use crate::sink::{Publication, Sink};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -294,12 +294,19 @@ impl Daemon {
     /// if everything loads and decides the current fleet does it swap in.
     async fn reload(&mut self) {
         match self.try_reload().await {
-            Ok(true) => {
+            Ok(Reloaded::Swapped(trial)) => {
                 self.metrics.reload(true);
                 self.status
                     .send_modify(|status| status.reload_failure = None);
+                // Watch what the new settings name before anyone sees the
+                // new answer and acts on it.
+                self.rewatch();
+                if let Some(membership) = trial {
+                    self.publish(*membership).await;
+                }
+                return;
             }
-            Ok(false) => tracing::debug!("Nothing changed; no reload."),
+            Ok(Reloaded::Unchanged) => tracing::debug!("Nothing changed; no reload."),
             Err(error) => {
                 self.metrics.reload(false);
                 tracing::error!(error = %error, "Reload failed; the running policy keeps serving.");
@@ -316,38 +323,27 @@ impl Daemon {
         self.rewatch();
     }
 
-    async fn try_reload(&mut self) -> Result<bool, String> {
+    async fn try_reload(&mut self) -> Result<Reloaded, String> {
         let settings = (self.loader)().map_err(|err| err.to_string())?;
-        let bytes = tokio::fs::read(&settings.plugin)
+        let files = PolicyFiles::read(&settings)
             .await
-            .map_err(|err| format!("cannot read policy {}: {err}", settings.plugin.display()))?;
-        let plugin_settings = settings
-            .plugin_settings
-            .load()
             .map_err(|err| err.to_string())?;
-        let sha256 = crate::policy::sha256_hex(&bytes);
-        let policy_changed = sha256 != self.policy.sha256
-            || plugin_settings != self.policy.settings
+        let policy_changed = settings.plugin != self.settings.plugin
+            || files.sha256 != self.policy.sha256
+            || files.settings != self.policy.settings
             || settings.limits != self.policy.limits;
         if !policy_changed && settings == self.settings {
-            return Ok(false);
+            return Ok(Reloaded::Unchanged);
         }
 
-        let policy = if policy_changed {
-            let engine = self.engine.clone();
-            let path = settings.plugin.clone();
-            let settings_json = plugin_settings.clone();
-            let limits = settings.limits;
-            let loaded = tokio::task::spawn_blocking(move || {
-                engine.load_bytes(&path, &bytes, &settings_json, limits)
-            })
-            .await
-            .map_err(|err| format!("policy loading stopped unexpectedly: {err}"))?
-            .map_err(|err| err.to_string())?;
-            Arc::new(loaded)
+        let active = if policy_changed {
+            build_policy(&self.engine, &settings, files)
+                .await
+                .map_err(|err| err.to_string())?
         } else {
-            Arc::clone(&self.policy.policy)
+            files.into_active(Arc::clone(&self.policy.policy), settings.limits)
         };
+        let policy = Arc::clone(&active.policy);
         let source = if settings.source != self.settings.source {
             Some(
                 open_source(&settings.source)
@@ -372,12 +368,7 @@ impl Daemon {
         if settings.listen != self.settings.listen {
             tracing::warn!("http.listen changed; the HTTP API keeps its address until a restart.");
         }
-        self.policy = ActivePolicy {
-            policy,
-            sha256,
-            settings: plugin_settings,
-            limits: settings.limits,
-        };
+        self.policy = active;
         if let Some(source) = source {
             self.source = source;
         }
@@ -386,10 +377,9 @@ impl Daemon {
             .send_modify(|status| status.stale_after = settings.stale_after);
         self.settings = settings;
         tracing::info!(plugin = %self.settings.plugin.display(), sha256 = %self.policy.sha256, "Reloaded.");
-        if let Some((membership, _)) = trial {
-            self.publish(membership).await;
-        }
-        Ok(true)
+        Ok(Reloaded::Swapped(
+            trial.map(|(membership, _)| Box::new(membership)),
+        ))
     }
 
     fn rewatch(&mut self) {
@@ -404,10 +394,53 @@ impl Daemon {
         if let SourceSettings::File(path) = &self.settings.source {
             files.push((path.clone(), Signal::Refresh));
         }
-        self.watcher = None;
+        // The new watches start before the old ones stop: no change made
+        // meanwhile goes unseen.
         match watch(&files, self.signals.0.clone()) {
             Ok(watcher) => self.watcher = Some(watcher),
             Err(err) => tracing::warn!(error = %err, "Cannot watch files; reload with SIGHUP."),
+        }
+    }
+}
+
+/// What a reload did.
+enum Reloaded {
+    Unchanged,
+    /// The new settings and policy are in service; their answer on the
+    /// current fleet, if there is one, is still to be published.
+    Swapped(Option<Box<Membership>>),
+}
+
+/// The policy's files as they are now: the plugin, read into memory (a
+/// watched file is never mapped), its hash, and its settings.
+struct PolicyFiles {
+    bytes: Vec<u8>,
+    sha256: String,
+    settings: String,
+}
+
+impl PolicyFiles {
+    async fn read(settings: &WatchSettings) -> Result<PolicyFiles, StartError> {
+        let bytes = tokio::fs::read(&settings.plugin).await.map_err(|source| {
+            crate::policy::PolicyError::Unreadable {
+                path: settings.plugin.clone(),
+                source,
+            }
+        })?;
+        Ok(PolicyFiles {
+            sha256: crate::policy::sha256_hex(&bytes),
+            settings: settings.plugin_settings.load()?,
+            bytes,
+        })
+    }
+
+    /// The files as the active policy's record, for an unchanged `policy`.
+    fn into_active(self, policy: Arc<WasmPolicy>, limits: PolicyLimits) -> ActivePolicy {
+        ActivePolicy {
+            policy,
+            sha256: self.sha256,
+            settings: self.settings,
+            limits,
         }
     }
 }
@@ -416,27 +449,34 @@ async fn load_policy(
     engine: &PolicyEngine,
     settings: &WatchSettings,
 ) -> Result<ActivePolicy, StartError> {
-    let bytes = tokio::fs::read(&settings.plugin).await.map_err(|source| {
-        crate::policy::PolicyError::Unreadable {
-            path: settings.plugin.clone(),
-            source,
-        }
-    })?;
-    let plugin_settings = settings.plugin_settings.load()?;
-    let sha256 = crate::policy::sha256_hex(&bytes);
+    let files = PolicyFiles::read(settings).await?;
+    build_policy(engine, settings, files).await
+}
+
+/// Compiles and checks the policy off the async workers.
+async fn build_policy(
+    engine: &PolicyEngine,
+    settings: &WatchSettings,
+    files: PolicyFiles,
+) -> Result<ActivePolicy, StartError> {
     let engine = engine.clone();
     let path = settings.plugin.clone();
-    let settings_json = plugin_settings.clone();
     let limits = settings.limits;
+    let PolicyFiles {
+        bytes,
+        sha256,
+        settings: json,
+    } = files;
+    let settings_json = json.clone();
     let policy = tokio::task::spawn_blocking(move || {
         engine.load_bytes(&path, &bytes, &settings_json, limits)
     })
     .await
-    .map_err(|err| StartError::Engine(err.to_string()))??;
+    .map_err(|err| StartError::Engine(format!("policy loading stopped unexpectedly: {err}")))??;
     Ok(ActivePolicy {
         policy: Arc::new(policy),
         sha256,
-        settings: plugin_settings,
+        settings: json,
         limits,
     })
 }

@@ -187,22 +187,32 @@ pub(super) fn present(value: Option<String>) -> Option<String> {
     value.filter(|value| !value.is_empty())
 }
 
+/// The primary IPv6 address, then every interface's, each once.
+pub(super) fn ipv6_addresses(
+    primary: Option<String>,
+    interfaces: impl Iterator<Item = Option<String>>,
+) -> Vec<String> {
+    let mut addresses: Vec<String> = Vec::new();
+    for address in std::iter::once(primary)
+        .chain(interfaces)
+        .filter_map(present)
+    {
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    addresses
+}
+
 impl From<RawInstance> for Instance {
     fn from(raw: RawInstance) -> Self {
-        let mut ipv6_addresses: Vec<String> = Vec::new();
-        let interface_addresses = raw
-            .network_interfaces
-            .into_iter()
-            .flat_map(|interface| interface.ipv6_addresses)
-            .filter_map(|address| present(address.ipv6_address));
-        for address in present(raw.ipv6_address)
-            .into_iter()
-            .chain(interface_addresses)
-        {
-            if !ipv6_addresses.contains(&address) {
-                ipv6_addresses.push(address);
-            }
-        }
+        let ipv6_addresses = ipv6_addresses(
+            raw.ipv6_address,
+            raw.network_interfaces
+                .into_iter()
+                .flat_map(|interface| interface.ipv6_addresses)
+                .map(|address| address.ipv6_address),
+        );
         Instance {
             id: raw.instance_id,
             state: raw.state.name,

@@ -1,7 +1,7 @@
 //! The EC2 API as an inventory source: `DescribeInstances` in every
 //! configured region, every page, merged into one fleet.
 
-use super::describe::present;
+use super::describe::{ipv6_addresses, present};
 use super::filter::Filter;
 use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError};
 use aws_config::BehaviorVersion;
@@ -297,21 +297,15 @@ fn region_chain(settings: &Ec2Settings) -> RegionProviderChain {
 
 fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Instance> {
     let id = instance.instance_id?;
-    let mut ipv6_addresses: Vec<String> = Vec::new();
-    let interface_addresses = instance
-        .network_interfaces
-        .unwrap_or_default()
-        .into_iter()
-        .flat_map(|interface| interface.ipv6_addresses.unwrap_or_default())
-        .filter_map(|address| present(address.ipv6_address));
-    for address in present(instance.ipv6_address)
-        .into_iter()
-        .chain(interface_addresses)
-    {
-        if !ipv6_addresses.contains(&address) {
-            ipv6_addresses.push(address);
-        }
-    }
+    let ipv6_addresses = ipv6_addresses(
+        instance.ipv6_address,
+        instance
+            .network_interfaces
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|interface| interface.ipv6_addresses.unwrap_or_default())
+            .map(|address| address.ipv6_address),
+    );
     Some(Instance {
         id,
         state: instance
