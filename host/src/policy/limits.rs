@@ -10,11 +10,17 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Tables a plugin may grow to, in elements (function pointers).
 pub const TABLE_ELEMENTS: usize = 100_000;
 
+/// Memory a `decide` call gets on top of the base limit for every instance
+/// of the inventory: the fleet itself lives in the plugin's memory, and a
+/// fleet of 100,000 instances needs well over 64 MiB.
+pub const MEMORY_PER_INSTANCE: usize = 2 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PolicyLimits {
     /// Wall-clock time one `configure` or `decide` call may run.
     pub time: Duration,
-    /// Linear memory one plugin instance may grow to, in bytes.
+    /// Linear memory one plugin instance may grow to, in bytes, before the
+    /// allowance for the fleet ([`MEMORY_PER_INSTANCE`] per instance).
     pub memory_bytes: usize,
 }
 
@@ -35,8 +41,10 @@ impl PolicyLimits {
         (self.time.as_nanos().div_ceil(tick) as u64).max(1) + 1
     }
 
-    pub fn memory_mib(&self) -> usize {
-        self.memory_bytes / (1024 * 1024)
+    /// The memory limit of an evaluation over `instances` instances.
+    pub fn memory_for(&self, instances: usize) -> usize {
+        self.memory_bytes
+            .saturating_add(instances.saturating_mul(MEMORY_PER_INSTANCE))
     }
 }
 
@@ -53,5 +61,12 @@ mod tests {
         assert_eq!(limits(2_000).deadline_ticks(), 201);
         assert_eq!(limits(15).deadline_ticks(), 3);
         assert_eq!(limits(0).deadline_ticks(), 2);
+    }
+
+    #[test]
+    fn memory_grows_with_the_fleet() {
+        let limits = PolicyLimits::default();
+        assert_eq!(limits.memory_for(0), 64 << 20);
+        assert_eq!(limits.memory_for(100_000), (64 << 20) + 100_000 * 2048);
     }
 }

@@ -161,7 +161,7 @@ impl PolicyEngine {
             settings: settings.to_owned(),
             limits,
         };
-        policy.with_instance(|_, _| Ok(Ok(())))?;
+        policy.with_instance(0, |_, _| Ok(Ok(())))?;
         Ok(policy)
     }
 }
@@ -187,7 +187,7 @@ impl WasmPolicy {
             settings: settings.to_owned(),
             limits: self.limits,
         };
-        policy.with_instance(|_, _| Ok(Ok(())))?;
+        policy.with_instance(0, |_, _| Ok(Ok(())))?;
         Ok(policy)
     }
 
@@ -196,13 +196,15 @@ impl WasmPolicy {
     /// log whatever the outcome; a trap is told apart from a limit.
     fn with_instance<R>(
         &self,
+        instances: usize,
         call: impl FnOnce(
             &bindings::Policy,
             &mut Store<Sandbox>,
         ) -> wasmtime::Result<Result<R, PolicyError>>,
     ) -> Result<R, PolicyError> {
         let name = self.identity.name();
-        let mut store = Store::new(&self.engine, Sandbox::new(name, self.limits.memory_bytes));
+        let memory_limit = self.limits.memory_for(instances);
+        let mut store = Store::new(&self.engine, Sandbox::new(name, memory_limit));
         store.limiter(|sandbox| sandbox);
         let outcome = self
             .configured(&mut store)
@@ -214,7 +216,7 @@ impl WasmPolicy {
                 Err(rejected) => Ok(Err(rejected)),
             });
         store.data_mut().flush();
-        outcome.unwrap_or_else(|err| Err(self.failure(&err, store.data())))
+        outcome.unwrap_or_else(|err| Err(self.failure(&err, store.data(), memory_limit)))
     }
 
     fn configured(
@@ -234,12 +236,17 @@ impl WasmPolicy {
 
     /// What a wasmtime error means for the operator: a limit, or a trap with
     /// the plugin's last words (a Rust panic message, say).
-    fn failure(&self, err: &wasmtime::Error, sandbox: &Sandbox) -> PolicyError {
+    fn failure(
+        &self,
+        err: &wasmtime::Error,
+        sandbox: &Sandbox,
+        memory_limit: usize,
+    ) -> PolicyError {
         let name = self.identity.name();
         if sandbox.memory_limit_hit {
             return PolicyError::MemoryLimit {
                 name,
-                limit_mib: self.limits.memory_mib(),
+                limit_mib: memory_limit / (1024 * 1024),
             };
         }
         match err.downcast_ref::<wasmtime::Trap>() {
@@ -285,7 +292,7 @@ impl Policy for WasmPolicy {
             instances: instances.iter().map(to_guest).collect(),
             self_id: self_id.map(str::to_owned),
         };
-        let decision = self.with_instance(|policy, store| {
+        let decision = self.with_instance(instances.len(), |policy, store| {
             Ok(policy
                 .call_decide(store, &input)?
                 .map_err(|message| PolicyError::Failed {
