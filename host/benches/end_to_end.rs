@@ -8,10 +8,13 @@
 
 #[path = "support/fleet.rs"]
 mod fleet;
+#[path = "support/measure.rs"]
+mod measure;
 
-use std::path::Path;
+use measure::{median, timed};
+
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const JQ_PROGRAM: &str = r#"
 def names: [.SecurityGroups[]? | (.GroupName, .GroupId)];
@@ -48,24 +51,6 @@ targets = sorted(i["InstanceId"] for i in instances
 print("\n".join(targets))
 "#;
 
-fn median(mut runs: Vec<Duration>) -> Duration {
-    runs.sort();
-    runs[runs.len() / 2]
-}
-
-fn timed(command: &mut Command) -> (Duration, Output) {
-    let started = Instant::now();
-    let output = command.output().expect("the command runs");
-    let took = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{:?}: {}",
-        command,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (took, output)
-}
-
 fn lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -99,13 +84,7 @@ fn peak_rss(command: &[&str]) -> Option<u64> {
 
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    let plugin = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/wasm32-wasip2/release/elastic_grid.wasm");
-    assert!(
-        plugin.exists(),
-        "{} missing: run scripts/plugins",
-        plugin.display()
-    );
+    let plugin = measure::plugin("elastic_grid");
     let plugin = plugin.to_str().unwrap().to_owned();
     let dir = tempfile::tempdir().expect("temporary directory");
     let cache = dir.path().join("cache");

@@ -1,0 +1,36 @@
+//! Process-level timing for benchmarks: run, check success, take medians.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The median of several runs.
+pub fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// Runs `command` to completion, which must succeed; its wall time and output.
+pub fn timed(command: &mut Command) -> (Duration, Output) {
+    let started = Instant::now();
+    let output = command.output().expect("the command runs");
+    let took = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (took, output)
+}
+
+/// A plugin built by `scripts/plugins`.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/wasm32-wasip2/release/{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} missing: run scripts/plugins",
+        path.display()
+    );
+    path
+}
