@@ -122,3 +122,43 @@ pub fn rfc3339(at: std::time::SystemTime) -> String {
     at.format(&Rfc3339)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
+
+/// A membership for tests: members as (id, role), self's targets as
+/// (id, address), everything else empty.
+#[cfg(test)]
+pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership {
+    Membership {
+        own: None,
+        register_with: targets
+            .iter()
+            .map(|(id, address)| Target {
+                instance_id: (*id).to_owned(),
+                role: "monitor".to_owned(),
+                address: (*address).to_owned(),
+                port: None,
+            })
+            .collect(),
+        members: members
+            .iter()
+            .map(|(id, role)| Member {
+                instance_id: (*id).to_owned(),
+                role: (*role).to_owned(),
+                clusters: Vec::new(),
+                address: None,
+                port: None,
+            })
+            .collect(),
+        policy: PolicyIdentity {
+            path: "p.wasm".into(),
+            sha256: String::new(),
+        },
+        inventory: InventorySummary {
+            source: "test".to_owned(),
+            instances: members.len(),
+            fetched_at: String::new(),
+            stale: false,
+            stale_for_seconds: None,
+            error: None,
+        },
+    }
+}

@@ -138,45 +138,8 @@ impl EventLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::membership::{InventorySummary, Target};
-    use crate::policy::{Member, PolicyIdentity};
 
-    fn membership(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership {
-        Membership {
-            own: None,
-            register_with: targets
-                .iter()
-                .map(|(id, address)| Target {
-                    instance_id: (*id).to_owned(),
-                    role: "monitor".to_owned(),
-                    address: (*address).to_owned(),
-                    port: None,
-                })
-                .collect(),
-            members: members
-                .iter()
-                .map(|(id, role)| Member {
-                    instance_id: (*id).to_owned(),
-                    role: (*role).to_owned(),
-                    clusters: Vec::new(),
-                    address: None,
-                    port: None,
-                })
-                .collect(),
-            policy: PolicyIdentity {
-                path: "p.wasm".into(),
-                sha256: String::new(),
-            },
-            inventory: InventorySummary {
-                source: "test".to_owned(),
-                instances: members.len(),
-                fetched_at: String::new(),
-                stale: false,
-                stale_for_seconds: None,
-                error: None,
-            },
-        }
-    }
+    use crate::membership::sample as membership;
 
     #[test]
     fn the_first_answer_is_all_joins_and_its_targets() {

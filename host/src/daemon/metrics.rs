@@ -215,36 +215,9 @@ impl Default for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::membership::InventorySummary;
-    use crate::policy::{Member, PolicyIdentity};
 
     fn membership(members: &[(&str, &str)]) -> Membership {
-        Membership {
-            own: None,
-            register_with: Vec::new(),
-            members: members
-                .iter()
-                .map(|(id, role)| Member {
-                    instance_id: (*id).to_owned(),
-                    role: (*role).to_owned(),
-                    clusters: Vec::new(),
-                    address: None,
-                    port: None,
-                })
-                .collect(),
-            policy: PolicyIdentity {
-                path: "p.wasm".into(),
-                sha256: String::new(),
-            },
-            inventory: InventorySummary {
-                source: "test".to_owned(),
-                instances: members.len(),
-                fetched_at: String::new(),
-                stale: false,
-                stale_for_seconds: None,
-                error: None,
-            },
-        }
+        crate::membership::sample(members, &[])
     }
 
     fn lines(text: &str) -> Vec<&str> {
