@@ -28,7 +28,7 @@ pub enum ResolveError {
 /// Decides the fetched fleet with `policy`, seen from `self_id`. Nothing the
 /// policy returns is used before it is validated.
 pub async fn resolve(
-    inventory: Inventory,
+    inventory: Arc<Inventory>,
     policy: Arc<dyn Policy>,
     self_id: Option<String>,
 ) -> Result<Membership, ResolveError> {
@@ -42,21 +42,15 @@ pub async fn resolve(
         });
     }
     // Plugin code blocks: run it off the async workers.
-    let (inventory, self_id, decision) = tokio::task::spawn_blocking(move || {
-        let decision = policy::evaluate(&*policy, &inventory.instances, self_id.as_deref());
-        (
-            inventory,
-            self_id,
-            decision.map(|decision| (decision, policy)),
-        )
+    tokio::task::spawn_blocking(move || {
+        let decision = policy::evaluate(&*policy, &inventory.instances, self_id.as_deref())?;
+        Ok(Membership::new(
+            decision,
+            &inventory,
+            self_id.as_deref(),
+            policy.identity(),
+        ))
     })
     .await
-    .map_err(|err| ResolveError::Evaluation(err.to_string()))?;
-    let (decision, policy) = decision?;
-    Ok(Membership::new(
-        decision,
-        &inventory,
-        self_id.as_deref(),
-        policy.identity(),
-    ))
+    .map_err(|err| ResolveError::Evaluation(err.to_string()))?
 }

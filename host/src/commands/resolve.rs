@@ -32,7 +32,7 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     let inventory = fetched?;
     tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
 
-    let membership = resolve(inventory, Arc::new(policy), own).await?;
+    let membership = resolve(Arc::new(inventory), Arc::new(policy), own).await?;
     let text = output::render(&membership, args.format)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
     print(&text)

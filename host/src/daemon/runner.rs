@@ -13,7 +13,8 @@ use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::{SelfChoice, instance_id_from_imds};
 use crate::inventory::{Ec2Source, FileSource, Inventory, InventorySource};
 use crate::membership::{Membership, rfc3339};
-use crate::policy::{Policy, PolicyEngine, PolicyLimits, WasmPolicy, evaluate};
+use crate::policy::{PolicyEngine, PolicyLimits, WasmPolicy};
+use crate::resolve::resolve;
 use crate::sink::{Publication, Sink};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -206,27 +207,11 @@ impl Daemon {
                 Some(id)
             }
         };
-        if let Some(id) = &own
-            && !inventory.contains(id)
-        {
-            return Err(format!(
-                "self instance {id} is not in the inventory ({} instances from {})",
-                inventory.instances.len(),
-                inventory.source
-            ));
-        }
-        let inventory = Arc::clone(inventory);
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            let decision = evaluate(&*policy, &inventory.instances, own.as_deref())
-                .map_err(|err| err.to_string())?;
-            let evaluation = started.elapsed();
-            let membership =
-                Membership::new(decision, &inventory, own.as_deref(), policy.identity());
-            Ok((membership, evaluation))
-        })
-        .await
-        .map_err(|err| format!("policy evaluation stopped unexpectedly: {err}"))?
+        let started = Instant::now();
+        let membership = resolve(Arc::clone(inventory), policy, own)
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok((membership, started.elapsed()))
     }
 
     /// Serves the new answer; if it differs from the last, records the
