@@ -157,6 +157,18 @@ pub enum PluginSettings {
 }
 
 impl PluginSettings {
+    /// The settings `--plugin-config` names: inline JSON (checked now), or
+    /// `@FILE`.
+    pub fn from_flag(value: &str) -> Result<PluginSettings, ConfigError> {
+        match value.strip_prefix('@') {
+            Some(path) => Ok(PluginSettings::File(path.into())),
+            None => {
+                check_json(Path::new("--plugin-config"), value)?;
+                Ok(PluginSettings::Inline(value.to_owned()))
+            }
+        }
+    }
+
     /// The settings as a JSON document.
     pub fn load(&self) -> Result<String, ConfigError> {
         match self {
@@ -177,14 +189,7 @@ impl PluginSettings {
                     serde_json::to_string(&table)
                         .map_err(|err| ConfigError(format!("{}: {err}", path.display())))
                 } else {
-                    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
-                        ConfigError(format!(
-                            "{}:{}:{}: {err}",
-                            path.display(),
-                            err.line(),
-                            err.column()
-                        ))
-                    })?;
+                    check_json(path, &text)?;
                     Ok(text)
                 }
             }
@@ -351,6 +356,16 @@ impl Config {
             config_path: Some(origin.to_owned()),
         })
     }
+}
+
+/// Fails unless `text` (from `origin`) is a JSON document, naming the place.
+fn check_json(origin: &Path, text: &str) -> Result<(), ConfigError> {
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(drop)
+        .map_err(|err| {
+            let place = crate::inventory::ParseError::from(err).located_in(origin);
+            ConfigError(format!("{place} (expected a JSON document)"))
+        })
 }
 
 /// A TOML error as `file:line:column: message`.

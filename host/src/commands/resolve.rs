@@ -2,7 +2,7 @@
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print, source};
 use crate::cli::ResolveArgs;
-use crate::inventory::ParseError;
+use crate::config::PluginSettings;
 use crate::output;
 use crate::policy::{CompiledCache, PolicyEngine, PolicyLimits, WasmPolicy};
 use crate::resolve::resolve;
@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
-    let settings = plugin_settings(&args.plugin_config)?;
+    let settings = PluginSettings::from_flag(&args.plugin_config)
+        .and_then(|settings| settings.load())
+        .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
     let source = source::open(&args.source, &args.identity).await?;
     let choice = args.identity.choice(args.source.inventory.is_none());
 
@@ -51,25 +53,4 @@ fn load_policy(
         )
     })?;
     Ok(engine.with_cache(cache).load(path, settings, limits)?)
-}
-
-/// The `--plugin-config` value as a JSON document: inline, or `@FILE`.
-fn plugin_settings(value: &str) -> Result<String, Failure> {
-    let (origin, text) = match value.strip_prefix('@') {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                Failure::new(
-                    EXIT_USAGE,
-                    format!("cannot read --plugin-config file {path}: {err}"),
-                )
-            })?;
-            (path.to_owned(), text)
-        }
-        None => ("--plugin-config".to_owned(), value.to_owned()),
-    };
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|err| {
-        let err = ParseError::from(err).located_in(Path::new(&origin));
-        Failure::new(EXIT_USAGE, format!("{err} (expected a JSON document)"))
-    })?;
-    Ok(text)
 }

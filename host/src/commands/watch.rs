@@ -164,19 +164,7 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
         settings.plugin = plugin.clone();
     }
     if let Some(value) = &args.plugin_config {
-        settings.plugin_settings = match value.strip_prefix('@') {
-            Some(path) => PluginSettings::File(path.into()),
-            None => {
-                serde_json::from_str::<serde_json::Value>(value).map_err(|err| {
-                    ConfigError(format!(
-                        "--plugin-config:{}:{}: {err} (expected a JSON document)",
-                        err.line(),
-                        err.column()
-                    ))
-                })?;
-                PluginSettings::Inline(value.clone())
-            }
-        };
+        settings.plugin_settings = PluginSettings::from_flag(value)?;
         settings.plugin_settings.load()?;
     }
     settings.limits = args.limits.apply_to(settings.limits);
