@@ -5,7 +5,7 @@
 
 mod common;
 
-use rollcall::inventory::{Instance, SecurityGroup};
+use rollcall::inventory::{Instance, SecurityGroup, Tag};
 use rollcall::policy::{Member, PolicyEngine, evaluate};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -131,7 +131,7 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
                 public_dns_name: maybe(random, 40, format!("ec2-54-0-0-{n}.compute.amazonaws.com")),
                 ipv6_addresses: Vec::new(),
                 security_groups: groups,
-                tags: vec![("Name".to_owned(), format!("node-{n}"))],
+                tags: vec![Tag::new("Name", format!("node-{n}"))],
                 availability_zone: Some("us-east-1a".to_owned()),
                 region: Some("us-east-1".to_owned()),
                 vpc_id: None,

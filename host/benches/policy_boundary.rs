@@ -1,9 +1,17 @@
 //! The cost of the WebAssembly boundary: the Elastic Grid policy's `decide`
-//! on 1k, 10k and 100k instances through the `.wasm` plugin (host conversion,
-//! copy into the guest, policy, copy back, validation-free), against the same
-//! policy logic compiled natively into this benchmark, plus the host-side
-//! conversion of the fleet into the guest's types on its own. Run:
-//! `cargo bench -p rollcall --bench policy_boundary` after `scripts/plugins`.
+//! on 1k, 10k and 100k instances through the `.wasm` plugin, against the same
+//! policy logic compiled natively into this benchmark, with the wasm figure
+//! split into its phases:
+//!
+//! - `fixed`: a fresh sandbox, instantiation and `configure` (an empty fleet);
+//! - `input`: carrying the fleet into the guest, measured with a probe policy
+//!   that takes the fleet and returns nothing (`misbehaving`, mode `ignore`),
+//!   minus `fixed`;
+//! - `policy+answer`: the policy in the guest and lifting its answer back,
+//!   the rest of the wasm figure.
+//!
+//! Run: `cargo bench -p rollcall --bench policy_boundary` after
+//! `scripts/plugins`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -24,7 +32,8 @@ fn instances(count: usize) -> Vec<Instance> {
     parse_describe_instances(text.as_bytes()).expect("the synthetic fleet parses")
 }
 
-/// The fleet in the plugin's own types, as the guest receives it.
+/// The fleet in the plugin's own types, as the guest's bindings hand it to
+/// the policy; the native policy starts from there.
 fn guest_inventory(instances: &[Instance]) -> sdk::Inventory {
     sdk::Inventory {
         instances: instances
@@ -48,9 +57,9 @@ fn guest_inventory(instances: &[Instance]) -> sdk::Inventory {
                 tags: instance
                     .tags
                     .iter()
-                    .map(|(key, value)| sdk::Tag {
-                        key: key.clone(),
-                        value: value.clone(),
+                    .map(|tag| sdk::Tag {
+                        key: tag.key.clone(),
+                        value: tag.value.clone(),
                     })
                     .collect(),
                 availability_zone: instance.availability_zone.clone(),
@@ -68,18 +77,23 @@ fn guest_inventory(instances: &[Instance]) -> sdk::Inventory {
 
 fn boundary(criterion: &mut Criterion) {
     let engine = PolicyEngine::new().expect("engine");
+    let limits = PolicyLimits::default();
     let wasm = engine
-        .load(
-            &measure::plugin("elastic_grid"),
-            SETTINGS,
-            PolicyLimits::default(),
-        )
+        .load(&measure::plugin("elastic_grid"), SETTINGS, limits)
         .expect("plugin loads");
+    let probe = engine
+        .load(
+            &measure::plugin("misbehaving"),
+            r#"{"mode": "ignore"}"#,
+            limits,
+        )
+        .expect("probe loads");
     let settings = elastic_grid::settings::Settings::from_json(SETTINGS).expect("settings");
 
     let mut group = criterion.benchmark_group("decide");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
+    group.bench_function("fixed", |bench| bench.iter(|| wasm.decide(&[], None)));
     for count in [1_000, 10_000, 100_000] {
         let fleet = instances(count);
         let inventory = guest_inventory(&fleet);
@@ -91,6 +105,7 @@ fn boundary(criterion: &mut Criterion) {
             native.register_with, through_wasm.register_with,
             "same answer"
         );
+        assert_eq!(native.members.len(), through_wasm.members.len());
 
         group.bench_with_input(
             BenchmarkId::new("native", count),
@@ -101,9 +116,9 @@ fn boundary(criterion: &mut Criterion) {
             bench.iter(|| wasm.decide(fleet, Some(fleet::SELF_ID)))
         });
         group.bench_with_input(
-            BenchmarkId::new("convert_only", count),
+            BenchmarkId::new("wasm_input_only", count),
             &fleet,
-            |bench, fleet| bench.iter(|| guest_inventory(fleet)),
+            |bench, fleet| bench.iter(|| probe.decide(fleet, Some(fleet::SELF_ID))),
         );
     }
     group.finish();

@@ -4,7 +4,7 @@
 //! every field but `InstanceId` and `State.Name` may be missing. A file holds
 //! either one such document or a JSON array of them (several pages).
 
-use super::{Instance, SecurityGroup};
+use super::{Instance, SecurityGroup, Tag};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::fmt;
@@ -232,7 +232,10 @@ impl From<RawInstance> for Instance {
             tags: raw
                 .tags
                 .into_iter()
-                .map(|tag| (tag.key, tag.value))
+                .map(|tag| Tag {
+                    key: tag.key,
+                    value: tag.value,
+                })
                 .collect(),
             availability_zone: present(raw.placement.and_then(|p| p.availability_zone)),
             region: present(raw.region),
@@ -289,9 +292,9 @@ impl From<&Instance> for RawInstance {
             tags: instance
                 .tags
                 .iter()
-                .map(|(key, value)| RawTag {
-                    key: key.clone(),
-                    value: value.clone(),
+                .map(|tag| RawTag {
+                    key: tag.key.clone(),
+                    value: tag.value.clone(),
                 })
                 .collect(),
             placement: Some(RawPlacement {
@@ -347,7 +350,7 @@ mod tests {
                 name: "eg-monitor".into()
             }]
         );
-        assert_eq!(instance.tags, [("Name".into(), "monitor-1".into())]);
+        assert_eq!(instance.tags, [Tag::new("Name", "monitor-1")]);
         assert_eq!(instance.availability_zone.as_deref(), Some("us-east-1a"));
         assert_eq!(instance.region, None);
     }

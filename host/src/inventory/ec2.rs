@@ -3,7 +3,7 @@
 
 use super::describe::{ipv6_addresses, present};
 use super::filter::Filter;
-use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError};
+use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError, Tag};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -331,7 +331,7 @@ fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Inst
             .tags
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|tag| Some((tag.key?, tag.value.unwrap_or_default())))
+            .filter_map(|tag| Some(Tag::new(tag.key?, tag.value.unwrap_or_default())))
             .collect(),
         availability_zone: present(instance.placement.and_then(|p| p.availability_zone)),
         region: Some(region.to_owned()),

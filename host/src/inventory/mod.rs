@@ -13,34 +13,71 @@ pub use file::FileSource;
 pub use filter::Filter;
 
 use std::time::SystemTime;
+use wasmtime::component::{ComponentType, Lower};
+
+// The model is also the wire format: `SecurityGroup`, `Tag` and `Instance`
+// mirror the records of the same names in `wit/policy.wit`, field for field
+// and in order, so a policy receives them without a copy into other types.
+// wasmtime checks the match when it looks up a policy's `decide`.
 
 /// A security group an instance belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
 pub struct SecurityGroup {
     pub id: String,
     pub name: String,
 }
 
+/// One EC2 tag.
+#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+impl Tag {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
 /// One EC2 instance, with every field a policy may decide on. Optional
 /// fields are `None` when EC2 did not report them (empty strings count as not
 /// reported).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
+#[component(record)]
 pub struct Instance {
     pub id: String,
     pub state: String,
+    #[component(name = "private-ipv4")]
     pub private_ipv4: Option<String>,
+    #[component(name = "public-ipv4")]
     pub public_ipv4: Option<String>,
+    #[component(name = "private-dns-name")]
     pub private_dns_name: Option<String>,
+    #[component(name = "public-dns-name")]
     pub public_dns_name: Option<String>,
+    #[component(name = "ipv6-addresses")]
     pub ipv6_addresses: Vec<String>,
+    #[component(name = "security-groups")]
     pub security_groups: Vec<SecurityGroup>,
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<Tag>,
+    #[component(name = "availability-zone")]
     pub availability_zone: Option<String>,
     pub region: Option<String>,
+    #[component(name = "vpc-id")]
     pub vpc_id: Option<String>,
+    #[component(name = "subnet-id")]
     pub subnet_id: Option<String>,
+    #[component(name = "instance-type")]
     pub instance_type: Option<String>,
+    #[component(name = "image-id")]
     pub image_id: Option<String>,
+    #[component(name = "launch-time")]
     pub launch_time: Option<String>,
 }
 

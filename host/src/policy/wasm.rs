@@ -8,7 +8,7 @@ use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
 use crate::inventory::Instance;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, ComponentType, HasSelf, Linker, Lower};
 use wasmtime::{Config, Engine, Store};
 
 mod bindings {
@@ -19,6 +19,23 @@ mod bindings {
 }
 
 use bindings::rollcall::policy::{host, types};
+
+/// The export the host calls with the fleet.
+const DECIDE: &str = "decide";
+
+/// What `decide` returns, as the bindings lift it.
+type DecideResult = Result<types::Decision, String>;
+
+/// The WIT `inventory` record, lowered straight from the host's own
+/// instances: no copy of the fleet into other types before it enters the
+/// guest (the model mirrors the WIT records, see `inventory`).
+#[derive(Clone, Copy, ComponentType, Lower)]
+#[component(record)]
+struct GuestInventory<'a> {
+    instances: &'a [Instance],
+    #[component(name = "self-id")]
+    self_id: Option<&'a str>,
+}
 
 /// The compiler and the imports every policy gets. Create one and share it:
 /// compiled policies are tied to the engine that compiled them.
@@ -198,7 +215,7 @@ impl WasmPolicy {
         &self,
         instances: usize,
         call: impl FnOnce(
-            &bindings::Policy,
+            &wasmtime::component::Instance,
             &mut Store<Sandbox>,
         ) -> wasmtime::Result<Result<R, PolicyError>>,
     ) -> Result<R, PolicyError> {
@@ -222,12 +239,13 @@ impl WasmPolicy {
     fn configured(
         &self,
         store: &mut Store<Sandbox>,
-    ) -> wasmtime::Result<Result<bindings::Policy, PolicyError>> {
+    ) -> wasmtime::Result<Result<wasmtime::component::Instance, PolicyError>> {
         store.set_epoch_deadline(self.limits.deadline_ticks());
-        let policy = self.pre.instantiate(&mut *store)?;
+        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+        let policy = bindings::Policy::new(&mut *store, &instance)?;
         Ok(policy
             .call_configure(&mut *store, &self.settings)?
-            .map(|()| policy)
+            .map(|()| instance)
             .map_err(|message| PolicyError::Rejected {
                 name: self.identity.name(),
                 message,
@@ -288,17 +306,15 @@ impl Policy for WasmPolicy {
         instances: &[Instance],
         self_id: Option<&str>,
     ) -> Result<Decision, PolicyError> {
-        let input = types::Inventory {
-            instances: instances.iter().map(to_guest).collect(),
-            self_id: self_id.map(str::to_owned),
-        };
-        let decision = self.with_instance(instances.len(), |policy, store| {
-            Ok(policy
-                .call_decide(store, &input)?
-                .map_err(|message| PolicyError::Failed {
-                    name: self.identity.name(),
-                    message,
-                }))
+        let input = GuestInventory { instances, self_id };
+        let decision = self.with_instance(instances.len(), |instance, store| {
+            let decide = instance
+                .get_typed_func::<(GuestInventory<'_>,), (DecideResult,)>(&mut *store, DECIDE)?;
+            let (answer,) = decide.call(&mut *store, (input,))?;
+            Ok(answer.map_err(|message| PolicyError::Failed {
+                name: self.identity.name(),
+                message,
+            }))
         })?;
         Ok(from_guest(decision))
     }
@@ -341,41 +357,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-fn to_guest(instance: &Instance) -> types::Instance {
-    types::Instance {
-        id: instance.id.clone(),
-        state: instance.state.clone(),
-        private_ipv4: instance.private_ipv4.clone(),
-        public_ipv4: instance.public_ipv4.clone(),
-        private_dns_name: instance.private_dns_name.clone(),
-        public_dns_name: instance.public_dns_name.clone(),
-        ipv6_addresses: instance.ipv6_addresses.clone(),
-        security_groups: instance
-            .security_groups
-            .iter()
-            .map(|group| types::SecurityGroup {
-                id: group.id.clone(),
-                name: group.name.clone(),
-            })
-            .collect(),
-        tags: instance
-            .tags
-            .iter()
-            .map(|(key, value)| types::Tag {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        availability_zone: instance.availability_zone.clone(),
-        region: instance.region.clone(),
-        vpc_id: instance.vpc_id.clone(),
-        subnet_id: instance.subnet_id.clone(),
-        instance_type: instance.instance_type.clone(),
-        image_id: instance.image_id.clone(),
-        launch_time: instance.launch_time.clone(),
-    }
 }
 
 fn from_guest(decision: types::Decision) -> Decision {

@@ -13,7 +13,10 @@
 //! - escapes, each reported as `decide`'s error message: `read-file` (reads
 //!   `/etc/passwd`), `read-env` (reads the environment), `connect` (connects
 //!   to `127.0.0.1` on the settings' `"port"`);
-//! - noise: `chatty` (floods the log and stdout, then behaves).
+//! - noise: `chatty` (floods the log and stdout, then behaves);
+//! - probes: `ignore` (returns an empty decision without looking at the
+//!   fleet: the benchmarks' measure of what carrying the fleet into the
+//!   guest costs).
 
 use rollcall_policy_sdk::{
     Decision, Guest, Inventory, LogLevel, Member, candidates, install_panic_hook, log,
@@ -87,6 +90,12 @@ impl Guest for Misbehaving {
     fn decide(inventory: Inventory) -> Result<Decision, String> {
         let (mode, port, count) =
             SETTINGS.with_borrow(|settings| (settings.mode.clone(), settings.port, settings.count));
+        if mode == "ignore" {
+            return Ok(Decision {
+                members: Vec::new(),
+                register_with: Vec::new(),
+            });
+        }
         let mut decision = well_behaved(&inventory);
         let first = decision.members.first().cloned();
         match (mode.as_str(), first) {
