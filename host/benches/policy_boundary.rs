@@ -18,14 +18,20 @@ mod fleet;
 #[path = "support/measure.rs"]
 #[allow(dead_code, reason = "shared with the process-level benchmarks")]
 mod measure;
+#[path = "support/summary.rs"]
+mod summary;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion};
 use rollcall::inventory::{Instance, parse_describe_instances};
 use rollcall::policy::{Policy, PolicyEngine, PolicyLimits};
 use rollcall_policy_sdk as sdk;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const SETTINGS: &str = r#"{"cluster_group_prefix": "cluster-"}"#;
+const FLEETS: [usize; 3] = [1_000, 10_000, 100_000];
+/// The issue's target: wasm `decide` at most this multiple of native at 10k.
+const TARGET_RATIO_AT_10K: f64 = 2.0;
 
 fn instances(count: usize) -> Vec<Instance> {
     let text = fleet::describe_instances(count, 42).to_string();
@@ -94,7 +100,7 @@ fn boundary(criterion: &mut Criterion) {
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
     group.bench_function("fixed", |bench| bench.iter(|| wasm.decide(&[], None)));
-    for count in [1_000, 10_000, 100_000] {
+    for count in FLEETS {
         let fleet = instances(count);
         let inventory = guest_inventory(&fleet);
         let native = elastic_grid::policy::decide(&settings, &inventory).expect("native decides");
@@ -124,5 +130,78 @@ fn boundary(criterion: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, boundary);
-criterion_main!(benches);
+/// Where criterion keeps its results: the workspace's target directory.
+fn criterion_directory() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion")
+}
+
+/// Criterion's median estimate for one benchmark of the `decide` group, in
+/// milliseconds.
+fn median_ms(id: &str) -> Option<f64> {
+    let path = criterion_directory().join(format!("decide/{id}/new/estimates.json"));
+    let text = std::fs::read_to_string(path).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates["median"]["point_estimate"]
+        .as_f64()
+        .map(|nanoseconds| nanoseconds / 1e6)
+}
+
+/// The table of ratios and phases, from this run's criterion estimates.
+fn report() {
+    let Some(fixed) = median_ms("fixed") else {
+        println!("no estimates found (run without a filter to print the table)");
+        return;
+    };
+    println!(
+        "\nwasm decide vs native, medians (fixed = sandbox + instantiate + configure = {fixed:.3} ms):"
+    );
+    println!(
+        "{:>9} {:>10} {:>9} {:>11} {:>9} {:>15} {:>11}",
+        "instances",
+        "native_ms",
+        "wasm_ms",
+        "wasm/native",
+        "input_ms",
+        "policy+answer",
+        "input_share"
+    );
+    for count in FLEETS {
+        let (Some(native), Some(wasm), Some(input_only)) = (
+            median_ms(&format!("native/{count}")),
+            median_ms(&format!("wasm/{count}")),
+            median_ms(&format!("wasm_input_only/{count}")),
+        ) else {
+            continue;
+        };
+        let input = input_only - fixed;
+        let ratio = wasm / native;
+        println!(
+            "{count:>9} {native:>10.3} {wasm:>9.3} {ratio:>10.1}x {input:>9.3} {:>15.3} {:>10.0}%",
+            wasm - input_only,
+            100.0 * input / wasm
+        );
+        let target = if count == 10_000 {
+            summary::Target::Goal("<= 2x native", ratio <= TARGET_RATIO_AT_10K)
+        } else {
+            summary::Target::None
+        };
+        summary::record(
+            "policy_boundary",
+            &format!("wasm decide / native, {count} instances"),
+            &format!(
+                "{ratio:.1}x ({wasm:.2} / {native:.2} ms; input {:.0}%)",
+                100.0 * input / wasm
+            ),
+            target,
+        );
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .output_directory(&criterion_directory())
+        .configure_from_args();
+    boundary(&mut criterion);
+    criterion.final_summary();
+    report();
+}

@@ -34,10 +34,15 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     let inventory = fetched?;
     tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
 
-    let membership = resolve(Arc::new(inventory), Arc::new(policy), own).await?;
+    let inventory = Arc::new(inventory);
+    let membership = resolve(Arc::clone(&inventory), Arc::new(policy), own).await?;
     let text = output::render(&membership, args.format)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
-    print(&text)
+    let printed = print(&text);
+    // The process ends here: handing a large fleet's allocations back to
+    // the allocator one by one took a fifth of `resolve` at 100k instances.
+    std::mem::forget((inventory, membership, text));
+    printed
 }
 
 fn load_policy(

@@ -6,7 +6,6 @@
 
 use super::{Instance, SecurityGroup, Tag};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
@@ -52,11 +51,13 @@ impl From<serde_json::Error> for ParseError {
 /// Parses one describe-instances document or an array of them into instances,
 /// in document order. An instance id that appears twice is an error.
 pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseError> {
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first = text.iter().find(|byte| !byte.is_ascii_whitespace());
-    let pages: Vec<Page> = match first {
-        Some(b'[') => serde_json::from_slice(text)?,
-        Some(b'{') => vec![serde_json::from_slice(text)?],
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // One UTF-8 check of the whole text is cheaper than serde_json's check
+    // of every string in it.
+    let text = std::str::from_utf8(bytes).map_err(|err| not_utf8(bytes, &err))?;
+    let pages: Vec<Page> = match text.trim_start().as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text)?,
+        Some(b'{') => vec![serde_json::from_str(text)?],
         Some(_) | None => {
             return Err(ParseError {
                 position: None,
@@ -67,22 +68,41 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
         }
     };
 
-    let mut seen = HashSet::new();
-    let mut instances = Vec::new();
-    for instance in pages
+    let instances: Vec<Instance> = pages
         .into_iter()
         .flat_map(|page| page.reservations)
         .flat_map(|reservation| reservation.instances)
+        .map(Instance::from)
+        .collect();
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(instances.len(), Default::default());
+    if let Some(twice) = instances
+        .iter()
+        .find(|instance| !seen.insert(instance.id.as_str()))
     {
-        if !seen.insert(instance.instance_id.clone()) {
-            return Err(ParseError {
-                position: None,
-                message: format!("instance {} appears more than once", instance.instance_id),
-            });
-        }
-        instances.push(instance.into());
+        return Err(ParseError {
+            position: None,
+            message: format!("instance {} appears more than once", twice.id),
+        });
     }
     Ok(instances)
+}
+
+/// Where the text stops being UTF-8, as a line and column.
+fn not_utf8(bytes: &[u8], err: &std::str::Utf8Error) -> ParseError {
+    let valid = &bytes[..err.valid_up_to()];
+    let line = 1 + valid.iter().filter(|&&byte| byte == b'\n').count();
+    let line_start = valid
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |newline| newline + 1);
+    // The column counts characters, as serde_json's positions do.
+    let column = 1 + String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count();
+    ParseError {
+        position: Some((line, column)),
+        message: "invalid UTF-8".to_owned(),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -395,6 +415,17 @@ mod tests {
             err.located_in(Path::new("fleet.json")),
             "fleet.json:3:6: key must be a string"
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let mut text = b"{\n  \"Reservations\": [\n    {\"Instances\": [\"caf".to_vec();
+        text.extend_from_slice(b"\xC3\xA9 \xFF\"]}]}");
+        let err = parse_describe_instances(&text).unwrap_err();
+        assert_eq!(err.message, "invalid UTF-8");
+        // Line 3 is `    {"Instances": ["café ` then the bad byte: the
+        // 26th character, with `é` counted once.
+        assert_eq!(err.position, Some((3, 26)));
     }
 
     #[test]
