@@ -10,11 +10,21 @@
 mod fleet;
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/summary.rs"]
+mod summary;
 
 use measure::{median, timed};
 
 use std::process::{Command, Output};
 use std::time::Duration;
+
+/// The issue's targets: `resolve` at least this many times faster than jq on
+/// the 10k and 100k files; peak memory under this multiple of the input at
+/// 100k; time per instance at 100k within this multiple of that at 10k
+/// ("close to linear").
+const TARGET_VS_JQ: f64 = 10.0;
+const TARGET_PEAK_RSS_MULTIPLE: f64 = 3.0;
+const TARGET_LINEAR_GROWTH: f64 = 1.25;
 
 const JQ_PROGRAM: &str = r#"
 def names: [.SecurityGroups[]? | (.GroupName, .GroupId)];
@@ -97,6 +107,7 @@ fn main() {
         "{:>9} {:>9} {:>11} {:>10} {:>11} {:>9} {:>9} {:>10}",
         "instances", "file_MB", "rollcall_ms", "jq_ms", "python_ms", "jq/rc", "py/rc", "us/inst"
     );
+    let mut per_instance_at_10k = None;
     for (count, runs) in [(1_000, 9), (10_000, 7), (100_000, 3)] {
         let path = dir.path().join(format!("fleet-{count}.json"));
         let text = fleet::describe_instances(count, 42).to_string();
@@ -171,24 +182,69 @@ fn main() {
                 format!("{:.1}x", d.as_secs_f64() / rollcall_ms.as_secs_f64())
             })
         };
+        let per_instance_us = rollcall_ms.as_secs_f64() * 1e6 / count as f64;
         println!(
-            "{count:>9} {:>9.1} {:>11} {:>10} {:>11} {:>9} {:>9} {:>10.2}",
+            "{count:>9} {:>9.1} {:>11} {:>10} {:>11} {:>9} {:>9} {per_instance_us:>10.2}",
             text.len() as f64 / 1e6,
             ms(Some(rollcall_ms)),
             ms(jq),
             ms(python),
             ratio(jq),
             ratio(python),
-            rollcall_ms.as_secs_f64() * 1e6 / count as f64
         );
+        if count >= 10_000 {
+            let target = match jq {
+                Some(jq) => summary::Target::Goal(
+                    ">= 10x jq",
+                    jq.as_secs_f64() / rollcall_ms.as_secs_f64() >= TARGET_VS_JQ,
+                ),
+                None => summary::Target::None,
+            };
+            summary::record(
+                "end_to_end",
+                &format!("resolve --inventory vs jq, {count} instances"),
+                &format!(
+                    "{} ({} vs {} ms; python {})",
+                    ratio(jq),
+                    ms(Some(rollcall_ms)),
+                    ms(jq),
+                    ratio(python)
+                ),
+                target,
+            );
+        }
+        if let Some(previous) = per_instance_at_10k
+            && count == 100_000
+        {
+            let growth = per_instance_us / previous;
+            summary::record(
+                "end_to_end",
+                "time per instance, 100k vs 10k",
+                &format!("{growth:.2}x ({previous:.2} -> {per_instance_us:.2} us)"),
+                summary::Target::Goal("<= 1.25x (linear)", growth <= TARGET_LINEAR_GROWTH),
+            );
+        }
+        if count == 10_000 {
+            per_instance_at_10k = Some(per_instance_us);
+        }
         if count >= 10_000
             && let Some(peak) = peak_rss(&resolve)
         {
+            let multiple = peak as f64 / text.len() as f64;
             println!(
-                "{:>9} peak RSS of resolve: {:.1} MB = {:.2}x the input file",
+                "{:>9} peak RSS of resolve: {:.1} MB = {multiple:.2}x the input file",
                 "",
                 peak as f64 / 1e6,
-                peak as f64 / text.len() as f64
+            );
+            summary::record(
+                "end_to_end",
+                &format!("peak RSS / input size, {count} instances"),
+                &format!("{multiple:.2}x ({:.0} MB)", peak as f64 / 1e6),
+                if count == 100_000 {
+                    summary::Target::Goal("< 3x", multiple < TARGET_PEAK_RSS_MULTIPLE)
+                } else {
+                    summary::Target::None
+                },
             );
         }
         assert!(!answer.is_empty(), "self registers with someone");

@@ -4,6 +4,10 @@
 //! way. Run: `cargo bench -p rollcall --bench reload_memory` after
 //! `scripts/plugins`.
 
+#[path = "support/summary.rs"]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
+mod summary;
+
 use rollcall::inventory::parse_describe_instances;
 use rollcall::policy::{PolicyEngine, evaluate};
 use std::path::{Path, PathBuf};
@@ -56,10 +60,18 @@ fn main() {
     }
     drop(current);
     let end = resident_kib();
+    let each_ms = started.elapsed().as_secs_f64() * 1000.0 / reloads as f64;
+    let growth = end as f64 / baseline.max(1) as f64;
     println!(
-        "{reloads} reloads in {:.1} s ({:.1} ms each); rss after 1000 / after 50: {:.3}",
+        "{reloads} reloads in {:.1} s ({each_ms:.1} ms each); rss after 1000 / after 50: {growth:.3}",
         started.elapsed().as_secs_f64(),
-        started.elapsed().as_secs_f64() * 1000.0 / reloads as f64,
-        end as f64 / baseline.max(1) as f64
+    );
+    summary::record(
+        "reload_memory",
+        "resident memory after 1000 reloads / after 50",
+        &format!("{growth:.3} ({each_ms:.1} ms per reload)"),
+        // Not one of the targets: the daemon's own (reloads must
+        // not leak).
+        summary::Target::Goal("<= 1.05 (no leak)", growth <= 1.05),
     );
 }
