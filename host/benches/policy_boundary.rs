@@ -10,6 +10,11 @@
 //! - `policy+answer`: the policy in the guest and lifting its answer back,
 //!   the rest of the wasm figure.
 //!
+//! And a what-if, `packed_input`: the same fleet packed into one string
+//! buffer and rows of spans (`support/packed.rs`), sent to a probe that reads
+//! every row, fixed cost included: what `input` would become with such a
+//! layout.
+//!
 //! Run: `cargo bench -p rollcall --bench policy_boundary` after
 //! `scripts/plugins`.
 
@@ -18,6 +23,8 @@ mod fleet;
 #[path = "support/measure.rs"]
 #[allow(dead_code, reason = "shared with the process-level benchmarks")]
 mod measure;
+#[path = "support/packed.rs"]
+mod packed;
 #[path = "support/summary.rs"]
 mod summary;
 
@@ -94,6 +101,7 @@ fn boundary(criterion: &mut Criterion) {
             limits,
         )
         .expect("probe loads");
+    let packed = packed::PackedProbe::load(&measure::plugin("packed_probe"));
     let settings = elastic_grid::settings::Settings::from_json(SETTINGS).expect("settings");
 
     let mut group = criterion.benchmark_group("decide");
@@ -112,6 +120,21 @@ fn boundary(criterion: &mut Criterion) {
             "same answer"
         );
         assert_eq!(native.members.len(), through_wasm.members.len());
+        let running_monitors = fleet
+            .iter()
+            .filter(|instance| {
+                instance.state == "running"
+                    && instance
+                        .security_groups
+                        .iter()
+                        .any(|group| group.name == "eg-monitor")
+            })
+            .count();
+        assert_eq!(
+            packed.count_monitors(&fleet) as usize,
+            running_monitors,
+            "the packed probe read the fleet"
+        );
 
         group.bench_with_input(
             BenchmarkId::new("native", count),
@@ -125,6 +148,11 @@ fn boundary(criterion: &mut Criterion) {
             BenchmarkId::new("wasm_input_only", count),
             &fleet,
             |bench, fleet| bench.iter(|| probe.decide(fleet, Some(fleet::SELF_ID))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("packed_input", count),
+            &fleet,
+            |bench, fleet| bench.iter(|| packed.count_monitors(fleet)),
         );
     }
     group.finish();
@@ -166,17 +194,18 @@ fn report() {
         "input_share"
     );
     for count in FLEETS {
-        let (Some(native), Some(wasm), Some(input_only)) = (
+        let (Some(native), Some(wasm), Some(input_only), Some(packed)) = (
             median_ms(&format!("native/{count}")),
             median_ms(&format!("wasm/{count}")),
             median_ms(&format!("wasm_input_only/{count}")),
+            median_ms(&format!("packed_input/{count}")),
         ) else {
             continue;
         };
         let input = input_only - fixed;
         let ratio = wasm / native;
         println!(
-            "{count:>9} {native:>10.3} {wasm:>9.3} {ratio:>10.1}x {input:>9.3} {:>15.3} {:>10.0}%",
+            "{count:>9} {native:>10.3} {wasm:>9.3} {ratio:>10.1}x {input:>9.3} {:>15.3} {:>10.0}% {packed:>16.3}",
             wasm - input_only,
             100.0 * input / wasm
         );
