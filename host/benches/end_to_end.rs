@@ -9,6 +9,7 @@
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/measure.rs"]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod measure;
 #[path = "support/summary.rs"]
 mod summary;

@@ -14,6 +14,7 @@
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/measure.rs"]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod measure;
 #[path = "support/summary.rs"]
 #[allow(dead_code)] // `Target::Goal`: the issue sets no target for reloads
@@ -241,14 +242,7 @@ impl Daemon {
         let address = format!("127.0.0.1:{}", free_port());
         let log = work.join("watch.log");
         let mut command = Command::new(rollcall);
-        for (name, _) in std::env::vars() {
-            if name.starts_with("AWS_") {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env_remove("RUST_LOG")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
+        measure::without_aws_environment(&mut command)
             .arg("watch")
             .arg("--inventory")
             .arg(inventory)

@@ -15,6 +15,7 @@ mod ec2_replay;
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/measure.rs"]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod measure;
 #[path = "support/summary.rs"]
 mod summary;
@@ -154,16 +155,9 @@ fn aws_cli() -> Option<PathBuf> {
 /// Dummy credentials and nothing from the user's AWS setup (profiles,
 /// endpoints, IMDS), the same for both sides.
 fn isolate(command: &mut Command, dir: &Path) {
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AWS_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env_remove("RUST_LOG")
+    measure::without_aws_environment(command)
         .env("AWS_ACCESS_KEY_ID", "AKIDROLLCALLBENCH")
         .env("AWS_SECRET_ACCESS_KEY", "rollcall-bench-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",

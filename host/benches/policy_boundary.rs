@@ -21,7 +21,7 @@
 #[path = "support/fleet.rs"]
 mod fleet;
 #[path = "support/measure.rs"]
-#[allow(dead_code, reason = "shared with the process-level benchmarks")]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod measure;
 #[path = "support/packed.rs"]
 mod packed;
@@ -184,14 +184,15 @@ fn report() {
         "\nwasm decide vs native, medians (fixed = sandbox + instantiate + configure = {fixed:.3} ms):"
     );
     println!(
-        "{:>9} {:>10} {:>9} {:>11} {:>9} {:>15} {:>11}",
+        "{:>9} {:>10} {:>9} {:>11} {:>9} {:>15} {:>11} {:>16}",
         "instances",
         "native_ms",
         "wasm_ms",
         "wasm/native",
         "input_ms",
         "policy+answer",
-        "input_share"
+        "input_share",
+        "packed_input_ms"
     );
     for count in FLEETS {
         let (Some(native), Some(wasm), Some(input_only), Some(packed)) = (
@@ -222,6 +223,17 @@ fn report() {
                 100.0 * input / wasm
             ),
             target,
+        );
+        // Both sides with their fixed cost: a fresh instance and the fleet
+        // carried in, today's records vs the packed layout (packing included).
+        summary::record(
+            "policy_boundary",
+            &format!("fleet into the guest: records / packed what-if, {count} instances"),
+            &format!(
+                "{:.1}x ({input_only:.2} vs {packed:.2} ms)",
+                input_only / packed
+            ),
+            summary::Target::None,
         );
     }
 }

@@ -34,3 +34,16 @@ pub fn plugin(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Nothing from the user's AWS setup reaches `command` (no `AWS_*`
+/// variables, no IMDS lookups) and no `RUST_LOG` changes what it prints.
+pub fn without_aws_environment(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env_remove("RUST_LOG")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+}
