@@ -55,7 +55,9 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
     // One UTF-8 check of the whole text is cheaper than serde_json's check
     // of every string in it.
     let text = std::str::from_utf8(bytes).map_err(|err| not_utf8(bytes, &err))?;
-    let pages: Vec<Page> = match text.trim_start().as_bytes().first() {
+    // JSON allows only ASCII whitespace before the document.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    let pages: Vec<Page> = match first {
         Some(b'[') => serde_json::from_str(text)?,
         Some(b'{') => vec![serde_json::from_str(text)?],
         Some(_) | None => {
