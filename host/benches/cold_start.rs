@@ -35,13 +35,7 @@ fn main() {
     )
     .expect("write fleet");
     let cache = dir.path().join("cache");
-    timed(Command::new(rollcall).args([
-        "plugin",
-        "compile",
-        plugin.to_str().unwrap(),
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]));
+    measure::precompile(rollcall, &plugin, &cache);
 
     let run = |cache_flag: &[&str]| -> Duration {
         let mut resolve = Command::new(rollcall);

@@ -96,11 +96,11 @@ fn peak_rss(command: &[&str]) -> Option<u64> {
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
     let plugin = measure::plugin("elastic_grid");
-    let plugin = plugin.to_str().unwrap().to_owned();
     let dir = tempfile::tempdir().expect("temporary directory");
     let cache = dir.path().join("cache");
+    measure::precompile(rollcall, &plugin, &cache);
+    let plugin = plugin.to_str().unwrap().to_owned();
     let cache = cache.to_str().unwrap().to_owned();
-    timed(Command::new(rollcall).args(["plugin", "compile", &plugin, "--cache-dir", &cache]));
     let (has_jq, has_python) = (available("jq"), available("python3"));
 
     println!("resolve --inventory vs jq vs python3 (same file, same answer), median of runs:");
@@ -132,18 +132,15 @@ fn main() {
         ];
 
         let mut rollcall_runs = Vec::new();
-        let mut answer = Vec::new();
+        let mut last_output = None;
         for _ in 0..runs {
             let (took, output) = timed(Command::new(resolve[0]).args(&resolve[1..]));
             rollcall_runs.push(took);
-            let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-            answer = document["register_with"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|target| target["instance_id"].as_str().unwrap().to_owned())
-                .collect();
+            last_output = Some(output);
         }
+        let output = last_output.expect("at least one run");
+        let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let answer = measure::register_with(&document);
         let rollcall_ms = median(rollcall_runs);
 
         let measure = |enabled: bool, command: &mut dyn FnMut() -> Command| -> Option<Duration> {

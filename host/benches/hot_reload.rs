@@ -17,11 +17,11 @@ mod fleet;
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod measure;
 #[path = "support/summary.rs"]
-#[allow(dead_code)] // `Target::Goal`: the issue sets no target for reloads
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod summary;
 
-use measure::{median, timed};
-use sha2::{Digest, Sha256};
+use measure::median;
+use rollcall::policy::sha256_hex;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -47,10 +47,7 @@ struct Policy {
 
 impl Policy {
     fn new(bytes: Vec<u8>) -> Policy {
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let sha256 = sha256_hex(&bytes);
         Policy { bytes, sha256 }
     }
 }
@@ -142,13 +139,7 @@ fn precompile(rollcall: &str, dir: &Path, policies: &[Policy], cache: &Path) {
     for (index, policy) in policies.iter().enumerate() {
         let path = dir.join(format!("policy-{index}.wasm"));
         std::fs::write(&path, &policy.bytes).expect("write a policy to precompile");
-        timed(
-            Command::new(rollcall)
-                .args(["plugin", "compile"])
-                .arg(&path)
-                .arg("--cache-dir")
-                .arg(cache),
-        );
+        measure::precompile(rollcall, &path, cache);
     }
 }
 

@@ -47,7 +47,7 @@ fn main() {
     let plugin = measure::plugin("elastic_grid");
     let dir = tempfile::tempdir().expect("temporary directory");
     let cache = dir.path().join("cache");
-    precompile(rollcall, &plugin, &cache);
+    measure::precompile(rollcall, &plugin, &cache);
     let fleet = fleet::describe_instances(INSTANCES, 42);
     let replay = Replay::start(&fleet, PAGE_SIZE);
     let cli = aws_cli();
@@ -87,7 +87,7 @@ fn main() {
     };
 
     println!("one untimed run each, where the time goes (by the replay's clock):");
-    let answer = rollcall_targets(&run_checked(&replay, "rollcall", &mut resolve()));
+    let answer = measure::register_with(&run_checked(&replay, "rollcall", &mut resolve()));
     assert!(!answer.is_empty(), "self registers with some monitor");
     if let Some(program) = &cli {
         let monitors = run_checked(&replay, "AWS CLI", &mut describe(program));
@@ -109,18 +109,6 @@ fn main() {
         &replay,
         median(rollcall_runs),
         (!cli_runs.is_empty()).then(|| median(cli_runs)),
-    );
-}
-
-/// Fills the compiled-policy cache, so that `resolve` times the live path
-/// and not compilation.
-fn precompile(rollcall: &str, plugin: &Path, cache: &Path) {
-    timed(
-        Command::new(rollcall)
-            .args(["plugin", "compile"])
-            .arg(plugin)
-            .arg("--cache-dir")
-            .arg(cache),
     );
 }
 
@@ -191,23 +179,6 @@ fn run_checked(replay: &Replay, label: &str, command: &mut Command) -> Value {
         ms(started + took - last),
     );
     serde_json::from_slice(&output.stdout).expect("the output is JSON")
-}
-
-/// The instance ids of `register_with` in rollcall's membership document.
-fn rollcall_targets(document: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = document["register_with"]
-        .as_array()
-        .expect("the document has register_with")
-        .iter()
-        .map(|target| {
-            target["instance_id"]
-                .as_str()
-                .expect("a target has an instance_id")
-                .to_owned()
-        })
-        .collect();
-    ids.sort();
-    ids
 }
 
 /// The clusters of the instance the benchmark resolves for (a script would

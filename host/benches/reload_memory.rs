@@ -4,6 +4,9 @@
 //! way. Run: `cargo bench -p rollcall --bench reload_memory` after
 //! `scripts/plugins`.
 
+#[path = "support/measure.rs"]
+#[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
+mod measure;
 #[path = "support/summary.rs"]
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod summary;
@@ -29,9 +32,9 @@ fn resident_kib() -> u64 {
 fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let plugin = |name: &str| -> (PathBuf, Vec<u8>) {
-        let path = workspace.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+        let path = measure::plugin(name);
         let bytes = std::fs::read(&path)
-            .unwrap_or_else(|err| panic!("{}: {err} (run scripts/plugins first)", path.display()));
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
         (path, bytes)
     };
     let plugins = [plugin("elastic_grid"), plugin("tag_roles")];

@@ -47,3 +47,31 @@ pub fn without_aws_environment(command: &mut Command) -> &mut Command {
         .env_remove("RUST_LOG")
         .env("AWS_EC2_METADATA_DISABLED", "true")
 }
+
+/// Puts `plugin` into the compiled-policy cache at `cache`
+/// (`rollcall plugin compile`), so that runs time the work, not compiling.
+pub fn precompile(rollcall: &str, plugin: &Path, cache: &Path) {
+    timed(
+        Command::new(rollcall)
+            .args(["plugin", "compile"])
+            .arg(plugin)
+            .arg("--cache-dir")
+            .arg(cache),
+    );
+}
+
+/// The instance ids of `register_with` in a membership document, in its
+/// order (rollcall sorts them by id).
+pub fn register_with(document: &serde_json::Value) -> Vec<String> {
+    document["register_with"]
+        .as_array()
+        .expect("the document has register_with")
+        .iter()
+        .map(|target| {
+            target["instance_id"]
+                .as_str()
+                .expect("a target has an instance_id")
+                .to_owned()
+        })
+        .collect()
+}
