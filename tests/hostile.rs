@@ -5,17 +5,78 @@
 
 mod common;
 
+use common::hand_made::policy_with_memories;
 use common::servers::{eventually, free_port, http_get};
-use common::{Run, plugin, rollcall_in, seed_fleet};
+use common::{Run, plugin, rollcall_in, rollcall_within, seed_fleet};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A daemon on the seed fleet under `misbehaving` in `mode`, with its stderr in
+/// a file, killed when dropped.
+struct Daemon {
+    child: std::process::Child,
+    address: String,
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn start(mode: &str, refresh: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = dir.path().join("settings.json");
+        std::fs::write(&settings, format!(r#"{{"mode": "{mode}"}}"#)).unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+        command
+            .args(["watch", "--inventory"])
+            .arg(seed_fleet())
+            .arg("--plugin")
+            .arg(plugin("misbehaving"))
+            .args(["--self", AGENT, "--refresh", refresh, "--listen", &address])
+            .arg("--plugin-config")
+            .arg(format!("@{}", settings.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
+        common::isolate(&mut command);
+        let child = command.spawn().unwrap();
+        Daemon {
+            child,
+            address,
+            dir,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// The value of the metric line that starts with `name`, once it exists.
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, metrics) = http_get(&self.address, "/metrics")?;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 const AGENT: &str = "i-df71a7b6";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 fn misbehave(mode: &str, extra: &[&str]) -> Run {
+    misbehave_within(common::RUN_LIMIT, mode, extra)
+}
+
+/// Like `misbehave`, failing the test if the run takes `limit`.
+fn misbehave_within(limit: Duration, mode: &str, extra: &[&str]) -> Run {
     let settings = format!(r#"{{"mode": "{mode}"}}"#);
     let misbehaving = plugin("misbehaving");
     let fleet = seed_fleet();
@@ -32,7 +93,26 @@ fn misbehave(mode: &str, extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
-    rollcall_in(args, &[("AWS_SECRET_ACCESS_KEY", SECRET)])
+    rollcall_within(limit, args, &[("AWS_SECRET_ACCESS_KEY", SECRET)])
+}
+
+/// `resolve` on the seed fleet with a hand-made component.
+fn resolve_component(component: &[u8], extra: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hand_made.wasm");
+    std::fs::write(&path, component).unwrap();
+    let fleet = seed_fleet();
+    let mut args = vec![
+        "resolve",
+        "--inventory",
+        fleet.to_str().unwrap(),
+        "--plugin",
+        path.to_str().unwrap(),
+        "--no-cache",
+    ];
+    args.extend_from_slice(extra);
+    let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+    rollcall_in(args, &[])
 }
 
 #[test]
@@ -56,6 +136,105 @@ fn unbounded_allocation_and_giant_answers_hit_the_memory_limit() {
             3,
             &["policy misbehaving exceeded its memory limit (32 MiB)"],
         );
+    }
+}
+
+#[test]
+fn the_memory_limit_is_a_total_over_every_memory() {
+    // The hand-made policy works when it fits: one memory of 640 KiB.
+    let fits = resolve_component(
+        &policy_with_memories(1, 10),
+        &["--policy-memory-limit", "64"],
+    );
+    assert_eq!(fits.json()["members"], serde_json::json!([]));
+    // Two memories of 40 MiB each are within a 64 MiB limit one by one, not
+    // together; sixteen of 62.5 MiB were a gigabyte.
+    for (memories, pages) in [(2, 640), (16, 1000)] {
+        resolve_component(
+            &policy_with_memories(memories, pages),
+            &["--policy-memory-limit", "64"],
+        )
+        .fails_with(3, &["exceeded its memory limit (64 MiB)"]);
+    }
+}
+
+#[test]
+fn a_policy_cannot_make_more_memories_than_a_toolchain_needs() {
+    // Many memories of one page each stay far below the byte limit.
+    let run = resolve_component(&policy_with_memories(100, 1), &[]);
+    run.fails_with(3, &["policy hand_made"]);
+    assert!(run.stderr.contains("memory"), "{}", run.stderr);
+}
+
+#[test]
+fn sleeping_policies_are_held_to_the_time_limit() {
+    // A wait on a clock ends at once: the policy sees that no time passed.
+    let limit = Duration::from_secs(10);
+    let run = misbehave_within(limit, "sleep", &["--policy-time-limit", "300ms"]);
+    run.fails_with(3, &["policy misbehaving failed: sleep: woke up after"]);
+    let slept = run
+        .stderr
+        .split("woke up after ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    assert!(
+        slept.ends_with("ns") || slept.ends_with("µs"),
+        "a 15 s sleep took no time, not {slept}: {}",
+        run.stderr
+    );
+    // Sleeping in a loop is spinning, which the time limit stops.
+    let started = Instant::now();
+    misbehave_within(limit, "sleep-forever", &["--policy-time-limit", "300ms"])
+        .fails_with(3, &["policy misbehaving exceeded its time limit (300 ms)"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped near the deadline, not after {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_policy_cannot_flood_the_log_with_its_error_message() {
+    let run = misbehave("huge-error", &[]);
+    run.fails_with(3, &["policy misbehaving failed: eeee", "more bytes)"]);
+    assert!(
+        run.stderr.len() < 16 * 1024,
+        "an 8 MB error message became {} bytes of stderr",
+        run.stderr.len()
+    );
+}
+
+#[test]
+fn answers_that_would_split_words_or_reach_a_terminal_are_refused() {
+    for (mode, problem) in [
+        (
+            "control-role",
+            r#"has a role with whitespace or control characters: "\u{1b}[31mmonitor\0""#,
+        ),
+        (
+            "spaced-address",
+            r#"has an address with whitespace or control characters: "10.0.0.1 10.0.0.2""#,
+        ),
+        (
+            "spaced-cluster",
+            r#"has a cluster name with whitespace or control characters: "blue green""#,
+        ),
+    ] {
+        for format in ["json", "env", "text"] {
+            let run = misbehave(mode, &["--format", format]);
+            run.fails_with(3, &["gave an invalid answer", problem]);
+            assert!(
+                run.stdout.is_empty(),
+                "{mode}: nothing printed: {}",
+                run.stdout
+            );
+            assert!(
+                !run.stderr.contains('\u{1b}'),
+                "{mode}: no raw escape reaches the terminal"
+            );
+        }
     }
 }
 
@@ -197,6 +376,10 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         "read-file",
         "read-env",
         "connect",
+        "sleep-forever",
+        "huge-error",
+        "control-role",
+        "spaced-address",
     ];
     let mut rollbacks = 0;
     for mode in modes {
@@ -206,7 +389,14 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         if mode == "recurse" {
             assert!(error.contains("stack overflow"), "{error}");
         }
-        if mode == "loop-decide" {
+        if mode == "huge-error" {
+            assert!(
+                error.len() < 16 * 1024,
+                "reload error of {} bytes",
+                error.len()
+            );
+        }
+        if mode == "loop-decide" || mode == "sleep-forever" {
             assert!(
                 error.contains("exceeded its time limit (300 ms)"),
                 "{error}"
@@ -252,6 +442,62 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         .unwrap();
     let status = eventually(wait, "exit", || child.try_wait().ok().flatten());
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_failure_that_repeats_every_refresh_is_logged_once_and_served_short() {
+    let daemon = Daemon::start("huge-error", "200ms");
+    eventually(Duration::from_secs(30), "ten failed refreshes", || {
+        (daemon.metric("rollcall_refreshes_total{outcome=\"failed\"}")? >= 10.0).then_some(())
+    });
+    let stderr = daemon.stderr();
+    assert_eq!(
+        stderr.matches("Refresh failed").count(),
+        1,
+        "one warning for one failure: {}",
+        &stderr[..stderr.len().min(2000)]
+    );
+    assert!(
+        stderr.len() < 64 * 1024,
+        "stderr grew to {} bytes",
+        stderr.len()
+    );
+    let (status, health) = http_get(&daemon.address, "/healthz").expect("HTTP answers");
+    assert_eq!(status, 503, "no answer yet: {health}");
+    assert!(
+        health.len() < 16 * 1024,
+        "/healthz is {} bytes",
+        health.len()
+    );
+    assert!(health.contains("more bytes)"), "{health}");
+}
+
+#[test]
+fn sigterm_during_a_sleeping_reload_exits_promptly() {
+    let mut daemon = Daemon::start("well-behaved", "200ms");
+    eventually(Duration::from_secs(30), "the first answer", || {
+        (http_get(&daemon.address, "/v1/membership")?.0 == 200).then_some(())
+    });
+    write_replacing(
+        &daemon.dir.path().join("settings.json"),
+        r#"{"mode": "sleep-forever"}"#,
+    );
+    // The reload starts after the watcher's debounce; stop during it.
+    std::thread::sleep(Duration::from_millis(400));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &daemon.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = eventually(Duration::from_secs(20), "exit", || {
+        daemon.child.try_wait().ok().flatten()
+    });
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "SIGTERM took {:?}",
+        stopped.elapsed()
+    );
 }
 
 /// Waits until `/metrics` counts `rollbacks` rolled-back reloads, checks

@@ -2,11 +2,14 @@
 //! What the end-to-end tests share: running the real `rollcall` binary on
 //! the real plugins and fixtures, and the loopback servers it talks to.
 
+pub mod hand_made;
 pub mod servers;
 
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -85,6 +88,9 @@ where
     rollcall_in(args, &[])
 }
 
+/// How long one run of the binary may take before the test fails.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
 /// Runs `rollcall` with `args` in an environment with no AWS settings of the
 /// machine's (no profile, region, endpoint or IMDS), plus `env`.
 pub fn rollcall_in<I, S>(args: I, env: &[(&str, &str)]) -> Run
@@ -92,15 +98,53 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    rollcall_within(RUN_LIMIT, args, env)
+}
+
+/// Like [`rollcall_in`], but the run is killed, and the test fails, once it
+/// has taken `limit`.
+pub fn rollcall_within<I, S>(limit: Duration, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     command.args(args);
     isolate(&mut command);
-    command.envs(env.iter().copied());
-    let output = command.output().expect("rollcall runs");
+    command
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("rollcall runs");
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("rollcall can be waited for") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "rollcall did not finish within {limit:?}; stderr: {}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
     }
 }
 

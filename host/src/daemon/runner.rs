@@ -49,6 +49,9 @@ pub struct Daemon {
     last_inventory: Option<Arc<Inventory>>,
     current: Option<Arc<Membership>>,
     failures_in_a_row: u32,
+    /// The error of the last failed refresh, logged once however often it
+    /// repeats, and how many times it repeated since.
+    last_failure: Option<(String, u64)>,
     status: watch_channel::Sender<Status>,
     events: Arc<EventLog>,
     metrics: Arc<Metrics>,
@@ -99,6 +102,7 @@ impl Daemon {
             last_inventory: None,
             current: None,
             failures_in_a_row: 0,
+            last_failure: None,
             status,
             events,
             metrics,
@@ -180,6 +184,9 @@ impl Daemon {
         match self.decide(policy, &inventory).await {
             Ok((membership, evaluation)) => {
                 self.failures_in_a_row = 0;
+                if let Some((error, repeats)) = self.last_failure.take() {
+                    tracing::info!(%error, repeats, "Refresh succeeded again after failing.");
+                }
                 self.metrics.refresh_succeeded(
                     fetch_time,
                     evaluation,
@@ -266,7 +273,30 @@ impl Daemon {
         if stale.is_some() {
             self.metrics.set_stale(true);
         }
-        tracing::warn!(error = %error, failures_in_a_row = self.failures_in_a_row, serving = if stale.is_some() { "last good answer" } else { "nothing yet" }, "Refresh failed.");
+        let serving = if stale.is_some() {
+            "last good answer"
+        } else {
+            "nothing yet"
+        };
+        match &mut self.last_failure {
+            Some((last, repeats)) if *last == error => {
+                *repeats += 1;
+                tracing::debug!(
+                    failures_in_a_row = self.failures_in_a_row,
+                    repeats = *repeats,
+                    "Refresh failed again the same way."
+                );
+            }
+            last => {
+                if let Some((previous, repeats)) = last.take()
+                    && repeats > 0
+                {
+                    tracing::info!(error = %previous, repeats, "The previous refresh failure repeated.");
+                }
+                tracing::warn!(error = %error, failures_in_a_row = self.failures_in_a_row, serving, "Refresh failed; the same failure again is logged at debug level only.");
+                *last = Some((error.clone(), 0));
+            }
+        }
         self.status.send_modify(|status| {
             status.refresh_failure = Some(Failure { at: now, error });
             if stale.is_some() {

@@ -1,14 +1,31 @@
-//! How much a policy may take: CPU time per call and linear memory. Both are
-//! enforced by wasmtime (epoch interruption, a resource limiter), so a
-//! runaway plugin costs a failed call, never the host.
+//! How much a policy may take: CPU time per call, linear memory, tables, and
+//! the host-side objects it can make. Each is enforced by wasmtime (epoch
+//! interruption, a resource limiter, a capped resource table), so a runaway
+//! plugin costs a failed call, never the host.
 
 use std::time::Duration;
 
 /// How often the engine's epoch advances; deadlines are whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Tables a plugin may grow to, in elements (function pointers).
+/// Elements (function pointers) all the tables of one plugin instance may
+/// hold together.
 pub const TABLE_ELEMENTS: usize = 100_000;
+
+/// Core instances, linear memories and tables one plugin instance may
+/// create. A component from a standard toolchain needs a handful of each
+/// (Rust: one memory; componentize-py and jco: a few); wasmtime's default
+/// of 10,000 would let one file reserve terabytes of address space.
+pub const CORE_INSTANCES: usize = 64;
+pub const MEMORIES: usize = 16;
+pub const TABLES: usize = 64;
+
+/// Host-side objects (pollables, streams) a plugin instance may hold at
+/// once; each costs host memory the memory limit does not see.
+pub const HOST_RESOURCES: usize = 10_000;
+
+/// Random bytes a plugin may ask for in one call.
+pub const RANDOM_BYTES_PER_CALL: u64 = 64 * 1024;
 
 /// Memory a `decide` call gets on top of the base limit for every instance
 /// of the inventory: the fleet itself lives in the plugin's memory, and a
@@ -19,8 +36,9 @@ pub const MEMORY_PER_INSTANCE: usize = 2 * 1024;
 pub struct PolicyLimits {
     /// Wall-clock time one `configure` or `decide` call may run.
     pub time: Duration,
-    /// Linear memory one plugin instance may grow to, in bytes, before the
-    /// allowance for the fleet ([`MEMORY_PER_INSTANCE`] per instance).
+    /// Linear memory one plugin instance may grow to, all its memories
+    /// together, in bytes, before the allowance for the fleet
+    /// ([`MEMORY_PER_INSTANCE`] per instance).
     pub memory_bytes: usize,
 }
 

@@ -6,6 +6,7 @@
 //! inventory before anyone sees it.
 
 mod cache;
+mod clocks;
 mod limits;
 mod sandbox;
 mod validate;

@@ -1,5 +1,7 @@
 //! What a plugin instance lives in: a WASI context that grants nothing, guest
-//! stdout/stderr captured into the log, and a bounded log budget.
+//! stdout/stderr captured into the log, a bounded log budget, and the
+//! accounting behind the memory limit (every memory and table of the
+//! instance together).
 //!
 //! WASI is linked (rather than building plugins for `wasm32-unknown-unknown`)
 //! so that components from standard toolchains load unchanged: Rust std on
@@ -8,10 +10,15 @@
 //! them useless: no preopened directories, no sockets or name lookups, no
 //! environment variables, no arguments, stdin closed.
 
+use super::clocks::PolicyClock;
+use super::limits::{
+    CORE_INSTANCES, HOST_RESOURCES, MEMORIES, RANDOM_BYTES_PER_CALL, TABLE_ELEMENTS, TABLES,
+};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
@@ -21,8 +28,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 const PLUGIN_LOG: &str = "rollcall::plugin";
 /// Log lines one evaluation may write; the rest are dropped and counted.
 const LOG_LINES_PER_CALL: usize = 1_000;
-/// Longest log line kept; longer ones are cut.
-const LOG_LINE_BYTES: usize = 4_096;
+/// Longest log line kept; longer ones are cut. Every other message from a
+/// plugin (an error, a rejection of its settings) is cut to this too.
+pub const MESSAGE_BYTES: usize = 4_096;
 /// Guest stdout + stderr kept per evaluation; the rest is dropped and counted.
 const GUEST_OUTPUT_BYTES: usize = 64 * 1024;
 
@@ -30,8 +38,15 @@ const GUEST_OUTPUT_BYTES: usize = 64 * 1024;
 pub struct Sandbox {
     plugin: String,
     memory_limit: usize,
+    /// Bytes of linear memory all the instance's memories hold together.
+    memory_bytes: usize,
+    /// Elements all the instance's tables hold together.
+    table_elements: usize,
     /// Set when the plugin asked for more memory than its limit.
     pub memory_limit_hit: bool,
+    /// Waits on a clock the plugin asked for (each ended at once).
+    pub clock_waits: u64,
+    started: Instant,
     /// The last thing the plugin said before something went wrong: its last
     /// error log line or stderr line (a Rust panic message lands here).
     pub last_words: Option<String>,
@@ -53,14 +68,21 @@ impl Sandbox {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(RANDOM_BYTES_PER_CALL)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(HOST_RESOURCES);
         Sandbox {
             plugin,
             memory_limit,
+            memory_bytes: 0,
+            table_elements: 0,
             memory_limit_hit: false,
+            clock_waits: 0,
+            started: Instant::now(),
             last_words: None,
             wasi,
-            table: ResourceTable::new(),
+            table,
             stdout,
             stderr,
             log_lines: 0,
@@ -71,14 +93,23 @@ impl Sandbox {
     /// Writes a line the plugin logged, if the budget allows.
     pub fn log(&mut self, level: tracing::Level, message: &str) {
         if level == tracing::Level::ERROR {
-            self.last_words = Some(truncated(message, LOG_LINE_BYTES).to_owned());
+            self.last_words = Some(truncated(message, MESSAGE_BYTES).to_owned());
         }
         if self.log_lines >= LOG_LINES_PER_CALL {
             self.log_lines_dropped += 1;
             return;
         }
         self.log_lines += 1;
-        emit(&self.plugin, level, truncated(message, LOG_LINE_BYTES));
+        emit(&self.plugin, level, truncated(message, MESSAGE_BYTES));
+    }
+
+    /// The clock the plugin sees (see `clocks`).
+    pub fn clock(&mut self) -> PolicyClock<'_> {
+        PolicyClock {
+            started: self.started,
+            table: &mut self.table,
+            waits: &mut self.clock_waits,
+        }
     }
 
     /// Sends what the guest printed to the log and reports dropped output.
@@ -90,9 +121,9 @@ impl Sandbox {
         ] {
             let (text, dropped) = output.take();
             for line in String::from_utf8_lossy(&text).lines() {
-                emit(&self.plugin, level, truncated(line, LOG_LINE_BYTES));
+                emit(&self.plugin, level, truncated(line, MESSAGE_BYTES));
                 if stream == "stderr" && !line.trim().is_empty() {
-                    self.last_words = Some(truncated(line, LOG_LINE_BYTES).to_owned());
+                    self.last_words = Some(truncated(line, MESSAGE_BYTES).to_owned());
                 }
             }
             if dropped > 0 {
@@ -105,28 +136,60 @@ impl Sandbox {
     }
 }
 
+/// Limits are totals over the whole instance: a component may hold several
+/// memories and tables, and a limit per memory would multiply by their count.
 impl wasmtime::ResourceLimiter for Sandbox {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
-            self.memory_limit_hit = true;
-            return Ok(false);
+        match grown_total(self.memory_bytes, current, desired, self.memory_limit) {
+            Some(total) => {
+                self.memory_bytes = total;
+                Ok(true)
+            }
+            None => {
+                self.memory_limit_hit = true;
+                Ok(false)
+            }
         }
-        Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= super::limits::TABLE_ELEMENTS)
+        match grown_total(self.table_elements, current, desired, TABLE_ELEMENTS) {
+            Some(total) => {
+                self.table_elements = total;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
+
+    fn instances(&self) -> usize {
+        CORE_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MEMORIES
+    }
+}
+
+/// The total after one memory or table grows from `current` to `desired`,
+/// if it stays within `limit`.
+fn grown_total(total: usize, current: usize, desired: usize, limit: usize) -> Option<usize> {
+    let others = total.checked_sub(current)?;
+    others.checked_add(desired).filter(|&grown| grown <= limit)
 }
 
 impl WasiView for Sandbox {
@@ -146,6 +209,18 @@ fn emit(plugin: &str, level: tracing::Level, message: &str) {
         tracing::Level::DEBUG => tracing::debug!(target: PLUGIN_LOG, plugin, "{message}"),
         tracing::Level::TRACE => tracing::trace!(target: PLUGIN_LOG, plugin, "{message}"),
     }
+}
+
+/// `message` cut to [`MESSAGE_BYTES`], saying how much was cut: for what a
+/// plugin says that reaches errors, logs and `/healthz`.
+pub fn bounded(mut message: String) -> String {
+    let kept = truncated(&message, MESSAGE_BYTES).len();
+    if kept < message.len() {
+        let cut = message.len() - kept;
+        message.truncate(kept);
+        message.push_str(&format!("… ({cut} more bytes)"));
+    }
+    message
 }
 
 fn truncated(text: &str, max: usize) -> &str {
@@ -258,6 +333,26 @@ mod tests {
         assert!(text.ends_with(b"abc"));
         assert_eq!(dropped, 2);
         assert_eq!(output.take(), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn messages_are_bounded_and_say_what_was_cut() {
+        assert_eq!(bounded("short".to_owned()), "short");
+        let long = bounded("é".repeat(MESSAGE_BYTES));
+        assert!(long.len() < MESSAGE_BYTES + 32, "{}", long.len());
+        assert!(long.ends_with(&format!("… ({} more bytes)", MESSAGE_BYTES)));
+    }
+
+    #[test]
+    fn limits_count_every_memory_and_table_together() {
+        let limit = 100;
+        // Two memories of 40 fit; a third of 40 does not.
+        let total = grown_total(0, 0, 40, limit).unwrap();
+        let total = grown_total(total, 0, 40, limit).unwrap();
+        assert_eq!(grown_total(total, 0, 40, limit), None);
+        // Growing one of them from 40 to 60 does.
+        assert_eq!(grown_total(total, 40, 60, limit), Some(100));
+        assert_eq!(grown_total(total, 40, usize::MAX, limit), None);
     }
 
     #[test]

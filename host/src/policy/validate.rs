@@ -1,6 +1,7 @@
 //! Checks a policy's answer against the inventory it was given, so that no
 //! output ever names an instance that does not exist or a target that cannot
-//! be reached.
+//! be reached, and no role, cluster or address carries whitespace or control
+//! characters into a shell word, an environment variable or a terminal.
 
 use super::Decision;
 use crate::inventory::Instance;
@@ -8,6 +9,8 @@ use foldhash::{HashMap, HashSet};
 
 /// How many problems an error lists before it summarises the rest.
 const PROBLEMS_LISTED: usize = 10;
+/// How much of a policy's text a problem quotes.
+const QUOTED_CHARS: usize = 64;
 
 /// The decision with members and targets sorted by instance id, or every
 /// problem found (the first few, and how many more).
@@ -28,17 +31,34 @@ pub fn validated(
     for member in &decision.members {
         let id = member.instance_id.as_str();
         if !known.contains(id) {
-            problems.push(format!("member {id:?} is not in the inventory"));
+            problems.push(format!("member {} is not in the inventory", quoted(id)));
+            continue;
         }
         if member.role.trim().is_empty() {
             problems.push(format!("member {id} has an empty role"));
+        } else if !is_plain(&member.role) {
+            problems.push(format!(
+                "member {id} has a role with whitespace or control characters: {}",
+                quoted(&member.role)
+            ));
         }
-        if member
-            .clusters
-            .iter()
-            .any(|cluster| cluster.trim().is_empty())
-        {
-            problems.push(format!("member {id} has an empty cluster name"));
+        for cluster in &member.clusters {
+            if cluster.trim().is_empty() {
+                problems.push(format!("member {id} has an empty cluster name"));
+            } else if !is_plain(cluster) {
+                problems.push(format!(
+                    "member {id} has a cluster name with whitespace or control characters: {}",
+                    quoted(cluster)
+                ));
+            }
+        }
+        match member.address.as_deref() {
+            Some("") => problems.push(format!("member {id} has an empty address")),
+            Some(address) if !is_plain(address) => problems.push(format!(
+                "member {id} has an address with whitespace or control characters: {}",
+                quoted(address)
+            )),
+            _ => {}
         }
         if members.insert(id, member).is_some() {
             problems.push(format!("member {id} is listed more than once"));
@@ -50,7 +70,10 @@ pub fn validated(
     for target in &decision.register_with {
         let id = target.as_str();
         match members.get(id) {
-            None => problems.push(format!("registration target {id:?} is not a member")),
+            None => problems.push(format!(
+                "registration target {} is not a member",
+                quoted(id)
+            )),
             Some(member) if member.address.is_none() => {
                 problems.push(format!("registration target {id} has no address"))
             }
@@ -82,6 +105,23 @@ pub fn validated(
         .sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
     decision.register_with.sort_unstable();
     Ok(decision)
+}
+
+/// Whether `text` can stand as one shell word, one environment value and
+/// one terminal cell run as it is.
+fn is_plain(text: &str) -> bool {
+    !text
+        .chars()
+        .any(|character| character.is_whitespace() || character.is_control())
+}
+
+/// `text` escaped (control characters never reach a terminal raw) and cut.
+fn quoted(text: &str) -> String {
+    let shown: String = text.chars().take(QUOTED_CHARS).collect();
+    match text.chars().count().saturating_sub(QUOTED_CHARS) {
+        0 => format!("{shown:?}"),
+        more => format!("{shown:?}… ({more} more characters)"),
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +209,44 @@ mod tests {
                 r#"registration target "i-c" is not a member"#,
                 "registration target i-c is listed more than once",
             ]
+        );
+    }
+
+    #[test]
+    fn text_that_would_split_a_word_or_reach_a_terminal_is_refused() {
+        let mut escaped = member("i-a", "\u{1b}[31mmonitor\0", Some("10.0.0.1 10.0.0.2"));
+        escaped.clusters = vec!["blue green".into(), "".into(), "ok".into()];
+        let decision = Decision {
+            members: vec![escaped, member("i-b", "agent", Some(""))],
+            register_with: Vec::new(),
+        };
+        let problems = validated(decision, &fleet(), None).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                r#"member i-a has a role with whitespace or control characters: "\u{1b}[31mmonitor\0""#,
+                r#"member i-a has a cluster name with whitespace or control characters: "blue green""#,
+                "member i-a has an empty cluster name",
+                r#"member i-a has an address with whitespace or control characters: "10.0.0.1 10.0.0.2""#,
+                "member i-b has an empty address",
+            ]
+        );
+    }
+
+    #[test]
+    fn what_a_policy_names_is_quoted_short() {
+        let long = "x".repeat(10_000);
+        let decision = Decision {
+            members: vec![member(&long, "agent", None)],
+            register_with: Vec::new(),
+        };
+        let problems = validated(decision, &fleet(), None).unwrap_err();
+        assert_eq!(
+            problems,
+            [format!(
+                "member {:?}… (9936 more characters) is not in the inventory",
+                "x".repeat(64)
+            )]
         );
     }
 

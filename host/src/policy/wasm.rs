@@ -3,7 +3,7 @@
 
 use super::cache::CompiledCache;
 use super::limits::{EPOCH_TICK, PolicyLimits};
-use super::sandbox::Sandbox;
+use super::sandbox::{Sandbox, bounded};
 use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
 use crate::inventory::Instance;
 use sha2::{Digest, Sha256};
@@ -67,6 +67,7 @@ impl PolicyEngine {
             .map_err(|err| wasmtime::format_err!("cannot start the epoch thread: {err}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        super::clocks::add_to_linker(&mut linker, Sandbox::clock)?;
         bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |sandbox| sandbox)?;
         Ok(PolicyEngine {
             engine,
@@ -248,7 +249,7 @@ impl WasmPolicy {
             .map(|()| instance)
             .map_err(|message| PolicyError::Rejected {
                 name: self.identity.name(),
-                message,
+                message: bounded(message),
             }))
     }
 
@@ -290,7 +291,10 @@ impl WasmPolicy {
                 if let Some(words) = &sandbox.last_words {
                     reason.push_str(&format!(" (it said: {words})"));
                 }
-                PolicyError::Trapped { name, reason }
+                PolicyError::Trapped {
+                    name,
+                    reason: bounded(reason),
+                }
             }
         }
     }
@@ -313,7 +317,7 @@ impl Policy for WasmPolicy {
             let (answer,) = decide.call(&mut *store, (input,))?;
             Ok(answer.map_err(|message| PolicyError::Failed {
                 name: self.identity.name(),
-                message,
+                message: bounded(message),
             }))
         })?;
         Ok(from_guest(decision))

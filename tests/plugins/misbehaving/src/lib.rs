@@ -9,7 +9,12 @@
 //!   `panic-configure`;
 //! - runaways: `loop-decide`, `loop-configure` (never return), `allocate`
 //!   (allocates until allocation fails), `recurse` (until the call stack is
-//!   exhausted);
+//!   exhausted), `sleep` (sleeps 15 s, then fails saying how long it slept),
+//!   `sleep-forever` (sleeps for ever, in a loop);
+//! - floods: `huge-error` (an 8 MB error message on every call);
+//! - answers that would reach shells and terminals: `control-role` (a role
+//!   with a terminal escape and a NUL), `spaced-address` (two addresses in
+//!   one), `spaced-cluster` (a cluster name with a space);
 //! - escapes, each reported as `decide`'s error message: `read-file` (reads
 //!   `/etc/passwd`), `read-env` (reads the environment), `connect` (connects
 //!   to `127.0.0.1` on the settings' `"port"`);
@@ -23,9 +28,14 @@ use rollcall_policy_sdk::{
 };
 use std::cell::RefCell;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 /// Members `giant-output` returns unless the settings say `"count"`.
 const GIANT_OUTPUT_MEMBERS: usize = 2_000_000;
+/// How long `sleep` sleeps.
+const SLEEP: Duration = Duration::from_secs(15);
+/// The size of `huge-error`'s message.
+const HUGE_ERROR_BYTES: usize = 8 * 1024 * 1024;
 
 thread_local! {
     static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
@@ -117,6 +127,27 @@ impl Guest for Misbehaving {
                 eprintln!("chatty stderr line");
             }
             ("loop-decide", _) => spin_forever(),
+            ("sleep", _) => {
+                let started = Instant::now();
+                std::thread::sleep(SLEEP);
+                return Err(format!("sleep: woke up after {:?}", started.elapsed()));
+            }
+            ("sleep-forever", _) => loop {
+                std::thread::sleep(Duration::MAX);
+            },
+            ("huge-error", _) => return Err("e".repeat(HUGE_ERROR_BYTES)),
+            ("control-role", Some(mut member)) => {
+                member.role = "\u{1b}[31mmonitor\0".to_owned();
+                decision.members[0] = member;
+            }
+            ("spaced-address", Some(mut member)) => {
+                member.address = Some("10.0.0.1 10.0.0.2".to_owned());
+                decision.members[0] = member;
+            }
+            ("spaced-cluster", Some(mut member)) => {
+                member.clusters = vec!["blue green".to_owned()];
+                decision.members[0] = member;
+            }
             ("allocate", _) => allocate_forever(),
             ("recurse", _) => {
                 recurse(0);
