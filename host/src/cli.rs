@@ -4,6 +4,7 @@ use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
 use crate::policy::{CompiledCache, PolicyLimits};
+use crate::ranges;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub struct WatchArgs {
 
     /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
     /// tenth and the stale age to three times this.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser())]
     pub refresh: Option<Duration>,
 
     /// Write the membership document here (atomically) on every change.
@@ -189,25 +190,25 @@ pub struct SourceArgs {
     pub filter: Vec<Filter>,
 
     /// Instances per DescribeInstances call (MaxResults) [default: 1000].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(5..=1000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(ranges::PAGE_SIZE.range.clone()))]
     pub page_size: Option<i32>,
 
     /// Time to establish a connection to EC2 [default: 3s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::CONNECT_TIMEOUT.parser())]
     pub connect_timeout: Option<Duration>,
 
     /// Time for one HTTP attempt, retries not included [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::ATTEMPT_TIMEOUT.parser())]
     pub attempt_timeout: Option<Duration>,
 
     /// Time for the whole fetch: every page of every region, retries
     /// included [default: 120s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::FETCH_TIMEOUT.parser())]
     pub fetch_timeout: Option<Duration>,
 
     /// Attempts per call; throttling and 5xx are retried with exponential
     /// backoff and jitter [default: 5].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::MAX_ATTEMPTS.range.clone()))]
     pub max_attempts: Option<u32>,
 }
 
@@ -246,11 +247,11 @@ impl CacheArgs {
 pub struct LimitArgs {
     /// Time one configure or decide call may run; past it the call fails
     /// [default: 2s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::POLICY_TIME_LIMIT.parser())]
     pub policy_time_limit: Option<Duration>,
 
     /// Memory one plugin instance may grow to, in MiB [default: 64].
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(ranges::POLICY_MEMORY_MIB.range.clone()))]
     pub policy_memory_limit: Option<u32>,
 }
 

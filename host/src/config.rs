@@ -7,6 +7,7 @@ use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
 use crate::policy::PolicyLimits;
+use crate::ranges::{self, Bounded};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -260,6 +261,24 @@ impl Config {
     /// The settings this file describes, checked.
     pub fn settings(&self, origin: &Path) -> Result<WatchSettings, ConfigError> {
         let problem = |message: String| ConfigError(format!("{}: {message}", origin.display()));
+        let duration = |setting: &Bounded<Duration>, value: Option<Duration>| {
+            value
+                .map(|value| {
+                    setting
+                        .check(value)
+                        .map_err(|why| problem(format!("{} = {why}", setting.key)))
+                })
+                .transpose()
+        };
+        let count = |setting: &Bounded<i64>, value: Option<i64>| {
+            value
+                .map(|value| {
+                    setting
+                        .check(value)
+                        .map_err(|why| problem(format!("{} = {why}", setting.key)))
+                })
+                .transpose()
+        };
         let (source, imds) = match &self.source {
             SourceConfig::File { path } => (SourceSettings::File(path.clone()), false),
             SourceConfig::Ec2 {
@@ -280,23 +299,22 @@ impl Config {
                     .map(|filter| filter.parse::<Filter>())
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|err| problem(format!("source.filters: {err}")))?;
-                if let Some(size) = page_size
-                    && !(5..=1000).contains(size)
-                {
-                    return Err(problem(format!(
-                        "source.page_size {size} is not within 5..=1000"
-                    )));
-                }
+                let page_size = count(&ranges::PAGE_SIZE, page_size.map(i64::from))?;
+                let max_attempts = count(&ranges::MAX_ATTEMPTS, max_attempts.map(i64::from))?;
                 let settings = Ec2Settings {
                     regions: regions.clone(),
                     profile: profile.clone(),
                     endpoint_url: endpoint_url.clone(),
                     filters,
-                    page_size: page_size.unwrap_or(defaults.page_size),
-                    connect_timeout: connect_timeout.unwrap_or(defaults.connect_timeout),
-                    attempt_timeout: attempt_timeout.unwrap_or(defaults.attempt_timeout),
-                    fetch_timeout: fetch_timeout.unwrap_or(defaults.fetch_timeout),
-                    max_attempts: max_attempts.unwrap_or(defaults.max_attempts),
+                    // Both are within range, so they fit.
+                    page_size: page_size.map_or(defaults.page_size, |size| size as i32),
+                    connect_timeout: duration(&ranges::CONNECT_TIMEOUT, *connect_timeout)?
+                        .unwrap_or(defaults.connect_timeout),
+                    attempt_timeout: duration(&ranges::ATTEMPT_TIMEOUT, *attempt_timeout)?
+                        .unwrap_or(defaults.attempt_timeout),
+                    fetch_timeout: duration(&ranges::FETCH_TIMEOUT, *fetch_timeout)?
+                        .unwrap_or(defaults.fetch_timeout),
+                    max_attempts: max_attempts.map_or(defaults.max_attempts, |n| n as u32),
                     region_from_imds: *imds,
                 };
                 (SourceSettings::Ec2(settings), *imds)
@@ -327,27 +345,27 @@ impl Config {
             (None, None) => PluginSettings::Inline("{}".to_owned()),
         };
         let mut limits = PolicyLimits::default();
-        if let Some(time) = self.policy.time_limit {
+        if let Some(time) = duration(&ranges::POLICY_TIME_LIMIT, self.policy.time_limit)? {
             limits.time = time;
         }
-        if let Some(mib) = self.policy.memory_limit_mib {
-            if !(1..=4096).contains(&mib) {
-                return Err(problem(format!(
-                    "policy.memory_limit_mib {mib} is not within 1..=4096"
-                )));
-            }
+        if let Some(mib) = count(
+            &ranges::POLICY_MEMORY_MIB,
+            self.policy.memory_limit_mib.map(i64::from),
+        )? {
             limits.memory_bytes = mib as usize * 1024 * 1024;
         }
-        let refresh = self.refresh.unwrap_or(DEFAULT_REFRESH);
-        if refresh.is_zero() {
-            return Err(problem("refresh must be longer than zero".to_owned()));
+        for sink in &self.sinks {
+            if let SinkConfig::Exec { timeout, .. } = sink {
+                duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
+            }
         }
+        let refresh = duration(&ranges::REFRESH, self.refresh)?.unwrap_or(DEFAULT_REFRESH);
         Ok(WatchSettings {
             source,
             own,
             refresh,
-            jitter: self.jitter.unwrap_or(refresh / 10),
-            stale_after: self.stale_after.unwrap_or(refresh * 3),
+            jitter: duration(&ranges::JITTER, self.jitter)?.unwrap_or(refresh / 10),
+            stale_after: duration(&ranges::STALE_AFTER, self.stale_after)?.unwrap_or(refresh * 3),
             plugin: self.policy.plugin.clone(),
             plugin_settings,
             limits,
@@ -548,7 +566,15 @@ listen = "127.0.0.1:7878"
             ),
             (
                 "page_size = 2\n[policy]\nplugin = \"p\"\n",
-                "source.page_size 2",
+                "source.page_size = 2 is out of range: it must be from 5 to 1000",
+            ),
+            (
+                "max_attempts = 4294967295\n[policy]\nplugin = \"p\"\n",
+                "source.max_attempts = 4294967295 is out of range",
+            ),
+            (
+                "attempt_timeout = \"500000000000years\"\n[policy]\nplugin = \"p\"\n",
+                "source.attempt_timeout = 500000000000years is out of range",
             ),
             ("imds = false\n[policy]\nplugin = \"p\"\n", ""),
         ] {

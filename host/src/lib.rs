@@ -12,6 +12,7 @@
 //! - [`report`]: error chains as one line.
 //! - [`atomic_file`]: replacing files without readers seeing a partial one.
 //! - [`cli`]: flags and what they mean as settings.
+//! - [`ranges`]: the range of every duration and count setting.
 //! - [`commands`]: running a command to output and an exit status.
 
 pub mod atomic_file;
@@ -24,6 +25,7 @@ pub mod inventory;
 pub mod membership;
 pub mod output;
 pub mod policy;
+pub mod ranges;
 pub mod report;
 pub mod resolve;
 pub mod sink;

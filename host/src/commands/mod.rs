@@ -11,6 +11,8 @@ use crate::inventory::SourceError;
 use crate::policy::PolicyError;
 use crate::resolve::ResolveError;
 
+pub use watch::watch_settings;
+
 /// Exit status: resolved.
 pub const EXIT_OK: u8 = 0;
 /// Exit status: bad usage or input (flags, inventory file, plugin settings,

@@ -153,9 +153,6 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
         settings.own = SelfChoice::Nobody;
     }
     if let Some(refresh) = args.refresh {
-        if refresh.is_zero() {
-            return Err(ConfigError("--refresh must be longer than zero".to_owned()));
-        }
         settings.refresh = refresh;
         settings.jitter = refresh / 10;
         settings.stale_after = refresh * 3;

@@ -1,0 +1,182 @@
+//! The range every duration and count setting may take: one table, used by
+//! the flags' parsers and by the configuration file's checks alike, so that
+//! no value reaches arithmetic that overflows, an SDK that panics or a loop
+//! that spins.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// A setting whose value is bounded: its flag (if it has one), its key in
+/// the configuration file, and its range.
+#[derive(Debug)]
+pub struct Bounded<T: 'static> {
+    pub flag: Option<&'static str>,
+    pub key: &'static str,
+    pub range: RangeInclusive<T>,
+}
+
+const fn millis(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+const fn minutes(minutes: u64) -> Duration {
+    Duration::from_secs(minutes * 60)
+}
+
+const fn hours(hours: u64) -> Duration {
+    minutes(hours * 60)
+}
+
+pub const REFRESH: Bounded<Duration> = Bounded {
+    flag: Some("--refresh"),
+    key: "refresh",
+    range: millis(100)..=hours(24),
+};
+pub const JITTER: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "jitter",
+    range: Duration::ZERO..=hours(24),
+};
+pub const STALE_AFTER: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "stale_after",
+    range: millis(100)..=hours(7 * 24),
+};
+pub const CONNECT_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: Some("--connect-timeout"),
+    key: "source.connect_timeout",
+    range: millis(10)..=minutes(5),
+};
+pub const ATTEMPT_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: Some("--attempt-timeout"),
+    key: "source.attempt_timeout",
+    range: millis(10)..=minutes(10),
+};
+pub const FETCH_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: Some("--fetch-timeout"),
+    key: "source.fetch_timeout",
+    range: millis(100)..=hours(1),
+};
+pub const POLICY_TIME_LIMIT: Bounded<Duration> = Bounded {
+    flag: Some("--policy-time-limit"),
+    key: "policy.time_limit",
+    range: millis(10)..=minutes(5),
+};
+pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "sink.timeout",
+    range: millis(10)..=hours(1),
+};
+
+pub const MAX_ATTEMPTS: Bounded<i64> = Bounded {
+    flag: Some("--max-attempts"),
+    key: "source.max_attempts",
+    range: 1..=20,
+};
+pub const PAGE_SIZE: Bounded<i64> = Bounded {
+    flag: Some("--page-size"),
+    key: "source.page_size",
+    range: 5..=1000,
+};
+pub const POLICY_MEMORY_MIB: Bounded<i64> = Bounded {
+    flag: Some("--policy-memory-limit"),
+    key: "policy.memory_limit_mib",
+    range: 1..=4096,
+};
+
+/// Every bounded setting, for the documentation and its test.
+pub const DURATIONS: [&Bounded<Duration>; 8] = [
+    &REFRESH,
+    &JITTER,
+    &STALE_AFTER,
+    &CONNECT_TIMEOUT,
+    &ATTEMPT_TIMEOUT,
+    &FETCH_TIMEOUT,
+    &POLICY_TIME_LIMIT,
+    &EXEC_TIMEOUT,
+];
+pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
+
+impl Bounded<Duration> {
+    /// `value` if it is within range, else why not (without the setting's
+    /// name: the caller says where the value came from).
+    pub fn check(&self, value: Duration) -> Result<Duration, String> {
+        if self.range.contains(&value) {
+            return Ok(value);
+        }
+        Err(format!(
+            "{} is out of range: it must be from {} to {}",
+            humantime::format_duration(value),
+            humantime::format_duration(*self.range.start()),
+            humantime::format_duration(*self.range.end()),
+        ))
+    }
+
+    /// A parser for the setting's flag: a duration such as `30s` or `1m30s`,
+    /// within range.
+    pub fn parser(&'static self) -> impl Fn(&str) -> Result<Duration, String> + Clone {
+        move |text| {
+            let value = humantime::parse_duration(text)
+                .map_err(|err| format!("{err} (expected a duration such as 30s or 1m30s)"))?;
+            self.check(value)
+        }
+    }
+}
+
+impl Bounded<i64> {
+    /// `value` if it is within range, else why not.
+    pub fn check(&self, value: i64) -> Result<i64, String> {
+        if self.range.contains(&value) {
+            return Ok(value);
+        }
+        Err(format!(
+            "{value} is out of range: it must be from {} to {}",
+            self.range.start(),
+            self.range.end()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_is_ordered_and_named_once() {
+        let mut keys = std::collections::HashSet::new();
+        for setting in DURATIONS {
+            assert!(setting.range.start() <= setting.range.end(), "{setting:?}");
+            assert!(keys.insert(setting.key), "{} twice", setting.key);
+        }
+        for setting in COUNTS {
+            assert!(setting.range.start() <= setting.range.end(), "{setting:?}");
+            assert!(keys.insert(setting.key), "{} twice", setting.key);
+        }
+    }
+
+    #[test]
+    fn the_largest_values_leave_room_for_the_arithmetic_done_on_them() {
+        // The daemon derives the stale age (3 x refresh) and backs off up to
+        // the refresh interval plus jitter; epoch deadlines count 10 ms ticks.
+        let refresh = *REFRESH.range.end();
+        assert!(refresh.checked_mul(3).is_some());
+        assert!(refresh.checked_add(*JITTER.range.end()).is_some());
+        assert!(POLICY_TIME_LIMIT.range.end().as_nanos() < u128::from(u64::MAX));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_saying_the_range() {
+        let parse = REFRESH.parser();
+        assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(
+            parse("300000000000years").unwrap_err(),
+            "300000000000years is out of range: it must be from 100ms to 1day"
+        );
+        assert!(parse("0s").unwrap_err().contains("out of range"));
+        assert!(parse("soon").unwrap_err().contains("expected a duration"));
+        assert_eq!(
+            MAX_ATTEMPTS.check(4_294_967_295).unwrap_err(),
+            "4294967295 is out of range: it must be from 1 to 20"
+        );
+    }
+}
