@@ -4,15 +4,19 @@
 //! it like any plugin).
 
 use wasm_encoder::{
-    CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction, MemorySection,
-    MemoryType, Module, TypeSection, ValType,
+    CodeSection, ConstExpr, ExportKind, ExportSection, Function, FunctionSection, GlobalSection,
+    GlobalType, Instruction, MemorySection, MemoryType, Module, TypeSection, ValType,
 };
 use wit_component::{ComponentEncoder, StringEncoding, embed_component_metadata};
 use wit_parser::Resolve;
 
+/// Where the hand-made allocator starts; the answers are read from below it.
+const HEAP_START: i32 = 1024;
+
 /// A policy whose core module declares `memories` linear memories of
 /// `pages` 64 KiB pages each and, once instantiated, accepts any settings
-/// and decides that there are no members (an all-zero answer).
+/// and decides that there are no members (an all-zero answer). Its
+/// allocator hands out memory upwards from [`HEAP_START`] and never frees.
 pub fn policy_with_memories(memories: u32, pages: u64) -> Vec<u8> {
     let mut module = Module::new();
 
@@ -41,6 +45,17 @@ pub fn policy_with_memories(memories: u32, pages: u64) -> Vec<u8> {
     }
     module.section(&section);
 
+    let mut globals = GlobalSection::new();
+    globals.global(
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: true,
+            shared: false,
+        },
+        &ConstExpr::i32_const(HEAP_START),
+    );
+    module.section(&globals);
+
     let mut exports = ExportSection::new();
     exports.export("memory", ExportKind::Memory, 0);
     exports.export("cabi_realloc", ExportKind::Func, 0);
@@ -48,15 +63,32 @@ pub fn policy_with_memories(memories: u32, pages: u64) -> Vec<u8> {
     exports.export("decide", ExportKind::Func, 2);
     module.section(&exports);
 
-    // The host copies its arguments to one place past the first page; both
-    // answers are read from address 0, which stays zero: `ok`, with empty
-    // lists.
     let mut code = CodeSection::new();
-    for answer in [65_536, 0, 0] {
-        let mut body = Function::new([]);
-        body.instruction(&Instruction::I32Const(answer));
-        body.instruction(&Instruction::End);
-        code.function(&body);
+    // cabi_realloc(old, old_size, align, new_size): the current top, which
+    // then moves past the new block, rounded up to 8 bytes.
+    let mut realloc = Function::new([]);
+    for instruction in [
+        Instruction::GlobalGet(0),
+        Instruction::GlobalGet(0),
+        Instruction::LocalGet(3),
+        Instruction::I32Add,
+        Instruction::I32Const(7),
+        Instruction::I32Add,
+        Instruction::I32Const(-8),
+        Instruction::I32And,
+        Instruction::GlobalSet(0),
+        Instruction::End,
+    ] {
+        realloc.instruction(&instruction);
+    }
+    code.function(&realloc);
+    // Both answers are read from address 0, which stays zero: `ok`, with
+    // empty lists.
+    for _ in 0..2 {
+        let mut answer = Function::new([]);
+        answer.instruction(&Instruction::I32Const(0));
+        answer.instruction(&Instruction::End);
+        code.function(&answer);
     }
     module.section(&code);
 

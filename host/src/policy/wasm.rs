@@ -269,10 +269,15 @@ impl WasmPolicy {
             };
         }
         match err.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => PolicyError::TimeLimit {
-                name,
-                limit_ms: self.limits.time.as_millis(),
-            },
+            Some(wasmtime::Trap::Interrupt) => {
+                if sandbox.clock_waits > 0 {
+                    tracing::warn!(plugin = %name, clock_waits = sandbox.clock_waits, "The policy waited on a clock before it ran out of time: in the sandbox every wait ends at once, so a loop that waits for time to pass spins.");
+                }
+                PolicyError::TimeLimit {
+                    name,
+                    limit_ms: self.limits.time.as_millis(),
+                }
+            }
             trap => {
                 let mut reason = match trap {
                     // Languages with a shadow stack in linear memory (Rust,
