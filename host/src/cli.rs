@@ -11,11 +11,40 @@ use std::time::Duration;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  resolved
+  0  done
+  2  bad usage or input: flags, configuration, inventory file, plugin settings, unknown --self
+  3  the policy failed: would not load, trapped, returned an error or an invalid answer
+  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
+     denied, or the instance metadata service did not say which instance this is";
+
+const RESOLVE_EXIT_CODES: &str = "\
+Exit codes:
+  0  resolved: the answer is on stdout
   2  bad usage or input: flags, inventory file, plugin settings, unknown --self
   3  the policy failed: would not load, trapped, returned an error or an invalid answer
   4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
      denied, or the instance metadata service did not say which instance this is";
+
+const INVENTORY_EXIT_CODES: &str = "\
+Exit codes:
+  0  recorded: the document is on stdout or in --output
+  2  bad usage: flags, or --output cannot be written
+  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
+     denied";
+
+const WATCH_EXIT_CODES: &str = "\
+Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  2  bad usage or configuration at start: flags, configuration file, plugin settings
+  3  the policy did not load at start (later reloads that fail roll back instead)
+  4  the inventory source could not be set up at start (an unreachable EC2 is not an
+     error: the daemon starts and retries)";
+
+const COMPILE_EXIT_CODES: &str = "\
+Exit codes:
+  0  compiled: the cache entry's path is on stdout
+  2  bad usage: the plugin file is missing, or there is no cache directory
+  3  the plugin is not a policy component, or the engine could not be set up";
 
 /// Finds the other instances of an EC2 fleet and decides, through a
 /// WebAssembly policy plugin, which role each plays and whom this instance
@@ -35,16 +64,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch the fleet once, run the policy, print the answer.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RESOLVE_EXIT_CODES)]
     Resolve(ResolveArgs),
     /// Fetch the fleet and write it as a describe-instances JSON document
     /// that `resolve --inventory` reads: record live, replay offline.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = INVENTORY_EXIT_CODES, mut_arg("inventory", |arg| arg.hide(true)))]
     Inventory(InventoryArgs),
     /// Keep the answer current: refresh periodically, publish changes to
     /// sinks and an HTTP API, hot-reload the policy when its file changes
     /// (or on SIGHUP). Exits 0 on SIGTERM/SIGINT.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = WATCH_EXIT_CODES)]
     Watch(WatchArgs),
     /// Work with plugin files.
     #[command(subcommand)]
@@ -55,6 +84,7 @@ pub enum Command {
 pub enum PluginCommand {
     /// Compile a plugin ahead of time into the compiled-policy cache, so that
     /// `resolve` and `watch` start without compiling it.
+    #[command(after_help = COMPILE_EXIT_CODES)]
     Compile {
         /// The plugin to compile.
         #[arg(value_name = "FILE.wasm")]
@@ -87,11 +117,11 @@ pub struct WatchArgs {
 
     /// The policy plugin (required without --config). Watched: a new file
     /// is loaded beside the running one and swapped in only if it works.
-    #[arg(long, value_name = "FILE.wasm")]
+    #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: Option<PathBuf>,
 
     /// The policy's own settings: a JSON document, or @FILE (watched).
-    #[arg(long, value_name = "JSON|@FILE")]
+    #[arg(long, value_name = "JSON|@FILE", help_heading = "Policy")]
     pub plugin_config: Option<String>,
 
     #[command(flatten)]
@@ -102,16 +132,16 @@ pub struct WatchArgs {
 
     /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
     /// tenth and the stale age to three times this.
-    #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser())]
+    #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser(), help_heading = "Daemon")]
     pub refresh: Option<Duration>,
 
     /// Write the membership document here (atomically) on every change.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Daemon")]
     pub output: Option<PathBuf>,
 
     /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
     /// on this address, e.g. 127.0.0.1:7878.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
     pub listen: Option<std::net::SocketAddr>,
 }
 
@@ -125,11 +155,16 @@ pub struct ResolveArgs {
 
     /// The policy plugin: a WebAssembly component of the
     /// rollcall:policy@0.1.0 world.
-    #[arg(long, value_name = "FILE.wasm")]
+    #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: PathBuf,
 
     /// The policy's own settings: a JSON document, or @FILE to read one.
-    #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
+    #[arg(
+        long,
+        value_name = "JSON|@FILE",
+        default_value = "{}",
+        help_heading = "Policy"
+    )]
     pub plugin_config: String,
 
     #[command(flatten)]
@@ -139,7 +174,7 @@ pub struct ResolveArgs {
     pub cache: CacheArgs,
 
     /// How to print the answer.
-    #[arg(long, value_enum, default_value_t = Format::Json)]
+    #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
     pub format: Format,
 }
 
@@ -149,7 +184,7 @@ pub struct InventoryArgs {
     pub source: SourceArgs,
 
     /// Write the document here (atomically) instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub output: Option<PathBuf>,
 }
 

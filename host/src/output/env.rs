@@ -4,13 +4,22 @@ use super::endpoint;
 use crate::membership::Membership;
 
 pub fn render(membership: &Membership) -> String {
+    variables(membership)
+        .iter()
+        .map(|(name, value)| format!("{name}={}\n", shell_quoted(value)))
+        .collect()
+}
+
+/// The `ROLLCALL_*` variables of an answer: what `--format env` prints and
+/// what the exec sink's command finds in its environment.
+pub fn variables(membership: &Membership) -> [(&'static str, String); 4] {
     let own = membership.own.as_ref();
     let targets: Vec<String> = membership
         .register_with
         .iter()
         .map(|target| endpoint(&target.address, target.port))
         .collect();
-    let variables = [
+    [
         (
             "ROLLCALL_SELF",
             own.map(|own| own.instance_id.clone()).unwrap_or_default(),
@@ -24,11 +33,7 @@ pub fn render(membership: &Membership) -> String {
             own.map(|own| own.clusters.join(" ")).unwrap_or_default(),
         ),
         ("ROLLCALL_REGISTER_WITH", targets.join(" ")),
-    ];
-    variables
-        .iter()
-        .map(|(name, value)| format!("{name}={}\n", shell_quoted(value)))
-        .collect()
+    ]
 }
 
 /// Single-quoted for POSIX shells: nothing inside is expanded, and a single

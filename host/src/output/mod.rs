@@ -3,6 +3,8 @@
 mod env;
 mod text;
 
+pub use env::variables as env_variables;
+
 use crate::membership::Membership;
 
 /// How `resolve` prints its answer.

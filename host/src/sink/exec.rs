@@ -50,22 +50,10 @@ impl ExecSink {
                 ids.join(" "),
             ));
         }
-        let own = publication.membership.own.as_ref();
-        variables.push((
-            "ROLLCALL_SELF".to_owned(),
-            own.map(|own| own.instance_id.clone()).unwrap_or_default(),
-        ));
-        variables.push((
-            "ROLLCALL_ROLE".to_owned(),
-            own.and_then(|own| own.role.clone()).unwrap_or_default(),
-        ));
-        let targets: Vec<String> = publication
-            .membership
-            .register_with
-            .iter()
-            .map(|target| crate::output::endpoint(&target.address, target.port))
-            .collect();
-        variables.push(("ROLLCALL_REGISTER_WITH".to_owned(), targets.join(" ")));
+        variables.extend(
+            crate::output::env_variables(publication.membership)
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
         variables
     }
 }
@@ -124,5 +112,38 @@ impl Sink for ExecSink {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let quoted: String = stderr.trim().chars().take(STDERR_QUOTED).collect();
         Err(format!("{program} exited with {}: {quoted}", output.status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::{SelfEntry, sample};
+
+    #[test]
+    fn the_hook_sees_every_variable_format_env_prints() {
+        let mut membership = sample(&[("i-a", "agent")], &[("i-b", "10.0.0.2")]);
+        membership.own = Some(SelfEntry {
+            instance_id: "i-a".to_owned(),
+            role: Some("agent".to_owned()),
+            clusters: vec!["blue".to_owned(), "green".to_owned()],
+        });
+        let environment = ExecSink::environment(&Publication {
+            membership: &membership,
+            changes: &[],
+        });
+        let printed = render(&membership, Format::Env).unwrap();
+        for line in printed.lines() {
+            let (name, quoted) = line.split_once('=').unwrap();
+            let value = quoted.trim_matches('\'');
+            assert!(
+                environment.contains(&(name.to_owned(), value.to_owned())),
+                "{name}={value} missing from {environment:?}"
+            );
+        }
+        assert!(
+            printed.contains("ROLLCALL_CLUSTERS='blue green'"),
+            "{printed}"
+        );
     }
 }
