@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The largest inventory file rollcall reads: 1 GiB. A 100,000-instance
-/// fleet in the benchmarks' realistic shape is 194 MB of pretty-printed
-/// describe-instances JSON (about 2 KB an instance, BENCHMARKS.md), so the
-/// limit leaves room for 100,000 instances of 10 KiB each, and stops
-/// `--inventory /dev/zero` before it costs more than 1 GiB of memory.
+/// fleet in the benchmarks' realistic shape (`benches/support/fleet.rs`) is
+/// 354 MB as the AWS CLI prints it (pretty, 3.5 KB an instance) and 194 MB
+/// compact, so the limit leaves room for 100,000 instances of 10 KiB each,
+/// and stops `--inventory /dev/zero` at 1 GiB of memory.
 pub const MAX_INVENTORY_FILE_BYTES: u64 = 1 << 30;
 
 /// Reads the fleet from what `aws ec2 describe-instances --output json`
