@@ -412,16 +412,14 @@ async fn self_comes_from_imds() {
     let agent = launched.blue_agents[1].clone();
     let imds = {
         let agent = agent.clone();
-        Stub::start(move |method, path| match (method, path) {
-            ("PUT", "/latest/api/token") => Reply {
-                status: 200,
-                headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
-                body: "token".to_owned(),
+        Stub::start(
+            move |request| match (request.method.as_str(), request.path.as_str()) {
+                ("PUT", "/latest/api/token") => imds_token(),
+                ("GET", "/latest/meta-data/instance-id") => Reply::ok(&agent),
+                ("GET", "/latest/meta-data/placement/region") => Reply::ok(REGION),
+                (_, path) => Reply::ec2_error(404, "NotFound", path),
             },
-            ("GET", "/latest/meta-data/instance-id") => Reply::ok(&agent),
-            ("GET", "/latest/meta-data/placement/region") => Reply::ok(REGION),
-            _ => Reply::ec2_error(404, "NotFound", path),
-        })
+        )
     };
     let environment = [
         ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint.as_str()),
@@ -448,12 +446,8 @@ async fn self_comes_from_imds() {
     );
 
     // An IMDS that names an instance the fleet does not have is said plainly.
-    let stranger = Stub::start(|method, path| match (method, path) {
-        ("PUT", "/latest/api/token") => Reply {
-            status: 200,
-            headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
-            body: "token".to_owned(),
-        },
+    let stranger = Stub::start(|request| match request.method.as_str() {
+        "PUT" => imds_token(),
         _ => Reply::ok("i-0123456789abcdef0"),
     });
     against(
@@ -474,6 +468,14 @@ async fn self_comes_from_imds() {
             "ec2:us-west-2",
         ],
     );
+}
+
+/// IMDSv2's answer to `PUT /latest/api/token`.
+fn imds_token() -> Reply {
+    Reply {
+        headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
+        ..Reply::ok("token")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -548,9 +550,8 @@ fn an_unreachable_endpoint_is_a_source_failure() {
 
 #[test]
 fn server_errors_and_throttling_are_retried_then_reported() {
-    let failing = Stub::start(|_, _| {
-        Reply::ec2_error(500, "InternalError", "An internal error has occurred")
-    });
+    let failing =
+        Stub::start(|_| Reply::ec2_error(500, "InternalError", "An internal error has occurred"));
     let run = against(
         &failing.endpoint,
         &[
@@ -569,9 +570,8 @@ fn server_errors_and_throttling_are_retried_then_reported() {
     run.fails_with(4, &["HTTP 500", "InternalError"]);
     assert_eq!(failing.requests(), 3, "three attempts");
 
-    let throttling = Stub::start(|_, _| {
-        Reply::ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
-    });
+    let throttling =
+        Stub::start(|_| Reply::ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."));
     let run = against(
         &throttling.endpoint,
         &[
@@ -613,7 +613,7 @@ fn server_errors_and_throttling_are_retried_then_reported() {
 
 #[test]
 fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
-    let denied = Stub::start(|_, _| {
+    let denied = Stub::start(|_| {
         Reply::ec2_error(
             403,
             "UnauthorizedOperation",

@@ -4,6 +4,7 @@
 //! every field but `InstanceId` and `State.Name` may be missing. A file holds
 //! either one such document or a JSON array of them (several pages).
 
+use super::ids::check_ids;
 use super::{Instance, SecurityGroup, Tag};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -49,7 +50,8 @@ impl From<serde_json::Error> for ParseError {
 }
 
 /// Parses one describe-instances document or an array of them into instances,
-/// in document order. An instance id that appears twice is an error.
+/// in document order. The ids must pass [`check_ids`]: an empty id, one with
+/// whitespace or control characters, or one that appears twice is an error.
 pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // One UTF-8 check of the whole text is cheaper than serde_json's check
@@ -76,16 +78,10 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
         .flat_map(|reservation| reservation.instances)
         .map(Instance::from)
         .collect();
-    let mut seen = foldhash::HashSet::with_capacity_and_hasher(instances.len(), Default::default());
-    if let Some(twice) = instances
-        .iter()
-        .find(|instance| !seen.insert(instance.id.as_str()))
-    {
-        return Err(ParseError {
-            position: None,
-            message: format!("instance {} appears more than once", twice.id),
-        });
-    }
+    check_ids(&instances).map_err(|problem| ParseError {
+        position: None,
+        message: problem.to_string(),
+    })?;
     Ok(instances)
 }
 
@@ -406,7 +402,20 @@ mod tests {
     #[test]
     fn a_duplicate_instance_is_an_error() {
         let err = parse_describe_instances(format!("[{PAGE}, {PAGE}]").as_bytes()).unwrap_err();
-        assert!(err.message.contains("i-2271a74b"), "{err}");
+        assert_eq!(
+            err.message,
+            "instance \"i-2271a74b\" appears more than once"
+        );
+    }
+
+    #[test]
+    fn an_unusable_instance_id_is_an_error() {
+        let bad = PAGE.replace("i-2271a74b", "i-2271a74b\\u001b[2J");
+        let err = parse_describe_instances(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.message,
+            "instance id \"i-2271a74b\\u{1b}[2J\" contains a control character"
+        );
     }
 
     #[test]

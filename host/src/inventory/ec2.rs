@@ -1,8 +1,15 @@
 //! The EC2 API as an inventory source: `DescribeInstances` in every
 //! configured region, every page, merged into one fleet.
+//!
+//! A fleet is taken only when every page of every region arrived whole: each
+//! response passes [`PageGuard`] (size cap, complete document), pagination
+//! follows `NextToken` itself and refuses a token it has seen before, and
+//! the merged fleet passes the same id check as a file ([`check_ids`]).
 
 use super::describe::{ipv6_addresses, present};
 use super::filter::Filter;
+use super::ids::{IdProblem, check_ids};
+use super::page_guard::{PageFault, PageGuard, excerpt, printable};
 use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError, Tag};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
@@ -108,6 +115,7 @@ impl Ec2Source {
             .map(|region| {
                 let config = aws_sdk_ec2::config::Builder::from(&config)
                     .region(Region::new(region.clone()))
+                    .interceptor(PageGuard)
                     .build();
                 (region, Client::from_conf(config))
             })
@@ -126,45 +134,57 @@ impl Ec2Source {
             .iter()
             .map(|(region, client)| self.fetch_region(region, client));
         let per_region = futures::future::try_join_all(fetches).await?;
-
-        let mut seen = HashSet::new();
-        let mut instances = Vec::with_capacity(per_region.iter().map(Vec::len).sum());
-        for instance in per_region.into_iter().flatten() {
-            // A fleet that changes during pagination may show an instance on
-            // two pages: keep the first sighting.
-            if seen.insert(instance.id.clone()) {
-                instances.push(instance);
-            } else {
-                tracing::debug!(instance = %instance.id, "Instance reported twice; keeping the first.");
-            }
-        }
+        let instances: Vec<Instance> = per_region.into_iter().flatten().collect();
+        check_ids(&instances).map_err(|problem| self.id_error(&instances, problem))?;
         Ok(instances)
     }
 
+    /// Every page of one region, following `NextToken` until EC2 gives none.
+    /// A token seen before would list pages again (or forever): an error,
+    /// never the end of the fleet. Tokens that never repeat end at
+    /// `--fetch-timeout`.
     async fn fetch_region(
         &self,
         region: &str,
         client: &Client,
     ) -> Result<Vec<Instance>, SourceError> {
-        let filters = self.settings.filters.iter().map(Filter::to_sdk).collect();
-        let mut pages = client
-            .describe_instances()
-            .set_filters(Some(filters))
-            .into_paginator()
-            .page_size(self.settings.page_size)
-            .send();
+        let filters: Vec<_> = self.settings.filters.iter().map(Filter::to_sdk).collect();
         let mut instances = Vec::new();
-        let mut page_count = 0;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| self.describe_error(region, err))?;
+        let mut tokens = HashSet::new();
+        let mut next_token: Option<String> = None;
+        let mut page_count: u64 = 0;
+        loop {
+            let page = client
+                .describe_instances()
+                .set_filters(Some(filters.clone()))
+                .max_results(self.settings.page_size)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|err| self.describe_error(region, err))?;
             page_count += 1;
             instances.extend(
                 page.reservations
                     .unwrap_or_default()
                     .into_iter()
                     .flat_map(|reservation| reservation.instances.unwrap_or_default())
-                    .filter_map(|instance| from_sdk(instance, region)),
+                    .map(|instance| from_sdk(instance, region)),
             );
+            match page.next_token.filter(|token| !token.is_empty()) {
+                None => break,
+                Some(token) if tokens.contains(&token) => {
+                    return Err(SourceError::Unavailable(format!(
+                        "EC2 returned the same page token twice in {region} (page {page_count} \
+                         of DescribeInstances at {}): following it would list pages again, so \
+                         the fleet is not taken",
+                        self.endpoint(region)
+                    )));
+                }
+                Some(token) => {
+                    tokens.insert(token.clone());
+                    next_token = Some(token);
+                }
+            }
         }
         tracing::debug!(
             region,
@@ -175,22 +195,65 @@ impl Ec2Source {
         Ok(instances)
     }
 
+    /// The endpoint of `region`, for people.
+    fn endpoint(&self, region: &str) -> String {
+        self.settings
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("the EC2 endpoint of {region}"))
+    }
+
+    /// Why the merged fleet's ids are refused, with the regions involved.
+    fn id_error(&self, instances: &[Instance], problem: IdProblem) -> SourceError {
+        let region_of = |index: usize| {
+            instances
+                .get(index)
+                .and_then(|instance| instance.region.as_deref())
+                .unwrap_or("an unknown region")
+                .to_owned()
+        };
+        SourceError::Unavailable(match &problem {
+            IdProblem::Repeated { first, second, .. } => format!(
+                "DescribeInstances listed the same instance twice (in {} and {}): {problem}; \
+                 the fleet changed or was listed again while it was read, so it is not taken",
+                region_of(*first),
+                region_of(*second)
+            ),
+            IdProblem::Empty { index } | IdProblem::Unusable { index, .. } => format!(
+                "DescribeInstances in {} returned an unusable instance id: {problem}",
+                region_of(*index)
+            ),
+        })
+    }
+
     /// Says what went wrong in the operator's terms. Credentials never
     /// appear: the SDK's errors do not carry them.
     fn describe_error(&self, region: &str, err: SdkError<DescribeInstancesError>) -> SourceError {
-        let endpoint = self
-            .settings
-            .endpoint_url
-            .clone()
-            .unwrap_or_else(|| format!("the EC2 endpoint of {region}"));
+        let endpoint = self.endpoint(region);
         let detail = crate::report::error_chain(&err);
+        if let Some(fault) = page_fault(&err) {
+            return SourceError::Unavailable(format!(
+                "DescribeInstances in {region} at {endpoint}: {fault}; the fleet is not taken"
+            ));
+        }
         match &err {
             SdkError::ServiceError(context) => {
-                let code = context.err().code().unwrap_or("unknown error");
-                let message = context.err().message().unwrap_or("");
                 let status = context.raw().status().as_u16();
+                let Some(code) = context.err().code() else {
+                    // Not an EC2 error document: say what came back.
+                    let body = context.raw().body().bytes().unwrap_or_default();
+                    return SourceError::Unavailable(format!(
+                        "DescribeInstances failed in {region} at {endpoint} with HTTP {status} \
+                         after up to {} attempts: the response is not an EC2 error document ({})",
+                        self.settings.max_attempts,
+                        excerpt(body)
+                    ));
+                };
+                // What an endpoint says goes to a terminal: printable, short.
+                let code = printable(code, 100);
+                let message = printable(context.err().message().unwrap_or(""), 300);
                 let unavailable = |what: String| SourceError::Unavailable(what);
-                match code {
+                match code.as_str() {
                     "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
                         unavailable(format!(
                             "access denied in {region}: the credentials lack the IAM permission \
@@ -295,8 +358,22 @@ fn region_chain(settings: &Ec2Settings) -> RegionProviderChain {
     }
 }
 
-fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Instance> {
-    let id = instance.instance_id?;
+/// The fault [`PageGuard`] found, wherever the SDK put it in the chain.
+fn page_fault<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e PageFault> {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(fault) = err.downcast_ref::<PageFault>() {
+            return Some(fault);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// The instance in rollcall's model. A missing id becomes an empty one,
+/// which [`check_ids`] refuses.
+fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Instance {
+    let id = instance.instance_id.unwrap_or_default();
     let ipv6_addresses = ipv6_addresses(
         instance.ipv6_address,
         instance
@@ -306,7 +383,7 @@ fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Inst
             .flat_map(|interface| interface.ipv6_addresses.unwrap_or_default())
             .map(|address| address.ipv6_address),
     );
-    Some(Instance {
+    Instance {
         id,
         state: instance
             .state
@@ -342,5 +419,5 @@ fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Option<Inst
         launch_time: instance
             .launch_time
             .and_then(|at| at.fmt(DateTimeFormat::DateTime).ok()),
-    })
+    }
 }

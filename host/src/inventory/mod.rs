@@ -1,16 +1,22 @@
 //! The fleet as rollcall sees it: instances, where they came from, and the
 //! [`InventorySource`] trait every source implements: a describe-instances
-//! file ([`FileSource`]) or the EC2 API ([`Ec2Source`]).
+//! file ([`FileSource`]) or the EC2 API ([`Ec2Source`]). Every source's
+//! fleet passes the same id check ([`check_ids`]); both read their input
+//! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
 
 mod describe;
 mod ec2;
 mod file;
 mod filter;
+mod ids;
+mod page_guard;
 
 pub use describe::{ParseError, parse_describe_instances, write_describe_instances};
 pub use ec2::{Ec2Settings, Ec2Source};
-pub use file::FileSource;
+pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use filter::Filter;
+pub use ids::{IdProblem, check_ids};
+pub use page_guard::MAX_PAGE_BYTES;
 
 use std::time::SystemTime;
 use wasmtime::component::{ComponentType, Lower};
@@ -119,4 +125,16 @@ pub trait InventorySource: Send + Sync {
     fn describe(&self) -> String;
 
     async fn fetch(&self) -> Result<Inventory, SourceError>;
+}
+
+/// A byte count for messages: `1 GiB`, `64 MiB`, else `N bytes`.
+fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    match bytes {
+        0 => "0 bytes".to_owned(),
+        _ if bytes.is_multiple_of(GIB) => format!("{} GiB", bytes / GIB),
+        _ if bytes.is_multiple_of(MIB) => format!("{} MiB", bytes / MIB),
+        _ => format!("{bytes} bytes"),
+    }
 }

@@ -1,0 +1,144 @@
+//! The check every source's fleet passes before anyone sees it: each
+//! instance id is usable (not empty, no whitespace or control characters)
+//! and names one instance only.
+//!
+//! A file and the EC2 API are held to the same rule, so that a fleet replayed
+//! from a recording is refused for the same reasons as the live one.
+
+use super::Instance;
+
+/// Why the ids of a fleet cannot be trusted. Ids are shown escaped (`{:?}`),
+/// so that whatever a source sent cannot reach a terminal raw.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdProblem {
+    /// An instance with no id (`InstanceId` empty or missing).
+    #[error("instance #{} (in listing order) has an empty instance id", .index + 1)]
+    Empty { index: usize },
+    /// An id no consumer can use as one word: it holds whitespace or a
+    /// control character.
+    #[error("instance id {id:?} contains {what}")]
+    Unusable {
+        id: String,
+        index: usize,
+        what: &'static str,
+    },
+    /// The same id twice: at `first` and at `second`, in listing order.
+    #[error("instance {id:?} appears more than once")]
+    Repeated {
+        id: String,
+        first: usize,
+        second: usize,
+    },
+}
+
+/// Checks the ids of `instances`, in listing order; the first problem found
+/// is the answer.
+pub fn check_ids(instances: &[Instance]) -> Result<(), IdProblem> {
+    let mut seen: foldhash::HashMap<&str, usize> =
+        foldhash::HashMap::with_capacity_and_hasher(instances.len(), Default::default());
+    for (index, instance) in instances.iter().enumerate() {
+        let id = instance.id.as_str();
+        if id.is_empty() {
+            return Err(IdProblem::Empty { index });
+        }
+        let what = if id.chars().any(char::is_control) {
+            Some("a control character")
+        } else if id.chars().any(char::is_whitespace) {
+            Some("whitespace")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            return Err(IdProblem::Unusable {
+                id: id.to_owned(),
+                index,
+                what,
+            });
+        }
+        if let Some(&first) = seen.get(id) {
+            return Err(IdProblem::Repeated {
+                id: id.to_owned(),
+                first,
+                second: index,
+            });
+        }
+        seen.insert(id, index);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet(ids: &[&str]) -> Vec<Instance> {
+        ids.iter()
+            .map(|id| Instance {
+                id: (*id).to_owned(),
+                state: "running".to_owned(),
+                private_ipv4: None,
+                public_ipv4: None,
+                private_dns_name: None,
+                public_dns_name: None,
+                ipv6_addresses: Vec::new(),
+                security_groups: Vec::new(),
+                tags: Vec::new(),
+                availability_zone: None,
+                region: None,
+                vpc_id: None,
+                subnet_id: None,
+                instance_type: None,
+                image_id: None,
+                launch_time: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn distinct_plain_ids_pass() {
+        assert_eq!(check_ids(&fleet(&["i-1", "i-2", "i-0abc"])), Ok(()));
+        assert_eq!(check_ids(&[]), Ok(()));
+    }
+
+    #[test]
+    fn a_repeated_id_names_both_places() {
+        let err = check_ids(&fleet(&["i-1", "i-2", "i-1"])).unwrap_err();
+        assert_eq!(
+            err,
+            IdProblem::Repeated {
+                id: "i-1".into(),
+                first: 0,
+                second: 2
+            }
+        );
+        assert_eq!(err.to_string(), "instance \"i-1\" appears more than once");
+    }
+
+    #[test]
+    fn unusable_ids_are_named_escaped() {
+        let cases = [
+            (
+                "",
+                "instance #2 (in listing order) has an empty instance id",
+            ),
+            ("i-1 2", r#"instance id "i-1 2" contains whitespace"#),
+            (
+                "i-1\u{a0}",
+                r#"instance id "i-1\u{a0}" contains whitespace"#,
+            ),
+            (
+                "i-1\n",
+                r#"instance id "i-1\n" contains a control character"#,
+            ),
+            (
+                "i-\u{1b}[31m",
+                r#"instance id "i-\u{1b}[31m" contains a control character"#,
+            ),
+            ("i-\0", r#"instance id "i-\0" contains a control character"#),
+        ];
+        for (id, message) in cases {
+            let err = check_ids(&fleet(&["i-ok", id])).unwrap_err();
+            assert_eq!(err.to_string(), message, "{id:?}");
+        }
+    }
+}
