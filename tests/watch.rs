@@ -177,7 +177,13 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         .collect();
     assert_eq!(
         kinds,
-        ["joined", "targets_changed", "joined", "targets_changed"]
+        [
+            "joined",
+            "targets_changed",
+            "joined",
+            "targets_changed",
+            "inventory_changed"
+        ]
     );
 
     // Another policy: same binary, another answer, swapped in live.
@@ -233,7 +239,8 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         "{hook_runs}"
     );
     assert!(
-        runs[1].starts_with("joined,targets_changed|10.251.199.100 10.251.199.99|"),
+        runs[1]
+            .starts_with("joined,targets_changed,inventory_changed|10.251.199.100 10.251.199.99|"),
         "{hook_runs}"
     );
     for run in &runs {
@@ -436,4 +443,169 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
         .collect();
     assert_eq!(left.len(), 1, "only the terminated monitor left: {events}");
     assert_eq!(watch.terminate(), 0);
+}
+
+/// A daemon on a copy of the seed fleet in `dir` with elastic-grid (as
+/// `policy.wasm`), self the agent, a 200 ms refresh, and `extra` appended to
+/// its configuration.
+fn start_on_seed_fleet(dir: &Path, extra: &str) -> (Watch, PathBuf, PathBuf) {
+    let fleet = dir.join("fleet.json");
+    std::fs::copy(seed_fleet(), &fleet).unwrap();
+    std::fs::copy(plugin("elastic_grid"), dir.join("policy.wasm")).unwrap();
+    let config = dir.join("rollcall.toml");
+    std::fs::write(&config, seed_config(AGENT, extra)).unwrap();
+    let watch = Watch::start(dir, &["--config", config.to_str().unwrap()], &[]);
+    (watch, fleet, config)
+}
+
+fn seed_config(own: &str, extra: &str) -> String {
+    format!(
+        "refresh = \"200ms\"\nstale_after = \"1m\"\nself = \"{own}\"\n\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\n\
+         [policy]\nplugin = \"policy.wasm\"\nsettings = {{ address = \"private-ip\" }}\n{extra}"
+    )
+}
+
+/// The value of the metric line that starts with `name`.
+fn metric(watch: &Watch, name: &str) -> Option<f64> {
+    let (_, metrics) = watch.get("/metrics");
+    metrics
+        .as_str()?
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+}
+
+fn event_kinds(watch: &Watch) -> Vec<String> {
+    let (_, events) = watch.get("/v1/events?since=0");
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_reload_that_fails_changes_nothing_not_even_self() {
+    let dir = tempfile::tempdir().unwrap();
+    let (watch, _, config) = start_on_seed_fleet(dir.path(), "");
+    eventually(WAIT, "the first answer", || {
+        (watch.get("/v1/membership").0 == 200).then_some(())
+    });
+    write_replacing(&config, &seed_config("i-typo", ""));
+    eventually(WAIT, "the rolled-back reload", || {
+        (metric(&watch, "rollcall_reloads_total{outcome=\"rolled_back\"}")? >= 1.0).then_some(())
+    });
+    // Refreshes after the failed reload still decide as the agent.
+    let ok_before = metric(&watch, "rollcall_refreshes_total{outcome=\"ok\"}").unwrap();
+    eventually(WAIT, "three more good refreshes", || {
+        (metric(&watch, "rollcall_refreshes_total{outcome=\"ok\"}")? >= ok_before + 3.0)
+            .then_some(())
+    });
+    let (status, health) = watch.get("/healthz");
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["refresh_error"], Value::Null, "{health}");
+    assert!(
+        health["reload_error"]
+            .as_str()
+            .is_some_and(|error| error.contains("i-typo")),
+        "{health}"
+    );
+    assert_eq!(watch.membership()["self"]["instance_id"], AGENT);
+    assert_eq!(
+        metric(&watch, "rollcall_refreshes_total{outcome=\"failed\"}"),
+        Some(0.0)
+    );
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[test]
+fn a_policy_reload_during_an_outage_keeps_the_answer_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = "\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n";
+    let (watch, fleet, config) = start_on_seed_fleet(dir.path(), sink);
+    let output = dir.path().join("membership.json");
+    let first = eventually(WAIT, "the first answer", || read_json(&output));
+    write_replacing(&fleet, "{ this is no fleet");
+    eventually(WAIT, "the stale mark", || {
+        (watch.membership()["inventory"]["stale"] == true).then_some(())
+    });
+    // A new policy (other settings): decided on the fleet the daemon has,
+    // and published as stale as that fleet is. Failed refreshes publish
+    // nothing, so the file sink shows what the reload published.
+    write_replacing(
+        &config,
+        &seed_config(AGENT, sink).replace("private-ip", "private-dns"),
+    );
+    let published = eventually(WAIT, "the new policy's answer", || {
+        read_json(&output).filter(|document| document["members"] != first["members"])
+    });
+    assert_eq!(published["inventory"]["stale"], true, "{published}");
+    assert!(published["inventory"]["error"].is_string(), "{published}");
+    assert_eq!(
+        published["inventory"]["fetched_at"], first["inventory"]["fetched_at"],
+        "the fleet is the one fetched before the outage"
+    );
+    let (_, health) = watch.get("/healthz");
+    assert!(health["refresh_error"].is_string(), "{health}");
+    assert_eq!(metric(&watch, "rollcall_stale"), Some(1.0));
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[test]
+fn every_change_to_the_document_reaches_the_sinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (watch, fleet, _) = start_on_seed_fleet(
+        dir.path(),
+        "\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n",
+    );
+    let output = dir.path().join("membership.json");
+    let address_of_self = |document: &Value| {
+        document["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|member| member["instance_id"] == AGENT)
+            .map(|member| member["address"].clone())
+    };
+    eventually(WAIT, "the first answer", || {
+        read_json(&output)
+            .filter(|document| address_of_self(document) == Some(Value::from("10.251.199.131")))
+    });
+    // Self moves: not a join, leave, role or target change, yet the
+    // document differs.
+    let moved = std::fs::read_to_string(seed_fleet())
+        .unwrap()
+        .replace("10.251.199.131", "10.251.199.132");
+    write_replacing(&fleet, &moved);
+    eventually(WAIT, "the new address in the file sink", || {
+        read_json(&output)
+            .filter(|document| address_of_self(document) == Some(Value::from("10.251.199.132")))
+    });
+    assert!(
+        event_kinds(&watch).contains(&"members_changed".to_owned()),
+        "{:?}",
+        event_kinds(&watch)
+    );
+    assert_eq!(watch.terminate(), 0);
+}
+
+#[test]
+fn sigterm_finishes_the_publication_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("hook.started");
+    let finished = dir.path().join("hook.finished");
+    let hook = format!(
+        "\n[[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"touch {}; sleep 2; touch {}\"]\ntimeout = \"10s\"\n\
+         \n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n",
+        started.display(),
+        finished.display()
+    );
+    let (watch, _, _) = start_on_seed_fleet(dir.path(), &hook);
+    eventually(WAIT, "the hook to start", || started.exists().then_some(()));
+    assert_eq!(watch.terminate(), 0);
+    assert!(finished.exists(), "the hook was allowed to finish");
+    assert!(
+        read_json(&dir.path().join("membership.json")).is_some(),
+        "the sink after the hook was written"
+    );
 }

@@ -9,6 +9,8 @@
 //! - [`output`]: that document as JSON, shell variables or a table.
 //! - [`identity`]: who am I: `--self`, or IMDSv2.
 //! - [`resolve`]: one decide–validate pass over a fetched fleet.
+//! - [`changes`]: what differs between two answers, as events, and their
+//!   recent history.
 //! - [`report`]: error chains as one line.
 //! - [`atomic_file`]: replacing files without readers seeing a partial one.
 //! - [`cli`]: flags and what they mean as settings.
@@ -16,6 +18,7 @@
 //! - [`commands`]: running a command to output and an exit status.
 
 pub mod atomic_file;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -2,15 +2,16 @@
 //! daemon, its HTTP API, and a clean exit on SIGTERM/SIGINT.
 
 use super::{EXIT_POLICY, EXIT_USAGE, Failure};
+use crate::changes::EventLog;
 use crate::cli::WatchArgs;
 use crate::config::{
     Config, ConfigError, DEFAULT_REFRESH, FileFormat, PluginSettings, SinkConfig, SourceSettings,
     WatchSettings,
 };
-use crate::daemon::events::EventLog;
 use crate::daemon::http::{self, HttpState};
 use crate::daemon::metrics::Metrics;
-use crate::daemon::runner::{Daemon, StartError};
+use crate::daemon::reload::BuildError;
+use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
@@ -95,12 +96,12 @@ async fn wait_for_termination() {
     }
 }
 
-fn start_failure(err: StartError) -> Failure {
+fn start_failure(err: BuildError) -> Failure {
     match err {
-        StartError::Config(err) => Failure::new(EXIT_USAGE, err.0),
-        StartError::Source(err) => err.into(),
-        StartError::Policy(err) => err.into(),
-        StartError::Engine(message) => Failure::new(EXIT_POLICY, message),
+        BuildError::Config(err) => Failure::new(EXIT_USAGE, err.0),
+        BuildError::Source(err) => err.into(),
+        BuildError::Policy(err) => err.into(),
+        BuildError::Engine(message) => Failure::new(EXIT_POLICY, message),
     }
 }
 

@@ -10,9 +10,9 @@
 //!
 //! Errors are JSON `{"error": "..."}`; other paths are 404, other methods 405.
 
-use super::events::EventLog;
 use super::metrics::{self, Metrics};
 use super::status::{Health, Status};
+use crate::changes::EventLog;
 use crate::membership::rfc3339;
 use crate::output::{self, Format};
 use axum::Router;
@@ -151,7 +151,7 @@ async fn not_found() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::events::ChangeKind;
+    use crate::changes::ChangeKind;
     use crate::daemon::status::Failure;
     use crate::membership::{InventorySummary, Membership, Target};
     use crate::policy::{Member, PolicyIdentity};

@@ -1,8 +1,9 @@
 //! `rollcall watch`: the long-running mode that keeps the answer current.
 
-pub mod events;
+pub mod decide;
 pub mod http;
 pub mod metrics;
-pub mod runner;
+pub mod reload;
+pub mod service;
 pub mod status;
 pub mod watcher;

@@ -2,7 +2,7 @@
 //! change summary in `ROLLCALL_*` environment variables, a time limit.
 
 use super::{Publication, Sink};
-use crate::daemon::events::ChangeKind;
+use crate::changes::ChangeKind;
 use crate::output::{Format, render};
 use std::process::Stdio;
 use std::time::Duration;
@@ -30,15 +30,10 @@ impl ExecSink {
         let kinds: Vec<&str> = publication
             .changes
             .iter()
-            .map(|event| kind_name(event.kind))
+            .map(|event| event.kind.name())
             .collect();
         variables.push(("ROLLCALL_CHANGES".to_owned(), kinds.join(",")));
-        for kind in [
-            ChangeKind::Joined,
-            ChangeKind::Left,
-            ChangeKind::RoleChanged,
-            ChangeKind::TargetsChanged,
-        ] {
+        for kind in ChangeKind::ALL {
             let ids: Vec<&str> = publication
                 .changes
                 .iter()
@@ -46,7 +41,7 @@ impl ExecSink {
                 .flat_map(|event| event.instance_ids.iter().map(String::as_str))
                 .collect();
             variables.push((
-                format!("ROLLCALL_{}", kind_name(kind).to_ascii_uppercase()),
+                format!("ROLLCALL_{}", kind.name().to_ascii_uppercase()),
                 ids.join(" "),
             ));
         }
@@ -55,15 +50,6 @@ impl ExecSink {
                 .map(|(name, value)| (name.to_owned(), value)),
         );
         variables
-    }
-}
-
-fn kind_name(kind: ChangeKind) -> &'static str {
-    match kind {
-        ChangeKind::Joined => "joined",
-        ChangeKind::Left => "left",
-        ChangeKind::RoleChanged => "role_changed",
-        ChangeKind::TargetsChanged => "targets_changed",
     }
 }
 

@@ -11,8 +11,8 @@ pub use exec::ExecSink;
 pub use file::AtomicFileSink;
 pub use stdout::StdoutSink;
 
+use crate::changes::ChangeEvent;
 use crate::config::SinkConfig;
-use crate::daemon::events::ChangeEvent;
 use crate::membership::Membership;
 
 /// One answer and the changes that led to it.

@@ -1,7 +1,9 @@
 //! Change events: what differs between two answers, and a bounded history of
-//! them for `/v1/events`.
+//! them for `/v1/events`. Every difference in the document but its fetch time
+//! and staleness is a change, and every change has an event that names it.
 
 use crate::membership::Membership;
+use crate::policy::Member;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -18,6 +20,44 @@ pub enum ChangeKind {
     RoleChanged,
     /// Self's registration targets changed (the ids are the new targets).
     TargetsChanged,
+    /// Members whose clusters, address or port changed.
+    MembersChanged,
+    /// Self changed: another instance, or its role or clusters (the id is
+    /// the new self, if any).
+    SelfChanged,
+    /// Another policy decided (another file, build or path); no ids.
+    PolicyChanged,
+    /// The inventory's source or its number of instances changed, members
+    /// or not; no ids.
+    InventoryChanged,
+}
+
+impl ChangeKind {
+    /// The name events and the exec sink's variables use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Joined => "joined",
+            ChangeKind::Left => "left",
+            ChangeKind::RoleChanged => "role_changed",
+            ChangeKind::TargetsChanged => "targets_changed",
+            ChangeKind::MembersChanged => "members_changed",
+            ChangeKind::SelfChanged => "self_changed",
+            ChangeKind::PolicyChanged => "policy_changed",
+            ChangeKind::InventoryChanged => "inventory_changed",
+        }
+    }
+
+    /// Every kind, in the order changes are reported.
+    pub const ALL: [ChangeKind; 8] = [
+        ChangeKind::Joined,
+        ChangeKind::Left,
+        ChangeKind::RoleChanged,
+        ChangeKind::TargetsChanged,
+        ChangeKind::MembersChanged,
+        ChangeKind::SelfChanged,
+        ChangeKind::PolicyChanged,
+        ChangeKind::InventoryChanged,
+    ];
 }
 
 /// One change, as published to sinks and served by `/v1/events`.
@@ -34,7 +74,8 @@ pub struct ChangeEvent {
 /// The changes from `old` to `new`, ids sorted. With no previous answer
 /// every member has joined. `TargetsChanged` carries self's new targets (none
 /// when self lost them all) and is reported when any target, address or port
-/// differs.
+/// differs. Empty exactly when the documents agree on everything but when
+/// the fleet was fetched and whether it is stale.
 pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, Vec<String>)> {
     let roles_of = |membership: Option<&Membership>| -> BTreeMap<String, String> {
         membership
@@ -43,6 +84,7 @@ pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, V
             .map(|member| (member.instance_id.clone(), member.role.clone()))
             .collect()
     };
+
     let (before, after) = (roles_of(old), roles_of(Some(new)));
     let ids_where = |map: &BTreeMap<String, String>, keep: &dyn Fn(&String, &String) -> bool| {
         map.iter()
@@ -75,7 +117,45 @@ pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, V
             .collect();
         changes.push((ChangeKind::TargetsChanged, targets));
     }
+
+    let old_members = members_by_id(old);
+    let reached_differently: Vec<String> = members_by_id(Some(new))
+        .into_iter()
+        .filter(|(id, member)| {
+            old_members.get(id).is_some_and(|old| {
+                (&old.clusters, &old.address, old.port)
+                    != (&member.clusters, &member.address, member.port)
+            })
+        })
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    if !reached_differently.is_empty() {
+        changes.push((ChangeKind::MembersChanged, reached_differently));
+    }
+    let Some(old) = old else {
+        return changes;
+    };
+    if old.own != new.own {
+        let own = new.own.iter().map(|own| own.instance_id.clone()).collect();
+        changes.push((ChangeKind::SelfChanged, own));
+    }
+    if old.policy != new.policy {
+        changes.push((ChangeKind::PolicyChanged, Vec::new()));
+    }
+    if (&old.inventory.source, old.inventory.instances)
+        != (&new.inventory.source, new.inventory.instances)
+    {
+        changes.push((ChangeKind::InventoryChanged, Vec::new()));
+    }
     changes
+}
+
+fn members_by_id(membership: Option<&Membership>) -> BTreeMap<&str, &Member> {
+    membership
+        .into_iter()
+        .flat_map(|membership| &membership.members)
+        .map(|member| (member.instance_id.as_str(), member))
+        .collect()
 }
 
 /// The last `capacity` events, oldest first.
@@ -193,6 +273,39 @@ mod tests {
         assert_eq!(
             changes(Some(&old), &none),
             [(ChangeKind::TargetsChanged, Vec::new())]
+        );
+    }
+
+    #[test]
+    fn every_difference_but_fetch_time_and_staleness_is_a_change() {
+        use crate::membership::SelfEntry;
+        let old = membership(&[("i-a", "monitor"), ("i-b", "agent")], &[]);
+        let mut new = old.clone();
+        new.inventory.fetched_at = "later".into();
+        new.inventory.stale = true;
+        new.inventory.error = Some("down".into());
+        assert!(changes(Some(&old), &new).is_empty());
+
+        new.members[0].address = Some("10.0.0.9".into());
+        new.members[1].clusters = vec!["blue".into()];
+        new.own = Some(SelfEntry {
+            instance_id: "i-b".into(),
+            role: Some("agent".into()),
+            clusters: vec!["blue".into()],
+        });
+        new.policy.sha256 = "another build".into();
+        new.inventory.instances += 1;
+        assert_eq!(
+            changes(Some(&old), &new),
+            [
+                (
+                    ChangeKind::MembersChanged,
+                    vec!["i-a".to_owned(), "i-b".to_owned()]
+                ),
+                (ChangeKind::SelfChanged, vec!["i-b".to_owned()]),
+                (ChangeKind::PolicyChanged, Vec::new()),
+                (ChangeKind::InventoryChanged, Vec::new()),
+            ]
         );
     }
 

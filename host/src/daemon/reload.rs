@@ -1,0 +1,271 @@
+//! A reload as one transaction: the whole candidate (settings, self, source,
+//! policy, sinks) is built beside the running one and tried on a fleet, and
+//! the daemon then swaps in all of it or keeps all of what it had. Nothing
+//! here changes the running daemon.
+
+use super::decide::{KnownSelf, decide};
+use crate::config::{ConfigError, SourceSettings, WatchSettings};
+use crate::identity::SelfChoice;
+use crate::inventory::{Ec2Source, FileSource, Inventory, InventorySource, SourceError};
+use crate::membership::Membership;
+use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits};
+use crate::sink::Sink;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Re-reads the settings (configuration file and flags) for a reload.
+pub type SettingsLoader = Box<dyn Fn() -> Result<WatchSettings, ConfigError> + Send + Sync>;
+
+/// Everything the daemon serves with. Built whole, swapped whole.
+pub struct Active {
+    pub settings: WatchSettings,
+    pub source: Arc<dyn InventorySource>,
+    pub policy: ActivePolicy,
+    pub sinks: Arc<[Box<dyn Sink>]>,
+    pub own: KnownSelf,
+}
+
+/// The policy in service, with what it was built from.
+pub struct ActivePolicy {
+    pub policy: Arc<dyn Policy>,
+    pub sha256: String,
+    /// Its settings, as the JSON document it was configured with.
+    pub settings: String,
+    pub limits: PolicyLimits,
+}
+
+/// Why a daemon could not start, or a candidate could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// What a reload came to.
+pub enum ReloadOutcome {
+    /// The files say what is already running.
+    Unchanged,
+    /// The candidate works: swap it in, with its answer on a fleet if there
+    /// was one to try it on.
+    Ready {
+        candidate: Box<Active>,
+        trial: Option<Trial>,
+    },
+    /// Something failed; the running daemon is untouched.
+    RolledBack(String),
+}
+
+/// A candidate's answer, and the fleet it decided.
+pub struct Trial {
+    pub membership: Membership,
+    pub inventory: Arc<Inventory>,
+    /// Whether the fleet was fetched for the trial (the source changed), or
+    /// is the one the daemon already had.
+    pub fetched: Option<Duration>,
+    pub evaluation: Duration,
+}
+
+impl Active {
+    /// The daemon's first configuration, built like any candidate.
+    pub async fn build(
+        settings: WatchSettings,
+        engine: &PolicyEngine,
+    ) -> Result<Active, BuildError> {
+        let files = PolicyFiles::read(&settings).await?;
+        let policy = build_policy(engine, &settings, files).await?;
+        let source = open_source(&settings.source).await?;
+        Ok(Active {
+            sinks: build_sinks(&settings),
+            own: known_self(&settings.own),
+            settings,
+            source,
+            policy,
+        })
+    }
+}
+
+/// Builds the candidate the files describe now and tries it: on the fleet
+/// fetched from its source if that changed, else on `fleet`, the fleet the
+/// daemon has (if any).
+pub async fn prepare(
+    current: &Active,
+    loader: &SettingsLoader,
+    engine: &PolicyEngine,
+    fleet: Option<&Arc<Inventory>>,
+) -> ReloadOutcome {
+    match try_prepare(current, loader, engine, fleet).await {
+        Ok(outcome) => outcome,
+        Err(error) => ReloadOutcome::RolledBack(error),
+    }
+}
+
+async fn try_prepare(
+    current: &Active,
+    loader: &SettingsLoader,
+    engine: &PolicyEngine,
+    fleet: Option<&Arc<Inventory>>,
+) -> Result<ReloadOutcome, String> {
+    let settings = loader().map_err(|err| err.to_string())?;
+    let files = PolicyFiles::read(&settings)
+        .await
+        .map_err(|err| err.to_string())?;
+    let policy_changed = settings.plugin != current.settings.plugin
+        || files.sha256 != current.policy.sha256
+        || files.settings != current.policy.settings
+        || settings.limits != current.policy.limits;
+    if !policy_changed && settings == current.settings {
+        return Ok(ReloadOutcome::Unchanged);
+    }
+
+    let policy = if policy_changed {
+        build_policy(engine, &settings, files)
+            .await
+            .map_err(|err| err.to_string())?
+    } else {
+        files.into_active(Arc::clone(&current.policy.policy), settings.limits)
+    };
+    let source_changed = settings.source != current.settings.source;
+    let source = if source_changed {
+        open_source(&settings.source)
+            .await
+            .map_err(|err| err.to_string())?
+    } else {
+        Arc::clone(&current.source)
+    };
+    let own = if settings.own == current.settings.own {
+        current.own.clone()
+    } else {
+        known_self(&settings.own)
+    };
+    let mut candidate = Active {
+        sinks: if settings.sinks == current.settings.sinks {
+            Arc::clone(&current.sinks)
+        } else {
+            build_sinks(&settings)
+        },
+        settings,
+        source,
+        policy,
+        own,
+    };
+
+    let fleet = if source_changed {
+        let started = Instant::now();
+        let fetched = candidate
+            .source
+            .fetch()
+            .await
+            .map_err(|err| format!("the new source fails: {err}"))?;
+        Some((Arc::new(fetched), Some(started.elapsed())))
+    } else {
+        fleet.map(|fleet| (Arc::clone(fleet), None))
+    };
+    let trial = match fleet {
+        Some((inventory, fetched)) => {
+            let (membership, evaluation) =
+                decide(&candidate.policy.policy, &inventory, &mut candidate.own)
+                    .await
+                    .map_err(|err| format!("the new configuration fails on the fleet: {err}"))?;
+            Some(Trial {
+                membership,
+                inventory,
+                fetched,
+                evaluation,
+            })
+        }
+        None => None,
+    };
+    Ok(ReloadOutcome::Ready {
+        candidate: Box::new(candidate),
+        trial,
+    })
+}
+
+/// The policy's files as they are now: the plugin, read into memory (a
+/// watched file is never mapped), its hash, and its settings.
+struct PolicyFiles {
+    bytes: Vec<u8>,
+    sha256: String,
+    settings: String,
+}
+
+impl PolicyFiles {
+    async fn read(settings: &WatchSettings) -> Result<PolicyFiles, BuildError> {
+        let bytes =
+            tokio::fs::read(&settings.plugin)
+                .await
+                .map_err(|source| PolicyError::Unreadable {
+                    path: settings.plugin.clone(),
+                    source,
+                })?;
+        Ok(PolicyFiles {
+            sha256: crate::policy::sha256_hex(&bytes),
+            settings: settings.plugin_settings.load()?,
+            bytes,
+        })
+    }
+
+    /// The files as the active policy's record, for an unchanged `policy`.
+    fn into_active(self, policy: Arc<dyn Policy>, limits: PolicyLimits) -> ActivePolicy {
+        ActivePolicy {
+            policy,
+            sha256: self.sha256,
+            settings: self.settings,
+            limits,
+        }
+    }
+}
+
+/// Compiles and checks the policy off the async workers.
+async fn build_policy(
+    engine: &PolicyEngine,
+    settings: &WatchSettings,
+    files: PolicyFiles,
+) -> Result<ActivePolicy, BuildError> {
+    let engine = engine.clone();
+    let path = settings.plugin.clone();
+    let limits = settings.limits;
+    let PolicyFiles {
+        bytes,
+        sha256,
+        settings: json,
+    } = files;
+    let settings_json = json.clone();
+    let policy = tokio::task::spawn_blocking(move || {
+        engine.load_bytes(&path, &bytes, &settings_json, limits)
+    })
+    .await
+    .map_err(|err| BuildError::Engine(format!("policy loading stopped unexpectedly: {err}")))??;
+    Ok(ActivePolicy {
+        policy: Arc::new(policy),
+        sha256,
+        settings: json,
+        limits,
+    })
+}
+
+async fn open_source(settings: &SourceSettings) -> Result<Arc<dyn InventorySource>, SourceError> {
+    Ok(match settings {
+        SourceSettings::File(path) => Arc::new(FileSource::new(path)),
+        SourceSettings::Ec2(ec2) => Arc::new(Ec2Source::connect(ec2.clone()).await?),
+    })
+}
+
+fn build_sinks(settings: &WatchSettings) -> Arc<[Box<dyn Sink>]> {
+    settings.sinks.iter().map(crate::sink::build).collect()
+}
+
+/// Self when it needs no question to IMDS.
+fn known_self(choice: &SelfChoice) -> KnownSelf {
+    match choice {
+        SelfChoice::Given(id) => Some(Some(id.clone())),
+        SelfChoice::Nobody => Some(None),
+        SelfChoice::FromImds => None,
+    }
+}

@@ -1,0 +1,434 @@
+//! The watch loop: refresh on a jittered interval, reload when files change
+//! or on SIGHUP, publish every change, and keep the last good answer through
+//! every failure.
+//!
+//! The loop owns all mutable state; readers (HTTP, metrics) see it through
+//! the `Status` watch channel and the event log. On shutdown, a fetch or a
+//! decision in flight is abandoned; a publication that has started is
+//! finished (each sink has its own time limit).
+
+use super::decide::decide;
+use super::metrics::Metrics;
+use super::reload::{self, Active, BuildError, ReloadOutcome, SettingsLoader, Trial};
+use super::status::{Failure, Status};
+use super::watcher::{FileWatcher, Signal, watch};
+use crate::changes::EventLog;
+use crate::config::SourceSettings;
+use crate::inventory::Inventory;
+use crate::membership::{Membership, rfc3339};
+use crate::policy::PolicyEngine;
+use crate::sink::Publication;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, watch as watch_channel};
+
+/// Wait after a file event for the writer to finish before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+/// First retry delay after a failed refresh; doubles up to the interval.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+
+pub struct Daemon {
+    loader: SettingsLoader,
+    engine: PolicyEngine,
+    active: Active,
+    /// The fleet of the last successful fetch.
+    fleet: Option<Arc<Inventory>>,
+    /// The answer served, as published (stale or not).
+    current: Option<Arc<Membership>>,
+    failures_in_a_row: u32,
+    /// The error of the last failed refresh, logged once however often it
+    /// repeats, and how many times it repeated since.
+    last_failure: Option<(String, u64)>,
+    status: watch_channel::Sender<Status>,
+    events: Arc<EventLog>,
+    metrics: Arc<Metrics>,
+    signals: (mpsc::Sender<Signal>, mpsc::Receiver<Signal>),
+    watcher: Option<FileWatcher>,
+}
+
+/// How the fleet behind an answer relates to the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fleet {
+    /// Fetched just now: the answer is current.
+    Fetched,
+    /// The fleet the daemon already had, decided again (by a new policy):
+    /// as current, or as stale, as that fleet is.
+    Kept,
+}
+
+/// What one refresh came to, before anything is published.
+enum Refreshed {
+    Answer {
+        membership: Membership,
+        inventory: Arc<Inventory>,
+        fetch: Duration,
+        evaluation: Duration,
+    },
+    Failed {
+        error: String,
+        fetch: Duration,
+    },
+}
+
+impl Daemon {
+    /// Loads the settings, the source and the policy. Fails only on what a
+    /// person must fix; an unreachable source is a failed refresh later.
+    pub async fn start(
+        loader: SettingsLoader,
+        status: watch_channel::Sender<Status>,
+        events: Arc<EventLog>,
+        metrics: Arc<Metrics>,
+        cache: Option<crate::policy::CompiledCache>,
+    ) -> Result<Daemon, BuildError> {
+        let settings = loader()?;
+        let engine = PolicyEngine::new()
+            .map_err(|err| BuildError::Engine(format!("{err:#}")))?
+            .with_cache(cache);
+        let active = Active::build(settings, &engine).await?;
+        status.send_modify(|status| status.stale_after = active.settings.stale_after);
+        let mut daemon = Daemon {
+            loader,
+            engine,
+            active,
+            fleet: None,
+            current: None,
+            failures_in_a_row: 0,
+            last_failure: None,
+            status,
+            events,
+            metrics,
+            signals: mpsc::channel(16),
+            watcher: None,
+        };
+        daemon.rewatch();
+        Ok(daemon)
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch_channel::Receiver<bool>) {
+        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            Ok(signal) => Some(signal),
+            Err(err) => {
+                tracing::warn!(error = %err, "Cannot listen for SIGHUP; reload on file changes only.");
+                None
+            }
+        };
+        let mut next_refresh = tokio::time::Instant::now();
+        loop {
+            let signal = tokio::select! {
+                _ = tokio::time::sleep_until(next_refresh) => Signal::Refresh,
+                Some(signal) = self.signals.1.recv() => self.debounced(signal).await,
+                Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                    tracing::info!("SIGHUP: reloading.");
+                    Signal::Reload
+                }
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            };
+            if signal == Signal::Reload {
+                let outcome = tokio::select! {
+                    outcome = reload::prepare(&self.active, &self.loader, &self.engine, self.fleet.as_ref()) => outcome,
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                };
+                self.settle_reload(outcome).await;
+            }
+            if signal == Signal::Refresh || self.current.is_none() {
+                let refreshed = tokio::select! {
+                    refreshed = self.refresh() => refreshed,
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                };
+                self.settle_refresh(refreshed).await;
+                next_refresh = tokio::time::Instant::now() + self.next_delay();
+            }
+        }
+        tracing::info!("Stopped.");
+    }
+
+    /// Waits out a burst of file events; a reload covers a refresh.
+    async fn debounced(&mut self, first: Signal) -> Signal {
+        tokio::time::sleep(DEBOUNCE).await;
+        let mut strongest = first;
+        while let Ok(signal) = self.signals.1.try_recv() {
+            strongest = strongest.max(signal);
+        }
+        strongest
+    }
+
+    fn next_delay(&self) -> Duration {
+        next_delay(
+            self.active.settings.refresh,
+            self.active.settings.jitter.mul_f64(fastrand::f64()),
+            self.failures_in_a_row,
+        )
+    }
+
+    /// Fetch and decide; nothing is published or recorded yet.
+    async fn refresh(&mut self) -> Refreshed {
+        let started = Instant::now();
+        let fetched = self.active.source.fetch().await;
+        let fetch = started.elapsed();
+        let inventory = match fetched {
+            Ok(inventory) => Arc::new(inventory),
+            Err(err) => {
+                return Refreshed::Failed {
+                    error: err.to_string(),
+                    fetch,
+                };
+            }
+        };
+        match decide(&self.active.policy.policy, &inventory, &mut self.active.own).await {
+            Ok((membership, evaluation)) => Refreshed::Answer {
+                membership,
+                inventory,
+                fetch,
+                evaluation,
+            },
+            Err(error) => Refreshed::Failed { error, fetch },
+        }
+    }
+
+    async fn settle_refresh(&mut self, refreshed: Refreshed) {
+        match refreshed {
+            Refreshed::Answer {
+                membership,
+                inventory,
+                fetch,
+                evaluation,
+            } => {
+                self.fleet = Some(inventory);
+                self.failures_in_a_row = 0;
+                if let Some((error, repeats)) = self.last_failure.take() {
+                    tracing::info!(%error, repeats, "Refresh succeeded again after failing.");
+                }
+                self.metrics
+                    .refresh_succeeded(fetch, evaluation, &membership, SystemTime::now());
+                self.publish(membership, Fleet::Fetched).await;
+            }
+            Refreshed::Failed { error, fetch } => self.refresh_failed(error, fetch),
+        }
+    }
+
+    /// Serves the new answer; if it differs from the last (apart from fetch
+    /// time and staleness), records the changes and hands it to every sink.
+    /// An answer on a kept fleet is as stale as that fleet.
+    async fn publish(&mut self, mut membership: Membership, fleet: Fleet) {
+        let now = SystemTime::now();
+        let failure = self.status.borrow().refresh_failure.clone();
+        let fresh = fleet == Fleet::Fetched;
+        if !fresh && let Some(failure) = &failure {
+            self.mark_stale(&mut membership, &failure.error, now);
+        }
+        let changed = crate::changes::changes(self.current.as_deref(), &membership);
+        let membership = Arc::new(membership);
+        self.current = Some(Arc::clone(&membership));
+        self.status.send_modify(|status| {
+            status.membership = Some(Arc::clone(&membership));
+            if fresh {
+                status.last_success = Some(now);
+                status.refresh_failure = None;
+            }
+        });
+        if changed.is_empty() {
+            return;
+        }
+        let at = rfc3339(now);
+        let events: Vec<_> = changed
+            .into_iter()
+            .map(|(kind, ids)| self.events.record(at.clone(), kind, ids))
+            .collect();
+        for event in &events {
+            tracing::info!(change = ?event.kind, instances = ?event.instance_ids, "Membership changed.");
+        }
+        let publication = Publication {
+            membership: &membership,
+            changes: &events,
+        };
+        for sink in self.active.sinks.iter() {
+            if let Err(err) = sink.publish(&publication).await {
+                tracing::warn!(sink = %sink.describe(), error = %err, "Sink failed; the next change is published to it again.");
+            }
+        }
+    }
+
+    /// Marks `membership` as the last good answer while the source fails.
+    fn mark_stale(&self, membership: &mut Membership, error: &str, now: SystemTime) {
+        membership.inventory.stale = true;
+        membership.inventory.error = Some(error.to_owned());
+        membership.inventory.stale_for_seconds = self
+            .status
+            .borrow()
+            .last_success
+            .map(|success| now.duration_since(success).unwrap_or_default().as_secs());
+    }
+
+    fn refresh_failed(&mut self, error: String, fetch: Duration) {
+        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+        self.metrics.refresh_failed(fetch);
+        let now = SystemTime::now();
+        let stale = self.current.as_ref().map(|current| {
+            let mut stale = (**current).clone();
+            self.mark_stale(&mut stale, &error, now);
+            Arc::new(stale)
+        });
+        if stale.is_some() {
+            self.metrics.set_stale(true);
+        }
+        let serving = if stale.is_some() {
+            "last good answer"
+        } else {
+            "nothing yet"
+        };
+        match &mut self.last_failure {
+            Some((last, repeats)) if *last == error => {
+                *repeats += 1;
+                tracing::debug!(
+                    failures_in_a_row = self.failures_in_a_row,
+                    repeats = *repeats,
+                    "Refresh failed again the same way."
+                );
+            }
+            last => {
+                if let Some((previous, repeats)) = last.take()
+                    && repeats > 0
+                {
+                    tracing::info!(error = %previous, repeats, "The previous refresh failure repeated.");
+                }
+                tracing::warn!(error = %error, failures_in_a_row = self.failures_in_a_row, serving, "Refresh failed; the same failure again is logged at debug level only.");
+                *last = Some((error.clone(), 0));
+            }
+        }
+        if let Some(stale) = &stale {
+            self.current = Some(Arc::clone(stale));
+        }
+        self.status.send_modify(|status| {
+            status.refresh_failure = Some(Failure { at: now, error });
+            if stale.is_some() {
+                status.membership = stale;
+            }
+        });
+    }
+
+    /// Swaps in a candidate that worked, all of it, and publishes its
+    /// answer; or records why the reload rolled back.
+    async fn settle_reload(&mut self, outcome: ReloadOutcome) {
+        match outcome {
+            ReloadOutcome::Unchanged => tracing::debug!("Nothing changed; no reload."),
+            ReloadOutcome::Ready { candidate, trial } => {
+                if candidate.settings.listen != self.active.settings.listen {
+                    tracing::warn!(
+                        "http.listen changed; the HTTP API keeps its address until a restart."
+                    );
+                }
+                self.active = *candidate;
+                self.metrics.reload(true);
+                self.status.send_modify(|status| {
+                    status.reload_failure = None;
+                    status.stale_after = self.active.settings.stale_after;
+                });
+                tracing::info!(plugin = %self.active.settings.plugin.display(), sha256 = %self.active.policy.sha256, "Reloaded.");
+                // Watch what the new settings name before anyone sees the
+                // new answer and acts on it.
+                self.rewatch();
+                if let Some(Trial {
+                    membership,
+                    inventory,
+                    fetched,
+                    evaluation,
+                }) = trial
+                {
+                    match fetched {
+                        Some(fetch) => {
+                            let refreshed = Refreshed::Answer {
+                                membership,
+                                inventory,
+                                fetch,
+                                evaluation,
+                            };
+                            self.settle_refresh(refreshed).await;
+                        }
+                        None => {
+                            self.fleet = Some(inventory);
+                            self.publish(membership, Fleet::Kept).await;
+                        }
+                    }
+                }
+                return;
+            }
+            ReloadOutcome::RolledBack(error) => {
+                self.metrics.reload(false);
+                tracing::error!(error = %error, "Reload failed; the running configuration keeps serving.");
+                self.status.send_modify(|status| {
+                    status.reload_failure = Some(Failure {
+                        at: SystemTime::now(),
+                        error,
+                    });
+                });
+            }
+        }
+        // Watch whatever the settings name now (a rename may have replaced
+        // a watched symlink's target).
+        self.rewatch();
+    }
+
+    fn rewatch(&mut self) {
+        let settings = &self.active.settings;
+        let mut files: Vec<(PathBuf, Signal)> = vec![(settings.plugin.clone(), Signal::Reload)];
+        if let Some(path) = settings.plugin_settings.path() {
+            files.push((path.to_owned(), Signal::Reload));
+        }
+        if let Some(path) = &settings.config_path {
+            files.push((path.clone(), Signal::Reload));
+        }
+        if let SourceSettings::File(path) = &settings.source {
+            files.push((path.clone(), Signal::Refresh));
+        }
+        // The new watches start before the old ones stop: no change made
+        // meanwhile goes unseen.
+        match watch(&files, self.signals.0.clone()) {
+            Ok(watcher) => self.watcher = Some(watcher),
+            Err(err) => tracing::warn!(error = %err, "Cannot watch files; reload with SIGHUP."),
+        }
+    }
+}
+
+/// The wait before the next refresh: the interval plus `jitter` while all
+/// is well; after failures, a backoff from [`FIRST_RETRY`] doubling up to
+/// the interval, with at most a quarter of it in jitter.
+fn next_delay(refresh: Duration, jitter: Duration, failures_in_a_row: u32) -> Duration {
+    if failures_in_a_row == 0 {
+        return refresh.saturating_add(jitter);
+    }
+    let doublings = (failures_in_a_row - 1).min(16);
+    let backoff = FIRST_RETRY.saturating_mul(1 << doublings);
+    backoff.min(refresh).saturating_add(jitter.min(backoff / 4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_from_half_a_second_up_to_the_interval() {
+        let refresh = Duration::from_secs(30);
+        let delays: Vec<Duration> = (0..9)
+            .map(|failures| next_delay(refresh, Duration::ZERO, failures))
+            .collect();
+        let seconds: Vec<f64> = delays.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(seconds, [30.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]);
+        // Jitter stays below a quarter of the backoff after a failure.
+        assert_eq!(
+            next_delay(refresh, Duration::from_secs(3), 1),
+            Duration::from_millis(625)
+        );
+        assert_eq!(
+            next_delay(refresh, Duration::from_secs(3), 0),
+            Duration::from_secs(33)
+        );
+        assert_eq!(
+            next_delay(refresh, Duration::ZERO, u32::MAX),
+            refresh,
+            "no overflow however long the outage"
+        );
+    }
+}
