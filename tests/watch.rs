@@ -283,6 +283,22 @@ fn a_failing_hook_is_logged_and_not_fatal() {
         log.contains("exited with exit status: 3: hook broke"),
         "{log}"
     );
+    let hook = "exec sh -c echo hook broke >&2; exit 3";
+    assert_eq!(
+        metric(
+            &watch,
+            &format!("rollcall_sink_failures_total{{sink=\"{hook}\"}}")
+        ),
+        Some(2.0)
+    );
+    let (status, health) = watch.get("/healthz");
+    assert_eq!(status, 200, "a failing sink leaves the daemon healthy");
+    assert!(
+        health["sink_errors"][hook]
+            .as_str()
+            .is_some_and(|error| error.contains("hook broke")),
+        "{health}"
+    );
     assert_eq!(watch.terminate(), 0);
 }
 

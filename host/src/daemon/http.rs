@@ -110,13 +110,19 @@ async fn events(
 }
 
 async fn healthz(State(state): State<HttpState>) -> Response {
-    let (health, last_success, refresh_error, reload_error) = {
+    let (health, last_success, refresh_error, reload_error, sink_errors) = {
         let status = state.status.borrow();
+        let sink_errors: serde_json::Map<String, serde_json::Value> = status
+            .sink_failures
+            .iter()
+            .map(|(sink, failure)| (sink.clone(), json!(failure.error)))
+            .collect();
         (
             status.health(SystemTime::now()),
             status.last_success,
             status.refresh_failure.as_ref().map(|f| f.error.clone()),
             status.reload_failure.as_ref().map(|f| f.error.clone()),
+            sink_errors,
         )
     };
     let mut body = json!({
@@ -124,6 +130,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
         "last_success": last_success.map(rfc3339),
         "refresh_error": refresh_error,
         "reload_error": reload_error,
+        "sink_errors": sink_errors,
     });
     let code = match health {
         Health::Healthy => StatusCode::OK,
@@ -379,6 +386,7 @@ mod tests {
                 "last_success": null,
                 "refresh_error": null,
                 "reload_error": null,
+                "sink_errors": {},
             })
         );
 
@@ -404,6 +412,13 @@ mod tests {
                 at: now,
                 error: "policy.wasm: failed to compile".into(),
             });
+            status.sink_failures.insert(
+                "exec on-change".into(),
+                Failure {
+                    at: now,
+                    error: "on-change exited with exit status: 3".into(),
+                },
+            );
         });
         let reply = server.get("/healthz").await;
         assert_eq!(reply.status, 200);
@@ -414,6 +429,7 @@ mod tests {
                 "last_success": rfc3339(now),
                 "refresh_error": null,
                 "reload_error": "policy.wasm: failed to compile",
+                "sink_errors": {"exec on-change": "on-change exited with exit status: 3"},
             })
         );
     }

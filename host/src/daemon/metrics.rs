@@ -38,6 +38,11 @@ struct RoleLabel {
     role: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SinkLabel {
+    sink: String,
+}
+
 /// Every metric the daemon exports, behind one registry. Cheap to update
 /// from the refresh loop and safe to share as `Arc<Metrics>`.
 #[derive(Debug)]
@@ -53,6 +58,7 @@ pub struct Metrics {
     reloads: Family<OutcomeLabel, Counter>,
     last_success: Gauge<f64, AtomicU64>,
     stale: Gauge,
+    sink_failures: Family<SinkLabel, Counter>,
 }
 
 impl Metrics {
@@ -67,6 +73,7 @@ impl Metrics {
         let reloads = Family::<OutcomeLabel, Counter>::default();
         let last_success = Gauge::<f64, AtomicU64>::default();
         let stale = Gauge::default();
+        let sink_failures = Family::<SinkLabel, Counter>::default();
 
         registry.register(
             "refreshes",
@@ -106,6 +113,11 @@ impl Metrics {
             "1 when the served answer is stale, else 0",
             stale.clone(),
         );
+        registry.register(
+            "sink_failures",
+            "Publications a sink failed, by sink",
+            sink_failures.clone(),
+        );
 
         // Creating a series exports it at zero; the guard is not needed.
         for outcome in ["ok", "failed"] {
@@ -125,6 +137,7 @@ impl Metrics {
             reloads,
             last_success,
             stale,
+            sink_failures,
         }
     }
 
@@ -192,6 +205,15 @@ impl Metrics {
     }
 
     /// Whether the served answer is stale.
+    /// Counts a publication `sink` (as the sink describes itself) failed.
+    pub fn sink_failed(&self, sink: &str) {
+        self.sink_failures
+            .get_or_create(&SinkLabel {
+                sink: sink.to_owned(),
+            })
+            .inc();
+    }
+
     pub fn set_stale(&self, stale: bool) {
         self.stale.set(i64::from(stale));
     }

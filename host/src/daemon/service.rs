@@ -245,8 +245,23 @@ impl Daemon {
             changes: &events,
         };
         for sink in self.active.sinks.iter() {
-            if let Err(err) = sink.publish(&publication).await {
-                tracing::warn!(sink = %sink.describe(), error = %err, "Sink failed; the next change is published to it again.");
+            let name = sink.describe();
+            match sink.publish(&publication).await {
+                Ok(()) => {
+                    self.status
+                        .send_if_modified(|status| status.sink_failures.remove(&name).is_some());
+                }
+                Err(error) => {
+                    tracing::warn!(sink = %name, %error, "Sink failed; the next change is published to it again.");
+                    self.metrics.sink_failed(&name);
+                    let failure = Failure {
+                        at: SystemTime::now(),
+                        error,
+                    };
+                    self.status.send_modify(|status| {
+                        status.sink_failures.insert(name, failure);
+                    });
+                }
             }
         }
     }

@@ -3,6 +3,7 @@
 //! and the sinks only read it.
 
 use crate::membership::Membership;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -26,6 +27,9 @@ pub struct Status {
     pub reload_failure: Option<Failure>,
     /// Age past which the answer counts as stale for `/healthz`.
     pub stale_after: Duration,
+    /// Each sink's latest failure, by the sink's description; gone once it
+    /// publishes again.
+    pub sink_failures: BTreeMap<String, Failure>,
 }
 
 /// Whether the daemon serves a current answer, and if not, why.
@@ -43,6 +47,7 @@ impl Status {
             refresh_failure: None,
             reload_failure: None,
             stale_after,
+            sink_failures: BTreeMap::new(),
         }
     }
 
