@@ -422,6 +422,245 @@ fn next_delay(refresh: Duration, jitter: Duration, failures_in_a_row: u32) -> Du
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{PluginSettings, WatchSettings};
+    use crate::identity::SelfChoice;
+    use crate::inventory::{Instance, InventorySource, SourceError};
+    use crate::policy::{Decision, Member, Policy, PolicyError, PolicyIdentity, PolicyLimits};
+    use crate::sink::Sink;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use tokio::time::Instant as TokioInstant;
+
+    const REFRESH: Duration = Duration::from_secs(30);
+
+    /// A source that answers from a script (the last entry repeats) and
+    /// notes when it was asked, in tokio's time.
+    struct ScriptedSource {
+        script: Mutex<VecDeque<Result<(), &'static str>>>,
+        asked: Mutex<Vec<TokioInstant>>,
+        /// How long each fetch takes.
+        takes: Duration,
+    }
+
+    impl ScriptedSource {
+        fn new(script: &[Result<(), &'static str>], takes: Duration) -> Arc<ScriptedSource> {
+            Arc::new(ScriptedSource {
+                script: Mutex::new(script.iter().copied().collect()),
+                asked: Mutex::new(Vec::new()),
+                takes,
+            })
+        }
+
+        fn asked_after(&self, start: TokioInstant) -> Vec<f64> {
+            let asked = self.asked.lock().unwrap();
+            asked
+                .iter()
+                .map(|at| at.duration_since(start).as_secs_f64())
+                .collect()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl InventorySource for ScriptedSource {
+        fn describe(&self) -> String {
+            "scripted".to_owned()
+        }
+
+        async fn fetch(&self) -> Result<Inventory, SourceError> {
+            self.asked.lock().unwrap().push(TokioInstant::now());
+            tokio::time::sleep(self.takes).await;
+            let next = {
+                let mut script = self.script.lock().unwrap();
+                if script.len() > 1 {
+                    script.pop_front()
+                } else {
+                    script.front().copied()
+                }
+            };
+            match next.unwrap_or(Ok(())) {
+                Ok(()) => Ok(Inventory {
+                    instances: vec![instance("i-a"), instance("i-b")],
+                    source: self.describe(),
+                    fetched_at: SystemTime::now(),
+                }),
+                Err(error) => Err(SourceError::Unavailable(error.to_owned())),
+            }
+        }
+    }
+
+    fn instance(id: &str) -> Instance {
+        let mut instance = Instance::running(id);
+        instance.private_ipv4 = Some("10.0.0.1".to_owned());
+        instance
+    }
+
+    /// Every instance an agent.
+    struct Agents(PolicyIdentity);
+
+    impl Policy for Agents {
+        fn identity(&self) -> &PolicyIdentity {
+            &self.0
+        }
+
+        fn decide(
+            &self,
+            instances: &[Instance],
+            _self_id: Option<&str>,
+        ) -> Result<Decision, PolicyError> {
+            Ok(Decision {
+                members: instances
+                    .iter()
+                    .map(|instance| Member {
+                        instance_id: instance.id.clone(),
+                        role: "agent".to_owned(),
+                        clusters: Vec::new(),
+                        address: instance.private_ipv4.clone(),
+                        port: None,
+                    })
+                    .collect(),
+                register_with: Vec::new(),
+            })
+        }
+    }
+
+    /// A sink that takes `takes` to publish and counts what it finished.
+    struct SlowSink {
+        takes: Duration,
+        finished: Arc<Mutex<usize>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for SlowSink {
+        fn describe(&self) -> String {
+            "slow".to_owned()
+        }
+
+        async fn publish(&self, _publication: &Publication<'_>) -> Result<(), String> {
+            tokio::time::sleep(self.takes).await;
+            *self.finished.lock().unwrap() += 1;
+            Ok(())
+        }
+    }
+
+    fn daemon(
+        source: Arc<ScriptedSource>,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> (Daemon, watch_channel::Receiver<Status>) {
+        let settings = WatchSettings {
+            source: SourceSettings::File("unused.json".into()),
+            own: SelfChoice::Nobody,
+            refresh: REFRESH,
+            jitter: Duration::ZERO,
+            stale_after: REFRESH * 3,
+            plugin: "agents.wasm".into(),
+            plugin_settings: PluginSettings::Inline("{}".to_owned()),
+            limits: PolicyLimits::default(),
+            sinks: Vec::new(),
+            listen: None,
+            config_path: None,
+        };
+        let loaded = settings.clone();
+        let active = Active {
+            settings,
+            source,
+            policy: reload::ActivePolicy {
+                policy: Arc::new(Agents(PolicyIdentity {
+                    path: "agents.wasm".into(),
+                    sha256: "0".repeat(64),
+                })),
+                sha256: "0".repeat(64),
+                settings: "{}".to_owned(),
+                limits: PolicyLimits::default(),
+            },
+            sinks: sinks.into(),
+            own: Some(None),
+        };
+        let (status, reader) = watch_channel::channel(Status::new(REFRESH * 3));
+        let daemon = Daemon {
+            loader: Box::new(move || Ok(loaded.clone())),
+            engine: PolicyEngine::new().unwrap(),
+            active,
+            fleet: None,
+            current: None,
+            failures_in_a_row: 0,
+            last_failure: None,
+            status,
+            events: Arc::new(EventLog::new(16)),
+            metrics: Arc::new(Metrics::new()),
+            signals: mpsc::channel(16),
+            watcher: None,
+        };
+        (daemon, reader)
+    }
+
+    fn stale(status: &watch_channel::Receiver<Status>) -> Option<bool> {
+        let status = status.borrow();
+        status
+            .membership
+            .as_ref()
+            .map(|membership| membership.inventory.stale)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_backs_off_marks_the_answer_stale_and_recovers() {
+        let source = ScriptedSource::new(
+            &[Ok(()), Err("down"), Err("down"), Err("down"), Ok(())],
+            Duration::ZERO,
+        );
+        let (daemon, status) = daemon(Arc::clone(&source), Vec::new());
+        let (stop, stopping) = watch_channel::channel(false);
+        let start = TokioInstant::now();
+        let running = tokio::spawn(daemon.run(stopping));
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(stale(&status), Some(false), "the first answer");
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(stale(&status), Some(true), "kept, marked stale");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(stale(&status), Some(false), "fresh again");
+        // At once, then the interval; after the failure at 30 s, retries
+        // 0.5 s, 1 s and 2 s apart; then the interval again.
+        assert_eq!(
+            source.asked_after(start),
+            [0.0, 30.0, 30.5, 31.5, 33.5],
+            "when the source was asked"
+        );
+
+        stop.send(true).unwrap();
+        running.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_abandons_a_fetch_but_finishes_a_publication() {
+        // A publication of 5 s under way when the stop comes: finished.
+        let finished = Arc::new(Mutex::new(0));
+        let sink = SlowSink {
+            takes: Duration::from_secs(5),
+            finished: Arc::clone(&finished),
+        };
+        let source = ScriptedSource::new(&[Ok(())], Duration::ZERO);
+        let (daemon, _status) = daemon(source, vec![Box::new(sink)]);
+        let (stop, stopping) = watch_channel::channel(false);
+        let start = TokioInstant::now();
+        let running = tokio::spawn(daemon.run(stopping));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        assert_eq!(*finished.lock().unwrap(), 1, "the publication finished");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+
+        // A fetch of a minute under way when the stop comes: abandoned.
+        let source = ScriptedSource::new(&[Ok(())], Duration::from_secs(60));
+        let (daemon, status) = daemon(source, Vec::new());
+        let (stop, stopping) = watch_channel::channel(false);
+        let start = TokioInstant::now();
+        let running = tokio::spawn(daemon.run(stopping));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(stale(&status), None, "nothing was published");
+    }
 
     #[test]
     fn failures_back_off_from_half_a_second_up_to_the_interval() {

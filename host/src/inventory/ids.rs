@@ -72,26 +72,7 @@ mod tests {
     use super::*;
 
     fn fleet(ids: &[&str]) -> Vec<Instance> {
-        ids.iter()
-            .map(|id| Instance {
-                id: (*id).to_owned(),
-                state: "running".to_owned(),
-                private_ipv4: None,
-                public_ipv4: None,
-                private_dns_name: None,
-                public_dns_name: None,
-                ipv6_addresses: Vec::new(),
-                security_groups: Vec::new(),
-                tags: Vec::new(),
-                availability_zone: None,
-                region: None,
-                vpc_id: None,
-                subnet_id: None,
-                instance_type: None,
-                image_id: None,
-                launch_time: None,
-            })
-            .collect()
+        ids.iter().map(|id| Instance::running(id)).collect()
     }
 
     #[test]

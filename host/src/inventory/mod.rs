@@ -96,6 +96,31 @@ pub struct Inventory {
     pub fetched_at: SystemTime,
 }
 
+#[cfg(test)]
+impl Instance {
+    /// A running instance that has nothing but its id, for tests.
+    pub fn running(id: &str) -> Instance {
+        Instance {
+            id: id.to_owned(),
+            state: "running".to_owned(),
+            private_ipv4: None,
+            public_ipv4: None,
+            private_dns_name: None,
+            public_dns_name: None,
+            ipv6_addresses: Vec::new(),
+            security_groups: Vec::new(),
+            tags: Vec::new(),
+            availability_zone: None,
+            region: None,
+            vpc_id: None,
+            subnet_id: None,
+            instance_type: None,
+            image_id: None,
+            launch_time: None,
+        }
+    }
+}
+
 impl Inventory {
     pub fn contains(&self, instance_id: &str) -> bool {
         self.instances

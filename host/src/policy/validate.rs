@@ -129,27 +129,6 @@ mod tests {
     use super::*;
     use crate::policy::Member;
 
-    fn instance(id: &str) -> Instance {
-        Instance {
-            id: id.to_owned(),
-            state: "running".to_owned(),
-            private_ipv4: None,
-            public_ipv4: None,
-            private_dns_name: None,
-            public_dns_name: None,
-            ipv6_addresses: Vec::new(),
-            security_groups: Vec::new(),
-            tags: Vec::new(),
-            availability_zone: None,
-            region: None,
-            vpc_id: None,
-            subnet_id: None,
-            instance_type: None,
-            image_id: None,
-            launch_time: None,
-        }
-    }
-
     fn member(id: &str, role: &str, address: Option<&str>) -> Member {
         Member {
             instance_id: id.to_owned(),
@@ -161,7 +140,10 @@ mod tests {
     }
 
     fn fleet() -> Vec<Instance> {
-        ["i-c", "i-a", "i-b"].into_iter().map(instance).collect()
+        ["i-c", "i-a", "i-b"]
+            .into_iter()
+            .map(Instance::running)
+            .collect()
     }
 
     #[test]
