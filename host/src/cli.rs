@@ -34,7 +34,8 @@ Exit codes:
 
 const WATCH_EXIT_CODES: &str = "\
 Exit codes:
-  0  stopped by SIGTERM or SIGINT
+  0  stopped by SIGTERM or SIGINT; HTTP requests in flight get 5s, then their
+     connections are closed, and work abandoned (a blocked file read) 2s more
   2  bad usage or configuration at start: flags, configuration file, plugin settings
   3  the policy did not load at start (later reloads that fail roll back instead)
   4  the inventory source could not be set up at start (an unreachable EC2 is not an

@@ -6,8 +6,9 @@
 use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
-use crate::policy::PolicyLimits;
+use crate::policy::{PolicyError, PolicyLimits};
 use crate::ranges::{self, Bounded};
+use crate::toml_settings::TomlSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -181,19 +182,49 @@ impl PluginSettings {
                         path.display()
                     ))
                 })?;
-                if path
-                    .extension()
-                    .is_some_and(|extension| extension == "toml")
-                {
-                    let table: toml::Table =
-                        toml::from_str(&text).map_err(|err| located(path, &text, &err))?;
-                    serde_json::to_string(&table)
-                        .map_err(|err| ConfigError(format!("{}: {err}", path.display())))
+                if is_toml(path) {
+                    TomlSettings::convert(&text)
+                        .map(|settings| settings.json().to_owned())
+                        .map_err(|err| located(path, &text, &err))
                 } else {
                     check_json(path, &text)?;
                     Ok(text)
                 }
             }
+        }
+    }
+
+    /// `message`, the policy's rejection of these settings, with a place in
+    /// the JSON made from a TOML file (`at line 1 column 9`) said as the
+    /// TOML file's `file:line:column` and key. The file is read again; other
+    /// messages are returned as they are.
+    pub fn explain(&self, message: &str) -> String {
+        let PluginSettings::File(path) = self else {
+            return message.to_owned();
+        };
+        if !is_toml(path) {
+            return message.to_owned();
+        }
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| {
+                TomlSettings::convert(&text).ok()?.locate(
+                    message,
+                    &path.display().to_string(),
+                    &text,
+                )
+            })
+            .unwrap_or_else(|| message.to_owned())
+    }
+
+    /// `err` with a rejection of these settings [explained](Self::explain).
+    pub fn explain_rejection(&self, err: PolicyError) -> PolicyError {
+        match err {
+            PolicyError::Rejected { name, message } => PolicyError::Rejected {
+                name,
+                message: self.explain(&message),
+            },
+            other => other,
         }
     }
 
@@ -386,6 +417,11 @@ fn check_json(origin: &Path, text: &str) -> Result<(), ConfigError> {
         })
 }
 
+fn is_toml(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension == "toml")
+}
+
 /// A TOML error as `file:line:column: message`.
 fn located(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
     let offset = err
@@ -420,7 +456,8 @@ fn unknown_key_offset(text: &str, header: usize, message: &str) -> Option<usize>
     None
 }
 
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before

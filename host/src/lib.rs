@@ -15,6 +15,9 @@
 //! - [`atomic_file`]: replacing files without readers seeing a partial one.
 //! - [`cli`]: flags and what they mean as settings.
 //! - [`ranges`]: the range of every duration and count setting.
+//! - [`paths`]: paths normalised for watching and showing.
+//! - [`toml_settings`]: policy settings in TOML, as JSON, with errors taken
+//!   back to the TOML line.
 //! - [`commands`]: running a command to output and an exit status.
 
 pub mod atomic_file;
@@ -27,8 +30,10 @@ pub mod identity;
 pub mod inventory;
 pub mod membership;
 pub mod output;
+pub mod paths;
 pub mod policy;
 pub mod ranges;
 pub mod report;
 pub mod resolve;
 pub mod sink;
+pub mod toml_settings;

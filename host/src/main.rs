@@ -3,6 +3,7 @@
 use clap::Parser;
 use rollcall::cli::Cli;
 use rollcall::commands;
+use rollcall::daemon::limits::RUNTIME_SHUTDOWN_DEADLINE;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -20,7 +21,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let outcome = runtime.block_on(commands::run(cli));
+    // Work abandoned on the way out (a read blocked on a FIFO or a hung
+    // mount) must not keep the process alive.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_DEADLINE);
+    match outcome {
         Ok(()) => ExitCode::from(commands::EXIT_OK),
         Err(failure) => {
             eprintln!("rollcall: {}", failure.message);

@@ -10,8 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
-    let settings = PluginSettings::from_flag(&args.plugin_config)
-        .and_then(|settings| settings.load())
+    let plugin_settings = PluginSettings::from_flag(&args.plugin_config)
+        .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    let settings = plugin_settings
+        .load()
         .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
     let source = source::open(&args.source, &args.identity).await?;
     let choice = args.identity.choice(args.source.inventory.is_none());
@@ -21,8 +23,9 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     let plugin = args.plugin.clone();
     let limits = args.limits.apply_to(PolicyLimits::default());
     let cache = args.cache.cache();
-    let loading =
-        tokio::task::spawn_blocking(move || load_policy(&plugin, &settings, limits, cache));
+    let loading = tokio::task::spawn_blocking(move || {
+        load_policy(&plugin, &settings, &plugin_settings, limits, cache)
+    });
     let (loaded, own, fetched) = tokio::join!(loading, source::find_self(choice), source.fetch());
     let policy = loaded.map_err(|err| {
         Failure::new(
@@ -45,9 +48,12 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     printed
 }
 
+/// Loads the plugin with `settings` (the JSON `plugin_settings` gave); a
+/// rejection of TOML settings is said at the TOML file's line.
 fn load_policy(
     path: &Path,
     settings: &str,
+    plugin_settings: &PluginSettings,
     limits: PolicyLimits,
     cache: Option<CompiledCache>,
 ) -> Result<WasmPolicy, Failure> {
@@ -57,5 +63,8 @@ fn load_policy(
             format!("cannot set up the WebAssembly engine: {err:#}"),
         )
     })?;
-    Ok(engine.with_cache(cache).load(path, settings, limits)?)
+    Ok(engine
+        .with_cache(cache)
+        .load(path, settings, limits)
+        .map_err(|err| plugin_settings.explain_rejection(err))?)
 }

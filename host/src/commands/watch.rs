@@ -8,13 +8,17 @@ use crate::config::{
     Config, ConfigError, DEFAULT_REFRESH, FileFormat, PluginSettings, SinkConfig, SourceSettings,
     WatchSettings,
 };
+use crate::daemon::connections::ConnectionLimits;
 use crate::daemon::http::{self, HttpState};
+use crate::daemon::limits;
 use crate::daemon::metrics::Metrics;
+use crate::daemon::open_files;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
+use crate::paths;
 use crate::policy::PolicyLimits;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -24,6 +28,7 @@ const EVENT_HISTORY: usize = 256;
 
 pub async fn run(args: WatchArgs) -> Result<(), Failure> {
     let settings = watch_settings(&args).map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    let open_file_limit = open_files::raise_to_hard_limit();
     let listener = match settings.listen {
         Some(address) => Some(
             tokio::net::TcpListener::bind(address)
@@ -47,7 +52,7 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
         args.cache.cache(),
     )
     .await
-    .map_err(start_failure)?;
+    .map_err(|err| start_failure(err, &settings.plugin_settings))?;
     tracing::info!(plugin = %settings.plugin.display(), refresh = ?settings.refresh, listen = ?settings.listen, "Watching.");
 
     let (stop, stopping) = watch::channel(false);
@@ -63,7 +68,12 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
             events,
             metrics,
         };
-        tokio::spawn(http::serve(listener, state, async move {
+        let limits = ConnectionLimits {
+            header_read_timeout: limits::HEADER_READ_TIMEOUT,
+            max_connections: limits::connection_cap(open_file_limit),
+            shutdown_deadline: limits::HTTP_SHUTDOWN_DEADLINE,
+        };
+        tokio::spawn(http::serve(listener, state, limits, async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         }))
     });
@@ -96,11 +106,11 @@ async fn wait_for_termination() {
     }
 }
 
-fn start_failure(err: BuildError) -> Failure {
+fn start_failure(err: BuildError, plugin_settings: &PluginSettings) -> Failure {
     match err {
         BuildError::Config(err) => Failure::new(EXIT_USAGE, err.0),
         BuildError::Source(err) => err.into(),
-        BuildError::Policy(err) => err.into(),
+        BuildError::Policy(err) => plugin_settings.explain_rejection(err).into(),
         BuildError::Engine(message) => Failure::new(EXIT_POLICY, message),
     }
 }
@@ -175,5 +185,22 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
     if let Some(listen) = args.listen {
         settings.listen = Some(listen);
     }
+    normalise_watched_paths(&mut settings);
     Ok(settings)
+}
+
+/// The files the daemon watches, as [`paths::normalised`]: a `..` in a
+/// path would otherwise hide a symlink swap from the watcher, and the
+/// membership document shows the plugin's path as watched.
+fn normalise_watched_paths(settings: &mut WatchSettings) {
+    settings.plugin = paths::normalised(&settings.plugin);
+    if let PluginSettings::File(path) = &mut settings.plugin_settings {
+        *path = paths::normalised(path);
+    }
+    if let SourceSettings::File(path) = &mut settings.source {
+        *path = paths::normalised(path);
+    }
+    if let Some(path) = &mut settings.config_path {
+        *path = paths::normalised(path);
+    }
 }

@@ -9,7 +9,9 @@
 //! | `GET /metrics` | the Prometheus text format |
 //!
 //! Errors are JSON `{"error": "..."}`; other paths are 404, other methods 405.
+//! Connections are served by [`super::connections`], under its limits.
 
+use super::connections::{self, ConnectionLimits};
 use super::metrics::{self, Metrics};
 use super::status::{Health, Status};
 use crate::changes::EventLog;
@@ -38,17 +40,22 @@ pub struct HttpState {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops
-/// accepting and waits for requests in flight to finish.
+/// accepting and gives requests in flight until the shutdown deadline in
+/// `limits` to finish.
 pub async fn serve(
     listener: TcpListener,
     state: HttpState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let address = listener.local_addr()?;
-    tracing::info!(%address, "HTTP API listening.");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    tracing::info!(
+        %address,
+        max_connections = limits.max_connections,
+        header_read_timeout = ?limits.header_read_timeout,
+        "HTTP API listening."
+    );
+    connections::serve(listener, router(state), limits, shutdown).await;
     tracing::info!(%address, "HTTP API stopped.");
     Ok(())
 }
@@ -170,6 +177,12 @@ mod tests {
     use tokio::sync::oneshot;
     use tokio::task::JoinHandle;
 
+    const LIMITS: ConnectionLimits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(10),
+        max_connections: 8,
+        shutdown_deadline: Duration::from_secs(5),
+    };
+
     struct Server {
         address: SocketAddr,
         status: watch::Sender<Status>,
@@ -192,7 +205,7 @@ mod tests {
                 metrics: metrics.clone(),
             };
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(serve(listener, state, async {
+            let task = tokio::spawn(serve(listener, state, LIMITS, async {
                 let _ = stopped.await;
             }));
             Server {

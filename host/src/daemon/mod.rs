@@ -1,8 +1,11 @@
 //! `rollcall watch`: the long-running mode that keeps the answer current.
 
+pub mod connections;
 pub mod decide;
 pub mod http;
+pub mod limits;
 pub mod metrics;
+pub mod open_files;
 pub mod reload;
 pub mod service;
 pub mod status;

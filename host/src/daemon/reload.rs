@@ -126,7 +126,12 @@ async fn try_prepare(
     let policy = if policy_changed {
         build_policy(engine, &settings, files)
             .await
-            .map_err(|err| err.to_string())?
+            .map_err(|err| match err {
+                BuildError::Policy(err) => {
+                    settings.plugin_settings.explain_rejection(err).to_string()
+                }
+                other => other.to_string(),
+            })?
     } else {
         files.into_active(Arc::clone(&current.policy.policy), settings.limits)
     };

@@ -124,19 +124,19 @@ impl Daemon {
                     tracing::info!("SIGHUP: reloading.");
                     Signal::Reload
                 }
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                () = stopped(&mut shutdown) => break,
             };
             if signal == Signal::Reload {
                 let outcome = tokio::select! {
                     outcome = reload::prepare(&self.active, &self.loader, &self.engine, self.fleet.as_ref()) => outcome,
-                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    () = stopped(&mut shutdown) => break,
                 };
                 self.settle_reload(outcome).await;
             }
             if signal == Signal::Refresh || self.current.is_none() {
                 let refreshed = tokio::select! {
                     refreshed = self.refresh() => refreshed,
-                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    () = stopped(&mut shutdown) => break,
                 };
                 self.settle_refresh(refreshed).await;
                 next_refresh = tokio::time::Instant::now() + self.next_delay();
@@ -407,6 +407,11 @@ impl Daemon {
     }
 }
 
+/// Resolves once `shutdown` turns true (or its sender is gone).
+async fn stopped(shutdown: &mut watch_channel::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// The wait before the next refresh: the interval plus `jitter` while all
 /// is well; after failures, a backoff from [`FIRST_RETRY`] doubling up to
 /// the interval, with at most a quarter of it in jitter.
@@ -542,7 +547,7 @@ mod tests {
         }
     }
 
-    fn daemon(
+    fn scripted_daemon(
         source: Arc<ScriptedSource>,
         sinks: Vec<Box<dyn Sink>>,
     ) -> (Daemon, watch_channel::Receiver<Status>) {
@@ -607,7 +612,7 @@ mod tests {
             &[Ok(()), Err("down"), Err("down"), Err("down"), Ok(())],
             Duration::ZERO,
         );
-        let (daemon, status) = daemon(Arc::clone(&source), Vec::new());
+        let (daemon, status) = scripted_daemon(Arc::clone(&source), Vec::new());
         let (stop, stopping) = watch_channel::channel(false);
         let start = TokioInstant::now();
         let running = tokio::spawn(daemon.run(stopping));
@@ -639,7 +644,7 @@ mod tests {
             finished: Arc::clone(&finished),
         };
         let source = ScriptedSource::new(&[Ok(())], Duration::ZERO);
-        let (daemon, _status) = daemon(source, vec![Box::new(sink)]);
+        let (daemon, _status) = scripted_daemon(source, vec![Box::new(sink)]);
         let (stop, stopping) = watch_channel::channel(false);
         let start = TokioInstant::now();
         let running = tokio::spawn(daemon.run(stopping));
@@ -651,7 +656,7 @@ mod tests {
 
         // A fetch of a minute under way when the stop comes: abandoned.
         let source = ScriptedSource::new(&[Ok(())], Duration::from_secs(60));
-        let (daemon, status) = daemon(source, Vec::new());
+        let (daemon, status) = scripted_daemon(source, Vec::new());
         let (stop, stopping) = watch_channel::channel(false);
         let start = TokioInstant::now();
         let running = tokio::spawn(daemon.run(stopping));

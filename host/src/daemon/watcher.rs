@@ -2,7 +2,8 @@
 //! signals. It watches each file's directory, not the file, so that editors
 //! and deploy tools that write a temporary file and rename it, or swap a
 //! symlink (`current -> v2.wasm`), are seen too; a symlink's target is
-//! watched as well.
+//! watched as well. Paths are [`crate::paths::normalised`] first: watches
+//! and events name a directory by its real path, never through `..`.
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::BTreeSet;
@@ -30,7 +31,7 @@ pub fn watch(
 ) -> notify::Result<FileWatcher> {
     let mut targets: Vec<(PathBuf, Signal)> = Vec::new();
     for (path, signal) in files {
-        let path = absolute(path);
+        let path = crate::paths::normalised(path);
         if let Ok(resolved) = std::fs::canonicalize(&path)
             && resolved != path
         {
@@ -61,10 +62,6 @@ pub fn watch(
     }
     tracing::debug!(files = ?targets, "Watching files.");
     Ok(FileWatcher { _watcher: watcher })
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 #[cfg(test)]

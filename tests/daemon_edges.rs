@@ -1,0 +1,357 @@
+//! End to end: the daemon at its edges. Slow, idle and numerous HTTP
+//! clients; SIGTERM while a read or a request hangs; a plugin symlink
+//! swapped behind a path with `..`; policy settings in TOML rejected at
+//! their own line.
+
+mod common;
+
+use common::servers::{eventually, free_port, http_get};
+use common::{plugin, rollcall, seed_fleet};
+use serde_json::Value;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const AGENT: &str = "i-df71a7b6";
+/// Long enough for a start, a reload or a refresh on a busy machine.
+const WAIT: Duration = Duration::from_secs(30);
+/// The daemon's `HEADER_READ_TIMEOUT`, `HTTP_SHUTDOWN_DEADLINE` and
+/// `RUNTIME_SHUTDOWN_DEADLINE` (host/src/daemon/limits.rs).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+const HTTP_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
+const RUNTIME_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
+/// What a loaded machine may add to a deadline.
+const SLACK: Duration = Duration::from_secs(3);
+
+/// A `rollcall watch` with its stderr in a file, killed when dropped.
+struct Daemon {
+    child: Child,
+    address: String,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Daemon {
+    /// `rollcall watch ARGS --listen ADDRESS`, run by `sh -c "SHELL_PREFIX
+    /// exec rollcall ..."` (a `ulimit`, say) when `shell_prefix` is given.
+    fn start(args: &[&str], shell_prefix: Option<&str>) -> Daemon {
+        let address = format!("127.0.0.1:{}", free_port());
+        let binary = env!("CARGO_BIN_EXE_rollcall");
+        let mut command = match shell_prefix {
+            Some(prefix) => {
+                let mut command = Command::new("sh");
+                command
+                    .arg("-c")
+                    .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                    .arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        command
+            .arg("watch")
+            .args(args)
+            .args(["--listen", &address])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr.reopen().unwrap());
+        common::isolate(&mut command);
+        let child = command.spawn().unwrap();
+        let daemon = Daemon {
+            child,
+            address,
+            stderr,
+        };
+        eventually(WAIT, "the HTTP API", || {
+            daemon.assert_running();
+            http_get(&daemon.address, "/healthz")
+        });
+        daemon
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    fn assert_running(&self) {
+        let path = format!("/proc/{}", self.child.id());
+        assert!(
+            Path::new(&path).exists() && !self.stopped(),
+            "rollcall watch exited: {}",
+            self.stderr()
+        );
+    }
+
+    fn stopped(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .map(|stat| stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')))
+            .unwrap_or(true)
+    }
+
+    fn membership(&self) -> Option<Value> {
+        let (status, body) = http_get(&self.address, "/v1/membership")?;
+        (status == 200).then(|| serde_json::from_str(&body).ok())?
+    }
+
+    /// Sends SIGTERM and waits up to `limit` for the exit; the exit code, or
+    /// `None` if the daemon was still running (it is then killed).
+    fn terminate_within(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let sent = Instant::now();
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        while sent.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), sent.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (None, sent.elapsed())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether the server has closed `stream` (EOF or reset); waits up to `wait`.
+fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buffer = [0u8; 512];
+    match stream.read(&mut buffer) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => !matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+    }
+}
+
+fn file_daemon_args(fleet: &Path, plugin_path: &Path) -> Vec<String> {
+    vec![
+        "--inventory".into(),
+        fleet.display().to_string(),
+        "--plugin".into(),
+        plugin_path.display().to_string(),
+        "--self".into(),
+        AGENT.into(),
+        "--refresh".into(),
+        "1s".into(),
+    ]
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed() {
+    // 300 files at most (soft and hard): the daemon keeps 256 for itself and
+    // serves at most 44 connections.
+    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let daemon = Daemon::start(&strs(&args), Some("ulimit -n 300 &&"));
+    eventually(WAIT, "a healthy daemon", || {
+        http_get(&daemon.address, "/healthz").filter(|(status, _)| *status == 200)
+    });
+
+    // A slow client: one header line a second, never the blank line.
+    let address = daemon.address.clone();
+    let slow = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(&address).unwrap();
+        let started = Instant::now();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+        for line in 0..60 {
+            std::thread::sleep(Duration::from_secs(1));
+            if stream
+                .write_all(format!("X-Slow-{line}: 1\r\n").as_bytes())
+                .is_err()
+                || closed_by_server(&mut stream, Duration::from_millis(1))
+            {
+                return Some(started.elapsed());
+            }
+        }
+        None
+    });
+
+    // More idle connections than the daemon may open files.
+    let started = Instant::now();
+    let mut idle: Vec<TcpStream> = (0..320)
+        .map(|_| TcpStream::connect(&daemon.address).unwrap())
+        .collect();
+    let limit = HEADER_READ_TIMEOUT + SLACK * 2;
+    let mut closed = 0;
+    while !idle.is_empty() && started.elapsed() < limit {
+        idle.retain_mut(|stream| !closed_by_server(stream, Duration::from_millis(5)));
+        closed = 320 - idle.len();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        closed,
+        320,
+        "idle connections still open after {limit:?}: {}",
+        daemon.stderr()
+    );
+
+    // The daemon answers again, and refreshes have kept working.
+    let (status, _) = eventually(SLACK, "/healthz after the idle connections", || {
+        http_get(&daemon.address, "/healthz")
+    });
+    assert_eq!(status, 200, "{}", daemon.stderr());
+    let slow_closed = slow.join().unwrap().expect("the slow client is cut off");
+    assert!(
+        slow_closed < limit,
+        "the slow client was cut off after {slow_closed:?}"
+    );
+    let stderr = daemon.stderr();
+    assert!(!stderr.contains("Too many open files"), "{stderr}");
+    assert!(stderr.contains("HTTP connection limit reached"), "{stderr}");
+}
+
+#[test]
+fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let daemon = Daemon::start(&strs(&args), Some("ulimit -Sn 256 &&"));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.child.id())).unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    let values: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(values[0], values[1], "soft and hard: {line}");
+    assert_ne!(values[0], "256", "{line}");
+}
+
+#[test]
+fn sigterm_exits_in_time_while_the_inventory_read_blocks_on_a_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fleet.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let args = file_daemon_args(&fifo, &plugin("elastic_grid"));
+    let mut daemon = Daemon::start(&strs(&args), None);
+    // Nobody writes: the first refresh blocks in the read.
+    std::thread::sleep(Duration::from_millis(500));
+    let limit = RUNTIME_SHUTDOWN_DEADLINE + SLACK;
+    let (code, after) = daemon.terminate_within(limit);
+    assert_eq!(
+        code,
+        Some(0),
+        "still running {after:?} after SIGTERM: {}",
+        daemon.stderr()
+    );
+}
+
+#[test]
+fn sigterm_exits_in_time_while_a_client_holds_half_a_request() {
+    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let mut daemon = Daemon::start(&strs(&args), None);
+    let mut client = TcpStream::connect(&daemon.address).unwrap();
+    client
+        .write_all(b"GET /v1/membership HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // Less than the header-read timeout: the shutdown deadline must act.
+    let limit = HTTP_SHUTDOWN_DEADLINE + SLACK;
+    assert!(limit < HEADER_READ_TIMEOUT);
+    let (code, after) = daemon.terminate_within(limit);
+    assert_eq!(
+        code,
+        Some(0),
+        "still running {after:?} after SIGTERM: {}",
+        daemon.stderr()
+    );
+    drop(client);
+}
+
+#[test]
+fn a_plugin_symlink_swapped_behind_a_dot_dot_path_is_reloaded_without_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    let plugins = root.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    std::fs::create_dir(root.join("etc")).unwrap();
+    std::fs::copy(plugin("elastic_grid"), plugins.join("v1.wasm")).unwrap();
+    std::fs::copy(plugin("tag_roles"), plugins.join("v2.wasm")).unwrap();
+    std::os::unix::fs::symlink("v1.wasm", plugins.join("current.wasm")).unwrap();
+    std::fs::copy(seed_fleet(), root.join("fleet.json")).unwrap();
+    let config = root.join("etc/rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh = \"1s\"\nself = \"{AGENT}\"\n\n[source]\nkind = \"file\"\npath = \"../fleet.json\"\n\n\
+             [policy]\nplugin = \"../plugins/current.wasm\"\n"
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&["--config", config.to_str().unwrap()], None);
+    let first = eventually(WAIT, "the first answer", || daemon.membership());
+    assert_eq!(
+        first["policy"]["path"],
+        plugins.join("current.wasm").display().to_string(),
+        "the normalised path, still the link"
+    );
+
+    // ln -s v2.wasm current.tmp && mv -T current.tmp current.wasm
+    std::os::unix::fs::symlink("v2.wasm", plugins.join("current.tmp")).unwrap();
+    std::fs::rename(plugins.join("current.tmp"), plugins.join("current.wasm")).unwrap();
+    let swapped = eventually(
+        Duration::from_secs(15),
+        "the swapped plugin in service",
+        || {
+            daemon
+                .membership()
+                .filter(|document| document["policy"]["sha256"] != first["policy"]["sha256"])
+        },
+    );
+    assert_eq!(swapped["policy"]["path"], first["policy"]["path"]);
+    assert!(!daemon.stderr().contains("SIGHUP"), "{}", daemon.stderr());
+}
+
+#[test]
+fn toml_settings_a_policy_rejects_are_reported_at_their_toml_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.toml");
+    std::fs::write(
+        &settings,
+        "# elastic-grid settings\naddress = \"private-ip\"\n\nmonitor_port = \"seventy\"\n",
+    )
+    .unwrap();
+    let place = format!("at {}:4:1 (`monitor_port`)", settings.display());
+
+    let resolve = rollcall([
+        "resolve",
+        "--inventory",
+        seed_fleet().to_str().unwrap(),
+        "--plugin",
+        plugin("elastic_grid").to_str().unwrap(),
+        "--self",
+        AGENT,
+        "--plugin-config",
+        &format!("@{}", settings.display()),
+    ]);
+    resolve.fails_with(2, &["invalid elastic-grid settings: invalid type", &place]);
+    assert!(!resolve.stderr.contains("at line"), "{}", resolve.stderr);
+
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "self = \"{AGENT}\"\n[source]\nkind = \"file\"\npath = \"{}\"\n[policy]\nplugin = \"{}\"\nsettings_file = \"settings.toml\"\n",
+            seed_fleet().display(),
+            plugin("elastic_grid").display()
+        ),
+    )
+    .unwrap();
+    let watch = rollcall(["watch", "--config", config.to_str().unwrap()]);
+    watch.fails_with(2, &["invalid elastic-grid settings: invalid type", &place]);
+}
