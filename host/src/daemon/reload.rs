@@ -63,7 +63,7 @@ pub enum ReloadOutcome {
 
 /// A candidate's answer, and the fleet it decided.
 pub struct Trial {
-    pub membership: Membership,
+    pub membership: Box<Membership>,
     pub inventory: Arc<Inventory>,
     /// Whether the fleet was fetched for the trial (the source changed), or
     /// is the one the daemon already had.
@@ -178,7 +178,7 @@ async fn try_prepare(
                     .await
                     .map_err(|err| format!("the new configuration fails on the fleet: {err}"))?;
             Some(Trial {
-                membership,
+                membership: Box::new(membership),
                 inventory,
                 fetched,
                 evaluation,

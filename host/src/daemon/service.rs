@@ -60,7 +60,7 @@ enum Fleet {
 /// What one refresh came to, before anything is published.
 enum Refreshed {
     Answer {
-        membership: Membership,
+        membership: Box<Membership>,
         inventory: Arc<Inventory>,
         fetch: Duration,
         evaluation: Duration,
@@ -179,7 +179,7 @@ impl Daemon {
         };
         match decide(&self.active.policy.policy, &inventory, &mut self.active.own).await {
             Ok((membership, evaluation)) => Refreshed::Answer {
-                membership,
+                membership: Box::new(membership),
                 inventory,
                 fetch,
                 evaluation,
@@ -203,7 +203,7 @@ impl Daemon {
                 }
                 self.metrics
                     .refresh_succeeded(fetch, evaluation, &membership, SystemTime::now());
-                self.publish(membership, Fleet::Fetched).await;
+                self.publish(*membership, Fleet::Fetched).await;
             }
             Refreshed::Failed { error, fetch } => self.refresh_failed(error, fetch),
         }
@@ -364,7 +364,7 @@ impl Daemon {
                         }
                         None => {
                             self.fleet = Some(inventory);
-                            self.publish(membership, Fleet::Kept).await;
+                            self.publish(*membership, Fleet::Kept).await;
                         }
                     }
                 }
