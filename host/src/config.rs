@@ -7,7 +7,7 @@ use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::output::Format;
 use crate::policy::{PolicyError, PolicyLimits};
-use crate::ranges::{self, Bounded};
+use crate::ranges::{self, Bounded, Written};
 use crate::toml_settings::TomlSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -292,24 +292,8 @@ impl Config {
     /// The settings this file describes, checked.
     pub fn settings(&self, origin: &Path) -> Result<WatchSettings, ConfigError> {
         let problem = |message: String| ConfigError(format!("{}: {message}", origin.display()));
-        let duration = |setting: &Bounded<Duration>, value: Option<Duration>| {
-            value
-                .map(|value| {
-                    setting
-                        .check(value)
-                        .map_err(|why| problem(format!("{} = {why}", setting.key)))
-                })
-                .transpose()
-        };
-        let count = |setting: &Bounded<i64>, value: Option<i64>| {
-            value
-                .map(|value| {
-                    setting
-                        .check(value)
-                        .map_err(|why| problem(format!("{} = {why}", setting.key)))
-                })
-                .transpose()
-        };
+        let duration = |setting, value| within(setting, value, origin);
+        let count = |setting, value| within(setting, value, origin);
         let (source, imds) = match &self.source {
             SourceConfig::File { path } => (SourceSettings::File(path.clone()), false),
             SourceConfig::Ec2 {
@@ -405,6 +389,22 @@ impl Config {
             config_path: Some(origin.to_owned()),
         })
     }
+}
+
+/// `value`, if given, checked against its range; an error names the file
+/// and the key.
+fn within<T: Written>(
+    setting: &Bounded<T>,
+    value: Option<T>,
+    origin: &Path,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|value| {
+            setting.check(value).map_err(|why| {
+                ConfigError(format!("{}: {} = {why}", origin.display(), setting.key))
+            })
+        })
+        .transpose()
 }
 
 /// Fails unless `text` (from `origin`) is a JSON document, naming the place.

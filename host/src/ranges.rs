@@ -97,21 +97,41 @@ pub const DURATIONS: [&Bounded<Duration>; 8] = [
 ];
 pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
 
-impl Bounded<Duration> {
+/// How a bounded value is written in messages: as the flags and the
+/// configuration file take it.
+pub trait Written: PartialOrd + Copy {
+    fn written(&self) -> String;
+}
+
+impl Written for Duration {
+    fn written(&self) -> String {
+        humantime::format_duration(*self).to_string()
+    }
+}
+
+impl Written for i64 {
+    fn written(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<T: Written> Bounded<T> {
     /// `value` if it is within range, else why not (without the setting's
     /// name: the caller says where the value came from).
-    pub fn check(&self, value: Duration) -> Result<Duration, String> {
+    pub fn check(&self, value: T) -> Result<T, String> {
         if self.range.contains(&value) {
             return Ok(value);
         }
         Err(format!(
             "{} is out of range: it must be from {} to {}",
-            humantime::format_duration(value),
-            humantime::format_duration(*self.range.start()),
-            humantime::format_duration(*self.range.end()),
+            value.written(),
+            self.range.start().written(),
+            self.range.end().written(),
         ))
     }
+}
 
+impl Bounded<Duration> {
     /// A parser for the setting's flag: a duration such as `30s` or `1m30s`,
     /// within range.
     pub fn parser(&'static self) -> impl Fn(&str) -> Result<Duration, String> + Clone {
@@ -120,20 +140,6 @@ impl Bounded<Duration> {
                 .map_err(|err| format!("{err} (expected a duration such as 30s or 1m30s)"))?;
             self.check(value)
         }
-    }
-}
-
-impl Bounded<i64> {
-    /// `value` if it is within range, else why not.
-    pub fn check(&self, value: i64) -> Result<i64, String> {
-        if self.range.contains(&value) {
-            return Ok(value);
-        }
-        Err(format!(
-            "{value} is out of range: it must be from {} to {}",
-            self.range.start(),
-            self.range.end()
-        ))
     }
 }
 

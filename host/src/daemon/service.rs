@@ -87,7 +87,22 @@ impl Daemon {
             .with_cache(cache);
         let active = Active::build(settings, &engine).await?;
         status.send_modify(|status| status.stale_after = active.settings.stale_after);
-        let mut daemon = Daemon {
+        let mut daemon = Daemon::new(loader, engine, active, status, events, metrics);
+        daemon.rewatch();
+        Ok(daemon)
+    }
+
+    /// A daemon serving with `active`, before its first refresh; it watches
+    /// no files yet.
+    fn new(
+        loader: SettingsLoader,
+        engine: PolicyEngine,
+        active: Active,
+        status: watch_channel::Sender<Status>,
+        events: Arc<EventLog>,
+        metrics: Arc<Metrics>,
+    ) -> Daemon {
+        Daemon {
             loader,
             engine,
             active,
@@ -100,9 +115,7 @@ impl Daemon {
             metrics,
             signals: mpsc::channel(16),
             watcher: None,
-        };
-        daemon.rewatch();
-        Ok(daemon)
+        }
     }
 
     /// Runs until `shutdown` turns true.
@@ -581,20 +594,14 @@ mod tests {
             own: Some(None),
         };
         let (status, reader) = watch_channel::channel(Status::new(REFRESH * 3));
-        let daemon = Daemon {
-            loader: Box::new(move || Ok(loaded.clone())),
-            engine: PolicyEngine::new().unwrap(),
+        let daemon = Daemon::new(
+            Box::new(move || Ok(loaded.clone())),
+            PolicyEngine::new().unwrap(),
             active,
-            fleet: None,
-            current: None,
-            failures_in_a_row: 0,
-            last_failure: None,
             status,
-            events: Arc::new(EventLog::new(16)),
-            metrics: Arc::new(Metrics::new()),
-            signals: mpsc::channel(16),
-            watcher: None,
-        };
+            Arc::new(EventLog::new(16)),
+            Arc::new(Metrics::new()),
+        );
         (daemon, reader)
     }
 
