@@ -345,7 +345,9 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
     )
     .unwrap();
     let address = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    common::isolate(&mut command);
+    let mut child = command
         .args([
             "watch",
             "--config",
@@ -353,6 +355,7 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
             "--listen",
             &address,
         ])
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
         .spawn()
