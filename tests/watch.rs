@@ -625,3 +625,77 @@ fn sigterm_finishes_the_publication_in_progress() {
         "the sink after the hook was written"
     );
 }
+
+/// A describe-instances document of `count` running instances named
+/// `i-{prefix}{n}`.
+fn fleet_of(prefix: &str, count: usize) -> String {
+    let instances: Vec<Value> = (0..count)
+        .map(|n| {
+            serde_json::json!({
+                "InstanceId": format!("i-{prefix}{n:05}"),
+                "State": {"Name": "running"},
+                "PrivateIpAddress": format!("10.0.{}.{}", n / 250, n % 250 + 1),
+            })
+        })
+        .collect();
+    serde_json::json!({"Reservations": [{"Instances": instances}]}).to_string()
+}
+
+#[test]
+fn a_stdout_nobody_reads_never_stalls_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    std::fs::write(&fleet, fleet_of("a", 1000)).unwrap();
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh = \"200ms\"\nself = \"none\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
+             [policy]\nplugin = \"{}\"\n[[sink]]\nkind = \"stdout\"\n",
+            plugin("misbehaving").display()
+        ),
+    )
+    .unwrap();
+    let address = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    common::isolate(&mut command);
+    // Stdout is a pipe this test holds and never reads: a few changes of a
+    // thousand members each (one JSON line of about 20 KB per kind) fill it.
+    let mut child = command
+        .args([
+            "watch",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            &address,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let members = |address: &str| -> Option<Value> {
+        let (status, body) = http_get(address, "/v1/membership")?;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).ok())?
+    };
+    for round in 0..8 {
+        let prefix = format!("r{round}x");
+        write_replacing(&fleet, &fleet_of(&prefix, 1000));
+        eventually(WAIT, &format!("round {round} served"), || {
+            let document = members(&address)?;
+            let first = document["members"][0]["instance_id"].as_str()?.to_owned();
+            first.starts_with(&format!("i-{prefix}")).then_some(())
+        });
+    }
+    let (status, _) = http_get(&address, "/healthz").expect("HTTP answers");
+    assert_eq!(status, 200);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = eventually(WAIT, "the daemon to exit", || {
+        child.try_wait().ok().flatten()
+    });
+    assert_eq!(exit.code(), Some(0));
+}

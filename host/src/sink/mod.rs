@@ -36,6 +36,6 @@ pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
             Box::new(AtomicFileSink::new(path.clone(), (*format).into()))
         }
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
-        SinkConfig::Stdout {} => Box::new(StdoutSink),
+        SinkConfig::Stdout {} => Box::new(StdoutSink::new()),
     }
 }
