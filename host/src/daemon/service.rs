@@ -642,6 +642,18 @@ mod tests {
         running.await.unwrap();
     }
 
+    /// Runs `daemon`, asks it to stop after a second, and says how long
+    /// it took to stop, in tokio's time.
+    async fn stopped_after_a_second(daemon: Daemon) -> Duration {
+        let (stop, stopping) = watch_channel::channel(false);
+        let start = TokioInstant::now();
+        let running = tokio::spawn(daemon.run(stopping));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        start.elapsed()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn shutdown_abandons_a_fetch_but_finishes_a_publication() {
         // A publication of 5 s under way when the stop comes: finished.
@@ -652,25 +664,13 @@ mod tests {
         };
         let source = ScriptedSource::new(&[Ok(())], Duration::ZERO);
         let (daemon, _status) = scripted_daemon(source, vec![Box::new(sink)]);
-        let (stop, stopping) = watch_channel::channel(false);
-        let start = TokioInstant::now();
-        let running = tokio::spawn(daemon.run(stopping));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        stop.send(true).unwrap();
-        running.await.unwrap();
+        assert_eq!(stopped_after_a_second(daemon).await, Duration::from_secs(5));
         assert_eq!(*finished.lock().unwrap(), 1, "the publication finished");
-        assert_eq!(start.elapsed(), Duration::from_secs(5));
 
         // A fetch of a minute under way when the stop comes: abandoned.
         let source = ScriptedSource::new(&[Ok(())], Duration::from_secs(60));
         let (daemon, status) = scripted_daemon(source, Vec::new());
-        let (stop, stopping) = watch_channel::channel(false);
-        let start = TokioInstant::now();
-        let running = tokio::spawn(daemon.run(stopping));
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        stop.send(true).unwrap();
-        running.await.unwrap();
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(stopped_after_a_second(daemon).await, Duration::from_secs(1));
         assert_eq!(stale(&status), None, "nothing was published");
     }
 
