@@ -6,6 +6,7 @@ pub mod http;
 pub mod limits;
 pub mod metrics;
 pub mod open_files;
+pub mod publisher;
 pub mod reload;
 pub mod service;
 pub mod status;

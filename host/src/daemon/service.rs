@@ -3,12 +3,15 @@
 //! every failure.
 //!
 //! The loop owns all mutable state; readers (HTTP, metrics) see it through
-//! the `Status` watch channel and the event log. On shutdown, a fetch or a
-//! decision in flight is abandoned; a publication that has started is
-//! finished (each sink has its own time limit).
+//! the `Status` watch channel and the event log. Sinks run off the loop
+//! ([`Publisher`]): the loop leaves each answer for them and goes on. On
+//! shutdown, a fetch or a decision in flight is abandoned; every sink
+//! finishes the publication in flight and the one waiting (each within its
+//! own time limit).
 
 use super::decide::decide;
 use super::metrics::Metrics;
+use super::publisher::{Publisher, Reports};
 use super::reload::{self, Active, BuildError, ReloadOutcome, SettingsLoader, Trial};
 use super::status::{Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
@@ -17,7 +20,6 @@ use crate::config::SourceSettings;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
-use crate::sink::Publication;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -45,6 +47,10 @@ pub struct Daemon {
     metrics: Arc<Metrics>,
     signals: (mpsc::Sender<Signal>, mpsc::Receiver<Signal>),
     watcher: Option<FileWatcher>,
+    /// The tasks publishing to the active sinks.
+    publisher: Publisher,
+    /// Publishers of sinks a reload replaced, finishing what they had.
+    retired: Vec<Publisher>,
 }
 
 /// How the fleet behind an answer relates to the source.
@@ -102,6 +108,11 @@ impl Daemon {
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
     ) -> Daemon {
+        let reports = Reports {
+            status: status.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        let publisher = Publisher::start(Arc::clone(&active.sinks), &reports);
         Daemon {
             loader,
             engine,
@@ -115,6 +126,8 @@ impl Daemon {
             metrics,
             signals: mpsc::channel(16),
             watcher: None,
+            publisher,
+            retired: Vec::new(),
         }
     }
 
@@ -144,18 +157,28 @@ impl Daemon {
                     outcome = reload::prepare(&self.active, &self.loader, &self.engine, self.fleet.as_ref()) => outcome,
                     () = stopped(&mut shutdown) => break,
                 };
-                self.settle_reload(outcome).await;
+                self.settle_reload(outcome);
             }
             if signal == Signal::Refresh || self.current.is_none() {
                 let refreshed = tokio::select! {
                     refreshed = self.refresh() => refreshed,
                     () = stopped(&mut shutdown) => break,
                 };
-                self.settle_refresh(refreshed).await;
+                self.settle_refresh(refreshed);
                 next_refresh = tokio::time::Instant::now() + self.next_delay();
             }
         }
+        self.finish_publishing().await;
         tracing::info!("Stopped.");
+    }
+
+    /// Waits until every sink, retired or active, has published what it
+    /// was handed.
+    async fn finish_publishing(self) {
+        for publisher in self.retired {
+            publisher.finish().await;
+        }
+        self.publisher.finish().await;
     }
 
     /// Waits out a burst of file events; a reload covers a refresh.
@@ -201,7 +224,7 @@ impl Daemon {
         }
     }
 
-    async fn settle_refresh(&mut self, refreshed: Refreshed) {
+    fn settle_refresh(&mut self, refreshed: Refreshed) {
         match refreshed {
             Refreshed::Answer {
                 membership,
@@ -216,16 +239,16 @@ impl Daemon {
                 }
                 self.metrics
                     .refresh_succeeded(fetch, evaluation, &membership, SystemTime::now());
-                self.publish(*membership, Fleet::Fetched).await;
+                self.publish(*membership, Fleet::Fetched);
             }
             Refreshed::Failed { error, fetch } => self.refresh_failed(error, fetch),
         }
     }
 
     /// Serves the new answer; if it differs from the last (apart from fetch
-    /// time and staleness), records the changes and hands it to every sink.
-    /// An answer on a kept fleet is as stale as that fleet.
-    async fn publish(&mut self, mut membership: Membership, fleet: Fleet) {
+    /// time and staleness), records the changes and leaves it for every
+    /// sink. An answer on a kept fleet is as stale as that fleet.
+    fn publish(&mut self, mut membership: Membership, fleet: Fleet) {
         let now = SystemTime::now();
         let failure = self.status.borrow().refresh_failure.clone();
         let fresh = fleet == Fleet::Fetched;
@@ -253,30 +276,7 @@ impl Daemon {
         for event in &events {
             tracing::info!(change = ?event.kind, instances = ?event.instance_ids, "Membership changed.");
         }
-        let publication = Publication {
-            membership: &membership,
-            changes: &events,
-        };
-        for sink in self.active.sinks.iter() {
-            let name = sink.describe();
-            match sink.publish(&publication).await {
-                Ok(()) => {
-                    self.status
-                        .send_if_modified(|status| status.sink_failures.remove(&name).is_some());
-                }
-                Err(error) => {
-                    tracing::warn!(sink = %name, %error, "Sink failed; the next change is published to it again.");
-                    self.metrics.sink_failed(&name);
-                    let failure = Failure {
-                        at: SystemTime::now(),
-                        error,
-                    };
-                    self.status.send_modify(|status| {
-                        status.sink_failures.insert(name, failure);
-                    });
-                }
-            }
-        }
+        self.publisher.publish(&membership, &events);
     }
 
     /// Marks `membership` as the last good answer while the source fails.
@@ -339,7 +339,7 @@ impl Daemon {
 
     /// Swaps in a candidate that worked, all of it, and publishes its
     /// answer; or records why the reload rolled back.
-    async fn settle_reload(&mut self, outcome: ReloadOutcome) {
+    fn settle_reload(&mut self, outcome: ReloadOutcome) {
         match outcome {
             ReloadOutcome::Unchanged => tracing::debug!("Nothing changed; no reload."),
             ReloadOutcome::Ready { candidate, trial } => {
@@ -349,6 +349,7 @@ impl Daemon {
                     );
                 }
                 self.active = *candidate;
+                self.replace_publisher();
                 self.metrics.reload(true);
                 self.status.send_modify(|status| {
                     status.reload_failure = None;
@@ -373,11 +374,11 @@ impl Daemon {
                                 fetch,
                                 evaluation,
                             };
-                            self.settle_refresh(refreshed).await;
+                            self.settle_refresh(refreshed);
                         }
                         None => {
                             self.fleet = Some(inventory);
-                            self.publish(*membership, Fleet::Kept).await;
+                            self.publish(*membership, Fleet::Kept);
                         }
                     }
                 }
@@ -397,6 +398,22 @@ impl Daemon {
         // Watch whatever the settings name now (a rename may have replaced
         // a watched symlink's target).
         self.rewatch();
+    }
+
+    /// Gives new sinks tasks of their own; the old ones finish what they
+    /// were handed.
+    fn replace_publisher(&mut self) {
+        if self.publisher.serves(&self.active.sinks) {
+            return;
+        }
+        let reports = Reports {
+            status: self.status.clone(),
+            metrics: Arc::clone(&self.metrics),
+        };
+        let new = Publisher::start(Arc::clone(&self.active.sinks), &reports);
+        let old = std::mem::replace(&mut self.publisher, new);
+        self.retired.retain(|publisher| !publisher.is_finished());
+        self.retired.push(old.retire());
     }
 
     fn rewatch(&mut self) {
@@ -444,7 +461,7 @@ mod tests {
     use crate::identity::SelfChoice;
     use crate::inventory::{Instance, InventorySource, SourceError};
     use crate::policy::{Decision, Member, Policy, PolicyError, PolicyIdentity, PolicyLimits};
-    use crate::sink::Sink;
+    use crate::sink::{Publication, Sink};
     use std::collections::VecDeque;
     use std::sync::Mutex;
     use tokio::time::Instant as TokioInstant;
@@ -672,6 +689,28 @@ mod tests {
         let (daemon, status) = scripted_daemon(source, Vec::new());
         assert_eq!(stopped_after_a_second(daemon).await, Duration::from_secs(1));
         assert_eq!(stale(&status), None, "nothing was published");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_sink_delays_no_refresh() {
+        // A sink that takes a minute on the first answer: the refreshes go
+        // on every 30 s (the loop used to wait, and ask again at 90 s).
+        let finished = Arc::new(Mutex::new(0));
+        let sink = SlowSink {
+            takes: Duration::from_secs(60),
+            finished: Arc::clone(&finished),
+        };
+        let source = ScriptedSource::new(&[Ok(())], Duration::ZERO);
+        let (daemon, status) = scripted_daemon(Arc::clone(&source), vec![Box::new(sink)]);
+        let (stop, stopping) = watch_channel::channel(false);
+        let start = TokioInstant::now();
+        let running = tokio::spawn(daemon.run(stopping));
+        tokio::time::sleep(Duration::from_secs(95)).await;
+        assert_eq!(source.asked_after(start), [0.0, 30.0, 60.0, 90.0]);
+        assert_eq!(stale(&status), Some(false));
+        assert_eq!(*finished.lock().unwrap(), 1, "one change, one publication");
+        stop.send(true).unwrap();
+        running.await.unwrap();
     }
 
     #[test]
