@@ -9,6 +9,8 @@
 //! - [`output`]: that document as JSON, shell variables or a table.
 //! - [`identity`]: who am I: `--self`, or IMDSv2.
 //! - [`resolve`]: one decide–validate pass over a fetched fleet.
+//! - [`snapshot`]: the fleet's shared listing in S3: one EC2 listing per
+//!   refresh period for the whole fleet.
 //! - [`changes`]: what differs between two answers, as events, and their
 //!   recent history.
 //! - [`report`]: error chains as one line.
@@ -36,4 +38,5 @@ pub mod ranges;
 pub mod report;
 pub mod resolve;
 pub mod sink;
+pub mod snapshot;
 pub mod toml_settings;

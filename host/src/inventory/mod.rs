@@ -153,7 +153,7 @@ pub trait InventorySource: Send + Sync {
 }
 
 /// A byte count for messages: `1 GiB`, `64 MiB`, else `N bytes`.
-fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;
     match bytes {

@@ -1,0 +1,550 @@
+//! One refresh of a node that shares its fleet's listing through a
+//! snapshot: read the snapshot; use it if it is younger than the refresh
+//! interval; else take this period's lease, and if it is ours, list EC2 and
+//! write the snapshot for everyone; if another node has the lease, read
+//! again shortly after. When no snapshot serves (S3 down, nothing written
+//! for `max_age`), list EC2 behind the fleet-wide gate, or keep the last
+//! answer.
+//!
+//! The object store and the lister are traits and time comes from tokio
+//! ([`Clock`]), so tests and the fleet simulation drive the real logic.
+
+use super::format::{Scope, Snapshot, Unusable};
+use super::gate::{listing_chance, pages};
+use super::store::{ObjectStore, Read, StoreError, Written};
+use crate::inventory::{Instance, SourceError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Mutex;
+
+/// The snapshot's object name under the prefix.
+pub const SNAPSHOT_OBJECT: &str = "snapshot.zst";
+/// Where leases go under the prefix: `lease/<period start in ms>`.
+pub const LEASE_DIRECTORY: &str = "lease";
+/// Re-reads after losing the lease, waiting for the winner's snapshot; the
+/// waits double from [`FIRST_FOLLOW_UP`], each at most a quarter of the
+/// refresh interval.
+const FOLLOW_UPS: u32 = 4;
+const FIRST_FOLLOW_UP: Duration = Duration::from_millis(500);
+
+/// Wall time from tokio: the system time when the clock was made plus the
+/// time tokio has seen pass since, so that it advances with tokio's paused
+/// clock in tests and the simulation.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: SystemTime,
+    start: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock::starting_at(SystemTime::now())
+    }
+
+    pub fn starting_at(wall: SystemTime) -> Clock {
+        Clock {
+            wall,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> SystemTime {
+        self.wall + self.start.elapsed()
+    }
+}
+
+/// A whole fleet, listed by EC2.
+pub struct Listing {
+    pub instances: Vec<Instance>,
+    /// `DescribeInstances` calls it took.
+    pub calls: u64,
+}
+
+/// Why a listing failed, and whether EC2 was throttling.
+pub struct ListFailure {
+    pub error: SourceError,
+    pub throttled: bool,
+    /// `DescribeInstances` calls made before it failed.
+    pub calls: u64,
+}
+
+/// Lists the whole fleet from EC2.
+#[async_trait::async_trait]
+pub trait Lister: Send + Sync {
+    /// What it lists (regions, filters); snapshots of another scope are
+    /// refused.
+    fn scope(&self) -> Scope;
+
+    /// `MaxResults` of each call.
+    fn page_size(&self) -> u32;
+
+    async fn list(&self) -> Result<Listing, ListFailure>;
+}
+
+/// Whether the node has an answer to keep while it does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `watch`: a node that does not list keeps its last answer, so the
+    /// fallback goes through the gate.
+    Daemon,
+    /// `resolve`: a node with nothing else lists EC2 itself.
+    Boot,
+}
+
+/// How a node coordinates.
+#[derive(Debug, Clone)]
+pub struct Coordination {
+    pub refresh: Duration,
+    /// A snapshot older than this no longer serves: the node falls back.
+    pub max_age: Duration,
+    /// `DescribeInstances` calls per second the whole fleet may spend on
+    /// fallback listings.
+    pub ec2_budget: f64,
+    /// This node's instance id, written into leases and snapshots.
+    pub writer: Option<String>,
+    pub mode: Mode,
+}
+
+/// The fleet a refresh came to, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    pub instances: Arc<[Instance]>,
+    pub listed_at: SystemTime,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from the snapshot another node (or this one, earlier) wrote.
+    Snapshot { writer: Option<String> },
+    /// Listed from EC2 by this node just now.
+    Listed,
+}
+
+/// What coordination did, for metrics.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub ec2_calls_ok: AtomicU64,
+    pub ec2_calls_failed: AtomicU64,
+    pub ec2_calls_throttled: AtomicU64,
+    pub reads_fresh: AtomicU64,
+    pub reads_not_modified: AtomicU64,
+    pub reads_stale: AtomicU64,
+    pub reads_missing: AtomicU64,
+    pub reads_failed: AtomicU64,
+    pub writes: AtomicU64,
+    pub leases_won: AtomicU64,
+    pub leases_lost: AtomicU64,
+    /// The age of the last snapshot read, in milliseconds.
+    pub snapshot_age_ms: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+/// A usable snapshot, as a node keeps it.
+#[derive(Debug)]
+pub struct Remembered {
+    pub listed_at: SystemTime,
+    pub writer: Option<String>,
+    pub instances: Arc<[Instance]>,
+}
+
+impl From<Snapshot> for Remembered {
+    fn from(snapshot: Snapshot) -> Self {
+        Remembered {
+            listed_at: snapshot.listed_at,
+            writer: snapshot.writer,
+            instances: snapshot.instances.into(),
+        }
+    }
+}
+
+/// Decoded snapshots by entity tag, shared by the coordinators of one
+/// process. A node has one coordinator, so this saves nothing in service;
+/// the fleet simulation runs thousands in one process and would otherwise
+/// decode every snapshot once per simulated node.
+#[derive(Default)]
+pub struct SharedDecoding(std::sync::Mutex<Option<(String, Arc<Remembered>)>>);
+
+/// What the node remembers between refreshes.
+#[derive(Default)]
+struct Memory {
+    /// The last usable snapshot, with its entity tag (none for one this node
+    /// listed itself).
+    snapshot: Option<(Arc<Remembered>, Option<String>)>,
+    /// How many instances the last fleet had: the gate's fleet size.
+    fleet_size: Option<usize>,
+    throttled_in_a_row: u32,
+}
+
+/// What one read of the snapshot found.
+enum Found {
+    /// A usable snapshot (new or unchanged).
+    Usable,
+    Missing,
+    Unusable(Unusable),
+    Failed(StoreError),
+}
+
+pub struct Coordinator {
+    store: Arc<dyn ObjectStore>,
+    lister: Arc<dyn Lister>,
+    prefix: String,
+    settings: Coordination,
+    scope: Scope,
+    clock: Clock,
+    memory: Mutex<Memory>,
+    rng: std::sync::Mutex<fastrand::Rng>,
+    decoding: Arc<SharedDecoding>,
+    pub tally: Arc<Tally>,
+}
+
+impl Coordinator {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        lister: Arc<dyn Lister>,
+        prefix: &str,
+        settings: Coordination,
+        clock: Clock,
+        seed: u64,
+    ) -> Coordinator {
+        let scope = lister.scope();
+        Coordinator {
+            store,
+            lister,
+            prefix: prefix.trim_matches('/').to_owned(),
+            settings,
+            scope,
+            clock,
+            memory: Mutex::new(Memory::default()),
+            rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
+            decoding: Arc::new(SharedDecoding::default()),
+            tally: Arc::new(Tally::default()),
+        }
+    }
+
+    /// Shares decoded snapshots with other coordinators in this process.
+    pub fn sharing_decoding(mut self, decoding: Arc<SharedDecoding>) -> Coordinator {
+        self.decoding = decoding;
+        self
+    }
+
+    /// Where the snapshot lives, for people.
+    pub fn describe(&self) -> String {
+        format!("{}/{}", self.store.describe(), self.key(SNAPSHOT_OBJECT))
+    }
+
+    fn key(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.prefix)
+        }
+    }
+
+    /// This period's lease: the period is the refresh interval the wall
+    /// clock is in, named by its start.
+    fn lease_key(&self, now: SystemTime) -> String {
+        let now_ms = millis(since_epoch(now));
+        let period_ms = millis(self.settings.refresh).max(1);
+        let start = now_ms - now_ms % period_ms;
+        self.key(&format!("{LEASE_DIRECTORY}/{start}"))
+    }
+
+    /// One refresh: the fleet, or why there is none to give this time.
+    pub async fn refresh(&self) -> Result<Fleet, SourceError> {
+        let mut memory = self.memory.lock().await;
+        let found = self.read(&mut memory).await;
+        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.refresh) {
+            return Ok(fleet);
+        }
+        let mut s3_failure = match found {
+            Found::Failed(err) => Some(err),
+            Found::Unusable(why) => {
+                tracing::warn!(snapshot = %self.describe(), %why, "The snapshot cannot be used; refreshing it.");
+                None
+            }
+            Found::Usable | Found::Missing => None,
+        };
+        if s3_failure.is_none() {
+            match self.take_lease().await {
+                Ok(true) => {
+                    match self.list(&mut memory, true).await {
+                        Ok(fleet) => return Ok(fleet),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "Listing EC2 for the fleet failed.");
+                        }
+                    }
+                    // The listing failed: an older snapshot may still serve.
+                    return self
+                        .snapshot_younger_than(&memory, self.settings.max_age)
+                        .ok_or_else(|| {
+                            SourceError::Unavailable(
+                                "this node took the refresh lease, but listing EC2 failed"
+                                    .to_owned(),
+                            )
+                        });
+                }
+                Ok(false) => {
+                    if let Some(fleet) = self.wait_for_winner(&mut memory).await {
+                        return Ok(fleet);
+                    }
+                }
+                Err(err) => s3_failure = Some(err),
+            }
+        }
+        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.max_age) {
+            return Ok(fleet);
+        }
+        self.fall_back(&mut memory, s3_failure).await
+    }
+
+    /// Reads the snapshot (conditionally on the one remembered) and
+    /// remembers it if it is usable.
+    async fn read(&self, memory: &mut Memory) -> Found {
+        let etag = memory
+            .snapshot
+            .as_ref()
+            .and_then(|(_, etag)| etag.as_deref());
+        let read = self.store.get(&self.key(SNAPSHOT_OBJECT), etag).await;
+        let unchanged = matches!(read, Ok(Read::NotModified));
+        let found = match read {
+            Err(err) => {
+                bump(&self.tally.reads_failed, 1);
+                return Found::Failed(err);
+            }
+            Ok(Read::Missing) => {
+                bump(&self.tally.reads_missing, 1);
+                return Found::Missing;
+            }
+            Ok(Read::NotModified) => {
+                bump(&self.tally.reads_not_modified, 1);
+                Found::Usable
+            }
+            Ok(Read::Found { body, etag }) => match self.decode(&body, &etag) {
+                Ok(snapshot) => {
+                    memory.snapshot = Some((snapshot, Some(etag)));
+                    Found::Usable
+                }
+                Err(why) => {
+                    bump(&self.tally.reads_failed, 1);
+                    return Found::Unusable(why);
+                }
+            },
+        };
+        if let Some((snapshot, _)) = &memory.snapshot {
+            let age = self.age(snapshot.listed_at);
+            self.tally
+                .snapshot_age_ms
+                .store(millis(age), Ordering::Relaxed);
+            let fresh = age < self.settings.refresh;
+            if !unchanged {
+                bump(
+                    if fresh {
+                        &self.tally.reads_fresh
+                    } else {
+                        &self.tally.reads_stale
+                    },
+                    1,
+                );
+            }
+        }
+        found
+    }
+
+    fn decode(&self, body: &[u8], etag: &str) -> Result<Arc<Remembered>, Unusable> {
+        let mut shared = self
+            .decoding
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((known, snapshot)) = shared.as_ref()
+            && known == etag
+        {
+            return Ok(Arc::clone(snapshot));
+        }
+        let snapshot = Arc::new(Remembered::from(Snapshot::decode(body, &self.scope)?));
+        *shared = Some((etag.to_owned(), Arc::clone(&snapshot)));
+        Ok(snapshot)
+    }
+
+    fn age(&self, listed_at: SystemTime) -> Duration {
+        self.clock
+            .now()
+            .duration_since(listed_at)
+            .unwrap_or_default()
+    }
+
+    /// The remembered snapshot as a fleet, if it is younger than `limit`.
+    fn snapshot_younger_than(&self, memory: &Memory, limit: Duration) -> Option<Fleet> {
+        let (snapshot, _) = memory.snapshot.as_ref()?;
+        (self.age(snapshot.listed_at) < limit).then(|| Fleet {
+            instances: Arc::clone(&snapshot.instances),
+            listed_at: snapshot.listed_at,
+            origin: Origin::Snapshot {
+                writer: snapshot.writer.clone(),
+            },
+        })
+    }
+
+    /// Tries to become this period's refresher; `Ok(false)` when another
+    /// node already is.
+    async fn take_lease(&self) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let lease = serde_json::json!({
+            "writer": self.settings.writer,
+            "at_ms": millis(since_epoch(now)),
+        });
+        let body = lease.to_string().into_bytes();
+        match self.store.put(&self.lease_key(now), body, true).await? {
+            Written::Stored => {
+                bump(&self.tally.leases_won, 1);
+                Ok(true)
+            }
+            Written::AlreadyThere => {
+                bump(&self.tally.leases_lost, 1);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Reads again, a few times, until the lease's winner has written a
+    /// fresh snapshot.
+    async fn wait_for_winner(&self, memory: &mut Memory) -> Option<Fleet> {
+        let mut wait = FIRST_FOLLOW_UP.min(self.settings.refresh / 4);
+        for _ in 0..FOLLOW_UPS {
+            tokio::time::sleep(wait).await;
+            if let Found::Failed(_) = self.read(memory).await {
+                return None;
+            }
+            if let Some(fleet) = self.snapshot_younger_than(memory, self.settings.refresh) {
+                return Some(fleet);
+            }
+            wait = (wait * 2).min(self.settings.refresh / 4);
+        }
+        None
+    }
+
+    /// Lists EC2, and (when `share`) writes the snapshot for everyone.
+    async fn list(&self, memory: &mut Memory, share: bool) -> Result<Fleet, SourceError> {
+        let listing = match self.lister.list().await {
+            Ok(listing) => listing,
+            Err(failure) => {
+                let counter = if failure.throttled {
+                    memory.throttled_in_a_row = memory.throttled_in_a_row.saturating_add(1);
+                    &self.tally.ec2_calls_throttled
+                } else {
+                    &self.tally.ec2_calls_failed
+                };
+                bump(counter, failure.calls.max(1));
+                return Err(failure.error);
+            }
+        };
+        bump(&self.tally.ec2_calls_ok, listing.calls);
+        memory.throttled_in_a_row = 0;
+        memory.fleet_size = Some(listing.instances.len());
+        // Whole milliseconds, as the snapshot stores it: the writer and its
+        // readers then name the same moment.
+        let listed_at = UNIX_EPOCH + Duration::from_millis(millis(since_epoch(self.clock.now())));
+        let snapshot = Snapshot {
+            scope: self.scope.clone(),
+            listed_at,
+            writer: self.settings.writer.clone(),
+            instances: listing.instances,
+        };
+        if share {
+            match self
+                .store
+                .put(&self.key(SNAPSHOT_OBJECT), snapshot.encode(), false)
+                .await
+            {
+                Ok(_) => bump(&self.tally.writes, 1),
+                Err(err) => {
+                    tracing::warn!(snapshot = %self.describe(), error = %err, "Cannot write the snapshot; the fleet lists EC2 again next period.");
+                }
+            }
+        }
+        let snapshot = Arc::new(Remembered::from(snapshot));
+        let fleet = Fleet {
+            instances: Arc::clone(&snapshot.instances),
+            listed_at: snapshot.listed_at,
+            origin: Origin::Listed,
+        };
+        // Remembered without an entity tag: the next read fetches whatever
+        // is stored, this node's write or a later one.
+        memory.snapshot = Some((snapshot, None));
+        Ok(fleet)
+    }
+
+    /// No snapshot serves: list EC2 behind the gate, or say why not.
+    async fn fall_back(
+        &self,
+        memory: &mut Memory,
+        s3_failure: Option<StoreError>,
+    ) -> Result<Fleet, SourceError> {
+        let chance = match self.settings.mode {
+            Mode::Boot => 1.0,
+            Mode::Daemon => {
+                let nodes = memory.fleet_size.or_else(|| {
+                    memory
+                        .snapshot
+                        .as_ref()
+                        .map(|(snapshot, _)| snapshot.instances.len())
+                });
+                let pages = pages(
+                    nodes.unwrap_or(0),
+                    self.lister.page_size(),
+                    self.scope.regions.len(),
+                );
+                listing_chance(
+                    self.settings.ec2_budget,
+                    self.settings.refresh,
+                    nodes,
+                    pages,
+                    memory.throttled_in_a_row,
+                )
+            }
+        };
+        let why = match &s3_failure {
+            Some(err) => format!("the snapshot {} cannot be read: {err}", self.describe()),
+            None => format!(
+                "no snapshot at {} younger than {:?}",
+                self.describe(),
+                self.settings.max_age
+            ),
+        };
+        let draw = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .f64();
+        if draw < chance {
+            tracing::info!(%why, chance, "Listing EC2 directly.");
+            return self
+                .list(memory, s3_failure.is_none())
+                .await
+                .map_err(|err| {
+                    SourceError::Unavailable(format!("{why}; listing EC2 failed: {err}"))
+                });
+        }
+        Err(SourceError::Unavailable(format!(
+            "{why}; EC2 is left to other nodes this time (this node lists with chance {chance:.4}, \
+             to keep the fleet within {} calls/s)",
+            self.settings.ec2_budget
+        )))
+    }
+}
+
+fn since_epoch(at: SystemTime) -> Duration {
+    at.duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,307 @@
+//! The coordinator under tokio's paused clock, against an in-memory bucket
+//! and a scripted EC2.
+
+use super::*;
+use crate::snapshot::store::MemoryStore;
+use std::collections::VecDeque;
+use std::sync::Mutex as StdMutex;
+
+const REFRESH: Duration = Duration::from_secs(30);
+/// 2026-11-29T00:00:00Z: a period boundary for 30 s periods.
+const MIDNIGHT_MS: u64 = 1_764_374_400_000;
+
+/// What the scripted EC2 does on a listing.
+#[derive(Debug, Clone, Copy)]
+enum Answer {
+    Fleet,
+    Throttled,
+    Down,
+}
+
+/// EC2 with a fixed fleet of `size` instances, taking `takes` per listing.
+struct ScriptedEc2 {
+    size: usize,
+    takes: Duration,
+    script: StdMutex<VecDeque<Answer>>,
+    listings: AtomicU64,
+}
+
+impl ScriptedEc2 {
+    fn new(size: usize, takes: Duration) -> Arc<ScriptedEc2> {
+        ScriptedEc2::scripted(size, takes, &[])
+    }
+
+    /// Answers from `script` in order, then lists the fleet.
+    fn scripted(size: usize, takes: Duration, script: &[Answer]) -> Arc<ScriptedEc2> {
+        Arc::new(ScriptedEc2 {
+            size,
+            takes,
+            script: StdMutex::new(script.iter().copied().collect()),
+            listings: AtomicU64::new(0),
+        })
+    }
+
+    fn listings(&self) -> u64 {
+        self.listings.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Lister for ScriptedEc2 {
+    fn scope(&self) -> Scope {
+        Scope::new(vec!["us-east-1".to_owned()], Vec::new())
+    }
+
+    fn page_size(&self) -> u32 {
+        1000
+    }
+
+    async fn list(&self) -> Result<Listing, ListFailure> {
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.takes).await;
+        let answer = self.script.lock().unwrap().pop_front();
+        match answer.unwrap_or(Answer::Fleet) {
+            Answer::Fleet => Ok(Listing {
+                instances: (0..self.size)
+                    .map(|n| Instance::running(&format!("i-{n:05}")))
+                    .collect(),
+                calls: 1,
+            }),
+            answer => Err(ListFailure {
+                error: SourceError::Unavailable(format!("{answer:?}")),
+                throttled: matches!(answer, Answer::Throttled),
+                calls: 1,
+            }),
+        }
+    }
+}
+
+fn settings(mode: Mode, node: usize) -> Coordination {
+    Coordination {
+        refresh: REFRESH,
+        max_age: REFRESH * 5,
+        ec2_budget: 2.0,
+        writer: Some(format!("i-{node:05}")),
+        mode,
+    }
+}
+
+/// A clock at a period's start.
+fn midnight() -> Clock {
+    Clock::starting_at(UNIX_EPOCH + Duration::from_millis(MIDNIGHT_MS))
+}
+
+fn node(store: &Arc<MemoryStore>, ec2: &Arc<ScriptedEc2>, clock: Clock, n: usize) -> Coordinator {
+    Coordinator::new(
+        Arc::clone(store) as Arc<dyn ObjectStore>,
+        Arc::clone(ec2) as Arc<dyn Lister>,
+        "fleet/prod/",
+        settings(Mode::Daemon, n),
+        clock,
+        n as u64,
+    )
+}
+
+fn count(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::SeqCst)
+}
+
+#[tokio::test(start_paused = true)]
+async fn of_many_nodes_at_once_one_lists_and_the_others_read_its_snapshot() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(20, Duration::from_secs(2));
+    let clock = midnight();
+    let nodes: Vec<Coordinator> = (0..20).map(|n| node(&store, &ec2, clock, n)).collect();
+
+    let fleets = futures::future::join_all(nodes.iter().map(Coordinator::refresh)).await;
+
+    assert_eq!(ec2.listings(), 1, "one listing for the whole fleet");
+    let listed: Vec<&Fleet> = fleets.iter().map(|fleet| fleet.as_ref().unwrap()).collect();
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|fleet| fleet.origin == Origin::Listed)
+            .count(),
+        1
+    );
+    for fleet in &listed {
+        assert_eq!(fleet.instances.len(), 20);
+        assert_eq!(fleet.listed_at, listed[0].listed_at, "one listing");
+    }
+    let winner = nodes
+        .iter()
+        .position(|node| count(&node.tally.leases_won) == 1)
+        .expect("a winner");
+    let writer = Some(format!("i-{winner:05}"));
+    assert!(listed.iter().all(|fleet| fleet.origin == Origin::Listed
+        || fleet.origin
+            == Origin::Snapshot {
+                writer: writer.clone()
+            }));
+    assert_eq!(
+        store.keys(),
+        ["fleet/prod/lease/1764374400000", "fleet/prod/snapshot.zst"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fresh_snapshot_costs_one_not_modified_read_and_no_listing() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    let writer = node(&store, &ec2, clock, 0);
+    let reader = node(&store, &ec2, clock, 1);
+    writer.refresh().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let first = reader.refresh().await.unwrap();
+    let second = reader.refresh().await.unwrap();
+
+    assert_eq!(ec2.listings(), 1);
+    assert_eq!(
+        first.origin,
+        Origin::Snapshot {
+            writer: Some("i-00000".to_owned())
+        }
+    );
+    assert_eq!(first.listed_at, second.listed_at);
+    assert_eq!(count(&reader.tally.reads_fresh), 1);
+    assert_eq!(count(&reader.tally.reads_not_modified), 1);
+    assert_eq!(
+        count(&reader.tally.leases_won) + count(&reader.tally.leases_lost),
+        0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_period_is_listed_once_whoever_comes_first() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::from_millis(300));
+    let clock = midnight();
+    let nodes: Vec<Coordinator> = (0..5).map(|n| node(&store, &ec2, clock, n)).collect();
+    // Ten periods, each node refreshing at its own offset within each.
+    for _period in 0..10 {
+        for node in &nodes {
+            node.refresh().await.unwrap();
+            tokio::time::sleep(REFRESH / 5).await;
+        }
+    }
+    let listings = ec2.listings();
+    assert!(
+        (9..=11).contains(&listings),
+        "{listings} listings in 10 periods"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_winner_that_dies_mid_period_is_replaced_the_next_period() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    let survivor = node(&store, &ec2, clock, 1);
+    survivor.refresh().await.unwrap();
+    // The next period: another node takes the lease, then dies.
+    tokio::time::sleep(REFRESH).await;
+    store.insert(
+        "fleet/prod/lease/1764374430000",
+        br#"{"writer":"i-dead"}"#.to_vec(),
+    );
+    let kept = survivor.refresh().await.unwrap();
+    assert_eq!(ec2.listings(), 1, "the lease is taken: no listing");
+    assert_eq!(
+        kept.origin,
+        Origin::Snapshot {
+            writer: Some("i-00001".to_owned())
+        },
+        "the snapshot it wrote last period still serves"
+    );
+    // The period after: the survivor takes the lease and lists.
+    tokio::time::sleep(REFRESH).await;
+    let fleet = survivor.refresh().await.unwrap();
+    assert_eq!(fleet.origin, Origin::Listed);
+    assert_eq!(ec2.listings(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_of_another_format_is_replaced_by_a_listing() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    store.insert(
+        "fleet/prod/snapshot.zst",
+        zstd::bulk::compress(b"{\"format\": 9}\n[]", 3).unwrap(),
+    );
+    let node = node(&store, &ec2, midnight(), 0);
+    let fleet = node.refresh().await.unwrap();
+    assert_eq!(fleet.origin, Origin::Listed);
+    assert_eq!(count(&node.tally.reads_failed), 1);
+    assert_eq!(count(&node.tally.writes), 1, "the snapshot is rewritten");
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_an_s3_outage_the_fleet_keeps_to_the_ec2_budget() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(200, Duration::ZERO);
+    let clock = midnight();
+    let nodes: Vec<Coordinator> = (0..200).map(|n| node(&store, &ec2, clock, n)).collect();
+    for node in &nodes {
+        node.refresh().await.unwrap();
+    }
+    assert_eq!(ec2.listings(), 1);
+    store.set_down(true);
+    let periods = 20;
+    let mut failed = 0;
+    for _ in 0..periods {
+        tokio::time::sleep(REFRESH).await;
+        for node in &nodes {
+            failed += usize::from(node.refresh().await.is_err());
+        }
+    }
+    // 2 calls/s over 20 periods of 30 s is 1,200 calls (one per listing
+    // here); the snapshot serves the first 5 periods, and a node that
+    // listed serves its own listing for 5 more.
+    let listings = ec2.listings() - 1;
+    let budget = 2.0 * REFRESH.as_secs_f64() * f64::from(periods);
+    assert!(
+        (listings as f64) <= budget * 1.2,
+        "{listings} listings against a budget of {budget}"
+    );
+    assert!(listings > 0, "some nodes list");
+    assert!(failed > 0, "the others keep their last answer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_boot_with_s3_down_a_node_lists_itself() {
+    let store = Arc::new(MemoryStore::new());
+    store.set_down(true);
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let boot = Coordinator::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        Arc::clone(&ec2) as Arc<dyn Lister>,
+        "",
+        settings(Mode::Boot, 0),
+        midnight(),
+        0,
+    );
+    let fleet = boot.refresh().await.unwrap();
+    assert_eq!(fleet.origin, Origin::Listed);
+    assert_eq!(count(&boot.tally.reads_failed), 1);
+    assert_eq!(count(&boot.tally.writes), 0, "S3 is down: nothing written");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_is_counted_and_halves_the_fallback_chance() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::scripted(3, Duration::ZERO, &[Answer::Throttled, Answer::Down]);
+    let node = node(&store, &ec2, midnight(), 0);
+    let err = node.refresh().await.unwrap_err();
+    assert!(err.to_string().contains("listing EC2 failed"), "{err}");
+    assert_eq!(count(&node.tally.ec2_calls_throttled), 1);
+    assert_eq!(node.memory.lock().await.throttled_in_a_row, 1);
+    tokio::time::sleep(REFRESH).await;
+    assert!(node.refresh().await.is_err());
+    assert_eq!(count(&node.tally.ec2_calls_failed), 1);
+    tokio::time::sleep(REFRESH).await;
+    node.refresh().await.unwrap();
+    assert_eq!(node.memory.lock().await.throttled_in_a_row, 0);
+    assert_eq!(count(&node.tally.ec2_calls_ok), 1);
+}

@@ -1,0 +1,20 @@
+//! The fleet's shared listing: one node per refresh period lists EC2 and
+//! writes a snapshot to S3; every other node reads it. EC2's API budget is
+//! then spent per period, not per node (see README "Running at scale").
+//!
+//! - [`format`]: the snapshot object and its checks;
+//! - [`store`]: the object operations as a trait, and an in-memory bucket;
+//! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
+//! - [`gate`]: the fallback's fleet-wide budget.
+
+pub mod coordinator;
+pub mod format;
+pub mod gate;
+pub mod store;
+
+pub use coordinator::{
+    Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin,
+    SharedDecoding, Tally,
+};
+pub use format::{Scope, Snapshot, Unusable};
+pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};

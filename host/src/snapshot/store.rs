@@ -1,0 +1,157 @@
+//! The two object operations coordination needs, as a trait: a conditional
+//! read and a write that may be first-writer-wins. [`S3Store`] does them on
+//! S3; [`MemoryStore`] in memory, for tests and the fleet simulation.
+//!
+//! [`S3Store`]: super::s3::S3Store
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// What a conditional read found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// The object, and its entity tag.
+    Found {
+        body: Arc<[u8]>,
+        etag: String,
+    },
+    /// The object still has the entity tag the reader gave.
+    NotModified,
+    Missing,
+}
+
+/// What a write came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Stored,
+    /// `only_if_absent` and the object exists: another writer was first.
+    AlreadyThere,
+}
+
+/// Why an operation failed: unreachable, denied, throttled; said for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Where objects live, for people: `s3://bucket/prefix`.
+    fn describe(&self) -> String;
+
+    /// Reads `key`; `NotModified` when its entity tag is still `if_none_match`.
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError>;
+
+    /// Writes `key`; with `only_if_absent`, only when no object has that key.
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        only_if_absent: bool,
+    ) -> Result<Written, StoreError>;
+}
+
+/// An in-memory bucket that can be taken down, and counts its requests.
+#[derive(Default)]
+pub struct MemoryStore {
+    objects: Mutex<HashMap<String, (Arc<[u8]>, String)>>,
+    down: AtomicBool,
+    next_etag: AtomicU64,
+    /// Requests by kind: reads answered with a body, not-modified answers,
+    /// misses, writes, refused first-writer writes, failures.
+    pub counts: Counts,
+}
+
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub bodies: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub missing: AtomicU64,
+    pub writes: AtomicU64,
+    pub refused: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Makes every request fail (`true`) or work again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Keys of every object, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<String> = objects.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Puts an object regardless of conditions (a test's setup).
+    pub fn insert(&self, key: &str, body: Vec<u8>) {
+        let etag = self.etag();
+        self.objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned(), (body.into(), etag));
+    }
+
+    fn etag(&self) -> String {
+        format!("\"{}\"", self.next_etag.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn check_up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError("the bucket is down".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".to_owned()
+    }
+
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+        self.check_up()?;
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        let (counter, read) = match objects.get(key) {
+            None => (&self.counts.missing, Read::Missing),
+            Some((_, etag)) if Some(etag.as_str()) == if_none_match => {
+                (&self.counts.not_modified, Read::NotModified)
+            }
+            Some((body, etag)) => (
+                &self.counts.bodies,
+                Read::Found {
+                    body: Arc::clone(body),
+                    etag: etag.clone(),
+                },
+            ),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(read)
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        only_if_absent: bool,
+    ) -> Result<Written, StoreError> {
+        self.check_up()?;
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        if only_if_absent && objects.contains_key(key) {
+            self.counts.refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(Written::AlreadyThere);
+        }
+        self.counts.writes.fetch_add(1, Ordering::Relaxed);
+        objects.insert(key.to_owned(), (body.into(), self.etag()));
+        Ok(Written::Stored)
+    }
+}
