@@ -1,10 +1,16 @@
 //! One refresh of a node that shares its fleet's listing through a
-//! snapshot: read the snapshot; use it if it is younger than the refresh
-//! interval; else take this period's lease, and if it is ours, list EC2 and
-//! write the snapshot for everyone; if another node has the lease, read
-//! again shortly after. When no snapshot serves (S3 down, nothing written
-//! for `max_age`), list EC2 behind the fleet-wide gate, or keep the last
-//! answer.
+//! snapshot: read the snapshot; use it if it is fresh (younger than the
+//! refresh interval less its jitter); else take the lease to replace it, and
+//! if it is ours, list EC2 and write the snapshot for everyone; if another
+//! node has the lease, read again shortly after. When no snapshot serves (S3
+//! down, nothing written for `max_age`), list EC2 behind the fleet-wide gate
+//! (one draw per node per period), or keep the last answer.
+//!
+//! A lease's key names the refresh period and the snapshot it replaces:
+//! the first node to find a snapshot stale replaces it, once; a lease whose
+//! winner died expires with its period. A node's answer is then at most
+//! `fresh_for` old when read and is kept one refresh interval (plus jitter),
+//! so never older than two intervals.
 //!
 //! The object store and the lister are traits and time comes from tokio
 //! ([`Clock`]), so tests and the fleet simulation drive the real logic.
@@ -20,7 +26,9 @@ use tokio::sync::Mutex;
 
 /// The snapshot's object name under the prefix.
 pub const SNAPSHOT_OBJECT: &str = "snapshot.zst";
-/// Where leases go under the prefix: `lease/<period start in ms>`.
+/// Where leases go under the prefix:
+/// `lease/<period start>-<listing time of the snapshot replaced>`, both in
+/// milliseconds since the epoch (0 when there was none).
 pub const LEASE_DIRECTORY: &str = "lease";
 /// Re-reads after losing the lease, waiting for the winner's snapshot; the
 /// waits double from [`FIRST_FOLLOW_UP`], each at most a quarter of the
@@ -96,6 +104,9 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Coordination {
     pub refresh: Duration,
+    /// A snapshot younger than this is used as it is: the refresh interval
+    /// less its jitter.
+    pub fresh_for: Duration,
     /// A snapshot older than this no longer serves: the node falls back.
     pub max_age: Duration,
     /// `DescribeInstances` calls per second the whole fleet may spend on
@@ -178,6 +189,9 @@ struct Memory {
     /// How many instances the last fleet had: the gate's fleet size.
     fleet_size: Option<usize>,
     throttled_in_a_row: u32,
+    /// The period of the last draw at the gate: one per period, however
+    /// often a failing daemon retries.
+    drawn_in: Option<u64>,
 }
 
 /// What one read of the snapshot found.
@@ -245,22 +259,39 @@ impl Coordinator {
         }
     }
 
-    /// This period's lease: the period is the refresh interval the wall
-    /// clock is in, named by its start.
-    fn lease_key(&self, now: SystemTime) -> String {
+    /// The start of the refresh period `now` is in, in milliseconds since
+    /// the epoch: periods are the refresh interval, on the wall clock.
+    fn period(&self, now: SystemTime) -> u64 {
         let now_ms = millis(since_epoch(now));
         let period_ms = millis(self.settings.refresh).max(1);
-        let start = now_ms - now_ms % period_ms;
-        self.key(&format!("{LEASE_DIRECTORY}/{start}"))
+        now_ms - now_ms % period_ms
+    }
+
+    /// The lease to replace `replacing` (the snapshot in the store, if
+    /// usable) in the period `now` is in.
+    fn lease_key(&self, now: SystemTime, replacing: Option<SystemTime>) -> String {
+        let replaced = replacing.map_or(0, |at| millis(since_epoch(at)));
+        self.key(&format!(
+            "{LEASE_DIRECTORY}/{}-{replaced}",
+            self.period(now)
+        ))
     }
 
     /// One refresh: the fleet, or why there is none to give this time.
     pub async fn refresh(&self) -> Result<Fleet, SourceError> {
         let mut memory = self.memory.lock().await;
         let found = self.read(&mut memory).await;
-        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.refresh) {
+        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.fresh_for) {
             return Ok(fleet);
         }
+        // The snapshot in the store, if usable: what a lease replaces.
+        let replacing = match &found {
+            Found::Usable => memory
+                .snapshot
+                .as_ref()
+                .map(|(snapshot, _)| snapshot.listed_at),
+            _ => None,
+        };
         let mut s3_failure = match found {
             Found::Failed(err) => Some(err),
             Found::Unusable(why) => {
@@ -270,7 +301,7 @@ impl Coordinator {
             Found::Usable | Found::Missing => None,
         };
         if s3_failure.is_none() {
-            match self.take_lease().await {
+            match self.take_lease(replacing).await {
                 Ok(true) => {
                     match self.list(&mut memory, true).await {
                         Ok(fleet) => return Ok(fleet),
@@ -340,7 +371,7 @@ impl Coordinator {
             self.tally
                 .snapshot_age_ms
                 .store(millis(age), Ordering::Relaxed);
-            let fresh = age < self.settings.refresh;
+            let fresh = age < self.settings.fresh_for;
             if !unchanged {
                 bump(
                     if fresh {
@@ -392,14 +423,18 @@ impl Coordinator {
 
     /// Tries to become this period's refresher; `Ok(false)` when another
     /// node already is.
-    async fn take_lease(&self) -> Result<bool, StoreError> {
+    async fn take_lease(&self, replacing: Option<SystemTime>) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let lease = serde_json::json!({
             "writer": self.settings.writer,
             "at_ms": millis(since_epoch(now)),
         });
         let body = lease.to_string().into_bytes();
-        match self.store.put(&self.lease_key(now), body, true).await? {
+        match self
+            .store
+            .put(&self.lease_key(now, replacing), body, true)
+            .await?
+        {
             Written::Stored => {
                 bump(&self.tally.leases_won, 1);
                 Ok(true)
@@ -420,7 +455,7 @@ impl Coordinator {
             if let Found::Failed(_) = self.read(memory).await {
                 return None;
             }
-            if let Some(fleet) = self.snapshot_younger_than(memory, self.settings.refresh) {
+            if let Some(fleet) = self.snapshot_younger_than(memory, self.settings.fresh_for) {
                 return Some(fleet);
             }
             wait = (wait * 2).min(self.settings.refresh / 4);
@@ -485,8 +520,10 @@ impl Coordinator {
         memory: &mut Memory,
         s3_failure: Option<StoreError>,
     ) -> Result<Fleet, SourceError> {
+        let period = self.period(self.clock.now());
         let chance = match self.settings.mode {
             Mode::Boot => 1.0,
+            Mode::Daemon if memory.drawn_in == Some(period) => 0.0,
             Mode::Daemon => {
                 let nodes = memory.fleet_size.or_else(|| {
                     memory
@@ -516,6 +553,7 @@ impl Coordinator {
                 self.settings.max_age
             ),
         };
+        memory.drawn_in = Some(period);
         let draw = self
             .rng
             .lock()

@@ -79,6 +79,7 @@ impl Lister for ScriptedEc2 {
 fn settings(mode: Mode, node: usize) -> Coordination {
     Coordination {
         refresh: REFRESH,
+        fresh_for: REFRESH - Duration::from_secs(3),
         max_age: REFRESH * 5,
         ec2_budget: 2.0,
         writer: Some(format!("i-{node:05}")),
@@ -140,7 +141,10 @@ async fn of_many_nodes_at_once_one_lists_and_the_others_read_its_snapshot() {
             }));
     assert_eq!(
         store.keys(),
-        ["fleet/prod/lease/1764374400000", "fleet/prod/snapshot.zst"]
+        [
+            "fleet/prod/lease/1764374400000-0",
+            "fleet/prod/snapshot.zst"
+        ]
     );
 }
 
@@ -203,7 +207,7 @@ async fn a_winner_that_dies_mid_period_is_replaced_the_next_period() {
     // The next period: another node takes the lease, then dies.
     tokio::time::sleep(REFRESH).await;
     store.insert(
-        "fleet/prod/lease/1764374430000",
+        "fleet/prod/lease/1764374430000-1764374400000",
         br#"{"writer":"i-dead"}"#.to_vec(),
     );
     let kept = survivor.refresh().await.unwrap();
