@@ -445,7 +445,7 @@ async fn stopped(shutdown: &mut watch_channel::Receiver<bool>) {
 /// The wait before the next refresh: the interval plus `jitter` while all
 /// is well; after failures, a backoff from [`FIRST_RETRY`] doubling up to
 /// the interval, with at most a quarter of it in jitter.
-fn next_delay(refresh: Duration, jitter: Duration, failures_in_a_row: u32) -> Duration {
+pub fn next_delay(refresh: Duration, jitter: Duration, failures_in_a_row: u32) -> Duration {
     if failures_in_a_row == 0 {
         return refresh.saturating_add(jitter);
     }
