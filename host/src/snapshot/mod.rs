@@ -10,6 +10,7 @@
 pub mod coordinator;
 pub mod format;
 pub mod gate;
+pub mod s3;
 pub mod store;
 
 pub use coordinator::{

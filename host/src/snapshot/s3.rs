@@ -1,0 +1,252 @@
+//! The object store on S3: a conditional GET (`If-None-Match: <etag>`, a 304
+//! costs a few bytes) and a PUT that is either plain or first-writer-wins
+//! (`If-None-Match: *`, every later writer gets 412).
+//!
+//! A custom endpoint (`--s3-endpoint-url`, `AWS_ENDPOINT_URL_S3`,
+//! `AWS_ENDPOINT_URL`) is addressed path-style, as moto and most
+//! S3-compatible servers need.
+
+use super::store::{ObjectStore, Read, StoreError, Written};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use std::fmt;
+use std::sync::Arc;
+
+/// The largest snapshot object read: a 100,000-instance fleet compresses to
+/// a few tens of MiB.
+pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
+
+/// `s3://BUCKET/PREFIX`, as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Without leading or trailing slashes; may be empty.
+    pub prefix: String,
+}
+
+impl std::str::FromStr for S3Location {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let expected = "expected s3://BUCKET/PREFIX, e.g. s3://my-fleet-bucket/rollcall/prod";
+        let rest = text
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("{text:?}: {expected}"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte));
+        if !valid_bucket {
+            return Err(format!(
+                "{text:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens); {expected}"
+            ));
+        }
+        if prefix.chars().any(char::is_control) {
+            return Err(format!("{text:?}: the prefix holds a control character"));
+        }
+        Ok(S3Location {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            write!(f, "s3://{}", self.bucket)
+        } else {
+            write!(f, "s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// `s3://bucket`, and the endpoint when it is not AWS's.
+    described: String,
+}
+
+impl S3Store {
+    /// A store on `bucket` with the credentials, region, retries and
+    /// timeouts of `config`; `endpoint_url` overrides the endpoint.
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        bucket: &str,
+        endpoint_url: Option<&str>,
+    ) -> Arc<S3Store> {
+        let mut builder = aws_sdk_s3::config::Builder::from(config);
+        let custom_endpoint = endpoint_url
+            .map(str::to_owned)
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| config.endpoint_url().map(str::to_owned));
+        if let Some(endpoint) = &custom_endpoint {
+            builder = builder.endpoint_url(endpoint).force_path_style(true);
+        }
+        let described = match &custom_endpoint {
+            Some(endpoint) => format!("s3://{bucket} at {endpoint}"),
+            None => format!("s3://{bucket}"),
+        };
+        Arc::new(S3Store {
+            client: Client::from_conf(builder.build()),
+            bucket: bucket.to_owned(),
+            described,
+        })
+    }
+
+    /// What failed, for people: the service's code and message, or why the
+    /// request did not get an answer.
+    fn failure<E>(&self, doing: &str, key: &str, err: &SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let detail = match err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let status = service.raw().status().as_u16();
+                match (inner.code(), inner.message()) {
+                    (Some(code), Some(message)) => format!("{code} (HTTP {status}): {message}"),
+                    (Some(code), None) => format!("{code} (HTTP {status})"),
+                    _ => format!("HTTP {status}"),
+                }
+            }
+            SdkError::TimeoutError(_) => "timed out".to_owned(),
+            SdkError::DispatchFailure(failure) if failure.is_io() => {
+                "cannot reach the endpoint".to_owned()
+            }
+            other => crate::report::error_chain(other),
+        };
+        StoreError(format!("{doing} {}/{key}: {detail}", self.described))
+    }
+}
+
+/// The HTTP status of a failed request that got an answer.
+fn status<E, R>(err: &SdkError<E, R>) -> Option<u16>
+where
+    R: HasStatus,
+{
+    err.raw_response().map(HasStatus::status)
+}
+
+/// The status of a raw SDK response.
+trait HasStatus {
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_if_none_match(if_none_match.map(str::to_owned))
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            Err(err) => {
+                return match status(&err) {
+                    Some(304) => Ok(Read::NotModified),
+                    Some(404) => Ok(Read::Missing),
+                    _ => Err(self.failure("reading", key, &err)),
+                };
+            }
+        };
+        let too_big = || {
+            StoreError(format!(
+                "reading {}/{key}: the object is larger than {} MiB",
+                self.described,
+                MAX_OBJECT_BYTES >> 20
+            ))
+        };
+        if output
+            .content_length()
+            .is_some_and(|length| length as u64 > MAX_OBJECT_BYTES)
+        {
+            return Err(too_big());
+        }
+        let etag = output.e_tag().unwrap_or_default().to_owned();
+        let mut stream = output.body;
+        let mut body = Vec::new();
+        while let Some(chunk) = stream.try_next().await.map_err(|err| {
+            StoreError(format!(
+                "reading {}/{key}: the body was cut: {}",
+                self.described,
+                crate::report::error_chain(&err)
+            ))
+        })? {
+            if (body.len() + chunk.len()) as u64 > MAX_OBJECT_BYTES {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Read::Found {
+            body: body.into(),
+            etag,
+        })
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        only_if_absent: bool,
+    ) -> Result<Written, StoreError> {
+        let answer = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .set_if_none_match(only_if_absent.then(|| "*".to_owned()))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(Written::Stored),
+            // 409: another conditional write of the key is in flight.
+            Err(err) if only_if_absent && matches!(status(&err), Some(412 | 409)) => {
+                Ok(Written::AlreadyThere)
+            }
+            Err(err) => Err(self.failure("writing", key, &err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_read_and_bad_ones_named() {
+        let location: S3Location = "s3://fleet-bucket/rollcall/prod/".parse().unwrap();
+        assert_eq!(location.bucket, "fleet-bucket");
+        assert_eq!(location.prefix, "rollcall/prod");
+        assert_eq!(location.to_string(), "s3://fleet-bucket/rollcall/prod");
+        let bare: S3Location = "s3://fleet-bucket".parse().unwrap();
+        assert_eq!(bare.prefix, "");
+        for (text, says) in [
+            ("fleet-bucket/x", "expected s3://BUCKET/PREFIX"),
+            ("s3://Fleet/x", "is not a bucket name"),
+            ("s3:///x", "is not a bucket name"),
+            ("s3://ab/x", "is not a bucket name"),
+        ] {
+            let err = text.parse::<S3Location>().unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+}
