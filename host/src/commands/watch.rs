@@ -18,6 +18,7 @@ use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
+use crate::overrides::InvalidSetting;
 use crate::paths;
 use crate::policy::PolicyLimits;
 use std::sync::Arc;
@@ -145,12 +146,13 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
 
     if let Some(path) = &args.source.inventory {
         settings.source = SourceSettings::File(path.clone());
-    } else if args.source.names_ec2() || args.config.is_none() {
+    } else if !args.source.ec2.is_empty() || args.config.is_none() {
         let base = match &settings.source {
             SourceSettings::Ec2(ec2) => ec2.clone(),
             SourceSettings::File(_) => Ec2Settings::default(),
         };
-        settings.source = SourceSettings::Ec2(args.source.apply_to(base));
+        let ec2 = args.source.ec2.apply_to(base).map_err(flag_error)?;
+        settings.source = SourceSettings::Ec2(ec2);
     }
     if let SourceSettings::Ec2(ec2) = &mut settings.source
         && args.identity.no_imds
@@ -175,7 +177,7 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
         settings.plugin_settings = PluginSettings::from_flag(value)?;
         settings.plugin_settings.load()?;
     }
-    settings.limits = args.limits.apply_to(settings.limits);
+    settings.limits = args.limits.apply_to(settings.limits).map_err(flag_error)?;
     if let Some(path) = &args.output {
         settings.sinks.push(SinkConfig::File {
             path: path.clone(),
@@ -187,6 +189,10 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
     }
     normalise_watched_paths(&mut settings);
     Ok(settings)
+}
+
+fn flag_error(err: InvalidSetting) -> ConfigError {
+    ConfigError(err.of_flag())
 }
 
 /// The files the daemon watches, as [`paths::normalised`]: a `..` in a
