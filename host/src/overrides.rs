@@ -216,3 +216,246 @@ fn counted<T: Copy + Into<i64>>(
 fn filter_text(text: &str) -> Result<String, String> {
     text.parse::<Filter>().map(|_| text.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The flags as clap reads them.
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        ec2: Ec2Overrides,
+        #[command(flatten)]
+        limits: PolicyLimitOverrides,
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(["rollcall"].iter().chain(args)).unwrap()
+    }
+
+    /// The `[source]` table's EC2 keys as serde reads them.
+    fn file(text: &str) -> Ec2Overrides {
+        toml::from_str(text).unwrap()
+    }
+
+    fn filter(text: &str) -> Filter {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_flags_and_the_file_fill_the_same_fields() {
+        let from_flags = flags(&[
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--profile",
+            "ops",
+            "--endpoint-url",
+            "http://127.0.0.1:5000",
+            "--filter",
+            "Name=instance-state-name,Values=running",
+            "--page-size",
+            "100",
+            "--connect-timeout",
+            "1s",
+            "--attempt-timeout",
+            "2s",
+            "--fetch-timeout",
+            "30s",
+            "--max-attempts",
+            "3",
+        ])
+        .ec2;
+        let from_file = file(
+            r#"
+regions = ["us-east-1", "eu-west-1"]
+profile = "ops"
+endpoint_url = "http://127.0.0.1:5000"
+filters = ["Name=instance-state-name,Values=running"]
+page_size = 100
+connect_timeout = "1s"
+attempt_timeout = "2s"
+fetch_timeout = "30s"
+max_attempts = 3
+"#,
+        );
+        assert_eq!(from_flags, from_file);
+        assert!(flags(&[]).ec2.is_empty());
+        assert!(file("").is_empty());
+    }
+
+    #[test]
+    fn what_is_not_given_is_left_as_it_was() {
+        let base = Ec2Settings {
+            regions: vec!["eu-west-1".into()],
+            profile: Some("ops".into()),
+            filters: vec![filter("Name=tag:env,Values=prod")],
+            page_size: 100,
+            max_attempts: 2,
+            region_from_imds: false,
+            ..Ec2Settings::default()
+        };
+        assert_eq!(Ec2Overrides::default().apply_to(base.clone()), Ok(base));
+        let limits = PolicyLimits {
+            time: Duration::from_millis(500),
+            memory_bytes: 32 << 20,
+        };
+        assert_eq!(PolicyLimitOverrides::default().apply_to(limits), Ok(limits));
+    }
+
+    /// `rollcall watch` applies the file's overrides onto the defaults, then
+    /// the flags' (see `watch_settings`).
+    #[test]
+    fn a_flag_beats_the_file_which_beats_the_default() {
+        let from_file = file(
+            r#"
+regions = ["us-east-1", "eu-west-1"]
+profile = "ops"
+filters = ["Name=instance-state-name,Values=running", "Name=tag:env,Values=prod"]
+page_size = 100
+connect_timeout = "1s"
+imds = false
+"#,
+        );
+        let from_flags = flags(&[
+            "--region",
+            "ap-south-1",
+            "--filter",
+            "Name=tag:role,Values=db",
+            "--page-size",
+            "50",
+            "--attempt-timeout",
+            "5s",
+        ])
+        .ec2;
+        let defaults = Ec2Settings::default();
+        let settings = from_flags
+            .apply_to(from_file.apply_to(defaults.clone()).unwrap())
+            .unwrap();
+        assert_eq!(
+            settings,
+            Ec2Settings {
+                // --region replaces the file's regions,
+                regions: vec!["ap-south-1".into()],
+                profile: Some("ops".into()),
+                endpoint_url: None,
+                // and --filter its filters, rather than adding to them.
+                filters: vec![filter("Name=tag:role,Values=db")],
+                page_size: 50,
+                connect_timeout: Duration::from_secs(1),
+                attempt_timeout: Duration::from_secs(5),
+                fetch_timeout: defaults.fetch_timeout,
+                max_attempts: defaults.max_attempts,
+                region_from_imds: false,
+            }
+        );
+
+        let limits = flags(&["--policy-memory-limit", "16"])
+            .limits
+            .apply_to(
+                PolicyLimitOverrides {
+                    time_limit: Some(Duration::from_millis(500)),
+                    memory_limit_mib: Some(32),
+                }
+                .apply_to(PolicyLimits::default())
+                .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(limits.time, Duration::from_millis(500));
+        assert_eq!(limits.memory_bytes, 16 << 20);
+        assert_eq!(
+            flags(&[]).limits.apply_to(PolicyLimits::default()),
+            Ok(PolicyLimits::default())
+        );
+    }
+
+    #[test]
+    fn regions_are_replaced_and_region_wins_over_regions() {
+        let base = file("regions = [\"us-east-1\"]")
+            .apply_to(Ec2Settings::default())
+            .unwrap();
+        let several = flags(&["--regions", "eu-west-1,eu-central-1"]).ec2;
+        assert_eq!(
+            several.apply_to(base.clone()).unwrap().regions,
+            ["eu-west-1", "eu-central-1"]
+        );
+        // clap refuses both flags together; a struct holding both still
+        // means one region.
+        let both = Ec2Overrides {
+            region: Some("ap-south-1".into()),
+            ..several
+        };
+        assert_eq!(both.apply_to(base).unwrap().regions, ["ap-south-1"]);
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_refused_naming_the_key_or_the_flag() {
+        let err = file("page_size = 2")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "source.page_size = 2 is out of range: it must be from 5 to 1000"
+        );
+        assert_eq!(
+            err.of_flag(),
+            "--page-size: 2 is out of range: it must be from 5 to 1000"
+        );
+        let err = file("attempt_timeout = \"500000000000years\"")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("source.attempt_timeout = 500000000000years is out of range"),
+            "{err}"
+        );
+        let err = file("filters = [\"Name=a,Values=b\", \"state=running\"]")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("source.filters: \"state=running\": expected Name=NAME"),
+            "{err}"
+        );
+        assert!(err.of_flag().starts_with("--filter: \"state=running\""));
+        let err = PolicyLimitOverrides {
+            memory_limit_mib: Some(0),
+            ..PolicyLimitOverrides::default()
+        }
+        .apply_to(PolicyLimits::default())
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy.memory_limit_mib = 0 is out of range: it must be from 1 to 4096"
+        );
+
+        // The same ranges refuse a flag as clap parses it.
+        for bad in [
+            &["--page-size", "4"][..],
+            &["--max-attempts", "21"],
+            &["--connect-timeout", "0s"],
+            &["--filter", "state=running"],
+            &["--policy-time-limit", "1h"],
+            &["--policy-memory-limit", "4097"],
+        ] {
+            let args = ["rollcall"].iter().chain(bad);
+            assert!(Flags::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_file_says_regions_not_region_and_imds_is_no_flag() {
+        let err = toml::from_str::<Ec2Overrides>("region = \"us-east-1\"").unwrap_err();
+        assert!(
+            err.message().starts_with(
+                "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
+                 `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
+                 `max_attempts`, `imds`"
+            ),
+            "{err}"
+        );
+        assert!(Flags::try_parse_from(["rollcall", "--imds", "false"]).is_err());
+        assert_eq!(file("imds = true").imds, Some(true));
+    }
+}
