@@ -1,9 +1,10 @@
 //! Command-line flags, and what they mean as settings.
 
 use crate::identity::SelfChoice;
-use crate::inventory::{Ec2Settings, Filter};
+use crate::inventory::Ec2Settings;
 use crate::output::Format;
-use crate::policy::{CompiledCache, PolicyLimits};
+use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides};
+use crate::policy::CompiledCache;
 use crate::ranges;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -126,7 +127,7 @@ pub struct WatchArgs {
     pub plugin_config: Option<String>,
 
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: PolicyLimitOverrides,
 
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -169,7 +170,7 @@ pub struct ResolveArgs {
     pub plugin_config: String,
 
     #[command(flatten)]
-    pub limits: LimitArgs,
+    pub limits: PolicyLimitOverrides,
 
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -196,56 +197,21 @@ pub struct SourceArgs {
     /// Read the fleet from a file instead of EC2: what `aws ec2
     /// describe-instances --output json` prints, or a JSON array of such
     /// pages.
-    #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "region", "regions", "profile", "endpoint_url", "filter", "page_size",
-        "connect_timeout", "attempt_timeout", "fetch_timeout", "max_attempts",
-    ])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ec2_flags())]
     pub inventory: Option<PathBuf>,
 
-    /// EC2 region (default: AWS_REGION, the profile's region, or IMDS).
-    #[arg(long, value_name = "REGION", conflicts_with = "regions")]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub ec2: Ec2Overrides,
+}
 
-    /// Several regions merged into one fleet, comma-separated.
-    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
-    pub regions: Vec<String>,
-
-    /// AWS profile for credentials and region (default: AWS_PROFILE or
-    /// `default`).
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// EC2 endpoint, e.g. a VPC endpoint or a test server (also
-    /// AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL).
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-
-    /// Server-side filter in the AWS CLI's syntax, repeatable:
-    /// Name=instance-state-name,Values=running
-    #[arg(long, value_name = "Name=N,Values=V[,V...]")]
-    pub filter: Vec<Filter>,
-
-    /// Instances per DescribeInstances call (MaxResults) [default: 1000].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(ranges::PAGE_SIZE.range.clone()))]
-    pub page_size: Option<i32>,
-
-    /// Time to establish a connection to EC2 [default: 3s].
-    #[arg(long, value_name = "DURATION", value_parser = ranges::CONNECT_TIMEOUT.parser())]
-    pub connect_timeout: Option<Duration>,
-
-    /// Time for one HTTP attempt, retries not included [default: 10s].
-    #[arg(long, value_name = "DURATION", value_parser = ranges::ATTEMPT_TIMEOUT.parser())]
-    pub attempt_timeout: Option<Duration>,
-
-    /// Time for the whole fetch: every page of every region, retries
-    /// included [default: 120s].
-    #[arg(long, value_name = "DURATION", value_parser = ranges::FETCH_TIMEOUT.parser())]
-    pub fetch_timeout: Option<Duration>,
-
-    /// Attempts per call; throttling and 5xx are retried with exponential
-    /// backoff and jitter [default: 5].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::MAX_ATTEMPTS.range.clone()))]
-    pub max_attempts: Option<u32>,
+/// The ids of the EC2 flags, which `--inventory` excludes. (Excluding their
+/// group instead would make clap list every one of them in the error, not
+/// just those given.)
+fn ec2_flags() -> Vec<clap::Id> {
+    Ec2Overrides::augment_args(clap::Command::new("ec2"))
+        .get_arguments()
+        .map(|arg| arg.get_id().clone())
+        .collect()
 }
 
 /// Where compiled policies are kept.
@@ -277,31 +243,6 @@ impl CacheArgs {
     }
 }
 
-/// What a policy may take.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Policy limits")]
-pub struct LimitArgs {
-    /// Time one configure or decide call may run; past it the call fails
-    /// [default: 2s].
-    #[arg(long, value_name = "DURATION", value_parser = ranges::POLICY_TIME_LIMIT.parser())]
-    pub policy_time_limit: Option<Duration>,
-
-    /// Memory one plugin instance may grow to, in MiB [default: 64].
-    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(ranges::POLICY_MEMORY_MIB.range.clone()))]
-    pub policy_memory_limit: Option<u32>,
-}
-
-impl LimitArgs {
-    /// `base` with the limits given applied on top.
-    pub fn apply_to(&self, mut base: PolicyLimits) -> PolicyLimits {
-        base.time = self.policy_time_limit.unwrap_or(base.time);
-        if let Some(mib) = self.policy_memory_limit {
-            base.memory_bytes = mib as usize * 1024 * 1024;
-        }
-        base
-    }
-}
-
 /// Which instance rollcall runs on.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Self")]
@@ -320,52 +261,12 @@ pub struct SelfArgs {
 }
 
 impl SourceArgs {
-    /// Whether any flag names the EC2 source.
-    pub fn names_ec2(&self) -> bool {
-        self.region.is_some()
-            || !self.regions.is_empty()
-            || self.profile.is_some()
-            || self.endpoint_url.is_some()
-            || !self.filter.is_empty()
-            || self.page_size.is_some()
-            || self.connect_timeout.is_some()
-            || self.attempt_timeout.is_some()
-            || self.fetch_timeout.is_some()
-            || self.max_attempts.is_some()
-    }
-
-    /// `base` with every EC2 flag given applied on top.
-    pub fn apply_to(&self, mut base: Ec2Settings) -> Ec2Settings {
-        if let Some(region) = &self.region {
-            base.regions = vec![region.clone()];
-        } else if !self.regions.is_empty() {
-            base.regions = self.regions.clone();
-        }
-        if self.profile.is_some() {
-            base.profile = self.profile.clone();
-        }
-        if self.endpoint_url.is_some() {
-            base.endpoint_url = self.endpoint_url.clone();
-        }
-        if !self.filter.is_empty() {
-            base.filters = self.filter.clone();
-        }
-        base.page_size = self.page_size.unwrap_or(base.page_size);
-        base.connect_timeout = self.connect_timeout.unwrap_or(base.connect_timeout);
-        base.attempt_timeout = self.attempt_timeout.unwrap_or(base.attempt_timeout);
-        base.fetch_timeout = self.fetch_timeout.unwrap_or(base.fetch_timeout);
-        base.max_attempts = self.max_attempts.unwrap_or(base.max_attempts);
-        base
-    }
-
-    /// The EC2 settings these flags describe (`None` with --inventory).
-    pub fn ec2_settings(&self, identity: &SelfArgs) -> Option<Ec2Settings> {
-        if self.inventory.is_some() {
-            return None;
-        }
-        let mut settings = self.apply_to(Ec2Settings::default());
+    /// The EC2 settings these flags describe (the `--inventory` flag
+    /// aside).
+    pub fn ec2_settings(&self, identity: &SelfArgs) -> Result<Ec2Settings, InvalidSetting> {
+        let mut settings = self.ec2.apply_to(Ec2Settings::default())?;
         settings.region_from_imds = !identity.no_imds;
-        Some(settings)
+        Ok(settings)
     }
 }
 
@@ -434,11 +335,12 @@ mod tests {
         assert_eq!(settings.page_size, 5);
         assert_eq!(settings.attempt_timeout, Duration::from_millis(1500));
         assert!(!settings.region_from_imds);
+        assert!(!args.source.ec2.is_empty());
         assert!(
             resolve_args(&["--inventory", "f.json"])
                 .source
-                .ec2_settings(&args.identity)
-                .is_none()
+                .ec2
+                .is_empty()
         );
     }
 

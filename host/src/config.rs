@@ -4,10 +4,11 @@
 //! relative to the directory of the configuration file.
 
 use crate::identity::SelfChoice;
-use crate::inventory::{Ec2Settings, Filter};
+use crate::inventory::Ec2Settings;
 use crate::output::Format;
+use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides, checked};
 use crate::policy::{PolicyError, PolicyLimits};
-use crate::ranges::{self, Bounded, Written};
+use crate::ranges;
 use crate::toml_settings::TomlSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -46,30 +47,7 @@ pub enum SourceConfig {
     /// A describe-instances JSON file, re-read when it changes.
     File { path: PathBuf },
     /// The EC2 API.
-    Ec2 {
-        #[serde(default)]
-        regions: Vec<String>,
-        profile: Option<String>,
-        endpoint_url: Option<String>,
-        /// AWS CLI syntax: `Name=instance-state-name,Values=running`.
-        #[serde(default)]
-        filters: Vec<String>,
-        page_size: Option<i32>,
-        #[serde(default, with = "humantime_serde")]
-        connect_timeout: Option<Duration>,
-        #[serde(default, with = "humantime_serde")]
-        attempt_timeout: Option<Duration>,
-        #[serde(default, with = "humantime_serde")]
-        fetch_timeout: Option<Duration>,
-        max_attempts: Option<u32>,
-        /// Whether IMDS may be asked for self and the region.
-        #[serde(default = "yes")]
-        imds: bool,
-    },
-}
-
-fn yes() -> bool {
-    true
+    Ec2(Ec2Overrides),
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +64,16 @@ pub struct PolicyConfig {
     pub time_limit: Option<Duration>,
     /// Memory one plugin instance may grow to, in MiB (default 64).
     pub memory_limit_mib: Option<u32>,
+}
+
+impl PolicyConfig {
+    /// The limits this table gives.
+    pub fn limits(&self) -> PolicyLimitOverrides {
+        PolicyLimitOverrides {
+            time_limit: self.time_limit,
+            memory_limit_mib: self.memory_limit_mib,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -292,47 +280,16 @@ impl Config {
     /// The settings this file describes, checked.
     pub fn settings(&self, origin: &Path) -> Result<WatchSettings, ConfigError> {
         let problem = |message: String| ConfigError(format!("{}: {message}", origin.display()));
-        let duration = |setting, value| within(setting, value, origin);
-        let count = |setting, value| within(setting, value, origin);
+        let invalid = |err: InvalidSetting| problem(err.to_string());
+        let duration = |setting, value| checked(setting, value).map_err(invalid);
         let (source, imds) = match &self.source {
             SourceConfig::File { path } => (SourceSettings::File(path.clone()), false),
-            SourceConfig::Ec2 {
-                regions,
-                profile,
-                endpoint_url,
-                filters,
-                page_size,
-                connect_timeout,
-                attempt_timeout,
-                fetch_timeout,
-                max_attempts,
-                imds,
-            } => {
-                let defaults = Ec2Settings::default();
-                let filters = filters
-                    .iter()
-                    .map(|filter| filter.parse::<Filter>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|err| problem(format!("source.filters: {err}")))?;
-                let page_size = count(&ranges::PAGE_SIZE, page_size.map(i64::from))?;
-                let max_attempts = count(&ranges::MAX_ATTEMPTS, max_attempts.map(i64::from))?;
-                let settings = Ec2Settings {
-                    regions: regions.clone(),
-                    profile: profile.clone(),
-                    endpoint_url: endpoint_url.clone(),
-                    filters,
-                    // Both are within range, so they fit.
-                    page_size: page_size.map_or(defaults.page_size, |size| size as i32),
-                    connect_timeout: duration(&ranges::CONNECT_TIMEOUT, *connect_timeout)?
-                        .unwrap_or(defaults.connect_timeout),
-                    attempt_timeout: duration(&ranges::ATTEMPT_TIMEOUT, *attempt_timeout)?
-                        .unwrap_or(defaults.attempt_timeout),
-                    fetch_timeout: duration(&ranges::FETCH_TIMEOUT, *fetch_timeout)?
-                        .unwrap_or(defaults.fetch_timeout),
-                    max_attempts: max_attempts.map_or(defaults.max_attempts, |n| n as u32),
-                    region_from_imds: *imds,
-                };
-                (SourceSettings::Ec2(settings), *imds)
+            SourceConfig::Ec2(overrides) => {
+                let settings = overrides
+                    .apply_to(Ec2Settings::default())
+                    .map_err(invalid)?;
+                let imds = settings.region_from_imds;
+                (SourceSettings::Ec2(settings), imds)
             }
         };
         let own = match self.own.as_deref() {
@@ -359,16 +316,11 @@ impl Config {
             (None, Some(path)) => PluginSettings::File(path.clone()),
             (None, None) => PluginSettings::Inline("{}".to_owned()),
         };
-        let mut limits = PolicyLimits::default();
-        if let Some(time) = duration(&ranges::POLICY_TIME_LIMIT, self.policy.time_limit)? {
-            limits.time = time;
-        }
-        if let Some(mib) = count(
-            &ranges::POLICY_MEMORY_MIB,
-            self.policy.memory_limit_mib.map(i64::from),
-        )? {
-            limits.memory_bytes = mib as usize * 1024 * 1024;
-        }
+        let limits = self
+            .policy
+            .limits()
+            .apply_to(PolicyLimits::default())
+            .map_err(invalid)?;
         for sink in &self.sinks {
             if let SinkConfig::Exec { timeout, .. } = sink {
                 duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
@@ -389,22 +341,6 @@ impl Config {
             config_path: Some(origin.to_owned()),
         })
     }
-}
-
-/// `value`, if given, checked against its range; an error names the file
-/// and the key.
-fn within<T: Written>(
-    setting: &Bounded<T>,
-    value: Option<T>,
-    origin: &Path,
-) -> Result<Option<T>, ConfigError> {
-    value
-        .map(|value| {
-            setting.check(value).map_err(|why| {
-                ConfigError(format!("{}: {} = {why}", origin.display(), setting.key))
-            })
-        })
-        .transpose()
 }
 
 /// Fails unless `text` (from `origin`) is a JSON document, naming the place.

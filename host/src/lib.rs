@@ -16,6 +16,8 @@
 //! - [`report`]: error chains as one line.
 //! - [`atomic_file`]: replacing files without readers seeing a partial one.
 //! - [`cli`]: flags and what they mean as settings.
+//! - [`overrides`]: the settings both flags and the configuration file give,
+//!   each defined, checked and merged once.
 //! - [`ranges`]: the range of every duration and count setting.
 //! - [`paths`]: paths normalised for watching and showing.
 //! - [`toml_settings`]: policy settings in TOML, as JSON, with errors taken
@@ -32,6 +34,7 @@ pub mod identity;
 pub mod inventory;
 pub mod membership;
 pub mod output;
+pub mod overrides;
 pub mod paths;
 pub mod policy;
 pub mod ranges;

@@ -5,13 +5,14 @@ mod plugin;
 mod resolve;
 mod source;
 mod watch;
+mod watch_settings;
 
 use crate::cli::{Cli, Command};
 use crate::inventory::SourceError;
 use crate::policy::PolicyError;
 use crate::resolve::ResolveError;
 
-pub use watch::watch_settings;
+pub use watch_settings::watch_settings;
 
 /// Exit status: resolved.
 pub const EXIT_OK: u8 = 0;

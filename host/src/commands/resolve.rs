@@ -21,7 +21,10 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
     let plugin = args.plugin.clone();
-    let limits = args.limits.apply_to(PolicyLimits::default());
+    let limits = args
+        .limits
+        .apply_to(PolicyLimits::default())
+        .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
     let cache = args.cache.cache();
     let loading = tokio::task::spawn_blocking(move || {
         load_policy(&plugin, &settings, &plugin_settings, limits, cache)

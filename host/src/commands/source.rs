@@ -1,6 +1,6 @@
 //! The inventory source and self, from flags.
 
-use super::{EXIT_SOURCE, Failure};
+use super::{EXIT_SOURCE, EXIT_USAGE, Failure};
 use crate::cli::{SelfArgs, SourceArgs};
 use crate::identity::{SelfChoice, instance_id_from_imds};
 use crate::inventory::{Ec2Source, FileSource, InventorySource};
@@ -10,11 +10,13 @@ pub async fn open(
     source: &SourceArgs,
     identity: &SelfArgs,
 ) -> Result<Box<dyn InventorySource>, Failure> {
-    match (&source.inventory, source.ec2_settings(identity)) {
-        (Some(path), _) => Ok(Box::new(FileSource::new(path))),
-        (None, Some(settings)) => Ok(Box::new(Ec2Source::connect(settings).await?)),
-        (None, None) => unreachable!("ec2_settings is None only with --inventory"),
+    if let Some(path) = &source.inventory {
+        return Ok(Box::new(FileSource::new(path)));
     }
+    let settings = source
+        .ec2_settings(identity)
+        .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
+    Ok(Box::new(Ec2Source::connect(settings).await?))
 }
 
 /// The id of the instance rollcall runs on, if there is one.

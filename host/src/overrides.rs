@@ -1,0 +1,461 @@
+//! Settings that both the flags and the configuration file give, each
+//! defined once: a struct of optional overrides that clap reads from the
+//! flags (and, for EC2, serde from the file), checked against [`ranges`] and
+//! applied onto the settings below it by one function. `rollcall watch`
+//! applies the file's overrides onto the defaults, then the flags'.
+
+use crate::inventory::{Ec2Settings, Filter};
+use crate::policy::PolicyLimits;
+use crate::ranges::{self, Bounded, Written};
+use clap::Args;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How to reach EC2 and what to ask it, as given: by the EC2 flags, or by
+/// the `[source]` table with `kind = "ec2"`. What is not given leaves the
+/// setting below as it is.
+///
+/// Two fields are one-sided: `--region` has no key (the file says
+/// `regions`), and `imds` has no flag of its own (`--no-imds` also decides
+/// self, so it stays with `--self`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2Overrides {
+    /// EC2 region (default: AWS_REGION, the profile's region, or IMDS).
+    #[arg(long, value_name = "REGION", conflicts_with = "regions")]
+    #[serde(skip)]
+    pub region: Option<String>,
+
+    /// Several regions merged into one fleet, comma-separated.
+    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
+    #[serde(default)]
+    pub regions: Vec<String>,
+
+    /// AWS profile for credentials and region (default: AWS_PROFILE or
+    /// `default`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// EC2 endpoint, e.g. a VPC endpoint or a test server (also
+    /// AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Server-side filter in the AWS CLI's syntax, repeatable:
+    /// Name=instance-state-name,Values=running
+    // Kept as written: the file's are parsed (and refused, naming the key)
+    // when applied, since serde would place an error at the table's header.
+    #[arg(long = "filter", value_name = "Name=N,Values=V[,V...]", value_parser = filter_text)]
+    #[serde(default)]
+    pub filters: Vec<String>,
+
+    /// Instances per DescribeInstances call (MaxResults) [default: 1000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(ranges::PAGE_SIZE.range.clone()))]
+    pub page_size: Option<i32>,
+
+    /// Time to establish a connection to EC2 [default: 3s].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::CONNECT_TIMEOUT.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Time for one HTTP attempt, retries not included [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::ATTEMPT_TIMEOUT.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub attempt_timeout: Option<Duration>,
+
+    /// Time for the whole fetch: every page of every region, retries
+    /// included [default: 120s].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::FETCH_TIMEOUT.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub fetch_timeout: Option<Duration>,
+
+    /// Attempts per call; throttling and 5xx are retried with exponential
+    /// backoff and jitter [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::MAX_ATTEMPTS.range.clone()))]
+    pub max_attempts: Option<u32>,
+
+    /// Whether IMDS may be asked for self and the region.
+    #[arg(skip)]
+    pub imds: Option<bool>,
+}
+
+impl Ec2Overrides {
+    /// Whether nothing is given.
+    pub fn is_empty(&self) -> bool {
+        *self == Ec2Overrides::default()
+    }
+
+    /// `base` with every value given put in its place, each checked:
+    /// `region` wins over `regions`, and filters given replace the filters
+    /// below rather than adding to them.
+    pub fn apply_to(&self, mut base: Ec2Settings) -> Result<Ec2Settings, InvalidSetting> {
+        if let Some(region) = &self.region {
+            base.regions = vec![region.clone()];
+        } else if !self.regions.is_empty() {
+            base.regions = self.regions.clone();
+        }
+        if self.profile.is_some() {
+            base.profile = self.profile.clone();
+        }
+        if self.endpoint_url.is_some() {
+            base.endpoint_url = self.endpoint_url.clone();
+        }
+        if !self.filters.is_empty() {
+            base.filters = self
+                .filters
+                .iter()
+                .map(|filter| filter.parse::<Filter>())
+                .collect::<Result<_, _>>()
+                .map_err(InvalidSetting::Filter)?;
+        }
+        base.page_size = counted(&ranges::PAGE_SIZE, self.page_size)?.unwrap_or(base.page_size);
+        base.max_attempts =
+            counted(&ranges::MAX_ATTEMPTS, self.max_attempts)?.unwrap_or(base.max_attempts);
+        base.connect_timeout = checked(&ranges::CONNECT_TIMEOUT, self.connect_timeout)?
+            .unwrap_or(base.connect_timeout);
+        base.attempt_timeout = checked(&ranges::ATTEMPT_TIMEOUT, self.attempt_timeout)?
+            .unwrap_or(base.attempt_timeout);
+        base.fetch_timeout =
+            checked(&ranges::FETCH_TIMEOUT, self.fetch_timeout)?.unwrap_or(base.fetch_timeout);
+        base.region_from_imds = self.imds.unwrap_or(base.region_from_imds);
+        Ok(base)
+    }
+}
+
+/// What a policy may take, as given by the flags or the `[policy]` table.
+///
+/// Only clap reads this struct: the file's two keys share `[policy]` with
+/// the plugin's, and serde's `flatten` would lose both the unknown-key
+/// errors and their places, so [`PolicyConfig`](crate::config::PolicyConfig)
+/// names them and hands them over.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+#[command(next_help_heading = "Policy limits")]
+pub struct PolicyLimitOverrides {
+    /// Time one configure or decide call may run; past it the call fails
+    /// [default: 2s].
+    #[arg(long = "policy-time-limit", value_name = "DURATION", value_parser = ranges::POLICY_TIME_LIMIT.parser())]
+    pub time_limit: Option<Duration>,
+
+    /// Memory one plugin instance may grow to, in MiB [default: 64].
+    #[arg(long = "policy-memory-limit", value_name = "MIB", value_parser = clap::value_parser!(u32).range(ranges::POLICY_MEMORY_MIB.range.clone()))]
+    pub memory_limit_mib: Option<u32>,
+}
+
+impl PolicyLimitOverrides {
+    /// `base` with every limit given put in its place, each checked.
+    pub fn apply_to(&self, mut base: PolicyLimits) -> Result<PolicyLimits, InvalidSetting> {
+        base.time = checked(&ranges::POLICY_TIME_LIMIT, self.time_limit)?.unwrap_or(base.time);
+        if let Some(mib) = counted(&ranges::POLICY_MEMORY_MIB, self.memory_limit_mib)? {
+            // At most 4096 MiB: no overflow.
+            base.memory_bytes = mib as usize * 1024 * 1024;
+        }
+        Ok(base)
+    }
+}
+
+/// A value its setting does not allow. Said as of the configuration file
+/// (`source.page_size = 2 is out of range: ...`); the flags are checked as
+/// clap parses them, by the same [`ranges`] and [`Filter`] parser.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSetting {
+    /// Outside the setting's range.
+    #[error("{key} = {why}")]
+    OutOfRange {
+        key: &'static str,
+        flag: Option<&'static str>,
+        why: String,
+    },
+    /// A filter not in the AWS CLI's syntax.
+    #[error("source.filters: {0}")]
+    Filter(String),
+}
+
+impl InvalidSetting {
+    /// Said as of the flags: `--page-size: 2 is out of range: ...`.
+    pub fn of_flag(&self) -> String {
+        match self {
+            InvalidSetting::OutOfRange {
+                flag: Some(flag),
+                why,
+                ..
+            } => format!("{flag}: {why}"),
+            InvalidSetting::OutOfRange { flag: None, .. } => self.to_string(),
+            InvalidSetting::Filter(why) => format!("--filter: {why}"),
+        }
+    }
+}
+
+/// `value`, if given, checked against `setting`'s range.
+pub fn checked<T: Written>(
+    setting: &'static Bounded<T>,
+    value: Option<T>,
+) -> Result<Option<T>, InvalidSetting> {
+    value
+        .map(|value| {
+            setting
+                .check(value)
+                .map_err(|why| InvalidSetting::OutOfRange {
+                    key: setting.key,
+                    flag: setting.flag,
+                    why,
+                })
+        })
+        .transpose()
+}
+
+/// A count of a narrower type than the range's, checked as [`checked`]
+/// does; within range, it is returned as given.
+fn counted<T: Copy + Into<i64>>(
+    setting: &'static Bounded<i64>,
+    value: Option<T>,
+) -> Result<Option<T>, InvalidSetting> {
+    checked(setting, value.map(Into::into)).map(|_| value)
+}
+
+/// The parser of `--filter`: the text, once it is known to be a filter.
+fn filter_text(text: &str) -> Result<String, String> {
+    text.parse::<Filter>().map(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The flags as clap reads them.
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        ec2: Ec2Overrides,
+        #[command(flatten)]
+        limits: PolicyLimitOverrides,
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(["rollcall"].iter().chain(args)).unwrap()
+    }
+
+    /// The `[source]` table's EC2 keys as serde reads them.
+    fn file(text: &str) -> Ec2Overrides {
+        toml::from_str(text).unwrap()
+    }
+
+    fn filter(text: &str) -> Filter {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_flags_and_the_file_fill_the_same_fields() {
+        let from_flags = flags(&[
+            "--regions",
+            "us-east-1,eu-west-1",
+            "--profile",
+            "ops",
+            "--endpoint-url",
+            "http://127.0.0.1:5000",
+            "--filter",
+            "Name=instance-state-name,Values=running",
+            "--page-size",
+            "100",
+            "--connect-timeout",
+            "1s",
+            "--attempt-timeout",
+            "2s",
+            "--fetch-timeout",
+            "30s",
+            "--max-attempts",
+            "3",
+        ])
+        .ec2;
+        let from_file = file(
+            r#"
+regions = ["us-east-1", "eu-west-1"]
+profile = "ops"
+endpoint_url = "http://127.0.0.1:5000"
+filters = ["Name=instance-state-name,Values=running"]
+page_size = 100
+connect_timeout = "1s"
+attempt_timeout = "2s"
+fetch_timeout = "30s"
+max_attempts = 3
+"#,
+        );
+        assert_eq!(from_flags, from_file);
+        assert!(flags(&[]).ec2.is_empty());
+        assert!(file("").is_empty());
+    }
+
+    #[test]
+    fn what_is_not_given_is_left_as_it_was() {
+        let base = Ec2Settings {
+            regions: vec!["eu-west-1".into()],
+            profile: Some("ops".into()),
+            filters: vec![filter("Name=tag:env,Values=prod")],
+            page_size: 100,
+            max_attempts: 2,
+            region_from_imds: false,
+            ..Ec2Settings::default()
+        };
+        assert_eq!(Ec2Overrides::default().apply_to(base.clone()), Ok(base));
+        let limits = PolicyLimits {
+            time: Duration::from_millis(500),
+            memory_bytes: 32 << 20,
+        };
+        assert_eq!(PolicyLimitOverrides::default().apply_to(limits), Ok(limits));
+    }
+
+    /// `rollcall watch` applies the file's overrides onto the defaults, then
+    /// the flags' (see `watch_settings`).
+    #[test]
+    fn a_flag_beats_the_file_which_beats_the_default() {
+        let from_file = file(
+            r#"
+regions = ["us-east-1", "eu-west-1"]
+profile = "ops"
+filters = ["Name=instance-state-name,Values=running", "Name=tag:env,Values=prod"]
+page_size = 100
+connect_timeout = "1s"
+imds = false
+"#,
+        );
+        let from_flags = flags(&[
+            "--region",
+            "ap-south-1",
+            "--filter",
+            "Name=tag:role,Values=db",
+            "--page-size",
+            "50",
+            "--attempt-timeout",
+            "5s",
+        ])
+        .ec2;
+        let defaults = Ec2Settings::default();
+        let settings = from_flags
+            .apply_to(from_file.apply_to(defaults.clone()).unwrap())
+            .unwrap();
+        assert_eq!(
+            settings,
+            Ec2Settings {
+                // --region replaces the file's regions,
+                regions: vec!["ap-south-1".into()],
+                profile: Some("ops".into()),
+                endpoint_url: None,
+                // and --filter its filters, rather than adding to them.
+                filters: vec![filter("Name=tag:role,Values=db")],
+                page_size: 50,
+                connect_timeout: Duration::from_secs(1),
+                attempt_timeout: Duration::from_secs(5),
+                fetch_timeout: defaults.fetch_timeout,
+                max_attempts: defaults.max_attempts,
+                region_from_imds: false,
+            }
+        );
+
+        let limits = flags(&["--policy-memory-limit", "16"])
+            .limits
+            .apply_to(
+                PolicyLimitOverrides {
+                    time_limit: Some(Duration::from_millis(500)),
+                    memory_limit_mib: Some(32),
+                }
+                .apply_to(PolicyLimits::default())
+                .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(limits.time, Duration::from_millis(500));
+        assert_eq!(limits.memory_bytes, 16 << 20);
+        assert_eq!(
+            flags(&[]).limits.apply_to(PolicyLimits::default()),
+            Ok(PolicyLimits::default())
+        );
+    }
+
+    #[test]
+    fn regions_are_replaced_and_region_wins_over_regions() {
+        let base = file("regions = [\"us-east-1\"]")
+            .apply_to(Ec2Settings::default())
+            .unwrap();
+        let several = flags(&["--regions", "eu-west-1,eu-central-1"]).ec2;
+        assert_eq!(
+            several.apply_to(base.clone()).unwrap().regions,
+            ["eu-west-1", "eu-central-1"]
+        );
+        // clap refuses both flags together; a struct holding both still
+        // means one region.
+        let both = Ec2Overrides {
+            region: Some("ap-south-1".into()),
+            ..several
+        };
+        assert_eq!(both.apply_to(base).unwrap().regions, ["ap-south-1"]);
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_refused_naming_the_key_or_the_flag() {
+        let err = file("page_size = 2")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "source.page_size = 2 is out of range: it must be from 5 to 1000"
+        );
+        assert_eq!(
+            err.of_flag(),
+            "--page-size: 2 is out of range: it must be from 5 to 1000"
+        );
+        let err = file("attempt_timeout = \"500000000000years\"")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("source.attempt_timeout = 500000000000years is out of range"),
+            "{err}"
+        );
+        let err = file("filters = [\"Name=a,Values=b\", \"state=running\"]")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("source.filters: \"state=running\": expected Name=NAME"),
+            "{err}"
+        );
+        assert!(err.of_flag().starts_with("--filter: \"state=running\""));
+        let err = PolicyLimitOverrides {
+            memory_limit_mib: Some(0),
+            ..PolicyLimitOverrides::default()
+        }
+        .apply_to(PolicyLimits::default())
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "policy.memory_limit_mib = 0 is out of range: it must be from 1 to 4096"
+        );
+
+        // The same ranges refuse a flag as clap parses it.
+        for bad in [
+            &["--page-size", "4"][..],
+            &["--max-attempts", "21"],
+            &["--connect-timeout", "0s"],
+            &["--filter", "state=running"],
+            &["--policy-time-limit", "1h"],
+            &["--policy-memory-limit", "4097"],
+        ] {
+            let args = ["rollcall"].iter().chain(bad);
+            assert!(Flags::try_parse_from(args).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_file_says_regions_not_region_and_imds_is_no_flag() {
+        let err = toml::from_str::<Ec2Overrides>("region = \"us-east-1\"").unwrap_err();
+        assert!(
+            err.message().starts_with(
+                "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
+                 `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
+                 `max_attempts`, `imds`"
+            ),
+            "{err}"
+        );
+        assert!(Flags::try_parse_from(["rollcall", "--imds", "false"]).is_err());
+        assert_eq!(file("imds = true").imds, Some(true));
+    }
+}
