@@ -19,7 +19,7 @@ pub fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// A plugin built by `cargo build --release --target wasm32-wasip2`.
+/// A plugin built by `scripts/plugins`.
 pub fn plugin(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -27,9 +27,10 @@ pub fn plugin(name: &str) -> PathBuf {
     let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
     assert!(
         path.exists(),
-        "{} is missing: build the plugins first (scripts/test does: \
-         cargo build --release --target wasm32-wasip2 -p elastic-grid -p tag-roles -p misbehaving -p foreign-world)",
-        path.display()
+        "{} is missing: build the plugins the tests use with {} \
+         (with the same CARGO_TARGET_DIR, if one is set)",
+        path.display(),
+        workspace().join("scripts/plugins").display()
     );
     path
 }
