@@ -2,6 +2,7 @@
 //! What the end-to-end tests share: running the real `rollcall` binary on
 //! the real plugins and fixtures, and the loopback servers it talks to.
 
+pub mod daemon;
 pub mod hand_made;
 pub mod servers;
 
@@ -109,11 +110,34 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    command.args(args);
+    let mut command = rollcall_command(None);
+    command.args(args).envs(env.iter().copied());
+    run_within(limit, command)
+}
+
+/// The `rollcall` binary, isolated (see [`isolate`]); with `shell_prefix`
+/// (a `ulimit`, say) it runs as `sh -c "PREFIX exec rollcall ARGS..."`.
+pub fn rollcall_command(shell_prefix: Option<&str>) -> Command {
+    let binary = env!("CARGO_BIN_EXE_rollcall");
+    let mut command = match shell_prefix {
+        Some(prefix) => {
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                .arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     isolate(&mut command);
     command
-        .envs(env.iter().copied())
+}
+
+/// Runs `command` to its end with no stdin; it is killed, and the test
+/// fails, once it has taken `limit`.
+pub fn run_within(limit: Duration, mut command: Command) -> Run {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
