@@ -21,9 +21,10 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// Adds `name=value` to the daemon's (isolated) environment.
-    pub fn env(mut self, name: &str, value: &str) -> Launch {
-        self.env.push((name.into(), value.into()));
+    /// Adds `env` (name, value) to the daemon's isolated environment.
+    pub fn envs(mut self, env: &[(&str, &str)]) -> Launch {
+        let pairs = env.iter().map(|&(name, value)| (name.into(), value.into()));
+        self.env.extend(pairs);
         self
     }
 
