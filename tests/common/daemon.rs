@@ -114,6 +114,7 @@ impl Daemon {
         &self.address
     }
 
+    /// The process id of `rollcall` (a shell prefix execs it: same id).
     pub fn id(&self) -> u32 {
         self.child.id()
     }
