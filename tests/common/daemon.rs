@@ -2,7 +2,7 @@
 //! AWS settings and compiled-policy cache, its HTTP API on a free loopback
 //! port, its stderr kept for the test to read, killed when dropped.
 
-use super::servers::{eventually, free_port, http_get};
+use super::servers::{free_port, http_get};
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 use std::ffi::{OsStr, OsString};
@@ -66,10 +66,17 @@ impl Launch {
             address,
             stderr,
         };
-        eventually(START_LIMIT, "the HTTP API", || {
+        let started = Instant::now();
+        while http_get(&daemon.address, "/healthz").is_none() {
             daemon.assert_running();
-            http_get(&daemon.address, "/healthz")
-        });
+            assert!(
+                started.elapsed() < START_LIMIT,
+                "rollcall watch does not answer on {} after {START_LIMIT:?}: {}",
+                daemon.address,
+                daemon.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         daemon
     }
 }
