@@ -5,13 +5,13 @@
 
 mod common;
 
-use common::servers::{eventually, free_port, http_get};
+use common::daemon::Daemon;
+use common::servers::{eventually, http_get};
 use common::{plugin, rollcall, seed_fleet};
-use serde_json::Value;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const AGENT: &str = "i-df71a7b6";
@@ -24,102 +24,6 @@ const HTTP_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(5);
 const RUNTIME_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(2);
 /// What a loaded machine may add to a deadline.
 const SLACK: Duration = Duration::from_secs(3);
-
-/// A `rollcall watch` with its stderr in a file, killed when dropped.
-struct Daemon {
-    child: Child,
-    address: String,
-    stderr: tempfile::NamedTempFile,
-}
-
-impl Daemon {
-    /// `rollcall watch ARGS --listen ADDRESS`, run by `sh -c "SHELL_PREFIX
-    /// exec rollcall ..."` (a `ulimit`, say) when `shell_prefix` is given.
-    fn start(args: &[&str], shell_prefix: Option<&str>) -> Daemon {
-        let address = format!("127.0.0.1:{}", free_port());
-        let binary = env!("CARGO_BIN_EXE_rollcall");
-        let mut command = match shell_prefix {
-            Some(prefix) => {
-                let mut command = Command::new("sh");
-                command
-                    .arg("-c")
-                    .arg(format!("{prefix} exec \"$0\" \"$@\""))
-                    .arg(binary);
-                command
-            }
-            None => Command::new(binary),
-        };
-        let stderr = tempfile::NamedTempFile::new().unwrap();
-        command
-            .arg("watch")
-            .args(args)
-            .args(["--listen", &address])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr.reopen().unwrap());
-        common::isolate(&mut command);
-        let child = command.spawn().unwrap();
-        let daemon = Daemon {
-            child,
-            address,
-            stderr,
-        };
-        eventually(WAIT, "the HTTP API", || {
-            daemon.assert_running();
-            http_get(&daemon.address, "/healthz")
-        });
-        daemon
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
-    }
-
-    fn assert_running(&self) {
-        let path = format!("/proc/{}", self.child.id());
-        assert!(
-            Path::new(&path).exists() && !self.stopped(),
-            "rollcall watch exited: {}",
-            self.stderr()
-        );
-    }
-
-    fn stopped(&self) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .map(|stat| stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z')))
-            .unwrap_or(true)
-    }
-
-    fn membership(&self) -> Option<Value> {
-        let (status, body) = http_get(&self.address, "/v1/membership")?;
-        (status == 200).then(|| serde_json::from_str(&body).ok())?
-    }
-
-    /// Sends SIGTERM and waits up to `limit` for the exit; the exit code, or
-    /// `None` if the daemon was still running (it is then killed).
-    fn terminate_within(&mut self, limit: Duration) -> (Option<i32>, Duration) {
-        let sent = Instant::now();
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        while sent.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), sent.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        (None, sent.elapsed())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Whether the server has closed `stream` (EOF or reset); waits up to `wait`.
 fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
@@ -145,22 +49,20 @@ fn file_daemon_args(fleet: &Path, plugin_path: &Path) -> Vec<String> {
     ]
 }
 
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
 #[test]
 fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed() {
     // 300 files at most (soft and hard): the daemon keeps 256 for itself and
     // serves at most 44 connections.
     let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
-    let daemon = Daemon::start(&strs(&args), Some("ulimit -n 300 &&"));
+    let daemon = Daemon::launch(&args)
+        .shell_prefix("ulimit -n 300 &&")
+        .start();
     eventually(WAIT, "a healthy daemon", || {
-        http_get(&daemon.address, "/healthz").filter(|(status, _)| *status == 200)
+        http_get(daemon.address(), "/healthz").filter(|(status, _)| *status == 200)
     });
 
     // A slow client: one header line a second, never the blank line.
-    let address = daemon.address.clone();
+    let address = daemon.address().to_owned();
     let slow = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(&address).unwrap();
         let started = Instant::now();
@@ -181,7 +83,7 @@ fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed(
     // More idle connections than the daemon may open files.
     let started = Instant::now();
     let mut idle: Vec<TcpStream> = (0..320)
-        .map(|_| TcpStream::connect(&daemon.address).unwrap())
+        .map(|_| TcpStream::connect(daemon.address()).unwrap())
         .collect();
     let limit = HEADER_READ_TIMEOUT + SLACK * 2;
     let mut closed = 0;
@@ -199,7 +101,7 @@ fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed(
 
     // The daemon answers again, and refreshes have kept working.
     let (status, _) = eventually(SLACK, "/healthz after the idle connections", || {
-        http_get(&daemon.address, "/healthz")
+        http_get(daemon.address(), "/healthz")
     });
     assert_eq!(status, 200, "{}", daemon.stderr());
     let slow_closed = slow.join().unwrap().expect("the slow client is cut off");
@@ -215,8 +117,10 @@ fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed(
 #[test]
 fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
-    let daemon = Daemon::start(&strs(&args), Some("ulimit -Sn 256 &&"));
-    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.child.id())).unwrap();
+    let daemon = Daemon::launch(&args)
+        .shell_prefix("ulimit -Sn 256 &&")
+        .start();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
     let line = limits
         .lines()
         .find(|line| line.starts_with("Max open files"))
@@ -238,24 +142,19 @@ fn sigterm_exits_in_time_while_the_inventory_read_blocks_on_a_fifo() {
             .success()
     );
     let args = file_daemon_args(&fifo, &plugin("elastic_grid"));
-    let mut daemon = Daemon::start(&strs(&args), None);
+    let mut daemon = Daemon::start(&args);
     // Nobody writes: the first refresh blocks in the read.
     std::thread::sleep(Duration::from_millis(500));
     let limit = RUNTIME_SHUTDOWN_DEADLINE + SLACK;
-    let (code, after) = daemon.terminate_within(limit);
-    assert_eq!(
-        code,
-        Some(0),
-        "still running {after:?} after SIGTERM: {}",
-        daemon.stderr()
-    );
+    let (code, _) = daemon.terminate_within(limit);
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
 }
 
 #[test]
 fn sigterm_exits_in_time_while_a_client_holds_half_a_request() {
     let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
-    let mut daemon = Daemon::start(&strs(&args), None);
-    let mut client = TcpStream::connect(&daemon.address).unwrap();
+    let mut daemon = Daemon::start(&args);
+    let mut client = TcpStream::connect(daemon.address()).unwrap();
     client
         .write_all(b"GET /v1/membership HTTP/1.1\r\nHost: x\r\n")
         .unwrap();
@@ -263,13 +162,8 @@ fn sigterm_exits_in_time_while_a_client_holds_half_a_request() {
     // Less than the header-read timeout: the shutdown deadline must act.
     let limit = HTTP_SHUTDOWN_DEADLINE + SLACK;
     assert!(limit < HEADER_READ_TIMEOUT);
-    let (code, after) = daemon.terminate_within(limit);
-    assert_eq!(
-        code,
-        Some(0),
-        "still running {after:?} after SIGTERM: {}",
-        daemon.stderr()
-    );
+    let (code, _) = daemon.terminate_within(limit);
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
     drop(client);
 }
 
@@ -293,7 +187,7 @@ fn a_plugin_symlink_swapped_behind_a_dot_dot_path_is_reloaded_without_sighup() {
         ),
     )
     .unwrap();
-    let daemon = Daemon::start(&["--config", config.to_str().unwrap()], None);
+    let daemon = Daemon::start(["--config", config.to_str().unwrap()]);
     let first = eventually(WAIT, "the first answer", || daemon.membership());
     assert_eq!(
         first["policy"]["path"],

@@ -5,68 +5,13 @@
 
 mod common;
 
+use common::daemon::Daemon;
 use common::hand_made::policy_with_memories;
-use common::servers::{eventually, free_port, http_get};
+use common::servers::{eventually, http_get};
 use common::{Run, plugin, rollcall_in, rollcall_within, seed_fleet};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A daemon on the seed fleet under `misbehaving` in `mode`, with its stderr in
-/// a file, killed when dropped.
-struct Daemon {
-    child: std::process::Child,
-    address: String,
-    dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start(mode: &str, refresh: &str) -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = dir.path().join("settings.json");
-        std::fs::write(&settings, format!(r#"{{"mode": "{mode}"}}"#)).unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        command
-            .args(["watch", "--inventory"])
-            .arg(seed_fleet())
-            .arg("--plugin")
-            .arg(plugin("misbehaving"))
-            .args(["--self", AGENT, "--refresh", refresh, "--listen", &address])
-            .arg("--plugin-config")
-            .arg(format!("@{}", settings.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
-        common::isolate(&mut command);
-        let child = command.spawn().unwrap();
-        Daemon {
-            child,
-            address,
-            dir,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
-    }
-
-    /// The value of the metric line that starts with `name`, once it exists.
-    fn metric(&self, name: &str) -> Option<f64> {
-        let (_, metrics) = http_get(&self.address, "/metrics")?;
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const AGENT: &str = "i-df71a7b6";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -344,34 +289,9 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         ),
     )
     .unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    common::isolate(&mut command);
-    let mut child = command
-        .args([
-            "watch",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let get = |path: &str| -> (u16, serde_json::Value) {
-        let (status, body) = http_get(&address, path).expect("HTTP answers");
-        (
-            status,
-            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-        )
-    };
+    let mut daemon = Daemon::start(["--config", config.to_str().unwrap()]);
     let wait = Duration::from_secs(20);
-    eventually(wait, "the first answer", || {
-        (http_get(&address, "/v1/membership")?.0 == 200).then_some(())
-    });
-    let good = get("/v1/membership").1;
+    let good = eventually(wait, "the first answer", || daemon.membership());
 
     let modes = [
         "loop-decide",
@@ -398,7 +318,7 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
     for mode in modes {
         write_replacing(&settings, &format!(r#"{{"mode": "{mode}", "port": 9}}"#));
         rollbacks += 1;
-        let error = rolled_back(&address, rollbacks, mode, &good);
+        let error = rolled_back(&daemon, rollbacks, mode, &good);
         if mode == "recurse" {
             assert!(error.contains("stack overflow"), "{error}");
         }
@@ -427,7 +347,7 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
     );
     write_replacing(&config, &config_text);
     let good = eventually(wait, "the copy in service", || {
-        let served = get("/v1/membership").1;
+        let served = daemon.membership()?;
         (served["policy"]["path"] == in_service.to_str().unwrap()).then_some(served)
     });
     let wasm = std::fs::read(plugin("misbehaving")).unwrap();
@@ -445,21 +365,16 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
         std::fs::write(&incoming, &bytes).unwrap();
         std::fs::rename(&incoming, &in_service).unwrap();
         rollbacks += 1;
-        let error = rolled_back(&address, rollbacks, what, &good);
+        let error = rolled_back(&daemon, rollbacks, what, &good);
         assert!(error.contains("cannot load policy"), "{what}: {error}");
     }
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = eventually(wait, "exit", || child.try_wait().ok().flatten());
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(daemon.terminate_within(wait).0, Some(0));
 }
 
 #[test]
 fn a_failure_that_repeats_every_refresh_is_logged_once_and_served_short() {
-    let daemon = Daemon::start("huge-error", "200ms");
+    let (daemon, _dir) = misbehaving_daemon("huge-error", "200ms");
     eventually(Duration::from_secs(30), "ten failed refreshes", || {
         (daemon.metric("rollcall_refreshes_total{outcome=\"failed\"}")? >= 10.0).then_some(())
     });
@@ -475,7 +390,7 @@ fn a_failure_that_repeats_every_refresh_is_logged_once_and_served_short() {
         "stderr grew to {} bytes",
         stderr.len()
     );
-    let (status, health) = http_get(&daemon.address, "/healthz").expect("HTTP answers");
+    let (status, health) = http_get(daemon.address(), "/healthz").expect("HTTP answers");
     assert_eq!(status, 503, "no answer yet: {health}");
     assert!(
         health.len() < 16 * 1024,
@@ -487,52 +402,58 @@ fn a_failure_that_repeats_every_refresh_is_logged_once_and_served_short() {
 
 #[test]
 fn sigterm_during_a_sleeping_reload_exits_promptly() {
-    let mut daemon = Daemon::start("well-behaved", "200ms");
+    let (mut daemon, dir) = misbehaving_daemon("well-behaved", "200ms");
     eventually(Duration::from_secs(30), "the first answer", || {
-        (http_get(&daemon.address, "/v1/membership")?.0 == 200).then_some(())
+        daemon.membership()
     });
     write_replacing(
-        &daemon.dir.path().join("settings.json"),
+        &dir.path().join("settings.json"),
         r#"{"mode": "sleep-forever"}"#,
     );
     // The reload starts after the watcher's debounce; stop during it.
     std::thread::sleep(Duration::from_millis(400));
-    let stopped = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &daemon.child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = eventually(Duration::from_secs(20), "exit", || {
-        daemon.child.try_wait().ok().flatten()
-    });
-    assert_eq!(status.code(), Some(0));
-    assert!(
-        stopped.elapsed() < Duration::from_secs(5),
-        "SIGTERM took {:?}",
-        stopped.elapsed()
-    );
+    let (code, took) = daemon.terminate_within(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+}
+
+/// A daemon on the seed fleet under `misbehaving` in `mode`, and the
+/// directory of its settings file (`settings.json`).
+fn misbehaving_daemon(mode: &str, refresh: &str) -> (Daemon, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.json");
+    std::fs::write(&settings, format!(r#"{{"mode": "{mode}"}}"#)).unwrap();
+    let (fleet, misbehaving) = (seed_fleet(), plugin("misbehaving"));
+    let daemon = Daemon::start([
+        "--inventory",
+        fleet.to_str().unwrap(),
+        "--plugin",
+        misbehaving.to_str().unwrap(),
+        "--self",
+        AGENT,
+        "--refresh",
+        refresh,
+        "--plugin-config",
+        &format!("@{}", settings.display()),
+    ]);
+    (daemon, dir)
 }
 
 /// Waits until `/metrics` counts `rollbacks` rolled-back reloads, checks
 /// that the daemon is healthy and still serves `good`, and returns the
 /// reload error `/healthz` shows.
-fn rolled_back(address: &str, rollbacks: usize, what: &str, good: &serde_json::Value) -> String {
-    let counter = format!("rollcall_reloads_total{{outcome=\"rolled_back\"}} {rollbacks}");
+fn rolled_back(daemon: &Daemon, rollbacks: usize, what: &str, good: &serde_json::Value) -> String {
     eventually(
         Duration::from_secs(20),
         &format!("{what} rolled back"),
         || {
-            let metrics = http_get(address, "/metrics")?.1;
-            metrics.contains(&counter).then_some(())
+            let rolled_back = daemon.metric("rollcall_reloads_total{outcome=\"rolled_back\"}")?;
+            (rolled_back == rollbacks as f64).then_some(())
         },
     );
-    let json = |path: &str| -> (u16, serde_json::Value) {
-        let (status, body) = http_get(address, path).expect("HTTP answers");
-        (status, serde_json::from_str(&body).unwrap_or_default())
-    };
-    let (status, health) = json("/healthz");
+    let (status, health) = daemon.get("/healthz");
     assert_eq!(status, 200, "{what}: still healthy: {health}");
-    let served = json("/v1/membership").1;
+    let served = daemon.get("/v1/membership").1;
     assert_eq!(
         served["register_with"], good["register_with"],
         "{what}: last good answer"

@@ -8,11 +8,11 @@
 
 mod common;
 
-use common::servers::{Filler, Reply, Request, Stub, eventually, free_port, http_get};
-use common::{Run, ids, isolate, plugin, rollcall_in};
+use common::daemon::Daemon;
+use common::servers::{Filler, Reply, Request, Stub, eventually};
+use common::{RUN_LIMIT, Run, ids, plugin, rollcall_command, rollcall_in, run_within};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -423,19 +423,9 @@ fn a_page_past_the_size_limit_is_refused_as_it_arrives() {
 /// space, so that a file read without a limit ends in a failed allocation
 /// rather than in the machine's memory.
 fn record_capped(path: &Path) -> Run {
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", "ulimit -v 6291456 && exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_rollcall"))
-        .args(["inventory", "--inventory"])
-        .arg(path);
-    isolate(&mut command);
-    let output = command.output().expect("rollcall runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let mut command = rollcall_command(Some("ulimit -v 6291456 &&"));
+    command.args(["inventory", "--inventory"]).arg(path);
+    run_within(RUN_LIMIT, command)
 }
 
 #[test]
@@ -469,49 +459,6 @@ fn an_inventory_file_past_the_size_limit_is_refused() {
     );
 }
 
-/// A running `rollcall watch`, killed on drop.
-struct Watch {
-    child: Child,
-    address: String,
-}
-
-impl Watch {
-    fn start(dir: &Path, args: &[&str]) -> Watch {
-        let address = format!("127.0.0.1:{}", free_port());
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        isolate(&mut command);
-        command
-            .arg("watch")
-            .args(args)
-            .args(["--listen", &address])
-            .envs(CREDENTIALS)
-            .env("RUST_LOG", "rollcall=debug")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("watch.stdout")).unwrap())
-            .stderr(std::fs::File::create(dir.join("watch.stderr")).unwrap());
-        let watch = Watch {
-            child: command.spawn().expect("rollcall watch starts"),
-            address,
-        };
-        eventually(WAIT, "the HTTP API", || {
-            http_get(&watch.address, "/healthz")
-        });
-        watch
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let (_, body) = http_get(&self.address, path).expect("the HTTP API answers");
-        serde_json::from_str(&body).unwrap_or(Value::String(body))
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_page_cut_short_in_watch_keeps_every_member_and_marks_the_answer_stale() {
     let pages = fleet_pages();
@@ -532,27 +479,27 @@ fn a_page_cut_short_in_watch_keeps_every_member_and_marks_the_answer_stale() {
     let output = dir.path().join("membership.json");
     let plugin = plugin("elastic_grid");
     let agent = instance_id(2);
-    let watch = Watch::start(
-        dir.path(),
-        &[
-            "--endpoint-url",
-            &ec2.endpoint,
-            "--region",
-            REGION,
-            "--plugin",
-            plugin.to_str().unwrap(),
-            "--self",
-            &agent,
-            "--refresh",
-            "200ms",
-            "--output",
-            output.to_str().unwrap(),
-            "--max-attempts",
-            "1",
-        ],
-    );
+    let watch = Daemon::launch([
+        "--endpoint-url",
+        &ec2.endpoint,
+        "--region",
+        REGION,
+        "--plugin",
+        plugin.to_str().unwrap(),
+        "--self",
+        &agent,
+        "--refresh",
+        "200ms",
+        "--output",
+        output.to_str().unwrap(),
+        "--max-attempts",
+        "1",
+    ])
+    .envs(&CREDENTIALS)
+    .envs(&[("RUST_LOG", "rollcall=debug")])
+    .start();
     let first = eventually(WAIT, "the first answer", || {
-        let document = watch.get("/v1/membership");
+        let document = watch.membership()?;
         (document["inventory"]["instances"] == FLEET).then_some(document)
     });
     assert_eq!(ids(&first, "members").len(), FLEET);
@@ -560,7 +507,7 @@ fn a_page_cut_short_in_watch_keeps_every_member_and_marks_the_answer_stale() {
     for (k, point) in points.iter().enumerate() {
         mode.store(k + 1, Ordering::SeqCst);
         let stale = eventually(WAIT, "the stale mark", || {
-            let document = watch.get("/v1/membership");
+            let document = watch.membership()?;
             (document["inventory"]["stale"] == true).then_some(document)
         });
         assert_eq!(
@@ -572,10 +519,10 @@ fn a_page_cut_short_in_watch_keeps_every_member_and_marks_the_answer_stale() {
         assert!(error.contains("the page is incomplete"), "{stale}");
         mode.store(0, Ordering::SeqCst);
         eventually(WAIT, "fresh again", || {
-            (watch.get("/v1/membership")["inventory"]["stale"] == false).then_some(())
+            (watch.membership()?["inventory"]["stale"] == false).then_some(())
         });
     }
-    let events = watch.get("/v1/events?since=0");
+    let (_, events) = watch.get("/v1/events?since=0");
     let kinds: Vec<&str> = events["events"]
         .as_array()
         .unwrap()

@@ -5,86 +5,21 @@
 
 mod common;
 
-use common::servers::{Moto, Proxy, eventually, free_port, http_get};
+use common::daemon::Daemon;
+use common::servers::{Moto, Proxy, eventually};
 use common::{plugin, seed_fleet, workspace};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const AGENT: &str = "i-df71a7b6";
 const MONITOR: &str = "i-2271a74b";
 const WAIT: Duration = Duration::from_secs(20);
+const DEBUG_LOG: (&str, &str) = ("RUST_LOG", "rollcall=debug");
 
-/// A running `rollcall watch`, stopped (SIGKILL) if the test fails first.
-struct Watch {
-    child: Option<Child>,
-    address: String,
-    stderr: PathBuf,
-}
-
-impl Watch {
-    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Watch {
-        let address = format!("127.0.0.1:{}", free_port());
-        let stderr = dir.join("watch.stderr");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-        common::isolate(&mut command);
-        command
-            .arg("watch")
-            .args(args)
-            .args(["--listen", &address])
-            .env("RUST_LOG", "rollcall=debug")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(dir.join("watch.stdout")).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .envs(env.iter().copied());
-        let watch = Watch {
-            child: Some(command.spawn().expect("rollcall watch starts")),
-            address,
-            stderr,
-        };
-        eventually(WAIT, "the HTTP API", || {
-            http_get(&watch.address, "/healthz")
-        });
-        watch
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        let (status, body) = http_get(&self.address, path).expect("the HTTP API answers");
-        let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
-        (status, body)
-    }
-
-    fn membership(&self) -> Value {
-        self.get("/v1/membership").1
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// SIGTERM, and the exit status.
-    fn terminate(mut self) -> i32 {
-        let mut child = self.child.take().expect("running");
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
-        let status = eventually(WAIT, "the daemon to exit", || {
-            child.try_wait().ok().flatten()
-        });
-        status.code().unwrap_or(-1)
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// `rollcall watch ARGS`, logging at debug level.
+fn start(args: &[&str]) -> Daemon {
+    Daemon::launch(args).envs(&[DEBUG_LOG]).start()
 }
 
 fn targets(document: &Value) -> Vec<String> {
@@ -152,12 +87,12 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         ),
     )
     .unwrap();
-    let watch = Watch::start(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let mut watch = start(&["--config", config.to_str().unwrap()]);
 
     // The first answer, in the file sink and over HTTP.
     let first = eventually(WAIT, "the file sink", || read_json(&output));
     assert_eq!(targets(&first), [MONITOR]);
-    assert_eq!(targets(&watch.membership()), [MONITOR]);
+    assert_eq!(targets(&watch.membership().unwrap()), [MONITOR]);
     let (status, health) = watch.get("/healthz");
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
 
@@ -167,7 +102,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         read_json(&output).filter(|document| targets(document).len() == 2)
     });
     assert_eq!(targets(&grown), ["i-0000000000000new", MONITOR]);
-    assert_eq!(targets(&watch.membership()).len(), 2);
+    assert_eq!(targets(&watch.membership().unwrap()).len(), 2);
     let (_, events) = watch.get("/v1/events?since=0");
     let kinds: Vec<&str> = events["events"]
         .as_array()
@@ -191,7 +126,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
     eventually(WAIT, "the tag-roles answer", || {
         read_json(&output).filter(|document| document["members"] == serde_json::json!([]))
     });
-    let tag_sha = watch.membership()["policy"]["sha256"].clone();
+    let tag_sha = watch.membership().unwrap()["policy"]["sha256"].clone();
 
     // Garbage: the answer stays, the failure shows, the old policy serves.
     std::fs::write(dir.path().join("garbage"), "not wasm").unwrap();
@@ -217,7 +152,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
     );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
-        watch.membership()["policy"]["sha256"],
+        watch.membership().unwrap()["policy"]["sha256"],
         tag_sha,
         "still the last good policy"
     );
@@ -248,8 +183,8 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         assert!(bytes > 100, "the document reached stdin: {run}");
     }
 
-    let log = watch.log();
-    assert_eq!(watch.terminate(), 0, "{log}");
+    let (code, _) = watch.terminate_within(WAIT);
+    assert_eq!(code, Some(0), "{}", watch.stderr());
 }
 
 #[test]
@@ -269,7 +204,7 @@ fn a_failing_hook_is_logged_and_not_fatal() {
         ),
     )
     .unwrap();
-    let watch = Watch::start(dir.path(), &["--config", config.to_str().unwrap()], &[]);
+    let mut watch = start(&["--config", config.to_str().unwrap()]);
     eventually(WAIT, "the file sink despite the hook", || {
         read_json(&output)
     });
@@ -277,7 +212,7 @@ fn a_failing_hook_is_logged_and_not_fatal() {
     eventually(WAIT, "the second change", || {
         read_json(&output).filter(|document| targets(document).len() == 2)
     });
-    let log = watch.log();
+    let log = watch.stderr();
     assert_eq!(log.matches("Sink failed").count(), 2, "{log}");
     assert!(
         log.contains("exited with exit status: 3: hook broke"),
@@ -285,10 +220,7 @@ fn a_failing_hook_is_logged_and_not_fatal() {
     );
     let hook = "exec sh -c echo hook broke >&2; exit 3";
     assert_eq!(
-        metric(
-            &watch,
-            &format!("rollcall_sink_failures_total{{sink=\"{hook}\"}}")
-        ),
+        watch.metric(&format!("rollcall_sink_failures_total{{sink=\"{hook}\"}}")),
         Some(2.0)
     );
     let (status, health) = watch.get("/healthz");
@@ -299,26 +231,18 @@ fn a_failing_hook_is_logged_and_not_fatal() {
             .is_some_and(|error| error.contains("hook broke")),
         "{health}"
     );
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 #[test]
 fn the_bundled_example_config_runs() {
-    let dir = tempfile::tempdir().unwrap();
     plugin("elastic_grid");
     let config = workspace().join("examples/rollcall.toml");
-    let watch = Watch::start(
-        dir.path(),
-        &["--config", config.to_str().unwrap(), "--refresh", "200ms"],
-        &[],
-    );
-    let document = eventually(WAIT, "the example's answer", || {
-        let (status, document) = watch.get("/v1/membership");
-        (status == 200).then_some(document)
-    });
+    let mut watch = start(&["--config", config.to_str().unwrap(), "--refresh", "200ms"]);
+    let document = eventually(WAIT, "the example's answer", || watch.membership());
     assert_eq!(document["self"]["instance_id"], AGENT);
     assert_eq!(targets(&document), [MONITOR]);
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -369,31 +293,30 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
 
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("membership.json");
-    let watch = Watch::start(
-        dir.path(),
-        &[
-            "--endpoint-url",
-            &proxy.endpoint,
-            "--region",
-            "us-west-2",
-            "--plugin",
-            plugin("elastic_grid").to_str().unwrap(),
-            "--self",
-            &agent,
-            "--refresh",
-            "300ms",
-            "--output",
-            output.to_str().unwrap(),
-            "--max-attempts",
-            "1",
-            "--attempt-timeout",
-            "1s",
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ],
-    );
+    let mut watch = Daemon::launch([
+        "--endpoint-url",
+        &proxy.endpoint,
+        "--region",
+        "us-west-2",
+        "--plugin",
+        plugin("elastic_grid").to_str().unwrap(),
+        "--self",
+        &agent,
+        "--refresh",
+        "300ms",
+        "--output",
+        output.to_str().unwrap(),
+        "--max-attempts",
+        "1",
+        "--attempt-timeout",
+        "1s",
+    ])
+    .envs(&[
+        DEBUG_LOG,
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ])
+    .start();
     let first = eventually(WAIT, "the first answer", || read_json(&output));
     assert_eq!(targets(&first), std::slice::from_ref(&monitor));
 
@@ -416,7 +339,7 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
     // once older than stale_after (3 x 300ms).
     proxy.set_up(false);
     let stale = eventually(WAIT, "the stale mark", || {
-        let document = watch.membership();
+        let document = watch.membership()?;
         (document["inventory"]["stale"] == true).then_some(document)
     });
     assert_eq!(
@@ -448,7 +371,7 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
     proxy.set_up(true);
     eventually(WAIT, "fresh again", || {
         let (status, _) = watch.get("/healthz");
-        (status == 200 && watch.membership()["inventory"]["stale"] == false).then_some(())
+        (status == 200 && watch.membership()?["inventory"]["stale"] == false).then_some(())
     });
     let (_, events) = watch.get("/v1/events");
     let left: Vec<&Value> = events["events"]
@@ -458,19 +381,19 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
         .filter(|event| event["kind"] == "left")
         .collect();
     assert_eq!(left.len(), 1, "only the terminated monitor left: {events}");
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 /// A daemon on a copy of the seed fleet in `dir` with elastic-grid (as
 /// `policy.wasm`), self the agent, a 200 ms refresh, and `extra` appended to
 /// its configuration.
-fn start_on_seed_fleet(dir: &Path, extra: &str) -> (Watch, PathBuf, PathBuf) {
+fn start_on_seed_fleet(dir: &Path, extra: &str) -> (Daemon, PathBuf, PathBuf) {
     let fleet = dir.join("fleet.json");
     std::fs::copy(seed_fleet(), &fleet).unwrap();
     std::fs::copy(plugin("elastic_grid"), dir.join("policy.wasm")).unwrap();
     let config = dir.join("rollcall.toml");
     std::fs::write(&config, seed_config(AGENT, extra)).unwrap();
-    let watch = Watch::start(dir, &["--config", config.to_str().unwrap()], &[]);
+    let watch = start(&["--config", config.to_str().unwrap()]);
     (watch, fleet, config)
 }
 
@@ -481,16 +404,7 @@ fn seed_config(own: &str, extra: &str) -> String {
     )
 }
 
-/// The value of the metric line that starts with `name`.
-fn metric(watch: &Watch, name: &str) -> Option<f64> {
-    let (_, metrics) = watch.get("/metrics");
-    metrics
-        .as_str()?
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-}
-
-fn event_kinds(watch: &Watch) -> Vec<String> {
+fn event_kinds(watch: &Daemon) -> Vec<String> {
     let (_, events) = watch.get("/v1/events?since=0");
     events["events"]
         .as_array()
@@ -503,19 +417,18 @@ fn event_kinds(watch: &Watch) -> Vec<String> {
 #[test]
 fn a_reload_that_fails_changes_nothing_not_even_self() {
     let dir = tempfile::tempdir().unwrap();
-    let (watch, _, config) = start_on_seed_fleet(dir.path(), "");
-    eventually(WAIT, "the first answer", || {
-        (watch.get("/v1/membership").0 == 200).then_some(())
-    });
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");
+    eventually(WAIT, "the first answer", || watch.membership());
     write_replacing(&config, &seed_config("i-typo", ""));
     eventually(WAIT, "the rolled-back reload", || {
-        (metric(&watch, "rollcall_reloads_total{outcome=\"rolled_back\"}")? >= 1.0).then_some(())
+        (watch.metric("rollcall_reloads_total{outcome=\"rolled_back\"}")? >= 1.0).then_some(())
     });
     // Refreshes after the failed reload still decide as the agent.
-    let ok_before = metric(&watch, "rollcall_refreshes_total{outcome=\"ok\"}").unwrap();
+    let ok_before = watch
+        .metric("rollcall_refreshes_total{outcome=\"ok\"}")
+        .unwrap();
     eventually(WAIT, "three more good refreshes", || {
-        (metric(&watch, "rollcall_refreshes_total{outcome=\"ok\"}")? >= ok_before + 3.0)
-            .then_some(())
+        (watch.metric("rollcall_refreshes_total{outcome=\"ok\"}")? >= ok_before + 3.0).then_some(())
     });
     let (status, health) = watch.get("/healthz");
     assert_eq!(status, 200, "{health}");
@@ -526,24 +439,24 @@ fn a_reload_that_fails_changes_nothing_not_even_self() {
             .is_some_and(|error| error.contains("i-typo")),
         "{health}"
     );
-    assert_eq!(watch.membership()["self"]["instance_id"], AGENT);
+    assert_eq!(watch.membership().unwrap()["self"]["instance_id"], AGENT);
     assert_eq!(
-        metric(&watch, "rollcall_refreshes_total{outcome=\"failed\"}"),
+        watch.metric("rollcall_refreshes_total{outcome=\"failed\"}"),
         Some(0.0)
     );
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 #[test]
 fn a_policy_reload_during_an_outage_keeps_the_answer_stale() {
     let dir = tempfile::tempdir().unwrap();
     let sink = "\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n";
-    let (watch, fleet, config) = start_on_seed_fleet(dir.path(), sink);
+    let (mut watch, fleet, config) = start_on_seed_fleet(dir.path(), sink);
     let output = dir.path().join("membership.json");
     let first = eventually(WAIT, "the first answer", || read_json(&output));
     write_replacing(&fleet, "{ this is no fleet");
     eventually(WAIT, "the stale mark", || {
-        (watch.membership()["inventory"]["stale"] == true).then_some(())
+        (watch.membership()?["inventory"]["stale"] == true).then_some(())
     });
     // A new policy (other settings): decided on the fleet the daemon has,
     // and published as stale as that fleet is. Failed refreshes publish
@@ -563,14 +476,14 @@ fn a_policy_reload_during_an_outage_keeps_the_answer_stale() {
     );
     let (_, health) = watch.get("/healthz");
     assert!(health["refresh_error"].is_string(), "{health}");
-    assert_eq!(metric(&watch, "rollcall_stale"), Some(1.0));
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.metric("rollcall_stale"), Some(1.0));
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 #[test]
 fn every_change_to_the_document_reaches_the_sinks() {
     let dir = tempfile::tempdir().unwrap();
-    let (watch, fleet, _) = start_on_seed_fleet(
+    let (mut watch, fleet, _) = start_on_seed_fleet(
         dir.path(),
         "\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n",
     );
@@ -602,7 +515,7 @@ fn every_change_to_the_document_reaches_the_sinks() {
         "{:?}",
         event_kinds(&watch)
     );
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
 #[test]
@@ -616,9 +529,9 @@ fn sigterm_finishes_the_publication_in_progress() {
         started.display(),
         finished.display()
     );
-    let (watch, _, _) = start_on_seed_fleet(dir.path(), &hook);
+    let (mut watch, _, _) = start_on_seed_fleet(dir.path(), &hook);
     eventually(WAIT, "the hook to start", || started.exists().then_some(()));
-    assert_eq!(watch.terminate(), 0);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
     assert!(finished.exists(), "the hook was allowed to finish");
     assert!(
         read_json(&dir.path().join("membership.json")).is_some(),
@@ -656,46 +569,20 @@ fn a_stdout_nobody_reads_never_stalls_the_daemon() {
         ),
     )
     .unwrap();
-    let address = format!("127.0.0.1:{}", free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    common::isolate(&mut command);
     // Stdout is a pipe this test holds and never reads: a few changes of a
     // thousand members each (one JSON line of about 20 KB per kind) fill it.
-    let mut child = command
-        .args([
-            "watch",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            &address,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
-        .spawn()
-        .unwrap();
-    let members = |address: &str| -> Option<Value> {
-        let (status, body) = http_get(address, "/v1/membership")?;
-        (status == 200).then(|| serde_json::from_str::<Value>(&body).ok())?
-    };
+    let mut watch = Daemon::launch(["--config", config.to_str().unwrap()])
+        .unread_stdout()
+        .start();
     for round in 0..8 {
         let prefix = format!("r{round}x");
         write_replacing(&fleet, &fleet_of(&prefix, 1000));
         eventually(WAIT, &format!("round {round} served"), || {
-            let document = members(&address)?;
+            let document = watch.membership()?;
             let first = document["members"][0]["instance_id"].as_str()?.to_owned();
             first.starts_with(&format!("i-{prefix}")).then_some(())
         });
     }
-    let (status, _) = http_get(&address, "/healthz").expect("HTTP answers");
-    assert_eq!(status, 200);
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let exit = eventually(WAIT, "the daemon to exit", || {
-        child.try_wait().ok().flatten()
-    });
-    assert_eq!(exit.code(), Some(0));
+    assert_eq!(watch.get("/healthz").0, 200);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }

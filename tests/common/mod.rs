@@ -2,6 +2,7 @@
 //! What the end-to-end tests share: running the real `rollcall` binary on
 //! the real plugins and fixtures, and the loopback servers it talks to.
 
+pub mod daemon;
 pub mod hand_made;
 pub mod servers;
 
@@ -19,7 +20,7 @@ pub fn workspace() -> PathBuf {
         .to_owned()
 }
 
-/// A plugin built by `cargo build --release --target wasm32-wasip2`.
+/// A plugin built by `scripts/plugins`.
 pub fn plugin(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -27,9 +28,10 @@ pub fn plugin(name: &str) -> PathBuf {
     let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
     assert!(
         path.exists(),
-        "{} is missing: build the plugins first (scripts/test does: \
-         cargo build --release --target wasm32-wasip2 -p elastic-grid -p tag-roles -p misbehaving -p foreign-world)",
-        path.display()
+        "{} is missing: build the plugins the tests use with {} \
+         (with the same CARGO_TARGET_DIR, if one is set)",
+        path.display(),
+        workspace().join("scripts/plugins").display()
     );
     path
 }
@@ -108,11 +110,34 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    command.args(args);
+    let mut command = rollcall_command(None);
+    command.args(args).envs(env.iter().copied());
+    run_within(limit, command)
+}
+
+/// The `rollcall` binary, isolated (see [`isolate`]); with `shell_prefix`
+/// (a `ulimit`, say) it runs as `sh -c "PREFIX exec rollcall ARGS..."`.
+pub fn rollcall_command(shell_prefix: Option<&str>) -> Command {
+    let binary = env!("CARGO_BIN_EXE_rollcall");
+    let mut command = match shell_prefix {
+        Some(prefix) => {
+            let mut command = Command::new("sh");
+            command
+                .arg("-c")
+                .arg(format!("{prefix} exec \"$0\" \"$@\""))
+                .arg(binary);
+            command
+        }
+        None => Command::new(binary),
+    };
     isolate(&mut command);
     command
-        .envs(env.iter().copied())
+}
+
+/// Runs `command` to its end with no stdin; it is killed, and the test
+/// fails, once it has taken `limit`.
+pub fn run_within(limit: Duration, mut command: Command) -> Run {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
