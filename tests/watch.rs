@@ -539,6 +539,35 @@ fn sigterm_finishes_the_publication_in_progress() {
     );
 }
 
+#[test]
+fn a_hook_that_hangs_delays_neither_refreshes_nor_the_sinks_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = dir.path().join("release");
+    let hook = format!(
+        "\n[[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"while [ ! -e {} ]; do sleep 0.05; done\"]\ntimeout = \"1m\"\n\
+         \n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n",
+        release.display()
+    );
+    let (mut watch, fleet, _) = start_on_seed_fleet(dir.path(), &hook);
+    let output = dir.path().join("membership.json");
+    // The hook holds its first publication until released; the file sink
+    // after it gets the first answer and then the next one meanwhile.
+    let first = eventually(WAIT, "the first answer in the file sink", || {
+        read_json(&output)
+    });
+    let moved = std::fs::read_to_string(seed_fleet())
+        .unwrap()
+        .replace("10.251.199.131", "10.251.199.132");
+    write_replacing(&fleet, &moved);
+    eventually(WAIT, "the next answer in the file sink", || {
+        read_json(&output).filter(|document| document["members"] != first["members"])
+    });
+    let (status, health) = watch.get("/healthz");
+    assert_eq!(status, 200, "{health}");
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
 /// A describe-instances document of `count` running instances named
 /// `i-{prefix}{n}`.
 fn fleet_of(prefix: &str, count: usize) -> String {
