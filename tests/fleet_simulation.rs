@@ -15,6 +15,7 @@
 //! spend more tokens). Nodes share decoded snapshots to save CPU
 //! ([`SharedDecoding`]); each still makes every S3 request it would.
 
+use prometheus_client::metrics::counter::Counter;
 use rollcall::daemon::service::next_delay;
 use rollcall::inventory::{Instance, SourceError};
 use rollcall::snapshot::{
@@ -231,7 +232,7 @@ async fn shared_node(
     decoding: Arc<SharedDecoding>,
     clock: Clock,
     answers: Arc<Answers>,
-    tallies: Arc<Mutex<Vec<Arc<Tally>>>>,
+    tallies: Arc<Mutex<Vec<Tally>>>,
 ) {
     let start = Instant::now();
     let mut rng = fastrand::Rng::with_seed(n as u64);
@@ -242,10 +243,10 @@ async fn shared_node(
         if let Ok(fleet) = boot.refresh().await {
             answers.set(n, fleet.listed_at);
         }
-        tallies.lock().unwrap().push(Arc::clone(&boot.tally));
+        tallies.lock().unwrap().push(boot.tally.clone());
     }
     let daemon = coordinator(&store, &ec2, &decoding, clock, n, Mode::Daemon);
-    tallies.lock().unwrap().push(Arc::clone(&daemon.tally));
+    tallies.lock().unwrap().push(daemon.tally.clone());
     let mut failures = 0;
     while start.elapsed() < HOUR {
         match daemon.refresh().await {
@@ -281,7 +282,7 @@ async fn listing_node(n: usize, ec2: Arc<Ec2Model>, clock: Clock, answers: Arc<A
 struct Outcome {
     ec2: Arc<Ec2Model>,
     ages: Ages,
-    tallies: Vec<Arc<Tally>>,
+    tallies: Vec<Tally>,
     s3: Option<Arc<MemoryStore>>,
 }
 
@@ -414,11 +415,8 @@ impl Figures {
     }
 }
 
-fn total(tallies: &[Arc<Tally>], field: impl Fn(&Tally) -> &AtomicU64) -> u64 {
-    tallies
-        .iter()
-        .map(|tally| field(tally).load(Ordering::Relaxed))
-        .sum()
+fn total(tallies: &[Tally], field: impl Fn(&Tally) -> &Counter) -> u64 {
+    tallies.iter().map(|tally| field(tally).get()).sum()
 }
 
 #[tokio::test(start_paused = true)]

@@ -43,6 +43,10 @@ pub struct Config {
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per configuration load; boxing buys nothing"
+)]
 pub enum SourceConfig {
     /// A describe-instances JSON file, re-read when it changes.
     File { path: PathBuf },
@@ -132,7 +136,11 @@ pub struct HttpConfig {
 pub struct ConfigError(pub String);
 
 /// Where the fleet comes from, as the daemon uses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per configuration load; boxing buys nothing"
+)]
 pub enum SourceSettings {
     File(PathBuf),
     Ec2(Ec2Settings),
@@ -140,7 +148,7 @@ pub enum SourceSettings {
 
 /// The policy's settings: a JSON document, or a file holding one (JSON or
 /// TOML), read at every (re)load.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PluginSettings {
     Inline(String),
     File(PathBuf),

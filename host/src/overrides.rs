@@ -7,6 +7,7 @@
 use crate::inventory::{Ec2Settings, Filter};
 use crate::policy::PolicyLimits;
 use crate::ranges::{self, Bounded, Written};
+use crate::snapshot::{S3Location, SnapshotSettings};
 use clap::Args;
 use serde::Deserialize;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use std::time::Duration;
 /// Two fields are one-sided: `--region` has no key (the file says
 /// `regions`), and `imds` has no flag of its own (`--no-imds` also decides
 /// self, so it stays with `--self`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ec2Overrides {
     /// EC2 region (default: AWS_REGION, the profile's region, or IMDS).
@@ -74,6 +75,28 @@ pub struct Ec2Overrides {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::MAX_ATTEMPTS.range.clone()))]
     pub max_attempts: Option<u32>,
 
+    /// Share one EC2 listing per refresh period with the whole fleet
+    /// through this S3 location: nodes read the snapshot, and one node per
+    /// period lists EC2 and writes it (README "Running at scale").
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub snapshot: Option<S3Location>,
+
+    /// S3 endpoint for the snapshot, e.g. a VPC endpoint or a test server
+    /// (also AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL); addressed path-style.
+    #[arg(long = "s3-endpoint-url", value_name = "URL")]
+    pub s3_endpoint_url: Option<String>,
+
+    /// DescribeInstances calls per second the whole fleet may spend listing
+    /// EC2 itself when the snapshot cannot serve [default: 2].
+    #[arg(long, value_name = "CALLS", value_parser = ranges::EC2_BUDGET.parser())]
+    pub ec2_budget: Option<f64>,
+
+    /// Age past which the snapshot no longer serves and nodes fall back to
+    /// EC2 behind --ec2-budget [default: 5 refresh intervals].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::SNAPSHOT_MAX_AGE.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub snapshot_max_age: Option<Duration>,
+
     /// Whether IMDS may be asked for self and the region.
     #[arg(skip)]
     pub imds: Option<bool>,
@@ -118,7 +141,56 @@ impl Ec2Overrides {
         base.fetch_timeout =
             checked(&ranges::FETCH_TIMEOUT, self.fetch_timeout)?.unwrap_or(base.fetch_timeout);
         base.region_from_imds = self.imds.unwrap_or(base.region_from_imds);
+        base.snapshot = self.apply_snapshot(base.snapshot)?;
         Ok(base)
+    }
+
+    /// The snapshot settings below with those given put in place; tuning a
+    /// snapshot that is named nowhere is refused.
+    fn apply_snapshot(
+        &self,
+        base: Option<SnapshotSettings>,
+    ) -> Result<Option<SnapshotSettings>, InvalidSetting> {
+        let mut snapshot = match (&self.snapshot, base) {
+            (Some(location), Some(base)) => SnapshotSettings {
+                location: location.clone(),
+                ..base
+            },
+            (Some(location), None) => SnapshotSettings::at(location.clone()),
+            (None, Some(base)) => base,
+            (None, None) => {
+                let tuning = [
+                    (
+                        self.s3_endpoint_url.is_some(),
+                        "source.s3_endpoint_url",
+                        "--s3-endpoint-url",
+                    ),
+                    (
+                        self.ec2_budget.is_some(),
+                        ranges::EC2_BUDGET.key,
+                        "--ec2-budget",
+                    ),
+                    (
+                        self.snapshot_max_age.is_some(),
+                        ranges::SNAPSHOT_MAX_AGE.key,
+                        "--snapshot-max-age",
+                    ),
+                ];
+                return match tuning.into_iter().find(|(given, _, _)| *given) {
+                    Some((_, key, flag)) => Err(InvalidSetting::NeedsSnapshot { key, flag }),
+                    None => Ok(None),
+                };
+            }
+        };
+        if self.s3_endpoint_url.is_some() {
+            snapshot.endpoint_url = self.s3_endpoint_url.clone();
+        }
+        snapshot.ec2_budget =
+            checked(&ranges::EC2_BUDGET, self.ec2_budget)?.unwrap_or(snapshot.ec2_budget);
+        if let Some(age) = checked(&ranges::SNAPSHOT_MAX_AGE, self.snapshot_max_age)? {
+            snapshot.max_age = Some(age);
+        }
+        Ok(Some(snapshot))
     }
 }
 
@@ -168,6 +240,12 @@ pub enum InvalidSetting {
     /// A filter not in the AWS CLI's syntax.
     #[error("source.filters: {0}")]
     Filter(String),
+    /// A snapshot setting with no snapshot to apply to.
+    #[error("{key} is set, but no snapshot is: add source.snapshot = \"s3://BUCKET/PREFIX\"")]
+    NeedsSnapshot {
+        key: &'static str,
+        flag: &'static str,
+    },
 }
 
 impl InvalidSetting {
@@ -181,6 +259,9 @@ impl InvalidSetting {
             } => format!("{flag}: {why}"),
             InvalidSetting::OutOfRange { flag: None, .. } => self.to_string(),
             InvalidSetting::Filter(why) => format!("--filter: {why}"),
+            InvalidSetting::NeedsSnapshot { flag, .. } => {
+                format!("{flag} tunes the fleet's snapshot: add --snapshot s3://BUCKET/PREFIX")
+            }
         }
     }
 }
@@ -348,6 +429,7 @@ imds = false
                 fetch_timeout: defaults.fetch_timeout,
                 max_attempts: defaults.max_attempts,
                 region_from_imds: false,
+                snapshot: None,
             }
         );
 
@@ -451,11 +533,44 @@ imds = false
             err.message().starts_with(
                 "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
                  `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
-                 `max_attempts`, `imds`"
+                 `max_attempts`, `snapshot`, `s3_endpoint_url`, `ec2_budget`, \
+                 `snapshot_max_age`, `imds`"
             ),
             "{err}"
         );
         assert!(Flags::try_parse_from(["rollcall", "--imds", "false"]).is_err());
         assert_eq!(file("imds = true").imds, Some(true));
+    }
+
+    #[test]
+    fn the_snapshot_is_named_by_the_file_or_a_flag_and_tuned_by_either() {
+        let from_file = file("snapshot = \"s3://fleet-bucket/prod\"\nec2_budget = 0.5\n");
+        let from_flags = flags(&["--snapshot-max-age", "10m"]).ec2;
+        let settings = from_flags
+            .apply_to(from_file.apply_to(Ec2Settings::default()).unwrap())
+            .unwrap();
+        let snapshot = settings.snapshot.expect("a snapshot");
+        assert_eq!(snapshot.location.to_string(), "s3://fleet-bucket/prod");
+        assert_eq!(snapshot.ec2_budget, 0.5);
+        assert_eq!(snapshot.max_age, Some(Duration::from_secs(600)));
+        assert_eq!(snapshot.endpoint_url, None);
+
+        let untethered = flags(&["--ec2-budget", "1"]).ec2;
+        let err = untethered.apply_to(Ec2Settings::default()).unwrap_err();
+        assert_eq!(
+            err.of_flag(),
+            "--ec2-budget tunes the fleet's snapshot: add --snapshot s3://BUCKET/PREFIX"
+        );
+        let err = file("ec2_budget = 1.0\n")
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("source.ec2_budget is set"),
+            "{err}"
+        );
+        assert!(
+            Flags::try_parse_from(["rollcall", "--snapshot", "bucket/prefix"]).is_err(),
+            "a location that is not s3:// is refused"
+        );
     }
 }

@@ -62,6 +62,11 @@ pub const POLICY_TIME_LIMIT: Bounded<Duration> = Bounded {
     key: "policy.time_limit",
     range: millis(10)..=minutes(5),
 };
+pub const SNAPSHOT_MAX_AGE: Bounded<Duration> = Bounded {
+    flag: Some("--snapshot-max-age"),
+    key: "source.snapshot_max_age",
+    range: millis(100)..=hours(24),
+};
 pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     flag: None,
     key: "sink.timeout",
@@ -84,8 +89,16 @@ pub const POLICY_MEMORY_MIB: Bounded<i64> = Bounded {
     range: 1..=4096,
 };
 
+/// `DescribeInstances` calls per second: EC2 refills 20 (paginated or
+/// filtered calls) per account and region, shared with every other tool.
+pub const EC2_BUDGET: Bounded<f64> = Bounded {
+    flag: Some("--ec2-budget"),
+    key: "source.ec2_budget",
+    range: 0.01..=20.0,
+};
+
 /// Every bounded setting, for the documentation and its test.
-pub const DURATIONS: [&Bounded<Duration>; 8] = [
+pub const DURATIONS: [&Bounded<Duration>; 9] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -93,9 +106,11 @@ pub const DURATIONS: [&Bounded<Duration>; 8] = [
     &ATTEMPT_TIMEOUT,
     &FETCH_TIMEOUT,
     &POLICY_TIME_LIMIT,
+    &SNAPSHOT_MAX_AGE,
     &EXEC_TIMEOUT,
 ];
 pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
+pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];
 
 /// How a bounded value is written in messages: as the flags and the
 /// configuration file take it.
@@ -110,6 +125,12 @@ impl Written for Duration {
 }
 
 impl Written for i64 {
+    fn written(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Written for f64 {
     fn written(&self) -> String {
         self.to_string()
     }
@@ -143,6 +164,18 @@ impl Bounded<Duration> {
     }
 }
 
+impl Bounded<f64> {
+    /// A parser for the setting's flag: a decimal number, within range.
+    pub fn parser(&'static self) -> impl Fn(&str) -> Result<f64, String> + Clone {
+        move |text| {
+            let value: f64 = text
+                .parse()
+                .map_err(|_| format!("{text:?} is not a number (expected e.g. 2 or 0.5)"))?;
+            self.check(value)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +188,10 @@ mod tests {
             assert!(keys.insert(setting.key), "{} twice", setting.key);
         }
         for setting in COUNTS {
+            assert!(setting.range.start() <= setting.range.end(), "{setting:?}");
+            assert!(keys.insert(setting.key), "{} twice", setting.key);
+        }
+        for setting in RATES {
             assert!(setting.range.start() <= setting.range.end(), "{setting:?}");
             assert!(keys.insert(setting.key), "{} twice", setting.key);
         }
@@ -180,6 +217,10 @@ mod tests {
         );
         assert!(parse("0s").unwrap_err().contains("out of range"));
         assert!(parse("soon").unwrap_err().contains("expected a duration"));
+        let budget = EC2_BUDGET.parser();
+        assert_eq!(budget("0.5"), Ok(0.5));
+        assert!(budget("NaN").unwrap_err().contains("out of range"));
+        assert!(budget("lots").unwrap_err().contains("not a number"));
         assert_eq!(
             MAX_ATTEMPTS.check(4_294_967_295).unwrap_err(),
             "4294967295 is out of range: it must be from 1 to 20"

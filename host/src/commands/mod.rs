@@ -49,7 +49,7 @@ impl From<SourceError> for Failure {
     fn from(err: SourceError) -> Self {
         let code = match &err {
             SourceError::Input(_) => EXIT_USAGE,
-            SourceError::Unavailable(_) => EXIT_SOURCE,
+            SourceError::Unavailable(_) | SourceError::Throttled(_) => EXIT_SOURCE,
         };
         Failure::new(code, err.to_string())
     }

@@ -3,20 +3,26 @@
 use super::{EXIT_SOURCE, EXIT_USAGE, Failure};
 use crate::cli::{SelfArgs, SourceArgs};
 use crate::identity::{SelfChoice, instance_id_from_imds};
-use crate::inventory::{Ec2Source, FileSource, InventorySource};
+use crate::inventory::{FileSource, InventorySource};
+use crate::snapshot::{self, Sharing};
+use std::sync::Arc;
 
 /// The file named by --inventory, or else EC2 configured by the flags.
 pub async fn open(
     source: &SourceArgs,
     identity: &SelfArgs,
-) -> Result<Box<dyn InventorySource>, Failure> {
+) -> Result<Arc<dyn InventorySource>, Failure> {
     if let Some(path) = &source.inventory {
-        return Ok(Box::new(FileSource::new(path)));
+        return Ok(Arc::new(FileSource::new(path)));
     }
     let settings = source
         .ec2_settings(identity)
         .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
-    Ok(Box::new(Ec2Source::connect(settings).await?))
+    let writer = match identity.choice(true) {
+        SelfChoice::Given(id) => Some(id),
+        SelfChoice::Nobody | SelfChoice::FromImds => None,
+    };
+    Ok(snapshot::open(settings, Sharing::at_boot(writer)).await?)
 }
 
 /// The id of the instance rollcall runs on, if there is one.

@@ -1,7 +1,11 @@
 //! The daemon's Prometheus metrics: refreshes, fetch and policy timings,
-//! members per role, reloads and freshness, rendered for `/metrics`.
+//! members per role, reloads and freshness, EC2 calls and the fleet's
+//! snapshot, rendered for `/metrics`.
 
+use super::reload::Counting;
+use crate::inventory::CallCounts;
 use crate::membership::Membership;
+use crate::snapshot::Tally;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
@@ -59,6 +63,66 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     stale: Gauge,
     sink_failures: Family<SinkLabel, Counter>,
+    /// Counted by the sources the daemon builds (see [`Metrics::counting`]).
+    counting: Counting,
+}
+
+/// Registers `rollcall_ec2_calls_total{outcome}` and the snapshot's
+/// metrics, each outcome's series from the start, and returns counters
+/// that count into them.
+fn register_counting(registry: &mut Registry) -> Counting {
+    let ec2_calls = Family::<OutcomeLabel, Counter>::default();
+    let reads = Family::<OutcomeLabel, Counter>::default();
+    let leases = Family::<OutcomeLabel, Counter>::default();
+    let writes = Counter::default();
+    let age = Gauge::<f64, AtomicU64>::default();
+    registry.register(
+        "ec2_calls",
+        "DescribeInstances attempts by outcome (ok, throttled, failed), retries included",
+        ec2_calls.clone(),
+    );
+    registry.register(
+        "snapshot_reads",
+        "Reads of the fleet's snapshot by outcome (fresh, not_modified, stale, missing, failed)",
+        reads.clone(),
+    );
+    registry.register(
+        "snapshot_writes",
+        "Snapshots this node listed and wrote",
+        writes.clone(),
+    );
+    registry.register(
+        "snapshot_leases",
+        "Attempts at a refresh period's lease by outcome (won, lost)",
+        leases.clone(),
+    );
+    registry.register_with_unit(
+        "snapshot_age",
+        "Age of the snapshot last read",
+        Unit::Seconds,
+        age.clone(),
+    );
+    let series = |family: &Family<OutcomeLabel, Counter>, outcome: &'static str| {
+        family.get_or_create(&OutcomeLabel { outcome }).clone()
+    };
+    Counting {
+        snapshot: Tally {
+            reads_fresh: series(&reads, "fresh"),
+            reads_not_modified: series(&reads, "not_modified"),
+            reads_stale: series(&reads, "stale"),
+            reads_missing: series(&reads, "missing"),
+            reads_failed: series(&reads, "failed"),
+            writes,
+            leases_won: series(&leases, "won"),
+            leases_lost: series(&leases, "lost"),
+            snapshot_age: age,
+        },
+        ec2_calls: CallCounts {
+            answered: series(&ec2_calls, "ok"),
+            throttled: series(&ec2_calls, "throttled"),
+            failed: series(&ec2_calls, "failed"),
+        },
+    }
 }
 
 impl Metrics {
@@ -119,6 +183,8 @@ impl Metrics {
             sink_failures.clone(),
         );
 
+        let counting = register_counting(&mut registry);
+
         // Creating a series exports it at zero; the guard is not needed.
         for outcome in ["ok", "failed"] {
             drop(refreshes.get_or_create(&OutcomeLabel { outcome }));
@@ -138,7 +204,14 @@ impl Metrics {
             last_success,
             stale,
             sink_failures,
+            counting,
         }
+    }
+
+    /// Where sources count EC2 calls and snapshot coordination into these
+    /// metrics.
+    pub fn counting(&self) -> Counting {
+        self.counting.clone()
     }
 
     /// Records a successful refresh: its timings, the members per role of

@@ -6,12 +6,21 @@
 use super::decide::{KnownSelf, decide};
 use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::SelfChoice;
-use crate::inventory::{Ec2Source, FileSource, Inventory, InventorySource, SourceError};
+use crate::inventory::{CallCounts, FileSource, Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits};
 use crate::sink::Sink;
+use crate::snapshot::{Mode, Sharing, Tally};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where every source the daemon builds counts its EC2 calls and snapshot
+/// coordination: the daemon's metrics, one set across reloads.
+#[derive(Debug, Clone, Default)]
+pub struct Counting {
+    pub snapshot: Tally,
+    pub ec2_calls: CallCounts,
+}
 
 /// Re-reads the settings (configuration file and flags) for a reload.
 pub type SettingsLoader = Box<dyn Fn() -> Result<WatchSettings, ConfigError> + Send + Sync>;
@@ -76,10 +85,11 @@ impl Active {
     pub async fn build(
         settings: WatchSettings,
         engine: &PolicyEngine,
+        counting: &Counting,
     ) -> Result<Active, BuildError> {
         let files = PolicyFiles::read(&settings).await?;
         let policy = build_policy(engine, &settings, files).await?;
-        let source = open_source(&settings.source).await?;
+        let source = open_source(&settings, counting).await?;
         Ok(Active {
             sinks: build_sinks(&settings),
             own: known_self(&settings.own),
@@ -97,9 +107,10 @@ pub async fn prepare(
     current: &Active,
     loader: &SettingsLoader,
     engine: &PolicyEngine,
+    counting: &Counting,
     fleet: Option<&Arc<Inventory>>,
 ) -> ReloadOutcome {
-    match try_prepare(current, loader, engine, fleet).await {
+    match try_prepare(current, loader, engine, counting, fleet).await {
         Ok(outcome) => outcome,
         Err(error) => ReloadOutcome::RolledBack(error),
     }
@@ -109,6 +120,7 @@ async fn try_prepare(
     current: &Active,
     loader: &SettingsLoader,
     engine: &PolicyEngine,
+    counting: &Counting,
     fleet: Option<&Arc<Inventory>>,
 ) -> Result<ReloadOutcome, String> {
     let settings = loader().map_err(|err| err.to_string())?;
@@ -135,9 +147,9 @@ async fn try_prepare(
     } else {
         files.into_active(Arc::clone(&current.policy.policy), settings.limits)
     };
-    let source_changed = settings.source != current.settings.source;
+    let source_changed = source_changed(&settings, &current.settings);
     let source = if source_changed {
-        open_source(&settings.source)
+        open_source(&settings, counting)
             .await
             .map_err(|err| err.to_string())?
     } else {
@@ -255,11 +267,40 @@ async fn build_policy(
     })
 }
 
-async fn open_source(settings: &SourceSettings) -> Result<Arc<dyn InventorySource>, SourceError> {
-    Ok(match settings {
+/// The source `settings` name. A shared snapshot also depends on the
+/// refresh interval, its jitter and self; `counting` keeps the daemon's
+/// metrics across sources.
+async fn open_source(
+    settings: &WatchSettings,
+    counting: &Counting,
+) -> Result<Arc<dyn InventorySource>, SourceError> {
+    Ok(match &settings.source {
         SourceSettings::File(path) => Arc::new(FileSource::new(path)),
-        SourceSettings::Ec2(ec2) => Arc::new(Ec2Source::connect(ec2.clone()).await?),
+        SourceSettings::Ec2(ec2) => {
+            let sharing = Sharing {
+                mode: Mode::Daemon,
+                refresh: settings.refresh,
+                jitter: settings.jitter,
+                writer: match &settings.own {
+                    SelfChoice::Given(id) => Some(id.clone()),
+                    SelfChoice::Nobody | SelfChoice::FromImds => None,
+                },
+                tally: counting.snapshot.clone(),
+                calls: counting.ec2_calls.clone(),
+            };
+            crate::snapshot::open(ec2.clone(), sharing).await?
+        }
     })
+}
+
+/// Whether a candidate needs a source of its own.
+fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
+    let shared = matches!(&settings.source, SourceSettings::Ec2(ec2) if ec2.snapshot.is_some());
+    settings.source != current.source
+        || shared
+            && (settings.refresh != current.refresh
+                || settings.jitter != current.jitter
+                || settings.own != current.own)
 }
 
 fn build_sinks(settings: &WatchSettings) -> Arc<[Box<dyn Sink>]> {

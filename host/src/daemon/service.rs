@@ -91,7 +91,7 @@ impl Daemon {
         let engine = PolicyEngine::new()
             .map_err(|err| BuildError::Engine(format!("{err:#}")))?
             .with_cache(cache);
-        let active = Active::build(settings, &engine).await?;
+        let active = Active::build(settings, &engine, &metrics.counting()).await?;
         status.send_modify(|status| status.stale_after = active.settings.stale_after);
         let mut daemon = Daemon::new(loader, engine, active, status, events, metrics);
         daemon.rewatch();
@@ -153,8 +153,9 @@ impl Daemon {
                 () = stopped(&mut shutdown) => break,
             };
             if signal == Signal::Reload {
+                let counting = self.metrics.counting();
                 let outcome = tokio::select! {
-                    outcome = reload::prepare(&self.active, &self.loader, &self.engine, self.fleet.as_ref()) => outcome,
+                    outcome = reload::prepare(&self.active, &self.loader, &self.engine, &counting, self.fleet.as_ref()) => outcome,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_reload(outcome);

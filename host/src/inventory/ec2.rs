@@ -6,6 +6,7 @@
 //! follows `NextToken` itself and refuses a token it has seen before, and
 //! the merged fleet passes the same id check as a file ([`check_ids`]).
 
+use super::calls::{CallCounts, CountCalls};
 use super::describe::{ipv6_addresses, present};
 use super::filter::Filter;
 use super::ids::{IdProblem, check_ids};
@@ -24,7 +25,7 @@ use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 /// How to reach EC2 and what to ask it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ec2Settings {
     /// Regions to merge into one fleet; empty means the default chain's
     /// region (environment, profile, then IMDS when allowed).
@@ -46,6 +47,8 @@ pub struct Ec2Settings {
     pub max_attempts: u32,
     /// Whether the region may come from the instance metadata service.
     pub region_from_imds: bool,
+    /// The fleet's shared listing, when its nodes share one.
+    pub snapshot: Option<crate::snapshot::SnapshotSettings>,
 }
 
 impl Default for Ec2Settings {
@@ -61,6 +64,7 @@ impl Default for Ec2Settings {
             fetch_timeout: Duration::from_secs(120),
             max_attempts: 5,
             region_from_imds: true,
+            snapshot: None,
         }
     }
 }
@@ -69,12 +73,25 @@ impl Default for Ec2Settings {
 pub struct Ec2Source {
     settings: Ec2Settings,
     clients: Vec<(String, Client)>,
+    /// Credentials, region, retries and timeouts, for other AWS clients of
+    /// the same source (the snapshot's S3).
+    config: aws_config::SdkConfig,
+    calls: CallCounts,
 }
 
 impl Ec2Source {
     /// Loads credentials and region configuration (nothing is sent to EC2
     /// yet). Fails if no region can be found.
     pub async fn connect(settings: Ec2Settings) -> Result<Self, SourceError> {
+        Ec2Source::connect_counting(settings, CallCounts::default()).await
+    }
+
+    /// Like [`Ec2Source::connect`], counting every `DescribeInstances`
+    /// attempt into `calls`.
+    pub async fn connect_counting(
+        settings: Ec2Settings,
+        calls: CallCounts,
+    ) -> Result<Self, SourceError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
                 RetryConfig::standard()
@@ -116,11 +133,31 @@ impl Ec2Source {
                 let config = aws_sdk_ec2::config::Builder::from(&config)
                     .region(Region::new(region.clone()))
                     .interceptor(PageGuard)
+                    .interceptor(CountCalls(calls.clone()))
                     .build();
                 (region, Client::from_conf(config))
             })
             .collect();
-        Ok(Ec2Source { settings, clients })
+        Ok(Ec2Source {
+            settings,
+            clients,
+            config,
+            calls,
+        })
+    }
+
+    pub fn settings(&self) -> &Ec2Settings {
+        &self.settings
+    }
+
+    /// The AWS configuration this source was built with.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.config
+    }
+
+    /// `DescribeInstances` attempts so far, by outcome.
+    pub fn calls(&self) -> &CallCounts {
+        &self.calls
     }
 
     /// The regions this source reads.
@@ -269,7 +306,7 @@ impl Ec2Source {
                         "{endpoint} rejected the credentials ({code}: {message})"
                     )),
                     "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
-                        unavailable(format!(
+                        SourceError::Throttled(format!(
                             "{endpoint} kept throttling DescribeInstances in {region} after {} \
                              attempts ({code})",
                             self.settings.max_attempts

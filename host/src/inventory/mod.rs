@@ -4,6 +4,7 @@
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
 
+mod calls;
 mod describe;
 mod ec2;
 mod file;
@@ -11,6 +12,7 @@ mod filter;
 mod ids;
 mod page_guard;
 
+pub use calls::CallCounts;
 pub use describe::{ParseError, parse_describe_instances, write_describe_instances};
 pub use ec2::{Ec2Settings, Ec2Source};
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
@@ -140,6 +142,9 @@ pub enum SourceError {
     /// The source could not be read at all.
     #[error("{0}")]
     Unavailable(String),
+    /// The source refused for now: EC2's API budget is spent.
+    #[error("{0}")]
+    Throttled(String),
 }
 
 /// Something that produces a complete fleet. A source never returns a partial

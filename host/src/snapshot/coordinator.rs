@@ -19,8 +19,10 @@ use super::format::{Scope, Snapshot, Unusable};
 use super::gate::{listing_chance, pages};
 use super::store::{ObjectStore, Read, StoreError, Written};
 use crate::inventory::{Instance, SourceError};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 
@@ -133,26 +135,23 @@ pub enum Origin {
     Listed,
 }
 
-/// What coordination did, for metrics.
-#[derive(Debug, Default)]
+/// What coordination did, for metrics. Clones count into the same
+/// counters (the daemon's metrics hold them, across reloads).
+#[derive(Debug, Clone, Default)]
 pub struct Tally {
-    pub ec2_calls_ok: AtomicU64,
-    pub ec2_calls_failed: AtomicU64,
-    pub ec2_calls_throttled: AtomicU64,
-    pub reads_fresh: AtomicU64,
-    pub reads_not_modified: AtomicU64,
-    pub reads_stale: AtomicU64,
-    pub reads_missing: AtomicU64,
-    pub reads_failed: AtomicU64,
-    pub writes: AtomicU64,
-    pub leases_won: AtomicU64,
-    pub leases_lost: AtomicU64,
-    /// The age of the last snapshot read, in milliseconds.
-    pub snapshot_age_ms: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64, by: u64) {
-    counter.fetch_add(by, Ordering::Relaxed);
+    /// Snapshot reads: a new snapshot young enough to use, one unchanged
+    /// since the last read (304), one too old, none there, a failure (S3 or
+    /// an unusable object).
+    pub reads_fresh: Counter,
+    pub reads_not_modified: Counter,
+    pub reads_stale: Counter,
+    pub reads_missing: Counter,
+    pub reads_failed: Counter,
+    pub writes: Counter,
+    pub leases_won: Counter,
+    pub leases_lost: Counter,
+    /// The age of the snapshot last read, in seconds.
+    pub snapshot_age: Gauge<f64, AtomicU64>,
 }
 
 /// A usable snapshot, as a node keeps it.
@@ -213,7 +212,7 @@ pub struct Coordinator {
     memory: Mutex<Memory>,
     rng: std::sync::Mutex<fastrand::Rng>,
     decoding: Arc<SharedDecoding>,
-    pub tally: Arc<Tally>,
+    pub tally: Tally,
 }
 
 impl Coordinator {
@@ -236,8 +235,14 @@ impl Coordinator {
             memory: Mutex::new(Memory::default()),
             rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
             decoding: Arc::new(SharedDecoding::default()),
-            tally: Arc::new(Tally::default()),
+            tally: Tally::default(),
         }
+    }
+
+    /// Counts into `tally` (a daemon keeps one across reloads).
+    pub fn with_tally(mut self, tally: Tally) -> Coordinator {
+        self.tally = tally;
+        self
     }
 
     /// Shares decoded snapshots with other coordinators in this process.
@@ -344,15 +349,15 @@ impl Coordinator {
         let unchanged = matches!(read, Ok(Read::NotModified));
         let found = match read {
             Err(err) => {
-                bump(&self.tally.reads_failed, 1);
+                self.tally.reads_failed.inc();
                 return Found::Failed(err);
             }
             Ok(Read::Missing) => {
-                bump(&self.tally.reads_missing, 1);
+                self.tally.reads_missing.inc();
                 return Found::Missing;
             }
             Ok(Read::NotModified) => {
-                bump(&self.tally.reads_not_modified, 1);
+                self.tally.reads_not_modified.inc();
                 Found::Usable
             }
             Ok(Read::Found { body, etag }) => match self.decode(&body, &etag) {
@@ -361,26 +366,21 @@ impl Coordinator {
                     Found::Usable
                 }
                 Err(why) => {
-                    bump(&self.tally.reads_failed, 1);
+                    self.tally.reads_failed.inc();
                     return Found::Unusable(why);
                 }
             },
         };
         if let Some((snapshot, _)) = &memory.snapshot {
             let age = self.age(snapshot.listed_at);
-            self.tally
-                .snapshot_age_ms
-                .store(millis(age), Ordering::Relaxed);
+            self.tally.snapshot_age.set(age.as_secs_f64());
             let fresh = age < self.settings.fresh_for;
             if !unchanged {
-                bump(
-                    if fresh {
-                        &self.tally.reads_fresh
-                    } else {
-                        &self.tally.reads_stale
-                    },
-                    1,
-                );
+                if fresh {
+                    self.tally.reads_fresh.inc();
+                } else {
+                    self.tally.reads_stale.inc();
+                }
             }
         }
         found
@@ -436,11 +436,11 @@ impl Coordinator {
             .await?
         {
             Written::Stored => {
-                bump(&self.tally.leases_won, 1);
+                self.tally.leases_won.inc();
                 Ok(true)
             }
             Written::AlreadyThere => {
-                bump(&self.tally.leases_lost, 1);
+                self.tally.leases_lost.inc();
                 Ok(false)
             }
         }
@@ -468,17 +468,22 @@ impl Coordinator {
         let listing = match self.lister.list().await {
             Ok(listing) => listing,
             Err(failure) => {
-                let counter = if failure.throttled {
+                if failure.throttled {
                     memory.throttled_in_a_row = memory.throttled_in_a_row.saturating_add(1);
-                    &self.tally.ec2_calls_throttled
-                } else {
-                    &self.tally.ec2_calls_failed
-                };
-                bump(counter, failure.calls.max(1));
+                }
+                tracing::debug!(
+                    calls = failure.calls,
+                    throttled = failure.throttled,
+                    "Listing EC2 failed."
+                );
                 return Err(failure.error);
             }
         };
-        bump(&self.tally.ec2_calls_ok, listing.calls);
+        tracing::debug!(
+            calls = listing.calls,
+            instances = listing.instances.len(),
+            "Listed EC2."
+        );
         memory.throttled_in_a_row = 0;
         memory.fleet_size = Some(listing.instances.len());
         // Whole milliseconds, as the snapshot stores it: the writer and its
@@ -496,7 +501,9 @@ impl Coordinator {
                 .put(&self.key(SNAPSHOT_OBJECT), snapshot.encode(), false)
                 .await
             {
-                Ok(_) => bump(&self.tally.writes, 1),
+                Ok(_) => {
+                    self.tally.writes.inc();
+                }
                 Err(err) => {
                     tracing::warn!(snapshot = %self.describe(), error = %err, "Cannot write the snapshot; the fleet lists EC2 again next period.");
                 }

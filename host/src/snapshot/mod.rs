@@ -5,12 +5,15 @@
 //! - [`format`]: the snapshot object and its checks;
 //! - [`store`]: the object operations as a trait, and an in-memory bucket;
 //! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
-//! - [`gate`]: the fallback's fleet-wide budget.
+//! - [`gate`]: the fallback's fleet-wide budget;
+//! - [`s3`]: the store on S3;
+//! - [`source`]: all of it as an inventory source in front of EC2.
 
 pub mod coordinator;
 pub mod format;
 pub mod gate;
 pub mod s3;
+pub mod source;
 pub mod store;
 
 pub use coordinator::{
@@ -18,4 +21,38 @@ pub use coordinator::{
     SharedDecoding, Tally,
 };
 pub use format::{Scope, Snapshot, Unusable};
+pub use s3::S3Location;
+pub use source::{Sharing, SnapshotSource, open};
 pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};
+
+use std::time::Duration;
+
+/// `DescribeInstances` calls per second the whole fleet may spend on
+/// fallback listings: a tenth of EC2's refill rate.
+pub const DEFAULT_EC2_BUDGET: f64 = 2.0;
+/// Without `snapshot_max_age`, a snapshot serves this many refresh
+/// intervals before a node falls back.
+pub const DEFAULT_MAX_AGE_INTERVALS: u32 = 5;
+
+/// Where the fleet's snapshot lives, and how a node falls back without it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotSettings {
+    pub location: S3Location,
+    /// Overrides the S3 endpoint (and `AWS_ENDPOINT_URL_S3`).
+    pub endpoint_url: Option<String>,
+    /// See [`DEFAULT_EC2_BUDGET`].
+    pub ec2_budget: f64,
+    /// `None`: [`DEFAULT_MAX_AGE_INTERVALS`] refresh intervals.
+    pub max_age: Option<Duration>,
+}
+
+impl SnapshotSettings {
+    pub fn at(location: S3Location) -> SnapshotSettings {
+        SnapshotSettings {
+            location,
+            endpoint_url: None,
+            ec2_budget: DEFAULT_EC2_BUDGET,
+            max_age: None,
+        }
+    }
+}

@@ -18,7 +18,8 @@ use std::sync::Arc;
 pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
 
 /// `s3://BUCKET/PREFIX`, as given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct S3Location {
     pub bucket: String,
     /// Without leading or trailing slashes; may be empty.
@@ -35,9 +36,9 @@ impl std::str::FromStr for S3Location {
             .ok_or_else(|| format!("{text:?}: {expected}"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte));
+            && bucket.bytes().all(|byte| {
+                byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte)
+            });
         if !valid_bucket {
             return Err(format!(
                 "{text:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens); {expected}"
@@ -50,6 +51,14 @@ impl std::str::FromStr for S3Location {
             bucket: bucket.to_owned(),
             prefix: prefix.trim_matches('/').to_owned(),
         })
+    }
+}
+
+impl TryFrom<String> for S3Location {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
     }
 }
 

@@ -51,10 +51,13 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<Written, StoreError>;
 }
 
+/// An object's body and entity tag.
+type Object = (Arc<[u8]>, String);
+
 /// An in-memory bucket that can be taken down, and counts its requests.
 #[derive(Default)]
 pub struct MemoryStore {
-    objects: Mutex<HashMap<String, (Arc<[u8]>, String)>>,
+    objects: Mutex<HashMap<String, Object>>,
     down: AtomicBool,
     next_etag: AtomicU64,
     /// Requests by kind: reads answered with a body, not-modified answers,
