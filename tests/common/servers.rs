@@ -331,11 +331,20 @@ fn pipe(client: TcpStream, server: TcpStream) {
 
 /// `GET path` on `address` (host:port): the status code and the body.
 pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
+    http_request("GET", address, path)
+}
+
+/// An empty `POST` to `path`; its status.
+pub fn http_post(address: &str, path: &str) -> Option<u16> {
+    http_request("POST", address, path).map(|(status, _)| status)
+}
+
+fn http_request(method: &str, address: &str, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(address).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();

@@ -1,0 +1,264 @@
+//! The fleet's shared snapshot end to end: `moto_server` serves EC2 and S3
+//! on one loopback endpoint and records every request it answers (its
+//! recorder), so `DescribeInstances` calls are counted from outside
+//! rollcall.
+
+mod common;
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use common::daemon::Daemon;
+use common::servers::{Moto, eventually};
+use common::{ids, plugin, rollcall_command};
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+const BUCKET: &str = "rollcall-fleet";
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+const WAIT: Duration = Duration::from_secs(30);
+
+/// moto with its recorder on, a bucket and `count` running instances.
+struct World {
+    moto: Moto,
+    /// Where moto keeps its recording; removed with the world.
+    _recording: tempfile::NamedTempFile,
+    ec2: aws_sdk_ec2::Client,
+    instances: Vec<String>,
+}
+
+impl World {
+    async fn new(count: i32) -> World {
+        let recording = tempfile::NamedTempFile::new().unwrap();
+        let moto =
+            Moto::start_with(&[("MOTO_RECORDER_FILEPATH", recording.path().to_str().unwrap())]);
+        let credentials = Credentials::for_tests();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(&moto.endpoint)
+                .force_path_style(true)
+                .credentials_provider(credentials.clone())
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("bucket");
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(&moto.endpoint)
+                .credentials_provider(credentials)
+                .build(),
+        );
+        let mut world = World {
+            moto,
+            _recording: recording,
+            ec2,
+            instances: Vec::new(),
+        };
+        world.instances = world.launch(count).await;
+        world.record();
+        world
+    }
+
+    async fn launch(&self, count: i32) -> Vec<String> {
+        let reservation = self
+            .ec2
+            .run_instances()
+            .image_id("ami-12c6146b")
+            .min_count(count)
+            .max_count(count)
+            .send()
+            .await
+            .expect("run instances");
+        reservation
+            .instances()
+            .iter()
+            .filter_map(|instance| instance.instance_id().map(str::to_owned))
+            .collect()
+    }
+
+    /// Starts recording afresh: what was sent before is not counted.
+    fn record(&self) {
+        let address = self.moto.endpoint.trim_start_matches("http://");
+        for path in [
+            "/moto-api/recorder/reset-recording",
+            "/moto-api/recorder/start-recording",
+        ] {
+            let answered = common::servers::http_post(address, path);
+            assert_eq!(answered, Some(200), "moto's recorder: {path}");
+        }
+    }
+
+    /// `DescribeInstances` calls moto answered since [`World::record`]: the
+    /// EC2 requests of the Rust SDK (rollcall makes no other; the recorder
+    /// keeps form bodies encoded, so the user agent names the service).
+    fn listings(&self) -> usize {
+        let address = self.moto.endpoint.trim_start_matches("http://");
+        let (status, recording) =
+            common::servers::http_get(address, "/moto-api/recorder/download-recording")
+                .expect("moto's recording");
+        assert_eq!(status, 200, "{recording}");
+        recording
+            .lines()
+            .filter(|line| line.contains(" api/ec2/"))
+            .count()
+    }
+
+    /// The flags that point rollcall at moto, sharing the snapshot.
+    fn flags(&self) -> Vec<String> {
+        [
+            "--region",
+            REGION,
+            "--endpoint-url",
+            &self.moto.endpoint,
+            "--s3-endpoint-url",
+            &self.moto.endpoint,
+            "--snapshot",
+            &format!("s3://{BUCKET}/fleet"),
+            "--plugin",
+            plugin("elastic_grid").to_str().unwrap(),
+        ]
+        .iter()
+        .map(|flag| (*flag).to_owned())
+        .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_resolves_at_once_list_ec2_once() {
+    let world = World::new(3).await;
+    let started = Instant::now();
+    let children: Vec<_> = (0..50)
+        .map(|_| {
+            let mut command = rollcall_command(None);
+            command
+                .arg("resolve")
+                .args(world.flags())
+                .args(["--self", "none"])
+                .envs(CREDENTIALS)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            command.spawn().expect("rollcall resolve starts")
+        })
+        .collect();
+    let answers: Vec<Value> = children
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("rollcall resolve ends");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "resolve failed: {stderr}");
+            serde_json::from_slice(&output.stdout).expect("a JSON answer")
+        })
+        .collect();
+    let periods = started.elapsed().as_secs() / 30 + 1;
+    let listings = world.listings();
+    assert!(
+        (1..=periods as usize + 1).contains(&listings),
+        "{listings} DescribeInstances calls for 50 resolves within {periods} period(s)"
+    );
+    assert!(
+        ids(&answers[0], "members").is_empty(),
+        "no instance is in a role group"
+    );
+    for answer in &answers {
+        assert_eq!(answer["members"], answers[0]["members"]);
+        assert_eq!(answer["inventory"]["instances"], 3);
+        assert_eq!(
+            answer["inventory"]["fetched_at"], answers[0]["inventory"]["fetched_at"],
+            "one listing served every answer"
+        );
+    }
+}
+
+/// The sum over `daemons` of the metric `name`.
+fn total(daemons: &[Daemon], name: &str) -> f64 {
+    daemons
+        .iter()
+        .map(|daemon| daemon.metric(name).unwrap_or(0.0))
+        .sum()
+}
+
+/// Watches `world` for `seconds` one-second periods and checks the group
+/// listed EC2 about once a period.
+fn assert_one_listing_per_period(world: &World, daemons: &[Daemon], seconds: u64) {
+    world.record();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds));
+    let periods = started.elapsed().as_secs_f64();
+    let listings = world.listings();
+    assert!(listings > 0, "the daemons refreshed the fleet");
+    assert!(
+        listings as f64 <= 1.3 * periods + 1.0,
+        "{listings} DescribeInstances calls in {periods:.1} one-second periods by {} daemons",
+        daemons.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
+    let mut world = World::new(20).await;
+    let mut daemons: Vec<Daemon> = world
+        .instances
+        .iter()
+        .map(|own| {
+            let mut args = world.flags();
+            args.extend(["--refresh", "1s", "--self", own].map(str::to_owned));
+            Daemon::launch(args).envs(&CREDENTIALS).start()
+        })
+        .collect();
+    for daemon in &daemons {
+        eventually(WAIT, "a first answer", || daemon.membership());
+    }
+    assert_one_listing_per_period(&world, &daemons, 15);
+    let fresh = total(&daemons, "rollcall_snapshot_reads_total{outcome=\"fresh\"}");
+    let written = total(&daemons, "rollcall_snapshot_writes_total");
+    assert!(
+        fresh > written,
+        "daemons mostly read what others wrote: {fresh} reads, {written} writes"
+    );
+
+    // A new instance reaches every daemon within a few periods.
+    let new = world.launch(1).await;
+    world.instances.extend(new);
+    for daemon in &daemons {
+        eventually(WAIT, "the new instance", || {
+            (daemon.membership()?["inventory"]["instances"] == 21).then_some(())
+        });
+    }
+    let answers: Vec<Value> = daemons
+        .iter()
+        .map(|daemon| daemon.membership().unwrap())
+        .collect();
+    for answer in &answers {
+        assert_eq!(answer["members"], answers[0]["members"]);
+    }
+
+    // The daemon that wrote the last snapshot goes: others go on listing.
+    let writer = answers[0]["inventory"]["source"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let holder = daemons
+        .iter()
+        .position(|daemon| {
+            let own = daemon.membership().unwrap()["self"]["instance_id"].clone();
+            own.as_str().is_some_and(|own| writer.contains(own))
+        })
+        .unwrap_or(0);
+    let mut gone = daemons.remove(holder);
+    assert_eq!(gone.terminate_within(WAIT).0, Some(0));
+    assert_one_listing_per_period(&world, &daemons, 4);
+    for daemon in &mut daemons {
+        assert_eq!(daemon.terminate_within(WAIT).0, Some(0));
+    }
+}
