@@ -7,7 +7,7 @@ mod common;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use common::daemon::Daemon;
-use common::servers::{Moto, eventually};
+use common::servers::{Moto, Proxy, eventually};
 use common::{ids, plugin, rollcall_command};
 use serde_json::Value;
 use std::process::Stdio;
@@ -115,13 +115,18 @@ impl World {
 
     /// The flags that point rollcall at moto, sharing the snapshot.
     fn flags(&self) -> Vec<String> {
+        self.flags_with_s3_at(&self.moto.endpoint)
+    }
+
+    /// [`World::flags`], with S3 reached at `s3`.
+    fn flags_with_s3_at(&self, s3: &str) -> Vec<String> {
         [
             "--region",
             REGION,
             "--endpoint-url",
             &self.moto.endpoint,
             "--s3-endpoint-url",
-            &self.moto.endpoint,
+            s3,
             "--snapshot",
             &format!("s3://{BUCKET}/fleet"),
             "--plugin",
@@ -204,15 +209,31 @@ fn assert_one_listing_per_period(world: &World, daemons: &[Daemon], seconds: u64
     );
 }
 
+/// The fleet's EC2 budget in the daemons' test, calls per second.
+const BUDGET: f64 = 2.0;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
     let mut world = World::new(20).await;
+    let s3 = Proxy::start(&world.moto.endpoint);
     let mut daemons: Vec<Daemon> = world
         .instances
         .iter()
         .map(|own| {
-            let mut args = world.flags();
-            args.extend(["--refresh", "1s", "--self", own].map(str::to_owned));
+            let mut args = world.flags_with_s3_at(&s3.endpoint);
+            args.extend(
+                [
+                    "--refresh",
+                    "1s",
+                    "--self",
+                    own,
+                    "--ec2-budget",
+                    &BUDGET.to_string(),
+                    "--snapshot-max-age",
+                    "3s",
+                ]
+                .map(str::to_owned),
+            );
             Daemon::launch(args).envs(&CREDENTIALS).start()
         })
         .collect();
@@ -258,6 +279,41 @@ async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
     let mut gone = daemons.remove(holder);
     assert_eq!(gone.terminate_within(WAIT).0, Some(0));
     assert_one_listing_per_period(&world, &daemons, 4);
+
+    // S3 stops answering: answers stay, marked stale when they age, and the
+    // group's own listings keep within the budget.
+    s3.set_up(false);
+    world.record();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let outage = started.elapsed().as_secs_f64();
+    let listings = world.listings();
+    assert!(
+        listings as f64 <= BUDGET * outage * 1.5 + 2.0,
+        "{listings} DescribeInstances calls in a {outage:.1} s S3 outage, budget {BUDGET}/s"
+    );
+    eprintln!("{listings} DescribeInstances calls in a {outage:.1} s S3 outage");
+    let failed = total(
+        &daemons,
+        "rollcall_snapshot_reads_total{outcome=\"failed\"}",
+    );
+    assert!(failed > 0.0, "S3 was down for the daemons");
+    for daemon in &daemons {
+        assert!(daemon.membership().is_some(), "an answer is kept");
+    }
+    // S3 is back: the group converges on one listing again.
+    s3.set_up(true);
+    eventually(WAIT, "one listing served to all", || {
+        let listed: Vec<Value> = daemons
+            .iter()
+            .map(|daemon| {
+                daemon
+                    .membership()
+                    .map(|m| m["inventory"]["fetched_at"].clone())
+            })
+            .collect::<Option<_>>()?;
+        listed.iter().all(|at| *at == listed[0]).then_some(())
+    });
     for daemon in &mut daemons {
         assert_eq!(daemon.terminate_within(WAIT).0, Some(0));
     }

@@ -281,6 +281,8 @@ fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
 pub struct Proxy {
     pub endpoint: String,
     up: Arc<std::sync::atomic::AtomicBool>,
+    /// The client side of every connection piped so far.
+    clients: Arc<std::sync::Mutex<Vec<TcpStream>>>,
 }
 
 impl Proxy {
@@ -292,7 +294,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let clients = Arc::new(std::sync::Mutex::new(Vec::new()));
         let serving = Arc::clone(&up);
+        let piped = Arc::clone(&clients);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !serving.load(Ordering::SeqCst) {
@@ -302,14 +306,28 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(&target) else {
                     continue;
                 };
+                if let Ok(kept) = client.try_clone() {
+                    piped.lock().unwrap().push(kept);
+                }
                 pipe(client, server);
             }
         });
-        Proxy { endpoint, up }
+        Proxy {
+            endpoint,
+            up,
+            clients,
+        }
     }
 
+    /// Down: new connections are closed at once and open ones are cut, so
+    /// kept-alive connections fail too. Up: connections are piped again.
     pub fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::SeqCst);
+        if !up {
+            for client in self.clients.lock().unwrap().drain(..) {
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            }
+        }
     }
 }
 
