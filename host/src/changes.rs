@@ -75,7 +75,8 @@ pub struct ChangeEvent {
 /// every member has joined. `TargetsChanged` carries self's new targets (none
 /// when self lost them all) and is reported when any target, address or port
 /// differs. Empty exactly when the documents agree on everything but when
-/// the fleet was fetched and whether it is stale.
+/// the fleet was fetched (and, with a shared snapshot, by whom) and whether
+/// it is stale.
 pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, Vec<String>)> {
     let roles_of = |membership: Option<&Membership>| -> BTreeMap<String, String> {
         membership
@@ -278,12 +279,19 @@ mod tests {
 
     #[test]
     fn every_difference_but_fetch_time_and_staleness_is_a_change() {
+        use crate::inventory::SnapshotNote;
         use crate::membership::SelfEntry;
         let old = membership(&[("i-a", "monitor"), ("i-b", "agent")], &[]);
         let mut new = old.clone();
         new.inventory.fetched_at = "later".into();
         new.inventory.stale = true;
         new.inventory.error = Some("down".into());
+        // Who listed the fleet's snapshot changes every period.
+        new.inventory.snapshot = Some(SnapshotNote {
+            object: "s3://fleet-bucket/prod/snapshot.zst".into(),
+            listed_by: Some("i-b".into()),
+            listed_here: true,
+        });
         assert!(changes(Some(&old), &new).is_empty());
 
         new.members[0].address = Some("10.0.0.9".into());

@@ -2,7 +2,7 @@
 //! member, and where the answer came from. `resolve --format json` prints it;
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, SnapshotNote};
 use crate::policy::{Decision, Member, PolicyIdentity};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -54,6 +54,10 @@ pub struct InventorySummary {
     /// Why the latest fetch failed, when stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With a shared snapshot: which object, who listed EC2 for it, and
+    /// whether this node did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotNote>,
 }
 
 impl Membership {
@@ -111,6 +115,7 @@ impl Membership {
                 stale: false,
                 stale_for_seconds: None,
                 error: None,
+                snapshot: inventory.snapshot.clone(),
             },
         }
     }
@@ -159,6 +164,7 @@ pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership 
             stale: false,
             stale_for_seconds: None,
             error: None,
+            snapshot: None,
         },
     }
 }

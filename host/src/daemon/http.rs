@@ -313,6 +313,7 @@ mod tests {
                 stale: false,
                 stale_for_seconds: None,
                 error: None,
+                snapshot: None,
             },
         }
     }

@@ -518,6 +518,7 @@ mod tests {
                     instances: vec![instance("i-a"), instance("i-b")],
                     source: self.describe(),
                     fetched_at: SystemTime::now(),
+                    snapshot: None,
                 }),
                 Err(error) => Err(SourceError::Unavailable(error.to_owned())),
             }

@@ -370,6 +370,7 @@ impl InventorySource for Ec2Source {
             instances,
             source: self.describe(),
             fetched_at: SystemTime::now(),
+            snapshot: None,
         })
     }
 }

@@ -48,6 +48,7 @@ impl InventorySource for FileSource {
             instances,
             source: self.describe(),
             fetched_at: SystemTime::now(),
+            snapshot: None,
         })
     }
 }

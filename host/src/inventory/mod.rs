@@ -93,9 +93,26 @@ pub struct Instance {
 #[derive(Debug, Clone)]
 pub struct Inventory {
     pub instances: Vec<Instance>,
-    /// Where the fleet came from, for people: a path or an endpoint.
+    /// Where the fleet comes from, for people: a path or an endpoint. The
+    /// same for every fetch of one source.
     pub source: String,
+    /// When it was listed (for a shared snapshot, by whichever node).
     pub fetched_at: SystemTime,
+    /// How the fleet's shared snapshot served this fetch, when the source
+    /// is one.
+    pub snapshot: Option<SnapshotNote>,
+}
+
+/// How a fetch through the fleet's shared snapshot came out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotNote {
+    /// The snapshot object, `s3://bucket/prefix/snapshot.zst`.
+    pub object: String,
+    /// The instance that listed EC2 for it, when known.
+    pub listed_by: Option<String>,
+    /// True when this node listed EC2 itself (and shared the listing),
+    /// false when it read another node's.
+    pub listed_here: bool,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::format::Scope;
 use super::s3::{S3Location, S3Store};
 use super::{DEFAULT_MAX_AGE_INTERVALS, SnapshotSettings};
 use crate::inventory::{
-    CallCounts, Ec2Settings, Ec2Source, Inventory, InventorySource, SourceError,
+    CallCounts, Ec2Settings, Ec2Source, Inventory, InventorySource, SnapshotNote, SourceError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +62,8 @@ pub struct SnapshotSource {
     coordinator: Coordinator,
     location: S3Location,
     ec2: String,
+    /// This node's instance id, when known.
+    writer: Option<String>,
 }
 
 impl SnapshotSource {
@@ -84,7 +86,7 @@ impl SnapshotSource {
                 .max_age
                 .unwrap_or(sharing.refresh * DEFAULT_MAX_AGE_INTERVALS),
             ec2_budget: settings.ec2_budget,
-            writer: sharing.writer,
+            writer: sharing.writer.clone(),
             mode: sharing.mode,
         };
         let coordinator = Coordinator::new(
@@ -100,23 +102,20 @@ impl SnapshotSource {
             coordinator,
             location: settings.location,
             ec2: described,
+            writer: sharing.writer,
         }
     }
 
-    /// Where a fleet came from, for the membership document's `source`.
-    fn origin(&self, fleet: &Fleet) -> String {
-        match &fleet.origin {
-            Origin::Listed => format!(
-                "{} (listed by this node, shared as {})",
-                self.ec2,
-                self.coordinator.describe()
-            ),
-            Origin::Snapshot { writer } => format!(
-                "snapshot {} (of {}, listed by {})",
-                self.coordinator.describe(),
-                self.ec2,
-                writer.as_deref().unwrap_or("an unknown instance")
-            ),
+    /// How the snapshot served `fleet`, for the membership document.
+    fn note(&self, fleet: &Fleet) -> SnapshotNote {
+        let (listed_by, listed_here) = match &fleet.origin {
+            Origin::Listed => (self.writer.clone(), true),
+            Origin::Snapshot { writer } => (writer.clone(), false),
+        };
+        SnapshotNote {
+            object: self.coordinator.describe(),
+            listed_by,
+            listed_here,
         }
     }
 }
@@ -131,8 +130,9 @@ impl InventorySource for SnapshotSource {
         let fleet = self.coordinator.refresh().await?;
         Ok(Inventory {
             instances: fleet.instances.to_vec(),
-            source: self.origin(&fleet),
+            source: self.describe(),
             fetched_at: fleet.listed_at,
+            snapshot: Some(self.note(&fleet)),
         })
     }
 }
