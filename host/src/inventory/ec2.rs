@@ -107,9 +107,6 @@ impl Ec2Source {
         if let Some(profile) = &settings.profile {
             loader = loader.profile_name(profile);
         }
-        if let Some(endpoint) = &settings.endpoint_url {
-            loader = loader.endpoint_url(endpoint);
-        }
         loader = match settings.regions.first() {
             Some(region) => loader.region(Region::new(region.clone())),
             None => loader.region(region_chain(&settings)),
@@ -130,11 +127,14 @@ impl Ec2Source {
         let clients = regions
             .into_iter()
             .map(|region| {
-                let config = aws_sdk_ec2::config::Builder::from(&config)
+                // The endpoint is EC2's alone: the shared configuration
+                // also serves the snapshot's S3.
+                let mut builder = aws_sdk_ec2::config::Builder::from(&config)
                     .region(Region::new(region.clone()))
                     .interceptor(PageGuard)
-                    .interceptor(CountCalls(calls.clone()))
-                    .build();
+                    .interceptor(CountCalls(calls.clone()));
+                builder.set_endpoint_url(settings.endpoint_url.clone());
+                let config = builder.build();
                 (region, Client::from_conf(config))
             })
             .collect();
@@ -457,5 +457,26 @@ fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Instance {
         launch_time: instance
             .launch_time
             .and_then(|at| at.fmt(DateTimeFormat::DateTime).ok()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_ec2_endpoint_stays_out_of_the_configuration_s3_shares() {
+        let settings = Ec2Settings {
+            regions: vec!["us-east-1".to_owned()],
+            endpoint_url: Some("http://127.0.0.1:9".to_owned()),
+            region_from_imds: false,
+            ..Ec2Settings::default()
+        };
+        let source = Ec2Source::connect(settings).await.unwrap();
+        assert_eq!(
+            source.sdk_config().endpoint_url(),
+            std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),
+            "the snapshot's S3 would be sent to EC2's endpoint"
+        );
     }
 }
