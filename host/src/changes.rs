@@ -291,6 +291,7 @@ mod tests {
             object: "s3://fleet-bucket/prod/snapshot.zst".into(),
             listed_by: Some("i-b".into()),
             listed_here: true,
+            age_seconds: 12,
         });
         assert!(changes(Some(&old), &new).is_empty());
 

@@ -113,6 +113,8 @@ pub struct SnapshotNote {
     /// True when this node listed EC2 itself (and shared the listing),
     /// false when it read another node's.
     pub listed_here: bool,
+    /// How old the listing was when this node took it, in whole seconds.
+    pub age_seconds: u64,
 }
 
 #[cfg(test)]

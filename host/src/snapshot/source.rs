@@ -112,10 +112,14 @@ impl SnapshotSource {
             Origin::Listed => (self.writer.clone(), true),
             Origin::Snapshot { writer } => (writer.clone(), false),
         };
+        let age = std::time::SystemTime::now()
+            .duration_since(fleet.listed_at)
+            .unwrap_or_default();
         SnapshotNote {
             object: self.coordinator.describe(),
             listed_by,
             listed_here,
+            age_seconds: age.as_secs(),
         }
     }
 }
