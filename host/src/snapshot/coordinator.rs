@@ -496,18 +496,7 @@ impl Coordinator {
             instances: listing.instances,
         };
         if share {
-            match self
-                .store
-                .put(&self.key(SNAPSHOT_OBJECT), snapshot.encode(), false)
-                .await
-            {
-                Ok(_) => {
-                    self.tally.writes.inc();
-                }
-                Err(err) => {
-                    tracing::warn!(snapshot = %self.describe(), error = %err, "Cannot write the snapshot; the fleet lists EC2 again next period.");
-                }
-            }
+            self.share(&snapshot).await;
         }
         let snapshot = Arc::new(Remembered::from(snapshot));
         let fleet = Fleet {
@@ -519,6 +508,27 @@ impl Coordinator {
         // is stored, this node's write or a later one.
         memory.snapshot = Some((snapshot, None));
         Ok(fleet)
+    }
+
+    /// Writes `snapshot` for the fleet; a failure is logged, and the fleet
+    /// lists again next period.
+    async fn share(&self, snapshot: &Snapshot) {
+        let written = match snapshot.encode() {
+            Ok(object) => self
+                .store
+                .put(&self.key(SNAPSHOT_OBJECT), object, false)
+                .await
+                .map_err(|err| err.to_string()),
+            Err(why) => Err(format!("cannot encode it: {why}")),
+        };
+        match written {
+            Ok(_) => {
+                self.tally.writes.inc();
+            }
+            Err(error) => {
+                tracing::warn!(snapshot = %self.describe(), %error, "Cannot write the snapshot; the fleet lists EC2 again next period.");
+            }
+        }
     }
 
     /// No snapshot serves: list EC2 behind the gate, or say why not.

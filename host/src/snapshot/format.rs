@@ -92,22 +92,20 @@ pub enum Unusable {
 }
 
 impl Snapshot {
-    /// The compressed object.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The compressed object, or why it could not be made.
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
         let header = Header {
             format: FORMAT_VERSION,
             scope: self.scope.clone(),
             listed_at_ms: millis_since_epoch(self.listed_at),
             writer: self.writer.clone(),
         };
-        let mut plain = serde_json::to_vec(&header).expect("a header serialises");
+        let mut plain = serde_json::to_vec(&header).map_err(|err| format!("the header: {err}"))?;
         plain.push(b'\n');
-        plain.extend_from_slice(
-            write_describe_instances(&self.instances)
-                .expect("instances serialise")
-                .as_bytes(),
-        );
-        zstd::bulk::compress(&plain, COMPRESSION_LEVEL).expect("compressing to memory works")
+        let fleet =
+            write_describe_instances(&self.instances).map_err(|err| format!("the fleet: {err}"))?;
+        plain.extend_from_slice(fleet.as_bytes());
+        zstd::bulk::compress(&plain, COMPRESSION_LEVEL).map_err(|err| format!("zstd: {err}"))
     }
 
     /// Reads an object, refusing one of another format or scope.
@@ -193,13 +191,14 @@ mod tests {
     #[test]
     fn a_snapshot_reads_back_as_written() {
         let snapshot = snapshot();
-        assert_eq!(Snapshot::decode(&snapshot.encode(), &scope()), Ok(snapshot));
+        let object = snapshot.encode().unwrap();
+        assert_eq!(Snapshot::decode(&object, &scope()), Ok(snapshot));
     }
 
     #[test]
     fn another_scope_is_refused_naming_both() {
         let other = Scope::new(vec!["eu-west-1".to_owned()], Vec::new());
-        let err = Snapshot::decode(&snapshot().encode(), &other).unwrap_err();
+        let err = Snapshot::decode(&snapshot().encode().unwrap(), &other).unwrap_err();
         assert_eq!(
             err.to_string(),
             "it lists regions [us-east-1], filters [Name=tag:env,Values=prod]; \
@@ -223,7 +222,7 @@ mod tests {
     fn garbage_and_truncation_are_named_not_taken() {
         for object in [
             b"hello".to_vec(),
-            snapshot().encode()[..20].to_vec(),
+            snapshot().encode().unwrap()[..20].to_vec(),
             zstd::bulk::compress(b"no header", 3).unwrap(),
         ] {
             assert!(matches!(
