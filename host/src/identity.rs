@@ -19,6 +19,16 @@ pub enum SelfChoice {
     FromImds,
 }
 
+impl SelfChoice {
+    /// The instance id, when the operator gave one.
+    pub fn given_id(&self) -> Option<&str> {
+        match self {
+            SelfChoice::Given(id) => Some(id),
+            SelfChoice::Nobody | SelfChoice::FromImds => None,
+        }
+    }
+}
+
 /// An IMDSv2 client (token first) with short timeouts and a single attempt.
 /// Honours `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
 pub fn imds_client() -> aws_config::imds::Client {

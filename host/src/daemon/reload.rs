@@ -281,10 +281,7 @@ async fn open_source(
                 mode: Mode::Daemon,
                 refresh: settings.refresh,
                 jitter: settings.jitter,
-                writer: match &settings.own {
-                    SelfChoice::Given(id) => Some(id.clone()),
-                    SelfChoice::Nobody | SelfChoice::FromImds => None,
-                },
+                writer: settings.own.given_id().map(str::to_owned),
                 tally: counting.snapshot.clone(),
                 calls: counting.ec2_calls.clone(),
             };
