@@ -120,24 +120,11 @@ impl Lister for Ec2Model {
 }
 
 fn instance(n: usize) -> Instance {
-    Instance {
-        id: format!("i-{n:017x}"),
-        state: "running".to_owned(),
-        private_ipv4: Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255)),
-        public_ipv4: None,
-        private_dns_name: None,
-        public_dns_name: None,
-        ipv6_addresses: Vec::new(),
-        security_groups: Vec::new(),
-        tags: Vec::new(),
-        availability_zone: Some("us-east-1a".to_owned()),
-        region: Some("us-east-1".to_owned()),
-        vpc_id: None,
-        subnet_id: None,
-        instance_type: None,
-        image_id: None,
-        launch_time: None,
-    }
+    let mut instance = Instance::running(&format!("i-{n:017x}"));
+    instance.private_ipv4 = Some(format!("10.{}.{}.{}", n >> 16, (n >> 8) & 255, n & 255));
+    instance.availability_zone = Some("us-east-1a".to_owned());
+    instance.region = Some("us-east-1".to_owned());
+    instance
 }
 
 /// How each node's answer is doing: when its fleet was listed, in ms since

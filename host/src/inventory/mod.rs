@@ -117,9 +117,9 @@ pub struct SnapshotNote {
     pub age_seconds: u64,
 }
 
-#[cfg(test)]
 impl Instance {
-    /// A running instance that has nothing but its id, for tests.
+    /// A running instance that has nothing but its id: for tests and the
+    /// fleet simulation, which fill in what they need.
     pub fn running(id: &str) -> Instance {
         Instance {
             id: id.to_owned(),
