@@ -8,8 +8,9 @@ mod common;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use common::servers::{Moto, Reply, Stub, free_port};
-use common::{Run, ids, plugin, rollcall_in};
+use common::background::Background;
+use common::servers::{Moto, Reply, Stub, eventually, free_port};
+use common::{Run, ids, plugin, role_of, rollcall_in};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -683,4 +684,64 @@ fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
         &[],
     );
     nobody.fails_with(4, &["no usable AWS credentials"]);
+}
+
+/// At boot an agent may come up before any monitor: `resolve --wait-for`
+/// asks EC2 again until a monitor is listed; when none comes, it gives up at
+/// the timeout with exit 5, the last answer printed and what it lacked.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_boot_resolve_waits_for_a_monitor_that_comes_late_and_gives_up_on_one_that_never_does() {
+    let moto = Moto::start();
+    let fleet = Fleet::new(&moto, REGION);
+    let monitor_group = fleet.group("eg-monitor").await;
+    let agent_group = fleet.group("eg-cybernode").await;
+    let agent = fleet.launch(&[&agent_group], 1, &[]).await.remove(0);
+    let plugin = elastic_grid();
+    let waiting = |timeout: &'static str| {
+        vec![
+            "resolve",
+            "--region",
+            REGION,
+            "--plugin",
+            &plugin,
+            "--self",
+            &agent,
+            "--wait-for",
+            "targets>=1",
+            "--wait-for",
+            "role=monitor>=1",
+            "--wait-timeout",
+            timeout,
+            "--wait-interval",
+            "200ms",
+        ]
+    };
+
+    let never = against(&moto.endpoint, &waiting("1s"), &[]);
+    never.fails_with(
+        5,
+        &[
+            "--wait-for targets>=1 role=monitor>=1: not met within 1s",
+            "targets: 0 of 1, role=monitor: 0 of 1",
+        ],
+    );
+    let last: Value = serde_json::from_str(&never.stdout).expect("the last answer is printed");
+    assert_eq!(last["self"]["role"], "agent");
+    assert_eq!(ids(&last, "register_with"), Vec::<String>::new());
+
+    let mut args = waiting("60s");
+    args.extend(["--endpoint-url", &moto.endpoint]);
+    let late = Background::start(args, &CREDENTIALS);
+    eventually(
+        Duration::from_secs(30),
+        "an answer without a monitor",
+        || late.stderr().contains("targets: 0 of 1").then_some(()),
+    );
+    let monitor = fleet.launch(&[&monitor_group], 1, &[]).await.remove(0);
+    let answer = late.finish_within(Duration::from_secs(30)).json();
+    assert_eq!(
+        ids(&answer, "register_with"),
+        std::slice::from_ref(&monitor)
+    );
+    assert_eq!(role_of(&answer, &monitor).as_deref(), Some("monitor"));
 }

@@ -4,8 +4,12 @@
 
 mod common;
 
+use common::background::Background;
+use common::servers::eventually;
 use common::{fixture, ids, plugin, resolve, role_of, seed_fleet};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
 
 const MONITOR: &str = "i-2271a74b";
 const AGENT: &str = "i-df71a7b6";
@@ -462,4 +466,120 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     ] {
         assert!(help.stdout.contains(line), "{line:?} in {}", help.stdout);
     }
+}
+
+#[test]
+fn output_writes_the_answer_to_a_file_in_any_format_and_stdout_stays_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_file = dir.path().join("membership.json");
+    let env_file = dir.path().join("membership.env");
+    let elastic_grid = plugin("elastic_grid");
+    let flags = |file: &Path, format: &str| {
+        let file = file.display().to_string();
+        let run = resolve(
+            &seed_fleet(),
+            &elastic_grid,
+            &["--self", AGENT, "--format", format, "--output", &file],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, "");
+    };
+    flags(&json_file, "json");
+    flags(&env_file, "env");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
+    let printed = resolve(&seed_fleet(), &elastic_grid, &["--self", AGENT]).json();
+    assert_eq!(written["register_with"], printed["register_with"]);
+    assert_eq!(written["members"], printed["members"]);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    assert!(
+        env.contains("ROLLCALL_REGISTER_WITH='10.251.199.99'"),
+        "{env}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "temporaries left behind"
+    );
+
+    let nowhere = dir.path().join("missing/membership.env");
+    resolve(
+        &seed_fleet(),
+        &elastic_grid,
+        &["--output", &nowhere.display().to_string()],
+    )
+    .fails_with(2, &["cannot write", "missing/membership.env"]);
+}
+
+#[test]
+fn waiting_flags_that_cannot_work_are_usage_errors() {
+    let elastic_grid = plugin("elastic_grid");
+    let run = |extra: &[&str]| resolve(&seed_fleet(), &elastic_grid, extra);
+    run(&["--wait-for", "monitors>=2"]).fails_with(
+        2,
+        &["\"monitors>=2\" is not a condition (expected targets>=N, role=NAME>=N or self-role)"],
+    );
+    run(&["--wait-for", "targets>=x"]).fails_with(2, &["\"x\" is not a count"]);
+    run(&["--wait-for", "targets>=1"]).fails_with(2, &["--wait-for targets>=1 needs a self"]);
+    run(&["--wait-timeout", "1m"]).fails_with(2, &["--wait-for <COND>"]);
+    run(&["--wait-for", "self-role", "--wait-interval", "0s"]).fails_with(2, &["out of range"]);
+}
+
+/// EC2's listing can lag an instance that has just booted: while waiting,
+/// a self that is not listed yet is asked about again, not an error.
+#[test]
+fn a_self_listed_late_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet_file = dir.path().join("fleet.json");
+    let mut fleet: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed_fleet()).unwrap()).unwrap();
+    std::fs::write(&fleet_file, fleet.to_string()).unwrap();
+    let fleet_path = fleet_file.display().to_string();
+    let plugin_path = plugin("elastic_grid").display().to_string();
+    let waiting = Background::start(
+        [
+            "resolve",
+            "--inventory",
+            &fleet_path,
+            "--plugin",
+            &plugin_path,
+            "--self",
+            "i-0late",
+            "--wait-for",
+            "self-role",
+            "--wait-for",
+            "targets>=1",
+            "--wait-interval",
+            "100ms",
+            "--wait-timeout",
+            "60s",
+        ],
+        &[],
+    );
+    eventually(Duration::from_secs(30), "a try without self", || {
+        waiting
+            .stderr()
+            .contains("i-0late is not in the inventory")
+            .then_some(())
+    });
+    let agent = fleet["Reservations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|reservation| reservation["Instances"].as_array().unwrap())
+        .find(|instance| instance["InstanceId"] == AGENT)
+        .unwrap();
+    let mut late = agent.clone();
+    late["InstanceId"] = json!("i-0late");
+    fleet["Reservations"][0]["Instances"]
+        .as_array_mut()
+        .unwrap()
+        .push(late);
+    let replacement = dir.path().join("fleet.json.new");
+    std::fs::write(&replacement, fleet.to_string()).unwrap();
+    std::fs::rename(&replacement, &fleet_file).unwrap();
+
+    let answer = waiting.finish_within(Duration::from_secs(30)).json();
+    assert_eq!(answer["self"]["role"], "agent");
+    assert_eq!(ids(&answer, "register_with"), [MONITOR]);
 }

@@ -6,6 +6,7 @@ use crate::output::Format;
 use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides};
 use crate::policy::CompiledCache;
 use crate::ranges;
+use crate::wait::{Condition, Waiting};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,11 +21,15 @@ Exit codes:
 
 const RESOLVE_EXIT_CODES: &str = "\
 Exit codes:
-  0  resolved: the answer is on stdout
-  2  bad usage or input: flags, inventory file, plugin settings, unknown --self
+  0  resolved: the answer is on stdout (or in --output)
+  2  bad usage or input: flags, inventory file, plugin settings, unknown --self, or
+     --output cannot be written
   3  the policy failed: would not load, trapped, returned an error or an invalid answer
   4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
-     denied, or the instance metadata service did not say which instance this is";
+     denied, or the instance metadata service did not say which instance this is
+     (with --wait-for: the last failure, when no answer came before the time was up)
+  5  --wait-for: the time was up before the answer met every condition; the last
+     answer is printed all the same, and stderr says what it lacked";
 
 const INVENTORY_EXIT_CODES: &str = "\
 Exit codes:
@@ -178,6 +183,61 @@ pub struct ResolveArgs {
     /// How to print the answer.
     #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
     pub format: Format,
+
+    /// Write the answer here (atomically: readers see the old file or the
+    /// new one) instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// `resolve` at boot: ask again until the answer is good enough.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Waiting")]
+pub struct WaitArgs {
+    /// Fetch and decide again until the answer meets COND (repeatable; all
+    /// must hold): targets>=N (self has at least N registration targets),
+    /// role=NAME>=N (at least N members have the role), self-role (the
+    /// policy gave self a role). Source failures are retried; exit 5 when
+    /// the time is up.
+    #[arg(long = "wait-for", value_name = "COND")]
+    pub conditions: Vec<Condition>,
+
+    /// Give up after this long, print the last answer and exit 5.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        value_parser = ranges::WAIT_TIMEOUT.parser(),
+        requires = "conditions"
+    )]
+    pub wait_timeout: Duration,
+
+    /// The pause between tries, randomised between half and one and a half
+    /// times this, and doubled while EC2 throttles. With a large fleet
+    /// booting at once, add --snapshot so that tries read the shared
+    /// snapshot instead of EC2.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = ranges::WAIT_INTERVAL.parser(),
+        requires = "conditions"
+    )]
+    pub wait_interval: Duration,
+}
+
+impl WaitArgs {
+    /// What to wait for, if anything.
+    pub fn waiting(&self) -> Option<Waiting> {
+        (!self.conditions.is_empty()).then(|| Waiting {
+            conditions: self.conditions.clone(),
+            timeout: self.wait_timeout,
+            interval: self.wait_interval,
+        })
+    }
 }
 
 #[derive(Debug, Args)]

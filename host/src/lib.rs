@@ -11,6 +11,8 @@
 //! - [`resolve`]: one decide–validate pass over a fetched fleet.
 //! - [`snapshot`]: the fleet's shared listing in S3: one EC2 listing per
 //!   refresh period for the whole fleet.
+//! - [`wait`]: `resolve --wait-for`: conditions on an answer, and asking
+//!   again until they hold.
 //! - [`changes`]: what differs between two answers, as events, and their
 //!   recent history.
 //! - [`report`]: error chains as one line.
@@ -43,3 +45,4 @@ pub mod resolve;
 pub mod sink;
 pub mod snapshot;
 pub mod toml_settings;
+pub mod wait;

@@ -67,6 +67,19 @@ pub const SNAPSHOT_MAX_AGE: Bounded<Duration> = Bounded {
     key: "source.snapshot_max_age",
     range: millis(100)..=hours(24),
 };
+/// `resolve --wait-timeout` (a flag only: `resolve` reads no configuration
+/// file).
+pub const WAIT_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: Some("--wait-timeout"),
+    key: "wait_timeout",
+    range: millis(100)..=hours(24),
+};
+/// `resolve --wait-interval` (a flag only).
+pub const WAIT_INTERVAL: Bounded<Duration> = Bounded {
+    flag: Some("--wait-interval"),
+    key: "wait_interval",
+    range: millis(100)..=hours(1),
+};
 pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     flag: None,
     key: "sink.timeout",
@@ -98,7 +111,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 };
 
 /// Every bounded setting, for the documentation and its test.
-pub const DURATIONS: [&Bounded<Duration>; 9] = [
+pub const DURATIONS: [&Bounded<Duration>; 11] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -108,6 +121,8 @@ pub const DURATIONS: [&Bounded<Duration>; 9] = [
     &POLICY_TIME_LIMIT,
     &SNAPSHOT_MAX_AGE,
     &EXEC_TIMEOUT,
+    &WAIT_TIMEOUT,
+    &WAIT_INTERVAL,
 ];
 pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
 pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];

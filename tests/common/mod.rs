@@ -2,6 +2,7 @@
 //! What the end-to-end tests share: running the real `rollcall` binary on
 //! the real plugins and fixtures, and the loopback servers it talks to.
 
+pub mod background;
 pub mod daemon;
 pub mod hand_made;
 pub mod servers;

@@ -1,8 +1,7 @@
 //! `rollcall inventory`: fetch once and record the fleet as a
 //! describe-instances document.
 
-use super::{EXIT_INTERNAL, EXIT_USAGE, Failure, print, source};
-use crate::atomic_file::write_atomically;
+use super::{EXIT_INTERNAL, Failure, deliver, source};
 use crate::cli::{InventoryArgs, SelfArgs};
 use crate::inventory::write_describe_instances;
 
@@ -17,17 +16,9 @@ pub async fn run(args: InventoryArgs) -> Result<(), Failure> {
     let mut text = write_describe_instances(&inventory.instances)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot write the inventory: {err}")))?;
     text.push('\n');
-    match &args.output {
-        None => print(&text),
-        Some(path) => {
-            write_atomically(path, text.as_bytes()).map_err(|err| {
-                Failure::new(
-                    EXIT_USAGE,
-                    format!("cannot write {}: {err}", path.display()),
-                )
-            })?;
-            tracing::info!(path = %path.display(), instances = inventory.instances.len(), source = %inventory.source, "Inventory recorded.");
-            Ok(())
-        }
+    deliver(&text, args.output.as_deref())?;
+    if let Some(path) = &args.output {
+        tracing::info!(path = %path.display(), instances = inventory.instances.len(), source = %inventory.source, "Inventory recorded.");
     }
+    Ok(())
 }

@@ -7,10 +7,12 @@ mod source;
 mod watch;
 mod watch_settings;
 
+use crate::atomic_file::write_atomically;
 use crate::cli::{Cli, Command};
 use crate::inventory::SourceError;
 use crate::policy::PolicyError;
 use crate::resolve::ResolveError;
+use std::path::Path;
 
 pub use watch_settings::watch_settings;
 
@@ -25,6 +27,9 @@ pub const EXIT_POLICY: u8 = 3;
 /// Exit status: the inventory source failed (unreachable, throttled,
 /// credentials missing or denied, IMDS silent).
 pub const EXIT_SOURCE: u8 = 4;
+/// Exit status: `--wait-for` gave up: the time was up before the answer
+/// met every condition.
+pub const EXIT_UNMET: u8 = 5;
 /// Exit status: rollcall itself failed (stdout closed, a task crashed).
 pub const EXIT_INTERNAL: u8 = 1;
 
@@ -89,6 +94,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Watch(args) => watch::run(args).await,
         Command::Plugin(command) => plugin::run(command),
     }
+}
+
+/// Writes the command's answer to `output` (atomically), or else to stdout.
+fn deliver(text: &str, output: Option<&Path>) -> Result<(), Failure> {
+    let Some(path) = output else {
+        return print(text);
+    };
+    write_atomically(path, text.as_bytes()).map_err(|err| {
+        Failure::new(
+            EXIT_USAGE,
+            format!("cannot write {}: {err}", path.display()),
+        )
+    })
 }
 
 /// Writes the command's answer to stdout.

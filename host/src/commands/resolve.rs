@@ -1,11 +1,16 @@
-//! `rollcall resolve`: fetch once, decide, print.
+//! `rollcall resolve`: fetch once, decide, print; with `--wait-for`, fetch
+//! and decide again until the answer meets the conditions.
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print, source};
+use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, deliver, source};
 use crate::cli::ResolveArgs;
 use crate::config::PluginSettings;
-use crate::output;
-use crate::policy::{CompiledCache, PolicyEngine, PolicyLimits, WasmPolicy};
-use crate::resolve::resolve;
+use crate::identity::SelfChoice;
+use crate::inventory::{Inventory, InventorySource, SourceError};
+use crate::membership::Membership;
+use crate::output::{self, Format};
+use crate::policy::{CompiledCache, Policy, PolicyEngine, PolicyLimits, WasmPolicy};
+use crate::resolve::{ResolveError, resolve};
+use crate::wait::{Tried, Waited, Waiting};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,8 +20,12 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     let settings = plugin_settings
         .load()
         .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
-    let source = source::open(&args.source, &args.identity).await?;
     let choice = args.identity.choice(args.source.inventory.is_none());
+    let waiting = args.wait.waiting();
+    if let Some(waiting) = &waiting {
+        refuse_conditions_on_nobody(waiting, &choice)?;
+    }
+    let source = source::open(&args.source, &args.identity).await?;
 
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
@@ -29,26 +38,152 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     let loading = tokio::task::spawn_blocking(move || {
         load_policy(&plugin, &settings, &plugin_settings, limits, cache)
     });
-    let (loaded, own, fetched) = tokio::join!(loading, source::find_self(choice), source.fetch());
-    let policy = loaded.map_err(|err| {
+    let fleet = Fleet {
+        source,
+        choice,
+        own: tokio::sync::OnceCell::new(),
+    };
+    let (loaded, first) = tokio::join!(loading, fleet.read());
+    let policy: Arc<dyn Policy> = Arc::new(loaded.map_err(|err| {
         Failure::new(
             EXIT_POLICY,
             format!("policy loading stopped unexpectedly: {err}"),
         )
-    })??;
-    let own = own?;
-    let inventory = fetched?;
-    tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
+    })??);
+    // The latest fleet is kept, so that it is never freed: see `answer`.
+    let latest_fleet = std::sync::Mutex::new(None);
+    let decide = |read: Result<Read, ResolveError>| {
+        let policy = Arc::clone(&policy);
+        let latest_fleet = &latest_fleet;
+        async move {
+            let (inventory, own) = read?;
+            tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
+            if let Ok(mut latest) = latest_fleet.lock() {
+                *latest = Some(Arc::clone(&inventory));
+            }
+            resolve(inventory, policy, own).await
+        }
+    };
+    let first = decide(first).await;
+    let Some(waiting) = waiting else {
+        let answered = answer(first?, args.format, args.output.as_deref());
+        std::mem::forget(latest_fleet);
+        return answered;
+    };
+    let waited = waiting
+        .until_met(tried(first), || async {
+            tried(decide(fleet.read().await).await)
+        })
+        .await;
+    let answered = match waited {
+        Waited::Met(membership) => answer(membership, args.format, args.output.as_deref()),
+        Waited::Unmet {
+            last,
+            unmet,
+            failed_since,
+        } => {
+            answer(last, args.format, args.output.as_deref())?;
+            let mut message = format!(
+                "--wait-for {}: not met within {}: {}",
+                waiting.written(),
+                humantime::format_duration(waiting.timeout),
+                unmet.join(", ")
+            );
+            if let Some(err) = failed_since {
+                message += &format!(
+                    " (the printed answer is the last one; the tries since failed: {err})"
+                );
+            }
+            Err(Failure::new(EXIT_UNMET, message))
+        }
+        Waited::NoAnswer(err) => {
+            let mut failure = Failure::from(err);
+            failure.message = format!(
+                "--wait-for {}: no answer within {}; the last try failed: {}",
+                waiting.written(),
+                humantime::format_duration(waiting.timeout),
+                failure.message
+            );
+            Err(failure)
+        }
+        Waited::Failed(err) => Err(err.into()),
+    };
+    std::mem::forget(latest_fleet);
+    answered
+}
 
-    let inventory = Arc::new(inventory);
-    let membership = resolve(Arc::clone(&inventory), Arc::new(policy), own).await?;
-    let text = output::render(&membership, args.format)
+/// A condition about self cannot hold when there is no self: say so now
+/// rather than after the timeout.
+fn refuse_conditions_on_nobody(waiting: &Waiting, choice: &SelfChoice) -> Result<(), Failure> {
+    match waiting
+        .conditions
+        .iter()
+        .find(|condition| condition.needs_self())
+    {
+        Some(condition) if matches!(choice, SelfChoice::Nobody) => Err(Failure::new(
+            EXIT_USAGE,
+            format!(
+                "--wait-for {condition} needs a self: give --self INSTANCE_ID (or let IMDS say)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The fleet and self, as read for one decision.
+type Read = (Arc<Inventory>, Option<String>);
+
+/// Where each try reads the fleet, and who self is (asked once, then kept).
+struct Fleet {
+    source: Arc<dyn InventorySource>,
+    choice: SelfChoice,
+    own: tokio::sync::OnceCell<Option<String>>,
+}
+
+impl Fleet {
+    /// Fetches the fleet, and self the first time it can be found.
+    async fn read(&self) -> Result<Read, ResolveError> {
+        let finding = self
+            .own
+            .get_or_try_init(|| source::find_self(self.choice.clone()));
+        let (own, fetched) = tokio::join!(finding, self.source.fetch());
+        let own = own.map_err(|failure| SourceError::Unavailable(failure.message))?;
+        Ok((Arc::new(fetched?), own.clone()))
+    }
+}
+
+/// How a try's outcome bears on waiting: the source failing, or not
+/// listing self yet (EC2's listing lags a fresh instance), may mend with
+/// time; a bad input or a failing policy will not.
+fn tried(outcome: Result<Membership, ResolveError>) -> Tried<ResolveError> {
+    match outcome {
+        Ok(membership) => Tried::Answer(membership),
+        Err(error) => match &error {
+            ResolveError::Source(SourceError::Throttled(_)) => Tried::Transient {
+                error,
+                throttled: true,
+            },
+            ResolveError::Source(SourceError::Unavailable(_))
+            | ResolveError::SelfNotFound { .. } => Tried::Transient {
+                error,
+                throttled: false,
+            },
+            ResolveError::Source(SourceError::Input(_))
+            | ResolveError::Policy(_)
+            | ResolveError::Evaluation(_) => Tried::Final(error),
+        },
+    }
+}
+
+/// Prints the answer, or writes it to `output`.
+fn answer(membership: Membership, format: Format, output: Option<&Path>) -> Result<(), Failure> {
+    let text = output::render(&membership, format)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
-    let printed = print(&text);
+    let delivered = deliver(&text, output);
     // The process ends here: handing a large fleet's allocations back to
     // the allocator one by one took a fifth of `resolve` at 100k instances.
-    std::mem::forget((inventory, membership, text));
-    printed
+    std::mem::forget((membership, text));
+    delivered
 }
 
 /// Loads the plugin with `settings` (the JSON `plugin_settings` gave); a
