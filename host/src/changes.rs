@@ -67,7 +67,9 @@ pub struct ChangeEvent {
     pub sequence: u64,
     /// RFC 3339.
     pub at: String,
+    /// What changed.
     pub kind: ChangeKind,
+    /// The instances it concerns, sorted (for `targets_changed`, self's new targets).
     pub instance_ids: Vec<String>,
 }
 

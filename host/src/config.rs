@@ -9,6 +9,7 @@ use crate::output::Format;
 use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides, checked};
 use crate::policy::{PolicyError, PolicyLimits};
 use crate::ranges;
+use crate::sink::Callback;
 use crate::toml_settings::TomlSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -97,6 +98,10 @@ pub enum SinkConfig {
     },
     /// Change events as JSON lines on stdout.
     Stdout {},
+    /// A function of the program that embeds rollcall ([`crate::watch`]);
+    /// never written in a file.
+    #[serde(skip)]
+    Callback(Callback),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

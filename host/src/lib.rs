@@ -1,48 +1,127 @@
 //! rollcall: EC2 fleet membership decided by WebAssembly policies.
 //!
+//! Every instance of a fleet lists the fleet (EC2 `DescribeInstances`, a
+//! recorded file, or the fleet's shared snapshot in S3) and hands it to a
+//! policy, a WebAssembly component, which decides each member's role and
+//! clusters and whom this instance registers with. The `rollcall` binary does
+//! that once (`resolve`) or keeps doing it (`watch`); this library lets
+//! another Rust program (a custom agent in a boot image, say) do the same
+//! without shelling out.
+//!
+//! # Embedding
+//!
+//! - Load a policy: [`PolicyEngine::new`], then [`PolicyEngine::load`] with
+//!   the plugin's settings and [`PolicyLimits`].
+//! - Read the fleet: [`FileSource`] for a describe-instances file,
+//!   [`open_ec2`] for EC2 (or the fleet's shared snapshot, when
+//!   [`Ec2Settings::snapshot`] names one); both are an [`InventorySource`].
+//! - Decide: [`resolve`] gives the [`Membership`] document, the same one
+//!   `rollcall resolve` prints; [`render`] writes it as JSON, shell variables
+//!   or a table.
+//! - Keep it current: [`watch`] runs the daemon of `rollcall watch --config`
+//!   inside your program and hands every new answer to a callback.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use rollcall::{FileSource, Format, InventorySource, PolicyEngine, PolicyLimits};
+//! use std::sync::Arc;
+//!
+//! # let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+//! # let plugins = rollcall::__doc_plugins();
+//! let engine = PolicyEngine::new()?;
+//! let policy = engine.load(&plugins.join("elastic_grid.wasm"), "{}", PolicyLimits::default())?;
+//! let fleet = FileSource::new(workspace.join("examples/seed-fleet.json")).fetch().await?;
+//! let answer = rollcall::resolve(Arc::new(fleet), Arc::new(policy), Some("i-df71a7b6".into())).await?;
+//!
+//! assert_eq!(answer.register_with[0].address, "10.251.199.99");
+//! print!("{}", rollcall::render(&answer, Format::Env)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Layout
-//! - [`inventory`]: the instance model and the sources that produce a fleet
+//!
+//! The modules below are the crate's inside: the binary, the tests and the
+//! benchmarks reach some of them, but only what the crate root exports is
+//! its API.
+//! - `inventory`: the instance model and the sources that produce a fleet
 //!   (a describe-instances file, the EC2 API).
-//! - [`policy`]: the policy interface, the wasmtime runtime behind it, and the
+//! - `policy`: the policy interface, the wasmtime runtime behind it, and the
 //!   validation of what a policy returns.
-//! - [`membership`]: the output document every consumer reads.
-//! - [`output`]: that document as JSON, shell variables or a table.
-//! - [`identity`]: who am I: `--self`, or IMDSv2.
-//! - [`resolve`]: one decide–validate pass over a fetched fleet.
-//! - [`snapshot`]: the fleet's shared listing in S3: one EC2 listing per
+//! - `membership`: the output document every consumer reads.
+//! - `output`: that document as JSON, shell variables or a table.
+//! - `identity`: who am I: `--self`, or IMDSv2.
+//! - `resolve`: one decide–validate pass over a fetched fleet.
+//! - `wait`: `resolve --wait-for`: conditions on an answer, and asking again
+//!   until they hold.
+//! - `snapshot`: the fleet's shared listing in S3: one EC2 listing per
 //!   refresh period for the whole fleet.
-//! - [`wait`]: `resolve --wait-for`: conditions on an answer, and asking
-//!   again until they hold.
-//! - [`changes`]: what differs between two answers, as events, and their
+//! - `daemon`: the `watch` loop, its sinks' tasks, HTTP API and metrics;
+//!   `embedded`: that loop inside another program.
+//! - `changes`: what differs between two answers, as events, and their
 //!   recent history.
-//! - [`report`]: error chains as one line.
-//! - [`atomic_file`]: replacing files without readers seeing a partial one.
-//! - [`cli`]: flags and what they mean as settings.
-//! - [`overrides`]: the settings both flags and the configuration file give,
+//! - `report`: error chains as one line.
+//! - `atomic_file`: replacing files without readers seeing a partial one.
+//! - `cli`: flags and what they mean as settings.
+//! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
-//! - [`ranges`]: the range of every duration and count setting.
-//! - [`paths`]: paths normalised for watching and showing.
-//! - [`toml_settings`]: policy settings in TOML, as JSON, with errors taken
+//! - `ranges`: the range of every duration and count setting.
+//! - `paths`: paths normalised for watching and showing.
+//! - `toml_settings`: policy settings in TOML, as JSON, with errors taken
 //!   back to the TOML line.
-//! - [`commands`]: running a command to output and an exit status.
+//! - `commands`: running a command to output and an exit status.
+#![warn(missing_docs)]
 
-pub mod atomic_file;
-pub mod changes;
+mod atomic_file;
+mod changes;
+#[doc(hidden)]
 pub mod cli;
+#[doc(hidden)]
 pub mod commands;
-pub mod config;
+mod config;
+#[doc(hidden)]
 pub mod daemon;
-pub mod identity;
+mod embedded;
+mod identity;
+#[doc(hidden)]
 pub mod inventory;
-pub mod membership;
-pub mod output;
-pub mod overrides;
-pub mod paths;
+mod membership;
+mod output;
+mod overrides;
+mod paths;
+#[doc(hidden)]
 pub mod policy;
-pub mod ranges;
-pub mod report;
-pub mod resolve;
-pub mod sink;
+mod ranges;
+mod report;
+mod resolve;
+mod sink;
+#[doc(hidden)]
 pub mod snapshot;
-pub mod toml_settings;
-pub mod wait;
+mod toml_settings;
+mod wait;
+
+pub use changes::{ChangeEvent, ChangeKind};
+pub use embedded::{WatchError, open_ec2, watch};
+pub use inventory::{
+    Ec2Settings, FileSource, Filter, Instance, Inventory, InventorySource, SecurityGroup,
+    SnapshotNote, SourceError, Tag,
+};
+pub use membership::{InventorySummary, Membership, SelfEntry, Target};
+pub use output::{Format, render};
+pub use policy::{
+    CompiledCache, Member, Policy, PolicyEngine, PolicyError, PolicyIdentity, PolicyLimits,
+    WasmPolicy,
+};
+pub use resolve::{ResolveError, resolve};
+pub use snapshot::{S3Location, SnapshotSettings};
+
+/// Where the doc examples find the bundled plugins (`scripts/plugins`
+/// builds them).
+#[doc(hidden)]
+pub fn __doc_plugins() -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("wasm32-wasip2/release")
+}

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer: who self is, whom it registers with, every member, and where the answer came from. `rollcall resolve --format json` prints it; file sinks, the HTTP API and [`crate::watch`]'s callback get the same.
 pub struct Membership {
     /// The instance rollcall runs on; `None` off the fleet.
     #[serde(rename = "self")]
@@ -17,29 +18,40 @@ pub struct Membership {
     pub register_with: Vec<Target>,
     /// Every member, sorted by instance id.
     pub members: Vec<Member>,
+    /// The plugin that decided.
     pub policy: PolicyIdentity,
+    /// The fleet it decided on.
     pub inventory: InventorySummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Self's place in the answer.
 pub struct SelfEntry {
+    /// The instance rollcall runs on.
     pub instance_id: String,
     /// `None` when the policy gave self no role.
     pub role: Option<String>,
+    /// Self's clusters, as the policy gave them.
     pub clusters: Vec<String>,
 }
 
 /// A member self registers with, with what it takes to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
+    /// The target's instance id.
     pub instance_id: String,
+    /// Its role.
     pub role: String,
+    /// Where to reach it: the address of the kind the policy chose.
     pub address: String,
+    /// The port to use, when the policy gives one.
     pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The fleet an answer was decided on.
 pub struct InventorySummary {
+    /// Where the fleet came from: a path or an endpoint.
     pub source: String,
     /// Instances in the inventory, members or not.
     pub instances: usize,

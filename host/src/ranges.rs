@@ -111,6 +111,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 };
 
 /// Every bounded setting, for the documentation and its test.
+#[cfg(test)]
 pub const DURATIONS: [&Bounded<Duration>; 11] = [
     &REFRESH,
     &JITTER,
@@ -124,7 +125,9 @@ pub const DURATIONS: [&Bounded<Duration>; 11] = [
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,
 ];
+#[cfg(test)]
 pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
+#[cfg(test)]
 pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];
 
 /// How a bounded value is written in messages: as the flags and the

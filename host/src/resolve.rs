@@ -10,18 +10,25 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(transparent)]
+    /// The source failed.
     Source(#[from] SourceError),
     #[error(
         "self instance {self_id} is not in the inventory ({instances} instances from {source_name})"
     )]
+    /// Self is not in the fleet.
     SelfNotFound {
+        /// The id given for self.
         self_id: String,
+        /// How many instances the fleet has.
         instances: usize,
+        /// Where the fleet came from.
         source_name: String,
     },
     #[error(transparent)]
+    /// The policy failed, or its answer was invalid.
     Policy(#[from] PolicyError),
     #[error("policy evaluation stopped unexpectedly: {0}")]
+    /// The evaluation's thread ended without an answer (it panicked).
     Evaluation(String),
 }
 

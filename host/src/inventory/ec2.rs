@@ -30,6 +30,7 @@ pub struct Ec2Settings {
     /// Regions to merge into one fleet; empty means the default chain's
     /// region (environment, profile, then IMDS when allowed).
     pub regions: Vec<String>,
+    /// The AWS profile to read settings and credentials from; `None`: the default chain.
     pub profile: Option<String>,
     /// Overrides the endpoint (and `AWS_ENDPOINT_URL[_EC2]`).
     pub endpoint_url: Option<String>,
@@ -37,6 +38,7 @@ pub struct Ec2Settings {
     pub filters: Vec<Filter>,
     /// `MaxResults` of each `DescribeInstances` call (5 to 1000).
     pub page_size: i32,
+    /// Connecting to EC2, per attempt.
     pub connect_timeout: Duration,
     /// One HTTP attempt, retries not included.
     pub attempt_timeout: Duration,
@@ -146,6 +148,7 @@ impl Ec2Source {
         })
     }
 
+    /// The settings it was opened with.
     pub fn settings(&self) -> &Ec2Settings {
         &self.settings
     }

@@ -20,6 +20,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// Reads `path` at every fetch.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileSource { path: path.into() }
     }

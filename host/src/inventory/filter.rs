@@ -8,11 +8,14 @@ use std::str::FromStr;
 /// any of the values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
+    /// The EC2 filter name, e.g. `tag:env` or `instance-state-name`.
     pub name: String,
+    /// The values any of which an instance must match (`*` and `?` as EC2 takes them).
     pub values: Vec<String>,
 }
 
 impl Filter {
+    /// The filter as the SDK sends it.
     pub fn to_sdk(&self) -> aws_sdk_ec2::types::Filter {
         aws_sdk_ec2::types::Filter::builder()
             .name(&self.name)

@@ -32,7 +32,9 @@ use wasmtime::component::{ComponentType, Lower};
 #[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
 #[component(record)]
 pub struct SecurityGroup {
+    /// The group id, `sg-...`.
     pub id: String,
+    /// The group name, e.g. `eg-monitor`.
     pub name: String,
 }
 
@@ -40,11 +42,14 @@ pub struct SecurityGroup {
 #[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
 #[component(record)]
 pub struct Tag {
+    /// The tag key.
     pub key: String,
+    /// The tag value (empty when the tag has none).
     pub value: String,
 }
 
 impl Tag {
+    /// A tag.
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
         Tag {
             key: key.into(),
@@ -59,39 +64,56 @@ impl Tag {
 #[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
 #[component(record)]
 pub struct Instance {
+    /// The instance id, `i-...`.
     pub id: String,
+    /// The state name: `pending`, `running`, `stopping`, `stopped`, `shutting-down` or `terminated`.
     pub state: String,
     #[component(name = "private-ipv4")]
+    /// The private IPv4 address, once assigned.
     pub private_ipv4: Option<String>,
     #[component(name = "public-ipv4")]
+    /// The public IPv4 address, if it has one.
     pub public_ipv4: Option<String>,
     #[component(name = "private-dns-name")]
+    /// The private DNS name, if EC2 gives one.
     pub private_dns_name: Option<String>,
     #[component(name = "public-dns-name")]
+    /// The public DNS name, if it has one.
     pub public_dns_name: Option<String>,
     #[component(name = "ipv6-addresses")]
+    /// The IPv6 addresses of its network interfaces, primary interface first.
     pub ipv6_addresses: Vec<String>,
     #[component(name = "security-groups")]
+    /// Its security groups, as EC2 lists them.
     pub security_groups: Vec<SecurityGroup>,
+    /// Its tags.
     pub tags: Vec<Tag>,
     #[component(name = "availability-zone")]
+    /// The availability zone, e.g. `us-east-1b`.
     pub availability_zone: Option<String>,
+    /// The region it was listed in (for a file, when the file says).
     pub region: Option<String>,
     #[component(name = "vpc-id")]
+    /// The VPC, `vpc-...`.
     pub vpc_id: Option<String>,
     #[component(name = "subnet-id")]
+    /// The subnet, `subnet-...`.
     pub subnet_id: Option<String>,
     #[component(name = "instance-type")]
+    /// The instance type, e.g. `m5.large`.
     pub instance_type: Option<String>,
     #[component(name = "image-id")]
+    /// The image it was launched from, `ami-...`.
     pub image_id: Option<String>,
     #[component(name = "launch-time")]
+    /// When it was launched (RFC 3339, as EC2 says).
     pub launch_time: Option<String>,
 }
 
 /// A complete fleet, fetched at one moment from one source.
 #[derive(Debug, Clone)]
 pub struct Inventory {
+    /// Every instance listed, whatever its state.
     pub instances: Vec<Instance>,
     /// Where the fleet comes from, for people: a path or an endpoint. The
     /// same for every fetch of one source.
@@ -143,6 +165,7 @@ impl Instance {
 }
 
 impl Inventory {
+    /// Whether an instance with this id is in the fleet.
     pub fn contains(&self, instance_id: &str) -> bool {
         self.instances
             .iter()
@@ -173,6 +196,7 @@ pub trait InventorySource: Send + Sync {
     /// Where the fleet comes from, for people and for the output document.
     fn describe(&self) -> String;
 
+    /// The whole fleet, or an error: never a part of it.
     async fn fetch(&self) -> Result<Inventory, SourceError>;
 }
 

@@ -37,10 +37,12 @@ impl CompiledCache {
         std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/rollcall"))
     }
 
+    /// A cache in `directory`, which must be writable by this user only (it is created if missing).
     pub fn new(directory: PathBuf) -> Self {
         CompiledCache { directory }
     }
 
+    /// Where the compiled policies are kept.
     pub fn directory(&self) -> &Path {
         &self.directory
     }

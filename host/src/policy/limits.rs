@@ -33,6 +33,7 @@ pub const RANDOM_BYTES_PER_CALL: u64 = 64 * 1024;
 pub const MEMORY_PER_INSTANCE: usize = 2 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What one policy evaluation may use: the host stops it at either limit.
 pub struct PolicyLimits {
     /// Wall-clock time one `configure` or `decide` call may run.
     pub time: Duration,

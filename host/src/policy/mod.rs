@@ -23,16 +23,22 @@ use std::path::PathBuf;
 /// One member of the fleet, as decided by a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
+    /// The instance id.
     pub instance_id: String,
+    /// Its role, e.g. `monitor`.
     pub role: String,
+    /// Its clusters, if the policy uses clusters.
     pub clusters: Vec<String>,
+    /// Where to reach it, if it has an address of the kind the policy chose.
     pub address: Option<String>,
+    /// The port to use, when the policy gives one.
     pub port: Option<u16>,
 }
 
 /// What a policy decided for one inventory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Every member, sorted by instance id.
     pub members: Vec<Member>,
     /// Instance ids self registers with.
     pub register_with: Vec<String>,
@@ -42,6 +48,7 @@ pub struct Decision {
 /// the exact plugin build.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyIdentity {
+    /// The plugin file.
     pub path: PathBuf,
     /// Hex SHA-256 of the plugin file.
     pub sha256: String,
@@ -62,30 +69,77 @@ impl PolicyIdentity {
 /// plugin's fault.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The plugin file could not be read.
     #[error("cannot read policy {path}: {source}")]
     Unreadable {
+        /// The plugin file.
         path: PathBuf,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// The file is not a policy component this host can run.
     #[error("cannot load policy {path}: {reason}")]
-    Load { path: PathBuf, reason: String },
+    Load {
+        /// The plugin file.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// The policy refused its settings.
     #[error("policy {name} rejected its settings: {message}")]
-    Rejected { name: String, message: String },
+    Rejected {
+        /// The policy's name (its file name).
+        name: String,
+        /// What it said.
+        message: String,
+    },
+    /// The plugin trapped (a panic, an out-of-bounds access).
     #[error("policy {name} trapped: {reason}")]
-    Trapped { name: String, reason: String },
+    Trapped {
+        /// The policy's name.
+        name: String,
+        /// The trap.
+        reason: String,
+    },
+    /// The plugin ran past [`PolicyLimits::time`].
     #[error("policy {name} exceeded its time limit ({limit_ms} ms)")]
-    TimeLimit { name: String, limit_ms: u128 },
+    TimeLimit {
+        /// The policy's name.
+        name: String,
+        /// The limit it ran past.
+        limit_ms: u128,
+    },
+    /// The plugin grew its memory past the limit.
     #[error("policy {name} exceeded its memory limit ({limit_mib} MiB)")]
-    MemoryLimit { name: String, limit_mib: usize },
+    MemoryLimit {
+        /// The policy's name.
+        name: String,
+        /// The limit it grew past.
+        limit_mib: usize,
+    },
+    /// The policy returned an error.
     #[error("policy {name} failed: {message}")]
-    Failed { name: String, message: String },
+    Failed {
+        /// The policy's name.
+        name: String,
+        /// What it said.
+        message: String,
+    },
+    /// The policy's answer broke the host's rules (an unknown instance, a
+    /// target without an address...).
     #[error("policy {name} gave an invalid answer: {}", problems.join("; "))]
-    InvalidAnswer { name: String, problems: Vec<String> },
+    InvalidAnswer {
+        /// The policy's name.
+        name: String,
+        /// Each problem, the first ten.
+        problems: Vec<String>,
+    },
 }
 
 /// A policy, whatever runs it. `decide` blocks (it runs plugin code): call it
 /// from a blocking context, not from an async task.
 pub trait Policy: Send + Sync {
+    /// Which plugin this is, for every answer.
     fn identity(&self) -> &PolicyIdentity;
 
     /// Decides for `instances`, seen from `self_id` (which, when given, names

@@ -1,12 +1,15 @@
-//! Where the daemon publishes every new answer: files, commands, stdout.
+//! Where the daemon publishes every new answer: files, commands, stdout,
+//! and the embedding program's callback.
 //!
 //! A sink that fails is logged and counted by the caller; the next change is
 //! published to it again. No sink failure stops the daemon.
 
+mod callback;
 mod exec;
 mod file;
 mod stdout;
 
+pub use callback::{Callback, CallbackSink};
 pub use exec::ExecSink;
 pub use file::AtomicFileSink;
 pub use stdout::StdoutSink;
@@ -37,5 +40,6 @@ pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
         }
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
         SinkConfig::Stdout {} => Box::new(StdoutSink::new()),
+        SinkConfig::Callback(callback) => Box::new(CallbackSink::new(callback.clone())),
     }
 }

@@ -37,6 +37,7 @@ pub const DEFAULT_MAX_AGE_INTERVALS: u32 = 5;
 /// Where the fleet's snapshot lives, and how a node falls back without it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotSettings {
+    /// The object holding the fleet's snapshot.
     pub location: S3Location,
     /// Overrides the S3 endpoint (and `AWS_ENDPOINT_URL_S3`).
     pub endpoint_url: Option<String>,
@@ -47,6 +48,7 @@ pub struct SnapshotSettings {
 }
 
 impl SnapshotSettings {
+    /// The snapshot at `location`, with the default EC2 budget and maximum age.
     pub fn at(location: S3Location) -> SnapshotSettings {
         SnapshotSettings {
             location,

@@ -21,6 +21,7 @@ pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct S3Location {
+    /// The bucket.
     pub bucket: String,
     /// Without leading or trailing slashes; may be empty.
     pub prefix: String,

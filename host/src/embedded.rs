@@ -1,0 +1,154 @@
+//! rollcall inside another program: the EC2 source as `resolve` opens it,
+//! and the daemon of `rollcall watch` with a callback for a sink.
+
+use crate::changes::{ChangeEvent, EventLog};
+use crate::config::{Config, ConfigError, SinkConfig};
+use crate::daemon::metrics::Metrics;
+use crate::daemon::reload::BuildError;
+use crate::daemon::service::Daemon;
+use crate::daemon::status::Status;
+use crate::inventory::{Ec2Settings, InventorySource, SourceError};
+use crate::membership::Membership;
+use crate::policy::{CompiledCache, PolicyError};
+use crate::sink::Callback;
+use crate::snapshot::{self, Sharing};
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::watch as watch_channel;
+
+/// How many change events the embedded daemon remembers, as `watch` does.
+const EVENT_HISTORY: usize = 256;
+
+/// Opens the EC2 API as a fleet source, the way `rollcall resolve` does: the
+/// region and credentials from the AWS default chain unless `settings` say
+/// otherwise, every page of every region or an error, never part of a fleet.
+/// With [`Ec2Settings::snapshot`], fetches read the fleet's shared snapshot
+/// in S3 and list EC2 only when it is too old and this node wins the
+/// refresh; `self_id` names this node as the snapshot's writer.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), rollcall::SourceError> {
+/// use rollcall::{Ec2Settings, InventorySource};
+///
+/// let settings = Ec2Settings {
+///     regions: vec!["eu-west-1".to_owned()],
+///     ..Ec2Settings::default()
+/// };
+/// let source = rollcall::open_ec2(settings, None).await?;
+/// let fleet = source.fetch().await?;
+/// println!("{} instances", fleet.instances.len());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn open_ec2(
+    settings: Ec2Settings,
+    self_id: Option<&str>,
+) -> Result<Arc<dyn InventorySource>, SourceError> {
+    snapshot::open(settings, Sharing::at_boot(self_id.map(str::to_owned))).await
+}
+
+/// Why [`watch`] could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The configuration file is missing or wrong (`file:line:column`).
+    #[error("{0}")]
+    Config(String),
+    /// The source could not be set up (an unreachable EC2 is not this: the
+    /// daemon starts and retries).
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The policy did not load.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The WebAssembly engine could not be set up.
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+impl From<BuildError> for WatchError {
+    fn from(err: BuildError) -> Self {
+        match err {
+            BuildError::Config(ConfigError(message)) => WatchError::Config(message),
+            BuildError::Source(err) => WatchError::Source(err),
+            BuildError::Policy(err) => WatchError::Policy(err),
+            BuildError::Engine(message) => WatchError::Engine(message),
+        }
+    }
+}
+
+/// Runs the daemon of `rollcall watch --config CONFIG` inside this program
+/// until `shutdown` completes: the same refreshes, stale marking, hot reload
+/// of the policy and the file (a bad reload keeps the last good state), and
+/// the sinks the file names. Besides them, `on_answer` is called with every
+/// new answer and the changes that led to it, on a thread of its own: a slow
+/// callback is handed only the newest answer once it is done, and never
+/// delays a refresh. The file's `[http]` table is not served. On shutdown,
+/// the answer being handed over is finished first.
+///
+/// Fails only on what a person must fix at start: the file, the policy, the
+/// source's settings.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = tempfile::tempdir()?;
+/// # let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// # let fleet = workspace.join("examples/seed-fleet.json");
+/// # std::fs::write(dir.path().join("rollcall.toml"), format!(
+/// #     "self = \"i-df71a7b6\"\n[source]\nkind = \"file\"\npath = {fleet:?}\n[policy]\nplugin = {plugin:?}\n"))?;
+/// # let config = dir.path().join("rollcall.toml");
+/// use tokio::sync::oneshot;
+///
+/// let (first, answered) = oneshot::channel();
+/// let first = std::sync::Mutex::new(Some(first));
+/// let on_answer = move |answer: &rollcall::Membership, _: &[rollcall::ChangeEvent]| {
+///     let targets: Vec<String> =
+///         answer.register_with.iter().map(|target| target.address.clone()).collect();
+///     if let Some(first) = first.lock().unwrap().take() {
+///         let _ = first.send(targets);
+///     }
+/// };
+/// let (stop, stopped) = oneshot::channel::<()>();
+/// let daemon = tokio::spawn(rollcall::watch(config, on_answer, async {
+///     let _ = stopped.await;
+/// }));
+/// assert_eq!(answered.await?, ["10.251.199.99"]);
+/// let _ = stop.send(());
+/// daemon.await??;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn watch(
+    config: impl AsRef<Path>,
+    on_answer: impl Fn(&Membership, &[ChangeEvent]) + Send + Sync + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WatchError> {
+    let path = config.as_ref().to_owned();
+    let callback = Callback::new(on_answer);
+    let loader = move || {
+        let mut settings = Config::load(&path)?.settings(&path)?;
+        settings.listen = None;
+        settings.sinks.push(SinkConfig::Callback(callback.clone()));
+        Ok(settings)
+    };
+    let stale_after = loader().map_err(BuildError::from)?.stale_after;
+    let (status, _) = watch_channel::channel(Status::new(stale_after));
+    let daemon = Daemon::start(
+        Box::new(loader),
+        status,
+        Arc::new(EventLog::new(EVENT_HISTORY)),
+        Arc::new(Metrics::new()),
+        CompiledCache::default_directory().map(CompiledCache::new),
+    )
+    .await?;
+    let (stop, stopping) = watch_channel::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    daemon.run(stopping).await;
+    Ok(())
+}
