@@ -4,6 +4,7 @@
 
 pub mod daemon;
 pub mod hand_made;
+pub mod nft;
 pub mod servers;
 
 use serde_json::Value;
