@@ -160,28 +160,37 @@ impl Peers {
         for member in membership.members.iter().filter(|member| shares(member)) {
             let id = member.instance_id.clone();
             match member.address.as_deref() {
-                None => {
-                    tracing::warn!(instance = %id, "Cluster peer has no address; left out of the nft sets.");
-                    peers.without_address.push(id);
-                }
+                None => peers.without_address.push(id),
                 Some(address) => match ip_of(address) {
                     Some(ip) => peers.addresses.entry(ip).or_default().push(id),
-                    None => {
-                        tracing::warn!(
-                            instance = %id,
-                            address,
-                            "Cluster peer's address is not an IP address; left out of the nft sets."
-                        );
-                        peers
-                            .skipped
-                            .entry(address.to_owned())
-                            .or_default()
-                            .push(id);
-                    }
+                    None => peers
+                        .skipped
+                        .entry(address.to_owned())
+                        .or_default()
+                        .push(id),
                 },
             }
         }
+        peers.warn_of_the_left_out();
         Ok(peers)
+    }
+
+    /// One WARN per rendering for every peer left out, not one per peer:
+    /// with a host-name address kind that is every peer, on every change.
+    fn warn_of_the_left_out(&self) {
+        let not_ip: usize = self.skipped.values().map(Vec::len).sum();
+        let no_address = self.without_address.len();
+        let example = match (self.skipped.iter().next(), self.without_address.first()) {
+            (Some((address, ids)), _) => format!("{} has {address}", ids.join(", ")),
+            (None, Some(id)) => format!("{id} has no address"),
+            (None, None) => return,
+        };
+        tracing::warn!(
+            not_ip,
+            no_address,
+            example = %example,
+            "Cluster peers without an IP address are left out of the nft sets; choose an IP address kind in the policy."
+        );
     }
 }
 
