@@ -11,7 +11,8 @@
 //! would hide that it has no peers. Addresses that are not IP addresses
 //! (host names, with an address kind of `private-dns`) cannot be set
 //! elements: they are left out with a comment and a warning. Without a self,
-//! or when self is in no cluster, both sets are empty and the file says why:
+//! or when self is no member or in no cluster, both sets are empty and the
+//! file says why:
 //! rules that admit only the sets then admit nobody, which is the truth of
 //! the answer (no cluster, no peers), and never a failure of the fetch or
 //! the policy (those keep the last good answer).
