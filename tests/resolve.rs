@@ -261,6 +261,91 @@ fn text_format_shows_self_targets_and_members() {
 }
 
 #[test]
+fn nft_format_is_a_script_nft_accepts_with_self_s_cluster_peers() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |self_id: &str, address: &str| {
+        let settings = format!(
+            r#"{{"cluster_group_prefix": "cluster-", "monitor_port": 7070, "address": "{address}"}}"#
+        );
+        let run = resolve(
+            &fixture("clustered-fleet.json"),
+            &plugin("elastic_grid"),
+            &[
+                "--self",
+                self_id,
+                "--format",
+                "nft",
+                "--plugin-config",
+                &settings,
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let file = dir.path().join(format!("{self_id}-{address}.nft"));
+        std::fs::write(&file, &run.stdout).unwrap();
+        common::nft::check(&file);
+        (run, file)
+    };
+
+    // The blue agent: every other member of blue, monitors and agents.
+    let (blue, file) = run("i-0a9b1ue0000000001", "private-ip");
+    assert!(
+        blue.stdout.starts_with(
+            "# Written by rollcall: the cluster peers of i-0a9b1ue0000000001 (clusters: blue).\n"
+        ),
+        "{}",
+        blue.stdout
+    );
+    assert!(
+        blue.stdout.ends_with(
+            "add element inet rollcall cluster_peers_v4 {\n\
+             \t10.0.1.10, # i-0b1ue000000000001\n\
+             \t10.0.1.11, # i-0b1ue000000000002\n\
+             \t10.0.1.21, # i-0a9b1ue0000000002\n\
+             \t10.0.3.10 # i-0both000000000001\n\
+             }\n"
+        ),
+        "{}",
+        blue.stdout
+    );
+    let listed = common::nft::apply_twice(&file);
+    assert!(
+        listed.contains("elements = { 10.0.1.10, 10.0.1.11, 10.0.1.21, 10.0.3.10 }"),
+        "{listed}"
+    );
+
+    // Host names are no set elements: left out, said so, and still valid.
+    let (named, _) = run("i-0a9b1ue0000000001", "private-dns");
+    assert!(
+        named.stdout.contains(
+            "# Left out: i-0b1ue000000000001 has ip-10-0-1-10.ec2.internal, not an IP address.\n"
+        ),
+        "{}",
+        named.stdout
+    );
+    assert!(!named.stdout.contains("add element"), "{}", named.stdout);
+    assert!(
+        named.stderr.contains("left out of the nft sets"),
+        "a warning: {}",
+        named.stderr
+    );
+
+    // No self: both sets empty, and the file says why.
+    let (outsider, _) = run("none", "private-ip");
+    assert!(
+        outsider
+            .stdout
+            .starts_with("# Written by rollcall: no cluster peers, because no self was given"),
+        "{}",
+        outsider.stdout
+    );
+    assert!(
+        !outsider.stdout.contains("add element"),
+        "{}",
+        outsider.stdout
+    );
+}
+
+#[test]
 fn a_malformed_inventory_is_named_with_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.json");

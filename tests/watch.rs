@@ -384,6 +384,47 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
     assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 
+#[test]
+fn a_file_sink_writes_the_cluster_peers_as_nft_and_follows_the_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    let clustered = std::fs::read_to_string(common::fixture("clustered-fleet.json")).unwrap();
+    std::fs::write(&fleet, &clustered).unwrap();
+    std::fs::copy(plugin("elastic_grid"), dir.path().join("policy.wasm")).unwrap();
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        "refresh = \"200ms\"\nself = \"i-0a9b1ue0000000001\"\n\n\
+         [source]\nkind = \"file\"\npath = \"fleet.json\"\n\n\
+         [policy]\nplugin = \"policy.wasm\"\nsettings = { cluster_group_prefix = \"cluster-\" }\n\n\
+         [[sink]]\nkind = \"file\"\npath = \"peers.nft\"\nformat = \"nft\"\n",
+    )
+    .unwrap();
+    let mut watch = start(&["--config", config.to_str().unwrap()]);
+    let output = dir.path().join("peers.nft");
+    let read = || std::fs::read_to_string(&output).ok();
+
+    let first = eventually(WAIT, "the nft file", read);
+    assert!(
+        first.contains("\t10.0.1.21, # i-0a9b1ue0000000002\n"),
+        "{first}"
+    );
+    common::nft::check(&output);
+
+    // A blue peer moves: the set follows, and the file is still one nft takes.
+    write_replacing(&fleet, &clustered.replace("10.0.1.21", "10.0.1.99"));
+    let moved = eventually(WAIT, "the moved peer", || {
+        read().filter(|text| text.contains("\t10.0.1.99, # i-0a9b1ue0000000002\n"))
+    });
+    assert!(!moved.contains("10.0.1.21"), "{moved}");
+    let listed = common::nft::apply_twice(&output);
+    assert!(
+        listed.contains("10.0.1.99") && !listed.contains("10.0.1.21"),
+        "{listed}"
+    );
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
 /// A daemon on a copy of the seed fleet in `dir` with elastic-grid (as
 /// `policy.wasm`), self the agent, a 200 ms refresh, and `extra` appended to
 /// its configuration.

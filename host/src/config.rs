@@ -109,6 +109,7 @@ pub enum SinkConfig {
 pub enum FileFormat {
     Json,
     Env,
+    Nft,
 }
 
 impl From<FileFormat> for Format {
@@ -116,6 +117,7 @@ impl From<FileFormat> for Format {
         match format {
             FileFormat::Json => Format::Json,
             FileFormat::Env => Format::Env,
+            FileFormat::Nft => Format::Nft,
         }
     }
 }
@@ -501,6 +503,22 @@ listen = "127.0.0.1:7878"
             ]
         );
         assert_eq!(settings.listen, Some("127.0.0.1:7878".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_file_sink_can_write_nft() {
+        let settings = parse(
+            "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+             [[sink]]\nkind = \"file\"\npath = \"/run/rollcall/peers.nft\"\nformat = \"nft\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            settings.sinks,
+            [SinkConfig::File {
+                path: "/run/rollcall/peers.nft".into(),
+                format: FileFormat::Nft
+            }]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod background;
 pub mod daemon;
 pub mod hand_made;
+pub mod nft;
 pub mod servers;
 
 use serde_json::Value;

@@ -1,6 +1,8 @@
-//! The membership document in the formats `resolve --format` offers.
+//! The membership document in the formats `resolve --format` and the file
+//! sink offer.
 
 mod env;
+mod nft;
 mod text;
 
 pub use env::variables as env_variables;
@@ -16,6 +18,8 @@ pub enum Format {
     Env,
     /// A short table for people.
     Text,
+    /// An nftables script: sets of the addresses of self's cluster peers.
+    Nft,
 }
 
 /// The document in `format`, ending in a newline.
@@ -24,6 +28,7 @@ pub fn render(membership: &Membership, format: Format) -> serde_json::Result<Str
         Format::Json => serde_json::to_string_pretty(membership)? + "\n",
         Format::Env => env::render(membership),
         Format::Text => text::render(membership),
+        Format::Nft => nft::render(membership),
     })
 }
 
