@@ -33,7 +33,30 @@ pub enum ResolveError {
 }
 
 /// Decides the fetched fleet with `policy`, seen from `self_id`. Nothing the
-/// policy returns is used before it is validated.
+/// policy returns is used before it is validated. The policy runs on a
+/// blocking thread.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let fleet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-fleet.json");
+/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// use rollcall::{FileSource, InventorySource, PolicyEngine, ResolveError};
+/// use std::sync::Arc;
+///
+/// let policy: Arc<dyn rollcall::Policy> =
+///     Arc::new(PolicyEngine::new()?.load(&plugin, "{}", Default::default())?);
+/// let fleet = Arc::new(FileSource::new(fleet).fetch().await?);
+///
+/// let agent = rollcall::resolve(Arc::clone(&fleet), Arc::clone(&policy), Some("i-df71a7b6".into())).await?;
+/// assert_eq!(agent.own.and_then(|own| own.role).as_deref(), Some("agent"));
+/// let outsider = rollcall::resolve(Arc::clone(&fleet), Arc::clone(&policy), None).await?;
+/// assert!(outsider.register_with.is_empty());
+/// let unknown = rollcall::resolve(fleet, policy, Some("i-nowhere".into())).await;
+/// assert!(matches!(unknown, Err(ResolveError::SelfNotFound { .. })));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn resolve(
     inventory: Arc<Inventory>,
     policy: Arc<dyn Policy>,

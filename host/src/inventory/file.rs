@@ -21,6 +21,19 @@ pub struct FileSource {
 
 impl FileSource {
     /// Reads `path` at every fetch.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), rollcall::SourceError> {
+    /// # let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-fleet.json");
+    /// use rollcall::{FileSource, InventorySource};
+    ///
+    /// let fleet = FileSource::new(path).fetch().await?;
+    /// assert_eq!(fleet.instances.len(), 2);
+    /// assert!(fleet.contains("i-2271a74b"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileSource { path: path.into() }
     }

@@ -23,6 +23,20 @@ pub enum Format {
 }
 
 /// The document in `format`, ending in a newline.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let fleet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-fleet.json");
+/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// # let policy = rollcall::PolicyEngine::new()?.load(&plugin, "{}", Default::default())?;
+/// # let fleet = rollcall::InventorySource::fetch(&rollcall::FileSource::new(fleet)).await?;
+/// let answer = rollcall::resolve(fleet.into(), std::sync::Arc::new(policy), Some("i-df71a7b6".into())).await?;
+/// let env = rollcall::render(&answer, rollcall::Format::Env)?;
+/// assert!(env.contains("ROLLCALL_REGISTER_WITH='10.251.199.99'\n"));
+/// # Ok(())
+/// # }
+/// ```
 pub fn render(membership: &Membership, format: Format) -> serde_json::Result<String> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(membership)? + "\n",

@@ -129,6 +129,17 @@ impl PolicyEngine {
     /// Reads, compiles and links the plugin at `path`, then checks that it
     /// accepts `settings` (a JSON document) in a trial instance, under
     /// `limits`.
+    ///
+    /// ```
+    /// use rollcall::{PolicyEngine, PolicyError, PolicyLimits};
+    /// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+    ///
+    /// let engine = PolicyEngine::new().expect("an engine");
+    /// let policy = engine.load(&plugin, r#"{"address": "private-ip"}"#, PolicyLimits::default());
+    /// assert!(policy.is_ok());
+    /// let refused = engine.load(&plugin, r#"{"adress": "private-ip"}"#, PolicyLimits::default());
+    /// assert!(matches!(refused, Err(PolicyError::Rejected { .. })));
+    /// ```
     pub fn load(
         &self,
         path: &Path,
