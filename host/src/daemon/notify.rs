@@ -27,10 +27,15 @@ const SHORTEST_PING: Duration = Duration::from_millis(1);
 /// The daemon's side of the sd_notify protocol.
 pub struct Notifier {
     channel: Channel,
-    /// Ticks at half the watchdog timeout; `None` without a watchdog.
-    watchdog: Option<Interval>,
+    /// Half the watchdog timeout; `None` without a watchdog.
+    ping_every: Option<Duration>,
+    /// Ticks every `ping_every`, from the first wait for a ping on: the
+    /// loop's start, not the daemon's.
+    pings: Option<Interval>,
     /// Whether `READY=1` has been sent.
     ready: bool,
+    /// The last `STATUS=` text sent; the same again is not sent.
+    last_status: String,
     /// Whether the last send failed (a failure is logged once until a send
     /// works again).
     failing: bool,
@@ -50,7 +55,7 @@ enum Channel {
 impl Notifier {
     /// Notifies the socket `NOTIFY_SOCKET` names, if set, and pings the
     /// watchdog if `WATCHDOG_USEC` is set (and `WATCHDOG_PID`, if set, is
-    /// this process). Must run inside a tokio runtime.
+    /// this process).
     pub fn from_env() -> Notifier {
         if std::env::var_os("NOTIFY_SOCKET").is_none() {
             return Notifier::new(Channel::Off, None);
@@ -74,23 +79,18 @@ impl Notifier {
     }
 
     fn new(channel: Channel, watchdog: Option<Duration>) -> Notifier {
-        let watchdog = match channel {
+        let ping_every = match channel {
             Channel::Off => None,
-            _ => watchdog.filter(|timeout| !timeout.is_zero()),
+            _ => watchdog
+                .filter(|timeout| !timeout.is_zero())
+                .map(|timeout| (timeout / 2).max(SHORTEST_PING)),
         };
-        let watchdog = watchdog.map(|timeout| {
-            let period = (timeout / 2).max(SHORTEST_PING);
-            let mut interval =
-                tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            // After a stall, ping once and keep the pace from there: a burst
-            // of pings would say nothing more.
-            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            interval
-        });
         Notifier {
             channel,
-            watchdog,
+            ping_every,
+            pings: None,
             ready: false,
+            last_status: String::new(),
             failing: false,
         }
     }
@@ -108,12 +108,17 @@ impl Notifier {
         self.ready = true;
         let summary = summary(status, SystemTime::now());
         self.send(&[NotifyState::Ready, NotifyState::Status(&summary)]);
+        self.last_status = summary;
     }
 
-    /// `STATUS=` with the members and the answer's age, or why it is stale.
+    /// `STATUS=` with the members and the answer's age, or why it is
+    /// stale, unless that is what systemd shows already.
     pub fn status(&mut self, status: &Status) {
         let summary = summary(status, SystemTime::now());
-        self.send(&[NotifyState::Status(&summary)]);
+        if summary != self.last_status {
+            self.send(&[NotifyState::Status(&summary)]);
+            self.last_status = summary;
+        }
     }
 
     /// `RELOADING=1` with the monotonic time, once ready (a reload before
@@ -140,6 +145,7 @@ impl Notifier {
         }
         let summary = summary(status, SystemTime::now());
         self.send(&[NotifyState::Ready, NotifyState::Status(&summary)]);
+        self.last_status = summary;
     }
 
     /// `STOPPING=1`.
@@ -150,12 +156,17 @@ impl Notifier {
     /// Waits for the next watchdog ping and sends it; never resolves
     /// without a watchdog. Cancel-safe: a ping not yet due stays due.
     pub async fn watchdog_due(&mut self) {
-        match &mut self.watchdog {
-            Some(interval) => {
-                interval.tick().await;
-            }
-            None => std::future::pending().await,
-        }
+        let Some(period) = self.ping_every else {
+            return std::future::pending().await;
+        };
+        let pings = self.pings.get_or_insert_with(|| {
+            let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            // After a stall, ping once and keep the pace from there: a burst
+            // of pings would say nothing more.
+            pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            pings
+        });
+        pings.tick().await;
         self.send(&[NotifyState::Watchdog]);
     }
 
@@ -391,6 +402,7 @@ mod tests {
         notifier.ready(&status);
         notifier.reloading();
         notifier.reloaded(&status);
+        notifier.status(&status);
         notifier.stopping();
         let sent = sent(&record);
         let fields: Vec<Vec<&str>> = sent
@@ -409,7 +421,8 @@ mod tests {
                 vec!["RELOADING", "MONOTONIC_USEC"],
                 vec!["READY", "STATUS"],
                 vec!["STOPPING", "STATUS"],
-            ]
+            ],
+            "the same status again is not sent"
         );
         assert_eq!(sent[0], "READY=1\nSTATUS=starting: no answer yet");
     }
