@@ -10,6 +10,7 @@ use crate::daemon::connections::ConnectionLimits;
 use crate::daemon::http::{self, HttpState};
 use crate::daemon::limits;
 use crate::daemon::metrics::Metrics;
+use crate::daemon::notify::Notifier;
 use crate::daemon::open_files;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
@@ -44,6 +45,7 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
         Arc::clone(&events),
         Arc::clone(&metrics),
         args.cache.cache(),
+        Notifier::from_env(),
     )
     .await
     .map_err(|err| start_failure(err, &settings.plugin_settings))?;

@@ -5,6 +5,7 @@ pub mod decide;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod open_files;
 pub mod publisher;
 pub mod reload;

@@ -7,6 +7,10 @@
 //! its last run, and a file always ends up with the newest answer. A slow or
 //! hung sink delays only itself; the loop never waits for one.
 //!
+//! [`Publisher::publish`] returns a [`Delivered`] that resolves once every
+//! sink is done with that answer (or with a newer one that replaced it):
+//! the service waits on it to tell systemd it is ready.
+//!
 //! When a publisher finishes (on shutdown, or after a reload replaced its
 //! sinks), each task finishes the publication in flight and the one waiting,
 //! each within the sink's own time limit, and ends.
@@ -18,7 +22,7 @@ use crate::membership::Membership;
 use crate::sink::{Publication, Sink};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// The most change events kept for a sink that is still busy with an older
@@ -46,6 +50,26 @@ pub struct Reports {
 struct Delivery {
     membership: Arc<Membership>,
     changes: Vec<ChangeEvent>,
+    /// Held until the sink is done with this answer, for each publication
+    /// it stands for.
+    receipts: Vec<Receipt>,
+}
+
+/// One sink's hold on one publication; dropped when the sink is done with
+/// it, whether the sink published it, failed, or its task ended.
+type Receipt = mpsc::Sender<()>;
+
+/// Resolves once every sink is done with one publication: published it (or
+/// a newer answer that replaced it while waiting), or failed to.
+pub struct Delivered(mpsc::Receiver<()>);
+
+impl Delivered {
+    /// Waits until the last sink lets go of the publication. Cancel-safe.
+    pub async fn wait(&mut self) {
+        // Nothing is ever sent: the channel closes when the last receipt
+        // is dropped.
+        while self.0.recv().await.is_some() {}
+    }
 }
 
 #[derive(Default)]
@@ -90,8 +114,10 @@ impl Publisher {
         Arc::ptr_eq(&self.sinks, sinks)
     }
 
-    /// Leaves `membership` and `changes` for every sink; returns at once.
-    pub fn publish(&self, membership: &Arc<Membership>, changes: &[ChangeEvent]) {
+    /// Leaves `membership` and `changes` for every sink; returns at once,
+    /// with what resolves when every sink is done with them.
+    pub fn publish(&self, membership: &Arc<Membership>, changes: &[ChangeEvent]) -> Delivered {
+        let (receipt, delivered) = mpsc::channel(1);
         for (mailbox, sink) in self.mailboxes.iter().zip(self.sinks.iter()) {
             let mut slot = mailbox.slot.lock().unwrap_or_else(PoisonError::into_inner);
             let delivery = match slot.waiting.take() {
@@ -100,20 +126,25 @@ impl Publisher {
                     older.changes.extend_from_slice(changes);
                     let excess = older.changes.len().saturating_sub(CHANGES_WAITING);
                     older.changes.drain(..excess);
+                    // The newer answer stands for the older one too.
+                    older.receipts.push(receipt.clone());
                     Delivery {
                         membership: Arc::clone(membership),
                         changes: older.changes,
+                        receipts: older.receipts,
                     }
                 }
                 None => Delivery {
                     membership: Arc::clone(membership),
                     changes: changes.to_vec(),
+                    receipts: vec![receipt.clone()],
                 },
             };
             slot.waiting = Some(delivery);
             drop(slot);
             mailbox.arrived.notify_one();
         }
+        Delivered(delivered)
     }
 
     /// Takes no more answers; each task finishes what it has and ends.
@@ -367,6 +398,46 @@ mod tests {
         assert_eq!(sequences.len(), CHANGES_WAITING);
         assert_eq!(sequences.first(), Some(&11));
         assert_eq!(sequences.last(), Some(&total));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivered_resolves_when_every_sink_is_done_with_the_answer() {
+        let (slow, slow_record) = recording(Duration::from_secs(10));
+        let (quick, _) = recording(Duration::from_secs(1));
+        let publisher = Publisher::start(vec![slow, quick].into(), &reports());
+        let start = tokio::time::Instant::now();
+        let mut first = publisher.publish(&answer("first"), &[change(1)]);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Both wait behind the first in the slow sink: the third replaces
+        // the second, and stands for it.
+        let mut second = publisher.publish(&answer("second"), &[change(2)]);
+        let mut third = publisher.publish(&answer("third"), &[change(3)]);
+        first.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(10),
+            "the slow sink's first"
+        );
+        second.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(20),
+            "replaced, then published"
+        );
+        third.wait().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
+        assert_eq!(
+            handed(&slow_record),
+            [entry("first", &[1]), entry("third", &[2, 3])]
+        );
+
+        // A failed publication is done with too; no sink at all, at once.
+        let failing = Publisher::start(vec![Box::new(Failing) as Box<dyn Sink>].into(), &reports());
+        failing.publish(&answer("first"), &[]).wait().await;
+        let none = Publisher::start(Vec::new().into(), &reports());
+        none.publish(&answer("first"), &[]).wait().await;
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
+        publisher.finish().await;
     }
 
     /// A sink that always fails.

@@ -8,10 +8,15 @@
 //! shutdown, a fetch or a decision in flight is abandoned; every sink
 //! finishes the publication in flight and the one waiting (each within its
 //! own time limit).
+//!
+//! systemd hears of it all through the [`Notifier`]: ready once the first
+//! answer reached every sink, the status after every refresh, reloads, the
+//! watchdog from this loop (and the work it drives), and the stop.
 
 use super::decide::decide;
 use super::metrics::Metrics;
-use super::publisher::{Publisher, Reports};
+use super::notify::Notifier;
+use super::publisher::{Delivered, Publisher, Reports};
 use super::reload::{self, Active, BuildError, ReloadOutcome, SettingsLoader, Trial};
 use super::status::{Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
@@ -51,6 +56,11 @@ pub struct Daemon {
     publisher: Publisher,
     /// Publishers of sinks a reload replaced, finishing what they had.
     retired: Vec<Publisher>,
+    /// Tells systemd (if it runs the daemon) how it is doing.
+    notifier: Notifier,
+    /// The first answer, while sinks still have it: systemd hears the
+    /// daemon is ready when they are done.
+    first_delivery: Option<Delivered>,
 }
 
 /// How the fleet behind an answer relates to the source.
@@ -86,6 +96,7 @@ impl Daemon {
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
         cache: Option<crate::policy::CompiledCache>,
+        notifier: Notifier,
     ) -> Result<Daemon, BuildError> {
         let settings = loader()?;
         let engine = PolicyEngine::new()
@@ -93,7 +104,7 @@ impl Daemon {
             .with_cache(cache);
         let active = Active::build(settings, &engine, &metrics.counting()).await?;
         status.send_modify(|status| status.stale_after = active.settings.stale_after);
-        let mut daemon = Daemon::new(loader, engine, active, status, events, metrics);
+        let mut daemon = Daemon::new(loader, engine, active, status, events, metrics, notifier);
         daemon.rewatch();
         Ok(daemon)
     }
@@ -107,6 +118,7 @@ impl Daemon {
         status: watch_channel::Sender<Status>,
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
+        notifier: Notifier,
     ) -> Daemon {
         let reports = Reports {
             status: status.clone(),
@@ -128,6 +140,8 @@ impl Daemon {
             watcher: None,
             publisher,
             retired: Vec::new(),
+            notifier,
+            first_delivery: None,
         }
     }
 
@@ -150,25 +164,41 @@ impl Daemon {
                     tracing::info!("SIGHUP: reloading.");
                     Signal::Reload
                 }
+                () = first_delivered(&mut self.first_delivery) => {
+                    self.first_delivery = None;
+                    self.notifier.ready(&self.status.borrow());
+                    tracing::debug!("The first answer reached every sink: ready.");
+                    continue;
+                }
+                // Pinged here, and while this loop drives a reload or a
+                // refresh: a loop that is not polled stops pinging.
+                () = self.notifier.watchdog_due() => {
+                    self.notifier.status(&self.status.borrow());
+                    continue;
+                }
                 () = stopped(&mut shutdown) => break,
             };
             if signal == Signal::Reload {
+                self.notifier.reloading();
                 let counting = self.metrics.counting();
                 let outcome = tokio::select! {
-                    outcome = reload::prepare(&self.active, &self.loader, &self.engine, &counting, self.fleet.as_ref()) => outcome,
+                    outcome = self.notifier.alive_while(reload::prepare(&self.active, &self.loader, &self.engine, &counting, self.fleet.as_ref())) => outcome,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_reload(outcome);
+                self.notifier.reloaded(&self.status.borrow());
             }
             if signal == Signal::Refresh || self.current.is_none() {
                 let refreshed = tokio::select! {
-                    refreshed = self.refresh() => refreshed,
+                    refreshed = self.notifier.alive_while(refresh(&mut self.active)) => refreshed,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_refresh(refreshed);
+                self.notifier.status(&self.status.borrow());
                 next_refresh = tokio::time::Instant::now() + self.next_delay();
             }
         }
+        self.notifier.stopping();
         self.finish_publishing().await;
         tracing::info!("Stopped.");
     }
@@ -198,31 +228,6 @@ impl Daemon {
             self.active.settings.jitter.mul_f64(fastrand::f64()),
             self.failures_in_a_row,
         )
-    }
-
-    /// Fetch and decide; nothing is published or recorded yet.
-    async fn refresh(&mut self) -> Refreshed {
-        let started = Instant::now();
-        let fetched = self.active.source.fetch().await;
-        let fetch = started.elapsed();
-        let inventory = match fetched {
-            Ok(inventory) => Arc::new(inventory),
-            Err(err) => {
-                return Refreshed::Failed {
-                    error: err.to_string(),
-                    fetch,
-                };
-            }
-        };
-        match decide(&self.active.policy.policy, &inventory, &mut self.active.own).await {
-            Ok((membership, evaluation)) => Refreshed::Answer {
-                membership: Box::new(membership),
-                inventory,
-                fetch,
-                evaluation,
-            },
-            Err(error) => Refreshed::Failed { error, fetch },
-        }
     }
 
     fn settle_refresh(&mut self, refreshed: Refreshed) {
@@ -267,6 +272,7 @@ impl Daemon {
             }
         });
         if changed.is_empty() {
+            self.first_answer_out(None);
             return;
         }
         let at = rfc3339(now);
@@ -277,7 +283,20 @@ impl Daemon {
         for event in &events {
             tracing::info!(change = ?event.kind, instances = ?event.instance_ids, "Membership changed.");
         }
-        self.publisher.publish(&membership, &events);
+        let delivered = self.publisher.publish(&membership, &events);
+        self.first_answer_out(Some(delivered));
+    }
+
+    /// After an answer went out (`delivered`, or to no sink if unchanged):
+    /// the first one makes the daemon ready once the sinks are done with it.
+    fn first_answer_out(&mut self, delivered: Option<Delivered>) {
+        if self.notifier.is_ready() || self.first_delivery.is_some() {
+            return;
+        }
+        match delivered {
+            Some(delivered) => self.first_delivery = Some(delivered),
+            None => self.notifier.ready(&self.status.borrow()),
+        }
     }
 
     /// Marks `membership` as the last good answer while the source fails.
@@ -435,6 +454,40 @@ impl Daemon {
             Ok(watcher) => self.watcher = Some(watcher),
             Err(err) => tracing::warn!(error = %err, "Cannot watch files; reload with SIGHUP."),
         }
+    }
+}
+
+/// Fetch and decide; nothing is published or recorded yet.
+async fn refresh(active: &mut Active) -> Refreshed {
+    let started = Instant::now();
+    let fetched = active.source.fetch().await;
+    let fetch = started.elapsed();
+    let inventory = match fetched {
+        Ok(inventory) => Arc::new(inventory),
+        Err(err) => {
+            return Refreshed::Failed {
+                error: err.to_string(),
+                fetch,
+            };
+        }
+    };
+    match decide(&active.policy.policy, &inventory, &mut active.own).await {
+        Ok((membership, evaluation)) => Refreshed::Answer {
+            membership: Box::new(membership),
+            inventory,
+            fetch,
+            evaluation,
+        },
+        Err(error) => Refreshed::Failed { error, fetch },
+    }
+}
+
+/// Resolves once the first answer's sinks are done with it; never while
+/// there is none with them.
+async fn first_delivered(first: &mut Option<Delivered>) {
+    match first {
+        Some(delivered) => delivered.wait().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -620,6 +673,7 @@ mod tests {
             status,
             Arc::new(EventLog::new(16)),
             Arc::new(Metrics::new()),
+            Notifier::recording(None).0,
         );
         (daemon, reader)
     }
@@ -713,6 +767,73 @@ mod tests {
         assert_eq!(*finished.lock().unwrap(), 1, "one change, one publication");
         stop.send(true).unwrap();
         running.await.unwrap();
+    }
+
+    /// The first field of each datagram, but for watchdog pings and bare
+    /// status updates.
+    fn milestones(record: &Mutex<Vec<String>>) -> Vec<String> {
+        record
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|datagram| *datagram != "WATCHDOG=1" && !datagram.starts_with("STATUS="))
+            .map(|datagram| datagram.lines().next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn systemd_hears_ready_once_the_sinks_have_the_first_answer() {
+        // The first fetch fails at 1 s, the retry answers at 2.5 s, the
+        // sink takes 5 s with it: ready at 7.5 s, not before.
+        let finished = Arc::new(Mutex::new(0));
+        let sink = SlowSink {
+            takes: Duration::from_secs(5),
+            finished: Arc::clone(&finished),
+        };
+        let source = ScriptedSource::new(&[Err("down"), Ok(())], Duration::from_secs(1));
+        let (mut daemon, _status) = scripted_daemon(source, vec![Box::new(sink)]);
+        let (notifier, record) = Notifier::recording(Some(Duration::from_secs(4)));
+        daemon.notifier = notifier;
+        let reload = daemon.signals.0.clone();
+        let (stop, stopping) = watch_channel::channel(false);
+        let running = tokio::spawn(daemon.run(stopping));
+
+        tokio::time::sleep(Duration::from_millis(7400)).await;
+        assert!(
+            milestones(&record).is_empty(),
+            "{:?}",
+            record.lock().unwrap()
+        );
+        let sent = record.lock().unwrap().clone();
+        assert!(
+            sent[0].starts_with("STATUS=no answer yet: refresh failed"),
+            "{sent:?}"
+        );
+        assert!(
+            sent.iter()
+                .any(|datagram| datagram.starts_with("STATUS=2 members, answer"))
+        );
+        assert_eq!(
+            sent.iter()
+                .filter(|datagram| *datagram == "WATCHDOG=1")
+                .count(),
+            3,
+            "every 2 s, the one at 2 s during a fetch: {sent:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(milestones(&record), ["READY=1"]);
+        assert_eq!(*finished.lock().unwrap(), 1);
+
+        // A reload (it fails: there is no agents.wasm) is announced and
+        // ends in READY=1 again; the stop says STOPPING=1.
+        reload.send(Signal::Reload).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        assert_eq!(
+            milestones(&record),
+            ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]
+        );
     }
 
     #[test]
