@@ -20,7 +20,7 @@ fn dist(relative: &str) -> PathBuf {
     let path = workspace().join("dist").join(relative);
     assert!(
         path.exists(),
-        "{} is missing: build it with {} (the tests run it first through scripts/test)",
+        "{} is missing: build it with {} (scripts/test runs it before the tests)",
         path.display(),
         workspace().join("scripts/release").display()
     );
