@@ -4,6 +4,7 @@
 use crate::changes::{ChangeEvent, EventLog};
 use crate::config::{Config, ConfigError, SinkConfig};
 use crate::daemon::metrics::Metrics;
+use crate::daemon::notify::Notifier;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
@@ -84,7 +85,8 @@ impl From<BuildError> for WatchError {
 /// the sinks the file names. Besides them, `on_answer` is called with every
 /// new answer and the changes that led to it, on a thread of its own: a slow
 /// callback is handed only the newest answer once it is done, and never
-/// delays a refresh. The file's `[http]` table is not served. On shutdown,
+/// delays a refresh. The file's `[http]` table is not served, and systemd
+/// is not notified (that is the embedding program's to do). On shutdown,
 /// the answer being handed over is finished first.
 ///
 /// Fails only on what a person must fix at start: the file, the policy, the
@@ -142,6 +144,7 @@ pub async fn watch(
         Arc::new(EventLog::new(EVENT_HISTORY)),
         Arc::new(Metrics::new()),
         CompiledCache::default_directory().map(CompiledCache::new),
+        Notifier::off(),
     )
     .await?;
     let (stop, stopping) = watch_channel::channel(false);

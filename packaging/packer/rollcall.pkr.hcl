@@ -3,8 +3,7 @@
 # into your template's build block (the source below is an example). From
 # the repository root (the default paths are relative to it):
 #
-#   cargo build --release -p rollcall
-#   cargo build --release --target wasm32-wasip2 -p elastic-grid
+#   scripts/release        # dist/rollcall (static) and dist/plugins/*.wasm
 #   packer init packaging/packer
 #   packer build packaging/packer
 #
@@ -29,12 +28,12 @@ variable "region" {
 
 variable "rollcall_binary" {
   type    = string
-  default = "target/release/rollcall"
+  default = "dist/rollcall"
 }
 
 variable "policy" {
   type    = string
-  default = "target/wasm32-wasip2/release/elastic_grid.wasm"
+  default = "dist/plugins/elastic_grid.wasm"
 }
 
 source "amazon-ebs" "fleet" {

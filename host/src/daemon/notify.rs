@@ -67,6 +67,12 @@ impl Notifier {
         Notifier::new(Channel::Systemd, watchdog)
     }
 
+    /// A notifier that sends nothing: for a daemon embedded in a program
+    /// that speaks to systemd itself, if at all.
+    pub fn off() -> Notifier {
+        Notifier::new(Channel::Off, None)
+    }
+
     /// A notifier that records each datagram it would send, with a
     /// watchdog of `watchdog`.
     #[cfg(test)]
