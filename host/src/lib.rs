@@ -79,7 +79,8 @@ mod changes;
 pub mod cli;
 #[doc(hidden)]
 pub mod commands;
-mod config;
+#[doc(hidden)]
+pub mod config;
 #[doc(hidden)]
 pub mod daemon;
 mod embedded;
