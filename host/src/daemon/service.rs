@@ -251,9 +251,11 @@ impl Daemon {
         }
     }
 
-    /// Serves the new answer; if it differs from the last (apart from fetch
-    /// time and staleness), records the changes and leaves it for every
-    /// sink. An answer on a kept fleet is as stale as that fleet.
+    /// Serves the new answer; if it is the first, or differs from the last
+    /// (apart from fetch time and staleness), records the changes and
+    /// leaves it for every sink (the first even without a change: an empty
+    /// fleet is an answer the sinks must have). An answer on a kept fleet is
+    /// as stale as that fleet.
     fn publish(&mut self, mut membership: Membership, fleet: Fleet) {
         let now = SystemTime::now();
         let failure = self.status.borrow().refresh_failure.clone();
@@ -261,6 +263,7 @@ impl Daemon {
         if !fresh && let Some(failure) = &failure {
             self.mark_stale(&mut membership, &failure.error, now);
         }
+        let first = self.current.is_none();
         let changed = crate::changes::changes(self.current.as_deref(), &membership);
         let membership = Arc::new(membership);
         self.current = Some(Arc::clone(&membership));
@@ -271,7 +274,7 @@ impl Daemon {
                 status.refresh_failure = None;
             }
         });
-        if changed.is_empty() {
+        if changed.is_empty() && !first {
             self.first_answer_out(None);
             return;
         }
@@ -765,6 +768,59 @@ mod tests {
         assert_eq!(source.asked_after(start), [0.0, 30.0, 60.0, 90.0]);
         assert_eq!(stale(&status), Some(false));
         assert_eq!(*finished.lock().unwrap(), 1, "one change, one publication");
+        stop.send(true).unwrap();
+        running.await.unwrap();
+    }
+
+    /// A fleet with no instances at all.
+    struct EmptyFleet;
+
+    #[async_trait::async_trait]
+    impl InventorySource for EmptyFleet {
+        fn describe(&self) -> String {
+            "empty".to_owned()
+        }
+
+        async fn fetch(&self) -> Result<Inventory, SourceError> {
+            Ok(Inventory {
+                instances: Vec::new(),
+                source: self.describe(),
+                fetched_at: SystemTime::now(),
+                snapshot: None,
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_answer_reaches_the_sinks_even_when_the_fleet_is_empty() {
+        // An empty first answer has no changes; the sinks used to get
+        // nothing (no --output file) and systemd heard READY=1 at once.
+        let finished = Arc::new(Mutex::new(0));
+        let sink = SlowSink {
+            takes: Duration::from_secs(1),
+            finished: Arc::clone(&finished),
+        };
+        let (mut daemon, _status) = scripted_daemon(
+            ScriptedSource::new(&[Ok(())], Duration::ZERO),
+            vec![Box::new(sink)],
+        );
+        daemon.active.source = Arc::new(EmptyFleet);
+        let (notifier, record) = Notifier::recording(None);
+        daemon.notifier = notifier;
+        let (stop, stopping) = watch_channel::channel(false);
+        let running = tokio::spawn(daemon.run(stopping));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            milestones(&record).is_empty(),
+            "ready before the sink had it"
+        );
+        tokio::time::sleep(Duration::from_secs(70)).await;
+        assert_eq!(milestones(&record), ["READY=1"]);
+        assert_eq!(
+            *finished.lock().unwrap(),
+            1,
+            "the first answer, and no other"
+        );
         stop.send(true).unwrap();
         running.await.unwrap();
     }
