@@ -2,7 +2,7 @@
 //! and the daemon of `rollcall watch` with a callback for a sink.
 
 use crate::changes::{ChangeEvent, EventLog};
-use crate::config::{Config, ConfigError, SinkConfig};
+use crate::config::{Config, ConfigError, DEFAULT_REFRESH, SinkConfig};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::notify::Notifier;
 use crate::daemon::reload::BuildError;
@@ -136,8 +136,8 @@ pub async fn watch(
         settings.sinks.push(SinkConfig::Callback(callback.clone()));
         Ok(settings)
     };
-    let stale_after = loader().map_err(BuildError::from)?.stale_after;
-    let (status, _) = watch_channel::channel(Status::new(stale_after));
+    // Daemon::start reads the file and sets the stale age it gives.
+    let (status, _) = watch_channel::channel(Status::new(DEFAULT_REFRESH * 3));
     let daemon = Daemon::start(
         Box::new(loader),
         status,
