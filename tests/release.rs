@@ -1,7 +1,8 @@
 //! End to end: the static binary `scripts/release` puts in dist/ is not
 //! dynamically linked, and answers `resolve` in an empty root (a directory
-//! holding only the binary, a policy and a fleet file) exactly as the normal
-//! build answers on the same input.
+//! holding only the binary, a policy and a fleet file) exactly as the binary
+//! under test answers on the same input outside it (under scripts/test, that
+//! is the same static build; under a plain `cargo test`, the host's own).
 
 mod common;
 

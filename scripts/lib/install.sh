@@ -1,0 +1,21 @@
+# What the scripts install when it is missing; sourced, not run.
+
+# Installs the Debian package PACKAGE unless COMMAND is already on the PATH
+# (sbin included); as root, or through sudo.
+ensure_debian_package() { # COMMAND PACKAGE
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null && return
+    echo "${0##*/}: installing $2 ($1)" >&2
+    local as_root
+    as_root=$([ "$(id -u)" -eq 0 ] || echo sudo)
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+
+# The static target: Rust's musl target, and a C compiler for musl (aws-lc-sys
+# is C).
+readonly MUSL_TARGET=x86_64-unknown-linux-musl
+ensure_musl_target() {
+    rustup target add "$MUSL_TARGET" >/dev/null
+    ensure_debian_package musl-gcc musl-tools
+}
