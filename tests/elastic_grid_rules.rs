@@ -58,6 +58,8 @@ struct Settings {
     address: &'static str,
     monitor_port: Option<u16>,
     agent_port: Option<u16>,
+    /// Tag key to the value every member must carry (`*`: any value).
+    require_tags: Vec<(&'static str, &'static str)>,
 }
 
 impl Settings {
@@ -74,9 +76,19 @@ impl Settings {
             monitor_group: group("eg-monitor"),
             agent_group: group("eg-cybernode"),
             prefix: random.chance(50).then_some("cluster-"),
-            address: ["private-ip", "public-ip", "private-dns", "public-dns"][random.below(4)],
+            address: [
+                "private-ip",
+                "public-ip",
+                "private-dns",
+                "public-dns",
+                "ipv6",
+            ][random.below(5)],
             monitor_port: random.chance(50).then_some(7070),
             agent_port: random.chance(30).then_some(7071),
+            require_tags: [("fleet", "blue"), ("owner", "*")]
+                .into_iter()
+                .filter(|_| random.chance(30))
+                .collect(),
         }
     }
 
@@ -94,6 +106,14 @@ impl Settings {
         }
         if let Some(port) = self.agent_port {
             settings["agent_port"] = json!(port);
+        }
+        if !self.require_tags.is_empty() {
+            let required: serde_json::Map<String, serde_json::Value> = self
+                .require_tags
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), json!(value)))
+                .collect();
+            settings["require_tags"] = json!(required);
         }
         settings.to_string()
     }
@@ -118,6 +138,16 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
             let maybe = |random: &mut Random, percent, value: String| {
                 random.chance(percent).then_some(value)
             };
+            let mut tags = vec![Tag::new("Name", format!("node-{n}"))];
+            if random.chance(60) {
+                tags.push(Tag::new("fleet", ["blue", "green"][random.below(2)]));
+            }
+            if random.chance(60) {
+                tags.push(Tag::new("owner", ["ops", ""][random.below(2)]));
+            }
+            let ipv6_addresses = (0..random.below(3))
+                .map(|k| format!("2600:1f18::{n:x}:{k}"))
+                .collect();
             Instance {
                 id: format!("i-{:016x}", random.next()),
                 state: STATES[random.below(STATES.len())].to_owned(),
@@ -129,9 +159,9 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
                     format!("ip-{}.internal", ip.replace('.', "-")),
                 ),
                 public_dns_name: maybe(random, 40, format!("ec2-54-0-0-{n}.compute.amazonaws.com")),
-                ipv6_addresses: Vec::new(),
+                ipv6_addresses,
                 security_groups: groups,
-                tags: vec![Tag::new("Name", format!("node-{n}"))],
+                tags,
                 availability_zone: Some("us-east-1a".to_owned()),
                 region: Some("us-east-1".to_owned()),
                 vpc_id: None,
@@ -182,12 +212,22 @@ fn expected(
         "private-ip" => instance.private_ipv4.clone(),
         "public-ip" => instance.public_ipv4.clone(),
         "private-dns" => instance.private_dns_name.clone(),
+        "ipv6" => instance.ipv6_addresses.first().cloned(),
         _ => instance.public_dns_name.clone(),
+    };
+    let carries_required_tags = |instance: &Instance| {
+        settings.require_tags.iter().all(|(key, wanted)| {
+            instance
+                .tags
+                .iter()
+                .any(|tag| tag.key == *key && (*wanted == "*" || tag.value == *wanted))
+        })
     };
 
     let mut members: Vec<Member> = fleet
         .iter()
         .filter(|instance| instance.state == "running" || Some(instance.id.as_str()) == self_id)
+        .filter(|instance| carries_required_tags(instance))
         .filter_map(|instance| {
             let role = role(instance)?;
             Some(Member {
@@ -235,6 +275,7 @@ fn random_fleets_are_decided_as_the_rules_say() {
         .expect("plugin loads");
     let mut random = Random(0x005e_ed0f_e1a5_71c0);
     let mut registrations = 0;
+    let mut kept_out = 0;
     for round in 0..300 {
         let settings = Settings::random(&mut random);
         let policy = compiled
@@ -251,10 +292,21 @@ fn random_fleets_are_decided_as_the_rules_say() {
         assert_eq!(decision.members, members, "round {round}: members");
         assert_eq!(decision.register_with, targets, "round {round}: targets");
         registrations += targets.len();
+        if !settings.require_tags.is_empty() {
+            let unrequired = Settings {
+                require_tags: Vec::new(),
+                ..settings
+            };
+            kept_out += expected(&unrequired, &fleet, self_id.as_deref()).0.len() - members.len();
+        }
     }
     assert!(
-        registrations > 100,
+        registrations > 60,
         "the generator must produce fleets where self registers ({registrations})"
+    );
+    assert!(
+        kept_out > 20,
+        "the generator must produce members that require_tags keeps out ({kept_out})"
     );
 }
 
@@ -268,6 +320,7 @@ fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
         address: "private-ip",
         monitor_port: Some(7070),
         agent_port: None,
+        require_tags: Vec::new(),
     };
     let fleet: Vec<Instance> = (0..5).flat_map(|_| random_fleet(&mut random)).collect();
     let document = json!({"Reservations": fleet.iter().map(|instance| json!({

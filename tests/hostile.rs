@@ -219,7 +219,7 @@ fn panics_reach_the_error_and_the_log_with_their_message() {
 #[test]
 fn invalid_answers_and_errors_are_refused() {
     misbehave("error", &[]).fails_with(3, &["refuses to decide"]);
-    misbehave("unknown-member", &[]).fails_with(3, &["i-doesnotexist"]);
+    misbehave("unknown-member", &[]).fails_with(3, &["is not in the fleet"]);
     misbehave("duplicate-member", &[]).fails_with(3, &["listed more than once"]);
     misbehave("self-target", &[]).fails_with(3, &["its own registration target"]);
     misbehave("empty-role", &[]).fails_with(3, &["empty role"]);
@@ -271,6 +271,27 @@ fn files_for_another_world_are_refused_naming_the_import() {
         &[],
     );
     run.fails_with(3, &["cannot load policy", "example:foreign/vault"]);
+}
+
+#[test]
+fn a_plugin_built_for_the_previous_interface_is_refused_naming_both_versions() {
+    let run = rollcall_in(
+        [
+            "resolve",
+            "--inventory",
+            seed_fleet().to_str().unwrap(),
+            "--plugin",
+            plugin("legacy_policy").to_str().unwrap(),
+        ],
+        &[],
+    );
+    run.fails_with(
+        3,
+        &[
+            "it was built for rollcall:policy@0.1.0",
+            "this rollcall runs rollcall:policy@0.2.0 policies: rebuild it",
+        ],
+    );
 }
 
 #[test]

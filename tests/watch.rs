@@ -456,6 +456,41 @@ fn event_kinds(watch: &Daemon) -> Vec<String> {
 }
 
 #[test]
+fn the_api_explains_any_instance_of_the_current_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut watch, _, _) = start_on_seed_fleet(dir.path(), "");
+    let (status, _) = watch.get(&format!("/v1/explain/{AGENT}"));
+    assert!(
+        status == 503 || status == 200,
+        "503 before the first answer, then 200"
+    );
+    eventually(WAIT, "the first answer", || watch.membership());
+    let (status, own) = watch.get(&format!("/v1/explain/{AGENT}"));
+    assert_eq!(status, 200, "{own}");
+    assert_eq!(own["member"]["role"], "agent", "{own}");
+    assert_eq!(own["targets"][0]["instance_id"], MONITOR, "{own}");
+    assert_eq!(own["targets"][0]["taken"], true, "{own}");
+    let (status, monitor) = watch.get(&format!("/v1/explain/{MONITOR}"));
+    assert_eq!(status, 200, "{monitor}");
+    assert_eq!(monitor["self_registers_with_it"], true, "{monitor}");
+    assert!(
+        monitor["reasons"][0]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("role monitor: in the monitor group")),
+        "{monitor}"
+    );
+    let (status, unknown) = watch.get("/v1/explain/i-nowhere");
+    assert_eq!(status, 404, "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("i-nowhere is not in the inventory")),
+        "{unknown}"
+    );
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+#[test]
 fn a_reload_that_fails_changes_nothing_not_even_self() {
     let dir = tempfile::tempdir().unwrap();
     let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");

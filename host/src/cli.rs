@@ -31,6 +31,15 @@ Exit codes:
   5  --wait-for: the time was up before the answer met every condition; the last
      answer is printed all the same, and stderr says what it lacked";
 
+const EXPLAIN_EXIT_CODES: &str = "\
+Exit codes:
+  0  explained: the explanation is on stdout
+  2  bad usage or input: flags, inventory file, plugin settings, unknown --self or
+     --instance
+  3  the policy failed: would not load, trapped, returned an error or an invalid answer
+  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
+     denied, or the instance metadata service did not say which instance this is";
+
 const INVENTORY_EXIT_CODES: &str = "\
 Exit codes:
   0  recorded: the document is on stdout or in --output
@@ -73,6 +82,12 @@ pub enum Command {
     /// Fetch the fleet once, run the policy, print the answer.
     #[command(after_help = RESOLVE_EXIT_CODES)]
     Resolve(ResolveArgs),
+    /// Say why the policy decided what it did about one instance: its role,
+    /// clusters and address, whether self registers with it, and the
+    /// policy's reasons; for self, why each candidate target was taken or
+    /// left out.
+    #[command(after_help = EXPLAIN_EXIT_CODES)]
+    Explain(ExplainArgs),
     /// Fetch the fleet and write it as a describe-instances JSON document
     /// that `resolve --inventory` reads: record live, replay offline.
     #[command(after_help = INVENTORY_EXIT_CODES, mut_arg("inventory", |arg| arg.hide(true)))]
@@ -160,8 +175,27 @@ pub struct ResolveArgs {
     #[command(flatten)]
     pub identity: SelfArgs,
 
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// How to print the answer.
+    #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
+    pub format: Format,
+
+    /// Write the answer here (atomically: readers see the old file or the
+    /// new one) instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// The policy a one-shot command runs.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
     /// The policy plugin: a WebAssembly component of the
-    /// rollcall:policy@0.1.0 world.
+    /// rollcall:policy@0.2.0 world.
     #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: PathBuf,
 
@@ -179,18 +213,35 @@ pub struct ResolveArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+}
 
-    /// How to print the answer.
-    #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
-    pub format: Format,
-
-    /// Write the answer here (atomically: readers see the old file or the
-    /// new one) instead of stdout.
-    #[arg(long, value_name = "FILE", help_heading = "Output")]
-    pub output: Option<PathBuf>,
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
 
     #[command(flatten)]
-    pub wait: WaitArgs,
+    pub identity: SelfArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// The instance to explain (it may be self).
+    #[arg(long, value_name = "INSTANCE_ID")]
+    pub instance: String,
+
+    /// How to print the explanation.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text, help_heading = "Output")]
+    pub format: ExplainFormat,
+}
+
+/// How `explain` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// For people.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// `resolve` at boot: ask again until the answer is good enough.

@@ -84,6 +84,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod daemon;
 mod embedded;
+mod explain;
 mod identity;
 #[doc(hidden)]
 pub mod inventory;

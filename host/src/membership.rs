@@ -84,6 +84,7 @@ impl Membership {
         let Decision {
             members,
             register_with,
+            ..
         } = decision;
         let member = |id: &str| {
             members

@@ -24,7 +24,7 @@ pub fn policy_with_memories(memories: u32, pages: u64) -> Vec<u8> {
     let i32s = |count| vec![ValType::I32; count];
     types.ty().function(i32s(4), i32s(1)); // cabi_realloc
     types.ty().function(i32s(2), i32s(1)); // configure(settings: string)
-    types.ty().function(i32s(5), i32s(1)); // decide(inventory)
+    types.ty().function(i32s(1), i32s(1)); // decide(question), by pointer
     module.section(&types);
 
     let mut functions = FunctionSection::new();

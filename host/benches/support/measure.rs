@@ -25,8 +25,10 @@ pub fn timed(command: &mut Command) -> (Duration, Output) {
 
 /// A plugin built by `scripts/plugins`.
 pub fn plugin(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/wasm32-wasip2/release/{name}.wasm"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
     assert!(
         path.exists(),
         "{} missing: run scripts/plugins",

@@ -1,5 +1,6 @@
 //! Running a command: from parsed flags to output and an exit status.
 
+mod explain;
 mod inventory;
 mod plugin;
 mod resolve;
@@ -9,6 +10,7 @@ mod watch_settings;
 
 use crate::atomic_file::write_atomically;
 use crate::cli::{Cli, Command};
+use crate::explain::ExplainError;
 use crate::inventory::SourceError;
 use crate::policy::PolicyError;
 use crate::resolve::ResolveError;
@@ -86,10 +88,22 @@ impl From<ResolveError> for Failure {
     }
 }
 
+impl From<ExplainError> for Failure {
+    fn from(err: ExplainError) -> Self {
+        match err {
+            ExplainError::Resolve(err) => err.into(),
+            err @ ExplainError::InstanceNotFound { .. } => {
+                Failure::new(EXIT_USAGE, err.to_string())
+            }
+        }
+    }
+}
+
 /// Runs the command; its output goes to stdout (or the file it names).
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Resolve(args) => resolve::run(args).await,
+        Command::Explain(args) => explain::run(args).await,
         Command::Inventory(args) => inventory::run(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Plugin(command) => plugin::run(command),

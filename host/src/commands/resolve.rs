@@ -2,24 +2,20 @@
 //! and decide again until the answer meets the conditions.
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, deliver, source};
-use crate::cli::ResolveArgs;
+use crate::cli::{PolicyArgs, ResolveArgs};
 use crate::config::PluginSettings;
 use crate::identity::SelfChoice;
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::output::{self, Format};
-use crate::policy::{CompiledCache, Policy, PolicyEngine, PolicyLimits, WasmPolicy};
+use crate::policy::{CompiledCache, Policy, PolicyEngine, PolicyLimits};
 use crate::resolve::{ResolveError, resolve};
 use crate::wait::{Tried, Waited, Waiting};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
-    let plugin_settings = PluginSettings::from_flag(&args.plugin_config)
-        .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
-    let settings = plugin_settings
-        .load()
-        .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    let load = PolicyLoad::from_args(&args.policy)?;
     let choice = args.identity.choice(args.source.inventory.is_none());
     let waiting = args.wait.waiting();
     if let Some(waiting) = &waiting {
@@ -29,27 +25,13 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
 
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
-    let plugin = args.plugin.clone();
-    let limits = args
-        .limits
-        .apply_to(PolicyLimits::default())
-        .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
-    let cache = args.cache.cache();
-    let loading = tokio::task::spawn_blocking(move || {
-        load_policy(&plugin, &settings, &plugin_settings, limits, cache)
-    });
     let fleet = Fleet {
         source,
         choice,
         own: tokio::sync::OnceCell::new(),
     };
-    let (loaded, first) = tokio::join!(loading, fleet.read());
-    let policy: Arc<dyn Policy> = Arc::new(loaded.map_err(|err| {
-        Failure::new(
-            EXIT_POLICY,
-            format!("policy loading stopped unexpectedly: {err}"),
-        )
-    })??);
+    let (policy, first) = tokio::join!(load.run(), fleet.read());
+    let policy = policy?;
     // The latest fleet is kept, so that it is never freed: see `answer`.
     let latest_fleet = std::sync::Mutex::new(None);
     let decide = |read: Result<Read, ResolveError>| {
@@ -131,18 +113,18 @@ fn refuse_conditions_on_nobody(waiting: &Waiting, choice: &SelfChoice) -> Result
 }
 
 /// The fleet and self, as read for one decision.
-type Read = (Arc<Inventory>, Option<String>);
+pub(super) type Read = (Arc<Inventory>, Option<String>);
 
 /// Where each try reads the fleet, and who self is (asked once, then kept).
-struct Fleet {
-    source: Arc<dyn InventorySource>,
-    choice: SelfChoice,
-    own: tokio::sync::OnceCell<Option<String>>,
+pub(super) struct Fleet {
+    pub(super) source: Arc<dyn InventorySource>,
+    pub(super) choice: SelfChoice,
+    pub(super) own: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl Fleet {
     /// Fetches the fleet, and self the first time it can be found.
-    async fn read(&self) -> Result<Read, ResolveError> {
+    pub(super) async fn read(&self) -> Result<Read, ResolveError> {
         let finding = self
             .own
             .get_or_try_init(|| source::find_self(self.choice.clone()));
@@ -186,23 +168,60 @@ fn answer(membership: Membership, format: Format, output: Option<&Path>) -> Resu
     delivered
 }
 
-/// Loads the plugin with `settings` (the JSON `plugin_settings` gave); a
-/// rejection of TOML settings is said at the TOML file's line.
-fn load_policy(
-    path: &Path,
-    settings: &str,
-    plugin_settings: &PluginSettings,
+/// Everything loading the policy needs, checked before anything is
+/// fetched: the settings read, the limits applied.
+pub(super) struct PolicyLoad {
+    plugin: PathBuf,
+    settings: String,
+    plugin_settings: PluginSettings,
     limits: PolicyLimits,
     cache: Option<CompiledCache>,
-) -> Result<WasmPolicy, Failure> {
-    let engine = PolicyEngine::new().map_err(|err| {
-        Failure::new(
-            EXIT_POLICY,
-            format!("cannot set up the WebAssembly engine: {err:#}"),
-        )
-    })?;
-    Ok(engine
-        .with_cache(cache)
-        .load(path, settings, limits)
-        .map_err(|err| plugin_settings.explain_rejection(err))?)
+}
+
+impl PolicyLoad {
+    /// Reads the policy flags; a bad one is a usage error.
+    pub(super) fn from_args(args: &PolicyArgs) -> Result<PolicyLoad, Failure> {
+        let plugin_settings = PluginSettings::from_flag(&args.plugin_config)
+            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+        let settings = plugin_settings
+            .load()
+            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+        let limits = args
+            .limits
+            .apply_to(PolicyLimits::default())
+            .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
+        Ok(PolicyLoad {
+            plugin: args.plugin.clone(),
+            settings,
+            plugin_settings,
+            limits,
+            cache: args.cache.cache(),
+        })
+    }
+
+    /// Compiles (or takes from the cache) and checks the policy, on a
+    /// blocking thread; a rejection of TOML settings is said at the TOML
+    /// file's line.
+    pub(super) async fn run(self) -> Result<Arc<dyn Policy>, Failure> {
+        let loaded = tokio::task::spawn_blocking(move || {
+            let engine = PolicyEngine::new().map_err(|err| {
+                Failure::new(
+                    EXIT_POLICY,
+                    format!("cannot set up the WebAssembly engine: {err:#}"),
+                )
+            })?;
+            engine
+                .with_cache(self.cache)
+                .load(&self.plugin, &self.settings, self.limits)
+                .map_err(|err| Failure::from(self.plugin_settings.explain_rejection(err)))
+        })
+        .await
+        .map_err(|err| {
+            Failure::new(
+                EXIT_POLICY,
+                format!("policy loading stopped unexpectedly: {err}"),
+            )
+        })??;
+        Ok(Arc::new(loaded))
+    }
 }

@@ -4,6 +4,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /v1/membership` | the membership document, as `resolve --format json` prints it; 503 before the first answer |
+//! | `GET /v1/explain/{instance_id}` | why the policy decided what it did about the instance, as `explain --format json` prints it, on the current fleet; 404 for an instance not in it, 503 before the first answer |
 //! | `GET /v1/events?since=N` | `{"events": [...]}`, the change events with a sequence above `N` (default 0) |
 //! | `GET /healthz` | 200 `{"status": "ok", ...}` or 503 `{"status": "unhealthy", "reason": ..., ...}` |
 //! | `GET /metrics` | the Prometheus text format |
@@ -15,11 +16,12 @@ use super::connections::{self, ConnectionLimits};
 use super::metrics::{self, Metrics};
 use super::status::{Health, Status};
 use crate::changes::EventLog;
+use crate::explain::{ExplainError, explain};
 use crate::membership::rfc3339;
 use crate::output::{self, Format};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -63,6 +65,7 @@ pub async fn serve(
 fn router(state: HttpState) -> Router {
     Router::new()
         .route("/v1/membership", get(membership))
+        .route("/v1/explain/{instance_id}", get(explanation))
         .route("/v1/events", get(events))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -92,6 +95,25 @@ async fn membership(State(state): State<HttpState>) -> Response {
                 format!("could not serialize the membership: {cause}"),
             )
         }
+    }
+}
+
+/// The current policy, asked again on the current fleet to explain one
+/// instance: costs one evaluation.
+async fn explanation(State(state): State<HttpState>, Path(instance_id): Path<String>) -> Response {
+    let decided = state.status.borrow().decided.clone();
+    let Some(decided) = decided else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "nothing to explain yet: the first refresh has not succeeded",
+        );
+    };
+    match explain(decided.inventory, decided.policy, decided.own, instance_id).await {
+        Ok(explanation) => axum::Json(explanation).into_response(),
+        Err(err @ ExplainError::InstanceNotFound { .. }) => {
+            error(StatusCode::NOT_FOUND, err.to_string())
+        }
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
     }
 }
 

@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 use super::notify::Notifier;
 use super::publisher::{Delivered, Publisher, Reports};
 use super::reload::{self, Active, BuildError, ReloadOutcome, SettingsLoader, Trial};
-use super::status::{Failure, Status};
+use super::status::{Decided, Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
 use crate::changes::EventLog;
 use crate::config::SourceSettings;
@@ -267,8 +267,14 @@ impl Daemon {
         let changed = crate::changes::changes(self.current.as_deref(), &membership);
         let membership = Arc::new(membership);
         self.current = Some(Arc::clone(&membership));
+        let decided = self.fleet.clone().map(|inventory| Decided {
+            inventory,
+            policy: Arc::clone(&self.active.policy.policy),
+            own: membership.own.as_ref().map(|own| own.instance_id.clone()),
+        });
         self.status.send_modify(|status| {
             status.membership = Some(Arc::clone(&membership));
+            status.decided = decided;
             if fresh {
                 status.last_success = Some(now);
                 status.refresh_failure = None;
@@ -599,6 +605,7 @@ mod tests {
             &self,
             instances: &[Instance],
             _self_id: Option<&str>,
+            _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
             Ok(Decision {
                 members: instances
@@ -612,6 +619,7 @@ mod tests {
                     })
                     .collect(),
                 register_with: Vec::new(),
+                notes: Vec::new(),
             })
         }
     }

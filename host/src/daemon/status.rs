@@ -2,7 +2,9 @@
 //! since. Published through a `tokio::sync::watch` channel; the HTTP server
 //! and the sinks only read it.
 
+use crate::inventory::Inventory;
 use crate::membership::Membership;
+use crate::policy::Policy;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,11 +16,33 @@ pub struct Failure {
     pub error: String,
 }
 
+/// What the current answer was decided from: enough to decide it again,
+/// with the policy's reasons (`GET /v1/explain/{instance_id}`).
+#[derive(Clone)]
+pub struct Decided {
+    pub inventory: Arc<Inventory>,
+    pub policy: Arc<dyn Policy>,
+    /// Self, as the answer names it.
+    pub own: Option<String>,
+}
+
+impl std::fmt::Debug for Decided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decided")
+            .field("instances", &self.inventory.instances.len())
+            .field("policy", self.policy.identity())
+            .field("own", &self.own)
+            .finish()
+    }
+}
+
 /// The daemon's state as readers see it.
 #[derive(Debug, Clone)]
 pub struct Status {
     /// The last good answer, stale or not; `None` until the first success.
     pub membership: Option<Arc<Membership>>,
+    /// What `membership` was decided from; `None` until the first success.
+    pub decided: Option<Decided>,
     /// When the last refresh succeeded.
     pub last_success: Option<SystemTime>,
     /// The latest refresh's failure; `None` once a refresh succeeds again.
@@ -43,6 +67,7 @@ impl Status {
     pub fn new(stale_after: Duration) -> Self {
         Status {
             membership: None,
+            decided: None,
             last_success: None,
             refresh_failure: None,
             reload_failure: None,

@@ -21,16 +21,9 @@ pub use ids::{IdProblem, check_ids};
 pub use page_guard::MAX_PAGE_BYTES;
 
 use std::time::SystemTime;
-use wasmtime::component::{ComponentType, Lower};
-
-// The model is also the wire format: `SecurityGroup`, `Tag` and `Instance`
-// mirror the records of the same names in `wit/policy.wit`, field for field
-// and in order, so a policy receives them without a copy into other types.
-// wasmtime checks the match when it looks up a policy's `decide`.
 
 /// A security group an instance belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
-#[component(record)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityGroup {
     /// The group id, `sg-...`.
     pub id: String,
@@ -39,8 +32,7 @@ pub struct SecurityGroup {
 }
 
 /// One EC2 tag.
-#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
-#[component(record)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag {
     /// The tag key.
     pub key: String,
@@ -61,51 +53,38 @@ impl Tag {
 /// One EC2 instance, with every field a policy may decide on. Optional
 /// fields are `None` when EC2 did not report them (empty strings count as not
 /// reported).
-#[derive(Debug, Clone, PartialEq, Eq, ComponentType, Lower)]
-#[component(record)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     /// The instance id, `i-...`.
     pub id: String,
     /// The state name: `pending`, `running`, `stopping`, `stopped`, `shutting-down` or `terminated`.
     pub state: String,
-    #[component(name = "private-ipv4")]
     /// The private IPv4 address, once assigned.
     pub private_ipv4: Option<String>,
-    #[component(name = "public-ipv4")]
     /// The public IPv4 address, if it has one.
     pub public_ipv4: Option<String>,
-    #[component(name = "private-dns-name")]
     /// The private DNS name, if EC2 gives one.
     pub private_dns_name: Option<String>,
-    #[component(name = "public-dns-name")]
     /// The public DNS name, if it has one.
     pub public_dns_name: Option<String>,
-    #[component(name = "ipv6-addresses")]
     /// The IPv6 addresses of its network interfaces, primary interface first.
     pub ipv6_addresses: Vec<String>,
-    #[component(name = "security-groups")]
     /// Its security groups, as EC2 lists them.
     pub security_groups: Vec<SecurityGroup>,
     /// Its tags.
     pub tags: Vec<Tag>,
-    #[component(name = "availability-zone")]
     /// The availability zone, e.g. `us-east-1b`.
     pub availability_zone: Option<String>,
     /// The region it was listed in (for a file, when the file says).
     pub region: Option<String>,
-    #[component(name = "vpc-id")]
     /// The VPC, `vpc-...`.
     pub vpc_id: Option<String>,
-    #[component(name = "subnet-id")]
     /// The subnet, `subnet-...`.
     pub subnet_id: Option<String>,
-    #[component(name = "instance-type")]
     /// The instance type, e.g. `m5.large`.
     pub instance_type: Option<String>,
-    #[component(name = "image-id")]
     /// The image it was launched from, `ami-...`.
     pub image_id: Option<String>,
-    #[component(name = "launch-time")]
     /// When it was launched (RFC 3339, as EC2 says).
     pub launch_time: Option<String>,
 }

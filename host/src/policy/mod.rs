@@ -5,16 +5,24 @@
 //! policy returns goes through [`evaluate`], which validates it against the
 //! inventory before anyone sees it.
 
+mod answer;
 mod cache;
 mod clocks;
+mod columns;
 mod limits;
 mod sandbox;
 mod validate;
 mod wasm;
+mod world;
 
 pub use cache::CompiledCache;
+#[doc(hidden)]
+pub use columns::{question, state as interface_state};
 pub use limits::PolicyLimits;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
+pub use world::INTERFACE;
+#[doc(hidden)]
+pub use world::types::InstanceState as InterfaceState;
 
 use crate::inventory::Instance;
 use serde::{Deserialize, Serialize};
@@ -42,6 +50,29 @@ pub struct Decision {
     pub members: Vec<Member>,
     /// Instance ids self registers with.
     pub register_with: Vec<String>,
+    /// The policy's reasons, when it was asked to explain an instance.
+    pub notes: Vec<Note>,
+}
+
+/// One of a policy's reasons, in its own words (`rollcall explain`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// The instance it is about.
+    pub instance_id: String,
+    /// What about it.
+    pub topic: NoteTopic,
+    /// The reason.
+    pub text: String,
+}
+
+/// What a [`Note`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteTopic {
+    /// The instance's own decision: role, clusters, address.
+    Decision,
+    /// The instance as self's registration target.
+    Target,
 }
 
 /// Which policy decided: shown in every output so an answer can be traced to
@@ -143,11 +174,13 @@ pub trait Policy: Send + Sync {
     fn identity(&self) -> &PolicyIdentity;
 
     /// Decides for `instances`, seen from `self_id` (which, when given, names
-    /// one of them). The answer is not validated yet: see [`evaluate`].
+    /// one of them), with the policy's reasons about `explain` when given.
+    /// The answer is not validated yet: see [`evaluate`].
     fn decide(
         &self,
         instances: &[Instance],
         self_id: Option<&str>,
+        explain: Option<&str>,
     ) -> Result<Decision, PolicyError>;
 }
 
@@ -158,7 +191,17 @@ pub fn evaluate(
     instances: &[Instance],
     self_id: Option<&str>,
 ) -> Result<Decision, PolicyError> {
-    let decision = policy.decide(instances, self_id)?;
+    explained(policy, instances, self_id, None)
+}
+
+/// [`evaluate`], with the policy's reasons about the instance `explain`.
+pub fn explained(
+    policy: &dyn Policy,
+    instances: &[Instance],
+    self_id: Option<&str>,
+    explain: Option<&str>,
+) -> Result<Decision, PolicyError> {
+    let decision = policy.decide(instances, self_id, explain)?;
     validate::validated(decision, instances, self_id).map_err(|problems| {
         PolicyError::InvalidAnswer {
             name: policy.identity().name(),

@@ -19,7 +19,7 @@ pub fn validated(
     instances: &[Instance],
     self_id: Option<&str>,
 ) -> Result<Decision, Vec<String>> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     // foldhash: ids come from EC2 and the plugin, not from an attacker
     // choosing collisions, and SipHash showed in the profile at 100k.
     let known: HashSet<&str> = instances
@@ -93,18 +93,46 @@ pub fn validated(
     }
 
     if !problems.is_empty() {
-        if problems.len() > PROBLEMS_LISTED {
-            let more = problems.len() - PROBLEMS_LISTED;
-            problems.truncate(PROBLEMS_LISTED);
-            problems.push(format!("and {more} more"));
-        }
-        return Err(problems);
+        return Err(problems.into_list());
     }
     decision
         .members
         .sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
     decision.register_with.sort_unstable();
     Ok(decision)
+}
+
+/// The problems found in an answer: the first few in words, the rest
+/// counted, so that an answer wrong a million times costs a short list.
+#[derive(Debug, Default)]
+pub struct Problems {
+    listed: Vec<String>,
+    more: usize,
+}
+
+impl Problems {
+    /// Records a problem.
+    pub fn push(&mut self, problem: String) {
+        if self.listed.len() < PROBLEMS_LISTED {
+            self.listed.push(problem);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// Whether none was found.
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The problems listed, and how many more there were.
+    pub fn into_list(self) -> Vec<String> {
+        let mut listed = self.listed;
+        if self.more > 0 {
+            listed.push(format!("and {} more", self.more));
+        }
+        listed
+    }
 }
 
 /// Whether `text` can stand as one shell word, one environment value and
@@ -155,6 +183,7 @@ mod tests {
                 member("i-b", "monitor", Some("10.0.0.2")),
             ],
             register_with: vec!["i-c".into(), "i-b".into()],
+            notes: Vec::new(),
         };
         let decision = validated(decision, &fleet(), Some("i-a")).unwrap();
         let ids: Vec<_> = decision
@@ -176,6 +205,7 @@ mod tests {
                 member("i-b", "monitor", None),
             ],
             register_with: vec!["i-a".into(), "i-b".into(), "i-c".into(), "i-c".into()],
+            notes: Vec::new(),
         };
         let problems = validated(decision, &fleet(), Some("i-a")).unwrap_err();
         assert_eq!(
@@ -201,6 +231,7 @@ mod tests {
         let decision = Decision {
             members: vec![escaped, member("i-b", "agent", Some(""))],
             register_with: Vec::new(),
+            notes: Vec::new(),
         };
         let problems = validated(decision, &fleet(), None).unwrap_err();
         assert_eq!(
@@ -221,6 +252,7 @@ mod tests {
         let decision = Decision {
             members: vec![member(&long, "agent", None)],
             register_with: Vec::new(),
+            notes: Vec::new(),
         };
         let problems = validated(decision, &fleet(), None).unwrap_err();
         assert_eq!(
@@ -237,6 +269,7 @@ mod tests {
         let decision = Decision {
             members: vec![member("i-b", "monitor", Some("10.0.0.2"))],
             register_with: vec!["i-b".into()],
+            notes: Vec::new(),
         };
         let problems = validated(decision, &fleet(), None).unwrap_err();
         assert_eq!(
@@ -252,6 +285,7 @@ mod tests {
                 .map(|n| member(&format!("i-{n}"), "agent", None))
                 .collect(),
             register_with: Vec::new(),
+            notes: Vec::new(),
         };
         let problems = validated(decision, &fleet(), None).unwrap_err();
         assert_eq!(problems.len(), PROBLEMS_LISTED + 1);

@@ -4,38 +4,13 @@
 use super::cache::CompiledCache;
 use super::limits::{EPOCH_TICK, PolicyLimits};
 use super::sandbox::{Sandbox, bounded};
-use super::{Decision, Member, Policy, PolicyError, PolicyIdentity};
+use super::world::{self as bindings, host, types};
+use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
 use crate::inventory::Instance;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use wasmtime::component::{Component, ComponentType, HasSelf, Linker, Lower};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
-
-mod bindings {
-    wasmtime::component::bindgen!({
-        world: "policy",
-        path: "../wit",
-    });
-}
-
-use bindings::rollcall::policy::{host, types};
-
-/// The export the host calls with the fleet.
-const DECIDE: &str = "decide";
-
-/// What `decide` returns, as the bindings lift it.
-type DecideResult = Result<types::Decision, String>;
-
-/// The WIT `inventory` record, lowered straight from the host's own
-/// instances: no copy of the fleet into other types before it enters the
-/// guest (the model mirrors the WIT records, see `inventory`).
-#[derive(Clone, Copy, ComponentType, Lower)]
-#[component(record)]
-struct GuestInventory<'a> {
-    instances: &'a [Instance],
-    #[component(name = "self-id")]
-    self_id: Option<&'a str>,
-}
 
 /// The compiler and the imports every policy gets. Create one and share it:
 /// compiled policies are tied to the engine that compiled them.
@@ -171,14 +146,22 @@ impl PolicyEngine {
         let component = self
             .component(bytes, &sha256)
             .map_err(|err| load_error(format!("{err:#}")))?;
+        let refused = |err: wasmtime::Error, not_a_policy: &str| {
+            let reason = match other_interface(&self.engine, &component) {
+                Some(version) => rebuild(&version),
+                None => format!("{not_a_policy}{err:#}"),
+            };
+            load_error(reason)
+        };
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|err| load_error(format!("{err:#}")))?;
+            .map_err(|err| refused(err, ""))?;
         let pre = bindings::PolicyPre::new(instance_pre).map_err(|err| {
-            load_error(format!(
-                "it is not a rollcall:policy@0.1.0 component: {err:#}"
-            ))
+            refused(
+                err,
+                &format!("it is not a {} component: ", bindings::INTERFACE),
+            )
         })?;
         let policy = WasmPolicy {
             identity: PolicyIdentity {
@@ -227,7 +210,7 @@ impl WasmPolicy {
         &self,
         instances: usize,
         call: impl FnOnce(
-            &wasmtime::component::Instance,
+            &bindings::Policy,
             &mut Store<Sandbox>,
         ) -> wasmtime::Result<Result<R, PolicyError>>,
     ) -> Result<R, PolicyError> {
@@ -251,13 +234,12 @@ impl WasmPolicy {
     fn configured(
         &self,
         store: &mut Store<Sandbox>,
-    ) -> wasmtime::Result<Result<wasmtime::component::Instance, PolicyError>> {
+    ) -> wasmtime::Result<Result<bindings::Policy, PolicyError>> {
         store.set_epoch_deadline(self.limits.deadline_ticks());
-        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
-        let policy = bindings::Policy::new(&mut *store, &instance)?;
+        let policy = self.pre.instantiate(&mut *store)?;
         Ok(policy
             .call_configure(&mut *store, &self.settings)?
-            .map(|()| instance)
+            .map(|()| policy)
             .map_err(|message| PolicyError::Rejected {
                 name: self.identity.name(),
                 message: bounded(message),
@@ -325,18 +307,21 @@ impl Policy for WasmPolicy {
         &self,
         instances: &[Instance],
         self_id: Option<&str>,
+        explain: Option<&str>,
     ) -> Result<Decision, PolicyError> {
-        let input = GuestInventory { instances, self_id };
-        let decision = self.with_instance(instances.len(), |instance, store| {
-            let decide = instance
-                .get_typed_func::<(GuestInventory<'_>,), (DecideResult,)>(&mut *store, DECIDE)?;
-            let (answer,) = decide.call(&mut *store, (input,))?;
-            Ok(answer.map_err(|message| PolicyError::Failed {
-                name: self.identity.name(),
-                message: bounded(message),
-            }))
+        let failed = |message: String| PolicyError::Failed {
+            name: self.identity.name(),
+            message: bounded(message),
+        };
+        let question = columns::question(instances, self_id, explain).map_err(failed)?;
+        let decision = self.with_instance(instances.len(), |policy, store| {
+            let answer = policy.call_decide(&mut *store, &question)?;
+            Ok(answer.map_err(failed))
         })?;
-        Ok(from_guest(decision))
+        answer::decision(decision, instances).map_err(|problems| PolicyError::InvalidAnswer {
+            name: self.identity.name(),
+            problems,
+        })
     }
 }
 
@@ -371,29 +356,37 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// The version of `rollcall:policy` the component was built for, when it
+/// is not the one this host runs (read from the interfaces it imports).
+fn other_interface(engine: &Engine, component: &Component) -> Option<String> {
+    let component_type = component.component_type();
+    let version = component_type.imports(engine).find_map(|(name, _)| {
+        let (interface, version) = name.split_once('@')?;
+        let name = interface
+            .strip_prefix(bindings::PACKAGE)?
+            .strip_prefix('/')?;
+        (!name.is_empty()).then(|| version.to_owned())
+    })?;
+    (format!("{}@{version}", bindings::PACKAGE) != bindings::INTERFACE).then_some(version)
+}
+
+/// What to do about a plugin built for another version of the interface.
+fn rebuild(version: &str) -> String {
+    format!(
+        "it was built for {package}@{version}, and this rollcall runs {interface} \
+         policies: rebuild it against {interface} (wit/policy.wit; for Rust, the \
+         rollcall-policy-sdk of this release)",
+        package = bindings::PACKAGE,
+        interface = bindings::INTERFACE,
+    )
+}
+
 /// Lower-case hex SHA-256, as the output document names plugins.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
-}
-
-fn from_guest(decision: types::Decision) -> Decision {
-    Decision {
-        members: decision
-            .members
-            .into_iter()
-            .map(|member| Member {
-                instance_id: member.instance_id,
-                role: member.role,
-                clusters: member.clusters,
-                address: member.address,
-                port: member.port,
-            })
-            .collect(),
-        register_with: decision.register_with,
-    }
 }
 
 #[cfg(test)]

@@ -3,39 +3,31 @@
 //! Roles come from security groups: instances in the monitor group are
 //! monitors, instances in the agent group are agents. A monitor registers with
 //! every other monitor, an agent with every monitor; an optional cluster
-//! prefix scopes both to monitors that share a cluster with self.
+//! prefix scopes both to monitors that share a cluster with self, and
+//! optional required tags keep other fleets on the same groups out.
 //!
 //! Layout: [`settings`] parses and checks the operator's JSON settings,
-//! [`policy`] is the pure decision logic (native unit tests run it without
-//! WebAssembly), and this file binds both to the `rollcall:policy` world
-//! through [`rollcall_policy_sdk`].
+//! [`policy`] is the pure decision logic with its reasons (native unit tests
+//! run it without WebAssembly), and this file binds both to the
+//! `rollcall:policy` world through [`rollcall_policy_sdk`].
 
 pub mod policy;
 pub mod settings;
 
-use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, install_panic_hook, log, summary};
+use rollcall_policy_sdk::{Answer, Fleet, Policy};
 use settings::Settings;
-use std::cell::RefCell;
 
-thread_local! {
-    /// The settings `configure` accepted; defaults until then.
-    static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
-}
+struct ElasticGrid(Settings);
 
-struct ElasticGrid;
+impl Policy for ElasticGrid {
+    fn configure(settings: &str) -> Result<Self, String> {
+        Settings::from_json(settings).map(ElasticGrid)
+    }
 
-impl Guest for ElasticGrid {
-    fn configure(config: String) -> Result<(), String> {
-        install_panic_hook();
-        SETTINGS.set(Settings::from_json(&config)?);
+    fn decide(&self, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
+        policy::decide(&self.0, fleet, answer);
         Ok(())
     }
-
-    fn decide(inventory: Inventory) -> Result<Decision, String> {
-        let decision = SETTINGS.with_borrow(|settings| policy::decide(settings, &inventory))?;
-        log(LogLevel::Debug, &summary(&inventory, &decision));
-        Ok(decision)
-    }
 }
 
-rollcall_policy_sdk::export!(ElasticGrid);
+rollcall_policy_sdk::export_policy!(ElasticGrid);

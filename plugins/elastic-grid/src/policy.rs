@@ -1,7 +1,10 @@
-//! The Elastic Grid rules as a pure function of settings and inventory.
+//! The Elastic Grid rules as a pure function of settings and fleet, with the
+//! reasons `rollcall explain` shows.
 //!
 //! - Only `running` instances are members; self is evaluated whatever its
 //!   state (at boot EC2 may still report it `pending`).
+//! - With `require_tags`, an instance must carry every tag named there (with
+//!   the value given, or any value for `"*"`) to be a member at all.
 //! - Role: `monitor` if in the monitor group (even if also in the agent
 //!   group), else `agent` if in the agent group, else no role.
 //! - Clusters: with a prefix, every group whose name starts with it, prefix
@@ -14,7 +17,7 @@
 
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
-    Decision, Instance, Inventory, Member, candidates, checked_self_id, share_a_cluster,
+    Answer, ClusterId, Fleet, Instance, Member, RoleId, SecurityGroup, share_a_cluster,
 };
 
 /// The role of instances in the monitor group.
@@ -22,117 +25,400 @@ pub const MONITOR: &str = "monitor";
 /// The role of instances in the agent group.
 pub const AGENT: &str = "agent";
 
-/// Decides members and self's registration targets.
-pub fn decide(settings: &Settings, inventory: &Inventory) -> Result<Decision, String> {
-    let self_id = checked_self_id(inventory)?;
-    let members: Vec<Member> = candidates(inventory)
-        .filter_map(|instance| member(settings, instance))
-        .collect();
+/// What a security group of the fleet means to the policy, worked out once
+/// per group rather than once per instance.
+#[derive(Clone, Copy, Default)]
+struct GroupMeaning {
+    monitor: bool,
+    agent: bool,
+    cluster: Option<ClusterId>,
+}
 
-    let own = self_id.and_then(|id| members.iter().find(|member| member.instance_id == id));
-    let register_with = match own {
-        Some(own) => members
-            .iter()
-            .filter(|target| {
-                target.role == MONITOR
-                    && target.instance_id != own.instance_id
-                    && target.address.is_some()
-                    && (settings.cluster_group_prefix.is_none()
-                        || share_a_cluster(&own.clusters, &target.clusters))
+/// Decides members and self's registration targets into `answer`, with the
+/// reasons when the operator asked to explain an instance.
+pub fn decide(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
+    let meanings = group_meanings(settings, fleet, answer);
+    let monitor = answer.role(MONITOR);
+    let agent = answer.role(AGENT);
+    for instance in fleet.instances() {
+        if !instance.is_running() && !instance.is_self() {
+            answer.note(instance, || {
+                format!(
+                    "not a member: it is {} (only running instances, and self, are members)",
+                    state_name(instance)
+                )
+            });
+            continue;
+        }
+        if let Some(missing) = missing_tag(settings, instance) {
+            answer.note(instance, || format!("not a member: {missing}"));
+            continue;
+        }
+        let (mut is_monitor, mut is_agent) = (false, false);
+        let mut clusters = Vec::new();
+        for &group in instance.security_group_indices() {
+            let meaning = meanings[group as usize];
+            is_monitor |= meaning.monitor;
+            is_agent |= meaning.agent;
+            clusters.extend(meaning.cluster);
+        }
+        let (role, port) = if is_monitor {
+            (monitor, settings.monitor_port)
+        } else if is_agent {
+            (agent, settings.agent_port)
+        } else {
+            answer.note(instance, || {
+                format!(
+                    "no role: in neither the monitor group {} nor the agent group {}",
+                    settings.monitor_group, settings.agent_group
+                )
+            });
+            continue;
+        };
+        // Cluster ids were handed out in name order: sorting them sorts the
+        // names.
+        clusters.sort_unstable();
+        clusters.dedup();
+        let address = settings.address.of(instance);
+        if answer.explains(instance) {
+            explain_member(
+                settings,
+                instance,
+                answer,
+                is_monitor && is_agent,
+                &clusters,
+            );
+        }
+        answer.add_member(Member {
+            instance: instance.index(),
+            role,
+            clusters,
+            address,
+            port,
+        });
+    }
+    register(settings, fleet, answer, monitor);
+}
+
+/// Classifies every security group of the fleet, and names the clusters in
+/// name order so that cluster ids sort as their names do.
+fn group_meanings(settings: &Settings, fleet: &Fleet, answer: &mut Answer) -> Vec<GroupMeaning> {
+    let mut meanings: Vec<GroupMeaning> = fleet
+        .security_groups()
+        .map(|group| GroupMeaning {
+            monitor: is(group, &settings.monitor_group),
+            agent: is(group, &settings.agent_group),
+            cluster: None,
+        })
+        .collect();
+    if let Some(prefix) = settings.cluster_group_prefix.as_deref() {
+        let mut clusters: Vec<(&str, u32)> = fleet
+            .security_groups()
+            .filter_map(|group| {
+                let cluster = group.name.strip_prefix(prefix)?;
+                (!cluster.is_empty()).then_some((cluster, group.index))
             })
-            .map(|target| target.instance_id.clone())
-            .collect(),
-        None => Vec::new(),
-    };
-
-    Ok(Decision {
-        members,
-        register_with,
-    })
+            .collect();
+        clusters.sort_unstable();
+        for (name, group) in clusters {
+            meanings[group as usize].cluster = Some(answer.cluster(name));
+        }
+    }
+    meanings
 }
 
-/// The member an instance is, or `None` if it has no role.
-fn member(settings: &Settings, instance: &Instance) -> Option<Member> {
-    let (role, port) = if in_group(instance, &settings.monitor_group) {
-        (MONITOR, settings.monitor_port)
-    } else if in_group(instance, &settings.agent_group) {
-        (AGENT, settings.agent_port)
-    } else {
-        return None;
-    };
-    Some(Member {
-        instance_id: instance.id.clone(),
-        role: role.to_owned(),
-        clusters: clusters(settings, instance),
-        address: settings.address.of(instance),
-        port,
-    })
-}
-
-/// Whether the instance carries the group, named by name or by id.
-fn in_group(instance: &Instance, group: &str) -> bool {
-    instance
-        .security_groups
+/// Why `instance` fails `require_tags`, if it does.
+fn missing_tag(settings: &Settings, instance: Instance<'_>) -> Option<String> {
+    settings
+        .require_tags
         .iter()
-        .any(|candidate| candidate.name == group || candidate.id == group)
+        .find_map(|(key, wanted)| match instance.tag(key) {
+            None => Some(format!(
+                "it lacks the tag {key}, which require_tags requires"
+            )),
+            Some(value) if wanted != "*" && value != wanted => Some(format!(
+                "its tag {key} is {value:?}, and require_tags requires {wanted:?}"
+            )),
+            Some(_) => None,
+        })
 }
 
-fn clusters(settings: &Settings, instance: &Instance) -> Vec<String> {
-    let Some(prefix) = settings.cluster_group_prefix.as_deref() else {
-        return Vec::new();
+/// Whether `group` is the one a setting names, by name or by id.
+fn is(group: SecurityGroup<'_>, named: &str) -> bool {
+    group.name == named || group.id == named
+}
+
+/// Self's registration targets: every other monitor with an address that
+/// shares a cluster with self (when clustering is on); with the reason for
+/// every monitor when the operator asked to explain self.
+fn register(settings: &Settings, fleet: &Fleet, answer: &mut Answer, monitor: RoleId) {
+    let Some(own) = fleet.self_instance() else {
+        return;
     };
-    let mut clusters: Vec<String> = instance
-        .security_groups
+    let Some(own_member) = answer
+        .members()
         .iter()
-        .filter_map(|group| group.name.strip_prefix(prefix))
-        .filter(|cluster| !cluster.is_empty())
-        .map(str::to_owned)
+        .find(|member| member.instance == own.index())
+        .cloned()
+    else {
+        answer.note(own, || {
+            "self has no role, so it registers with nobody".to_owned()
+        });
+        return;
+    };
+    let clustered = settings.cluster_group_prefix.is_some();
+    let targets: Vec<u32> = answer
+        .members()
+        .iter()
+        .filter(|target| {
+            target.role == monitor
+                && target.instance != own.index()
+                && target.address.is_some()
+                && (!clustered || share_a_cluster(&own_member.clusters, &target.clusters))
+        })
+        .map(|target| target.instance)
         .collect();
-    clusters.sort();
-    clusters.dedup();
+    for index in targets {
+        let target = fleet
+            .instance(index)
+            .expect("members are instances of the fleet");
+        answer.register_with(target);
+    }
+    if answer.explains_targets() {
+        explain_targets(settings, fleet, answer, &own_member);
+    }
+}
+
+/// The reasons for a member's role, clusters and address.
+fn explain_member(
+    settings: &Settings,
+    instance: Instance<'_>,
+    answer: &mut Answer,
+    in_both_groups: bool,
+    clusters: &[ClusterId],
+) {
+    if !settings.require_tags.is_empty() {
+        answer.note(instance, || {
+            format!(
+                "a member: it carries every tag require_tags requires ({})",
+                required_tags(settings)
+            )
+        });
+    }
+    let monitor = groups_named(instance, &settings.monitor_group);
+    let agent = groups_named(instance, &settings.agent_group);
+    answer.note(instance, || match (monitor.is_empty(), in_both_groups) {
+        (false, true) => format!(
+            "role monitor: in the monitor group {monitor}, which wins over the agent group {agent} it is also in"
+        ),
+        (false, false) => format!("role monitor: in the monitor group {monitor}"),
+        (true, _) => format!("role agent: in the agent group {agent}"),
+    });
+    let names: Vec<String> = clusters
+        .iter()
+        .map(|cluster| answer.cluster_name(*cluster).to_owned())
+        .collect();
+    answer.note(instance, || {
+        match settings.cluster_group_prefix.as_deref() {
+            None => "no clusters: clustering is off (no cluster_group_prefix)".to_owned(),
+            Some(prefix) if names.is_empty() => {
+                format!("no clusters: none of its groups' names starts with {prefix}")
+            }
+            Some(prefix) => format!(
+                "clusters {}: from its groups {}",
+                names.join(", "),
+                describe(instance.security_groups().filter(|group| {
+                    group.name.len() > prefix.len() && group.name.starts_with(prefix)
+                }))
+            ),
+        }
+    });
+    let kind = settings.address;
+    answer.note(instance, || match kind.read(instance) {
+        Some(address) => format!("address {address}: its {} address", kind.name()),
+        None => format!(
+            "no address: it has no {} address, so no one registers with it",
+            kind.name()
+        ),
+    });
+}
+
+/// Why each instance of the monitor group is or is not self's registration
+/// target.
+fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own: &Member) {
+    let mut member_of = vec![None; fleet.len()];
+    for (at, member) in answer.members().iter().enumerate() {
+        member_of[member.instance as usize] = Some(at);
+    }
+    let taken = answer.targets().to_vec();
+    let monitors = fleet.instances().filter(|instance| {
+        instance
+            .security_groups()
+            .any(|group| is(group, &settings.monitor_group))
+    });
+    for candidate in monitors {
+        let member = member_of[candidate.index() as usize].map(|at| &answer.members()[at]);
+        let reason = if candidate.is_self() {
+            "not a target: it is self".to_owned()
+        } else if !candidate.is_running() {
+            format!("not a target: it is {}", state_name(candidate))
+        } else if let Some(missing) = missing_tag(settings, candidate) {
+            format!("not a target: {missing}")
+        } else if taken.contains(&candidate.index()) {
+            match &member {
+                Some(member) if settings.cluster_group_prefix.is_some() => format!(
+                    "a target: a monitor in {}, as self is",
+                    shared(answer, &own.clusters, &member.clusters)
+                ),
+                _ => "a target: a monitor".to_owned(),
+            }
+        } else if member.is_some_and(|member| member.address.is_none()) {
+            format!(
+                "not a target: it has no {} address",
+                settings.address.name()
+            )
+        } else if let Some(member) = member {
+            format!(
+                "not a target: its clusters ({}) share none with self's ({})",
+                names(answer, &member.clusters),
+                names(answer, &own.clusters)
+            )
+        } else {
+            "not a target: not a member".to_owned()
+        };
+        answer.note_target(candidate, || reason);
+    }
+}
+
+/// The state as EC2 names it, e.g. `stopped`.
+fn state_name(instance: Instance<'_>) -> &'static str {
+    use rollcall_policy_sdk::InstanceState;
+    match instance.state() {
+        InstanceState::Pending => "pending",
+        InstanceState::Running => "running",
+        InstanceState::ShuttingDown => "shutting-down",
+        InstanceState::Terminated => "terminated",
+        InstanceState::Stopping => "stopping",
+        InstanceState::Stopped => "stopped",
+    }
+}
+
+/// `key=value` of each required tag, `key` alone for `"*"`.
+fn required_tags(settings: &Settings) -> String {
+    settings
+        .require_tags
+        .iter()
+        .map(|(key, value)| {
+            if value == "*" {
+                key.clone()
+            } else {
+                format!("{key}={value}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The instance's groups a setting names, described.
+fn groups_named(instance: Instance<'_>, named: &str) -> String {
+    describe(instance.security_groups().filter(|group| is(*group, named)))
+}
+
+/// `name (id)` of each group.
+fn describe<'a>(groups: impl Iterator<Item = SecurityGroup<'a>>) -> String {
+    groups
+        .map(|group| format!("{} ({})", group.name, group.id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Cluster names, or `none`.
+fn names(answer: &Answer, clusters: &[ClusterId]) -> String {
+    if clusters.is_empty() {
+        return "none".to_owned();
+    }
     clusters
+        .iter()
+        .map(|cluster| answer.cluster_name(*cluster))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The clusters two members share, described.
+fn shared(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String {
+    let common: Vec<ClusterId> = ours
+        .iter()
+        .filter(|cluster| theirs.contains(cluster))
+        .copied()
+        .collect();
+    match common.len() {
+        0 => "no cluster".to_owned(),
+        1 => format!("cluster {}", names(answer, &common)),
+        _ => format!("clusters {}", names(answer, &common)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rollcall_policy_sdk::{AddressKind, SecurityGroup};
+    use rollcall_policy_sdk::{AddressKind, InstanceRecord, InstanceState, NoteTopic, Resolved};
+    use std::collections::BTreeMap;
 
-    fn instance(id: &str, state: &str, groups: &[&str], ip: Option<&str>) -> Instance {
-        Instance {
-            id: id.to_owned(),
-            state: state.to_owned(),
+    fn state(name: &str) -> InstanceState {
+        match name {
+            "running" => InstanceState::Running,
+            "pending" => InstanceState::Pending,
+            "stopped" => InstanceState::Stopped,
+            "terminated" => InstanceState::Terminated,
+            other => panic!("no state {other} in these tests"),
+        }
+    }
+
+    fn instance(id: &str, state_name: &str, groups: &[&str], ip: Option<&str>) -> InstanceRecord {
+        InstanceRecord {
             private_ipv4: ip.map(str::to_owned),
             public_ipv4: ip.map(|ip| format!("54.{ip}")),
             private_dns_name: ip.map(|ip| format!("ip-{}.ec2.internal", ip.replace('.', "-"))),
-            public_dns_name: None,
-            ipv6_addresses: Vec::new(),
+            ipv6_addresses: ip
+                .map(|ip| vec![format!("2600:1f18::{}", ip.replace('.', ":"))])
+                .unwrap_or_default(),
             security_groups: groups
                 .iter()
-                .map(|name| SecurityGroup {
-                    id: format!("sg-{name}"),
-                    name: (*name).to_owned(),
-                })
+                .map(|name| (format!("sg-{name}"), (*name).to_owned()))
                 .collect(),
-            tags: Vec::new(),
             availability_zone: Some("us-east-1a".to_owned()),
             region: Some("us-east-1".to_owned()),
-            vpc_id: None,
-            subnet_id: None,
             instance_type: Some("m1.small".to_owned()),
-            image_id: None,
-            launch_time: None,
+            ..InstanceRecord::new(id, state(state_name))
         }
     }
 
-    fn inventory(self_id: Option<&str>, instances: Vec<Instance>) -> Inventory {
-        Inventory {
-            instances,
-            self_id: self_id.map(str::to_owned),
-        }
+    fn tagged(mut record: InstanceRecord, tags: &[(&str, &str)]) -> InstanceRecord {
+        record.tags = tags
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        record
     }
 
-    fn seed_fleet() -> Vec<Instance> {
+    /// The answer for `fleet` seen from `self_id`, explaining `explain`.
+    fn explained(
+        settings: &Settings,
+        self_id: Option<&str>,
+        explain: Option<&str>,
+        fleet: &[InstanceRecord],
+    ) -> Resolved {
+        let fleet = Fleet::from_records(fleet, self_id, explain).unwrap();
+        let mut answer = Answer::new(&fleet);
+        decide(settings, &fleet, &mut answer);
+        answer.resolved(&fleet)
+    }
+
+    fn decided(settings: &Settings, self_id: Option<&str>, fleet: &[InstanceRecord]) -> Resolved {
+        explained(settings, self_id, None, fleet)
+    }
+
+    fn seed_fleet() -> Vec<InstanceRecord> {
         vec![
             instance(
                 "i-2271a74b",
@@ -149,23 +435,18 @@ mod tests {
         ]
     }
 
-    fn roles(decision: &Decision) -> Vec<(&str, &str)> {
-        decision
-            .members
-            .iter()
-            .map(|member| (member.instance_id.as_str(), member.role.as_str()))
-            .collect()
+    fn clustered() -> Settings {
+        Settings {
+            cluster_group_prefix: Some("cluster-".to_owned()),
+            ..Settings::default()
+        }
     }
 
     #[test]
     fn seed_agent_registers_with_the_monitor() {
-        let decision = decide(
-            &Settings::default(),
-            &inventory(Some("i-df71a7b6"), seed_fleet()),
-        )
-        .unwrap();
+        let decision = decided(&Settings::default(), Some("i-df71a7b6"), &seed_fleet());
         assert_eq!(
-            roles(&decision),
+            decision.roles(),
             [("i-2271a74b", MONITOR), ("i-df71a7b6", AGENT)]
         );
         assert_eq!(decision.register_with, ["i-2271a74b"]);
@@ -173,15 +454,12 @@ mod tests {
             decision.members[0].address.as_deref(),
             Some("10.251.199.99")
         );
+        assert!(decision.notes.is_empty(), "no notes unless asked");
     }
 
     #[test]
     fn a_lone_monitor_registers_with_nobody() {
-        let decision = decide(
-            &Settings::default(),
-            &inventory(Some("i-2271a74b"), seed_fleet()),
-        )
-        .unwrap();
+        let decision = decided(&Settings::default(), Some("i-2271a74b"), &seed_fleet());
         assert!(decision.register_with.is_empty());
     }
 
@@ -200,20 +478,20 @@ mod tests {
             &["eg-monitor"],
             Some("10.0.0.3"),
         ));
-        let decision = decide(&Settings::default(), &inventory(Some("i-m2"), fleet)).unwrap();
+        let decision = decided(&Settings::default(), Some("i-m2"), &fleet);
         assert_eq!(decision.register_with, ["i-2271a74b", "i-m3"]);
     }
 
     #[test]
     fn monitor_group_wins_over_agent_group() {
-        let fleet = vec![instance(
+        let fleet = [instance(
             "i-both",
             "running",
             &["eg-cybernode", "eg-monitor"],
             Some("10.0.0.1"),
         )];
-        let decision = decide(&Settings::default(), &inventory(None, fleet)).unwrap();
-        assert_eq!(roles(&decision), [("i-both", MONITOR)]);
+        let decision = decided(&Settings::default(), None, &fleet);
+        assert_eq!(decision.roles(), [("i-both", MONITOR)]);
     }
 
     #[test]
@@ -225,7 +503,7 @@ mod tests {
             &["default", "web"],
             Some("10.0.0.9"),
         ));
-        let decision = decide(&Settings::default(), &inventory(Some("i-web"), fleet)).unwrap();
+        let decision = decided(&Settings::default(), Some("i-web"), &fleet);
         assert_eq!(decision.members.len(), 2);
         assert!(decision.register_with.is_empty());
     }
@@ -246,9 +524,9 @@ mod tests {
             &["eg-cybernode"],
             Some("10.0.0.5"),
         ));
-        let decision = decide(&Settings::default(), &inventory(Some("i-booting"), fleet)).unwrap();
+        let decision = decided(&Settings::default(), Some("i-booting"), &fleet);
         assert_eq!(
-            roles(&decision),
+            decision.roles(),
             [
                 ("i-2271a74b", MONITOR),
                 ("i-df71a7b6", AGENT),
@@ -265,21 +543,16 @@ mod tests {
             agent_group: "sg-eg-cybernode".to_owned(),
             ..Settings::default()
         };
-        let decision = decide(&settings, &inventory(Some("i-df71a7b6"), seed_fleet())).unwrap();
+        let decision = decided(&settings, Some("i-df71a7b6"), &seed_fleet());
         assert_eq!(
-            roles(&decision),
+            decision.roles(),
             [("i-2271a74b", MONITOR), ("i-df71a7b6", AGENT)]
         );
         assert_eq!(decision.register_with, ["i-2271a74b"]);
     }
 
-    #[test]
-    fn clusters_scope_registration() {
-        let settings = Settings {
-            cluster_group_prefix: Some("cluster-".to_owned()),
-            ..Settings::default()
-        };
-        let fleet = vec![
+    fn cluster_fleet() -> Vec<InstanceRecord> {
+        vec![
             instance(
                 "i-mb",
                 "running",
@@ -295,7 +568,7 @@ mod tests {
             instance(
                 "i-mbg",
                 "running",
-                &["eg-monitor", "cluster-green", "cluster-blue"],
+                &["cluster-green", "eg-monitor", "cluster-blue"],
                 Some("10.0.0.3"),
             ),
             instance("i-m0", "running", &["eg-monitor"], Some("10.0.0.4")),
@@ -306,54 +579,64 @@ mod tests {
                 Some("10.0.1.1"),
             ),
             instance("i-a0", "running", &["eg-cybernode"], Some("10.0.1.2")),
-        ];
-        let decide_for = |id: &str| decide(&settings, &inventory(Some(id), fleet.clone())).unwrap();
+        ]
+    }
 
-        let blue_agent = decide_for("i-ab");
-        assert_eq!(blue_agent.register_with, ["i-mb", "i-mbg"]);
-        let bare_agent = decide_for("i-a0");
-        assert_eq!(bare_agent.register_with, ["i-m0"]);
-        let green_monitor = decide_for("i-mg");
-        assert_eq!(green_monitor.register_with, ["i-mbg"]);
-
-        let both = blue_agent
+    #[test]
+    fn clusters_scope_registration() {
+        let fleet = cluster_fleet();
+        let agent = decided(&clustered(), Some("i-ab"), &fleet);
+        assert_eq!(agent.register_with, ["i-mb", "i-mbg"]);
+        let both = agent
             .members
             .iter()
-            .find(|member| member.instance_id == "i-mbg")
+            .find(|member| member.id == "i-mbg")
             .unwrap();
-        assert_eq!(both.clusters, ["blue", "green"]);
+        assert_eq!(both.clusters, ["blue", "green"], "sorted by name");
+        let green = decided(&clustered(), Some("i-mg"), &fleet);
+        assert_eq!(green.register_with, ["i-mbg"]);
+        let unclustered = decided(&clustered(), Some("i-a0"), &fleet);
+        assert_eq!(
+            unclustered.register_with,
+            ["i-m0"],
+            "no cluster shares with no cluster"
+        );
     }
 
     #[test]
     fn without_a_prefix_nobody_has_clusters_and_groups_do_not_scope() {
-        let fleet = vec![
-            instance(
-                "i-mb",
-                "running",
-                &["eg-monitor", "cluster-blue"],
-                Some("10.0.0.1"),
-            ),
-            instance("i-a0", "running", &["eg-cybernode"], Some("10.0.1.2")),
-        ];
-        let decision = decide(&Settings::default(), &inventory(Some("i-a0"), fleet)).unwrap();
+        let fleet = cluster_fleet();
+        let decision = decided(&Settings::default(), Some("i-a0"), &fleet);
         assert!(
             decision
                 .members
                 .iter()
                 .all(|member| member.clusters.is_empty())
         );
-        assert_eq!(decision.register_with, ["i-mb"]);
+        assert_eq!(decision.register_with, ["i-mb", "i-mg", "i-mbg", "i-m0"]);
+    }
+
+    #[test]
+    fn a_group_named_just_the_prefix_is_no_cluster() {
+        let fleet = [instance(
+            "i-m",
+            "running",
+            &["eg-monitor", "cluster-"],
+            Some("10.0.0.1"),
+        )];
+        let decision = decided(&clustered(), None, &fleet);
+        assert!(decision.members[0].clusters.is_empty());
     }
 
     #[test]
     fn monitors_without_an_address_are_members_but_not_targets() {
         let mut fleet = seed_fleet();
         fleet.push(instance("i-noip", "running", &["eg-monitor"], None));
-        let decision = decide(&Settings::default(), &inventory(Some("i-df71a7b6"), fleet)).unwrap();
+        let decision = decided(&Settings::default(), Some("i-df71a7b6"), &fleet);
         let noip = decision
             .members
             .iter()
-            .find(|member| member.instance_id == "i-noip")
+            .find(|member| member.id == "i-noip")
             .unwrap();
         assert_eq!(noip.address, None);
         assert_eq!(decision.register_with, ["i-2271a74b"]);
@@ -367,39 +650,205 @@ mod tests {
             agent_port: Some(7071),
             ..Settings::default()
         };
-        let decision = decide(&settings, &inventory(None, seed_fleet())).unwrap();
+        let decision = decided(&settings, None, &seed_fleet());
         assert_eq!(
             decision.members[0].address.as_deref(),
             Some("ip-10-251-199-99.ec2.internal")
         );
         assert_eq!(decision.members[0].port, Some(7070));
         assert_eq!(decision.members[1].port, Some(7071));
-
-        let public = Settings {
-            address: AddressKind::PublicIp,
-            ..Settings::default()
-        };
-        let decision = decide(&public, &inventory(None, seed_fleet())).unwrap();
-        assert_eq!(
-            decision.members[0].address.as_deref(),
-            Some("54.10.251.199.99")
-        );
+        for (kind, expected) in [
+            (AddressKind::PublicIp, "54.10.251.199.99"),
+            (AddressKind::Ipv6, "2600:1f18::10:251:199:99"),
+        ] {
+            let settings = Settings {
+                address: kind,
+                ..Settings::default()
+            };
+            let decision = decided(&settings, None, &seed_fleet());
+            assert_eq!(
+                decision.members[0].address.as_deref(),
+                Some(expected),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
     fn without_self_nobody_is_a_target() {
-        let decision = decide(&Settings::default(), &inventory(None, seed_fleet())).unwrap();
+        let decision = decided(&Settings::default(), None, &seed_fleet());
         assert_eq!(decision.members.len(), 2);
         assert!(decision.register_with.is_empty());
     }
 
+    fn requiring(tags: &[(&str, &str)]) -> Settings {
+        Settings {
+            require_tags: tags
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            ..Settings::default()
+        }
+    }
+
     #[test]
-    fn an_unknown_self_is_an_error() {
-        let err = decide(
-            &Settings::default(),
-            &inventory(Some("i-nope"), seed_fleet()),
-        )
-        .unwrap_err();
-        assert!(err.contains("i-nope"), "{err}");
+    fn require_tags_keeps_out_whoever_lacks_a_tag_or_its_value() {
+        let fleet = [
+            tagged(
+                instance("i-blue-m", "running", &["eg-monitor"], Some("10.0.0.1")),
+                &[("fleet", "blue"), ("owner", "ops")],
+            ),
+            tagged(
+                instance("i-green-m", "running", &["eg-monitor"], Some("10.0.0.2")),
+                &[("fleet", "green"), ("owner", "ops")],
+            ),
+            tagged(
+                instance(
+                    "i-blue-nobody",
+                    "running",
+                    &["eg-monitor"],
+                    Some("10.0.0.3"),
+                ),
+                &[("fleet", "blue")],
+            ),
+            tagged(
+                instance("i-blue-a", "running", &["eg-cybernode"], Some("10.0.1.1")),
+                &[("fleet", "blue"), ("owner", "")],
+            ),
+        ];
+        let settings = requiring(&[("fleet", "blue"), ("owner", "*")]);
+        let decision = decided(&settings, Some("i-blue-a"), &fleet);
+        assert_eq!(
+            decision.roles(),
+            [("i-blue-m", MONITOR), ("i-blue-a", AGENT)]
+        );
+        assert_eq!(decision.register_with, ["i-blue-m"]);
+        let outsider = decided(&settings, Some("i-green-m"), &fleet);
+        assert!(
+            outsider.register_with.is_empty(),
+            "self outside the fleet registers with nobody"
+        );
+    }
+
+    #[test]
+    fn an_explained_member_gets_its_role_clusters_and_address_in_words() {
+        let fleet = cluster_fleet();
+        let decision = explained(&clustered(), Some("i-ab"), Some("i-mbg"), &fleet);
+        assert_eq!(
+            decision.notes_about("i-mbg", NoteTopic::Decision),
+            [
+                "role monitor: in the monitor group eg-monitor (sg-eg-monitor)",
+                "clusters blue, green: from its groups cluster-green (sg-cluster-green), \
+                 cluster-blue (sg-cluster-blue)",
+                "address 10.0.0.3: its private-ip address",
+            ]
+        );
+        assert!(decision.notes_about("i-mb", NoteTopic::Decision).is_empty());
+        assert!(
+            decision
+                .notes
+                .iter()
+                .all(|(_, topic, _)| *topic == NoteTopic::Decision),
+            "targets are explained only for self"
+        );
+    }
+
+    #[test]
+    fn instances_that_are_no_members_say_why() {
+        let mut fleet = seed_fleet();
+        fleet.push(instance(
+            "i-stopped",
+            "stopped",
+            &["eg-monitor"],
+            Some("10.0.0.4"),
+        ));
+        fleet.push(instance("i-web", "running", &["web"], Some("10.0.0.9")));
+        fleet.push(tagged(
+            instance("i-untagged", "running", &["eg-monitor"], Some("10.0.0.5")),
+            &[("fleet", "green")],
+        ));
+        let settings = requiring(&[("fleet", "blue")]);
+        let why = |id| {
+            explained(&settings, None, Some(id), &fleet)
+                .notes_about(id, NoteTopic::Decision)
+                .join(" | ")
+        };
+        assert_eq!(
+            why("i-stopped"),
+            "not a member: it is stopped (only running instances, and self, are members)"
+        );
+        assert_eq!(
+            why("i-web"),
+            "not a member: it lacks the tag fleet, which require_tags requires"
+        );
+        assert_eq!(
+            why("i-untagged"),
+            "not a member: its tag fleet is \"green\", and require_tags requires \"blue\""
+        );
+        let plain = |id| {
+            explained(&Settings::default(), None, Some(id), &fleet)
+                .notes_about(id, NoteTopic::Decision)
+                .join(" | ")
+        };
+        assert_eq!(
+            plain("i-web"),
+            "no role: in neither the monitor group eg-monitor nor the agent group eg-cybernode"
+        );
+    }
+
+    #[test]
+    fn explaining_self_says_why_each_monitor_is_a_target_or_not() {
+        let mut fleet = cluster_fleet();
+        fleet.push(instance(
+            "i-mstop",
+            "stopped",
+            &["eg-monitor", "cluster-blue"],
+            Some("10.0.0.8"),
+        ));
+        fleet.push(instance(
+            "i-mnoip",
+            "running",
+            &["eg-monitor", "cluster-blue"],
+            None,
+        ));
+        let decision = explained(&clustered(), Some("i-mb"), Some("i-mb"), &fleet);
+        let targets: Vec<(&str, &str)> = decision
+            .notes
+            .iter()
+            .filter(|(_, topic, _)| *topic == NoteTopic::Target)
+            .map(|(id, _, text)| (id.as_str(), text.as_str()))
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("i-mb", "not a target: it is self"),
+                (
+                    "i-mg",
+                    "not a target: its clusters (green) share none with self's (blue)"
+                ),
+                ("i-mbg", "a target: a monitor in cluster blue, as self is"),
+                (
+                    "i-m0",
+                    "not a target: its clusters (none) share none with self's (blue)"
+                ),
+                ("i-mstop", "not a target: it is stopped"),
+                ("i-mnoip", "not a target: it has no private-ip address"),
+            ]
+        );
+        assert_eq!(decision.register_with, ["i-mbg"]);
+    }
+
+    #[test]
+    fn a_self_without_a_role_says_so() {
+        let mut fleet = seed_fleet();
+        fleet.push(instance("i-web", "running", &["web"], Some("10.0.0.9")));
+        let decision = explained(&Settings::default(), Some("i-web"), Some("i-web"), &fleet);
+        assert_eq!(
+            decision.notes_about("i-web", NoteTopic::Decision),
+            [
+                "no role: in neither the monitor group eg-monitor nor the agent group eg-cybernode",
+                "self has no role, so it registers with nobody"
+            ]
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use rollcall_policy_sdk::{AddressKind, settings_from_json};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// Every setting is optional; the defaults reproduce the original Elastic Grid.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -20,6 +21,9 @@ pub struct Settings {
     pub monitor_port: Option<u16>,
     /// Port put on every agent member.
     pub agent_port: Option<u16>,
+    /// Tags every member must carry, key to value; `"*"` takes any value.
+    /// Lets one account host several fleets on the same groups.
+    pub require_tags: BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             address: AddressKind::PrivateIp,
             monitor_port: None,
             agent_port: None,
+            require_tags: BTreeMap::new(),
         }
     }
 }
@@ -57,6 +62,11 @@ impl Settings {
                     .to_owned(),
             );
         }
+        if self.require_tags.contains_key("") {
+            return Err(
+                "invalid elastic-grid settings: `require_tags` names an empty tag key".to_owned(),
+            );
+        }
         Ok(())
     }
 }
@@ -75,7 +85,8 @@ mod tests {
         let settings = Settings::from_json(
             r#"{"monitor_group": "sg-1", "agent_group": "workers",
                 "cluster_group_prefix": "cluster-", "address": "public-dns",
-                "monitor_port": 7070, "agent_port": 7071}"#,
+                "monitor_port": 7070, "agent_port": 7071,
+                "require_tags": {"fleet": "blue", "owner": "*"}}"#,
         )
         .unwrap();
         assert_eq!(settings.monitor_group, "sg-1");
@@ -84,6 +95,8 @@ mod tests {
         assert_eq!(settings.address, AddressKind::PublicDns);
         assert_eq!(settings.monitor_port, Some(7070));
         assert_eq!(settings.agent_port, Some(7071));
+        assert_eq!(settings.require_tags["fleet"], "blue");
+        assert_eq!(settings.require_tags["owner"], "*");
     }
 
     #[test]
@@ -98,6 +111,8 @@ mod tests {
         assert!(Settings::from_json(r#"{"monitor_port": 70000}"#).is_err());
         assert!(Settings::from_json(r#"{"monitor_group": ""}"#).is_err());
         assert!(Settings::from_json(r#"{"cluster_group_prefix": ""}"#).is_err());
+        assert!(Settings::from_json(r#"{"require_tags": {"": "x"}}"#).is_err());
+        assert!(Settings::from_json(r#"{"require_tags": {"fleet": 1}}"#).is_err());
         assert!(Settings::from_json("[]").is_err());
     }
 }

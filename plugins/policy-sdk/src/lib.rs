@@ -1,44 +1,59 @@
-//! What every rollcall policy plugin needs: the bindings of the
-//! `rollcall:policy` world and the few rules policies share.
+//! What every rollcall policy plugin needs: the `rollcall:policy@0.2.0`
+//! world behind a typed view of the fleet, an answer builder, and the few
+//! rules policies share.
 //!
 //! A plugin depends on this crate only (not on `wit-bindgen`), implements
-//! [`Guest`] and exports it:
+//! [`Policy`] and exports it:
 //!
 //! ```ignore
-//! use rollcall_policy_sdk::{Decision, Guest, Inventory};
+//! use rollcall_policy_sdk::{AddressKind, Answer, Fleet, Member, Policy};
 //!
-//! struct MyPolicy;
+//! struct EveryoneAnAgent;
 //!
-//! impl Guest for MyPolicy {
-//!     fn configure(config: String) -> Result<(), String> {
-//!         rollcall_policy_sdk::install_panic_hook();
-//!         Ok(())
+//! impl Policy for EveryoneAnAgent {
+//!     fn configure(_settings: &str) -> Result<Self, String> {
+//!         Ok(EveryoneAnAgent)
 //!     }
-//!     fn decide(inventory: Inventory) -> Result<Decision, String> {
-//!         Ok(Decision { members: vec![], register_with: vec![] })
+//!
+//!     fn decide(&self, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
+//!         let agent = answer.role("agent");
+//!         for instance in fleet.candidates() {
+//!             answer.note(instance, || "every candidate is an agent".to_owned());
+//!             answer.add_member(Member {
+//!                 instance: instance.index(),
+//!                 role: agent,
+//!                 clusters: Vec::new(),
+//!                 address: AddressKind::PrivateIp.of(instance),
+//!                 port: None,
+//!             });
+//!         }
+//!         Ok(())
 //!     }
 //! }
 //!
-//! rollcall_policy_sdk::export!(MyPolicy);
+//! rollcall_policy_sdk::export_policy!(EveryoneAnAgent);
 //! ```
 //!
 //! Layout: `bindings` is generated from `wit/policy.wit` (plugins use the
-//! re-exports below, not the module); `address` picks the address peers use,
-//! `inventory` says who may be a member, `decision` whom self may register
-//! with and how to report a decision, `settings` reads a policy's settings,
-//! `panic` sends a panic's message to the host's log.
+//! re-exports below, not the module); `fleet` reads the fleet's columns as
+//! typed instances, `records` builds a fleet from plain records for native
+//! tests, `answer` builds the decision and the notes `rollcall explain`
+//! shows, `address` picks the address peers use, `settings` reads a
+//! policy's settings, `policy` runs a [`Policy`] for the host, `panic` sends
+//! a panic's message to the host's log.
 
 mod address;
-mod decision;
-#[cfg(test)]
-mod fixtures;
-mod inventory;
+mod answer;
+mod fleet;
 mod panic;
+#[doc(hidden)]
+pub mod policy;
+mod records;
 mod settings;
 
-/// The generated bindings. Public only because [`export!`] expands, in the
-/// plugin's crate, to paths inside this module; use the re-exports at the
-/// crate root instead.
+/// The generated bindings. Public only because [`export_policy!`] expands,
+/// in the plugin's crate, to paths inside this module; use the re-exports at
+/// the crate root instead.
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
@@ -48,16 +63,20 @@ pub mod bindings {
         // `#[macro_export]` and have it find the generated types here.
         pub_export_macro: true,
         default_bindings_module: "rollcall_policy_sdk::bindings",
+        // Policies and their tests compare states and note topics.
+        additional_derives: [PartialEq, Eq],
     });
 }
 
 pub use address::AddressKind;
-pub use bindings::rollcall::policy::host::log;
-pub use bindings::rollcall::policy::types::{
-    Decision, Instance, Inventory, LogLevel, Member, SecurityGroup, Tag,
+pub use answer::{
+    Address, Answer, ClusterId, Member, NoteTopic, Resolved, ResolvedMember, RoleId,
+    share_a_cluster,
 };
-pub use bindings::{Guest, export};
-pub use decision::{share_a_cluster, summary};
-pub use inventory::{candidates, checked_self_id};
+pub use bindings::rollcall::policy::host::log;
+pub use bindings::rollcall::policy::types::LogLevel;
+pub use fleet::{Fleet, Instance, InstanceState, SecurityGroup, Tag};
 pub use panic::install_panic_hook;
+pub use policy::Policy;
+pub use records::InstanceRecord;
 pub use settings::settings_from_json;

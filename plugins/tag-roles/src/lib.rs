@@ -6,36 +6,27 @@
 //! with each other), always within the clusters self belongs to.
 //!
 //! Layout: [`settings`] parses and checks the operator's JSON settings,
-//! [`policy`] is the pure decision logic (native unit tests run it without
-//! WebAssembly), and this file binds both to the `rollcall:policy` world
-//! through [`rollcall_policy_sdk`].
+//! [`policy`] is the pure decision logic with its reasons (native unit tests
+//! run it without WebAssembly), and this file binds both to the
+//! `rollcall:policy` world through [`rollcall_policy_sdk`].
 
 pub mod policy;
 pub mod settings;
 
-use rollcall_policy_sdk::{Decision, Guest, Inventory, LogLevel, install_panic_hook, log, summary};
+use rollcall_policy_sdk::{Answer, Fleet, Policy};
 use settings::Settings;
-use std::cell::RefCell;
 
-thread_local! {
-    /// The settings `configure` accepted; defaults until then.
-    static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
-}
+struct TagRoles(Settings);
 
-struct TagRoles;
+impl Policy for TagRoles {
+    fn configure(settings: &str) -> Result<Self, String> {
+        Settings::from_json(settings).map(TagRoles)
+    }
 
-impl Guest for TagRoles {
-    fn configure(config: String) -> Result<(), String> {
-        install_panic_hook();
-        SETTINGS.set(Settings::from_json(&config)?);
+    fn decide(&self, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
+        policy::decide(&self.0, fleet, answer);
         Ok(())
     }
-
-    fn decide(inventory: Inventory) -> Result<Decision, String> {
-        let decision = SETTINGS.with_borrow(|settings| policy::decide(settings, &inventory))?;
-        log(LogLevel::Debug, &summary(&inventory, &decision));
-        Ok(decision)
-    }
 }
 
-rollcall_policy_sdk::export!(TagRoles);
+rollcall_policy_sdk::export_policy!(TagRoles);

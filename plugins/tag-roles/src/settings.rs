@@ -17,7 +17,8 @@ pub struct Settings {
     /// For each role, the roles its instances register with; a role without
     /// an entry registers with nobody.
     pub registers_with: BTreeMap<String, Vec<String>>,
-    /// Which address goes into each member's `address`.
+    /// Which address goes into each member's `address` (`ipv6` takes the
+    /// instance's first IPv6 address).
     pub address: AddressKind,
     /// Port put on every member of a role; roles without an entry get none.
     pub ports: BTreeMap<String, u16>,
@@ -126,6 +127,7 @@ mod tests {
             ("public-ip", AddressKind::PublicIp),
             ("private-dns", AddressKind::PrivateDns),
             ("public-dns", AddressKind::PublicDns),
+            ("ipv6", AddressKind::Ipv6),
         ] {
             let settings = Settings::from_json(&format!(r#"{{"address": "{name}"}}"#)).unwrap();
             assert_eq!(settings.address, kind);

@@ -3,7 +3,8 @@
 //!
 //! Modes:
 //! - answers: `well-behaved` (every running instance an agent, self registers
-//!   with everyone else), `unknown-member`, `empty-role`, `duplicate-member`,
+//!   with everyone else), `unknown-member` (a member whose instance index is
+//!   past the end of the fleet), `empty-role`, `duplicate-member`,
 //!   `self-target`, `giant-output` (2,000,000 members, or `"count"` of them);
 //! - failures: `error`, `trap` (`decide` panics), `reject-settings`,
 //!   `panic-configure`;
@@ -19,14 +20,11 @@
 //!   `/etc/passwd`), `read-env` (reads the environment), `connect` (connects
 //!   to `127.0.0.1` on the settings' `"port"`);
 //! - noise: `chatty` (floods the log and stdout, then behaves);
-//! - probes: `ignore` (returns an empty decision without looking at the
+//! - probes: `ignore` (returns an empty answer without looking at the
 //!   fleet: the benchmarks' measure of what carrying the fleet into the
 //!   guest costs).
 
-use rollcall_policy_sdk::{
-    Decision, Guest, Inventory, LogLevel, Member, candidates, install_panic_hook, log,
-};
-use std::cell::RefCell;
+use rollcall_policy_sdk::{Address, AddressKind, Answer, Fleet, LogLevel, Member, Policy, log};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -37,10 +35,6 @@ const SLEEP: Duration = Duration::from_secs(15);
 /// The size of `huge-error`'s message.
 const HUGE_ERROR_BYTES: usize = 8 * 1024 * 1024;
 
-thread_local! {
-    static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
-}
-
 /// The misbehaviour and what it reads.
 struct Settings {
     mode: String,
@@ -48,16 +42,6 @@ struct Settings {
     port: Option<u16>,
     /// `giant-output`: how many members to return.
     count: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            mode: "well-behaved".to_owned(),
-            port: None,
-            count: GIANT_OUTPUT_MEMBERS,
-        }
-    }
 }
 
 impl Settings {
@@ -79,12 +63,11 @@ impl Settings {
     }
 }
 
-struct Misbehaving;
+struct Misbehaving(Settings);
 
-impl Guest for Misbehaving {
-    fn configure(config: String) -> Result<(), String> {
-        install_panic_hook();
-        let settings = Settings::from_json(&config)?;
+impl Policy for Misbehaving {
+    fn configure(settings: &str) -> Result<Self, String> {
+        let settings = Settings::from_json(settings)?;
         match settings.mode.as_str() {
             "reject-settings" => {
                 return Err("mode reject-settings: these settings are never good enough".to_owned());
@@ -93,124 +76,154 @@ impl Guest for Misbehaving {
             "loop-configure" => spin_forever(),
             _ => {}
         }
-        SETTINGS.set(settings);
-        Ok(())
+        Ok(Misbehaving(settings))
     }
 
-    fn decide(inventory: Inventory) -> Result<Decision, String> {
-        let (mode, port, count) =
-            SETTINGS.with_borrow(|settings| (settings.mode.clone(), settings.port, settings.count));
-        if mode == "ignore" {
-            return Ok(Decision {
-                members: Vec::new(),
-                register_with: Vec::new(),
-            });
-        }
-        let mut decision = well_behaved(&inventory);
-        let first = decision.members.first().cloned();
-        match (mode.as_str(), first) {
-            ("well-behaved", _) => {}
-            ("unknown-member", _) => decision.members.push(agent("i-doesnotexist", None)),
-            ("empty-role", Some(mut member)) => {
-                member.role = String::new();
-                decision.members[0] = member;
+    fn decide(&self, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
+        let Settings { mode, port, count } = &self.0;
+        match mode.as_str() {
+            "ignore" => Ok(()),
+            "well-behaved" | "unknown-member" | "empty-role" | "duplicate-member"
+            | "self-target" | "control-role" | "spaced-address" | "spaced-cluster" => {
+                flawed_answer(mode, fleet, answer)
             }
-            ("duplicate-member", Some(member)) => decision.members.push(member),
-            ("self-target", _) => decision.register_with.extend(inventory.self_id.clone()),
-            ("error", _) => return Err("mode error: this policy refuses to decide".to_owned()),
-            ("trap", _) => panic!("mode trap: the policy panicked on purpose"),
-            ("chatty", _) => {
-                for line in 0..5_000 {
-                    log(LogLevel::Info, &format!("chatty log line {line}"));
-                }
-                println!("chatty stdout line");
-                eprintln!("chatty stderr line");
+            "giant-output" => {
+                giant_output(*count, answer);
+                Ok(())
             }
-            ("loop-decide", _) => spin_forever(),
-            ("sleep", _) => {
+            "chatty" => {
+                chatter();
+                flawed_answer("well-behaved", fleet, answer)
+            }
+            "error" => Err("mode error: this policy refuses to decide".to_owned()),
+            "trap" => panic!("mode trap: the policy panicked on purpose"),
+            "loop-decide" => spin_forever(),
+            "sleep" => {
                 let started = Instant::now();
                 std::thread::sleep(SLEEP);
-                return Err(format!("sleep: woke up after {:?}", started.elapsed()));
+                Err(format!("sleep: woke up after {:?}", started.elapsed()))
             }
-            ("sleep-forever", _) => loop {
+            "sleep-forever" => loop {
                 std::thread::sleep(Duration::MAX);
             },
-            ("huge-error", _) => return Err("e".repeat(HUGE_ERROR_BYTES)),
-            ("control-role", Some(mut member)) => {
-                member.role = "\u{1b}[31mmonitor\0".to_owned();
-                decision.members[0] = member;
-            }
-            ("spaced-address", Some(mut member)) => {
-                member.address = Some("10.0.0.1 10.0.0.2".to_owned());
-                decision.members[0] = member;
-            }
-            ("spaced-cluster", Some(mut member)) => {
-                member.clusters = vec!["blue green".to_owned()];
-                decision.members[0] = member;
-            }
-            ("allocate", _) => allocate_forever(),
-            ("recurse", _) => {
+            "huge-error" => Err("e".repeat(HUGE_ERROR_BYTES)),
+            "allocate" => allocate_forever(),
+            "recurse" => {
                 recurse(0);
+                Ok(())
             }
-            ("giant-output", _) => {
-                let id = inventory
-                    .instances
-                    .first()
-                    .map_or("i-none", |instance| &instance.id);
-                decision.members = Vec::with_capacity(count);
-                decision.members.extend((0..count).map(|_| agent(id, None)));
-                decision.register_with.clear();
-            }
-            ("read-file", _) => {
+            "read-file" => {
                 let result = std::fs::read_to_string("/etc/passwd");
-                return Err(format!("read-file: {result:?}"));
+                Err(format!("read-file: {result:?}"))
             }
-            ("read-env", _) => {
-                return Err(format!(
-                    "read-env: AWS_SECRET_ACCESS_KEY={:?} vars={}",
-                    std::env::var("AWS_SECRET_ACCESS_KEY"),
-                    std::env::vars().count()
-                ));
-            }
-            ("connect", _) => {
+            "read-env" => Err(format!(
+                "read-env: AWS_SECRET_ACCESS_KEY={:?} vars={}",
+                std::env::var("AWS_SECRET_ACCESS_KEY"),
+                std::env::vars().count()
+            )),
+            "connect" => {
                 let port = port.ok_or("mode connect: the settings need a \"port\"")?;
                 let result = std::net::TcpStream::connect(("127.0.0.1", port));
-                return Err(format!("connect: {result:?}"));
+                Err(format!("connect: {result:?}"))
             }
-            (other, _) => return Err(format!("unknown mode {other:?}")),
+            other => Err(format!("unknown mode {other:?}")),
         }
-        Ok(decision)
     }
 }
 
-/// Every running instance (and self) an agent; self registers with the rest.
-fn well_behaved(inventory: &Inventory) -> Decision {
-    let self_id = inventory.self_id.as_deref();
-    let members: Vec<Member> = candidates(inventory)
-        .map(|instance| agent(&instance.id, instance.private_ipv4.clone()))
+/// The well-behaved answer (every candidate an agent, self registering with
+/// every other one that has an address) with the flaw `mode` names.
+fn flawed_answer(mode: &str, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
+    let agent = answer.role("agent");
+    let mut members: Vec<Member> = fleet
+        .candidates()
+        .map(|instance| Member {
+            instance: instance.index(),
+            role: agent,
+            clusters: Vec::new(),
+            address: AddressKind::PrivateIp.of(instance),
+            port: None,
+        })
         .collect();
-    let register_with = match self_id {
-        Some(own) => members
-            .iter()
-            .filter(|member| member.instance_id != own && member.address.is_some())
-            .map(|member| member.instance_id.clone())
-            .collect(),
-        None => Vec::new(),
-    };
-    Decision {
-        members,
-        register_with,
+    if fleet.self_instance().is_some() {
+        for target in fleet.candidates() {
+            if !target.is_self() && AddressKind::PrivateIp.of(target).is_some() {
+                answer.register_with(target);
+            }
+        }
+    }
+    spoil(mode, fleet, answer, &mut members)?;
+    for member in members {
+        answer.add_member(member);
+    }
+    Ok(())
+}
+
+/// Spoils the well-behaved members (or targets) as `mode` says;
+/// `well-behaved` leaves them be.
+fn spoil(
+    mode: &str,
+    fleet: &Fleet,
+    answer: &mut Answer,
+    members: &mut Vec<Member>,
+) -> Result<(), String> {
+    match mode {
+        "unknown-member" => members.push(Member {
+            instance: fleet.len() as u32 + 7,
+            role: answer.role("agent"),
+            clusters: Vec::new(),
+            address: None,
+            port: None,
+        }),
+        "duplicate-member" => {
+            let duplicate = first(members, mode)?.clone();
+            members.push(duplicate);
+        }
+        "self-target" => {
+            if let Some(own) = fleet.self_instance() {
+                answer.register_with(own);
+            }
+        }
+        "empty-role" => first(members, mode)?.role = answer.role(""),
+        "control-role" => first(members, mode)?.role = answer.role("\u{1b}[31mmonitor\0"),
+        "spaced-address" => {
+            first(members, mode)?.address = Some(Address::Other("10.0.0.1 10.0.0.2".to_owned()));
+        }
+        "spaced-cluster" => first(members, mode)?.clusters = vec![answer.cluster("blue green")],
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The first member, which `mode` spoils; an error when there is none.
+fn first<'a>(members: &'a mut [Member], mode: &str) -> Result<&'a mut Member, String> {
+    members
+        .first_mut()
+        .ok_or_else(|| format!("mode {mode}: the fleet has no running instance to spoil"))
+}
+
+/// `count` members, all the first instance as an agent (whatever the fleet
+/// holds): an answer too large to carry back.
+fn giant_output(count: usize, answer: &mut Answer) {
+    let agent = answer.role("agent");
+    for _ in 0..count {
+        answer.add_member(Member {
+            instance: 0,
+            role: agent,
+            clusters: Vec::new(),
+            address: None,
+            port: None,
+        });
     }
 }
 
-fn agent(id: &str, address: Option<String>) -> Member {
-    Member {
-        instance_id: id.to_owned(),
-        role: "agent".to_owned(),
-        clusters: Vec::new(),
-        address,
-        port: None,
+/// Floods the host's log, stdout and stderr.
+fn chatter() {
+    for line in 0..5_000 {
+        log(LogLevel::Info, &format!("chatty log line {line}"));
     }
+    println!("chatty stdout line");
+    eprintln!("chatty stderr line");
 }
 
 /// Busy work that never ends and that the optimizer cannot remove.
@@ -251,4 +264,4 @@ fn recurse(depth: u64) -> u64 {
     black_box(recurse(depth + 1).wrapping_add(depth))
 }
 
-rollcall_policy_sdk::export!(Misbehaving);
+rollcall_policy_sdk::export_policy!(Misbehaving);
