@@ -6,9 +6,10 @@ mod common;
 
 use common::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 5] = [
+const COMMANDS: [(&str, &[&str]); 6] = [
     ("rollcall", &[]),
     ("resolve", &["resolve"]),
+    ("explain", &["explain"]),
     ("inventory", &["inventory"]),
     ("watch", &["watch"]),
     ("plugin-compile", &["plugin", "compile"]),
