@@ -45,7 +45,7 @@ pub fn decide(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
             answer.note(instance, || {
                 format!(
                     "not a member: it is {} (only running instances, and self, are members)",
-                    state_name(instance)
+                    instance.state_name()
                 )
             });
             continue;
@@ -261,7 +261,7 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
         let reason = if candidate.is_self() {
             "not a target: it is self".to_owned()
         } else if !candidate.is_running() {
-            format!("not a target: it is {}", state_name(candidate))
+            format!("not a target: it is {}", candidate.state_name())
         } else if let Some(missing) = missing_tag(settings, candidate) {
             format!("not a target: {missing}")
         } else if taken.contains(&candidate.index()) {
@@ -287,19 +287,6 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
             "not a target: not a member".to_owned()
         };
         answer.note_target(candidate, || reason);
-    }
-}
-
-/// The state as EC2 names it, e.g. `stopped`.
-fn state_name(instance: Instance<'_>) -> &'static str {
-    use rollcall_policy_sdk::InstanceState;
-    match instance.state() {
-        InstanceState::Pending => "pending",
-        InstanceState::Running => "running",
-        InstanceState::ShuttingDown => "shutting-down",
-        InstanceState::Terminated => "terminated",
-        InstanceState::Stopping => "stopping",
-        InstanceState::Stopped => "stopped",
     }
 }
 

@@ -166,6 +166,18 @@ impl<'a> Instance<'a> {
         self.fleet.columns.states[self.index as usize]
     }
 
+    /// The state as EC2 names it, e.g. `shutting-down`.
+    pub fn state_name(&self) -> &'static str {
+        match self.state() {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+
     /// Whether EC2 reports the instance `running`.
     pub fn is_running(&self) -> bool {
         self.state() == InstanceState::Running

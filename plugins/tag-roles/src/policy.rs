@@ -14,9 +14,7 @@
 //!   members but are no registration target.
 
 use crate::settings::Settings;
-use rollcall_policy_sdk::{
-    Answer, ClusterId, Fleet, Instance, InstanceState, Member, share_a_cluster,
-};
+use rollcall_policy_sdk::{Answer, ClusterId, Fleet, Instance, Member, share_a_cluster};
 use std::collections::HashMap;
 
 /// Decides members and self's registration targets into `answer`, with the
@@ -43,7 +41,7 @@ fn member<'a>(
         answer.note(instance, || {
             format!(
                 "not a member: it is {} (only running instances, and self, are members)",
-                state_name(instance)
+                instance.state_name()
             )
         });
         return None;
@@ -251,7 +249,7 @@ fn target_reason(
     // An instance with a role is a member unless it is not running: self
     // always is one.
     let Some(member) = member_at(answer, candidate.index()) else {
-        return format!("not a target: it is {}", state_name(candidate));
+        return format!("not a target: it is {}", candidate.state_name());
     };
     let own_role = answer.role_name(own.role);
     let wanted = registered_with(settings, own_role);
@@ -318,22 +316,12 @@ fn sharing(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String 
     }
 }
 
-/// The state as EC2 names it, e.g. `stopped`.
-fn state_name(instance: Instance<'_>) -> &'static str {
-    match instance.state() {
-        InstanceState::Pending => "pending",
-        InstanceState::Running => "running",
-        InstanceState::ShuttingDown => "shutting-down",
-        InstanceState::Terminated => "terminated",
-        InstanceState::Stopping => "stopping",
-        InstanceState::Stopped => "stopped",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rollcall_policy_sdk::{AddressKind, InstanceRecord, NoteTopic, Resolved, ResolvedMember};
+    use rollcall_policy_sdk::{
+        AddressKind, InstanceRecord, InstanceState, NoteTopic, Resolved, ResolvedMember,
+    };
     use std::collections::BTreeMap;
 
     fn state(name: &str) -> InstanceState {
