@@ -18,6 +18,7 @@
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
     Answer, ClusterId, Fleet, Instance, Member, RoleId, SecurityGroup, share_a_cluster,
+    shared_clusters,
 };
 
 /// The role of instances in the monitor group.
@@ -280,8 +281,8 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
         } else if let Some(member) = member {
             format!(
                 "not a target: its clusters ({}) share none with self's ({})",
-                names(answer, &member.clusters),
-                names(answer, &own.clusters)
+                answer.cluster_names(&member.clusters),
+                answer.cluster_names(&own.clusters)
             )
         } else {
             "not a target: not a member".to_owned()
@@ -319,29 +320,13 @@ fn describe<'a>(groups: impl Iterator<Item = SecurityGroup<'a>>) -> String {
         .join(", ")
 }
 
-/// Cluster names, or `none`.
-fn names(answer: &Answer, clusters: &[ClusterId]) -> String {
-    if clusters.is_empty() {
-        return "none".to_owned();
-    }
-    clusters
-        .iter()
-        .map(|cluster| answer.cluster_name(*cluster))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The clusters two members share, described.
 fn shared(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String {
-    let common: Vec<ClusterId> = ours
-        .iter()
-        .filter(|cluster| theirs.contains(cluster))
-        .copied()
-        .collect();
+    let common = shared_clusters(ours, theirs);
     match common.len() {
         0 => "no cluster".to_owned(),
-        1 => format!("cluster {}", names(answer, &common)),
-        _ => format!("clusters {}", names(answer, &common)),
+        1 => format!("cluster {}", answer.cluster_names(&common)),
+        _ => format!("clusters {}", answer.cluster_names(&common)),
     }
 }
 

@@ -104,6 +104,18 @@ impl Answer {
         &self.clusters.names[cluster.0 as usize]
     }
 
+    /// Cluster names joined with `, `, or `none`: for reasons.
+    pub fn cluster_names(&self, clusters: &[ClusterId]) -> String {
+        if clusters.is_empty() {
+            return "none".to_owned();
+        }
+        clusters
+            .iter()
+            .map(|cluster| self.cluster_name(*cluster))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Sorts clusters by name and drops repeats.
     pub fn sort_clusters(&self, clusters: &mut Vec<ClusterId>) {
         clusters.sort_unstable_by(|a, b| self.cluster_name(*a).cmp(self.cluster_name(*b)));
@@ -276,6 +288,14 @@ impl Resolved {
     }
 }
 
+/// The clusters of `ours` that `theirs` has too, in the order of `ours`.
+pub fn shared_clusters(ours: &[ClusterId], theirs: &[ClusterId]) -> Vec<ClusterId> {
+    ours.iter()
+        .filter(|cluster| theirs.contains(cluster))
+        .copied()
+        .collect()
+}
+
 /// Whether two members' clusters have one in common; two empty lists count
 /// as sharing (instances without any cluster form one group), an empty and a
 /// non-empty one do not.
@@ -394,5 +414,14 @@ mod tests {
         assert!(!share_a_cluster(&[a], &[]));
         assert!(share_a_cluster(&[a, b], &[b, c]));
         assert!(!share_a_cluster(&[a], &[b, c]));
+        assert_eq!(shared_clusters(&[a, b, c], &[c, b]), [b, c]);
+    }
+
+    #[test]
+    fn cluster_names_read_as_a_list_or_none() {
+        let mut answer = Answer::new(&fleet(None, None));
+        let clusters = [answer.cluster("blue"), answer.cluster("green")];
+        assert_eq!(answer.cluster_names(&clusters), "blue, green");
+        assert_eq!(answer.cluster_names(&[]), "none");
     }
 }

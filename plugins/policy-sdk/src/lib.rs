@@ -71,7 +71,7 @@ pub mod bindings {
 pub use address::AddressKind;
 pub use answer::{
     Address, Answer, ClusterId, Member, NoteTopic, Resolved, ResolvedMember, RoleId,
-    share_a_cluster,
+    share_a_cluster, shared_clusters,
 };
 pub use bindings::rollcall::policy::host::log;
 pub use bindings::rollcall::policy::types::LogLevel;

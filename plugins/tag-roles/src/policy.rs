@@ -14,7 +14,9 @@
 //!   members but are no registration target.
 
 use crate::settings::Settings;
-use rollcall_policy_sdk::{Answer, ClusterId, Fleet, Instance, Member, share_a_cluster};
+use rollcall_policy_sdk::{
+    Answer, ClusterId, Fleet, Instance, Member, share_a_cluster, shared_clusters,
+};
 use std::collections::HashMap;
 
 /// Decides members and self's registration targets into `answer`, with the
@@ -207,7 +209,7 @@ fn explain_member(
             tag_text(&settings.role_tag, role_value)
         )
     });
-    let names = names(answer, clusters);
+    let names = answer.cluster_names(clusters);
     let key = &settings.cluster_tag;
     answer.note(instance, || match instance.tag(key) {
         None => format!("no clusters: it has no tag {key}"),
@@ -263,8 +265,8 @@ fn target_reason(
         Verdict::NoAddress => format!("not a target: it has no {kind} address"),
         Verdict::NoSharedCluster => format!(
             "not a target: its clusters ({}) share none with self's ({})",
-            names(answer, &member.clusters),
-            names(answer, &own.clusters)
+            answer.cluster_names(&member.clusters),
+            answer.cluster_names(&own.clusters)
         ),
         Verdict::Target => format!(
             "a target: role {role} is one self's role {own_role} registers with, and {}",
@@ -290,29 +292,19 @@ fn tag_text(key: &str, value: &str) -> String {
     }
 }
 
-/// Cluster names, or `none`.
-fn names(answer: &Answer, clusters: &[ClusterId]) -> String {
-    if clusters.is_empty() {
-        return "none".to_owned();
-    }
-    clusters
-        .iter()
-        .map(|cluster| answer.cluster_name(*cluster))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// What a target's clusters have in common with self's, described.
 fn sharing(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String {
-    let common: Vec<ClusterId> = ours
-        .iter()
-        .filter(|cluster| theirs.contains(cluster))
-        .copied()
-        .collect();
+    let common = shared_clusters(ours, theirs);
     match common.len() {
         0 => "like self it has no cluster".to_owned(),
-        1 => format!("it shares cluster {} with self", names(answer, &common)),
-        _ => format!("it shares clusters {} with self", names(answer, &common)),
+        1 => format!(
+            "it shares cluster {} with self",
+            answer.cluster_names(&common)
+        ),
+        _ => format!(
+            "it shares clusters {} with self",
+            answer.cluster_names(&common)
+        ),
     }
 }
 
