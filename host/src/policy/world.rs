@@ -7,7 +7,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
 });
 
-pub use rollcall::policy::{host, types};
+pub use self::rollcall::policy::{host, types};
 
 /// The interface version this host runs, as `wit/policy.wit` declares it.
 pub const INTERFACE: &str = "rollcall:policy@0.2.0";
