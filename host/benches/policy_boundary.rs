@@ -85,13 +85,14 @@ fn guest_fleet(instances: &[Instance]) -> sdk::Fleet {
 
 fn sdk_state(name: &str) -> sdk::InstanceState {
     use rollcall::policy::InterfaceState as Host;
-    match interface_state(name).expect("an EC2 state") {
+    match interface_state(name) {
         Host::Pending => sdk::InstanceState::Pending,
         Host::Running => sdk::InstanceState::Running,
         Host::ShuttingDown => sdk::InstanceState::ShuttingDown,
         Host::Terminated => sdk::InstanceState::Terminated,
         Host::Stopping => sdk::InstanceState::Stopping,
         Host::Stopped => sdk::InstanceState::Stopped,
+        Host::Other => sdk::InstanceState::Other,
     }
 }
 

@@ -33,17 +33,17 @@ pub fn question(
     })
 }
 
-/// The state as the interface's enum; `None` for a name EC2 does not use.
-pub fn state(name: &str) -> Option<InstanceState> {
-    Some(match name {
+/// The state as the interface's enum; `Other` for a name it does not know.
+pub fn state(name: &str) -> InstanceState {
+    match name {
         "pending" => InstanceState::Pending,
         "running" => InstanceState::Running,
         "shutting-down" => InstanceState::ShuttingDown,
         "terminated" => InstanceState::Terminated,
         "stopping" => InstanceState::Stopping,
         "stopped" => InstanceState::Stopped,
-        _ => return None,
-    })
+        _ => InstanceState::Other,
+    }
 }
 
 /// How many of an instance's security groups are compared with the same
@@ -151,15 +151,9 @@ impl<'a> Columns<'a> {
     /// Adds one instance; returns its index.
     fn push(&mut self, instance: &'a Instance) -> Result<u32, String> {
         let index = self.fleet.ids.len() as u32;
-        let state = state(&instance.state).ok_or_else(|| {
-            format!(
-                "instance {} has the state {:?}, which is not one EC2 uses",
-                instance.id, instance.state
-            )
-        })?;
         let (strings, fleet) = (&mut self.strings, &mut self.fleet);
         fleet.ids.push(strings.push(&instance.id)?);
-        fleet.states.push(state);
+        fleet.states.push(state(&instance.state));
         for (column, text) in [
             (&mut fleet.private_ipv4s, &instance.private_ipv4),
             (&mut fleet.public_ipv4s, &instance.public_ipv4),
@@ -279,6 +273,7 @@ mod tests {
             InstanceState::Terminated => guest::InstanceState::Terminated,
             InstanceState::Stopping => guest::InstanceState::Stopping,
             InstanceState::Stopped => guest::InstanceState::Stopped,
+            InstanceState::Other => guest::InstanceState::Other,
         }
     }
 
@@ -411,7 +406,7 @@ mod tests {
             guest.instances().map(|instance| instance.state()).collect();
         let expected: Vec<guest::InstanceState> = fleet
             .iter()
-            .map(|instance| guest_state(state(&instance.state).unwrap()))
+            .map(|instance| guest_state(state(&instance.state)))
             .collect();
         assert_eq!(guest_states, expected);
         assert_eq!(guest.self_instance().map(|own| own.id()), Some("i-3"));
@@ -419,14 +414,11 @@ mod tests {
     }
 
     #[test]
-    fn a_state_ec2_does_not_use_is_refused_naming_the_instance() {
+    fn a_state_the_interface_does_not_know_crosses_as_other() {
         let mut odd = Instance::running("i-odd");
         odd.state = "hibernating".to_owned();
-        let err = question(&[odd], None, None).unwrap_err();
-        assert_eq!(
-            err,
-            "instance i-odd has the state \"hibernating\", which is not one EC2 uses"
-        );
+        let question = question(&[odd], None, None).unwrap();
+        assert_eq!(question.fleet.states, [InstanceState::Other]);
     }
 
     #[test]

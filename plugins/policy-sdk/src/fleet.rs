@@ -166,7 +166,8 @@ impl<'a> Instance<'a> {
         self.fleet.columns.states[self.index as usize]
     }
 
-    /// The state as EC2 names it, e.g. `shutting-down`.
+    /// The state as EC2 names it, e.g. `shutting-down` (for reasons: `it is
+    /// stopped`).
     pub fn state_name(&self) -> &'static str {
         match self.state() {
             InstanceState::Pending => "pending",
@@ -175,6 +176,7 @@ impl<'a> Instance<'a> {
             InstanceState::Terminated => "terminated",
             InstanceState::Stopping => "stopping",
             InstanceState::Stopped => "stopped",
+            InstanceState::Other => "in a state this interface does not name",
         }
     }
 
