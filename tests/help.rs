@@ -6,13 +6,14 @@ mod common;
 
 use common::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 6] = [
+const COMMANDS: [(&str, &[&str]); 7] = [
     ("rollcall", &[]),
     ("resolve", &["resolve"]),
     ("explain", &["explain"]),
     ("inventory", &["inventory"]),
     ("watch", &["watch"]),
     ("plugin-compile", &["plugin", "compile"]),
+    ("plugin-check", &["plugin", "check"]),
 ];
 
 #[test]

@@ -56,6 +56,14 @@ Exit codes:
   4  the inventory source could not be set up at start (an unreachable EC2 is not an
      error: the daemon starts and retries)";
 
+const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  accepted: this rollcall runs the plugin
+  2  bad usage: the plugin file is missing or unreadable
+  3  refused: not a WebAssembly component, built for another version of
+     rollcall:policy, or importing what rollcall does not provide (the report
+     says which)";
+
 const COMPILE_EXIT_CODES: &str = "\
 Exit codes:
   0  compiled: the cache entry's path is on stdout
@@ -114,6 +122,19 @@ pub enum PluginCommand {
 
         #[command(flatten)]
         cache: CacheArgs,
+    },
+    /// Say what a plugin file is and whether this rollcall runs it: the
+    /// rollcall:policy version it was built for, its imports (with their
+    /// WASI versions) and exports, its size and SHA-256; and if refused, why.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check {
+        /// The plugin to check.
+        #[arg(value_name = "FILE.wasm")]
+        plugin: PathBuf,
+
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
 }
 
@@ -231,13 +252,13 @@ pub struct ExplainArgs {
     pub instance: String,
 
     /// How to print the explanation.
-    #[arg(long, value_enum, default_value_t = ExplainFormat::Text, help_heading = "Output")]
-    pub format: ExplainFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text, help_heading = "Output")]
+    pub format: ReportFormat,
 }
 
-/// How `explain` prints.
+/// How `explain` and `plugin check` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExplainFormat {
+pub enum ReportFormat {
     /// For people.
     Text,
     /// One JSON document.

@@ -3,7 +3,7 @@
 
 use super::resolve::{Fleet, PolicyLoad};
 use super::{EXIT_INTERNAL, Failure, print, source};
-use crate::cli::{ExplainArgs, ExplainFormat};
+use crate::cli::{ExplainArgs, ReportFormat};
 use crate::explain::explain;
 
 pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
@@ -18,8 +18,8 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     let (inventory, own) = read?;
     let explanation = explain(inventory, policy, own, args.instance).await?;
     let text = match args.format {
-        ExplainFormat::Text => explanation.text(),
-        ExplainFormat::Json => {
+        ReportFormat::Text => explanation.text(),
+        ReportFormat::Json => {
             serde_json::to_string_pretty(&explanation).map_err(|err| {
                 Failure::new(
                     EXIT_INTERNAL,

@@ -7,6 +7,7 @@
 
 mod answer;
 mod cache;
+mod check;
 mod clocks;
 mod columns;
 mod limits;
@@ -16,6 +17,7 @@ mod wasm;
 mod world;
 
 pub use cache::CompiledCache;
+pub use check::PluginReport;
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub use limits::PolicyLimits;

@@ -2,6 +2,7 @@
 //! fresh, empty sandbox for every evaluation.
 
 use super::cache::CompiledCache;
+use super::check::PluginReport;
 use super::limits::{EPOCH_TICK, PolicyLimits};
 use super::sandbox::{Sandbox, bounded};
 use super::world::{self as bindings, host, types};
@@ -128,6 +129,61 @@ impl PolicyEngine {
         self.load_bytes(path, &bytes, settings, limits)
     }
 
+    /// The component linked against what a policy may import, ready to
+    /// instantiate; or why this host would not run it.
+    fn linked(&self, component: &Component) -> Result<bindings::PolicyPre<Sandbox>, String> {
+        let refused = |err: wasmtime::Error, not_a_policy: &str| match other_interface(
+            &self.engine,
+            component,
+        ) {
+            Some(version) => rebuild(&version),
+            None => format!("{not_a_policy}{err:#}"),
+        };
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(|err| refused(err, ""))?;
+        bindings::PolicyPre::new(instance_pre).map_err(|err| {
+            refused(
+                err,
+                &format!("it is not a {} component: ", bindings::INTERFACE),
+            )
+        })
+    }
+
+    /// What `rollcall plugin check` reports about the plugin at `path`: read,
+    /// compiled (without the cache) and linked, not run. A file that cannot
+    /// be read or compiled is an error; one that compiles but that this
+    /// host would not run is a report saying why.
+    pub fn check(&self, path: &Path) -> Result<PluginReport, PolicyError> {
+        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let load_error = |reason: String| PolicyError::Load {
+            path: path.to_owned(),
+            reason,
+        };
+        check_component_header(&bytes).map_err(load_error)?;
+        let component =
+            Component::new(&self.engine, &bytes).map_err(|err| load_error(format!("{err:#}")))?;
+        let component_type = component.component_type();
+        let names = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_owned).collect();
+        let imports: Vec<String> =
+            names(&mut component_type.imports(&self.engine).map(|(name, _)| name));
+        let exports: Vec<String> =
+            names(&mut component_type.exports(&self.engine).map(|(name, _)| name));
+        Ok(PluginReport {
+            path: path.to_owned(),
+            bytes: bytes.len(),
+            sha256: sha256_hex(&bytes),
+            interface: built_for(&imports),
+            imports,
+            exports,
+            refused: self.linked(&component).err(),
+        })
+    }
+
     /// Like [`PolicyEngine::load`], with the plugin already in memory (`path`
     /// only names it).
     pub fn load_bytes(
@@ -146,23 +202,7 @@ impl PolicyEngine {
         let component = self
             .component(bytes, &sha256)
             .map_err(|err| load_error(format!("{err:#}")))?;
-        let refused = |err: wasmtime::Error, not_a_policy: &str| {
-            let reason = match other_interface(&self.engine, &component) {
-                Some(version) => rebuild(&version),
-                None => format!("{not_a_policy}{err:#}"),
-            };
-            load_error(reason)
-        };
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|err| refused(err, ""))?;
-        let pre = bindings::PolicyPre::new(instance_pre).map_err(|err| {
-            refused(
-                err,
-                &format!("it is not a {} component: ", bindings::INTERFACE),
-            )
-        })?;
+        let pre = self.linked(&component).map_err(load_error)?;
         let policy = WasmPolicy {
             identity: PolicyIdentity {
                 path: path.to_owned(),
@@ -360,14 +400,29 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
 /// is not the one this host runs (read from the interfaces it imports).
 fn other_interface(engine: &Engine, component: &Component) -> Option<String> {
     let component_type = component.component_type();
-    let version = component_type.imports(engine).find_map(|(name, _)| {
-        let (interface, version) = name.split_once('@')?;
-        let name = interface
-            .strip_prefix(bindings::PACKAGE)?
-            .strip_prefix('/')?;
-        (!name.is_empty()).then(|| version.to_owned())
-    })?;
+    let version = component_type
+        .imports(engine)
+        .find_map(|(name, _)| interface_version(name))?;
     (format!("{}@{version}", bindings::PACKAGE) != bindings::INTERFACE).then_some(version)
+}
+
+/// The version in an import of one of `rollcall:policy`'s interfaces,
+/// e.g. `0.2.0` in `rollcall:policy/host@0.2.0`.
+fn interface_version(import: &str) -> Option<String> {
+    let (interface, version) = import.split_once('@')?;
+    let name = interface
+        .strip_prefix(bindings::PACKAGE)?
+        .strip_prefix('/')?;
+    (!name.is_empty()).then(|| version.to_owned())
+}
+
+/// The interface a plugin importing `imports` was built for, e.g.
+/// `rollcall:policy@0.2.0`.
+fn built_for(imports: &[String]) -> Option<String> {
+    imports
+        .iter()
+        .find_map(|import| interface_version(import))
+        .map(|version| format!("{}@{version}", bindings::PACKAGE))
 }
 
 /// What to do about a plugin built for another version of the interface.
