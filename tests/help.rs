@@ -6,7 +6,7 @@ mod common;
 
 use common::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 7] = [
+const COMMANDS: [(&str, &[&str]); 8] = [
     ("rollcall", &[]),
     ("resolve", &["resolve"]),
     ("explain", &["explain"]),
@@ -14,6 +14,7 @@ const COMMANDS: [(&str, &[&str]); 7] = [
     ("watch", &["watch"]),
     ("plugin-compile", &["plugin", "compile"]),
     ("plugin-check", &["plugin", "check"]),
+    ("plugin-diff", &["plugin", "diff"]),
 ];
 
 #[test]

@@ -1,6 +1,6 @@
-//! End to end: `rollcall plugin check` on the real plugins: what a plugin
+//! End to end: `rollcall plugin check` on the real plugins (what a plugin
 //! was built for, what it imports and exports, and whether this rollcall
-//! runs it, with the reason when not.
+//! runs it, with the reason when not), and `rollcall plugin diff`.
 
 mod common;
 
@@ -93,4 +93,96 @@ fn files_that_are_not_components_are_errors() {
     check(&seed_fleet(), "text").fails_with(3, &["not a WebAssembly file"]);
     let missing = std::path::Path::new("/nonexistent/policy.wasm");
     check(missing, "text").fails_with(2, &["cannot read policy /nonexistent/policy.wasm"]);
+}
+
+mod diff {
+    //! `rollcall plugin diff`: two policies, or two settings, on one fleet.
+
+    use super::common::{fixture, plugin, rollcall};
+    use serde_json::Value;
+
+    fn diff(extra: &[&str]) -> super::common::Run {
+        let grid = plugin("elastic_grid");
+        let fleet = fixture("clustered-fleet.json");
+        let mut args = vec![
+            "plugin",
+            "diff",
+            grid.to_str().unwrap(),
+            grid.to_str().unwrap(),
+            "--inventory",
+            fleet.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        rollcall(args)
+    }
+
+    #[test]
+    fn the_same_policy_and_settings_are_no_difference() {
+        let run = diff(&["--self", "i-0a9b1ue0000000001"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "0 joined, 0 left, 0 changed; registration targets changed for 0 selves\n"
+        );
+    }
+
+    #[test]
+    fn turning_clusters_on_changes_clusters_and_self_s_targets() {
+        let run = diff(&[
+            "--settings-new",
+            r#"{"cluster_group_prefix": "cluster-"}"#,
+            "--self",
+            "i-0a9b1ue0000000001",
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .contains("~ i-0both000000000001 clusters - -> blue,green\n"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stdout
+                .contains("> i-0a9b1ue0000000001 no longer registers with i-06reen00000000001\n"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr
+                .contains("the policies decide differently: 0 joined, 0 left, 7 changed"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn every_self_is_compared_with_all_selves() {
+        let run = diff(&[
+            "--settings-new",
+            r#"{"monitor_group": "nobody"}"#,
+            "--all-selves",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let document: Value = serde_json::from_str(&run.stdout).unwrap();
+        let left: Vec<&str> = document["left"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|member| member["instance_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(left.len(), 4, "every monitor leaves: {document}");
+        assert_eq!(
+            document["targets"].as_array().unwrap().len(),
+            7,
+            "every instance of the fleet lost its targets: {document}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_self_is_a_usage_error() {
+        diff(&["--self", "i-nowhere"])
+            .fails_with(2, &["self instance i-nowhere is not in the inventory"]);
+    }
 }

@@ -64,6 +64,13 @@ Exit codes:
      rollcall:policy, or importing what rollcall does not provide (the report
      says which)";
 
+const DIFF_EXIT_CODES: &str = "\
+Exit codes:
+  0  both policies decide the same
+  1  they differ: the changes are on stdout, a summary on stderr
+  2  bad usage or input: flags, inventory file, plugin settings, unknown --self
+  3  a policy failed: would not load, trapped, returned an error or an invalid answer";
+
 const COMPILE_EXIT_CODES: &str = "\
 Exit codes:
   0  compiled: the cache entry's path is on stdout
@@ -123,6 +130,11 @@ pub enum PluginCommand {
         #[command(flatten)]
         cache: CacheArgs,
     },
+    /// Run two policies (or one policy with two settings) on the same fleet
+    /// and say what would change: members that join or leave, role, cluster
+    /// and address changes, and self's registration targets.
+    #[command(after_help = DIFF_EXIT_CODES)]
+    Diff(DiffArgs),
     /// Say what a plugin file is and whether this rollcall runs it: the
     /// rollcall:policy version it was built for, its imports (with their
     /// WASI versions) and exports, its size and SHA-256; and if refused, why.
@@ -256,7 +268,50 @@ pub struct ExplainArgs {
     pub format: ReportFormat,
 }
 
-/// How `explain` and `plugin check` print.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The policy in service.
+    #[arg(value_name = "OLD.wasm")]
+    pub old: PathBuf,
+
+    /// The policy that would replace it (may be the same file, with other
+    /// settings).
+    #[arg(value_name = "NEW.wasm")]
+    pub new: PathBuf,
+
+    /// The fleet both decide on: a describe-instances JSON file, such as
+    /// `rollcall inventory` records.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: PathBuf,
+
+    /// The old policy's settings: a JSON document, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
+    pub settings_old: String,
+
+    /// The new policy's settings: a JSON document, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", default_value = "{}")]
+    pub settings_new: String,
+
+    /// Compare registration targets as seen from this instance.
+    #[arg(
+        long = "self",
+        value_name = "INSTANCE_ID",
+        conflicts_with = "all_selves"
+    )]
+    pub self_id: Option<String>,
+
+    /// Compare every instance's registration targets, each in turn as self:
+    /// who would register with whom, before and after. Two evaluations per
+    /// instance.
+    #[arg(long)]
+    pub all_selves: bool,
+
+    /// How to print the difference.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// How `explain`, `plugin check` and `plugin diff` print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
     /// For people.

@@ -83,6 +83,7 @@ pub mod commands;
 pub mod config;
 #[doc(hidden)]
 pub mod daemon;
+mod diff;
 mod embedded;
 mod explain;
 mod identity;

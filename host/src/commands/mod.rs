@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Explain(args) => explain::run(args).await,
         Command::Inventory(args) => inventory::run(args).await,
         Command::Watch(args) => watch::run(args).await,
-        Command::Plugin(command) => plugin::run(command),
+        Command::Plugin(command) => plugin::run(command).await,
     }
 }
 

@@ -1,12 +1,18 @@
 //! `rollcall plugin compile`: compile a policy ahead of time; `rollcall
-//! plugin check`: say what a plugin file is and whether it would run.
+//! plugin check`: say what a plugin file is and whether it would run;
+//! `rollcall plugin diff`: what a new policy would change on a fleet.
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print};
-use crate::cli::{PluginCommand, ReportFormat};
-use crate::policy::PolicyEngine;
+use crate::cli::{DiffArgs, PluginCommand, ReportFormat};
+use crate::config::PluginSettings;
+use crate::diff::DecisionDiff;
+use crate::inventory::{FileSource, Instance, InventorySource};
+use crate::policy::{Policy, PolicyEngine, PolicyLimits, WasmPolicy, evaluate};
+use crate::resolve::ResolveError;
 
-pub fn run(command: PluginCommand) -> Result<(), Failure> {
+pub async fn run(command: PluginCommand) -> Result<(), Failure> {
     match command {
+        PluginCommand::Diff(args) => diff(args).await,
         PluginCommand::Check { plugin, format } => {
             let report = engine()?.check(&plugin)?;
             let text = match format {
@@ -47,4 +53,83 @@ fn engine() -> Result<PolicyEngine, Failure> {
             format!("cannot set up the WebAssembly engine: {err:#}"),
         )
     })
+}
+
+/// Decides the fleet with both policies and prints what differs.
+async fn diff(args: DiffArgs) -> Result<(), Failure> {
+    let engine = engine()?;
+    let load = |path: &std::path::Path, settings: &str| -> Result<WasmPolicy, Failure> {
+        let settings = PluginSettings::from_flag(settings)
+            .and_then(|settings| settings.load())
+            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+        Ok(engine.load(path, &settings, PolicyLimits::default())?)
+    };
+    let old = load(&args.old, &args.settings_old)?;
+    let new = load(&args.new, &args.settings_new)?;
+    let inventory = FileSource::new(&args.inventory).fetch().await?;
+    if let Some(id) = &args.self_id
+        && !inventory.contains(id)
+    {
+        return Err(ResolveError::SelfNotFound {
+            self_id: id.clone(),
+            instances: inventory.instances.len(),
+            source_name: inventory.source.clone(),
+        }
+        .into());
+    }
+    let instances = inventory.instances;
+    let (self_id, all_selves) = (args.self_id, args.all_selves);
+    let compared = tokio::task::spawn_blocking(move || {
+        compare(&old, &new, &instances, self_id.as_deref(), all_selves)
+    })
+    .await
+    .map_err(|err| Failure::new(EXIT_INTERNAL, format!("the comparison stopped: {err}")))??;
+    let text = match args.format {
+        ReportFormat::Text => compared.text(),
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(&compared).map_err(|err| {
+                Failure::new(
+                    EXIT_INTERNAL,
+                    format!("cannot render the difference: {err}"),
+                )
+            })? + "\n"
+        }
+    };
+    print(&text)?;
+    if compared.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            EXIT_DIFFERENT,
+            format!("the policies decide differently: {}", compared.summary()),
+        ))
+    }
+}
+
+/// Exit status of `plugin diff` when the policies differ.
+const EXIT_DIFFERENT: u8 = 1;
+
+/// The members' difference seen from `self_id`, and the registration
+/// targets' of that self, or of every instance with `all_selves`.
+fn compare(
+    old: &dyn Policy,
+    new: &dyn Policy,
+    instances: &[Instance],
+    self_id: Option<&str>,
+    all_selves: bool,
+) -> Result<DecisionDiff, Failure> {
+    let before = evaluate(old, instances, self_id)?;
+    let after = evaluate(new, instances, self_id)?;
+    let mut diff = DecisionDiff::members(&before, &after);
+    if all_selves {
+        for instance in instances {
+            let own = Some(instance.id.as_str());
+            let before = evaluate(old, instances, own)?;
+            let after = evaluate(new, instances, own)?;
+            diff.add_targets(&instance.id, &before.register_with, &after.register_with);
+        }
+    } else if let Some(own) = self_id {
+        diff.add_targets(own, &before.register_with, &after.register_with);
+    }
+    Ok(diff)
 }
