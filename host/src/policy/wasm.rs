@@ -65,18 +65,10 @@ impl PolicyEngine {
         path: &Path,
         cache: &CompiledCache,
     ) -> Result<std::path::PathBuf, PolicyError> {
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        let load_error = |reason: String| PolicyError::Load {
-            path: path.to_owned(),
-            reason,
-        };
-        check_component_header(&bytes).map_err(load_error)?;
+        let bytes = read_plugin(path)?;
         cache
             .store(&self.engine, &sha256_hex(&bytes), &bytes)
-            .map_err(load_error)
+            .map_err(|reason| load_error(path, reason))
     }
 
     /// The compiled component: from the cache if it holds this plugin for
@@ -156,17 +148,9 @@ impl PolicyEngine {
     /// be read or compiled is an error; one that compiles but that this
     /// host would not run is a report saying why.
     pub fn check(&self, path: &Path) -> Result<PluginReport, PolicyError> {
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        let load_error = |reason: String| PolicyError::Load {
-            path: path.to_owned(),
-            reason,
-        };
-        check_component_header(&bytes).map_err(load_error)?;
-        let component =
-            Component::new(&self.engine, &bytes).map_err(|err| load_error(format!("{err:#}")))?;
+        let bytes = read_plugin(path)?;
+        let component = Component::new(&self.engine, &bytes)
+            .map_err(|err| load_error(path, format!("{err:#}")))?;
         let component_type = component.component_type();
         let names = |items: &mut dyn Iterator<Item = &str>| items.map(str::to_owned).collect();
         let imports: Vec<String> =
@@ -377,6 +361,24 @@ impl host::Host for Sandbox {
             types::LogLevel::Error => tracing::Level::ERROR,
         };
         Sandbox::log(self, level, &message);
+    }
+}
+
+/// The plugin file's bytes, checked to be a component.
+fn read_plugin(path: &Path) -> Result<Vec<u8>, PolicyError> {
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_component_header(&bytes).map_err(|reason| load_error(path, reason))?;
+    Ok(bytes)
+}
+
+/// Why the plugin at `path` cannot be loaded.
+fn load_error(path: &Path, reason: String) -> PolicyError {
+    PolicyError::Load {
+        path: path.to_owned(),
+        reason,
     }
 }
 
