@@ -12,7 +12,7 @@ use crate::atomic_file::write_atomically;
 use crate::cli::{Cli, Command};
 use crate::explain::ExplainError;
 use crate::inventory::SourceError;
-use crate::policy::PolicyError;
+use crate::policy::{PolicyEngine, PolicyError};
 use crate::resolve::ResolveError;
 use std::path::Path;
 
@@ -108,6 +108,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Watch(args) => watch::run(args).await,
         Command::Plugin(command) => plugin::run(command).await,
     }
+}
+
+/// The WebAssembly engine every command that runs or compiles a policy
+/// needs.
+fn engine() -> Result<PolicyEngine, Failure> {
+    PolicyEngine::new().map_err(|err| {
+        Failure::new(
+            EXIT_POLICY,
+            format!("cannot set up the WebAssembly engine: {err:#}"),
+        )
+    })
 }
 
 /// Writes the command's answer to `output` (atomically), or else to stdout.

@@ -2,12 +2,12 @@
 //! plugin check`: say what a plugin file is and whether it would run;
 //! `rollcall plugin diff`: what a new policy would change on a fleet.
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, print};
+use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print};
 use crate::cli::{DiffArgs, PluginCommand, ReportFormat};
 use crate::config::PluginSettings;
 use crate::diff::DecisionDiff;
 use crate::inventory::{FileSource, Instance, InventorySource};
-use crate::policy::{Policy, PolicyEngine, PolicyLimits, WasmPolicy, evaluate};
+use crate::policy::{Policy, PolicyLimits, WasmPolicy, evaluate};
 use crate::resolve::ResolveError;
 
 pub async fn run(command: PluginCommand) -> Result<(), Failure> {
@@ -44,15 +44,6 @@ pub async fn run(command: PluginCommand) -> Result<(), Failure> {
             print(&format!("{}\n", entry.display()))
         }
     }
-}
-
-fn engine() -> Result<PolicyEngine, Failure> {
-    PolicyEngine::new().map_err(|err| {
-        Failure::new(
-            EXIT_POLICY,
-            format!("cannot set up the WebAssembly engine: {err:#}"),
-        )
-    })
 }
 
 /// Decides the fleet with both policies and prints what differs.

@@ -1,14 +1,14 @@
 //! `rollcall resolve`: fetch once, decide, print; with `--wait-for`, fetch
 //! and decide again until the answer meets the conditions.
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, deliver, source};
+use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, deliver, engine, source};
 use crate::cli::{PolicyArgs, ResolveArgs};
 use crate::config::PluginSettings;
 use crate::identity::SelfChoice;
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::output::{self, Format};
-use crate::policy::{CompiledCache, Policy, PolicyEngine, PolicyLimits};
+use crate::policy::{CompiledCache, Policy, PolicyLimits};
 use crate::resolve::{ResolveError, resolve};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
@@ -204,13 +204,7 @@ impl PolicyLoad {
     /// file's line.
     pub(super) async fn run(self) -> Result<Arc<dyn Policy>, Failure> {
         let loaded = tokio::task::spawn_blocking(move || {
-            let engine = PolicyEngine::new().map_err(|err| {
-                Failure::new(
-                    EXIT_POLICY,
-                    format!("cannot set up the WebAssembly engine: {err:#}"),
-                )
-            })?;
-            engine
+            engine()?
                 .with_cache(self.cache)
                 .load(&self.plugin, &self.settings, self.limits)
                 .map_err(|err| Failure::from(self.plugin_settings.explain_rejection(err)))
