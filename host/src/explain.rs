@@ -8,7 +8,7 @@ use crate::inventory::Inventory;
 use crate::membership::rfc3339;
 use crate::output::endpoint;
 use crate::policy::{self, Decision, Member, NoteTopic, Policy, PolicyIdentity};
-use crate::resolve::ResolveError;
+use crate::resolve::{ResolveError, self_in_fleet};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -91,28 +91,12 @@ pub async fn explain(
     self_id: Option<String>,
     instance_id: String,
 ) -> Result<Explanation, ExplainError> {
-    let not_found = |id: &str| {
-        (!inventory.contains(id)).then(|| {
-            (
-                id.to_owned(),
-                inventory.instances.len(),
-                inventory.source.clone(),
-            )
-        })
-    };
-    if let Some((self_id, instances, source_name)) = self_id.as_deref().and_then(not_found) {
-        return Err(ResolveError::SelfNotFound {
-            self_id,
-            instances,
-            source_name,
-        }
-        .into());
-    }
-    if let Some((instance_id, instances, source_name)) = not_found(&instance_id) {
+    self_in_fleet(&inventory, self_id.as_deref())?;
+    if !inventory.contains(&instance_id) {
         return Err(ExplainError::InstanceNotFound {
             instance_id,
-            instances,
-            source_name,
+            instances: inventory.instances.len(),
+            source_name: inventory.source.clone(),
         });
     }
     tokio::task::spawn_blocking(move || {

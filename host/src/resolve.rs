@@ -62,15 +62,7 @@ pub async fn resolve(
     policy: Arc<dyn Policy>,
     self_id: Option<String>,
 ) -> Result<Membership, ResolveError> {
-    if let Some(id) = &self_id
-        && !inventory.contains(id)
-    {
-        return Err(ResolveError::SelfNotFound {
-            self_id: id.clone(),
-            instances: inventory.instances.len(),
-            source_name: inventory.source.clone(),
-        });
-    }
+    self_in_fleet(&inventory, self_id.as_deref())?;
     // Plugin code blocks: run it off the async workers.
     tokio::task::spawn_blocking(move || {
         let decision = policy::evaluate(&*policy, &inventory.instances, self_id.as_deref())?;
@@ -83,4 +75,16 @@ pub async fn resolve(
     })
     .await
     .map_err(|err| ResolveError::Evaluation(err.to_string()))?
+}
+
+/// Checks that self, when given, is an instance of the fleet.
+pub fn self_in_fleet(inventory: &Inventory, self_id: Option<&str>) -> Result<(), ResolveError> {
+    match self_id {
+        Some(id) if !inventory.contains(id) => Err(ResolveError::SelfNotFound {
+            self_id: id.to_owned(),
+            instances: inventory.instances.len(),
+            source_name: inventory.source.clone(),
+        }),
+        _ => Ok(()),
+    }
 }

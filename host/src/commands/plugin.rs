@@ -8,7 +8,7 @@ use crate::config::PluginSettings;
 use crate::diff::DecisionDiff;
 use crate::inventory::{FileSource, Instance, InventorySource};
 use crate::policy::{Policy, PolicyLimits, WasmPolicy, evaluate};
-use crate::resolve::ResolveError;
+use crate::resolve::self_in_fleet;
 
 pub async fn run(command: PluginCommand) -> Result<(), Failure> {
     match command {
@@ -58,16 +58,7 @@ async fn diff(args: DiffArgs) -> Result<(), Failure> {
     let old = load(&args.old, &args.settings_old)?;
     let new = load(&args.new, &args.settings_new)?;
     let inventory = FileSource::new(&args.inventory).fetch().await?;
-    if let Some(id) = &args.self_id
-        && !inventory.contains(id)
-    {
-        return Err(ResolveError::SelfNotFound {
-            self_id: id.clone(),
-            instances: inventory.instances.len(),
-            source_name: inventory.source.clone(),
-        }
-        .into());
-    }
+    self_in_fleet(&inventory, args.self_id.as_deref())?;
     let instances = inventory.instances;
     let (self_id, all_selves) = (args.self_id, args.all_selves);
     let compared = tokio::task::spawn_blocking(move || {
