@@ -2,7 +2,7 @@
 //! (and benchmarks) do: the same columns the host sends, made in the test.
 
 use crate::bindings::rollcall::policy::types;
-use crate::{Fleet, InstanceState};
+use crate::{Answer, Fleet, InstanceState, Resolved};
 use std::collections::HashMap;
 
 /// One instance, written out field by field. Fill in what a test looks at
@@ -78,6 +78,23 @@ impl Fleet {
             self_instance: index_of(self_id)?,
             explain: index_of(explain)?,
         })
+    }
+}
+
+impl Resolved {
+    /// What `decide` answers for a fleet of `records`, seen from `self_id`
+    /// and explaining `explain`, read back in ids and names: what a policy's
+    /// native tests compare. An id that names no instance is an error.
+    pub fn of_records(
+        records: &[InstanceRecord],
+        self_id: Option<&str>,
+        explain: Option<&str>,
+        decide: impl FnOnce(&Fleet, &mut Answer),
+    ) -> Result<Resolved, String> {
+        let fleet = Fleet::from_records(records, self_id, explain)?;
+        let mut answer = Answer::new(&fleet);
+        decide(&fleet, &mut answer);
+        Ok(answer.resolved(&fleet))
     }
 }
 

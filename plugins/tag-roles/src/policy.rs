@@ -373,10 +373,10 @@ mod tests {
         explain: Option<&str>,
         fleet: &[InstanceRecord],
     ) -> Resolved {
-        let fleet = Fleet::from_records(fleet, self_id, explain).unwrap();
-        let mut answer = Answer::new(&fleet);
-        decide(settings, &fleet, &mut answer);
-        answer.resolved(&fleet)
+        Resolved::of_records(fleet, self_id, explain, |fleet, answer| {
+            decide(settings, fleet, answer)
+        })
+        .unwrap()
     }
 
     fn decided(settings: &Settings, self_id: Option<&str>, fleet: &[InstanceRecord]) -> Resolved {
