@@ -1,0 +1,90 @@
+/**
+ * Which of an instance's addresses peers should use: the `address` setting
+ * (`private-ip`, `public-ip`, `private-dns`, `public-dns` or `ipv6`, the
+ * instance's first IPv6 address; `private-ip` by default), and the address
+ * values a member carries (`{tag: 'own', val: 'private-ipv4'}` and
+ * `{tag: 'other', val: text}`, the WIT `address` as componentize-js lowers
+ * it).
+ */
+
+/** One kind of address EC2 reports for an instance. */
+class Kind {
+  constructor(name, wit, read) {
+    /** The name settings use, e.g. `private-ip`. */
+    this.name = name;
+    /** The WIT `address-kind`, e.g. `private-ipv4`. */
+    this.wit = wit;
+    this.reader = read;
+    Object.freeze(this);
+  }
+
+  /** The instance's address of this kind, `null` when EC2 reported none. */
+  read(instance) {
+    return this.reader(instance);
+  }
+
+  /**
+   * The instance's address of this kind as a member's address (the host
+   * reads it from the fleet, nothing crosses back), `null` when EC2
+   * reported none.
+   */
+  of(instance) {
+    return this.read(instance) === null ? null : { tag: "own", val: this.wit };
+  }
+
+  toString() {
+    return this.name;
+  }
+}
+
+const KINDS = [
+  new Kind("private-ip", "private-ipv4", (instance) => instance.privateIpv4),
+  new Kind("public-ip", "public-ipv4", (instance) => instance.publicIpv4),
+  new Kind("private-dns", "private-dns-name", (instance) => instance.privateDnsName),
+  new Kind("public-dns", "public-dns-name", (instance) => instance.publicDnsName),
+  new Kind("ipv6", "ipv6", (instance) => instance.ipv6Addresses[0] ?? null),
+];
+
+/** The five kinds, and `parse` for the setting's names. */
+export const AddressKind = Object.freeze({
+  PRIVATE_IP: KINDS[0],
+  PUBLIC_IP: KINDS[1],
+  PRIVATE_DNS: KINDS[2],
+  PUBLIC_DNS: KINDS[3],
+  IPV6: KINDS[4],
+  /** Every kind, in the order above. */
+  ALL: Object.freeze([...KINDS]),
+
+  /**
+   * The kind a setting names, e.g. `private-ip`; an error in serde's words
+   * (`unknown variant ...`) for anything else.
+   */
+  parse(name) {
+    const kind = KINDS.find((kind) => kind.name === name);
+    if (kind !== undefined) {
+      return kind;
+    }
+    const expected = KINDS.map((kind) => `\`${kind.name}\``).join(", ");
+    if (typeof name !== "string") {
+      throw new Error(`expected one of ${expected}, not ${describeValue(name)}`);
+    }
+    throw new Error(`unknown variant \`${name}\`, expected one of ${expected}`);
+  },
+
+  /** The kind of a WIT `address-kind`, e.g. `private-ipv4`, or `undefined`. */
+  fromWit(wit) {
+    return KINDS.find((kind) => kind.wit === wit);
+  },
+});
+
+/** A member's address that is not one of its own, e.g. a name from a tag. */
+export function otherAddress(text) {
+  return { tag: "other", val: String(text) };
+}
+
+/** A JSON value described for an error message. */
+function describeValue(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return `${typeof value === "object" ? "an object" : `the ${typeof value} ${JSON.stringify(value)}`}`;
+}

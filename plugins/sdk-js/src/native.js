@@ -1,0 +1,12 @@
+/**
+ * Everything of the SDK that runs without the host: what a policy's logic
+ * and its native tests import (`index.js` adds `log` and `exportPolicy`).
+ */
+
+export { AddressKind, otherAddress } from "./address.js";
+export { Answer, shareACluster, sharedClusters } from "./answer.js";
+export { Fleet, Instance } from "./fleet.js";
+export { compareText } from "./order.js";
+export { quote } from "./quote.js";
+export { resolveRecords, columnsOf } from "./records.js";
+export { describeJson, parseSettings, readSettings, Setting } from "./settings.js";

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/**
+ * Builds a JavaScript policy into a rollcall plugin: a WebAssembly component
+ * of the `rollcall:policy@0.2.0` world, made by componentize-js
+ * (StarlingMonkey, pre-initialised by wizer; no weval AOT).
+ *
+ *     node tools/componentize.js ENTRY.js OUT.wasm
+ *
+ * ENTRY.js exports `configure` and `decide` (`exportPolicy`) and may import
+ * other modules by relative path anywhere under `plugins/` (the SDK among
+ * them): componentize-js reads modules from the working directory, so this
+ * runs from there. Every engine feature a policy does not need is off, so
+ * that the component imports no WASI interface rollcall does not link
+ * (`http` and `fetch-event` would import `wasi:http`).
+ */
+
+import { componentize } from "@bytecodealliance/componentize-js";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Engine features turned off: all of them. `stdio` too: the SDK sends
+ * errors back as the WIT `err` and lines through the host's `log`, so the
+ * policy never writes to stdout or stderr.
+ */
+const DISABLED_FEATURES = ["http", "fetch-event", "random", "clocks", "stdio"];
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The directory modules are read from: `plugins/`, the SDK's parent. */
+const MODULE_ROOT = resolve(here, "..", "..");
+/** The WIT package every policy implements. */
+const WIT = resolve(MODULE_ROOT, "..", "wit");
+
+async function main([entry, out, ...rest]) {
+  if (entry === undefined || out === undefined || rest.length > 0) {
+    throw new Error("usage: componentize.js ENTRY.js OUT.wasm");
+  }
+  const source = relative(MODULE_ROOT, resolve(entry));
+  if (source.startsWith(`..${sep}`)) {
+    throw new Error(`${entry} is outside ${MODULE_ROOT}, where the SDK's modules are read from`);
+  }
+  const output = resolve(out);
+  process.chdir(MODULE_ROOT);
+  const { component } = await componentize({
+    sourcePath: source,
+    witPath: WIT,
+    worldName: "policy",
+    disableFeatures: DISABLED_FEATURES,
+  });
+  await mkdir(dirname(output), { recursive: true });
+  await writeFile(output, component);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(`componentize: ${err.message ?? err}`);
+  process.exit(1);
+});
