@@ -1,0 +1,282 @@
+/**
+ * The Elastic Grid rules as a pure function of settings and fleet, with the
+ * reasons `rollcall explain` shows: `plugins/elastic-grid/src/policy.rs`
+ * in JavaScript, deciding the same and saying it in the same words.
+ *
+ * - Only `running` instances are members; self is evaluated whatever its
+ *   state (at boot EC2 may still report it `pending`).
+ * - With `require_tags`, an instance must carry every tag named there (with
+ *   the value given, or any value for `"*"`) to be a member at all.
+ * - Role: `monitor` if in the monitor group (even if also in the agent
+ *   group), else `agent` if in the agent group, else no role.
+ * - Clusters: with a prefix, every group whose name starts with it, prefix
+ *   stripped, sorted.
+ * - A monitor registers with every other monitor, an agent with every
+ *   monitor, an instance without a role with nobody. With clustering on,
+ *   only with monitors that share a cluster with self (two instances
+ *   without any cluster count as sharing). Monitors without an address of
+ *   the chosen kind stay members but are no registration target.
+ */
+
+import {
+  compareText,
+  quote,
+  shareACluster,
+  sharedClusters,
+} from "../../sdk-js/src/native.js";
+
+/** The role of instances in the monitor group. */
+export const MONITOR = "monitor";
+/** The role of instances in the agent group. */
+export const AGENT = "agent";
+
+/**
+ * Decides members and self's registration targets into `answer`, with the
+ * reasons when the operator asked to explain an instance.
+ */
+export function decide(settings, fleet, answer) {
+  const meanings = groupMeanings(settings, fleet, answer);
+  const monitor = answer.role(MONITOR);
+  const agent = answer.role(AGENT);
+  for (const instance of fleet.instances()) {
+    if (!instance.isRunning && !instance.isSelf) {
+      answer.note(
+        instance,
+        () =>
+          `not a member: it is ${instance.stateName} (only running instances, and self, are members)`,
+      );
+      continue;
+    }
+    const missing = missingTag(settings, instance);
+    if (missing !== null) {
+      answer.note(instance, () => `not a member: ${missing}`);
+      continue;
+    }
+    let isMonitor = false;
+    let isAgent = false;
+    let clusters = [];
+    for (const group of instance.securityGroupIndices) {
+      const meaning = meanings[group];
+      isMonitor ||= meaning.monitor;
+      isAgent ||= meaning.agent;
+      if (meaning.cluster !== null) {
+        clusters.push(meaning.cluster);
+      }
+    }
+    let role;
+    let port;
+    if (isMonitor) {
+      [role, port] = [monitor, settings.monitorPort];
+    } else if (isAgent) {
+      [role, port] = [agent, settings.agentPort];
+    } else {
+      answer.note(
+        instance,
+        () =>
+          `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`,
+      );
+      continue;
+    }
+    // Cluster ids were handed out in name order: sorting them sorts the names.
+    clusters = sortedUnique(clusters);
+    const address = settings.address.of(instance);
+    if (answer.explains(instance)) {
+      explainMember(settings, instance, answer, isMonitor && isAgent, clusters);
+    }
+    answer.addMember({ instance, role, clusters, address, port });
+  }
+  register(settings, fleet, answer, monitor);
+}
+
+/**
+ * What each security group of the fleet means to the policy, worked out
+ * once per group rather than once per instance; clusters are named in name
+ * order so that cluster ids sort as their names do.
+ */
+function groupMeanings(settings, fleet, answer) {
+  const groups = fleet.securityGroups;
+  const meanings = groups.map((group) => ({
+    monitor: is(group, settings.monitorGroup),
+    agent: is(group, settings.agentGroup),
+    cluster: null,
+  }));
+  const prefix = settings.clusterGroupPrefix;
+  if (prefix !== null) {
+    const clusters = [];
+    for (const group of groups) {
+      if (group.name.length > prefix.length && group.name.startsWith(prefix)) {
+        clusters.push([group.name.slice(prefix.length), group.index]);
+      }
+    }
+    clusters.sort(([a, first], [b, second]) => compareText(a, b) || first - second);
+    for (const [name, group] of clusters) {
+      meanings[group].cluster = answer.cluster(name);
+    }
+  }
+  return meanings;
+}
+
+/** Why `instance` fails `require_tags`, `null` when it does not. */
+function missingTag(settings, instance) {
+  for (const [key, wanted] of settings.requireTags) {
+    const value = instance.tag(key);
+    if (value === null) {
+      return `it lacks the tag ${key}, which require_tags requires`;
+    }
+    if (wanted !== "*" && value !== wanted) {
+      return `its tag ${key} is ${quote(value)}, and require_tags requires ${quote(wanted)}`;
+    }
+  }
+  return null;
+}
+
+/** Whether `group` is the one a setting names, by name or by id. */
+function is(group, named) {
+  return group.name === named || group.id === named;
+}
+
+/** Numbers sorted ascending, each once. */
+function sortedUnique(numbers) {
+  numbers.sort((a, b) => a - b);
+  return numbers.filter((number, at) => at === 0 || numbers[at - 1] !== number);
+}
+
+/**
+ * Self's registration targets: every other monitor with an address that
+ * shares a cluster with self (when clustering is on); with the reason for
+ * every monitor when the operator asked to explain self.
+ */
+function register(settings, fleet, answer, monitor) {
+  const own = fleet.selfInstance;
+  if (own === null) {
+    return;
+  }
+  const ownMember = answer.members.find((member) => member.instance === own.index);
+  if (ownMember === undefined) {
+    answer.note(own, () => "self has no role, so it registers with nobody");
+    return;
+  }
+  const clustered = settings.clusterGroupPrefix !== null;
+  const targets = answer.members.filter(
+    (target) =>
+      target.role === monitor &&
+      target.instance !== own.index &&
+      target.address !== null &&
+      (!clustered || shareACluster(ownMember.clusters, target.clusters)),
+  );
+  for (const target of targets) {
+    answer.registerWith(target.instance);
+  }
+  if (answer.explainsTargets) {
+    explainTargets(settings, fleet, answer, ownMember);
+  }
+}
+
+/** The reasons for a member's role, clusters and address. */
+function explainMember(settings, instance, answer, inBothGroups, clusters) {
+  if (settings.requireTags.size > 0) {
+    answer.note(
+      instance,
+      () =>
+        `a member: it carries every tag require_tags requires (${requiredTags(settings)})`,
+    );
+  }
+  const monitor = groupsNamed(instance, settings.monitorGroup);
+  const agent = groupsNamed(instance, settings.agentGroup);
+  answer.note(instance, () => {
+    if (monitor === "") {
+      return `role agent: in the agent group ${agent}`;
+    }
+    if (inBothGroups) {
+      return `role monitor: in the monitor group ${monitor}, which wins over the agent group ${agent} it is also in`;
+    }
+    return `role monitor: in the monitor group ${monitor}`;
+  });
+  answer.note(instance, () => {
+    const prefix = settings.clusterGroupPrefix;
+    if (prefix === null) {
+      return "no clusters: clustering is off (no cluster_group_prefix)";
+    }
+    if (clusters.length === 0) {
+      return `no clusters: none of its groups' names starts with ${prefix}`;
+    }
+    const groups = instance.securityGroups.filter(
+      (group) => group.name.length > prefix.length && group.name.startsWith(prefix),
+    );
+    return `clusters ${answer.clusterNames(clusters)}: from its groups ${describe(groups)}`;
+  });
+  const kind = settings.address;
+  answer.note(instance, () => {
+    const address = kind.read(instance);
+    return address === null
+      ? `no address: it has no ${kind.name} address, so no one registers with it`
+      : `address ${address}: its ${kind.name} address`;
+  });
+}
+
+/** Why each instance of the monitor group is or is not self's registration target. */
+function explainTargets(settings, fleet, answer, own) {
+  const memberOf = new Map();
+  for (const member of answer.members) {
+    memberOf.set(member.instance, member);
+  }
+  const taken = new Set(answer.targets);
+  const clustered = settings.clusterGroupPrefix !== null;
+  for (const candidate of fleet.instances()) {
+    if (!candidate.securityGroups.some((group) => is(group, settings.monitorGroup))) {
+      continue;
+    }
+    const member = memberOf.get(candidate.index);
+    const missing = missingTag(settings, candidate);
+    let reason;
+    if (candidate.isSelf) {
+      reason = "not a target: it is self";
+    } else if (!candidate.isRunning) {
+      reason = `not a target: it is ${candidate.stateName}`;
+    } else if (missing !== null) {
+      reason = `not a target: ${missing}`;
+    } else if (taken.has(candidate.index)) {
+      reason =
+        member !== undefined && clustered
+          ? `a target: a monitor in ${shared(answer, own.clusters, member.clusters)}, as self is`
+          : "a target: a monitor";
+    } else if (member !== undefined && member.address === null) {
+      reason = `not a target: it has no ${settings.address.name} address`;
+    } else if (member !== undefined) {
+      reason = `not a target: its clusters (${answer.clusterNames(member.clusters)}) share none with self's (${answer.clusterNames(own.clusters)})`;
+    } else {
+      reason = "not a target: not a member";
+    }
+    answer.noteTarget(candidate, reason);
+  }
+}
+
+/** `key=value` of each required tag, `key` alone for `"*"`. */
+function requiredTags(settings) {
+  return Array.from(settings.requireTags, ([key, value]) =>
+    value === "*" ? key : `${key}=${value}`,
+  ).join(", ");
+}
+
+/** The instance's groups a setting names, described. */
+function groupsNamed(instance, named) {
+  return describe(instance.securityGroups.filter((group) => is(group, named)));
+}
+
+/** `name (id)` of each group. */
+function describe(groups) {
+  return groups.map((group) => `${group.name} (${group.id})`).join(", ");
+}
+
+/** The clusters two members share, described. */
+function shared(answer, ours, theirs) {
+  const common = sharedClusters(ours, theirs);
+  switch (common.length) {
+    case 0:
+      return "no cluster";
+    case 1:
+      return `cluster ${answer.clusterNames(common)}`;
+    default:
+      return `clusters ${answer.clusterNames(common)}`;
+  }
+}
