@@ -1,7 +1,9 @@
-//! The Elastic Grid plugin against the rules, on fleets no other test has
+//! The Elastic Grid plugins against the rules, on fleets no other test has
 //! seen: seeded random fleets and settings, decided by the real `.wasm`
 //! through the host's runtime, compared with an independent reading of the
-//! rules written here from the issue text.
+//! rules written here from the issue text. The policy is written in Rust,
+//! Python and JavaScript (`plugins/elastic-grid*`); each must give the one
+//! answer the rules give.
 
 mod common;
 
@@ -269,9 +271,20 @@ fn expected(
 
 #[test]
 fn random_fleets_are_decided_as_the_rules_say() {
+    decides_random_fleets_as_the_rules_say("elastic_grid");
+}
+
+#[test]
+fn the_python_policy_decides_random_fleets_as_the_rules_say() {
+    decides_random_fleets_as_the_rules_say("elastic_grid_py");
+}
+
+/// 300 random fleets and settings decided by the plugin `name`, each
+/// compared with the rules.
+fn decides_random_fleets_as_the_rules_say(name: &str) {
     let engine = PolicyEngine::new().expect("engine");
     let compiled = engine
-        .load(&common::plugin("elastic_grid"), "{}", Default::default())
+        .load(&common::plugin(name), "{}", Default::default())
         .expect("plugin loads");
     let mut random = Random(0x005e_ed0f_e1a5_71c0);
     let mut registrations = 0;

@@ -19,3 +19,16 @@ ensure_musl_target() {
     rustup target add "$MUSL_TARGET" >/dev/null
     ensure_debian_package musl-gcc musl-tools
 }
+
+# componentize-py, at the version plugins/sdk-python/requirements.txt pins,
+# in the project's .venv (which moto's tests share).
+ensure_componentize_py() {
+    local pin
+    pin=$(grep -o '^componentize-py==.*' plugins/sdk-python/requirements.txt)
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    if [ "$(.venv/bin/componentize-py --version 2>/dev/null)" != "${pin/==/ }" ]; then
+        echo "${0##*/}: installing $pin into .venv" >&2
+        .venv/bin/pip install --quiet --disable-pip-version-check \
+            -r plugins/sdk-python/requirements.txt
+    fi
+}

@@ -1,0 +1,272 @@
+"""The Elastic Grid rules as a pure function of settings and fleet, with the
+reasons ``rollcall explain`` shows: the Rust policy
+(``plugins/elastic-grid/src/policy.rs``) written again in Python, rule for
+rule and reason for reason.
+
+- Only ``running`` instances are members; self is evaluated whatever its
+  state (at boot EC2 may still report it ``pending``).
+- With ``require_tags``, an instance must carry every tag named there (with
+  the value given, or any value for ``"*"``) to be a member at all.
+- Role: ``monitor`` if in the monitor group (even if also in the agent
+  group), else ``agent`` if in the agent group, else no role.
+- Clusters: with a prefix, every group whose name starts with it, prefix
+  stripped, sorted.
+- A monitor registers with every other monitor, an agent with every monitor,
+  an instance without a role with nobody. With clustering on, only with
+  monitors that share a cluster with self (two instances without any cluster
+  count as sharing). Monitors without an address of the chosen kind stay
+  members but are no registration target."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from rollcall_policy import Answer, Fleet, Instance, Member, SecurityGroup
+from rollcall_policy import share_a_cluster, shared_clusters
+
+from settings import Settings
+
+MONITOR = "monitor"
+AGENT = "agent"
+
+
+def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
+    """Decides members and self's registration targets into ``answer``, with
+    the reasons when the operator asked to explain an instance."""
+    monitors, agents, clusters_of = _group_meanings(settings, fleet, answer)
+    monitor = answer.role(MONITOR)
+    agent = answer.role(AGENT)
+    explain = fleet.explain_index is not None
+    for instance in fleet:
+        if not instance.is_running and not instance.is_self:
+            if explain:
+                answer.note(
+                    instance,
+                    lambda: f"not a member: it is {instance.state_name} "
+                    "(only running instances, and self, are members)",
+                )
+            continue
+        if settings.require_tags:
+            missing = _missing_tag(settings, instance)
+            if missing is not None:
+                answer.note(instance, f"not a member: {missing}")
+                continue
+        groups = instance.security_group_indices
+        is_monitor = any(group in monitors for group in groups)
+        is_agent = any(group in agents for group in groups)
+        if is_monitor:
+            role, port = monitor, settings.monitor_port
+        elif is_agent:
+            role, port = agent, settings.agent_port
+        else:
+            if explain:
+                answer.note(
+                    instance,
+                    f"no role: in neither the monitor group {settings.monitor_group} "
+                    f"nor the agent group {settings.agent_group}",
+                )
+            continue
+        # Cluster ids were handed out in name order: sorting them sorts the
+        # names.
+        clusters = sorted({clusters_of[group] for group in groups if group in clusters_of})
+        if explain and answer.explains(instance):
+            _explain_member(settings, instance, answer, is_monitor and is_agent, clusters)
+        answer.add_member(instance, role, clusters, settings.address.of(instance), port)
+    _register(settings, fleet, answer, monitor)
+
+
+def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
+    """Classifies every security group of the fleet once: the monitor
+    groups, the agent groups, and each cluster group's cluster, named in
+    name order so that cluster ids sort as their names do."""
+    groups = fleet.security_groups
+    monitors = {group.index for group in groups if _is(group, settings.monitor_group)}
+    agents = {group.index for group in groups if _is(group, settings.agent_group)}
+    clusters_of = {}
+    prefix = settings.cluster_group_prefix
+    if prefix is not None:
+        named = sorted(
+            (group.name[len(prefix) :], group.index)
+            for group in groups
+            if group.name.startswith(prefix) and len(group.name) > len(prefix)
+        )
+        for name, group in named:
+            clusters_of[group] = answer.cluster(name)
+    return monitors, agents, clusters_of
+
+
+def _missing_tag(settings: Settings, instance: Instance) -> Optional[str]:
+    """Why ``instance`` fails ``require_tags``, if it does."""
+    for key, wanted in settings.require_tags.items():
+        value = instance.tag(key)
+        if value is None:
+            return f"it lacks the tag {key}, which require_tags requires"
+        if wanted != "*" and value != wanted:
+            return (
+                f"its tag {key} is {_quoted(value)}, "
+                f"and require_tags requires {_quoted(wanted)}"
+            )
+    return None
+
+
+def _quoted(text: str) -> str:
+    """``text`` quoted as Rust's ``{:?}`` quotes it, so that both policies
+    give the same reasons."""
+    escaped = []
+    for char in text:
+        if char in "\"\\":
+            escaped.append("\\" + char)
+        elif char == "\n":
+            escaped.append("\\n")
+        elif char == "\t":
+            escaped.append("\\t")
+        elif char == "\r":
+            escaped.append("\\r")
+        elif char == "\0":
+            escaped.append("\\0")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            escaped.append(f"\\u{{{ord(char):x}}}")
+        else:
+            escaped.append(char)
+    return '"' + "".join(escaped) + '"'
+
+
+def _is(group: SecurityGroup, named: str) -> bool:
+    """Whether ``group`` is the one a setting names, by name or by id."""
+    return group.name == named or group.id == named
+
+
+def _register(settings: Settings, fleet: Fleet, answer: Answer, monitor: int) -> None:
+    """Self's registration targets: every other monitor with an address that
+    shares a cluster with self (when clustering is on); with the reason for
+    every monitor when the operator asked to explain self."""
+    own = fleet.self_instance
+    if own is None:
+        return
+    own_member = next((m for m in answer.members if m.instance == own.index), None)
+    if own_member is None:
+        answer.note(own, "self has no role, so it registers with nobody")
+        return
+    clustered = settings.cluster_group_prefix is not None
+    for target in answer.members:
+        if (
+            target.role == monitor
+            and target.instance != own.index
+            and target.address is not None
+            and (not clustered or share_a_cluster(own_member.clusters, target.clusters))
+        ):
+            answer.register_with(target.instance)
+    if answer.explains_targets:
+        _explain_targets(settings, fleet, answer, own_member)
+
+
+def _explain_member(
+    settings: Settings,
+    instance: Instance,
+    answer: Answer,
+    in_both_groups: bool,
+    clusters: list[int],
+) -> None:
+    """The reasons for a member's role, clusters and address."""
+    if settings.require_tags:
+        answer.note(
+            instance,
+            "a member: it carries every tag require_tags requires "
+            f"({_required_tags(settings)})",
+        )
+    monitor = _groups_named(instance, settings.monitor_group)
+    agent = _groups_named(instance, settings.agent_group)
+    if monitor and in_both_groups:
+        role = (
+            f"role monitor: in the monitor group {monitor}, "
+            f"which wins over the agent group {agent} it is also in"
+        )
+    elif monitor:
+        role = f"role monitor: in the monitor group {monitor}"
+    else:
+        role = f"role agent: in the agent group {agent}"
+    answer.note(instance, role)
+    prefix = settings.cluster_group_prefix
+    if prefix is None:
+        reason = "no clusters: clustering is off (no cluster_group_prefix)"
+    elif not clusters:
+        reason = f"no clusters: none of its groups' names starts with {prefix}"
+    else:
+        from_groups = _describe(
+            group
+            for group in instance.security_groups
+            if len(group.name) > len(prefix) and group.name.startswith(prefix)
+        )
+        reason = f"clusters {answer.cluster_names(clusters)}: from its groups {from_groups}"
+    answer.note(instance, reason)
+    kind = settings.address
+    address = kind.read(instance)
+    if address is not None:
+        answer.note(instance, f"address {address}: its {kind.value} address")
+    else:
+        answer.note(
+            instance,
+            f"no address: it has no {kind.value} address, so no one registers with it",
+        )
+
+
+def _explain_targets(settings: Settings, fleet: Fleet, answer: Answer, own: Member) -> None:
+    """Why each instance of the monitor group is or is not self's
+    registration target."""
+    member_of = {member.instance: member for member in answer.members}
+    taken = set(answer.targets)
+    for candidate in fleet:
+        if not any(_is(group, settings.monitor_group) for group in candidate.security_groups):
+            continue
+        member = member_of.get(candidate.index)
+        missing = _missing_tag(settings, candidate)
+        if candidate.is_self:
+            reason = "not a target: it is self"
+        elif not candidate.is_running:
+            reason = f"not a target: it is {candidate.state_name}"
+        elif missing is not None:
+            reason = f"not a target: {missing}"
+        elif candidate.index in taken:
+            if member is not None and settings.cluster_group_prefix is not None:
+                reason = (
+                    f"a target: a monitor in "
+                    f"{_shared(answer, own.clusters, member.clusters)}, as self is"
+                )
+            else:
+                reason = "a target: a monitor"
+        elif member is not None and member.address is None:
+            reason = f"not a target: it has no {settings.address.value} address"
+        elif member is not None:
+            reason = (
+                f"not a target: its clusters ({answer.cluster_names(member.clusters)}) "
+                f"share none with self's ({answer.cluster_names(own.clusters)})"
+            )
+        else:
+            reason = "not a target: not a member"
+        answer.note_target(candidate, reason)
+
+
+def _required_tags(settings: Settings) -> str:
+    """``key=value`` of each required tag, ``key`` alone for ``"*"``."""
+    return ", ".join(
+        key if value == "*" else f"{key}={value}" for key, value in settings.require_tags.items()
+    )
+
+
+def _groups_named(instance: Instance, named: str) -> str:
+    """The instance's groups a setting names, described."""
+    return _describe(group for group in instance.security_groups if _is(group, named))
+
+
+def _describe(groups: Iterable[SecurityGroup]) -> str:
+    """``name (id)`` of each group."""
+    return ", ".join(f"{group.name} ({group.id})" for group in groups)
+
+
+def _shared(answer: Answer, ours: list[int], theirs: list[int]) -> str:
+    """The clusters two members share, described."""
+    common = shared_clusters(ours, theirs)
+    if not common:
+        return "no cluster"
+    word = "cluster" if len(common) == 1 else "clusters"
+    return f"{word} {answer.cluster_names(common)}"

@@ -1,0 +1,97 @@
+"""The Elastic Grid policy's settings: the JSON document the operator passes
+to ``configure``, read and checked as the Rust policy does
+(``plugins/elastic-grid/src/settings.rs``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from rollcall_policy import AddressKind, PolicyError, read_settings
+
+POLICY = "elastic-grid"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting is optional; the defaults reproduce the original
+    Elastic Grid."""
+
+    #: Security group (name or id) whose instances are monitors.
+    monitor_group: str = "eg-monitor"
+    #: Security group (name or id) whose instances are agents.
+    agent_group: str = "eg-cybernode"
+    #: Groups whose name starts with this prefix name clusters; ``None``
+    #: turns clustering off.
+    cluster_group_prefix: Optional[str] = None
+    #: Which address goes into each member's ``address``.
+    address: AddressKind = AddressKind.PRIVATE_IP
+    #: Port put on every monitor member.
+    monitor_port: Optional[int] = None
+    #: Port put on every agent member.
+    agent_port: Optional[int] = None
+    #: Tags every member must carry, key to value; ``"*"`` takes any value.
+    require_tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, document: str) -> "Settings":
+        """Parses and checks the settings; the error is meant for the
+        operator."""
+        return cls.from_dict(read_settings(POLICY, document))
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> "Settings":
+        """Checks settings already read from JSON."""
+        known = cls.__dataclass_fields__
+        for key in settings:
+            if key not in known:
+                expected = ", ".join(f"`{name}`" for name in known)
+                _invalid(f"unknown field `{key}`, expected one of {expected}")
+        values = {}
+        for key in ("monitor_group", "agent_group"):
+            if key in settings:
+                values[key] = _string(settings, key)
+                if not values[key]:
+                    _invalid(f"`{key}` is empty")
+        prefix = settings.get("cluster_group_prefix")
+        if prefix is not None:
+            values["cluster_group_prefix"] = _string(settings, "cluster_group_prefix")
+            if not prefix:
+                _invalid("`cluster_group_prefix` is empty (leave it out to turn clustering off)")
+        if "address" in settings:
+            try:
+                values["address"] = AddressKind.parse(_string(settings, "address"))
+            except ValueError as err:
+                _invalid(str(err))
+        for key in ("monitor_port", "agent_port"):
+            if settings.get(key) is not None:
+                values[key] = _port(settings, key)
+        tags = settings.get("require_tags")
+        if tags is not None:
+            if not isinstance(tags, dict):
+                _invalid("`require_tags` must be an object of tag key to value")
+            for key, value in tags.items():
+                if not key:
+                    _invalid("`require_tags` names an empty tag key")
+                if not isinstance(value, str):
+                    _invalid(f"`require_tags.{key}` must be a string (\"*\" for any value)")
+            values["require_tags"] = dict(sorted(tags.items()))
+        return cls(**values)
+
+
+def _invalid(message: str):
+    raise PolicyError(f"invalid {POLICY} settings: {message}")
+
+
+def _string(settings: dict, key: str) -> str:
+    value = settings[key]
+    if not isinstance(value, str):
+        _invalid(f"`{key}` must be a string, not {value!r}")
+    return value
+
+
+def _port(settings: dict, key: str) -> int:
+    value = settings[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        _invalid(f"`{key}` must be a port number from 0 to 65535, not {value!r}")
+    return value

@@ -1,0 +1,211 @@
+"""Building a policy's answer: members, self's registration targets and, when
+the operator asks ``rollcall explain``, the reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Union
+
+from .address import AddressKind
+from .fleet import Fleet, Instance
+
+#: A member's address: one of the instance's own (an :class:`AddressKind`,
+#: read by the host) or any other address as text, e.g. a name from a tag.
+Address = Union[AddressKind, str]
+
+#: A note's text, or a function that makes it (called only when the note is
+#: kept, so that reasons cost nothing in ordinary evaluations).
+Text = Union[str, Callable[[], str]]
+
+
+@dataclass
+class Member:
+    """One member of the fleet."""
+
+    #: The member's index in the fleet (:attr:`Instance.index`).
+    instance: int
+    #: A role id from :meth:`Answer.role`.
+    role: int
+    #: Cluster ids from :meth:`Answer.cluster`, each at most once.
+    clusters: list[int] = field(default_factory=list)
+    #: ``None`` when the instance has no address of the kind the policy chose.
+    address: Optional[Address] = None
+    port: Optional[int] = None
+
+
+@dataclass
+class Note:
+    """One reason, about the instance at ``instance``."""
+
+    instance: int
+    #: ``decision`` (its role, clusters, address) or ``target`` (as self's
+    #: registration target).
+    topic: str
+    text: str
+
+
+class _Names:
+    """Names used by members, each once, in the order first asked for."""
+
+    __slots__ = ("names", "index")
+
+    def __init__(self):
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def intern(self, name: str) -> int:
+        found = self.index.get(name)
+        if found is None:
+            found = self.index[name] = len(self.names)
+            self.names.append(name)
+        return found
+
+
+def _index(instance: Union[Instance, int]) -> int:
+    return instance if isinstance(instance, int) else instance.index
+
+
+class Answer:
+    """A policy's answer under construction: ``decide`` fills it."""
+
+    def __init__(self, fleet: Fleet):
+        self.fleet = fleet
+        self._roles = _Names()
+        self._clusters = _Names()
+        #: The members added so far, in the order they were added.
+        self.members: list[Member] = []
+        #: Self's registration targets so far, as instance indices.
+        self.targets: list[int] = []
+        #: The notes kept so far.
+        self.notes: list[Note] = []
+        self._self = fleet.self_index
+        self._explain = fleet.explain_index
+
+    def role(self, name: str) -> int:
+        """The role called ``name`` (added the first time it is asked for)."""
+        if not name:
+            raise ValueError("a role name must not be empty")
+        return self._roles.intern(name)
+
+    def cluster(self, name: str) -> int:
+        """The cluster called ``name`` (added the first time it is asked
+        for)."""
+        return self._clusters.intern(name)
+
+    def role_name(self, role: int) -> str:
+        return self._roles.names[role]
+
+    def cluster_name(self, cluster: int) -> str:
+        return self._clusters.names[cluster]
+
+    def cluster_names(self, clusters: Iterable[int]) -> str:
+        """Cluster names joined with ``, ``, or ``none``: for reasons."""
+        names = [self.cluster_name(cluster) for cluster in clusters]
+        return ", ".join(names) if names else "none"
+
+    def sort_clusters(self, clusters: Iterable[int]) -> list[int]:
+        """The clusters sorted by name, without repeats."""
+        return sorted(set(clusters), key=self.cluster_name)
+
+    def add_member(
+        self,
+        instance: Union[Instance, int],
+        role: int,
+        clusters: Iterable[int] = (),
+        address: Optional[Address] = None,
+        port: Optional[int] = None,
+    ) -> Member:
+        """Adds a member; each instance at most once."""
+        member = Member(_index(instance), role, list(clusters), address, port)
+        self.members.append(member)
+        return member
+
+    def register_with(self, target: Union[Instance, int]) -> None:
+        """Makes ``target`` one of self's registration targets: it must be a
+        member with an address, and not self."""
+        self.targets.append(_index(target))
+
+    def explains(self, instance: Union[Instance, int]) -> bool:
+        """Whether the operator asked to explain ``instance``: only then do
+        :meth:`note`'s notes about it count."""
+        return self._explain is not None and self._explain == _index(instance)
+
+    @property
+    def explains_targets(self) -> bool:
+        """Whether the operator asked to explain self: only then do
+        :meth:`note_target`'s notes count."""
+        return self._explain is not None and self._explain == self._self
+
+    def note(self, instance: Union[Instance, int], text: Text) -> None:
+        """A reason for what was decided about ``instance`` (its role or lack
+        of one, its clusters, its address), kept when the operator asked to
+        explain it."""
+        if self.explains(instance):
+            self.notes.append(Note(_index(instance), "decision", _text(text)))
+
+    def note_target(self, candidate: Union[Instance, int], text: Text) -> None:
+        """Why ``candidate`` was taken as self's registration target or left
+        out, kept when the operator asked to explain self."""
+        if self.explains_targets:
+            self.notes.append(Note(_index(candidate), "target", _text(text)))
+
+    def resolved(self) -> dict:
+        """The answer with every index turned back into ids and names, as the
+        host will read it: what native tests compare. ``members`` holds
+        ``{id, role, clusters, address, port}``, ``register_with`` ids,
+        ``notes`` ``(id, topic, text)``."""
+        fleet = self.fleet
+
+        def id_of(index: int) -> str:
+            instance = fleet.instance(index)
+            return instance.id if instance is not None else f"#{index}"
+
+        def address_of(member: Member) -> Optional[str]:
+            if isinstance(member.address, AddressKind):
+                return member.address.read(fleet.instance(member.instance))
+            return member.address
+
+        return {
+            "members": [
+                {
+                    "id": id_of(member.instance),
+                    "role": self.role_name(member.role),
+                    "clusters": [self.cluster_name(cluster) for cluster in member.clusters],
+                    "address": address_of(member),
+                    "port": member.port,
+                }
+                for member in self.members
+            ],
+            "register_with": [id_of(index) for index in self.targets],
+            "notes": [(id_of(note.instance), note.topic, note.text) for note in self.notes],
+        }
+
+    @property
+    def roles(self) -> list[str]:
+        """Every role name, by id."""
+        return self._roles.names
+
+    @property
+    def clusters(self) -> list[str]:
+        """Every cluster name, by id."""
+        return self._clusters.names
+
+
+def _text(text: Text) -> str:
+    return text() if callable(text) else text
+
+
+def share_a_cluster(ours: Iterable[int], theirs: Iterable[int]) -> bool:
+    """Whether two members' clusters have one in common; two empty lists
+    count as sharing (instances without any cluster form one group), an
+    empty and a non-empty one do not."""
+    ours, theirs = list(ours), list(theirs)
+    if not ours and not theirs:
+        return True
+    return any(cluster in theirs for cluster in ours)
+
+
+def shared_clusters(ours: Iterable[int], theirs: Iterable[int]) -> list[int]:
+    """The clusters two members share, in ``ours``' order."""
+    theirs = list(theirs)
+    return [cluster for cluster in ours if cluster in theirs]

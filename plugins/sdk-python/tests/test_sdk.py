@@ -1,0 +1,233 @@
+"""The Python SDK natively: the fleet's columns read back through the
+accessors, the answer's interning and notes, addresses and settings."""
+
+import unittest
+
+from rollcall_policy import (
+    AddressKind,
+    Answer,
+    Fleet,
+    InstanceRecord,
+    PolicyError,
+    fleet_from_records,
+    read_settings,
+    share_a_cluster,
+    shared_clusters,
+)
+from rollcall_policy.records import Columns
+
+
+def full(id, **fields):
+    return InstanceRecord(
+        id=id,
+        state="running",
+        private_ipv4=f"{id}-private-ipv4",
+        public_ipv4=f"{id}-public-ipv4",
+        private_dns_name=f"{id}-private-dns",
+        public_dns_name=f"{id}-public-dns",
+        ipv6_addresses=[f"{id}-v6a", f"{id}-v6b"],
+        security_groups=[("sg-1", "eg-monitor"), (f"sg-{id}", f"own-{id}")],
+        tags=[("Name", f"{id}-name"), ("fleet", "blue")],
+        availability_zone=f"{id}-zone",
+        region=f"{id}-region",
+        vpc_id=f"{id}-vpc",
+        subnet_id=f"{id}-subnet",
+        instance_type=f"{id}-type",
+        image_id=f"{id}-image",
+        launch_time=f"{id}-launch",
+        **fields,
+    )
+
+
+TEXT_FIELDS = (
+    "private_ipv4",
+    "public_ipv4",
+    "private_dns_name",
+    "public_dns_name",
+    "availability_zone",
+    "region",
+    "vpc_id",
+    "subnet_id",
+    "instance_type",
+    "image_id",
+    "launch_time",
+)
+
+
+class FleetTest(unittest.TestCase):
+    def test_every_field_reads_back_as_it_was_written(self):
+        records = [full("i-1"), full("i-2"), InstanceRecord(id="i-3", state="stopped")]
+        fleet = fleet_from_records(records, self_id="i-2", explain="i-3")
+        self.assertEqual(len(fleet), 3)
+        for record, instance in zip(records, fleet):
+            self.assertEqual(instance.id, record.id)
+            self.assertEqual(instance.state, record.state)
+            for field in TEXT_FIELDS:
+                self.assertEqual(getattr(instance, field), getattr(record, field), field)
+            self.assertEqual(instance.ipv6_addresses, record.ipv6_addresses)
+            self.assertEqual(
+                [(group.id, group.name) for group in instance.security_groups],
+                record.security_groups,
+            )
+            self.assertEqual(list(instance.tags.items()), record.tags)
+        self.assertEqual(fleet.self_instance.id, "i-2")
+        self.assertEqual(fleet.explained.id, "i-3")
+        self.assertTrue(fleet.instance(1).is_self)
+        self.assertIsNone(fleet.instance(3))
+        self.assertEqual(fleet.find("i-3").index, 2)
+        self.assertIsNone(fleet.find("i-9"))
+
+    def test_each_security_group_is_listed_once(self):
+        fleet = fleet_from_records([full("i-1"), full("i-2")])
+        names = [group.name for group in fleet.security_groups]
+        self.assertEqual(names, ["eg-monitor", "own-i-1", "own-i-2"])
+        self.assertEqual([g.index for g in fleet.security_groups], [0, 1, 2])
+        self.assertEqual(fleet.instance(1).security_group_indices, [0, 2])
+
+    def test_text_that_is_not_ascii_is_cut_at_the_right_bytes(self):
+        records = [
+            InstanceRecord(id="i-ü", tags=[("city", "Zürich"), ("名前", "東京")]),
+            InstanceRecord(id="i-2", tags=[("city", "Łódź")], private_ipv4="10.0.0.2"),
+        ]
+        fleet = fleet_from_records(records)
+        self.assertEqual(fleet.instance(0).id, "i-ü")
+        self.assertEqual(fleet.instance(0).tags, {"city": "Zürich", "名前": "東京"})
+        self.assertEqual(fleet.instance(1).tag("city"), "Łódź")
+        self.assertEqual(fleet.instance(1).private_ipv4, "10.0.0.2")
+        self.assertIsNone(fleet.instance(1).tag("名前"))
+
+    def test_candidates_are_running_instances_and_self(self):
+        records = [
+            InstanceRecord(id="i-run"),
+            InstanceRecord(id="i-stop", state="stopped"),
+            InstanceRecord(id="i-boot", state="pending"),
+            InstanceRecord(id="i-gone", state="terminated"),
+        ]
+        fleet = fleet_from_records(records, self_id="i-boot")
+        self.assertEqual([i.id for i in fleet.candidates()], ["i-run", "i-boot"])
+        self.assertEqual(fleet.instance(3).state_name, "terminated")
+
+    def test_a_state_the_interface_does_not_name_is_never_running(self):
+        fleet = fleet_from_records([InstanceRecord(id="i-1", state="other")])
+        self.assertFalse(fleet.instance(0).is_running)
+        self.assertEqual(fleet.instance(0).state_name, "in a state this interface does not name")
+
+    def test_columns_that_disagree_in_length_are_named(self):
+        columns = Columns([InstanceRecord(id="i-1"), InstanceRecord(id="i-2")])
+        columns.tag_ends = [0]
+        with self.assertRaisesRegex(ValueError, "tag-ends has 1 entries for 2 instances"):
+            Fleet(columns, None, None)
+        columns = Columns([InstanceRecord(id="i-1")])
+        with self.assertRaisesRegex(ValueError, "named instance 5 as self"):
+            Fleet(columns, 5, None)
+
+    def test_an_unknown_id_or_state_is_an_error(self):
+        with self.assertRaisesRegex(ValueError, "i-9 is not in the fleet"):
+            fleet_from_records([InstanceRecord(id="i-1")], self_id="i-9")
+        with self.assertRaisesRegex(ValueError, "unknown state 'rebooting'"):
+            fleet_from_records([InstanceRecord(id="i-1", state="rebooting")])
+
+
+class AnswerTest(unittest.TestCase):
+    def fleet(self, self_id=None, explain=None):
+        records = [
+            InstanceRecord(id=f"i-{n}", private_ipv4=f"10.0.0.{n}") for n in (1, 2, 3)
+        ]
+        return fleet_from_records(records, self_id, explain)
+
+    def test_names_are_interned_in_the_order_first_asked_for(self):
+        answer = Answer(self.fleet())
+        self.assertEqual([answer.role("monitor"), answer.role("agent"), answer.role("monitor")], [0, 1, 0])
+        blue, green = answer.cluster("green"), answer.cluster("blue")
+        self.assertEqual(answer.sort_clusters([blue, green, blue]), [green, blue])
+        self.assertEqual(answer.cluster_names([]), "none")
+        self.assertEqual(answer.cluster_names([green, blue]), "blue, green")
+        with self.assertRaises(ValueError):
+            answer.role("")
+
+    def test_members_and_targets_resolve_to_ids_and_addresses(self):
+        fleet = self.fleet(self_id="i-1")
+        answer = Answer(fleet)
+        monitor = answer.role("monitor")
+        for instance in fleet:
+            answer.add_member(
+                instance, monitor, [answer.cluster("blue")], AddressKind.PRIVATE_IP.of(instance), 7070
+            )
+        answer.add_member(2, monitor, address="monitor.example.com")
+        answer.register_with(fleet.instance(1))
+        resolved = answer.resolved()
+        self.assertEqual(
+            resolved["members"][0],
+            {"id": "i-1", "role": "monitor", "clusters": ["blue"], "address": "10.0.0.1", "port": 7070},
+        )
+        self.assertEqual(resolved["members"][3]["address"], "monitor.example.com")
+        self.assertEqual(resolved["register_with"], ["i-2"])
+
+    def test_notes_are_kept_only_for_the_explained_instance(self):
+        calls = []
+
+        def text():
+            calls.append(1)
+            return "made"
+
+        answer = Answer(self.fleet(self_id="i-1", explain="i-2"))
+        answer.note(0, text)
+        answer.note(1, text)
+        answer.note(1, "plain")
+        answer.note_target(1, "not self: dropped")
+        self.assertEqual(answer.resolved()["notes"], [("i-2", "decision", "made"), ("i-2", "decision", "plain")])
+        self.assertEqual(len(calls), 1, "a note's function runs only when the note is kept")
+
+    def test_target_notes_are_kept_when_self_is_explained(self):
+        answer = Answer(self.fleet(self_id="i-1", explain="i-1"))
+        self.assertTrue(answer.explains_targets)
+        answer.note_target(2, lambda: "a target")
+        self.assertEqual(answer.resolved()["notes"], [("i-3", "target", "a target")])
+        self.assertFalse(Answer(self.fleet(self_id="i-1")).explains_targets)
+
+    def test_clusters_are_shared_as_the_rust_sdk_shares_them(self):
+        self.assertTrue(share_a_cluster([], []))
+        self.assertFalse(share_a_cluster([], [1]))
+        self.assertTrue(share_a_cluster([1, 2], [2]))
+        self.assertEqual(shared_clusters([3, 1, 2], [2, 3]), [3, 2])
+
+
+class AddressTest(unittest.TestCase):
+    def test_every_kind_reads_its_address(self):
+        instance = fleet_from_records([full("i-1")]).instance(0)
+        expected = {
+            "private-ip": "i-1-private-ipv4",
+            "public-ip": "i-1-public-ipv4",
+            "private-dns": "i-1-private-dns",
+            "public-dns": "i-1-public-dns",
+            "ipv6": "i-1-v6a",
+        }
+        for name, address in expected.items():
+            kind = AddressKind.parse(name)
+            self.assertEqual(kind.read(instance), address)
+            self.assertIs(kind.of(instance), kind)
+
+    def test_a_missing_address_is_none(self):
+        instance = fleet_from_records([InstanceRecord(id="i-1")]).instance(0)
+        for kind in AddressKind:
+            self.assertIsNone(kind.of(instance))
+
+    def test_an_unknown_kind_names_the_choices(self):
+        with self.assertRaisesRegex(ValueError, "expected one of private-ip, public-ip"):
+            AddressKind.parse("ipv9")
+
+
+class SettingsTest(unittest.TestCase):
+    def test_an_object_is_read(self):
+        self.assertEqual(read_settings("demo", ' {"port": 7070}'), {"port": 7070})
+
+    def test_anything_else_is_refused_with_the_policy_named(self):
+        for document in ("[]", "7", "{"):
+            with self.subTest(document=document), self.assertRaisesRegex(
+                PolicyError, "^invalid demo settings: "
+            ):
+                read_settings("demo", document)
+
+
+if __name__ == "__main__":
+    unittest.main()
