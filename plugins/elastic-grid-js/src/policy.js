@@ -222,18 +222,19 @@ function explainTargets(settings, fleet, answer, own) {
   }
   const taken = new Set(answer.targets);
   const clustered = settings.clusterGroupPrefix !== null;
+  const monitorGroups = fleet.securityGroups.map((group) => is(group, settings.monitorGroup));
   for (const candidate of fleet.instances()) {
-    if (!candidate.securityGroups.some((group) => is(group, settings.monitorGroup))) {
+    if (!candidate.securityGroupIndices.some((group) => monitorGroups[group])) {
       continue;
     }
     const member = memberOf.get(candidate.index);
-    const missing = missingTag(settings, candidate);
+    let missing = null;
     let reason;
     if (candidate.isSelf) {
       reason = "not a target: it is self";
     } else if (!candidate.isRunning) {
       reason = `not a target: it is ${candidate.stateName}`;
-    } else if (missing !== null) {
+    } else if ((missing = missingTag(settings, candidate)) !== null) {
       reason = `not a target: ${missing}`;
     } else if (taken.has(candidate.index)) {
       reason =

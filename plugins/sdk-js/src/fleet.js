@@ -148,9 +148,9 @@ export class Fleet {
     return instance;
   }
 
-  /** Where instance `index`'s run of a shared list starts and ends. */
-  run(ends, index) {
-    return [index === 0 ? 0 : ends[index - 1], ends[index]];
+  /** Where instance `index`'s run of a shared list (see `ends`) starts. */
+  runStart(ends, index) {
+    return index === 0 ? 0 : ends[index - 1];
   }
 }
 
@@ -245,7 +245,8 @@ export class Instance {
   /** Every IPv6 address of every network interface, in EC2's order. */
   get ipv6Addresses() {
     const { columns, strings } = this.fleet;
-    const [start, end] = this.fleet.run(columns.ipv6Ends, this.index);
+    const start = this.fleet.runStart(columns.ipv6Ends, this.index);
+    const end = columns.ipv6Ends[this.index];
     const addresses = [];
     for (let at = start; at < end; at++) {
       addresses.push(strings.get(columns.ipv6Addresses[at]));
@@ -265,7 +266,8 @@ export class Instance {
    */
   get securityGroupIndices() {
     const { columns } = this.fleet;
-    const [start, end] = this.fleet.run(columns.groupEnds, this.index);
+    const start = this.fleet.runStart(columns.groupEnds, this.index);
+    const end = columns.groupEnds[this.index];
     const groups = columns.instanceGroups;
     return ArrayBuffer.isView(groups)
       ? groups.subarray(start, end)
@@ -275,7 +277,8 @@ export class Instance {
   /** The tags, in EC2's order, as `{key, value}`. */
   get tags() {
     const { columns, strings } = this.fleet;
-    const [start, end] = this.fleet.run(columns.tagEnds, this.index);
+    const start = this.fleet.runStart(columns.tagEnds, this.index);
+    const end = columns.tagEnds[this.index];
     const tags = [];
     for (let at = start; at < end; at++) {
       tags.push({
@@ -292,7 +295,8 @@ export class Instance {
    */
   tag(key) {
     const { columns, strings } = this.fleet;
-    const [start, end] = this.fleet.run(columns.tagEnds, this.index);
+    const start = this.fleet.runStart(columns.tagEnds, this.index);
+    const end = columns.tagEnds[this.index];
     for (let at = start; at < end; at++) {
       if (strings.get(columns.tagKeys[at]) === key) {
         return strings.get(columns.tagValues[at]);

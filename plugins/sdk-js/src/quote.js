@@ -49,7 +49,9 @@ export function quote(text) {
   for (const char of text) {
     const code = char.codePointAt(0);
     const escape = ESCAPES[char];
-    if (escape !== undefined) {
+    if (code >= 0x20 && code < 0x7f && escape === undefined) {
+      quoted += char;
+    } else if (escape !== undefined) {
       quoted += escape;
     } else if (within(UNPRINTABLE, code) || (first && within(COMBINING, code))) {
       quoted += `\\u{${code.toString(16)}}`;
