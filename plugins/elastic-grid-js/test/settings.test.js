@@ -1,0 +1,80 @@
+/** The Elastic Grid settings: defaults, every key, and the Rust policy's errors. */
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { AddressKind } from "../../sdk-js/src/native.js";
+import { Settings } from "../src/settings.js";
+
+test("an empty document gives the defaults", () => {
+  const settings = Settings.fromObject({});
+  assert.equal(settings.monitorGroup, "eg-monitor");
+  assert.equal(settings.agentGroup, "eg-cybernode");
+  assert.equal(settings.clusterGroupPrefix, null);
+  assert.equal(settings.address, AddressKind.PRIVATE_IP);
+  assert.equal(settings.monitorPort, null);
+  assert.equal(settings.agentPort, null);
+  assert.deepEqual(settings.requireTags, new Map());
+});
+
+test("every setting is read", () => {
+  const settings = Settings.fromObject({
+    monitor_group: "sg-1",
+    agent_group: "workers",
+    cluster_group_prefix: "cluster-",
+    address: "public-dns",
+    monitor_port: 7070,
+    agent_port: 7071,
+    require_tags: { owner: "*", fleet: "blue" },
+  });
+  assert.equal(settings.monitorGroup, "sg-1");
+  assert.equal(settings.agentGroup, "workers");
+  assert.equal(settings.clusterGroupPrefix, "cluster-");
+  assert.equal(settings.address, AddressKind.PUBLIC_DNS);
+  assert.equal(settings.monitorPort, 7070);
+  assert.equal(settings.agentPort, 7071);
+  assert.deepEqual([...settings.requireTags], [["fleet", "blue"], ["owner", "*"]], "sorted by key");
+});
+
+test("null leaves an optional setting out", () => {
+  const settings = Settings.fromObject({ cluster_group_prefix: null, monitor_port: null });
+  assert.equal(settings.clusterGroupPrefix, null);
+  assert.equal(settings.monitorPort, null);
+});
+
+test("unknown settings are rejected by name", () => {
+  assert.throws(() => Settings.fromObject({ monitor_grup: "x" }), {
+    message:
+      "invalid elastic-grid settings: unknown field `monitor_grup`, expected one of `monitor_group`, `agent_group`, `cluster_group_prefix`, `address`, `monitor_port`, `agent_port`, `require_tags`",
+  });
+});
+
+test("bad values are rejected with the Rust policy's words", () => {
+  for (const [settings, message] of [
+    [{ address: "ipv9" }, "unknown variant `ipv9`, expected one of `private-ip`, `public-ip`, `private-dns`, `public-dns`, `ipv6`"],
+    [{ monitor_port: 70000 }, "invalid value: integer `70000`, expected u16"],
+    [{ agent_port: -1 }, "invalid value: integer `-1`, expected u16"],
+    [{ agent_port: 1.5 }, "invalid type: floating point `1.5`, expected u16"],
+    [{ monitor_port: "7" }, 'invalid type: string "7", expected u16'],
+    [{ monitor_group: null }, "invalid type: null, expected a string"],
+    [{ monitor_group: 1 }, "invalid type: integer `1`, expected a string"],
+    [{ cluster_group_prefix: true }, "invalid type: boolean `true`, expected a string"],
+    [{ monitor_group: "" }, "`monitor_group` is empty"],
+    [{ agent_group: "" }, "`agent_group` is empty"],
+    [{ cluster_group_prefix: "" }, "`cluster_group_prefix` is empty (leave it out to turn clustering off)"],
+    [{ require_tags: { "": "x" } }, "`require_tags` names an empty tag key"],
+    [{ require_tags: { fleet: 1 } }, "invalid type: integer `1`, expected a string"],
+    [{ require_tags: null }, "invalid type: null, expected a map"],
+    [{ require_tags: [] }, "invalid type: sequence, expected a map"],
+  ]) {
+    assert.throws(
+      () => Settings.fromObject(settings),
+      { message: `invalid elastic-grid settings: ${message}` },
+      JSON.stringify(settings),
+    );
+  }
+});
+
+test("ports take every integer from 0 to 65535", () => {
+  assert.equal(Settings.fromObject({ monitor_port: 0 }).monitorPort, 0);
+  assert.equal(Settings.fromObject({ agent_port: 65535 }).agentPort, 65535);
+});

@@ -1,0 +1,168 @@
+/** Building an answer: names, members, targets, notes, and what crosses back. */
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  AddressKind,
+  Answer,
+  Fleet,
+  otherAddress,
+  resolveRecords,
+  shareACluster,
+  sharedClusters,
+} from "../src/native.js";
+
+function fleet({ self = null, explain = null } = {}) {
+  const records = ["i-1", "i-2", "i-3"].map((id) => ({
+    id,
+    privateIpv4: `10.0.0.${id.slice(2)}`,
+  }));
+  return Fleet.fromRecords(records, { self, explain });
+}
+
+test("names are interned once in first use order", () => {
+  const answer = new Answer(fleet());
+  const agent = answer.role("agent");
+  const monitor = answer.role("monitor");
+  assert.equal(answer.role("agent"), agent);
+  assert.notEqual(agent, monitor);
+  assert.equal(answer.roleName(monitor), "monitor");
+  assert.deepEqual(answer.toDecision().roles, ["agent", "monitor"]);
+  const blue = answer.cluster("blue");
+  assert.equal(answer.cluster("blue"), blue);
+  assert.equal(answer.clusterName(blue), "blue");
+});
+
+test("clusters sort by name without repeats", () => {
+  const answer = new Answer(fleet());
+  const red = answer.cluster("red");
+  const blue = answer.cluster("blue");
+  const zurich = answer.cluster("Zürich");
+  const crab = answer.cluster("🦀");
+  const last = answer.cluster("\uffee");
+  assert.deepEqual(answer.sortClusters([red, blue, red, crab, last, zurich]), [
+    zurich,
+    blue,
+    red,
+    last,
+    crab,
+  ]);
+});
+
+test("cluster names read as a list or none", () => {
+  const answer = new Answer(fleet());
+  const clusters = [answer.cluster("blue"), answer.cluster("green")];
+  assert.equal(answer.clusterNames(clusters), "blue, green");
+  assert.equal(answer.clusterNames([]), "none");
+});
+
+test("the resolved answer names ids, roles and own addresses", () => {
+  const resolved = resolveRecords(
+    ["i-1", "i-2"].map((id) => ({ id, privateIpv4: `10.0.0.${id.slice(2)}` })),
+    { self: "i-1" },
+    (fleet, answer) => {
+      const monitor = answer.role("monitor");
+      const second = fleet.instance(1);
+      answer.addMember({
+        instance: second,
+        role: monitor,
+        clusters: [answer.cluster("blue")],
+        address: AddressKind.PRIVATE_IP.of(second),
+        port: 7070,
+      });
+      answer.addMember({ instance: 0, role: answer.role("agent"), address: otherAddress("agent.example") });
+      answer.registerWith(second);
+    },
+  );
+  assert.deepEqual(resolved, {
+    members: [
+      { id: "i-2", role: "monitor", clusters: ["blue"], address: "10.0.0.2", port: 7070 },
+      { id: "i-1", role: "agent", clusters: [], address: "agent.example", port: null },
+    ],
+    registerWith: ["i-2"],
+    notes: [],
+  });
+});
+
+test("the decision is the WIT record as componentize-js lowers it", () => {
+  const answer = new Answer(fleet({ self: "i-1", explain: "i-2" }));
+  const second = answer.fleet.instance(1);
+  answer.addMember({
+    instance: second,
+    role: answer.role("monitor"),
+    address: AddressKind.PUBLIC_DNS.of(second),
+  });
+  answer.addMember({
+    instance: 2,
+    role: answer.role("agent"),
+    clusters: [answer.cluster("blue")],
+    address: AddressKind.IPV6.of(answer.fleet.instance(2)),
+    port: 7071,
+  });
+  answer.addMember({ instance: 0, role: 1, address: AddressKind.PRIVATE_IP.of(answer.fleet.instance(0)) });
+  answer.note(second, "about 2");
+  answer.registerWith(second);
+  assert.deepEqual(answer.toDecision(), {
+    roles: ["monitor", "agent"],
+    clusters: ["blue"],
+    members: [
+      { instance: 1, role: 0, clusters: [], address: undefined, port: undefined },
+      { instance: 2, role: 1, clusters: [0], address: undefined, port: 7071 },
+      { instance: 0, role: 1, clusters: [], address: { tag: "own", val: "private-ipv4" }, port: undefined },
+    ],
+    registerWith: [1],
+    notes: [{ instance: 1, topic: "decision", text: "about 2" }],
+  });
+});
+
+test("notes are kept only for what was asked, and made only then", () => {
+  for (const [explain, expected] of [
+    [null, []],
+    ["i-2", [["i-2", "decision", "about 2"]]],
+    [
+      "i-1",
+      [
+        ["i-1", "decision", "about 1"],
+        ["i-3", "target", "3 as a target"],
+      ],
+    ],
+  ]) {
+    let made = 0;
+    const text = (words) => () => {
+      made += 1;
+      return words;
+    };
+    const notes = resolveRecords(
+      ["i-1", "i-2", "i-3"].map((id) => ({ id })),
+      { self: "i-1", explain },
+      (fleet, answer) => {
+        const [one, two, three] = fleet.instances();
+        answer.note(one, text("about 1"));
+        answer.note(two, text("about 2"));
+        answer.noteTarget(three, text("3 as a target"));
+      },
+    ).notes;
+    assert.deepEqual(notes, expected, `explaining ${explain}`);
+    assert.equal(made, expected.length, "texts made only when kept");
+  }
+});
+
+test("explains and explainsTargets follow the question", () => {
+  const answer = new Answer(fleet({ self: "i-1", explain: "i-1" }));
+  assert.equal(answer.explains(0), true);
+  assert.equal(answer.explains(answer.fleet.instance(1)), false);
+  assert.equal(answer.explainsTargets, true);
+  assert.equal(new Answer(fleet({ self: "i-1", explain: "i-2" })).explainsTargets, false);
+  assert.equal(new Answer(fleet({ explain: "i-2" })).explainsTargets, false);
+  assert.equal(new Answer(fleet({ self: "i-1" })).explainsTargets, false);
+});
+
+test("clusters are shared by a common one or by having none", () => {
+  const [a, b, c] = [0, 1, 2];
+  assert.equal(shareACluster([], []), true);
+  assert.equal(shareACluster([], [a]), false);
+  assert.equal(shareACluster([a], []), false);
+  assert.equal(shareACluster([a, b], [b, c]), true);
+  assert.equal(shareACluster([a], [b, c]), false);
+  assert.deepEqual(sharedClusters([a, b, c], [c, b]), [b, c]);
+});
