@@ -6,7 +6,7 @@ mod common;
 
 use common::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 8] = [
+const COMMANDS: [(&str, &[&str]); 9] = [
     ("rollcall", &[]),
     ("resolve", &["resolve"]),
     ("explain", &["explain"]),
@@ -15,6 +15,7 @@ const COMMANDS: [(&str, &[&str]); 8] = [
     ("plugin-compile", &["plugin", "compile"]),
     ("plugin-check", &["plugin", "check"]),
     ("plugin-diff", &["plugin", "diff"]),
+    ("plugin-test", &["plugin", "test"]),
 ];
 
 #[test]

@@ -71,6 +71,29 @@ Exit codes:
   2  bad usage or input: flags, inventory file, plugin settings, unknown --self
   3  a policy failed: would not load, trapped, returned an error or an invalid answer";
 
+const TEST_HELP: &str = r#"A cases file holds [[case]] tables:
+
+  [[case]]
+  name = "an agent registers with the monitor"
+  inventory = "seed-fleet.json"     # a recorded fleet, relative to this file
+  self = "i-df71a7b6"               # optional
+  settings = { monitor_port = 7070 } # optional, default {}
+  role = "agent"                    # self's role; "" for none
+  clusters = []                     # self's
+  register_with = ["i-2271a74b"]    # self's targets, sorted by id
+  members = { i-2271a74b = "monitor", i-df71a7b6 = "agent" }  # exactly
+  # error = "unknown field"         # instead: part of the expected error
+
+Each expectation is checked only when given. `inventory` and `settings` may
+also be set once at the top of the file for every case.
+
+Exit codes:
+  0  every case passed (or, with --update, the files were rewritten)
+  1  a case failed: one line per difference, then `N passed, M failed`
+  2  bad usage or input: a malformed cases file (file:line), a missing
+     inventory, an unknown self
+  3  the plugin would not load"#;
+
 const COMPILE_EXIT_CODES: &str = "\
 Exit codes:
   0  compiled: the cache entry's path is on stdout
@@ -135,6 +158,11 @@ pub enum PluginCommand {
     /// and address changes, and self's registration targets.
     #[command(after_help = DIFF_EXIT_CODES)]
     Diff(DiffArgs),
+    /// Run a policy on recorded fleets and check its answers against the
+    /// expectations in cases files: self's role, clusters and registration
+    /// targets, every member's role, or the error it must fail with.
+    #[command(after_help = TEST_HELP)]
+    Test(TestArgs),
     /// Say what a plugin file is and whether this rollcall runs it: the
     /// rollcall:policy version it was built for, its imports (with their
     /// WASI versions) and exports, its size and SHA-256; and if refused, why.
@@ -309,6 +337,26 @@ pub struct DiffArgs {
     /// How to print the difference.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The policy under test.
+    #[arg(value_name = "FILE.wasm")]
+    pub plugin: PathBuf,
+
+    /// The cases files (TOML).
+    #[arg(value_name = "CASES.toml", required = true)]
+    pub cases: Vec<PathBuf>,
+
+    /// Rewrite each case's expectations from the policy's answers instead
+    /// of checking them (after recording a new fleet, or for a new case
+    /// that expects nothing yet). Comments and layout are kept.
+    #[arg(long)]
+    pub update: bool,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// How `explain`, `plugin check` and `plugin diff` print.

@@ -74,6 +74,7 @@
 #![warn(missing_docs)]
 
 mod atomic_file;
+mod cases;
 mod changes;
 #[doc(hidden)]
 pub mod cli;

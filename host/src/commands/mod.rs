@@ -3,6 +3,7 @@
 mod explain;
 mod inventory;
 mod plugin;
+mod plugin_test;
 mod resolve;
 mod source;
 mod watch;

@@ -1,6 +1,7 @@
 //! `rollcall plugin compile`: compile a policy ahead of time; `rollcall
 //! plugin check`: say what a plugin file is and whether it would run;
-//! `rollcall plugin diff`: what a new policy would change on a fleet.
+//! `rollcall plugin diff`: what a new policy would change on a fleet;
+//! `rollcall plugin test` (in `plugin_test`): a policy against its cases.
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print};
 use crate::cli::{DiffArgs, PluginCommand, ReportFormat};
@@ -13,6 +14,7 @@ use crate::resolve::self_in_fleet;
 pub async fn run(command: PluginCommand) -> Result<(), Failure> {
     match command {
         PluginCommand::Diff(args) => diff(args).await,
+        PluginCommand::Test(args) => super::plugin_test::run(args).await,
         PluginCommand::Check { plugin, format } => {
             let report = engine()?.check(&plugin)?;
             let text = match format {

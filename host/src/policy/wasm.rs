@@ -177,6 +177,27 @@ impl PolicyEngine {
         settings: &str,
         limits: PolicyLimits,
     ) -> Result<WasmPolicy, PolicyError> {
+        self.compiled(path, bytes, limits)?.reconfigured(settings)
+    }
+
+    /// Reads, compiles (or takes from the cache) and links the plugin at
+    /// `path`, without configuring it: [`WasmPolicy::reconfigured`] gives it
+    /// settings, checked. For `plugin test`, whose cases each bring their
+    /// own settings, some of them meant to be refused.
+    pub(crate) fn compile(
+        &self,
+        path: &Path,
+        limits: PolicyLimits,
+    ) -> Result<WasmPolicy, PolicyError> {
+        self.compiled(path, &read_plugin(path)?, limits)
+    }
+
+    fn compiled(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        limits: PolicyLimits,
+    ) -> Result<WasmPolicy, PolicyError> {
         let load_error = |reason: String| PolicyError::Load {
             path: path.to_owned(),
             reason,
@@ -187,18 +208,16 @@ impl PolicyEngine {
             .component(bytes, &sha256)
             .map_err(|err| load_error(format!("{err:#}")))?;
         let pre = self.linked(&component).map_err(load_error)?;
-        let policy = WasmPolicy {
+        Ok(WasmPolicy {
             identity: PolicyIdentity {
                 path: path.to_owned(),
                 sha256,
             },
             engine: self.engine.clone(),
             pre,
-            settings: settings.to_owned(),
+            settings: "{}".to_owned(),
             limits,
-        };
-        policy.with_instance(0, |_, _| Ok(Ok(())))?;
-        Ok(policy)
+        })
     }
 }
 
