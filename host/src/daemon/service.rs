@@ -656,6 +656,7 @@ mod tests {
             plugin: "agents.wasm".into(),
             plugin_settings: PluginSettings::Inline("{}".to_owned()),
             limits: PolicyLimits::default(),
+            guard: crate::daemon::guard::ChangeGuard::default(),
             sinks: Vec::new(),
             listen: None,
             config_path: None,
