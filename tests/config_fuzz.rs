@@ -38,6 +38,8 @@ plugin = "plugins/elastic_grid.wasm"
 settings = { cluster_group_prefix = "cluster-", monitor_port = 7070 }
 time_limit = "500ms"
 memory_limit_mib = 32
+max_change = "20%"
+accept_change = "0123456789abcdef"
 
 [[sink]]
 kind = "exec"

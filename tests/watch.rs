@@ -81,7 +81,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         &config,
         format!(
             "refresh = \"200ms\"\nself = \"{AGENT}\"\n\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\n\
-             [policy]\nplugin = \"policy.wasm\"\n\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n\n\
+             [policy]\nplugin = \"policy.wasm\"\nmax_change = \"off\"\n\n[[sink]]\nkind = \"file\"\npath = \"membership.json\"\n\n\
              [[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"{}\"]\ntimeout = \"5s\"\n",
             hook.display()
         ),
@@ -121,7 +121,8 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
         ]
     );
 
-    // Another policy: same binary, another answer, swapped in live.
+    // Another policy: same binary, another answer, swapped in live (it
+    // drops every member: past the change guard, turned off here).
     replace(&plugin("tag_roles"), &policy);
     eventually(WAIT, "the tag-roles answer", || {
         read_json(&output).filter(|document| document["members"] == serde_json::json!([]))
@@ -689,5 +690,174 @@ fn a_stdout_nobody_reads_never_stalls_the_daemon() {
         });
     }
     assert_eq!(watch.get("/healthz").0, 200);
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+/// [`seed_config`] with the monitor and agent groups swapped in the
+/// policy's settings: both members change role, and self (the agent) turns
+/// monitor and registers with nobody.
+fn flipped_config(extra: &str) -> String {
+    seed_config(AGENT, extra).replace(
+        "settings = { address = \"private-ip\" }",
+        "settings = { address = \"private-ip\", monitor_group = \"eg-cybernode\", agent_group = \"eg-monitor\" }",
+    )
+}
+
+/// The reload error in `/healthz`, once it contains `fragment`.
+fn reload_error_with(watch: &Daemon, fragment: &str) -> String {
+    eventually(WAIT, &format!("a reload error with {fragment:?}"), || {
+        let (_, health) = watch.get("/healthz");
+        let error = health["reload_error"].as_str()?;
+        error.contains(fragment).then(|| error.to_owned())
+    })
+}
+
+fn reloads(watch: &Daemon, outcome: &str) -> Option<f64> {
+    watch.metric(&format!("rollcall_reloads_total{{outcome=\"{outcome}\"}}"))
+}
+
+#[test]
+fn a_policy_change_that_flips_every_role_is_refused_until_its_change_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");
+    let first = eventually(WAIT, "the first answer", || watch.membership());
+    assert_eq!(common::role_of(&first, AGENT).as_deref(), Some("agent"));
+
+    // The flip, with an accept_change that names another change: refused.
+    write_replacing(
+        &config,
+        &flipped_config("accept_change = \"0123456789abcdef\"\n"),
+    );
+    let error = reload_error_with(&watch, "change guard");
+    for fragment in [
+        "2 of 2 members would leave or change role, more than max_change 50%",
+        &format!("{AGENT} would register with nobody (it registers with 1 now)"),
+        "0 joined, 0 left, 2 changed; registration targets changed for 1 self",
+    ] {
+        assert!(error.contains(fragment), "{fragment:?} in {error}");
+    }
+    let change = error
+        .split("accept_change = \"")
+        .nth(1)
+        .and_then(|rest| rest.get(..16))
+        .unwrap_or_else(|| panic!("no change id in {error}"))
+        .to_owned();
+    assert!(
+        change.bytes().all(|byte| byte.is_ascii_hexdigit()),
+        "{change}"
+    );
+    assert_ne!(change, "0123456789abcdef");
+    assert!(reloads(&watch, "refused").is_some_and(|count| count >= 1.0));
+    assert_eq!(reloads(&watch, "ok"), Some(0.0));
+    let log = watch.stderr();
+    assert!(
+        log.contains("Reload refused by the change guard") && log.contains(&change),
+        "{log}"
+    );
+
+    // The old policy keeps serving, refresh after refresh.
+    let ok_before = watch
+        .metric("rollcall_refreshes_total{outcome=\"ok\"}")
+        .unwrap();
+    eventually(WAIT, "two more refreshes", || {
+        (watch.metric("rollcall_refreshes_total{outcome=\"ok\"}")? >= ok_before + 2.0).then_some(())
+    });
+    let served = watch.membership().unwrap();
+    assert_eq!(common::role_of(&served, AGENT).as_deref(), Some("agent"));
+    assert_eq!(targets(&served), [MONITOR]);
+    assert_eq!(served["policy"], first["policy"]);
+    let (status, _) = watch.get("/healthz");
+    assert_eq!(status, 200, "a refused reload leaves the daemon healthy");
+
+    // accept_change names this change: the same flip goes through.
+    write_replacing(
+        &config,
+        &flipped_config(&format!("accept_change = \"{change}\"\n")),
+    );
+    let flipped = eventually(WAIT, "the accepted flip", || {
+        let document = watch.membership()?;
+        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(document)
+    });
+    assert_eq!(common::role_of(&flipped, MONITOR).as_deref(), Some("agent"));
+    assert!(targets(&flipped).is_empty(), "{flipped}");
+    let (_, health) = watch.get("/healthz");
+    assert_eq!(health["reload_error"], Value::Null, "{health}");
+    assert!(reloads(&watch, "ok").is_some_and(|count| count >= 1.0));
+    assert!(
+        watch.stderr().contains("accept_change names it"),
+        "{}",
+        watch.stderr()
+    );
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+#[test]
+fn a_flip_with_a_new_source_is_judged_on_the_new_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");
+    let first = eventually(WAIT, "the first answer", || watch.membership());
+    // The new fleet has a second monitor: both policies are asked about it.
+    write_replacing(&dir.path().join("grown.json"), &grown_seed_fleet());
+    write_replacing(
+        &config,
+        &flipped_config("").replace("path = \"fleet.json\"", "path = \"grown.json\""),
+    );
+    let error = reload_error_with(&watch, "change guard");
+    for fragment in [
+        "3 of 3 members would leave or change role",
+        "would register with nobody (it registers with 2 now)",
+        "0 joined, 0 left, 3 changed",
+    ] {
+        assert!(error.contains(fragment), "{fragment:?} in {error}");
+    }
+    let served = watch.membership().unwrap();
+    assert_eq!(
+        served["members"], first["members"],
+        "the old fleet and policy"
+    );
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+#[test]
+fn max_change_off_lets_the_same_flip_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = "max_change = \"off\"\n";
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), off);
+    eventually(WAIT, "the first answer", || watch.membership());
+    write_replacing(&config, &flipped_config(off));
+    eventually(WAIT, "the flip", || {
+        let document = watch.membership()?;
+        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
+    });
+    let (_, health) = watch.get("/healthz");
+    assert_eq!(health["reload_error"], Value::Null, "{health}");
+    assert_eq!(reloads(&watch, "refused"), Some(0.0));
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+#[test]
+fn a_harmless_policy_change_passes_the_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let guard = "max_change = \"50%\"\n";
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), guard);
+    eventually(WAIT, "the first answer", || watch.membership());
+    // A new port for the monitors: an address change, nobody dropped.
+    write_replacing(
+        &config,
+        &seed_config(AGENT, guard).replace(
+            "settings = { address = \"private-ip\" }",
+            "settings = { address = \"private-ip\", monitor_port = 7070 }",
+        ),
+    );
+    let moved = eventually(WAIT, "the new port", || {
+        watch
+            .membership()
+            .filter(|document| document["register_with"][0]["port"] == 7070)
+    });
+    assert_eq!(targets(&moved), [MONITOR]);
+    let (_, health) = watch.get("/healthz");
+    assert_eq!(health["reload_error"], Value::Null, "{health}");
+    assert_eq!(reloads(&watch, "refused"), Some(0.0));
+    assert!(reloads(&watch, "ok").is_some_and(|count| count >= 1.0));
     assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }

@@ -199,7 +199,8 @@ pub struct WatchArgs {
     pub identity: SelfArgs,
 
     /// The policy plugin (required without --config). Watched: a new file
-    /// is loaded beside the running one and swapped in only if it works.
+    /// is loaded beside the running one and swapped in only if it works and
+    /// passes the change guard (README "Hot reload").
     #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: Option<PathBuf>,
 

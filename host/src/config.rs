@@ -3,6 +3,7 @@
 //! Unknown keys are errors with `file:line:column`. Relative paths are
 //! relative to the directory of the configuration file.
 
+use crate::daemon::guard::{ChangeGuard, ChangeId, MaxChange};
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
 use crate::output::Format;
@@ -69,6 +70,11 @@ pub struct PolicyConfig {
     pub time_limit: Option<Duration>,
     /// Memory one plugin instance may grow to, in MiB (default 64).
     pub memory_limit_mib: Option<u32>,
+    /// The share of the members a reload's new policy may drop, `"P%"` or
+    /// `"off"` (default `"50%"`; see [`crate::daemon::guard`]).
+    pub max_change: Option<MaxChange>,
+    /// The one change the guard lets through however much it drops.
+    pub accept_change: Option<ChangeId>,
 }
 
 impl PolicyConfig {
@@ -251,6 +257,8 @@ pub struct WatchSettings {
     pub plugin: PathBuf,
     pub plugin_settings: PluginSettings,
     pub limits: PolicyLimits,
+    /// The change guard on reloads of the policy.
+    pub guard: ChangeGuard,
     pub sinks: Vec<SinkConfig>,
     pub listen: Option<SocketAddr>,
     /// The configuration file, watched for changes; `None` with flags only.
@@ -336,6 +344,10 @@ impl Config {
             .limits()
             .apply_to(PolicyLimits::default())
             .map_err(invalid)?;
+        let guard = ChangeGuard {
+            max_change: self.policy.max_change.unwrap_or_default(),
+            accept_change: self.policy.accept_change.clone(),
+        };
         for sink in &self.sinks {
             if let SinkConfig::Exec { timeout, .. } = sink {
                 duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
@@ -351,6 +363,7 @@ impl Config {
             plugin: self.policy.plugin.clone(),
             plugin_settings,
             limits,
+            guard,
             sinks: self.sinks.clone(),
             listen: self.http.as_ref().map(|http| http.listen),
             config_path: Some(origin.to_owned()),
@@ -445,6 +458,8 @@ attempt_timeout = "2s"
 [policy]
 plugin = "plugins/elastic_grid.wasm"
 settings = { cluster_group_prefix = "cluster-", monitor_port = 7070 }
+max_change = "20%"
+accept_change = "0123456789ABCDEF"
 
 [[sink]]
 kind = "file"
@@ -503,6 +518,13 @@ listen = "127.0.0.1:7878"
             ]
         );
         assert_eq!(settings.listen, Some("127.0.0.1:7878".parse().unwrap()));
+        assert_eq!(
+            settings.guard,
+            ChangeGuard {
+                max_change: MaxChange::Percent(20),
+                accept_change: ChangeId::parse("0123456789abcdef"),
+            }
+        );
     }
 
     #[test]
@@ -537,6 +559,35 @@ listen = "127.0.0.1:7878"
         );
         let ec2 = parse("[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p.wasm\"\n").unwrap();
         assert_eq!(ec2.own, SelfChoice::FromImds);
+        assert_eq!(settings.guard.max_change, MaxChange::Percent(50));
+        assert_eq!(settings.guard.accept_change, None);
+    }
+
+    #[test]
+    fn a_bad_change_guard_setting_names_its_place_and_what_is_expected() {
+        let policy = "[source]\nkind = \"file\"\npath = \"f\"\n[policy]\nplugin = \"p\"\n";
+        for (line, expected) in [
+            (
+                "max_change = \"150%\"",
+                "/etc/rollcall/rollcall.toml:6:14: invalid value: string \"150%\", \
+                 expected a share of the members from \"1%\" to \"100%\", or \"off\"",
+            ),
+            (
+                "max_change = 50",
+                "/etc/rollcall/rollcall.toml:6:14: invalid type: integer `50`, \
+                 expected a share of the members from \"1%\" to \"100%\", or \"off\"",
+            ),
+            (
+                "accept_change = \"yes\"",
+                "/etc/rollcall/rollcall.toml:6:17: invalid value: string \"yes\", \
+                 expected a change id: the 16 hex digits a refused reload names",
+            ),
+        ] {
+            let err = parse(&format!("{policy}{line}\n")).unwrap_err();
+            assert_eq!(err.0, expected, "{line}");
+        }
+        let off = parse(&format!("{policy}max_change = \"off\"\n")).unwrap();
+        assert_eq!(off.guard.max_change, MaxChange::Off);
     }
 
     #[test]

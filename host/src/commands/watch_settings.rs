@@ -6,6 +6,7 @@ use crate::config::{
     Config, ConfigError, DEFAULT_REFRESH, FileFormat, PluginSettings, SinkConfig, SourceSettings,
     WatchSettings,
 };
+use crate::daemon::guard::ChangeGuard;
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
 use crate::overrides::InvalidSetting;
@@ -33,6 +34,7 @@ pub fn watch_settings(args: &WatchArgs) -> Result<WatchSettings, ConfigError> {
                 plugin,
                 plugin_settings: PluginSettings::Inline("{}".to_owned()),
                 limits: PolicyLimits::default(),
+                guard: ChangeGuard::default(),
                 sinks: Vec::new(),
                 listen: None,
                 config_path: None,

@@ -498,7 +498,7 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_the_prometheus_text_format() {
         let server = Server::start().await;
-        server.metrics.reload(false);
+        server.metrics.reload(metrics::Reloaded::RolledBack);
         let reply = server.get("/metrics").await;
         assert_eq!(reply.status, 200);
         assert!(

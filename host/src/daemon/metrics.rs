@@ -32,6 +32,27 @@ const EVALUATION_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// How a reload ended, as `rollcall_reloads_total{outcome}` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reloaded {
+    /// Swapped in.
+    Ok,
+    /// The candidate failed; the old configuration serves.
+    RolledBack,
+    /// The change guard held back its policy; the old configuration serves.
+    Refused,
+}
+
+impl Reloaded {
+    fn label(self) -> &'static str {
+        match self {
+            Reloaded::Ok => "ok",
+            Reloaded::RolledBack => "rolled_back",
+            Reloaded::Refused => "refused",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: &'static str,
@@ -163,7 +184,10 @@ impl Metrics {
         );
         registry.register(
             "reloads",
-            "Policy or config reloads by outcome",
+            "Policy or config reloads by outcome: ok (swapped in), rolled_back (the candidate \
+             failed), refused (it works, but the change guard, [policy] max_change, held back \
+             its policy until [policy] accept_change names the change); the old configuration \
+             keeps serving unless ok",
             reloads.clone(),
         );
         registry.register_with_unit(
@@ -189,7 +213,8 @@ impl Metrics {
         for outcome in ["ok", "failed"] {
             drop(refreshes.get_or_create(&OutcomeLabel { outcome }));
         }
-        for outcome in ["ok", "rolled_back"] {
+        for outcome in [Reloaded::Ok, Reloaded::RolledBack, Reloaded::Refused].map(Reloaded::label)
+        {
             drop(reloads.get_or_create(&OutcomeLabel { outcome }));
         }
 
@@ -271,9 +296,9 @@ impl Metrics {
         self.fetch_duration.observe(fetch.as_secs_f64());
     }
 
-    /// Records a reload: `ok`, or rolled back to the previous policy/config.
-    pub fn reload(&self, ok: bool) {
-        let outcome = if ok { "ok" } else { "rolled_back" };
+    /// Records a reload and how it ended.
+    pub fn reload(&self, outcome: Reloaded) {
+        let outcome = outcome.label();
         self.reloads.get_or_create(&OutcomeLabel { outcome }).inc();
     }
 
@@ -350,6 +375,7 @@ mod tests {
             "rollcall_policy_evaluation_seconds_count 0",
             r#"rollcall_reloads_total{outcome="ok"} 0"#,
             r#"rollcall_reloads_total{outcome="rolled_back"} 0"#,
+            r#"rollcall_reloads_total{outcome="refused"} 0"#,
             "# TYPE rollcall_last_success_timestamp_seconds gauge",
             "rollcall_last_success_timestamp_seconds 0.0",
             "# TYPE rollcall_stale gauge",
@@ -450,12 +476,14 @@ mod tests {
     #[test]
     fn reloads_count_by_outcome() {
         let metrics = Metrics::new();
-        metrics.reload(true);
-        metrics.reload(false);
-        metrics.reload(false);
+        metrics.reload(Reloaded::Ok);
+        metrics.reload(Reloaded::RolledBack);
+        metrics.reload(Reloaded::RolledBack);
+        metrics.reload(Reloaded::Refused);
         let text = metrics.render();
         assert_has(&text, r#"rollcall_reloads_total{outcome="ok"} 1"#);
         assert_has(&text, r#"rollcall_reloads_total{outcome="rolled_back"} 2"#);
+        assert_has(&text, r#"rollcall_reloads_total{outcome="refused"} 1"#);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod connections;
 pub mod decide;
+pub mod guard;
 pub mod http;
 pub mod limits;
 pub mod metrics;

@@ -1,9 +1,11 @@
 //! A reload as one transaction: the whole candidate (settings, self, source,
 //! policy, sinks) is built beside the running one and tried on a fleet, and
 //! the daemon then swaps in all of it or keeps all of what it had. Nothing
-//! here changes the running daemon.
+//! here changes the running daemon. A new policy also passes the change
+//! guard ([`super::guard`]) before it is ready.
 
 use super::decide::{KnownSelf, decide};
+use super::guard::{ChangeId, Refusal, Verdict};
 use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::SelfChoice;
 use crate::inventory::{CallCounts, FileSource, Inventory, InventorySource, SourceError};
@@ -68,6 +70,16 @@ pub enum ReloadOutcome {
     },
     /// Something failed; the running daemon is untouched.
     RolledBack(String),
+    /// The candidate works, but the change guard refuses its policy; the
+    /// running daemon is untouched.
+    Refused(Refusal),
+}
+
+/// What the daemon serves now: its answer, and the fleet it decided.
+#[derive(Clone, Copy)]
+pub struct Serving<'a> {
+    pub fleet: &'a Arc<Inventory>,
+    pub answer: &'a Membership,
 }
 
 /// A candidate's answer, and the fleet it decided.
@@ -101,16 +113,17 @@ impl Active {
 }
 
 /// Builds the candidate the files describe now and tries it: on the fleet
-/// fetched from its source if that changed, else on `fleet`, the fleet the
-/// daemon has (if any).
+/// fetched from its source if that changed, else on the fleet the daemon
+/// serves (if any). A new policy's answer is then judged by the change
+/// guard against the answer of the policy in service on the same fleet.
 pub async fn prepare(
     current: &Active,
     loader: &SettingsLoader,
     engine: &PolicyEngine,
     counting: &Counting,
-    fleet: Option<&Arc<Inventory>>,
+    serving: Option<Serving<'_>>,
 ) -> ReloadOutcome {
-    match try_prepare(current, loader, engine, counting, fleet).await {
+    match try_prepare(current, loader, engine, counting, serving).await {
         Ok(outcome) => outcome,
         Err(error) => ReloadOutcome::RolledBack(error),
     }
@@ -121,7 +134,7 @@ async fn try_prepare(
     loader: &SettingsLoader,
     engine: &PolicyEngine,
     counting: &Counting,
-    fleet: Option<&Arc<Inventory>>,
+    serving: Option<Serving<'_>>,
 ) -> Result<ReloadOutcome, String> {
     let settings = loader().map_err(|err| err.to_string())?;
     let files = PolicyFiles::read(&settings)
@@ -134,6 +147,10 @@ async fn try_prepare(
     if !policy_changed && settings == current.settings {
         return Ok(ReloadOutcome::Unchanged);
     }
+    // Only what the policy decides with is guarded: its bytes and settings.
+    let guarded = (files.sha256 != current.policy.sha256
+        || files.settings != current.policy.settings)
+        .then(|| ChangeId::of(&files.sha256, &files.settings));
 
     let policy = if policy_changed {
         build_policy(engine, &settings, files)
@@ -181,7 +198,7 @@ async fn try_prepare(
             .map_err(|err| format!("the new source fails: {err}"))?;
         Some((Arc::new(fetched), Some(started.elapsed())))
     } else {
-        fleet.map(|fleet| (Arc::clone(fleet), None))
+        serving.map(|serving| (Arc::clone(serving.fleet), None))
     };
     let trial = match fleet {
         Some((inventory, fetched)) => {
@@ -198,10 +215,69 @@ async fn try_prepare(
         }
         None => None,
     };
+    if let (Some(change), Some(trial)) = (guarded, &trial)
+        && let Some(refusal) = guard(current, &candidate, trial, serving, change).await
+    {
+        return Ok(ReloadOutcome::Refused(refusal));
+    }
     Ok(ReloadOutcome::Ready {
         candidate: Box::new(candidate),
         trial,
     })
+}
+
+/// The change guard's refusal of `candidate`'s new policy (`change`), if it
+/// refuses: its `trial` against the answer of the policy in service on the
+/// same fleet (the answer served, if the trial kept the fleet).
+async fn guard(
+    current: &Active,
+    candidate: &Active,
+    trial: &Trial,
+    serving: Option<Serving<'_>>,
+    change: ChangeId,
+) -> Option<Refusal> {
+    let decided_now;
+    let answer = match (trial.fetched, serving) {
+        (None, Some(serving)) => serving.answer,
+        _ => {
+            decided_now = answer_now(current, candidate, &trial.inventory).await?;
+            &decided_now
+        }
+    };
+    let configured = candidate.settings.config_path.is_some();
+    match candidate
+        .settings
+        .guard
+        .judge(change, answer, &trial.membership, configured)
+    {
+        Verdict::Pass => None,
+        Verdict::Accepted(refusal) => {
+            tracing::info!(change = %refusal.change, summary = %refusal.summary, "The change guard lets this change through: policy.accept_change names it.");
+            None
+        }
+        Verdict::Refused(refusal) => Some(refusal),
+    }
+}
+
+/// The answer the policy in service gives on `fleet` (a fleet the daemon
+/// has not decided yet), seen from the self it serves. `None`, logged, when
+/// it fails there: the guard then has nothing to compare with.
+async fn answer_now(
+    current: &Active,
+    candidate: &Active,
+    fleet: &Arc<Inventory>,
+) -> Option<Membership> {
+    let mut own = match candidate.settings.own == current.settings.own {
+        true => candidate.own.clone(),
+        false => current.own.clone(),
+    };
+    match decide(&current.policy.policy, fleet, &mut own).await {
+        Ok((answer, _)) => Some(answer),
+        Err(error) => {
+            tracing::warn!(%error, "The running policy fails on the new fleet; the change guard has no answer to compare with and lets the new policy through.");
+            None
+        }
+    }
 }
 
 /// The policy's files as they are now: the plugin, read into memory (a

@@ -14,10 +14,10 @@
 //! watchdog from this loop (and the work it drives), and the stop.
 
 use super::decide::decide;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, Reloaded};
 use super::notify::Notifier;
 use super::publisher::{Delivered, Publisher, Reports};
-use super::reload::{self, Active, BuildError, ReloadOutcome, SettingsLoader, Trial};
+use super::reload::{self, Active, BuildError, ReloadOutcome, Serving, SettingsLoader, Trial};
 use super::status::{Decided, Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
 use crate::changes::EventLog;
@@ -181,8 +181,13 @@ impl Daemon {
             if signal == Signal::Reload {
                 self.notifier.reloading();
                 let counting = self.metrics.counting();
+                let serving = self
+                    .fleet
+                    .as_ref()
+                    .zip(self.current.as_deref())
+                    .map(|(fleet, answer)| Serving { fleet, answer });
                 let outcome = tokio::select! {
-                    outcome = self.notifier.alive_while(reload::prepare(&self.active, &self.loader, &self.engine, &counting, self.fleet.as_ref())) => outcome,
+                    outcome = self.notifier.alive_while(reload::prepare(&self.active, &self.loader, &self.engine, &counting, serving)) => outcome,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_reload(outcome);
@@ -379,7 +384,7 @@ impl Daemon {
                 }
                 self.active = *candidate;
                 self.replace_publisher();
-                self.metrics.reload(true);
+                self.metrics.reload(Reloaded::Ok);
                 self.status.send_modify(|status| {
                     status.reload_failure = None;
                     status.stale_after = self.active.settings.stale_after;
@@ -414,19 +419,29 @@ impl Daemon {
                 return;
             }
             ReloadOutcome::RolledBack(error) => {
-                self.metrics.reload(false);
+                self.metrics.reload(Reloaded::RolledBack);
                 tracing::error!(error = %error, "Reload failed; the running configuration keeps serving.");
-                self.status.send_modify(|status| {
-                    status.reload_failure = Some(Failure {
-                        at: SystemTime::now(),
-                        error,
-                    });
-                });
+                self.reload_failed(error);
+            }
+            ReloadOutcome::Refused(refusal) => {
+                self.metrics.reload(Reloaded::Refused);
+                tracing::error!(change = %refusal.change, summary = %refusal.summary, error = %refusal, "Reload refused by the change guard; the running configuration keeps serving.");
+                self.reload_failed(refusal.to_string());
             }
         }
         // Watch whatever the settings name now (a rename may have replaced
         // a watched symlink's target).
         self.rewatch();
+    }
+
+    /// Shows why the latest reload did not happen in `/healthz`.
+    fn reload_failed(&self, error: String) {
+        self.status.send_modify(|status| {
+            status.reload_failure = Some(Failure {
+                at: SystemTime::now(),
+                error,
+            });
+        });
     }
 
     /// Gives new sinks tasks of their own; the old ones finish what they
@@ -656,6 +671,7 @@ mod tests {
             plugin: "agents.wasm".into(),
             plugin_settings: PluginSettings::Inline("{}".to_owned()),
             limits: PolicyLimits::default(),
+            guard: crate::daemon::guard::ChangeGuard::default(),
             sinks: Vec::new(),
             listen: None,
             config_path: None,
