@@ -15,7 +15,8 @@
  */
 
 import { componentize } from "@bytecodealliance/componentize-js";
-import { mkdir, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { access, constants, writeFile } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,15 +42,35 @@ async function main([entry, out, ...rest]) {
     throw new Error(`${entry} is outside ${MODULE_ROOT}, where the SDK's modules are read from`);
   }
   const output = resolve(out);
-  process.chdir(MODULE_ROOT);
-  const { component } = await componentize({
-    sourcePath: source,
-    witPath: WIT,
-    worldName: "policy",
-    disableFeatures: DISABLED_FEATURES,
+  // Fail before the build, not after it.
+  await access(dirname(output), constants.W_OK).catch((err) => {
+    throw new Error(`cannot write ${output}: ${err.message}`);
   });
-  await mkdir(dirname(output), { recursive: true });
-  await writeFile(output, component);
+  process.chdir(MODULE_ROOT);
+  let built;
+  try {
+    built = await componentize({
+      sourcePath: source,
+      witPath: WIT,
+      worldName: "policy",
+      disableFeatures: DISABLED_FEATURES,
+    });
+  } catch (err) {
+    throw new Error(`${err.message}${syntaxErrors(source, err)}`);
+  }
+  await writeFile(output, built.component);
+}
+
+/**
+ * componentize-js reports a syntax error in the entry module without saying
+ * where: node's own check does.
+ */
+function syntaxErrors(source, err) {
+  if (!/failed to parse JS source/.test(err.message)) {
+    return "";
+  }
+  const check = spawnSync(process.execPath, ["--check", source], { encoding: "utf8" });
+  return check.status === 0 ? "" : `\n${check.stderr.trim()}`;
 }
 
 main(process.argv.slice(2)).catch((err) => {
