@@ -279,6 +279,11 @@ fn the_python_policy_decides_random_fleets_as_the_rules_say() {
     decides_random_fleets_as_the_rules_say("elastic_grid_py");
 }
 
+#[test]
+fn the_javascript_policy_decides_random_fleets_as_the_rules_say() {
+    decides_random_fleets_as_the_rules_say("elastic_grid_js");
+}
+
 /// 300 random fleets and settings decided by the plugin `name`, each
 /// compared with the rules.
 fn decides_random_fleets_as_the_rules_say(name: &str) {

@@ -26,9 +26,9 @@ fn cases_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 #[test]
-fn the_elastic_grid_cases_pass_in_rust_and_python() {
+fn the_elastic_grid_cases_pass_in_every_language() {
     let cases = fixture("elastic-grid-cases.toml");
-    for name in ["elastic_grid", "elastic_grid_py"] {
+    for name in ["elastic_grid", "elastic_grid_py", "elastic_grid_js"] {
         let run = test(&plugin(name), &[&cases], &[]);
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
         assert_eq!(run.stdout, "8 passed, 0 failed\n", "{name}");

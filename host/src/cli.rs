@@ -163,6 +163,24 @@ pub enum PluginCommand {
     /// targets, every member's role, or the error it must fail with.
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
+    /// Make a new policy project: a small working policy (roles from
+    /// security groups, self registers with every monitor), a `build`
+    /// script that writes NAME.wasm, tests/cases.toml that it passes as
+    /// made, and the SDK and WIT of this rollcall.
+    New {
+        /// The project's name: lower-case letters, digits and `-` (the
+        /// directory, the crate or module, and NAME.wasm).
+        #[arg(value_name = "NAME")]
+        name: String,
+
+        /// The language to write the policy in.
+        #[arg(long, value_enum)]
+        lang: crate::scaffold::Language,
+
+        /// Where to make the project's directory.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Say what a plugin file is and whether this rollcall runs it: the
     /// rollcall:policy version it was built for, its imports (with their
     /// WASI versions) and exports, its size and SHA-256; and if refused, why.

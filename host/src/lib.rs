@@ -99,6 +99,7 @@ pub mod policy;
 mod ranges;
 mod report;
 mod resolve;
+mod scaffold;
 mod sink;
 #[doc(hidden)]
 pub mod snapshot;

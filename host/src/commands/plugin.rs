@@ -1,7 +1,8 @@
 //! `rollcall plugin compile`: compile a policy ahead of time; `rollcall
 //! plugin check`: say what a plugin file is and whether it would run;
 //! `rollcall plugin diff`: what a new policy would change on a fleet;
-//! `rollcall plugin test` (in `plugin_test`): a policy against its cases.
+//! `rollcall plugin test` (in `plugin_test`): a policy against its cases;
+//! `rollcall plugin new`: a policy project (`crate::scaffold`).
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print};
 use crate::cli::{DiffArgs, PluginCommand, ReportFormat};
@@ -15,6 +16,14 @@ pub async fn run(command: PluginCommand) -> Result<(), Failure> {
     match command {
         PluginCommand::Diff(args) => diff(args).await,
         PluginCommand::Test(args) => super::plugin_test::run(args).await,
+        PluginCommand::New { name, lang, dir } => {
+            let root = crate::scaffold::create(&name, lang, &dir)
+                .map_err(|err| Failure::new(EXIT_USAGE, err.to_string()))?;
+            print(&format!(
+                "made {root}\nnext: cd {root} && ./build && rollcall plugin test {name}.wasm tests/cases.toml\n",
+                root = root.display()
+            ))
+        }
         PluginCommand::Check { plugin, format } => {
             let report = engine()?.check(&plugin)?;
             let text = match format {

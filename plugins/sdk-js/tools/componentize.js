@@ -4,7 +4,7 @@
  * of the `rollcall:policy@0.2.0` world, made by componentize-js
  * (StarlingMonkey, pre-initialised by wizer; no weval AOT).
  *
- *     node tools/componentize.js ENTRY.js OUT.wasm
+ *     node tools/componentize.js [--root DIR] [--wit DIR] ENTRY.js OUT.wasm
  *
  * ENTRY.js exports `configure` and `decide` (`exportPolicy`) and may import
  * other modules by relative path anywhere under `plugins/` (the SDK among
@@ -33,25 +33,23 @@ const MODULE_ROOT = resolve(here, "..", "..");
 /** The WIT package every policy implements. */
 const WIT = resolve(MODULE_ROOT, "..", "wit");
 
-async function main([entry, out, ...rest]) {
-  if (entry === undefined || out === undefined || rest.length > 0) {
-    throw new Error("usage: componentize.js ENTRY.js OUT.wasm");
-  }
-  const source = relative(MODULE_ROOT, resolve(entry));
+async function main(args) {
+  const { moduleRoot, wit, entry, out } = options(args);
+  const source = relative(moduleRoot, resolve(entry));
   if (source.startsWith(`..${sep}`)) {
-    throw new Error(`${entry} is outside ${MODULE_ROOT}, where the SDK's modules are read from`);
+    throw new Error(`${entry} is outside ${moduleRoot}, where the SDK's modules are read from`);
   }
   const output = resolve(out);
   // Fail before the build, not after it.
   await access(dirname(output), constants.W_OK).catch((err) => {
     throw new Error(`cannot write ${output}: ${err.message}`);
   });
-  process.chdir(MODULE_ROOT);
+  process.chdir(moduleRoot);
   let built;
   try {
     built = await componentize({
       sourcePath: source,
-      witPath: WIT,
+      witPath: wit,
       worldName: "policy",
       disableFeatures: DISABLED_FEATURES,
     });
@@ -59,6 +57,39 @@ async function main([entry, out, ...rest]) {
     throw new Error(`${err.message}${syntaxErrors(source, err)}`);
   }
   await writeFile(output, built.component);
+}
+
+/**
+ * `[--root DIR] [--wit DIR] ENTRY.js OUT.wasm`: the directory modules are
+ * read from (every module the entry imports must be under it) and the WIT
+ * directory, by default this repository's `plugins/` and `wit/` (a project
+ * made by `rollcall plugin new` passes its own).
+ */
+function options(args) {
+  const usage = "usage: componentize.js [--root DIR] [--wit DIR] ENTRY.js OUT.wasm";
+  let moduleRoot = MODULE_ROOT;
+  let wit = WIT;
+  const rest = [];
+  for (let at = 0; at < args.length; at += 1) {
+    if (args[at] === "--root" || args[at] === "--wit") {
+      const value = args[at + 1];
+      if (value === undefined) {
+        throw new Error(`${args[at]} needs a directory; ${usage}`);
+      }
+      if (args[at] === "--root") {
+        moduleRoot = resolve(value);
+      } else {
+        wit = resolve(value);
+      }
+      at += 1;
+    } else {
+      rest.push(args[at]);
+    }
+  }
+  if (rest.length !== 2) {
+    throw new Error(usage);
+  }
+  return { moduleRoot, wit, entry: rest[0], out: rest[1] };
 }
 
 /**
