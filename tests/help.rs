@@ -6,7 +6,7 @@ mod common;
 
 use common::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 9] = [
+const COMMANDS: [(&str, &[&str]); 10] = [
     ("rollcall", &[]),
     ("resolve", &["resolve"]),
     ("explain", &["explain"]),
@@ -16,6 +16,7 @@ const COMMANDS: [(&str, &[&str]); 9] = [
     ("plugin-check", &["plugin", "check"]),
     ("plugin-diff", &["plugin", "diff"]),
     ("plugin-test", &["plugin", "test"]),
+    ("plugin-new", &["plugin", "new"]),
 ];
 
 #[test]
