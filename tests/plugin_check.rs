@@ -185,4 +185,43 @@ mod diff {
         diff(&["--self", "i-nowhere"])
             .fails_with(2, &["self instance i-nowhere is not in the inventory"]);
     }
+
+    #[test]
+    fn the_three_languages_decide_every_self_alike_through_the_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let fleet = fixture("clustered-fleet.json");
+        let settings = r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#;
+        let rust = plugin("elastic_grid");
+        for other in ["elastic_grid_py", "elastic_grid_js"] {
+            let other = plugin(other);
+            let run = rollcall([
+                "plugin",
+                "diff",
+                rust.to_str().unwrap(),
+                other.to_str().unwrap(),
+                "--inventory",
+                fleet.to_str().unwrap(),
+                "--settings-old",
+                settings,
+                "--settings-new",
+                settings,
+                "--all-selves",
+                "--cache-dir",
+                cache.path().to_str().unwrap(),
+            ]);
+            assert_eq!(
+                run.code,
+                0,
+                "{}: {}{}",
+                other.display(),
+                run.stdout,
+                run.stderr
+            );
+        }
+        let cached = std::fs::read_dir(cache.path()).unwrap().count();
+        assert!(
+            cached >= 3,
+            "each plugin compiled into the cache once ({cached} entries)"
+        );
+    }
 }

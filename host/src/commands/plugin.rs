@@ -59,7 +59,7 @@ pub async fn run(command: PluginCommand) -> Result<(), Failure> {
 
 /// Decides the fleet with both policies and prints what differs.
 async fn diff(args: DiffArgs) -> Result<(), Failure> {
-    let engine = engine()?;
+    let engine = engine()?.with_cache(args.cache.cache());
     let load = |path: &std::path::Path, settings: &str| -> Result<WasmPolicy, Failure> {
         let settings = PluginSettings::from_flag(settings)
             .and_then(|settings| settings.load())
