@@ -2,8 +2,8 @@
 //! print why.
 
 use super::resolve::{Fleet, PolicyLoad};
-use super::{EXIT_INTERNAL, Failure, print, source};
-use crate::cli::{ExplainArgs, ReportFormat};
+use super::{Failure, print, render, source};
+use crate::cli::ExplainArgs;
 use crate::explain::explain;
 
 pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
@@ -17,16 +17,10 @@ pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     let policy = policy?;
     let (inventory, own) = read?;
     let explanation = explain(inventory, policy, own, args.instance).await?;
-    let text = match args.format {
-        ReportFormat::Text => explanation.text(),
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&explanation).map_err(|err| {
-                Failure::new(
-                    EXIT_INTERNAL,
-                    format!("cannot render the explanation: {err}"),
-                )
-            })? + "\n"
-        }
-    };
-    print(&text)
+    print(&render(
+        args.format,
+        &explanation,
+        |explanation| explanation.text(),
+        "the explanation",
+    )?)
 }

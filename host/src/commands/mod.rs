@@ -10,7 +10,7 @@ mod watch;
 mod watch_settings;
 
 use crate::atomic_file::write_atomically;
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ReportFormat};
 use crate::explain::ExplainError;
 use crate::inventory::SourceError;
 use crate::policy::{PolicyEngine, PolicyError};
@@ -120,6 +120,22 @@ fn engine() -> Result<PolicyEngine, Failure> {
             format!("cannot set up the WebAssembly engine: {err:#}"),
         )
     })
+}
+
+/// A report (`explain`, `plugin check`, `plugin diff`) as `format` asks:
+/// its text for people, or one JSON document; `what` names it in the error.
+fn render<T: serde::Serialize>(
+    format: ReportFormat,
+    report: &T,
+    text: impl FnOnce(&T) -> String,
+    what: &str,
+) -> Result<String, Failure> {
+    match format {
+        ReportFormat::Text => Ok(text(report)),
+        ReportFormat::Json => serde_json::to_string_pretty(report)
+            .map(|json| json + "\n")
+            .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render {what}: {err}"))),
+    }
 }
 
 /// Writes the command's answer to `output` (atomically), or else to stdout.

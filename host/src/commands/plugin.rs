@@ -4,8 +4,8 @@
 //! `rollcall plugin test` (in `plugin_test`): a policy against its cases;
 //! `rollcall plugin new`: a policy project (`crate::scaffold`).
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print};
-use crate::cli::{DiffArgs, PluginCommand, ReportFormat};
+use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render};
+use crate::cli::{DiffArgs, PluginCommand};
 use crate::config::PluginSettings;
 use crate::diff::DecisionDiff;
 use crate::inventory::{FileSource, Instance, InventorySource};
@@ -26,15 +26,12 @@ pub async fn run(command: PluginCommand) -> Result<(), Failure> {
         }
         PluginCommand::Check { plugin, format } => {
             let report = engine()?.check(&plugin)?;
-            let text = match format {
-                ReportFormat::Text => report.text(),
-                ReportFormat::Json => {
-                    serde_json::to_string_pretty(&report).map_err(|err| {
-                        Failure::new(EXIT_INTERNAL, format!("cannot render the report: {err}"))
-                    })? + "\n"
-                }
-            };
-            print(&text)?;
+            print(&render(
+                format,
+                &report,
+                |report| report.text(),
+                "the report",
+            )?)?;
             if report.accepted() {
                 Ok(())
             } else {
@@ -77,18 +74,12 @@ async fn diff(args: DiffArgs) -> Result<(), Failure> {
     })
     .await
     .map_err(|err| Failure::new(EXIT_INTERNAL, format!("the comparison stopped: {err}")))??;
-    let text = match args.format {
-        ReportFormat::Text => compared.text(),
-        ReportFormat::Json => {
-            serde_json::to_string_pretty(&compared).map_err(|err| {
-                Failure::new(
-                    EXIT_INTERNAL,
-                    format!("cannot render the difference: {err}"),
-                )
-            })? + "\n"
-        }
-    };
-    print(&text)?;
+    print(&render(
+        args.format,
+        &compared,
+        |compared| compared.text(),
+        "the difference",
+    )?)?;
     if compared.is_empty() {
         Ok(())
     } else {
