@@ -135,10 +135,17 @@ impl Membership {
 }
 
 /// A moment as RFC 3339, as every document and event shows time.
+/// A time no calendar date can hold (past year 9999, say) is written as
+/// milliseconds since the epoch rather than panicking.
 pub fn rfc3339(at: std::time::SystemTime) -> String {
-    let at = OffsetDateTime::from(at);
-    at.format(&Rfc3339)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+    let nanos = match at.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),
+        Err(before) => i128::try_from(before.duration().as_nanos()).map_or(i128::MIN, |n| -n),
+    };
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{} ms after 1970", nanos / 1_000_000))
 }
 
 /// A membership for tests: members as (id, role), self's targets as
@@ -179,5 +186,21 @@ pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership 
             error: None,
             snapshot: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_time_past_any_calendar_date_is_written_without_panicking() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        // Year 10000, and 2^63 ms: `OffsetDateTime::from` panics on both.
+        let year_10000 = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert_eq!(rfc3339(year_10000), "253402300800000 ms after 1970");
+        let far = UNIX_EPOCH + Duration::from_millis(1 << 63);
+        assert_eq!(rfc3339(far), format!("{} ms after 1970", 1u64 << 63));
     }
 }

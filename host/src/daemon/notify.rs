@@ -23,6 +23,8 @@ const STATUS_LIMIT: usize = 160;
 
 /// The shortest watchdog ping period, whatever `WATCHDOG_USEC` says.
 const SHORTEST_PING: Duration = Duration::from_millis(1);
+/// The longest, so that no timeout, however long, overflows a deadline.
+const LONGEST_PING: Duration = Duration::from_secs(86_400);
 
 /// The daemon's side of the sd_notify protocol.
 pub struct Notifier {
@@ -89,7 +91,7 @@ impl Notifier {
             Channel::Off => None,
             _ => watchdog
                 .filter(|timeout| !timeout.is_zero())
-                .map(|timeout| (timeout / 2).max(SHORTEST_PING)),
+                .map(|timeout| (timeout / 2).clamp(SHORTEST_PING, LONGEST_PING)),
         };
         Notifier {
             channel,
@@ -379,6 +381,17 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(sent(&record).len(), 6, "at 25 and 30 s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watchdog_timeout_of_any_length_is_kept_without_overflowing() {
+        // WATCHDOG_USEC=18446744073709551615: half of it added to now
+        // overflowed tokio's clock.
+        let (mut notifier, record) = Notifier::recording(Some(Duration::MAX));
+        notifier
+            .alive_while(tokio::time::sleep(LONGEST_PING + Duration::from_secs(1)))
+            .await;
+        assert_eq!(sent(&record), ["WATCHDOG=1"], "pinged at least daily");
     }
 
     #[tokio::test(start_paused = true)]
