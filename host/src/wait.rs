@@ -166,16 +166,29 @@ impl Waiting {
             .collect()
     }
 
+    /// When a wait that began at `started` gives up.
+    pub fn deadline(&self, started: Instant) -> Instant {
+        started
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| started + Duration::from_secs(86_400 * 365))
+    }
+
     /// Takes `first` and then the outcomes of `attempt` until one answer
     /// meets every condition, an attempt fails for good, or the timeout
-    /// passes (an attempt still running then is abandoned).
-    pub async fn until_met<E, F, Fut>(&self, first: Tried<E>, mut attempt: F) -> Waited<E>
+    /// passes, counted from `started`, which the first try's time is part
+    /// of (an attempt still running then is abandoned).
+    pub async fn until_met<E, F, Fut>(
+        &self,
+        started: Instant,
+        first: Tried<E>,
+        mut attempt: F,
+    ) -> Waited<E>
     where
         E: fmt::Display,
         F: FnMut() -> Fut,
         Fut: Future<Output = Tried<E>>,
     {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.deadline(started);
         let mut rng = fastrand::Rng::new();
         let mut said = String::new();
         let mut doublings = backoff(0, &first);
@@ -185,8 +198,9 @@ impl Waiting {
         };
         loop {
             let jitter = rng.f64().mul_add(JITTER.1 - JITTER.0, JITTER.0);
-            let pause = self.interval.mul_f64(jitter) * 2u32.pow(doublings);
-            tokio::time::sleep_until(deadline.min(Instant::now() + pause)).await;
+            let pause = self.interval.mul_f64(jitter).saturating_mul(2u32.pow(doublings));
+            let wake = Instant::now().checked_add(pause).unwrap_or(deadline);
+            tokio::time::sleep_until(deadline.min(wake)).await;
             if Instant::now() >= deadline {
                 break;
             }

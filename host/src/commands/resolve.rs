@@ -30,7 +30,21 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
         choice,
         own: tokio::sync::OnceCell::new(),
     };
-    let (policy, first) = tokio::join!(load.run(), fleet.read());
+    // `--wait-timeout` bounds the whole wait, its first try included.
+    let started = tokio::time::Instant::now();
+    let first_read = async {
+        let Some(waiting) = &waiting else {
+            return fleet.read().await;
+        };
+        tokio::time::timeout_at(waiting.deadline(started), fleet.read())
+            .await
+            .unwrap_or_else(|_| {
+                Err(ResolveError::Source(SourceError::Unavailable(
+                    "the first try was still reading the fleet".to_owned(),
+                )))
+            })
+    };
+    let (policy, first) = tokio::join!(load.run(), first_read);
     let policy = policy?;
     // The latest fleet is kept, so that it is never freed: see `answer`.
     let latest_fleet = std::sync::Mutex::new(None);
@@ -53,7 +67,7 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
         return answered;
     };
     let waited = waiting
-        .until_met(tried(first), || async {
+        .until_met(started, tried(first), || async {
             tried(decide(fleet.read().await).await)
         })
         .await;

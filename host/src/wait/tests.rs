@@ -106,6 +106,8 @@ enum Outcome {
     Throttled,
     Broken,
     Hangs,
+    /// Down, after this many seconds.
+    SlowlyDown(u64),
 }
 
 impl Script {
@@ -143,6 +145,13 @@ impl Script {
             },
             Outcome::Broken => Tried::Final("the policy trapped".to_owned()),
             Outcome::Hangs => std::future::pending().await,
+            Outcome::SlowlyDown(seconds) => {
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                Tried::Transient {
+                    error: "EC2 is down".to_owned(),
+                    throttled: false,
+                }
+            }
         }
     }
 
@@ -155,9 +164,22 @@ impl Script {
     }
 }
 
+/// The wait as `resolve` runs it: its time starts before the first try.
 async fn run(waiting: &Waiting, script: &Script) -> Waited<String> {
+    let started = Instant::now();
     let first = script.attempt().await;
-    waiting.until_met(first, || script.attempt()).await
+    waiting
+        .until_met(started, first, || script.attempt())
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_tries_time_counts_against_the_timeout() {
+    let script = Script::new(&[Outcome::SlowlyDown(20)]);
+    let started = Instant::now();
+    let waited = run(&waiting(&["targets>=1"], 30, 1), &script).await;
+    assert!(matches!(waited, Waited::NoAnswer(_)), "{waited:?}");
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
 }
 
 #[tokio::test(start_paused = true)]
