@@ -8,6 +8,7 @@ use crate::daemon::notify::Notifier;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
+use crate::identity::SelfChoice;
 use crate::inventory::{Ec2Settings, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::policy::{CompiledCache, PolicyError};
@@ -26,7 +27,9 @@ const EVENT_HISTORY: usize = 256;
 /// otherwise, every page of every region or an error, never part of a fleet.
 /// With [`Ec2Settings::snapshot`], fetches read the fleet's shared snapshot
 /// in S3 and list EC2 only when it is too old and this node wins the
-/// refresh; `self_id` names this node as the snapshot's writer.
+/// refresh; `self_id` names this node as the snapshot's writer (without one
+/// it only reads: readers believe a snapshot only from a running instance
+/// of the fleet it lists).
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")]
@@ -47,7 +50,11 @@ pub async fn open_ec2(
     settings: Ec2Settings,
     self_id: Option<&str>,
 ) -> Result<Arc<dyn InventorySource>, SourceError> {
-    snapshot::open(settings, Sharing::at_boot(self_id.map(str::to_owned))).await
+    let own = match self_id {
+        Some(id) => SelfChoice::Given(id.to_owned()),
+        None => SelfChoice::Nobody,
+    };
+    snapshot::open(settings, Sharing::at_boot(&own)).await
 }
 
 /// Why [`watch`] could not start.

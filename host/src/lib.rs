@@ -63,6 +63,8 @@
 //!   recent history.
 //! - `report`: error chains as one line.
 //! - `atomic_file`: replacing files without readers seeing a partial one.
+//! - `bounded_read`: reading a stream whole under a byte cap, the buffer
+//!   bounded too.
 //! - `cli`: flags and what they mean as settings.
 //! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
@@ -74,6 +76,7 @@
 #![warn(missing_docs)]
 
 mod atomic_file;
+mod bounded_read;
 mod cases;
 mod changes;
 #[doc(hidden)]

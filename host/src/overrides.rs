@@ -7,7 +7,8 @@
 use crate::inventory::{Ec2Settings, Filter};
 use crate::policy::PolicyLimits;
 use crate::ranges::{self, Bounded, Written};
-use crate::snapshot::{S3Location, SnapshotSettings};
+use crate::daemon::guard::MaxChange;
+use crate::snapshot::{S3Location, SnapshotSettings, SnapshotWrite};
 use clap::Args;
 use serde::Deserialize;
 use std::time::Duration;
@@ -97,6 +98,24 @@ pub struct Ec2Overrides {
     #[serde(default, with = "humantime_serde")]
     pub snapshot_max_age: Option<Duration>,
 
+    /// How far ahead of this node's clock a snapshot's listing time may be
+    /// before it is refused as from the future [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::SNAPSHOT_CLOCK_SKEW.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub snapshot_clock_skew: Option<Duration>,
+
+    /// The share of the fleet served ("P%" or "off") a new snapshot may
+    /// remove before this node's own listing or the next snapshot must
+    /// confirm it [default: 50%].
+    #[arg(long, value_name = "P%|off", value_parser = max_shrink)]
+    pub snapshot_max_shrink: Option<MaxChange>,
+
+    /// Whether this node may write the snapshot: `auto` (when its refresh
+    /// comes first and it knows its own instance id) or `never` (it only
+    /// reads, and needs only s3:GetObject) [default: auto].
+    #[arg(long, value_name = "auto|never")]
+    pub snapshot_write: Option<SnapshotWrite>,
+
     /// Whether IMDS may be asked for self and the region.
     #[arg(skip)]
     pub imds: Option<bool>,
@@ -175,6 +194,21 @@ impl Ec2Overrides {
                         ranges::SNAPSHOT_MAX_AGE.key,
                         "--snapshot-max-age",
                     ),
+                    (
+                        self.snapshot_clock_skew.is_some(),
+                        ranges::SNAPSHOT_CLOCK_SKEW.key,
+                        "--snapshot-clock-skew",
+                    ),
+                    (
+                        self.snapshot_max_shrink.is_some(),
+                        "source.snapshot_max_shrink",
+                        "--snapshot-max-shrink",
+                    ),
+                    (
+                        self.snapshot_write.is_some(),
+                        "source.snapshot_write",
+                        "--snapshot-write",
+                    ),
                 ];
                 return match tuning.into_iter().find(|(given, _, _)| *given) {
                     Some((_, key, flag)) => Err(InvalidSetting::NeedsSnapshot { key, flag }),
@@ -190,6 +224,10 @@ impl Ec2Overrides {
         if let Some(age) = checked(&ranges::SNAPSHOT_MAX_AGE, self.snapshot_max_age)? {
             snapshot.max_age = Some(age);
         }
+        snapshot.clock_skew = checked(&ranges::SNAPSHOT_CLOCK_SKEW, self.snapshot_clock_skew)?
+            .unwrap_or(snapshot.clock_skew);
+        snapshot.max_shrink = self.snapshot_max_shrink.unwrap_or(snapshot.max_shrink);
+        snapshot.write = self.snapshot_write.unwrap_or(snapshot.write);
         Ok(Some(snapshot))
     }
 }
@@ -296,6 +334,13 @@ fn counted<T: Copy + Into<i64>>(
 /// The parser of `--filter`: the text, once it is known to be a filter.
 fn filter_text(text: &str) -> Result<String, String> {
     text.parse::<Filter>().map(|_| text.to_owned())
+}
+
+/// `--snapshot-max-shrink`: as `[policy] max_change` is written.
+fn max_shrink(text: &str) -> Result<MaxChange, String> {
+    MaxChange::parse(text).ok_or_else(|| {
+        format!("{text:?} is not a share (expected \"P%\" with P from 1 to 100, or \"off\")")
+    })
 }
 
 #[cfg(test)]
@@ -534,7 +579,8 @@ imds = false
                 "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
                  `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
                  `max_attempts`, `snapshot`, `s3_endpoint_url`, `ec2_budget`, \
-                 `snapshot_max_age`, `imds`"
+                 `snapshot_max_age`, `snapshot_clock_skew`, `snapshot_max_shrink`, \
+                 `snapshot_write`, `imds`"
             ),
             "{err}"
         );
@@ -572,5 +618,59 @@ imds = false
             Flags::try_parse_from(["rollcall", "--snapshot", "bucket/prefix"]).is_err(),
             "a location that is not s3:// is refused"
         );
+    }
+
+    #[test]
+    fn what_a_node_believes_of_a_snapshot_is_set_by_the_file_or_a_flag() {
+        let defaults = SnapshotSettings::at("s3://fleet-bucket/prod".parse().unwrap());
+        assert_eq!(defaults.clock_skew, Duration::from_secs(5));
+        assert_eq!(defaults.max_shrink, MaxChange::Percent(50));
+        assert_eq!(defaults.write, SnapshotWrite::Auto);
+
+        let from_file = file(
+            "snapshot = \"s3://fleet-bucket/prod\"\nsnapshot_clock_skew = \"2s\"\n\
+             snapshot_max_shrink = \"20%\"\nsnapshot_write = \"never\"\n",
+        );
+        let snapshot = from_file
+            .apply_to(Ec2Settings::default())
+            .unwrap()
+            .snapshot
+            .unwrap();
+        assert_eq!(snapshot.clock_skew, Duration::from_secs(2));
+        assert_eq!(snapshot.max_shrink, MaxChange::Percent(20));
+        assert_eq!(snapshot.write, SnapshotWrite::Never);
+
+        let from_flags = flags(&[
+            "--snapshot",
+            "s3://fleet-bucket/prod",
+            "--snapshot-max-shrink",
+            "off",
+            "--snapshot-write",
+            "auto",
+            "--snapshot-clock-skew",
+            "0s",
+        ])
+        .ec2;
+        let snapshot = from_flags
+            .apply_to(Ec2Settings::default())
+            .unwrap()
+            .snapshot
+            .unwrap();
+        assert_eq!(snapshot.max_shrink, MaxChange::Off);
+        assert_eq!(snapshot.clock_skew, Duration::ZERO);
+
+        for bad in [
+            &["--snapshot-max-shrink", "150%"][..],
+            &["--snapshot-write", "sometimes"],
+            &["--snapshot-clock-skew", "2h"],
+        ] {
+            let args = ["rollcall"].iter().chain(bad);
+            assert!(Flags::try_parse_from(args).is_err(), "{bad:?}");
+        }
+        let err = flags(&["--snapshot-write", "never"])
+            .ec2
+            .apply_to(Ec2Settings::default())
+            .unwrap_err();
+        assert!(err.of_flag().starts_with("--snapshot-write tunes"), "{}", err.of_flag());
     }
 }

@@ -67,6 +67,11 @@ pub const SNAPSHOT_MAX_AGE: Bounded<Duration> = Bounded {
     key: "source.snapshot_max_age",
     range: millis(100)..=hours(24),
 };
+pub const SNAPSHOT_CLOCK_SKEW: Bounded<Duration> = Bounded {
+    flag: Some("--snapshot-clock-skew"),
+    key: "source.snapshot_clock_skew",
+    range: Duration::ZERO..=hours(1),
+};
 /// `resolve --wait-timeout` (a flag only: `resolve` reads no configuration
 /// file).
 pub const WAIT_TIMEOUT: Bounded<Duration> = Bounded {
@@ -112,7 +117,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
-pub const DURATIONS: [&Bounded<Duration>; 11] = [
+pub const DURATIONS: [&Bounded<Duration>; 12] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -121,6 +126,7 @@ pub const DURATIONS: [&Bounded<Duration>; 11] = [
     &FETCH_TIMEOUT,
     &POLICY_TIME_LIMIT,
     &SNAPSHOT_MAX_AGE,
+    &SNAPSHOT_CLOCK_SKEW,
     &EXEC_TIMEOUT,
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,

@@ -104,7 +104,8 @@ fn register_counting(registry: &mut Registry) -> Counting {
     );
     registry.register(
         "snapshot_reads",
-        "Reads of the fleet's snapshot by outcome (fresh, not_modified, stale, missing, failed)",
+        "Reads of the fleet's snapshot by outcome (fresh, not_modified, stale, missing, failed, \
+         unusable, from_the_future, shrinking)",
         reads.clone(),
     );
     registry.register(
@@ -133,6 +134,9 @@ fn register_counting(registry: &mut Registry) -> Counting {
             reads_stale: series(&reads, "stale"),
             reads_missing: series(&reads, "missing"),
             reads_failed: series(&reads, "failed"),
+            reads_unusable: series(&reads, "unusable"),
+            reads_from_the_future: series(&reads, "from_the_future"),
+            reads_shrinking: series(&reads, "shrinking"),
             writes,
             leases_won: series(&leases, "won"),
             leases_lost: series(&leases, "lost"),

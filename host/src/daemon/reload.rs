@@ -358,6 +358,7 @@ async fn open_source(
                 refresh: settings.refresh,
                 jitter: settings.jitter,
                 writer: settings.own.given_id().map(str::to_owned),
+                writer_from_imds: settings.own == SelfChoice::FromImds,
                 tally: counting.snapshot.clone(),
                 calls: counting.ec2_calls.clone(),
             };

@@ -19,6 +19,7 @@ pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use filter::Filter;
 pub use ids::{IdProblem, check_ids};
 pub use page_guard::MAX_PAGE_BYTES;
+pub(crate) use page_guard::printable;
 
 use std::time::SystemTime;
 
@@ -166,6 +167,22 @@ pub enum SourceError {
     /// The source refused for now: EC2's API budget is spent.
     #[error("{0}")]
     Throttled(String),
+}
+
+impl SourceError {
+    /// The same kind of error, its message after `context`: a throttled
+    /// listing stays throttled, whoever reports it.
+    pub fn context(self, context: impl std::fmt::Display) -> SourceError {
+        match self {
+            SourceError::Input(message) => SourceError::Input(format!("{context}: {message}")),
+            SourceError::Unavailable(message) => {
+                SourceError::Unavailable(format!("{context}: {message}"))
+            }
+            SourceError::Throttled(message) => {
+                SourceError::Throttled(format!("{context}: {message}"))
+            }
+        }
+    }
 }
 
 /// Something that produces a complete fleet. A source never returns a partial

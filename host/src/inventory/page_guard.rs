@@ -349,7 +349,7 @@ pub(super) fn excerpt(body: &[u8]) -> String {
 
 /// `text` for a message: whitespace runs as one space, other control
 /// characters as `?`, cut after `limit` characters (marked with `...`).
-pub(super) fn printable(text: &str, limit: usize) -> String {
+pub(crate) fn printable(text: &str, limit: usize) -> String {
     let mut out = String::new();
     let mut count = 0;
     let mut last_space = false;

@@ -12,6 +12,20 @@
 //! `fresh_for` old when read and is kept one refresh interval (plus jitter),
 //! so never older than two intervals.
 //!
+//! What another node wrote is untrusted input ([`super::format`] checks its
+//! shape, this module its sense):
+//! - a snapshot's age is taken on this node's clock: from its listing time,
+//!   but never less than the time since this node first saw the object, and
+//!   one listed further ahead of this clock than `clock_skew` is refused;
+//! - a snapshot that would shrink the fleet served by more than `max_shrink`
+//!   is held back until this node's own listing or the next snapshot
+//!   confirms it;
+//! - every listing passes the gate except the one of a lease this node
+//!   won and read back, so no store's answer, however wrong, takes the
+//!   fleet past its EC2 budget;
+//! - a node that may not write (`snapshot_write = "never"`, or that does
+//!   not know its own id) never takes a lease and never writes.
+//!
 //! The object store and the lister are traits and time comes from tokio
 //! ([`Clock`]), so tests and the fleet simulation drive the real logic.
 
@@ -59,8 +73,10 @@ impl Clock {
         }
     }
 
+    /// The start's wall time, should adding to it overflow.
     pub fn now(&self) -> SystemTime {
-        self.wall + self.start.elapsed()
+        let elapsed = self.start.elapsed();
+        self.wall.checked_add(elapsed).unwrap_or(self.wall)
     }
 }
 
@@ -114,9 +130,19 @@ pub struct Coordination {
     /// `DescribeInstances` calls per second the whole fleet may spend on
     /// fallback listings.
     pub ec2_budget: f64,
-    /// This node's instance id, written into leases and snapshots.
+    /// This node's instance id, written into leases and snapshots (see
+    /// [`Coordinator::learn_writer`] for one learnt later).
     pub writer: Option<String>,
     pub mode: Mode,
+    /// How far ahead of this node's clock a snapshot's listing time may be.
+    pub clock_skew: Duration,
+    /// The share of the fleet served (0 to 1) a new snapshot may remove
+    /// before it needs confirming; `None`: any.
+    pub max_shrink: Option<f64>,
+    /// Whether this node may take leases and write the snapshot (it also
+    /// needs to know its own id: readers take only a snapshot whose writer
+    /// is a running instance of its fleet).
+    pub write: bool,
 }
 
 /// The fleet a refresh came to, and where it came from.
@@ -147,6 +173,13 @@ pub struct Tally {
     pub reads_stale: Counter,
     pub reads_missing: Counter,
     pub reads_failed: Counter,
+    /// Objects read whole but refused: not a snapshot of this fleet, too
+    /// large, or from an unknown writer.
+    pub reads_unusable: Counter,
+    /// Snapshots listed too far ahead of this node's clock.
+    pub reads_from_the_future: Counter,
+    /// Snapshots held back: they would shrink the fleet served too much.
+    pub reads_shrinking: Counter,
     pub writes: Counter,
     pub leases_won: Counter,
     pub leases_lost: Counter,
@@ -154,7 +187,7 @@ pub struct Tally {
     pub snapshot_age: Gauge<f64, AtomicU64>,
 }
 
-/// A usable snapshot, as a node keeps it.
+/// A usable snapshot, as a node's process keeps it.
 #[derive(Debug)]
 pub struct Remembered {
     pub listed_at: SystemTime,
@@ -179,13 +212,24 @@ impl From<Snapshot> for Remembered {
 #[derive(Default)]
 pub struct SharedDecoding(std::sync::Mutex<Option<(String, Arc<Remembered>)>>);
 
+/// A usable snapshot as this node knows it: with its entity tag (none for
+/// one this node listed itself) and when this node first saw it.
+struct Known {
+    snapshot: Arc<Remembered>,
+    etag: Option<String>,
+    seen_at: SystemTime,
+}
+
 /// What the node remembers between refreshes.
 #[derive(Default)]
 struct Memory {
-    /// The last usable snapshot, with its entity tag (none for one this node
-    /// listed itself).
-    snapshot: Option<(Arc<Remembered>, Option<String>)>,
-    /// How many instances the last fleet had: the gate's fleet size.
+    /// The last usable snapshot.
+    snapshot: Option<Known>,
+    /// A newer snapshot held back because it would shrink the fleet served
+    /// too much, and why.
+    held: Option<(Known, String)>,
+    /// How many instances the last fleet served had: the gate's fleet size,
+    /// and what a shrinking snapshot is judged against.
     fleet_size: Option<usize>,
     throttled_in_a_row: u32,
     /// The period of the last draw at the gate: one per period, however
@@ -197,6 +241,9 @@ struct Memory {
 enum Found {
     /// A usable snapshot (new or unchanged).
     Usable,
+    /// A new snapshot that would shrink the fleet served too much: held
+    /// back until confirmed.
+    Shrinking,
     Missing,
     Unusable(Unusable),
     Failed(StoreError),
@@ -210,6 +257,8 @@ pub struct Coordinator {
     scope: Scope,
     clock: Clock,
     memory: Mutex<Memory>,
+    /// This node's instance id, from the settings or learnt later.
+    writer: std::sync::OnceLock<String>,
     rng: std::sync::Mutex<fastrand::Rng>,
     decoding: Arc<SharedDecoding>,
     pub tally: Tally,
@@ -225,6 +274,10 @@ impl Coordinator {
         seed: u64,
     ) -> Coordinator {
         let scope = lister.scope();
+        let writer = std::sync::OnceLock::new();
+        if let Some(id) = &settings.writer {
+            let _ = writer.set(id.clone());
+        }
         Coordinator {
             store,
             lister,
@@ -233,6 +286,7 @@ impl Coordinator {
             scope,
             clock,
             memory: Mutex::new(Memory::default()),
+            writer,
             rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
             decoding: Arc::new(SharedDecoding::default()),
             tally: Tally::default(),
@@ -282,19 +336,40 @@ impl Coordinator {
         ))
     }
 
+    /// This node's instance id, if known.
+    pub fn writer(&self) -> Option<&str> {
+        self.writer.get().map(String::as_str)
+    }
+
+    /// Learns this node's instance id (from IMDS, say), if it had none.
+    pub fn learn_writer(&self, id: String) {
+        let _ = self.writer.set(id);
+    }
+
+    /// Whether this node takes leases and writes the snapshot.
+    fn writes(&self) -> bool {
+        self.settings.write && self.writer().is_some()
+    }
+
     /// One refresh: the fleet, or why there is none to give this time.
     pub async fn refresh(&self) -> Result<Fleet, SourceError> {
         let mut memory = self.memory.lock().await;
         let found = self.read(&mut memory).await;
-        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.fresh_for) {
+        if let Found::Shrinking = found {
+            return self.confirm_shrink(&mut memory).await;
+        }
+        // At boot, a node whose store fails lists as it would without one,
+        // rather than serve its own earlier listing again.
+        let boot_without_store =
+            self.settings.mode == Mode::Boot && matches!(found, Found::Failed(_));
+        if !boot_without_store
+            && let Some(fleet) = self.snapshot_younger_than(&mut memory, self.settings.fresh_for)
+        {
             return Ok(fleet);
         }
         // The snapshot in the store, if usable: what a lease replaces.
         let replacing = match &found {
-            Found::Usable => memory
-                .snapshot
-                .as_ref()
-                .map(|(snapshot, _)| snapshot.listed_at),
+            Found::Usable => memory.snapshot.as_ref().map(|known| known.snapshot.listed_at),
             _ => None,
         };
         let mut s3_failure = match found {
@@ -303,26 +378,22 @@ impl Coordinator {
                 tracing::warn!(snapshot = %self.describe(), %why, "The snapshot cannot be used; refreshing it.");
                 None
             }
-            Found::Usable | Found::Missing => None,
+            Found::Usable | Found::Missing | Found::Shrinking => None,
         };
-        if s3_failure.is_none() {
+        if s3_failure.is_none() && self.writes() {
             match self.take_lease(replacing).await {
                 Ok(true) => {
-                    match self.list(&mut memory, true).await {
-                        Ok(fleet) => return Ok(fleet),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "Listing EC2 for the fleet failed.");
-                        }
-                    }
-                    // The listing failed: an older snapshot may still serve.
-                    return self
-                        .snapshot_younger_than(&memory, self.settings.max_age)
-                        .ok_or_else(|| {
-                            SourceError::Unavailable(
-                                "this node took the refresh lease, but listing EC2 failed"
-                                    .to_owned(),
-                            )
-                        });
+                    let listed = self.list(&mut memory, true).await;
+                    return listed.or_else(|err| {
+                        tracing::warn!(error = %err, "Listing EC2 for the fleet failed.");
+                        // An older snapshot may still serve.
+                        self.snapshot_younger_than(&mut memory, self.settings.max_age)
+                            .ok_or_else(|| {
+                                err.context(
+                                    "this node took the refresh lease, but listing EC2 failed",
+                                )
+                            })
+                    });
                 }
                 Ok(false) => {
                     if let Some(fleet) = self.wait_for_winner(&mut memory).await {
@@ -331,8 +402,14 @@ impl Coordinator {
                 }
                 Err(err) => s3_failure = Some(err),
             }
+        } else if s3_failure.is_none()
+            && let Some(fleet) = self.wait_for_winner(&mut memory).await
+        {
+            return Ok(fleet);
         }
-        if let Some(fleet) = self.snapshot_younger_than(&memory, self.settings.max_age) {
+        if !boot_without_store
+            && let Some(fleet) = self.snapshot_younger_than(&mut memory, self.settings.max_age)
+        {
             return Ok(fleet);
         }
         self.fall_back(&mut memory, s3_failure).await
@@ -341,13 +418,9 @@ impl Coordinator {
     /// Reads the snapshot (conditionally on the one remembered) and
     /// remembers it if it is usable.
     async fn read(&self, memory: &mut Memory) -> Found {
-        let etag = memory
-            .snapshot
-            .as_ref()
-            .and_then(|(_, etag)| etag.as_deref());
-        let read = self.store.get(&self.key(SNAPSHOT_OBJECT), etag).await;
-        let unchanged = matches!(read, Ok(Read::NotModified));
-        let found = match read {
+        let etag = memory.snapshot.as_ref().and_then(|known| known.etag.clone());
+        let read = self.store.get(&self.key(SNAPSHOT_OBJECT), etag.as_deref()).await;
+        let (body, etag) = match read {
             Err(err) => {
                 self.tally.reads_failed.inc();
                 return Found::Failed(err);
@@ -356,34 +429,124 @@ impl Coordinator {
                 self.tally.reads_missing.inc();
                 return Found::Missing;
             }
+            Ok(Read::Oversized { limit }) => {
+                self.tally.reads_unusable.inc();
+                return Found::Unusable(Unusable::TooLarge { limit });
+            }
             Ok(Read::NotModified) => {
                 self.tally.reads_not_modified.inc();
-                Found::Usable
+                self.note_age(memory);
+                return Found::Usable;
             }
-            Ok(Read::Found { body, etag }) => match self.decode(&body, &etag) {
-                Ok(snapshot) => {
-                    memory.snapshot = Some((snapshot, Some(etag)));
-                    Found::Usable
-                }
-                Err(why) => {
-                    self.tally.reads_failed.inc();
-                    return Found::Unusable(why);
-                }
-            },
+            Ok(Read::Found { body, etag }) => (body, etag),
         };
-        if let Some((snapshot, _)) = &memory.snapshot {
-            let age = self.age(snapshot.listed_at);
-            self.tally.snapshot_age.set(age.as_secs_f64());
-            let fresh = age < self.settings.fresh_for;
-            if !unchanged {
-                if fresh {
-                    self.tally.reads_fresh.inc();
-                } else {
-                    self.tally.reads_stale.inc();
-                }
+        let now = self.clock.now();
+        let seen_at = match (&memory.held, &memory.snapshot) {
+            (Some((held, _)), _) if held.etag.as_deref() == Some(etag.as_str()) => held.seen_at,
+            (_, Some(known)) if known.etag.as_deref() == Some(etag.as_str()) => known.seen_at,
+            _ => now,
+        };
+        let snapshot = match self.decode(&body, &etag).and_then(|snapshot| {
+            self.check_clock(&snapshot, now)?;
+            Ok(snapshot)
+        }) {
+            Ok(snapshot) => snapshot,
+            Err(why) => {
+                match why {
+                    Unusable::FromTheFuture { .. } => self.tally.reads_from_the_future.inc(),
+                    _ => self.tally.reads_unusable.inc(),
+                };
+                return Found::Unusable(why);
             }
+        };
+        let known = Known {
+            snapshot,
+            etag: Some(etag),
+            seen_at,
+        };
+        if let Some(why) = self.shrinks(memory, &known) {
+            self.tally.reads_shrinking.inc();
+            memory.held = Some((known, why));
+            return Found::Shrinking;
         }
-        found
+        memory.held = None;
+        memory.snapshot = Some(known);
+        if self.note_age(memory) < self.settings.fresh_for {
+            self.tally.reads_fresh.inc();
+        } else {
+            self.tally.reads_stale.inc();
+        }
+        Found::Usable
+    }
+
+    /// Sets the age gauge to the remembered snapshot's age, and gives it.
+    fn note_age(&self, memory: &Memory) -> Duration {
+        let age = memory
+            .snapshot
+            .as_ref()
+            .map_or(Duration::ZERO, |known| self.age(known));
+        self.tally.snapshot_age.set(age.as_secs_f64());
+        age
+    }
+
+    /// Refuses a snapshot listed further ahead of this node's clock than
+    /// the skew allowed.
+    fn check_clock(&self, snapshot: &Remembered, now: SystemTime) -> Result<(), Unusable> {
+        match snapshot.listed_at.duration_since(now) {
+            Ok(ahead) if ahead > self.settings.clock_skew => Err(Unusable::FromTheFuture {
+                ahead,
+                allowed: self.settings.clock_skew,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why `known` may not replace the fleet served without confirmation,
+    /// if it may not: it lists fewer than `1 - max_shrink` of the instances
+    /// last served. A held snapshot that a newer one agrees with is
+    /// confirmed: two listings saw the fleet shrink.
+    fn shrinks(&self, memory: &Memory, known: &Known) -> Option<String> {
+        let max_shrink = self.settings.max_shrink?;
+        let served = memory.fleet_size?;
+        let size = known.snapshot.instances.len();
+        let least = (served as f64 * (1.0 - max_shrink)).ceil();
+        if size as f64 >= least {
+            return None;
+        }
+        if let Some((held, _)) = &memory.held
+            && held.etag != known.etag
+            && held.snapshot.listed_at < known.snapshot.listed_at
+        {
+            tracing::info!(instances = size, served, "A second snapshot confirms the fleet shrank.");
+            return None;
+        }
+        Some(format!(
+            "the snapshot {} lists {size} instances where {served} were served (more than {:.0}% \
+             fewer); it serves once this node's own listing or the next snapshot confirms it",
+            self.describe(),
+            max_shrink * 100.0
+        ))
+    }
+
+    /// A shrinking snapshot is held back: this node lists EC2 itself, if the
+    /// gate lets it, and serves (and shares) what it finds; otherwise it
+    /// says why the fleet it served is kept.
+    async fn confirm_shrink(&self, memory: &mut Memory) -> Result<Fleet, SourceError> {
+        let why = memory
+            .held
+            .as_ref()
+            .map(|(_, why)| why.clone())
+            .unwrap_or_default();
+        tracing::warn!(snapshot = %self.describe(), %why, "A snapshot would shrink the fleet.");
+        match self.gate(memory) {
+            Gate::Open(chance) => {
+                tracing::info!(chance, "Listing EC2 to confirm a shrinking snapshot.");
+                let listed = self.list(memory, self.writes()).await;
+                memory.held = None;
+                listed.map_err(|err| err.context(format_args!("{why}; listing EC2 failed")))
+            }
+            Gate::Closed(_) => Err(SourceError::Unavailable(why)),
+        }
     }
 
     fn decode(&self, body: &[u8], etag: &str) -> Result<Arc<Remembered>, Unusable> {
@@ -402,17 +565,23 @@ impl Coordinator {
         Ok(snapshot)
     }
 
-    fn age(&self, listed_at: SystemTime) -> Duration {
-        self.clock
-            .now()
-            .duration_since(listed_at)
-            .unwrap_or_default()
+    /// How old `known` is on this node's clock: since its listing time, and
+    /// never less than since this node first saw it.
+    fn age(&self, known: &Known) -> Duration {
+        let now = self.clock.now();
+        let since = |at: SystemTime| now.duration_since(at).unwrap_or_default();
+        since(known.snapshot.listed_at).max(since(known.seen_at))
     }
 
     /// The remembered snapshot as a fleet, if it is younger than `limit`.
-    fn snapshot_younger_than(&self, memory: &Memory, limit: Duration) -> Option<Fleet> {
-        let (snapshot, _) = memory.snapshot.as_ref()?;
-        (self.age(snapshot.listed_at) < limit).then(|| Fleet {
+    fn snapshot_younger_than(&self, memory: &mut Memory, limit: Duration) -> Option<Fleet> {
+        let known = memory.snapshot.as_ref()?;
+        if self.age(known) >= limit {
+            return None;
+        }
+        let snapshot = &known.snapshot;
+        memory.fleet_size = Some(snapshot.instances.len());
+        Some(Fleet {
             instances: Arc::clone(&snapshot.instances),
             listed_at: snapshot.listed_at,
             origin: Origin::Snapshot {
@@ -422,28 +591,47 @@ impl Coordinator {
     }
 
     /// Tries to become this period's refresher; `Ok(false)` when another
-    /// node already is.
+    /// node already is. A lease counts as won only when the store, read
+    /// back, holds this node's own (a store that says yes to every write
+    /// would otherwise make every node the lister).
     async fn take_lease(&self, replacing: Option<SystemTime>) -> Result<bool, StoreError> {
         let now = self.clock.now();
+        let nonce = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .u64(..);
         let lease = serde_json::json!({
-            "writer": self.settings.writer,
+            "writer": self.writer(),
             "at_ms": millis(since_epoch(now)),
+            "nonce": nonce,
         });
         let body = lease.to_string().into_bytes();
-        match self
-            .store
-            .put(&self.lease_key(now, replacing), body, true)
-            .await?
-        {
-            Written::Stored => {
-                self.tally.leases_won.inc();
-                Ok(true)
-            }
-            Written::AlreadyThere => {
-                self.tally.leases_lost.inc();
-                Ok(false)
-            }
+        let key = self.lease_key(now, replacing);
+        let won = match self.store.put(&key, body.clone(), true).await? {
+            Written::Stored => match self.store.get(&key, None).await {
+                Ok(Read::Found { body: stored, .. }) if stored[..] == body[..] => true,
+                read => {
+                    let found = match read {
+                        Ok(Read::Found { body, .. }) => crate::inventory::printable(
+                            &String::from_utf8_lossy(&body[..body.len().min(200)]),
+                            60,
+                        ),
+                        Ok(other) => format!("{other:?}"),
+                        Err(err) => err.to_string(),
+                    };
+                    tracing::warn!(lease = %key, %found, "The store took the lease but does not give it back; not listing for the fleet.");
+                    false
+                }
+            },
+            Written::AlreadyThere => false,
+        };
+        if won {
+            self.tally.leases_won.inc();
+        } else {
+            self.tally.leases_lost.inc();
         }
+        Ok(won)
     }
 
     /// Reads again, a few times, until the lease's winner has written a
@@ -452,13 +640,14 @@ impl Coordinator {
         let mut wait = FIRST_FOLLOW_UP.min(self.settings.refresh / 4);
         for _ in 0..FOLLOW_UPS {
             tokio::time::sleep(wait).await;
-            if let Found::Failed(_) = self.read(memory).await {
-                return None;
+            match self.read(memory).await {
+                Found::Failed(_) | Found::Shrinking => return None,
+                Found::Usable | Found::Missing | Found::Unusable(_) => {}
             }
             if let Some(fleet) = self.snapshot_younger_than(memory, self.settings.fresh_for) {
                 return Some(fleet);
             }
-            wait = (wait * 2).min(self.settings.refresh / 4);
+            wait = wait.saturating_mul(2).min(self.settings.refresh / 4);
         }
         None
     }
@@ -488,14 +677,17 @@ impl Coordinator {
         memory.fleet_size = Some(listing.instances.len());
         // Whole milliseconds, as the snapshot stores it: the writer and its
         // readers then name the same moment.
-        let listed_at = UNIX_EPOCH + Duration::from_millis(millis(since_epoch(self.clock.now())));
+        let now = self.clock.now();
+        let listed_at = UNIX_EPOCH
+            .checked_add(Duration::from_millis(millis(since_epoch(now))))
+            .unwrap_or(now);
         let snapshot = Snapshot {
             scope: self.scope.clone(),
             listed_at,
-            writer: self.settings.writer.clone(),
+            writer: self.writer().map(str::to_owned),
             instances: listing.instances,
         };
-        if share {
+        if share && self.writes() {
             self.share(&snapshot).await;
         }
         let snapshot = Arc::new(Remembered::from(snapshot));
@@ -506,7 +698,12 @@ impl Coordinator {
         };
         // Remembered without an entity tag: the next read fetches whatever
         // is stored, this node's write or a later one.
-        memory.snapshot = Some((snapshot, None));
+        memory.snapshot = Some(Known {
+            snapshot,
+            etag: None,
+            seen_at: now,
+        });
+        memory.held = None;
         Ok(fleet)
     }
 
@@ -531,23 +728,20 @@ impl Coordinator {
         }
     }
 
-    /// No snapshot serves: list EC2 behind the gate, or say why not.
-    async fn fall_back(
-        &self,
-        memory: &mut Memory,
-        s3_failure: Option<StoreError>,
-    ) -> Result<Fleet, SourceError> {
-        let period = self.period(self.clock.now());
+    /// Whether this node may list EC2 now, outside a lease it won, and with
+    /// what chance it was let: at boot always; in a daemon one draw per
+    /// period, with the chance that keeps the whole fleet within its
+    /// budget (1 for a node that has seen no fleet yet).
+    fn gate(&self, memory: &mut Memory) -> Gate {
         let chance = match self.settings.mode {
-            Mode::Boot => 1.0,
-            Mode::Daemon if memory.drawn_in == Some(period) => 0.0,
+            Mode::Boot => return Gate::Open(1.0),
             Mode::Daemon => {
-                let nodes = memory.fleet_size.or_else(|| {
-                    memory
-                        .snapshot
-                        .as_ref()
-                        .map(|(snapshot, _)| snapshot.instances.len())
-                });
+                let period = self.period(self.clock.now());
+                if memory.drawn_in == Some(period) {
+                    return Gate::Closed(0.0);
+                }
+                memory.drawn_in = Some(period);
+                let nodes = memory.fleet_size;
                 let pages = pages(
                     nodes.unwrap_or(0),
                     self.lister.page_size(),
@@ -562,6 +756,24 @@ impl Coordinator {
                 )
             }
         };
+        let draw = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .f64();
+        if draw < chance {
+            Gate::Open(chance)
+        } else {
+            Gate::Closed(chance)
+        }
+    }
+
+    /// No snapshot serves: list EC2 behind the gate, or say why not.
+    async fn fall_back(
+        &self,
+        memory: &mut Memory,
+        s3_failure: Option<StoreError>,
+    ) -> Result<Fleet, SourceError> {
         let why = match &s3_failure {
             Some(err) => format!("the snapshot {} cannot be read: {err}", self.describe()),
             None => format!(
@@ -570,27 +782,26 @@ impl Coordinator {
                 self.settings.max_age
             ),
         };
-        memory.drawn_in = Some(period);
-        let draw = self
-            .rng
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .f64();
-        if draw < chance {
-            tracing::info!(%why, chance, "Listing EC2 directly.");
-            return self
-                .list(memory, s3_failure.is_none())
-                .await
-                .map_err(|err| {
-                    SourceError::Unavailable(format!("{why}; listing EC2 failed: {err}"))
-                });
+        match self.gate(memory) {
+            Gate::Open(chance) => {
+                tracing::info!(%why, chance, "Listing EC2 directly.");
+                self.list(memory, s3_failure.is_none())
+                    .await
+                    .map_err(|err| err.context(format_args!("{why}; listing EC2 failed")))
+            }
+            Gate::Closed(chance) => Err(SourceError::Unavailable(format!(
+                "{why}; EC2 is left to other nodes this time (this node lists with chance \
+                 {chance:.4}, to keep the fleet within {} calls/s)",
+                self.settings.ec2_budget
+            ))),
         }
-        Err(SourceError::Unavailable(format!(
-            "{why}; EC2 is left to other nodes this time (this node lists with chance {chance:.4}, \
-             to keep the fleet within {} calls/s)",
-            self.settings.ec2_budget
-        )))
     }
+}
+
+/// What the gate said, and the chance it drew against.
+enum Gate {
+    Open(f64),
+    Closed(f64),
 }
 
 fn since_epoch(at: SystemTime) -> Duration {

@@ -5,13 +5,16 @@
 //!
 //! A reader checks the header before it reads the fleet: another format
 //! version or another scope (regions, filters) is refused with both named.
-//! Both the object and its decompressed content are read under a size cap.
+//! Both the object and its decompressed content are read under a size cap,
+//! the content while it is decompressed. What another node wrote is checked
+//! for sense too: a listing time that is no time, or a writer that is not a
+//! running instance of the fleet it lists, makes the object unusable.
 
 use crate::inventory::{
     Instance, MAX_INVENTORY_FILE_BYTES, parse_describe_instances, write_describe_instances,
 };
 use serde::{Deserialize, Serialize};
-use std::io::Read;
+use crate::bounded_read::{Capped, read_within};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The version this rollcall writes and reads.
@@ -89,6 +92,21 @@ pub enum Unusable {
     Scope { found: Scope, wanted: Scope },
     #[error("it is not a rollcall snapshot: {0}")]
     Corrupt(String),
+    #[error("it is larger than {}, the most a snapshot may be", crate::inventory::size_text(*.limit))]
+    TooLarge { limit: u64 },
+    #[error("its listing time, {listed_at_ms} ms after 1970, is not a time this node can hold")]
+    ListingTime { listed_at_ms: u64 },
+    #[error(
+        "it was listed {} ahead of this node's clock (more than the {} allowed): \
+         its writer's clock is wrong, or the object is forged",
+        humantime::format_duration(*.ahead),
+        humantime::format_duration(*.allowed)
+    )]
+    FromTheFuture { ahead: Duration, allowed: Duration },
+    #[error("it names no writer; a snapshot is taken only from a running instance of its fleet")]
+    NoWriter,
+    #[error("its writer {writer} is not a running instance of the fleet it lists")]
+    WriterNotRunning { writer: String },
 }
 
 impl Snapshot {
@@ -110,20 +128,19 @@ impl Snapshot {
 
     /// Reads an object, refusing one of another format or scope.
     pub fn decode(object: &[u8], wanted: &Scope) -> Result<Snapshot, Unusable> {
+        Snapshot::decode_within(object, wanted, MAX_SNAPSHOT_BYTES)
+    }
+
+    /// [`Snapshot::decode`] with `cap` bytes at most decompressed.
+    pub fn decode_within(object: &[u8], wanted: &Scope, cap: u64) -> Result<Snapshot, Unusable> {
         let corrupt = |what: String| Unusable::Corrupt(what);
         let decoder = zstd::stream::read::Decoder::new(object)
             .map_err(|err| corrupt(format!("cannot start zstd: {err}")))?;
-        let mut plain = Vec::new();
-        decoder
-            .take(MAX_SNAPSHOT_BYTES + 1)
-            .read_to_end(&mut plain)
-            .map_err(|err| corrupt(format!("not a zstd frame: {err}")))?;
-        if plain.len() as u64 > MAX_SNAPSHOT_BYTES {
-            return Err(corrupt(format!(
-                "it holds more than {} decompressed",
-                crate::inventory::size_text(MAX_SNAPSHOT_BYTES)
-            )));
-        }
+        let plain = match read_within(decoder, cap) {
+            Ok(Capped::Whole(plain)) => plain,
+            Ok(Capped::TooLong) => return Err(Unusable::TooLarge { limit: cap }),
+            Err(err) => return Err(corrupt(format!("not a zstd frame: {err}"))),
+        };
         let newline = plain
             .iter()
             .position(|&byte| byte == b'\n')
@@ -144,14 +161,26 @@ impl Snapshot {
                 wanted: wanted.clone(),
             });
         }
+        let listed_at = UNIX_EPOCH
+            .checked_add(Duration::from_millis(header.listed_at_ms))
+            .ok_or(Unusable::ListingTime {
+                listed_at_ms: header.listed_at_ms,
+            })?;
         let instances =
             parse_describe_instances(fleet).map_err(|err| corrupt(format!("fleet: {err}")))?;
         crate::inventory::check_ids(&instances)
             .map_err(|problem| corrupt(format!("fleet: {problem}")))?;
+        let writer = header.writer.ok_or(Unusable::NoWriter)?;
+        let running = |instance: &&Instance| instance.id == writer && instance.state == "running";
+        if !instances.iter().any(|instance| running(&instance)) {
+            return Err(Unusable::WriterNotRunning {
+                writer: crate::inventory::printable(&writer, 100),
+            });
+        }
         Ok(Snapshot {
             scope: header.scope,
-            listed_at: UNIX_EPOCH + Duration::from_millis(header.listed_at_ms),
-            writer: header.writer,
+            listed_at,
+            writer: Some(writer),
             instances,
         })
     }
@@ -228,6 +257,44 @@ mod tests {
             assert!(matches!(
                 Snapshot::decode(&object, &scope()),
                 Err(Unusable::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn content_past_the_cap_is_refused_while_it_is_decompressed() {
+        let object = snapshot().encode().unwrap();
+        let plain = zstd::bulk::decompress(&object, 1 << 20).unwrap().len() as u64;
+        assert!(Snapshot::decode_within(&object, &scope(), plain).is_ok());
+        assert_eq!(
+            Snapshot::decode_within(&object, &scope(), plain - 1),
+            Err(Unusable::TooLarge { limit: plain - 1 })
+        );
+    }
+
+    #[test]
+    fn a_snapshot_is_taken_only_from_a_running_instance_of_its_fleet() {
+        let mut forged = snapshot();
+        forged.writer = None;
+        let object = forged.encode().unwrap();
+        assert_eq!(Snapshot::decode(&object, &scope()), Err(Unusable::NoWriter));
+
+        forged.writer = Some("i-elsewhere\u{1b}[2K".to_owned());
+        let err = Snapshot::decode(&forged.encode().unwrap(), &scope()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "its writer i-elsewhere?[2K is not a running instance of the fleet it lists"
+        );
+
+        // A writer that lists itself stopped, or an empty fleet.
+        let mut stopped = snapshot();
+        stopped.instances[0].state = "stopped".to_owned();
+        let mut empty = snapshot();
+        empty.instances.clear();
+        for forged in [stopped, empty] {
+            assert!(matches!(
+                Snapshot::decode(&forged.encode().unwrap(), &scope()),
+                Err(Unusable::WriterNotRunning { .. })
             ));
         }
     }

@@ -2,6 +2,11 @@
 //! costs a few bytes) and a PUT that is either plain or first-writer-wins
 //! (`If-None-Match: *`, every later writer gets 412).
 //!
+//! Every request has deadlines ([`Deadlines`]): to connect, to the first
+//! byte of the answer, and for the whole request, body included, so a store
+//! that answers slowly or drips its body costs a bounded time. The body is
+//! read under [`MAX_OBJECT_BYTES`], into a buffer that never grows past it.
+//!
 //! A custom endpoint (`--s3-endpoint-url`, `AWS_ENDPOINT_URL_S3`,
 //! `AWS_ENDPOINT_URL`) is addressed path-style, as moto and most
 //! S3-compatible servers need.
@@ -12,6 +17,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The largest snapshot object read: a 100,000-instance fleet compresses to
 /// a few tens of MiB.
@@ -73,22 +79,42 @@ impl fmt::Display for S3Location {
     }
 }
 
+/// How long one request to the store may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// To establish a connection (`--connect-timeout`).
+    pub connect: Duration,
+    /// From sending a request to the first byte of its answer, per attempt
+    /// (`--attempt-timeout`).
+    pub first_byte: Duration,
+    /// The whole request, retries and body included (`--fetch-timeout`).
+    pub total: Duration,
+}
+
 pub struct S3Store {
     client: Client,
     bucket: String,
     /// `s3://bucket`, and the endpoint when it is not AWS's.
     described: String,
+    total: Duration,
 }
 
 impl S3Store {
-    /// A store on `bucket` with the credentials, region, retries and
-    /// timeouts of `config`; `endpoint_url` overrides the endpoint.
+    /// A store on `bucket` with the credentials, region and retries of
+    /// `config`, and `deadlines`; `endpoint_url` overrides the endpoint.
     pub fn new(
         config: &aws_config::SdkConfig,
         bucket: &str,
         endpoint_url: Option<&str>,
+        deadlines: Deadlines,
     ) -> Arc<S3Store> {
-        let mut builder = aws_sdk_s3::config::Builder::from(config);
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(deadlines.connect)
+            .read_timeout(deadlines.first_byte)
+            .operation_attempt_timeout(deadlines.first_byte)
+            .operation_timeout(deadlines.total)
+            .build();
+        let mut builder = aws_sdk_s3::config::Builder::from(config).timeout_config(timeouts);
         let custom_endpoint = endpoint_url
             .map(str::to_owned)
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
@@ -104,6 +130,80 @@ impl S3Store {
             client: Client::from_conf(builder.build()),
             bucket: bucket.to_owned(),
             described,
+            total: deadlines.total,
+        })
+    }
+
+    /// `request`, or a time-out naming what took too long.
+    async fn within_deadline<T>(
+        &self,
+        doing: &str,
+        key: &str,
+        request: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.total, request)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError(format!(
+                    "{doing} {}/{key}: no whole answer within {}",
+                    self.described,
+                    humantime::format_duration(self.total)
+                )))
+            })
+    }
+
+    async fn get_now(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_if_none_match(if_none_match.map(str::to_owned))
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            Err(err) => {
+                return match status(&err) {
+                    Some(304) => Ok(Read::NotModified),
+                    Some(404) => Ok(Read::Missing),
+                    _ => Err(self.failure("reading", key, &err)),
+                };
+            }
+        };
+        let oversized = Read::Oversized {
+            limit: MAX_OBJECT_BYTES,
+        };
+        let length = output.content_length().unwrap_or(0);
+        if u64::try_from(length).is_ok_and(|length| length > MAX_OBJECT_BYTES) {
+            return Ok(oversized);
+        }
+        let etag = output.e_tag().unwrap_or_default().to_owned();
+        let mut stream = output.body;
+        // Grown as it arrives, up to the cap: a length the server gave may
+        // be a lie.
+        let mut body = Vec::with_capacity(usize::try_from(length).unwrap_or(0).min(1 << 20));
+        while let Some(chunk) = stream.try_next().await.map_err(|err| {
+            StoreError(format!(
+                "reading {}/{key}: the body was cut: {}",
+                self.described,
+                crate::report::error_chain(&err)
+            ))
+        })? {
+            let length = body.len().saturating_add(chunk.len());
+            if length as u64 > MAX_OBJECT_BYTES {
+                return Ok(oversized);
+            }
+            if length > body.capacity() {
+                let grown = length.max(body.capacity().saturating_mul(2));
+                let limit = usize::try_from(MAX_OBJECT_BYTES).unwrap_or(usize::MAX);
+                body.reserve_exact(grown.min(limit) - body.len());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Read::Found {
+            body: body.into(),
+            etag,
         })
     }
 
@@ -159,56 +259,8 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
-        let answer = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .set_if_none_match(if_none_match.map(str::to_owned))
-            .send()
-            .await;
-        let output = match answer {
-            Ok(output) => output,
-            Err(err) => {
-                return match status(&err) {
-                    Some(304) => Ok(Read::NotModified),
-                    Some(404) => Ok(Read::Missing),
-                    _ => Err(self.failure("reading", key, &err)),
-                };
-            }
-        };
-        let too_big = || {
-            StoreError(format!(
-                "reading {}/{key}: the object is larger than {} MiB",
-                self.described,
-                MAX_OBJECT_BYTES >> 20
-            ))
-        };
-        if output
-            .content_length()
-            .is_some_and(|length| length as u64 > MAX_OBJECT_BYTES)
-        {
-            return Err(too_big());
-        }
-        let etag = output.e_tag().unwrap_or_default().to_owned();
-        let mut stream = output.body;
-        let mut body = Vec::new();
-        while let Some(chunk) = stream.try_next().await.map_err(|err| {
-            StoreError(format!(
-                "reading {}/{key}: the body was cut: {}",
-                self.described,
-                crate::report::error_chain(&err)
-            ))
-        })? {
-            if (body.len() + chunk.len()) as u64 > MAX_OBJECT_BYTES {
-                return Err(too_big());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Read::Found {
-            body: body.into(),
-            etag,
-        })
+        self.within_deadline("reading", key, self.get_now(key, if_none_match))
+            .await
     }
 
     async fn put(
@@ -217,23 +269,26 @@ impl ObjectStore for S3Store {
         body: Vec<u8>,
         only_if_absent: bool,
     ) -> Result<Written, StoreError> {
-        let answer = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(body))
-            .set_if_none_match(only_if_absent.then(|| "*".to_owned()))
-            .send()
-            .await;
-        match answer {
-            Ok(_) => Ok(Written::Stored),
-            // 409: another conditional write of the key is in flight.
-            Err(err) if only_if_absent && matches!(status(&err), Some(412 | 409)) => {
-                Ok(Written::AlreadyThere)
+        let request = async {
+            let answer = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .set_if_none_match(only_if_absent.then(|| "*".to_owned()))
+                .send()
+                .await;
+            match answer {
+                Ok(_) => Ok(Written::Stored),
+                // 409: another conditional write of the key is in flight.
+                Err(err) if only_if_absent && matches!(status(&err), Some(412 | 409)) => {
+                    Ok(Written::AlreadyThere)
+                }
+                Err(err) => Err(self.failure("writing", key, &err)),
             }
-            Err(err) => Err(self.failure("writing", key, &err)),
-        }
+        };
+        self.within_deadline("writing", key, request).await
     }
 }
 

@@ -5,8 +5,10 @@ use super::coordinator::{
     Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin, Tally,
 };
 use super::format::Scope;
-use super::s3::{S3Location, S3Store};
-use super::{DEFAULT_MAX_AGE_INTERVALS, SnapshotSettings};
+use super::s3::{Deadlines, S3Location, S3Store};
+use super::{DEFAULT_MAX_AGE_INTERVALS, SnapshotSettings, SnapshotWrite};
+use crate::daemon::guard::MaxChange;
+use crate::identity::{SelfChoice, instance_id_from_imds};
 use crate::inventory::{
     CallCounts, Ec2Settings, Ec2Source, Inventory, InventorySource, SnapshotNote, SourceError,
 };
@@ -21,8 +23,12 @@ pub struct Sharing {
     /// The most a refresh is delayed at random.
     pub jitter: Duration,
     /// This node's instance id, when known: written into leases and
-    /// snapshots, for people.
+    /// snapshots. Readers believe only a snapshot whose writer is a running
+    /// instance of its fleet, so a node that knows no id never writes.
     pub writer: Option<String>,
+    /// Whether to ask IMDS for the id before the first refresh, when
+    /// `writer` is not given.
+    pub writer_from_imds: bool,
     /// Where coordination counts what it did, and EC2 calls are counted
     /// (a daemon's metrics hold them, across reloads).
     pub tally: Tally,
@@ -33,12 +39,13 @@ impl Sharing {
     /// A one-shot command's: it has no answer to keep, so with no usable
     /// snapshot it lists EC2 itself; it assumes the fleet's default refresh
     /// interval.
-    pub fn at_boot(writer: Option<String>) -> Sharing {
+    pub fn at_boot(own: &SelfChoice) -> Sharing {
         Sharing {
             mode: Mode::Boot,
             refresh: crate::config::DEFAULT_REFRESH,
             jitter: Duration::ZERO,
-            writer,
+            writer: own.given_id().map(str::to_owned),
+            writer_from_imds: *own == SelfChoice::FromImds,
             tally: Tally::default(),
             calls: CallCounts::default(),
         }
@@ -62,18 +69,26 @@ pub struct SnapshotSource {
     coordinator: Coordinator,
     location: S3Location,
     ec2: String,
-    /// This node's instance id, when known.
-    writer: Option<String>,
+    /// Whether IMDS is still to be asked for this node's id.
+    ask_imds: std::sync::atomic::AtomicBool,
 }
 
 impl SnapshotSource {
-    /// S3 is reached with the EC2 source's credentials, region, retries and
-    /// timeouts.
+    /// S3 is reached with the EC2 source's credentials, region and
+    /// retries, and deadlines from its timeouts: each request must connect
+    /// within `--connect-timeout`, answer within `--attempt-timeout` and be
+    /// done, body included, within `--fetch-timeout`.
     pub fn new(ec2: Arc<Ec2Source>, settings: SnapshotSettings, sharing: Sharing) -> Self {
+        let timeouts = ec2.settings();
         let store = S3Store::new(
             ec2.sdk_config(),
             &settings.location.bucket,
             settings.endpoint_url.as_deref(),
+            Deadlines {
+                connect: timeouts.connect_timeout,
+                first_byte: timeouts.attempt_timeout,
+                total: timeouts.fetch_timeout,
+            },
         );
         let described = ec2.describe();
         let coordination = Coordination {
@@ -84,10 +99,16 @@ impl SnapshotSource {
                 .max(sharing.refresh / 2),
             max_age: settings
                 .max_age
-                .unwrap_or(sharing.refresh * DEFAULT_MAX_AGE_INTERVALS),
+                .unwrap_or(sharing.refresh.saturating_mul(DEFAULT_MAX_AGE_INTERVALS)),
             ec2_budget: settings.ec2_budget,
             writer: sharing.writer.clone(),
             mode: sharing.mode,
+            clock_skew: settings.clock_skew,
+            max_shrink: match settings.max_shrink {
+                MaxChange::Off => None,
+                MaxChange::Percent(percent) => Some(f64::from(percent) / 100.0),
+            },
+            write: settings.write == SnapshotWrite::Auto,
         };
         let coordinator = Coordinator::new(
             store,
@@ -102,14 +123,14 @@ impl SnapshotSource {
             coordinator,
             location: settings.location,
             ec2: described,
-            writer: sharing.writer,
+            ask_imds: (sharing.writer.is_none() && sharing.writer_from_imds).into(),
         }
     }
 
     /// How the snapshot served `fleet`, for the membership document.
     fn note(&self, fleet: &Fleet) -> SnapshotNote {
         let (listed_by, listed_here) = match &fleet.origin {
-            Origin::Listed => (self.writer.clone(), true),
+            Origin::Listed => (self.coordinator.writer().map(str::to_owned), true),
             Origin::Snapshot { writer } => (writer.clone(), false),
         };
         let age = std::time::SystemTime::now()
@@ -131,6 +152,15 @@ impl InventorySource for SnapshotSource {
     }
 
     async fn fetch(&self) -> Result<Inventory, SourceError> {
+        if self.ask_imds.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // Once: a node IMDS cannot name only reads.
+            match instance_id_from_imds().await {
+                Ok(id) => self.coordinator.learn_writer(id),
+                Err(error) => {
+                    tracing::warn!(%error, "This node does not know its instance id, so it reads the snapshot but never writes it.");
+                }
+            }
+        }
         let fleet = self.coordinator.refresh().await?;
         Ok(Inventory {
             instances: fleet.instances.to_vec(),

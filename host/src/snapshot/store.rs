@@ -4,21 +4,25 @@
 //!
 //! [`S3Store`]: super::s3::S3Store
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 /// What a conditional read found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Read {
     /// The object, and its entity tag.
     Found {
-        body: Arc<[u8]>,
+        body: Bytes,
         etag: String,
     },
     /// The object still has the entity tag the reader gave.
     NotModified,
     Missing,
+    /// The object is larger than a snapshot may be (it was not read whole):
+    /// an unusable object, to be replaced like any other.
+    Oversized { limit: u64 },
 }
 
 /// What a write came to.
@@ -52,7 +56,7 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// An object's body and entity tag.
-type Object = (Arc<[u8]>, String);
+type Object = (Bytes, String);
 
 /// An in-memory bucket that can be taken down, and counts its requests.
 #[derive(Default)]
@@ -132,7 +136,7 @@ impl ObjectStore for MemoryStore {
             Some((body, etag)) => (
                 &self.counts.bodies,
                 Read::Found {
-                    body: Arc::clone(body),
+                    body: body.clone(),
                     etag: etag.clone(),
                 },
             ),

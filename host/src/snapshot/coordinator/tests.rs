@@ -68,9 +68,14 @@ impl Lister for ScriptedEc2 {
                     .collect(),
                 calls: 1,
             }),
-            answer => Err(ListFailure {
-                error: SourceError::Unavailable(format!("{answer:?}")),
-                throttled: matches!(answer, Answer::Throttled),
+            Answer::Throttled => Err(ListFailure {
+                error: SourceError::Throttled("Throttled".to_owned()),
+                throttled: true,
+                calls: 1,
+            }),
+            Answer::Down => Err(ListFailure {
+                error: SourceError::Unavailable("Down".to_owned()),
+                throttled: false,
                 calls: 1,
             }),
         }
@@ -85,6 +90,9 @@ fn settings(mode: Mode, node: usize) -> Coordination {
         ec2_budget: 2.0,
         writer: Some(format!("i-{node:05}")),
         mode,
+        clock_skew: Duration::from_secs(5),
+        max_shrink: Some(0.5),
+        write: true,
     }
 }
 
@@ -234,7 +242,7 @@ async fn a_snapshot_of_another_format_is_replaced_by_a_listing() {
     let node = node(&store, &ec2, midnight(), 0);
     let fleet = node.refresh().await.unwrap();
     assert_eq!(fleet.origin, Origin::Listed);
-    assert_eq!(node.tally.reads_failed.get(), 1);
+    assert_eq!(node.tally.reads_unusable.get(), 1);
     assert_eq!(node.tally.writes.get(), 1, "the snapshot is rewritten");
 }
 
@@ -304,4 +312,282 @@ async fn throttling_is_counted_and_halves_the_fallback_chance() {
     node.refresh().await.unwrap();
     assert_eq!(node.memory.lock().await.throttled_in_a_row, 0);
     assert_eq!(ec2.listings(), 3);
+}
+
+const SNAPSHOT_KEY: &str = "fleet/prod/snapshot.zst";
+
+/// A snapshot of `size` instances (`i-00000`...) as another node would
+/// write it: listed at `listed_at`, by `writer`.
+fn written_by(writer: Option<&str>, size: usize, listed_at: SystemTime) -> Vec<u8> {
+    Snapshot {
+        scope: Scope::new(vec!["us-east-1".to_owned()], Vec::new()),
+        listed_at,
+        writer: writer.map(str::to_owned),
+        instances: (0..size)
+            .map(|n| Instance::running(&format!("i-{n:05}")))
+            .collect(),
+    }
+    .encode()
+    .unwrap()
+}
+
+fn at(clock: &Clock, ahead: Duration) -> SystemTime {
+    clock.now() + ahead
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_dated_in_the_future_is_refused_counted_and_replaced() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    let year = Duration::from_secs(365 * 86_400);
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, at(&clock, year)));
+    let first = node(&store, &ec2, clock, 0);
+
+    let fleet = first.refresh().await.unwrap();
+
+    assert_eq!(fleet.origin, Origin::Listed, "never served");
+    assert_eq!(first.tally.reads_from_the_future.get(), 1);
+    assert_eq!(first.tally.writes.get(), 1, "replaced within the period");
+    // The replacement serves the next reader.
+    let reader = node(&store, &ec2, clock, 1);
+    let read = reader.refresh().await.unwrap();
+    assert_eq!(read.listed_at, fleet.listed_at);
+    assert_eq!(ec2.listings(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listing_time_past_any_calendar_is_refused_without_panicking() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    for listed_at_ms in [253_402_300_800_000, 1 << 63, u64::MAX] {
+        let listed_at = UNIX_EPOCH
+            .checked_add(Duration::from_millis(listed_at_ms))
+            .unwrap_or(UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 / 4));
+        store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, listed_at));
+        let node = node(&store, &ec2, clock, 0);
+        let fleet = node.refresh().await.unwrap();
+        assert_eq!(fleet.origin, Origin::Listed, "{listed_at_ms}");
+        assert_eq!(node.tally.reads_from_the_future.get(), 1, "{listed_at_ms}");
+        assert!(!crate::membership::rfc3339(listed_at).is_empty());
+        tokio::time::sleep(REFRESH).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_ages_on_the_readers_clock_even_when_dated_slightly_ahead() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    // Four seconds ahead: within the skew allowed, so it serves...
+    let ahead = at(&clock, Duration::from_secs(4));
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, ahead));
+    let node = node(&store, &ec2, clock, 0);
+    let first = node.refresh().await.unwrap();
+    assert_eq!(first.listed_at, ahead);
+    assert_eq!(ec2.listings(), 0);
+    // ...but is as old as this node has known it: after a refresh
+    // interval it is replaced, though by its own date it is 26 s old.
+    tokio::time::sleep(REFRESH).await;
+    let second = node.refresh().await.unwrap();
+    assert_eq!(second.origin, Origin::Listed);
+    assert_eq!(ec2.listings(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_whose_writer_is_not_a_running_member_is_replaced() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    for writer in [None, Some("i-forged"), Some("i-00001")] {
+        // The empty fleet names no running writer whoever it claims.
+        let size = if writer == Some("i-00001") { 0 } else { 3 };
+        store.insert(SNAPSHOT_KEY, written_by(writer, size, clock.now()));
+        let node = node(&store, &ec2, clock, 0);
+        let fleet = node.refresh().await.unwrap();
+        assert_eq!(fleet.origin, Origin::Listed, "{writer:?}");
+        assert_eq!(fleet.instances.len(), 3, "{writer:?}");
+        assert_eq!(node.tally.reads_unusable.get(), 1, "{writer:?}");
+        tokio::time::sleep(REFRESH).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shrinking_snapshot_is_served_only_once_the_nodes_own_listing_or_the_next_snapshot_confirms_it()
+ {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(10, Duration::ZERO);
+    let clock = midnight();
+    let mut settings = settings(Mode::Daemon, 0);
+    // A budget that (with this seed) lets the node list itself only now
+    // and then.
+    settings.ec2_budget = 0.01;
+    let node = Coordinator::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        Arc::clone(&ec2) as Arc<dyn Lister>,
+        "fleet/prod/",
+        settings,
+        clock,
+        7,
+    );
+    assert_eq!(node.refresh().await.unwrap().instances.len(), 10);
+
+    // Another node writes a fleet of 3: held back, the answer kept.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, clock.now()));
+    let err = node.refresh().await.unwrap_err();
+    assert!(
+        err.to_string().contains("lists 3 instances where 10 were served"),
+        "{err}"
+    );
+    assert_eq!(node.tally.reads_shrinking.get(), 1);
+    assert_eq!(ec2.listings(), 1, "the gate did not let this node list");
+
+    // The next snapshot says the same: confirmed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00002"), 4, clock.now()));
+    let fleet = node.refresh().await.unwrap();
+    assert_eq!(fleet.instances.len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shrinking_snapshot_that_the_nodes_own_listing_refutes_is_replaced() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(10, Duration::ZERO);
+    let clock = midnight();
+    let node = node(&store, &ec2, clock, 0);
+    node.refresh().await.unwrap();
+    tokio::time::sleep(REFRESH).await;
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00000"), 1, clock.now()));
+
+    let fleet = node.refresh().await.unwrap();
+
+    assert_eq!(fleet.origin, Origin::Listed);
+    assert_eq!(fleet.instances.len(), 10);
+    assert_eq!(node.tally.writes.get(), 2, "the listing replaced the object");
+}
+
+/// A store that takes every write and answers every read with an HTML page
+/// (a proxy's error page, say).
+struct Hostile;
+
+#[async_trait::async_trait]
+impl ObjectStore for Hostile {
+    fn describe(&self) -> String {
+        "hostile".to_owned()
+    }
+
+    async fn get(&self, _key: &str, _if_none_match: Option<&str>) -> Result<Read, StoreError> {
+        Ok(Read::Found {
+            body: bytes::Bytes::from_static(b"<html>Service Unavailable</html>"),
+            etag: format!("\"{}\"", fastrand::u64(..)),
+        })
+    }
+
+    async fn put(&self, _key: &str, _body: Vec<u8>, _: bool) -> Result<Written, StoreError> {
+        Ok(Written::Stored)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_takes_every_lease_and_answers_garbage_keeps_the_fleet_within_budget() {
+    let ec2 = ScriptedEc2::new(100, Duration::ZERO);
+    let clock = midnight();
+    let budget = 0.1;
+    let nodes: Vec<Coordinator> = (0..100)
+        .map(|n| {
+            let mut settings = settings(Mode::Daemon, n);
+            settings.ec2_budget = budget;
+            Coordinator::new(
+                Arc::new(Hostile),
+                Arc::clone(&ec2) as Arc<dyn Lister>,
+                "fleet/prod/",
+                settings,
+                clock,
+                n as u64,
+            )
+        })
+        .collect();
+    // The first refresh: a node that has seen no fleet lists once.
+    for fleet in futures::future::join_all(nodes.iter().map(Coordinator::refresh)).await {
+        fleet.unwrap();
+    }
+    let booted = ec2.listings();
+    let started = tokio::time::Instant::now();
+    for _ in 0..20 {
+        tokio::time::sleep(REFRESH).await;
+        futures::future::join_all(nodes.iter().map(Coordinator::refresh)).await;
+    }
+    let listings = ec2.listings() - booted;
+    let allowed = budget * started.elapsed().as_secs_f64();
+    assert!(
+        (listings as f64) <= allowed * 1.5,
+        "{listings} listings against a budget of {allowed}"
+    );
+    assert!(listings > 0, "the fleet still lists now and then");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_that_never_writes_takes_no_lease_and_writes_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let clock = midnight();
+    for (write, writer) in [(false, Some("i-00000")), (true, None)] {
+        let mut settings = settings(Mode::Daemon, 0);
+        settings.write = write;
+        settings.writer = writer.map(str::to_owned);
+        let node = Coordinator::new(
+            Arc::clone(&store) as Arc<dyn ObjectStore>,
+            Arc::clone(&ec2) as Arc<dyn Lister>,
+            "fleet/prod/",
+            settings,
+            clock,
+            0,
+        );
+        let fleet = node.refresh().await.unwrap();
+        assert_eq!(fleet.origin, Origin::Listed, "it lists for itself");
+        assert_eq!(node.tally.leases_won.get() + node.tally.leases_lost.get(), 0);
+        assert_eq!(node.tally.writes.get(), 0);
+        assert!(store.keys().is_empty(), "{:?}", store.keys());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_boot_a_node_whose_store_fails_lists_again_rather_than_serve_its_own_listing() {
+    let store = Arc::new(MemoryStore::new());
+    store.set_down(true);
+    let ec2 = ScriptedEc2::new(3, Duration::ZERO);
+    let boot = Coordinator::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        Arc::clone(&ec2) as Arc<dyn Lister>,
+        "",
+        settings(Mode::Boot, 0),
+        midnight(),
+        0,
+    );
+    let first = boot.refresh().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = boot.refresh().await.unwrap();
+    assert_eq!(ec2.listings(), 2, "each try lists, as without a snapshot");
+    assert!(second.listed_at > first.listed_at);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_listing_is_reported_as_throttled() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::scripted(3, Duration::ZERO, &[Answer::Throttled, Answer::Throttled]);
+    for mode in [Mode::Boot, Mode::Daemon] {
+        let node = Coordinator::new(
+            Arc::clone(&store) as Arc<dyn ObjectStore>,
+            Arc::clone(&ec2) as Arc<dyn Lister>,
+            "fleet/prod/",
+            settings(mode, 0),
+            midnight(),
+            0,
+        );
+        let err = node.refresh().await.unwrap_err();
+        assert!(matches!(err, SourceError::Throttled(_)), "{mode:?}: {err:?}");
+        tokio::time::sleep(REFRESH).await;
+    }
 }
