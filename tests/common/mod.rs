@@ -4,6 +4,7 @@
 
 pub mod background;
 pub mod daemon;
+pub mod fake_s3;
 pub mod hand_made;
 pub mod nft;
 pub mod servers;
@@ -120,17 +121,20 @@ where
 /// The `rollcall` binary, isolated (see [`isolate`]); with `shell_prefix`
 /// (a `ulimit`, say) it runs as `sh -c "PREFIX exec rollcall ARGS..."`.
 pub fn rollcall_command(shell_prefix: Option<&str>) -> Command {
-    let binary = env!("CARGO_BIN_EXE_rollcall");
+    // ROLLCALL_BINARY: another build of it (a checkout sharing the target
+    // directory of another builds the same path).
+    let binary = std::env::var_os("ROLLCALL_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_rollcall").into());
     let mut command = match shell_prefix {
         Some(prefix) => {
             let mut command = Command::new("sh");
             command
                 .arg("-c")
                 .arg(format!("{prefix} exec \"$0\" \"$@\""))
-                .arg(binary);
+                .arg(&binary);
             command
         }
-        None => Command::new(binary),
+        None => Command::new(&binary),
     };
     isolate(&mut command);
     command

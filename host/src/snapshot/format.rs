@@ -136,7 +136,11 @@ impl Snapshot {
         let corrupt = |what: String| Unusable::Corrupt(what);
         let decoder = zstd::stream::read::Decoder::new(object)
             .map_err(|err| corrupt(format!("cannot start zstd: {err}")))?;
-        let plain = match read_within(decoder, cap) {
+        // The size the frame says it holds: read into one buffer when true.
+        let declared = zstd::zstd_safe::get_frame_content_size(object)
+            .ok()
+            .flatten();
+        let plain = match read_within(decoder, cap, declared) {
             Ok(Capped::Whole(plain)) => plain,
             Ok(Capped::TooLong) => return Err(Unusable::TooLarge { limit: cap }),
             Err(err) => return Err(corrupt(format!("not a zstd frame: {err}"))),

@@ -5,7 +5,8 @@
 //! Every request has deadlines ([`Deadlines`]): to connect, to the first
 //! byte of the answer, and for the whole request, body included, so a store
 //! that answers slowly or drips its body costs a bounded time. The body is
-//! read under [`MAX_OBJECT_BYTES`], into a buffer that never grows past it.
+//! read under [`MAX_OBJECT_BYTES`] as the chunks arrive, joined only once
+//! it is whole.
 //!
 //! A custom endpoint (`--s3-endpoint-url`, `AWS_ENDPOINT_URL_S3`,
 //! `AWS_ENDPOINT_URL`) is addressed path-style, as moto and most
@@ -180,9 +181,10 @@ impl S3Store {
         }
         let etag = output.e_tag().unwrap_or_default().to_owned();
         let mut stream = output.body;
-        // Grown as it arrives, up to the cap: a length the server gave may
-        // be a lie.
-        let mut body = Vec::with_capacity(usize::try_from(length).unwrap_or(0).min(1 << 20));
+        // The chunks as they arrive, never copied until the whole body is
+        // in: a body past the cap costs the cap, whatever length it claims.
+        let mut chunks = Vec::new();
+        let mut total: u64 = 0;
         while let Some(chunk) = stream.try_next().await.map_err(|err| {
             StoreError(format!(
                 "reading {}/{key}: the body was cut: {}",
@@ -190,21 +192,23 @@ impl S3Store {
                 crate::report::error_chain(&err)
             ))
         })? {
-            let length = body.len().saturating_add(chunk.len());
-            if length as u64 > MAX_OBJECT_BYTES {
+            total = total.saturating_add(chunk.len() as u64);
+            if total > MAX_OBJECT_BYTES {
                 return Ok(oversized);
             }
-            if length > body.capacity() {
-                let grown = length.max(body.capacity().saturating_mul(2));
-                let limit = usize::try_from(MAX_OBJECT_BYTES).unwrap_or(usize::MAX);
-                body.reserve_exact(grown.min(limit) - body.len());
-            }
-            body.extend_from_slice(&chunk);
+            chunks.push(chunk);
         }
-        Ok(Read::Found {
-            body: body.into(),
-            etag,
-        })
+        let body = match chunks.len() {
+            1 => chunks.pop().unwrap_or_default(),
+            _ => {
+                let mut body = bytes::BytesMut::with_capacity(usize::try_from(total).unwrap_or(0));
+                for chunk in chunks {
+                    body.extend_from_slice(&chunk);
+                }
+                body.freeze()
+            }
+        };
+        Ok(Read::Found { body, etag })
     }
 
     /// What failed, for people: the service's code and message, or why the

@@ -1,0 +1,298 @@
+//! The shared snapshot as untrusted input, end to end: the real binary
+//! against moto for EC2 and a fake S3 on loopback whose snapshot object
+//! misbehaves (drips, is a zstd bomb, has no end). Each must cost a bounded
+//! time and a bounded amount of memory, and be replaced by the node that
+//! lists next.
+
+mod common;
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use common::fake_s3::{FakeS3, Poison};
+use common::servers::Moto;
+use common::{ids, plugin, rollcall_command};
+use std::io::Write;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const REGION: &str = "us-east-1";
+const SNAPSHOT: &str = "/fleet/prod/snapshot.zst";
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
+/// moto with three running monitors.
+async fn fleet() -> (Moto, Vec<String>) {
+    let moto = Moto::start();
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::for_tests())
+            .build(),
+    );
+    let group = ec2
+        .create_security_group()
+        .group_name("eg-monitor")
+        .description("rollcall monitors")
+        .send()
+        .await
+        .expect("security group")
+        .group_id
+        .expect("group id");
+    let reservation = ec2
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .min_count(3)
+        .max_count(3)
+        .security_group_ids(group)
+        .send()
+        .await
+        .expect("run instances");
+    let instances = reservation
+        .instances()
+        .iter()
+        .filter_map(|instance| instance.instance_id().map(str::to_owned))
+        .collect();
+    (moto, instances)
+}
+
+/// `rollcall resolve` as instance `own` of the fleet in `moto`, the
+/// snapshot in `s3`, with `extra` flags; started, not waited for.
+fn resolve(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> Child {
+    let mut command = rollcall_command(None);
+    command
+        .arg("resolve")
+        .args(["--region", REGION, "--endpoint-url", &moto.endpoint])
+        .args(["--s3-endpoint-url", &s3.endpoint])
+        .args(["--snapshot", "s3://fleet/prod"])
+        .args(["--plugin", plugin("elastic_grid").to_str().unwrap()])
+        .args(["--self", own])
+        .args(extra)
+        .envs(CREDENTIALS)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().expect("rollcall resolve starts")
+}
+
+/// How a child ended: its exit code, output, time taken, and peak resident
+/// memory (its own, from `wait4`).
+struct Ended {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+    peak_rss_bytes: u64,
+}
+
+/// Waits for `child`, killing it (and failing) after `limit`.
+fn ended_within(mut child: Child, limit: Duration) -> Ended {
+    let started = Instant::now();
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(child.stdout.take().map(|pipe| Box::new(pipe) as _));
+    let stderr = read(child.stderr.take().map(|pipe| Box::new(pipe) as _));
+    let pid = child.id() as libc::pid_t;
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: wait4 writes into the two locals it is given; `pid` is
+        // this test's own child, not yet reaped.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if reaped == pid {
+            break (status, usage);
+        }
+        assert!(reaped == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!(
+                "resolve did not end within {limit:?}; stderr: {}",
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ended {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        took: started.elapsed(),
+        // Linux reports kilobytes.
+        peak_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dripping_snapshot_costs_resolve_its_deadlines_not_forever() {
+    let (moto, instances) = fleet().await;
+    let s3 = FakeS3::start(
+        SNAPSHOT,
+        Poison::Drip {
+            length: 100_000,
+            every: Duration::from_millis(100),
+        },
+    );
+    let timeouts = [
+        "--attempt-timeout",
+        "2s",
+        "--max-attempts",
+        "2",
+        "--fetch-timeout",
+        "6s",
+    ];
+    // The read gives up at --fetch-timeout; the node then lists EC2 itself.
+    let ended = ended_within(resolve(&moto, &s3, &instances[0], &timeouts), Duration::from_secs(40));
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(ended.took < Duration::from_secs(25), "took {:?}", ended.took);
+    let answer: serde_json::Value = serde_json::from_str(&ended.stdout).unwrap();
+    assert_eq!(ids(&answer, "members").len(), 3);
+
+    // --wait-timeout bounds the whole wait, its first try included.
+    let mut waiting = timeouts.to_vec();
+    waiting.extend(["--wait-for", "targets>=5", "--wait-timeout", "3s"]);
+    let ended = ended_within(resolve(&moto, &s3, &instances[1], &waiting), Duration::from_secs(40));
+    assert!(ended.took < Duration::from_secs(10), "took {:?}", ended.took);
+    assert_ne!(ended.code, Some(0));
+    assert!(ended.stderr.contains("within 3s"), "{}", ended.stderr);
+}
+
+/// zstd of `bytes` zeros: a few tens of KiB.
+fn zstd_bomb(bytes: u64) -> Vec<u8> {
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..bytes >> 20 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// The decompressed cap of a snapshot (the inventory file cap).
+const SNAPSHOT_CAP: u64 = 1 << 30;
+/// The compressed cap of a snapshot object.
+const OBJECT_CAP: u64 = 256 << 20;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
+    let (moto, instances) = fleet().await;
+    let bomb = zstd_bomb(2 * SNAPSHOT_CAP);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let s3 = FakeS3::start(SNAPSHOT, Poison::Bytes(Arc::new(bomb)));
+
+    let ended = ended_within(resolve(&moto, &s3, &instances[0], &[]), Duration::from_secs(60));
+
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(
+        ended.peak_rss_bytes < 2 * SNAPSHOT_CAP,
+        "peak RSS {} MiB for a cap of {} MiB",
+        ended.peak_rss_bytes >> 20,
+        SNAPSHOT_CAP >> 20
+    );
+    assert!(s3.written(SNAPSHOT), "the node that listed replaced the bomb");
+    eprintln!("a zstd bomb: peak RSS {} MiB", ended.peak_rss_bytes >> 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_past_the_cap_is_refused_as_it_arrives_and_replaced() {
+    let (moto, instances) = fleet().await;
+    let s3 = FakeS3::start(SNAPSHOT, Poison::Endless { length: 300 << 20 });
+
+    let ended = ended_within(resolve(&moto, &s3, &instances[0], &[]), Duration::from_secs(60));
+
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(
+        ended.peak_rss_bytes < 2 * OBJECT_CAP,
+        "peak RSS {} MiB for a cap of {} MiB",
+        ended.peak_rss_bytes >> 20,
+        OBJECT_CAP >> 20
+    );
+    assert!(s3.written(SNAPSHOT), "the node that listed replaced it");
+    eprintln!("a 300 MiB object: peak RSS {} MiB", ended.peak_rss_bytes >> 20);
+}
+
+/// A snapshot of `instances` (ids only, running), listed now by `writer`,
+/// as another node of the fleet would write it.
+fn snapshot_of(instances: &[String], writer: &str) -> Vec<u8> {
+    rollcall::snapshot::Snapshot {
+        scope: rollcall::snapshot::Scope::new(vec![REGION.to_owned()], Vec::new()),
+        listed_at: std::time::SystemTime::now(),
+        writer: Some(writer.to_owned()),
+        instances: instances
+            .iter()
+            .map(|id| rollcall::inventory::Instance::running(id))
+            .collect(),
+    }
+    .encode()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirmed() {
+    let (moto, instances) = fleet().await;
+    let s3 = FakeS3::plain();
+    let args: Vec<String> = [
+        "--region",
+        REGION,
+        "--endpoint-url",
+        &moto.endpoint,
+        "--s3-endpoint-url",
+        &s3.endpoint,
+        "--snapshot",
+        "s3://fleet/prod",
+        "--plugin",
+        plugin("elastic_grid").to_str().unwrap(),
+        "--self",
+        &instances[0],
+        "--refresh",
+        "1s",
+        // So small that this daemon almost never lists to confirm.
+        "--ec2-budget",
+        "0.01",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let daemon = common::daemon::Daemon::launch(&args)
+        .envs(&CREDENTIALS)
+        .start();
+    common::servers::eventually(Duration::from_secs(30), "a first answer", || {
+        daemon.membership()
+    });
+
+    // Another writer says only one instance is left.
+    s3.put(SNAPSHOT, snapshot_of(&instances[..1], &instances[0]));
+
+    let (_, health) = common::servers::eventually(
+        Duration::from_secs(30),
+        "the shrink held back",
+        || {
+            let (status, health) = daemon.get("/healthz");
+            health["refresh_error"]
+                .as_str()?
+                .contains("lists 1 instances where 3 were served")
+                .then_some((status, health))
+        },
+    );
+    let answer = daemon.membership().unwrap();
+    assert_eq!(ids(&answer, "members").len(), 3, "the answer is kept");
+    assert_eq!(answer["inventory"]["stale"], true, "{answer}");
+    assert!(
+        answer["inventory"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("confirms it")),
+        "{answer}"
+    );
+    eprintln!("/healthz while held: {health}");
+    let shrinking = daemon
+        .metric("rollcall_snapshot_reads_total{outcome=\"shrinking\"}")
+        .unwrap_or(0.0);
+    assert!(shrinking >= 1.0, "{shrinking}");
+}
