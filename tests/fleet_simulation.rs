@@ -9,6 +9,11 @@
 //! one interval); at 20 minutes 1,000 more boot within 60 s (each one
 //! `resolve` at boot, then a daemon); from 40 to 50 minutes S3 is down.
 //!
+//! A second run poisons the snapshot: 2,000 nodes for 30 minutes, during
+//! which one object dated a year ahead, one that is not a snapshot and one
+//! that drops 90% of the fleet are written, and S3 then answers nothing
+//! within its deadline for five minutes.
+//!
 //! Modelled, not measured: a listing takes [`LISTING_TAKES`], then spends
 //! one token per page at once; the first page without a token is throttled
 //! and fails the listing (the SDK's own retries are left out: they only
@@ -20,7 +25,7 @@ use rollcall::daemon::service::next_delay;
 use rollcall::inventory::{Instance, SourceError};
 use rollcall::snapshot::{
     Clock, Coordination, Coordinator, ListFailure, Lister, Listing, MemoryStore, Mode, ObjectStore,
-    Scope, SharedDecoding, Tally,
+    Read, Scope, SharedDecoding, Snapshot, StoreError, Tally, Written,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,6 +49,7 @@ const OUTAGE: (Duration, Duration) = (Duration::from_secs(2400), Duration::from_
 /// 2026-11-29T00:00:00Z.
 const START_MS: u64 = 1_764_374_400_000;
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+const PREFIX: &str = "rollcall/prod";
 
 /// EC2 as far as the budget goes: a token bucket and a fixed fleet.
 struct Ec2Model {
@@ -56,12 +62,13 @@ struct Ec2Model {
 }
 
 impl Ec2Model {
-    fn new(start: Instant) -> Ec2Model {
+    /// EC2 listing a fleet of `nodes` instances.
+    fn new(start: Instant, nodes: usize) -> Ec2Model {
         let seconds = HOUR.as_secs() as usize + 120;
         Ec2Model {
             start,
             bucket: Mutex::new((BUCKET_TOKENS, start)),
-            fleet: (0..NODES).map(instance).collect(),
+            fleet: (0..nodes).map(instance).collect(),
             answered: (0..seconds).map(|_| AtomicU64::new(0)).collect(),
             throttled: (0..seconds).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -111,7 +118,7 @@ impl Lister for Ec2Model {
                 calls,
             }),
             Err(calls) => Err(ListFailure {
-                error: SourceError::Unavailable("RequestLimitExceeded".to_owned()),
+                error: SourceError::Throttled("RequestLimitExceeded".to_owned()),
                 throttled: true,
                 calls,
             }),
@@ -128,17 +135,32 @@ fn instance(n: usize) -> Instance {
 }
 
 /// How each node's answer is doing: when its fleet was listed, in ms since
-/// the epoch (0: no answer yet).
-struct Answers(Vec<AtomicU64>);
+/// the epoch (0: no answer yet), and how many instances it lists.
+struct Answers {
+    listed_at: Vec<AtomicU64>,
+    sizes: Vec<AtomicU64>,
+}
 
 impl Answers {
-    fn new() -> Answers {
-        Answers((0..NODES).map(|_| AtomicU64::new(0)).collect())
+    fn new(nodes: usize) -> Answers {
+        Answers {
+            listed_at: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            sizes: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
-    fn set(&self, node: usize, listed_at: SystemTime) {
+    /// Nodes that never had an answer.
+    fn never_answered(&self) -> usize {
+        self.listed_at
+            .iter()
+            .filter(|listed| listed.load(Ordering::Relaxed) == 0)
+            .count()
+    }
+
+    fn set(&self, node: usize, listed_at: SystemTime, size: usize) {
         let ms = listed_at.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-        self.0[node].store(ms, Ordering::Relaxed);
+        self.listed_at[node].store(ms, Ordering::Relaxed);
+        self.sizes[node].store(size as u64, Ordering::Relaxed);
     }
 }
 
@@ -164,7 +186,7 @@ async fn sample_ages(answers: Arc<Answers>, clock: Clock, start: Instant) -> Age
         };
         into.extend(
             answers
-                .0
+                .listed_at
                 .iter()
                 .map(|listed| listed.load(Ordering::Relaxed))
                 .filter(|&listed| listed > 0)
@@ -185,7 +207,7 @@ fn start_of(n: usize, rng: &mut fastrand::Rng) -> Duration {
 }
 
 fn coordinator(
-    store: &Arc<MemoryStore>,
+    store: &Arc<dyn ObjectStore>,
     ec2: &Arc<Ec2Model>,
     decoding: &Arc<SharedDecoding>,
     clock: Clock,
@@ -199,11 +221,14 @@ fn coordinator(
         ec2_budget: EC2_BUDGET,
         writer: Some(instance(n).id),
         mode,
+        clock_skew: Duration::from_secs(5),
+        max_shrink: Some(0.5),
+        write: true,
     };
     Coordinator::new(
-        Arc::clone(store) as Arc<dyn ObjectStore>,
+        Arc::clone(store),
         Arc::clone(ec2) as Arc<dyn Lister>,
-        "rollcall/prod",
+        PREFIX,
         settings,
         clock,
         n as u64,
@@ -211,10 +236,12 @@ fn coordinator(
     .sharing_decoding(Arc::clone(decoding))
 }
 
-/// What happens to node `n` for the hour, with snapshots.
+/// What happens to node `n` for `length` of time, with snapshots.
+#[allow(clippy::too_many_arguments, reason = "one simulated node's whole world")]
 async fn shared_node(
     n: usize,
-    store: Arc<MemoryStore>,
+    length: Duration,
+    store: Arc<dyn ObjectStore>,
     ec2: Arc<Ec2Model>,
     decoding: Arc<SharedDecoding>,
     clock: Clock,
@@ -228,17 +255,17 @@ async fn shared_node(
         // `resolve --snapshot` at boot, then the daemon.
         let boot = coordinator(&store, &ec2, &decoding, clock, n, Mode::Boot);
         if let Ok(fleet) = boot.refresh().await {
-            answers.set(n, fleet.listed_at);
+            answers.set(n, fleet.listed_at, fleet.instances.len());
         }
         tallies.lock().unwrap().push(boot.tally.clone());
     }
     let daemon = coordinator(&store, &ec2, &decoding, clock, n, Mode::Daemon);
     tallies.lock().unwrap().push(daemon.tally.clone());
     let mut failures = 0;
-    while start.elapsed() < HOUR {
+    while start.elapsed() < length {
         match daemon.refresh().await {
             Ok(fleet) => {
-                answers.set(n, fleet.listed_at);
+                answers.set(n, fleet.listed_at, fleet.instances.len());
                 failures = 0;
             }
             Err(_) => failures += 1,
@@ -256,7 +283,7 @@ async fn listing_node(n: usize, ec2: Arc<Ec2Model>, clock: Clock, answers: Arc<A
     while start.elapsed() < HOUR {
         match ec2.calls().await {
             Ok(_) => {
-                answers.set(n, clock.now());
+                answers.set(n, clock.now(), NODES);
                 failures = 0;
             }
             Err(_) => failures += 1,
@@ -271,22 +298,25 @@ struct Outcome {
     ages: Ages,
     tallies: Vec<Tally>,
     s3: Option<Arc<MemoryStore>>,
+    /// Nodes that had no answer at the end of the hour.
+    never_answered: usize,
 }
 
 async fn simulate(shared: bool) -> Outcome {
     let start = Instant::now();
     let clock = Clock::starting_at(UNIX_EPOCH + Duration::from_millis(START_MS));
-    let ec2 = Arc::new(Ec2Model::new(start));
+    let ec2 = Arc::new(Ec2Model::new(start, NODES));
     let store = Arc::new(MemoryStore::new());
     let decoding = Arc::new(SharedDecoding::default());
-    let answers = Arc::new(Answers::new());
+    let answers = Arc::new(Answers::new(NODES));
     let tallies = Arc::new(Mutex::new(Vec::new()));
     let mut nodes = tokio::task::JoinSet::new();
     for n in 0..NODES {
         if shared {
             nodes.spawn(shared_node(
                 n,
-                Arc::clone(&store),
+                HOUR,
+                Arc::clone(&store) as Arc<dyn ObjectStore>,
                 Arc::clone(&ec2),
                 Arc::clone(&decoding),
                 clock,
@@ -320,6 +350,7 @@ async fn simulate(shared: bool) -> Outcome {
         ages,
         tallies,
         s3: shared.then_some(store),
+        never_answered: answers.never_answered(),
     }
 }
 
@@ -444,6 +475,10 @@ async fn ten_thousand_nodes_share_one_listing_per_period() {
         counts.failed.load(Ordering::Relaxed),
     );
 
+    assert_eq!(
+        shared.never_answered, 0,
+        "every node had an answer (the ages cover them all)"
+    );
     assert!(
         with.steady_mean <= 0.05 * REFILL_PER_SECOND,
         "steady state spends {:.2} calls/s, more than 5% of the refill",
@@ -464,4 +499,194 @@ async fn ten_thousand_nodes_share_one_listing_per_period() {
         without.throttled > 0 && without.steady_mean > with.steady_mean * 10.0,
         "the old behaviour is the comparison: it must be worse"
     );
+}
+
+/// The poisoned run: its fleet, its length, and when each poison comes.
+const POISONED_NODES: usize = 2_000;
+const POISONED_RUN: Duration = Duration::from_secs(30 * 60);
+const FROM_THE_FUTURE_AT: Duration = Duration::from_secs(5 * 60);
+const UNREADABLE_AT: Duration = Duration::from_secs(10 * 60);
+const SHRINKING_AT: Duration = Duration::from_secs(15 * 60);
+const SLOW_S3: (Duration, Duration) = (Duration::from_secs(20 * 60), Duration::from_secs(5 * 60));
+/// What a request to a silent S3 costs before its deadline fails it (the
+/// `--fetch-timeout` a fleet this size would set).
+const S3_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The bucket behind a switch: when slow, every request takes the whole
+/// deadline and fails, as `S3Store` does when S3 answers nothing in time.
+struct Slowable {
+    bucket: Arc<MemoryStore>,
+    slow: std::sync::atomic::AtomicBool,
+}
+
+impl Slowable {
+    async fn check(&self) -> Result<(), StoreError> {
+        if self.slow.load(Ordering::SeqCst) {
+            tokio::time::sleep(S3_DEADLINE).await;
+            return Err(StoreError(format!(
+                "no whole answer within {S3_DEADLINE:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Slowable {
+    fn describe(&self) -> String {
+        self.bucket.describe()
+    }
+
+    async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+        self.check().await?;
+        self.bucket.get(key, if_none_match).await
+    }
+
+    async fn put(&self, key: &str, body: Vec<u8>, only_if_absent: bool) -> Result<Written, StoreError> {
+        self.check().await?;
+        self.bucket.put(key, body, only_if_absent).await
+    }
+}
+
+/// A snapshot of the first `size` instances as a node with a wrong clock,
+/// or a forger, would write it: listed at `listed_at`, by instance 1.
+fn forged(size: usize, listed_at: SystemTime) -> Vec<u8> {
+    Snapshot {
+        scope: Scope::new(vec!["us-east-1".to_owned()], Vec::new()),
+        listed_at,
+        writer: Some(instance(1).id),
+        instances: (0..size).map(instance).collect(),
+    }
+    .encode()
+    .unwrap()
+}
+
+/// The fleet's answers every [`SAMPLE_EVERY`] of the poisoned run.
+struct Sample {
+    /// Into the run.
+    at: Duration,
+    /// The oldest answer's age, in seconds.
+    oldest: f64,
+    /// Answers a poison made: listed ahead of the clock, or not the whole
+    /// fleet (EC2 lists every node throughout).
+    believed: usize,
+}
+
+async fn sample_poisoned(answers: Arc<Answers>, clock: Clock, start: Instant) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    while start.elapsed() < POISONED_RUN {
+        tokio::time::sleep(SAMPLE_EVERY).await;
+        let now_ms = clock.now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let answered = answers
+            .listed_at
+            .iter()
+            .zip(&answers.sizes)
+            .map(|(listed, size)| (listed.load(Ordering::Relaxed), size.load(Ordering::Relaxed)))
+            .filter(|&(listed, _)| listed > 0);
+        let (mut oldest, mut believed) = (0.0, 0);
+        for (listed, size) in answered {
+            oldest = f64::max(oldest, now_ms.saturating_sub(listed) as f64 / 1000.0);
+            let ahead = listed > now_ms + 5_000;
+            believed += usize::from(ahead || size != POISONED_NODES as u64);
+        }
+        samples.push(Sample {
+            at: start.elapsed(),
+            oldest,
+            believed,
+        });
+    }
+    samples
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() {
+    let start = Instant::now();
+    let clock = Clock::starting_at(UNIX_EPOCH + Duration::from_millis(START_MS));
+    let ec2 = Arc::new(Ec2Model::new(start, POISONED_NODES));
+    let bucket = Arc::new(MemoryStore::new());
+    let store = Arc::new(Slowable {
+        bucket: Arc::clone(&bucket),
+        slow: false.into(),
+    });
+    let decoding = Arc::new(SharedDecoding::default());
+    let answers = Arc::new(Answers::new(POISONED_NODES));
+    let tallies = Arc::new(Mutex::new(Vec::new()));
+    let mut nodes = tokio::task::JoinSet::new();
+    for n in 0..POISONED_NODES {
+        nodes.spawn(shared_node(
+            n,
+            POISONED_RUN,
+            Arc::clone(&store) as Arc<dyn ObjectStore>,
+            Arc::clone(&ec2),
+            Arc::clone(&decoding),
+            clock,
+            Arc::clone(&answers),
+            Arc::clone(&tallies),
+        ));
+    }
+    let poisoner = Arc::clone(&store);
+    nodes.spawn(async move {
+        let key = format!("{PREFIX}/snapshot.zst");
+        let year = Duration::from_secs(365 * 86_400);
+        tokio::time::sleep_until(start + FROM_THE_FUTURE_AT).await;
+        poisoner.bucket.insert(&key, forged(POISONED_NODES, clock.now() + year));
+        tokio::time::sleep_until(start + UNREADABLE_AT).await;
+        poisoner.bucket.insert(&key, b"<html>503 Service Unavailable</html>".to_vec());
+        tokio::time::sleep_until(start + SHRINKING_AT).await;
+        poisoner.bucket.insert(&key, forged(POISONED_NODES / 10, clock.now()));
+        tokio::time::sleep_until(start + SLOW_S3.0).await;
+        poisoner.slow.store(true, Ordering::SeqCst);
+        tokio::time::sleep(SLOW_S3.1).await;
+        poisoner.slow.store(false, Ordering::SeqCst);
+    });
+    let samples = tokio::spawn(sample_poisoned(Arc::clone(&answers), clock, start));
+    while let Some(node) = nodes.join_next().await {
+        node.expect("a node ran");
+    }
+    let samples = samples.await.expect("sampling ran");
+    let tallies = tallies.lock().unwrap().clone();
+
+    // A bad object costs at most a period: answers stay as young as in
+    // service (two periods). A silent S3 is an outage: answers age as in
+    // one (printed, not held to a limit), and two periods after it ends
+    // they are young again.
+    let young = (REFRESH * 2).as_secs_f64();
+    let recovered = SLOW_S3.0 + SLOW_S3.1 + REFRESH * 2;
+    let windows = [
+        ("from the future", FROM_THE_FUTURE_AT, UNREADABLE_AT, Some(young)),
+        ("unreadable", UNREADABLE_AT, SHRINKING_AT, Some(young)),
+        ("shrinking", SHRINKING_AT, SLOW_S3.0, Some(young)),
+        ("slow S3", SLOW_S3.0, SLOW_S3.0 + SLOW_S3.1, None),
+        ("after S3 is back", recovered, POISONED_RUN, Some(young)),
+    ];
+    println!(
+        "\nPoisoned snapshot: {POISONED_NODES} nodes, {} min, ec2_budget {EC2_BUDGET}/s",
+        POISONED_RUN.as_secs() / 60
+    );
+    println!("| window | EC2 calls/s (mean) | oldest answer (s) | answers a poison made |");
+    println!("|---|---|---|---|");
+    for (name, from, to, age_limit) in windows {
+        let mean = calls_between(&ec2.answered, from, to).0;
+        let within = || samples.iter().filter(|sample| sample.at >= from && sample.at < to);
+        let oldest = within().map(|sample| sample.oldest).fold(0.0, f64::max);
+        let believed = within().map(|sample| sample.believed).max().unwrap_or(0);
+        println!("| {name} | {mean:.2} | {oldest:.0} | {believed} |");
+        assert_eq!(believed, 0, "{name}: nodes served what a poison said");
+        assert!(
+            mean <= EC2_BUDGET,
+            "{name}: the fleet spent {mean:.2} calls/s, more than the budget of {EC2_BUDGET}"
+        );
+        if let Some(limit) = age_limit {
+            assert!(
+                oldest <= limit,
+                "{name}: an answer was {oldest:.0} s old (limit {limit:.0} s)"
+            );
+        }
+    }
+    assert_eq!(answers.never_answered(), 0, "every node had an answer");
+    let refused = total(&tallies, |t| &t.reads_from_the_future);
+    let shrinking = total(&tallies, |t| &t.reads_shrinking);
+    let unusable = total(&tallies, |t| &t.reads_unusable);
+    println!("Refused: {refused} from the future, {unusable} unusable, {shrinking} shrinking");
+    assert!(refused > 0 && unusable > 0 && shrinking > 0, "every poison was read");
 }

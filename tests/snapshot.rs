@@ -170,13 +170,15 @@ async fn fifty_resolves_at_once_list_ec2_once() {
     let _alone = ONE_WORLD.lock().await;
     let world = World::new(3).await;
     let started = Instant::now();
+    // Each runs as one of the fleet's instances: only a writer that is a
+    // running instance of the fleet it lists is believed.
     let children: Vec<_> = (0..50)
-        .map(|_| {
+        .map(|n| {
             let mut command = rollcall_command(None);
             command
                 .arg("resolve")
                 .args(world.flags())
-                .args(["--self", "none"])
+                .args(["--self", &world.instances[n % world.instances.len()]])
                 .envs(CREDENTIALS)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
@@ -311,6 +313,10 @@ async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
         "a termination reached all {} daemons in {took:?}",
         daemons.len()
     );
+    assert!(
+        took < FOLLOW_LIMIT,
+        "a termination took {took:?} to reach every daemon"
+    );
     let answers: Vec<Value> = daemons
         .iter()
         .map(|daemon| daemon.membership().unwrap())
@@ -318,19 +324,32 @@ async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
     for answer in &answers {
         assert_eq!(answer["members"], answers[0]["members"]);
     }
+    // Every daemon told its consumers: the new instance joined, then left.
+    for daemon in &daemons {
+        let (status, events) = daemon.get("/v1/events");
+        assert_eq!(status, 200, "{events}");
+        let told = |kind: &str| {
+            events["events"].as_array().unwrap().iter().any(|event| {
+                event["kind"] == kind
+                    && event["instance_ids"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|id| *id == new[0])
+            })
+        };
+        assert!(told("joined") && told("left"), "{events}");
+    }
 
-    // The daemon that wrote the last snapshot goes: others go on listing.
-    let writer = answers[0]["inventory"]["source"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let holder = daemons
-        .iter()
-        .position(|daemon| {
-            let own = daemon.membership().unwrap()["self"]["instance_id"].clone();
-            own.as_str().is_some_and(|own| writer.contains(own))
+    // The daemon that listed the fleet last (the snapshot's writer) goes:
+    // others go on listing.
+    let holder = eventually(WAIT, "a writer among the daemons", || {
+        let answer = daemons[0].membership()?;
+        let writer = answer["inventory"]["snapshot"]["listed_by"].as_str()?.to_owned();
+        daemons.iter().position(|daemon| {
+            daemon.membership().is_some_and(|own| own["self"]["instance_id"] == writer)
         })
-        .unwrap_or(0);
+    });
     let mut gone = daemons.remove(holder);
     assert_eq!(gone.terminate_within(WAIT).0, Some(0));
     assert_one_listing_per_period(&world, &daemons, 4);
