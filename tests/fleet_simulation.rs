@@ -237,7 +237,10 @@ fn coordinator(
 }
 
 /// What happens to node `n` for `length` of time, with snapshots.
-#[allow(clippy::too_many_arguments, reason = "one simulated node's whole world")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one simulated node's whole world"
+)]
 async fn shared_node(
     n: usize,
     length: Duration,
@@ -542,7 +545,12 @@ impl ObjectStore for Slowable {
         self.bucket.get(key, if_none_match).await
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>, only_if_absent: bool) -> Result<Written, StoreError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        only_if_absent: bool,
+    ) -> Result<Written, StoreError> {
         self.check().await?;
         self.bucket.put(key, body, only_if_absent).await
     }
@@ -629,11 +637,17 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
         let key = format!("{PREFIX}/snapshot.zst");
         let year = Duration::from_secs(365 * 86_400);
         tokio::time::sleep_until(start + FROM_THE_FUTURE_AT).await;
-        poisoner.bucket.insert(&key, forged(POISONED_NODES, clock.now() + year));
+        poisoner
+            .bucket
+            .insert(&key, forged(POISONED_NODES, clock.now() + year));
         tokio::time::sleep_until(start + UNREADABLE_AT).await;
-        poisoner.bucket.insert(&key, b"<html>503 Service Unavailable</html>".to_vec());
+        poisoner
+            .bucket
+            .insert(&key, b"<html>503 Service Unavailable</html>".to_vec());
         tokio::time::sleep_until(start + SHRINKING_AT).await;
-        poisoner.bucket.insert(&key, forged(POISONED_NODES / 10, clock.now()));
+        poisoner
+            .bucket
+            .insert(&key, forged(POISONED_NODES / 10, clock.now()));
         tokio::time::sleep_until(start + SLOW_S3.0).await;
         poisoner.slow.store(true, Ordering::SeqCst);
         tokio::time::sleep(SLOW_S3.1).await;
@@ -653,7 +667,12 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
     let young = (REFRESH * 2).as_secs_f64();
     let recovered = SLOW_S3.0 + SLOW_S3.1 + REFRESH * 2;
     let windows = [
-        ("from the future", FROM_THE_FUTURE_AT, UNREADABLE_AT, Some(young)),
+        (
+            "from the future",
+            FROM_THE_FUTURE_AT,
+            UNREADABLE_AT,
+            Some(young),
+        ),
         ("unreadable", UNREADABLE_AT, SHRINKING_AT, Some(young)),
         ("shrinking", SHRINKING_AT, SLOW_S3.0, Some(young)),
         ("slow S3", SLOW_S3.0, SLOW_S3.0 + SLOW_S3.1, None),
@@ -667,7 +686,11 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
     println!("|---|---|---|---|");
     for (name, from, to, age_limit) in windows {
         let mean = calls_between(&ec2.answered, from, to).0;
-        let within = || samples.iter().filter(|sample| sample.at >= from && sample.at < to);
+        let within = || {
+            samples
+                .iter()
+                .filter(|sample| sample.at >= from && sample.at < to)
+        };
         let oldest = within().map(|sample| sample.oldest).fold(0.0, f64::max);
         let believed = within().map(|sample| sample.believed).max().unwrap_or(0);
         println!("| {name} | {mean:.2} | {oldest:.0} | {believed} |");
@@ -688,5 +711,8 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
     let shrinking = total(&tallies, |t| &t.reads_shrinking);
     let unusable = total(&tallies, |t| &t.reads_unusable);
     println!("Refused: {refused} from the future, {unusable} unusable, {shrinking} shrinking");
-    assert!(refused > 0 && unusable > 0 && shrinking > 0, "every poison was read");
+    assert!(
+        refused > 0 && unusable > 0 && shrinking > 0,
+        "every poison was read"
+    );
 }

@@ -345,9 +345,13 @@ async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
     // others go on listing.
     let holder = eventually(WAIT, "a writer among the daemons", || {
         let answer = daemons[0].membership()?;
-        let writer = answer["inventory"]["snapshot"]["listed_by"].as_str()?.to_owned();
+        let writer = answer["inventory"]["snapshot"]["listed_by"]
+            .as_str()?
+            .to_owned();
         daemons.iter().position(|daemon| {
-            daemon.membership().is_some_and(|own| own["self"]["instance_id"] == writer)
+            daemon
+                .membership()
+                .is_some_and(|own| own["self"]["instance_id"] == writer)
         })
     });
     let mut gone = daemons.remove(holder);

@@ -112,7 +112,11 @@ fn ended_within(mut child: Child, limit: Duration) -> Ended {
         if reaped == pid {
             break (status, usage);
         }
-        assert!(reaped == 0, "wait4 failed: {}", std::io::Error::last_os_error());
+        assert!(
+            reaped == 0,
+            "wait4 failed: {}",
+            std::io::Error::last_os_error()
+        );
         if started.elapsed() > limit {
             let _ = child.kill();
             panic!(
@@ -151,17 +155,31 @@ async fn a_dripping_snapshot_costs_resolve_its_deadlines_not_forever() {
         "6s",
     ];
     // The read gives up at --fetch-timeout; the node then lists EC2 itself.
-    let ended = ended_within(resolve(&moto, &s3, &instances[0], &timeouts), Duration::from_secs(40));
+    let ended = ended_within(
+        resolve(&moto, &s3, &instances[0], &timeouts),
+        Duration::from_secs(40),
+    );
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
-    assert!(ended.took < Duration::from_secs(25), "took {:?}", ended.took);
+    assert!(
+        ended.took < Duration::from_secs(25),
+        "took {:?}",
+        ended.took
+    );
     let answer: serde_json::Value = serde_json::from_str(&ended.stdout).unwrap();
     assert_eq!(ids(&answer, "members").len(), 3);
 
     // --wait-timeout bounds the whole wait, its first try included.
     let mut waiting = timeouts.to_vec();
     waiting.extend(["--wait-for", "targets>=5", "--wait-timeout", "3s"]);
-    let ended = ended_within(resolve(&moto, &s3, &instances[1], &waiting), Duration::from_secs(40));
-    assert!(ended.took < Duration::from_secs(10), "took {:?}", ended.took);
+    let ended = ended_within(
+        resolve(&moto, &s3, &instances[1], &waiting),
+        Duration::from_secs(40),
+    );
+    assert!(
+        ended.took < Duration::from_secs(10),
+        "took {:?}",
+        ended.took
+    );
     assert_ne!(ended.code, Some(0));
     assert!(ended.stderr.contains("within 3s"), "{}", ended.stderr);
 }
@@ -188,7 +206,10 @@ async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
     assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
     let s3 = FakeS3::start(SNAPSHOT, Poison::Bytes(Arc::new(bomb)));
 
-    let ended = ended_within(resolve(&moto, &s3, &instances[0], &[]), Duration::from_secs(60));
+    let ended = ended_within(
+        resolve(&moto, &s3, &instances[0], &[]),
+        Duration::from_secs(60),
+    );
 
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(
@@ -197,7 +218,10 @@ async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
         ended.peak_rss_bytes >> 20,
         SNAPSHOT_CAP >> 20
     );
-    assert!(s3.written(SNAPSHOT), "the node that listed replaced the bomb");
+    assert!(
+        s3.written(SNAPSHOT),
+        "the node that listed replaced the bomb"
+    );
     eprintln!("a zstd bomb: peak RSS {} MiB", ended.peak_rss_bytes >> 20);
 }
 
@@ -206,7 +230,10 @@ async fn an_object_past_the_cap_is_refused_as_it_arrives_and_replaced() {
     let (moto, instances) = fleet().await;
     let s3 = FakeS3::start(SNAPSHOT, Poison::Endless { length: 300 << 20 });
 
-    let ended = ended_within(resolve(&moto, &s3, &instances[0], &[]), Duration::from_secs(60));
+    let ended = ended_within(
+        resolve(&moto, &s3, &instances[0], &[]),
+        Duration::from_secs(60),
+    );
 
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(
@@ -216,7 +243,10 @@ async fn an_object_past_the_cap_is_refused_as_it_arrives_and_replaced() {
         OBJECT_CAP >> 20
     );
     assert!(s3.written(SNAPSHOT), "the node that listed replaced it");
-    eprintln!("a 300 MiB object: peak RSS {} MiB", ended.peak_rss_bytes >> 20);
+    eprintln!(
+        "a 300 MiB object: peak RSS {} MiB",
+        ended.peak_rss_bytes >> 20
+    );
 }
 
 /// A snapshot of `instances` (ids only, running), listed now by `writer`,
@@ -270,17 +300,14 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
     // Another writer says only one instance is left.
     s3.put(SNAPSHOT, snapshot_of(&instances[..1], &instances[0]));
 
-    let (_, health) = common::servers::eventually(
-        Duration::from_secs(30),
-        "the shrink held back",
-        || {
+    let (_, health) =
+        common::servers::eventually(Duration::from_secs(30), "the shrink held back", || {
             let (status, health) = daemon.get("/healthz");
             health["refresh_error"]
                 .as_str()?
                 .contains("lists 1 instances where 3 were served")
                 .then_some((status, health))
-        },
-    );
+        });
     let answer = daemon.membership().unwrap();
     assert_eq!(ids(&answer, "members").len(), 3, "the answer is kept");
     assert_eq!(answer["inventory"]["stale"], true, "{answer}");

@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn a_stream_longer_than_the_cap_is_refused() {
-        assert_eq!(read_within(&b"12345"[..], 4, None).unwrap(), Capped::TooLong);
+        assert_eq!(
+            read_within(&b"12345"[..], 4, None).unwrap(),
+            Capped::TooLong
+        );
         // An endless stream, whatever size it claims.
         for expected in [None, Some(10), Some(u64::MAX)] {
             let read = read_within(Zeros { left: u64::MAX }, 3 << 20, expected).unwrap();

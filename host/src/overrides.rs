@@ -4,10 +4,10 @@
 //! applied onto the settings below it by one function. `rollcall watch`
 //! applies the file's overrides onto the defaults, then the flags'.
 
+use crate::daemon::guard::MaxChange;
 use crate::inventory::{Ec2Settings, Filter};
 use crate::policy::PolicyLimits;
 use crate::ranges::{self, Bounded, Written};
-use crate::daemon::guard::MaxChange;
 use crate::snapshot::{S3Location, SnapshotSettings, SnapshotWrite};
 use clap::Args;
 use serde::Deserialize;
@@ -113,7 +113,7 @@ pub struct Ec2Overrides {
     /// Whether this node may write the snapshot: `auto` (when its refresh
     /// comes first and it knows its own instance id) or `never` (it only
     /// reads, and needs only s3:GetObject) [default: auto].
-    #[arg(long, value_name = "auto|never")]
+    #[arg(long, value_name = "auto|never", hide_possible_values = true)]
     pub snapshot_write: Option<SnapshotWrite>,
 
     /// Whether IMDS may be asked for self and the region.
@@ -671,6 +671,10 @@ imds = false
             .ec2
             .apply_to(Ec2Settings::default())
             .unwrap_err();
-        assert!(err.of_flag().starts_with("--snapshot-write tunes"), "{}", err.of_flag());
+        assert!(
+            err.of_flag().starts_with("--snapshot-write tunes"),
+            "{}",
+            err.of_flag()
+        );
     }
 }

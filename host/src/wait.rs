@@ -198,7 +198,10 @@ impl Waiting {
         };
         loop {
             let jitter = rng.f64().mul_add(JITTER.1 - JITTER.0, JITTER.0);
-            let pause = self.interval.mul_f64(jitter).saturating_mul(2u32.pow(doublings));
+            let pause = self
+                .interval
+                .mul_f64(jitter)
+                .saturating_mul(2u32.pow(doublings));
             let wake = Instant::now().checked_add(pause).unwrap_or(deadline);
             tokio::time::sleep_until(deadline.min(wake)).await;
             if Instant::now() >= deadline {

@@ -369,7 +369,10 @@ impl Coordinator {
         }
         // The snapshot in the store, if usable: what a lease replaces.
         let replacing = match &found {
-            Found::Usable => memory.snapshot.as_ref().map(|known| known.snapshot.listed_at),
+            Found::Usable => memory
+                .snapshot
+                .as_ref()
+                .map(|known| known.snapshot.listed_at),
             _ => None,
         };
         let mut s3_failure = match found {
@@ -418,8 +421,14 @@ impl Coordinator {
     /// Reads the snapshot (conditionally on the one remembered) and
     /// remembers it if it is usable.
     async fn read(&self, memory: &mut Memory) -> Found {
-        let etag = memory.snapshot.as_ref().and_then(|known| known.etag.clone());
-        let read = self.store.get(&self.key(SNAPSHOT_OBJECT), etag.as_deref()).await;
+        let etag = memory
+            .snapshot
+            .as_ref()
+            .and_then(|known| known.etag.clone());
+        let read = self
+            .store
+            .get(&self.key(SNAPSHOT_OBJECT), etag.as_deref())
+            .await;
         let (body, etag) = match read {
             Err(err) => {
                 self.tally.reads_failed.inc();
@@ -517,7 +526,11 @@ impl Coordinator {
             && held.etag != known.etag
             && held.snapshot.listed_at < known.snapshot.listed_at
         {
-            tracing::info!(instances = size, served, "A second snapshot confirms the fleet shrank.");
+            tracing::info!(
+                instances = size,
+                served,
+                "A second snapshot confirms the fleet shrank."
+            );
             return None;
         }
         Some(format!(

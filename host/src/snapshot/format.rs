@@ -10,11 +10,11 @@
 //! for sense too: a listing time that is no time, or a writer that is not a
 //! running instance of the fleet it lists, makes the object unusable.
 
+use crate::bounded_read::{Capped, read_within};
 use crate::inventory::{
     Instance, MAX_INVENTORY_FILE_BYTES, parse_describe_instances, write_describe_instances,
 };
 use serde::{Deserialize, Serialize};
-use crate::bounded_read::{Capped, read_within};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The version this rollcall writes and reads.

@@ -152,7 +152,10 @@ impl InventorySource for SnapshotSource {
     }
 
     async fn fetch(&self) -> Result<Inventory, SourceError> {
-        if self.ask_imds.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        if self
+            .ask_imds
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
             // Once: a node IMDS cannot name only reads.
             match instance_id_from_imds().await {
                 Ok(id) => self.coordinator.learn_writer(id),

@@ -22,7 +22,9 @@ pub enum Read {
     Missing,
     /// The object is larger than a snapshot may be (it was not read whole):
     /// an unusable object, to be replaced like any other.
-    Oversized { limit: u64 },
+    Oversized {
+        limit: u64,
+    },
 }
 
 /// What a write came to.

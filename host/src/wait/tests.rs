@@ -168,9 +168,7 @@ impl Script {
 async fn run(waiting: &Waiting, script: &Script) -> Waited<String> {
     let started = Instant::now();
     let first = script.attempt().await;
-    waiting
-        .until_met(started, first, || script.attempt())
-        .await
+    waiting.until_met(started, first, || script.attempt()).await
 }
 
 #[tokio::test(start_paused = true)]

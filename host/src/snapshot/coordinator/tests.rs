@@ -341,7 +341,10 @@ async fn a_snapshot_dated_in_the_future_is_refused_counted_and_replaced() {
     let ec2 = ScriptedEc2::new(3, Duration::ZERO);
     let clock = midnight();
     let year = Duration::from_secs(365 * 86_400);
-    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, at(&clock, year)));
+    store.insert(
+        SNAPSHOT_KEY,
+        written_by(Some("i-00001"), 3, at(&clock, year)),
+    );
     let first = node(&store, &ec2, clock, 0);
 
     let fleet = first.refresh().await.unwrap();
@@ -438,7 +441,8 @@ async fn a_shrinking_snapshot_is_served_only_once_the_nodes_own_listing_or_the_n
     store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, clock.now()));
     let err = node.refresh().await.unwrap_err();
     assert!(
-        err.to_string().contains("lists 3 instances where 10 were served"),
+        err.to_string()
+            .contains("lists 3 instances where 10 were served"),
         "{err}"
     );
     assert_eq!(node.tally.reads_shrinking.get(), 1);
@@ -465,7 +469,11 @@ async fn a_shrinking_snapshot_that_the_nodes_own_listing_refutes_is_replaced() {
 
     assert_eq!(fleet.origin, Origin::Listed);
     assert_eq!(fleet.instances.len(), 10);
-    assert_eq!(node.tally.writes.get(), 2, "the listing replaced the object");
+    assert_eq!(
+        node.tally.writes.get(),
+        2,
+        "the listing replaced the object"
+    );
 }
 
 /// A store that takes every write and answers every read with an HTML page
@@ -547,7 +555,10 @@ async fn a_node_that_never_writes_takes_no_lease_and_writes_nothing() {
         );
         let fleet = node.refresh().await.unwrap();
         assert_eq!(fleet.origin, Origin::Listed, "it lists for itself");
-        assert_eq!(node.tally.leases_won.get() + node.tally.leases_lost.get(), 0);
+        assert_eq!(
+            node.tally.leases_won.get() + node.tally.leases_lost.get(),
+            0
+        );
         assert_eq!(node.tally.writes.get(), 0);
         assert!(store.keys().is_empty(), "{:?}", store.keys());
     }
@@ -587,7 +598,10 @@ async fn a_throttled_listing_is_reported_as_throttled() {
             0,
         );
         let err = node.refresh().await.unwrap_err();
-        assert!(matches!(err, SourceError::Throttled(_)), "{mode:?}: {err:?}");
+        assert!(
+            matches!(err, SourceError::Throttled(_)),
+            "{mode:?}: {err:?}"
+        );
         tokio::time::sleep(REFRESH).await;
     }
 }
