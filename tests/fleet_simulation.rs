@@ -236,34 +236,50 @@ fn coordinator(
     .sharing_decoding(Arc::clone(decoding))
 }
 
-/// What happens to node `n` for `length` of time, with snapshots.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one simulated node's whole world"
-)]
-async fn shared_node(
-    n: usize,
-    length: Duration,
+/// What every node of a run with snapshots shares.
+#[derive(Clone)]
+struct Shared {
     store: Arc<dyn ObjectStore>,
     ec2: Arc<Ec2Model>,
     decoding: Arc<SharedDecoding>,
     clock: Clock,
     answers: Arc<Answers>,
     tallies: Arc<Mutex<Vec<Tally>>>,
-) {
+}
+
+impl Shared {
+    fn new(store: Arc<dyn ObjectStore>, ec2: &Arc<Ec2Model>, clock: Clock, nodes: usize) -> Shared {
+        Shared {
+            store,
+            ec2: Arc::clone(ec2),
+            decoding: Arc::new(SharedDecoding::default()),
+            clock,
+            answers: Arc::new(Answers::new(nodes)),
+            tallies: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn coordinator(&self, n: usize, mode: Mode) -> Coordinator {
+        coordinator(&self.store, &self.ec2, &self.decoding, self.clock, n, mode)
+    }
+}
+
+/// What happens to node `n` for `length` of time, with snapshots.
+async fn shared_node(n: usize, length: Duration, shared: Shared) {
     let start = Instant::now();
     let mut rng = fastrand::Rng::with_seed(n as u64);
     tokio::time::sleep(start_of(n, &mut rng)).await;
+    let answers = &shared.answers;
     if n >= STEADY_NODES {
         // `resolve --snapshot` at boot, then the daemon.
-        let boot = coordinator(&store, &ec2, &decoding, clock, n, Mode::Boot);
+        let boot = shared.coordinator(n, Mode::Boot);
         if let Ok(fleet) = boot.refresh().await {
             answers.set(n, fleet.listed_at, fleet.instances.len());
         }
-        tallies.lock().unwrap().push(boot.tally.clone());
+        shared.tallies.lock().unwrap().push(boot.tally.clone());
     }
-    let daemon = coordinator(&store, &ec2, &decoding, clock, n, Mode::Daemon);
-    tallies.lock().unwrap().push(daemon.tally.clone());
+    let daemon = shared.coordinator(n, Mode::Daemon);
+    shared.tallies.lock().unwrap().push(daemon.tally.clone());
     let mut failures = 0;
     while start.elapsed() < length {
         match daemon.refresh().await {
@@ -310,22 +326,17 @@ async fn simulate(shared: bool) -> Outcome {
     let clock = Clock::starting_at(UNIX_EPOCH + Duration::from_millis(START_MS));
     let ec2 = Arc::new(Ec2Model::new(start, NODES));
     let store = Arc::new(MemoryStore::new());
-    let decoding = Arc::new(SharedDecoding::default());
-    let answers = Arc::new(Answers::new(NODES));
-    let tallies = Arc::new(Mutex::new(Vec::new()));
+    let world = Shared::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        &ec2,
+        clock,
+        NODES,
+    );
+    let answers = Arc::clone(&world.answers);
     let mut nodes = tokio::task::JoinSet::new();
     for n in 0..NODES {
         if shared {
-            nodes.spawn(shared_node(
-                n,
-                HOUR,
-                Arc::clone(&store) as Arc<dyn ObjectStore>,
-                Arc::clone(&ec2),
-                Arc::clone(&decoding),
-                clock,
-                Arc::clone(&answers),
-                Arc::clone(&tallies),
-            ));
+            nodes.spawn(shared_node(n, HOUR, world.clone()));
         } else {
             nodes.spawn(listing_node(
                 n,
@@ -347,7 +358,7 @@ async fn simulate(shared: bool) -> Outcome {
         node.expect("a node ran");
     }
     let ages = ages.await.expect("sampling ran");
-    let tallies = tallies.lock().unwrap().clone();
+    let tallies = world.tallies.lock().unwrap().clone();
     Outcome {
         ec2,
         ages,
@@ -616,21 +627,16 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
         bucket: Arc::clone(&bucket),
         slow: false.into(),
     });
-    let decoding = Arc::new(SharedDecoding::default());
-    let answers = Arc::new(Answers::new(POISONED_NODES));
-    let tallies = Arc::new(Mutex::new(Vec::new()));
+    let world = Shared::new(
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        &ec2,
+        clock,
+        POISONED_NODES,
+    );
+    let (answers, tallies) = (Arc::clone(&world.answers), Arc::clone(&world.tallies));
     let mut nodes = tokio::task::JoinSet::new();
     for n in 0..POISONED_NODES {
-        nodes.spawn(shared_node(
-            n,
-            POISONED_RUN,
-            Arc::clone(&store) as Arc<dyn ObjectStore>,
-            Arc::clone(&ec2),
-            Arc::clone(&decoding),
-            clock,
-            Arc::clone(&answers),
-            Arc::clone(&tallies),
-        ));
+        nodes.spawn(shared_node(n, POISONED_RUN, world.clone()));
     }
     let poisoner = Arc::clone(&store);
     nodes.spawn(async move {

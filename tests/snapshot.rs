@@ -7,6 +7,7 @@ mod common;
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use common::daemon::Daemon;
+use common::moto_fleet::Fleet;
 use common::servers::{Moto, Proxy, eventually};
 use common::{ids, plugin, rollcall_command};
 use serde_json::Value;
@@ -33,7 +34,7 @@ struct World {
     monitors: String,
     /// Where moto keeps its recording; removed with the world.
     _recording: tempfile::NamedTempFile,
-    ec2: aws_sdk_ec2::Client,
+    ec2: Fleet,
     instances: Vec<String>,
 }
 
@@ -49,7 +50,7 @@ impl World {
                 .region(Region::new(REGION))
                 .endpoint_url(&moto.endpoint)
                 .force_path_style(true)
-                .credentials_provider(credentials.clone())
+                .credentials_provider(credentials)
                 .build(),
         );
         s3.create_bucket()
@@ -57,23 +58,8 @@ impl World {
             .send()
             .await
             .expect("bucket");
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&moto.endpoint)
-                .credentials_provider(credentials)
-                .build(),
-        );
-        let monitors = ec2
-            .create_security_group()
-            .group_name("eg-monitor")
-            .description("rollcall monitors")
-            .send()
-            .await
-            .expect("security group")
-            .group_id
-            .expect("group id");
+        let ec2 = Fleet::new(&moto, REGION);
+        let monitors = ec2.group("eg-monitor").await;
         let mut world = World {
             moto,
             monitors,
@@ -87,30 +73,7 @@ impl World {
     }
 
     async fn launch(&self, count: i32) -> Vec<String> {
-        let reservation = self
-            .ec2
-            .run_instances()
-            .image_id("ami-12c6146b")
-            .min_count(count)
-            .max_count(count)
-            .security_group_ids(&self.monitors)
-            .send()
-            .await
-            .expect("run instances");
-        reservation
-            .instances()
-            .iter()
-            .filter_map(|instance| instance.instance_id().map(str::to_owned))
-            .collect()
-    }
-
-    async fn terminate(&self, id: &str) {
-        self.ec2
-            .terminate_instances()
-            .instance_ids(id)
-            .send()
-            .await
-            .expect("terminate");
+        self.ec2.launch(&[&self.monitors], count, &[]).await
     }
 
     /// Starts recording afresh: what was sent before is not counted.
@@ -307,7 +270,7 @@ async fn twenty_daemons_share_one_listing_per_period_and_follow_the_fleet() {
     );
     // The new instance goes again (not one a daemon runs as: a policy
     // keeps self a member whatever its state).
-    world.terminate(&new[0]).await;
+    world.ec2.terminate(&new[0]).await;
     let took = until_every_daemon_has(&daemons, 20);
     eprintln!(
         "a termination reached all {} daemons in {took:?}",

@@ -6,8 +6,8 @@
 
 mod common;
 
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use common::fake_s3::{FakeS3, Poison};
+use common::moto_fleet::Fleet;
 use common::servers::Moto;
 use common::{ids, plugin, rollcall_command};
 use std::io::Write;
@@ -25,37 +25,9 @@ const CREDENTIALS: [(&str, &str); 2] = [
 /// moto with three running monitors.
 async fn fleet() -> (Moto, Vec<String>) {
     let moto = Moto::start();
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(Credentials::for_tests())
-            .build(),
-    );
-    let group = ec2
-        .create_security_group()
-        .group_name("eg-monitor")
-        .description("rollcall monitors")
-        .send()
-        .await
-        .expect("security group")
-        .group_id
-        .expect("group id");
-    let reservation = ec2
-        .run_instances()
-        .image_id("ami-12c6146b")
-        .min_count(3)
-        .max_count(3)
-        .security_group_ids(group)
-        .send()
-        .await
-        .expect("run instances");
-    let instances = reservation
-        .instances()
-        .iter()
-        .filter_map(|instance| instance.instance_id().map(str::to_owned))
-        .collect();
+    let fleet = Fleet::new(&moto, REGION);
+    let monitors = fleet.group("eg-monitor").await;
+    let instances = fleet.launch(&[&monitors], 3, &[]).await;
     (moto, instances)
 }
 
@@ -199,12 +171,11 @@ const SNAPSHOT_CAP: u64 = 1 << 30;
 /// The compressed cap of a snapshot object.
 const OBJECT_CAP: u64 = 256 << 20;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
+/// `resolve` with the snapshot `poison` at S3: it ends well, peaks under
+/// twice `cap` of memory, and replaces the object. Its peak, in MiB.
+async fn refused_under_its_cap_and_replaced(poison: Poison, cap: u64) -> u64 {
     let (moto, instances) = fleet().await;
-    let bomb = zstd_bomb(2 * SNAPSHOT_CAP);
-    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
-    let s3 = FakeS3::start(SNAPSHOT, Poison::Bytes(Arc::new(bomb)));
+    let s3 = FakeS3::start(SNAPSHOT, poison);
 
     let ended = ended_within(
         resolve(&moto, &s3, &instances[0], &[]),
@@ -213,40 +184,29 @@ async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
 
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(
-        ended.peak_rss_bytes < 2 * SNAPSHOT_CAP,
+        ended.peak_rss_bytes < 2 * cap,
         "peak RSS {} MiB for a cap of {} MiB",
         ended.peak_rss_bytes >> 20,
-        SNAPSHOT_CAP >> 20
+        cap >> 20
     );
-    assert!(
-        s3.written(SNAPSHOT),
-        "the node that listed replaced the bomb"
-    );
-    eprintln!("a zstd bomb: peak RSS {} MiB", ended.peak_rss_bytes >> 20);
+    assert!(s3.written(SNAPSHOT), "the node that listed replaced it");
+    ended.peak_rss_bytes >> 20
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
+    let bomb = zstd_bomb(2 * SNAPSHOT_CAP);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let peak =
+        refused_under_its_cap_and_replaced(Poison::Bytes(Arc::new(bomb)), SNAPSHOT_CAP).await;
+    eprintln!("a zstd bomb: peak RSS {peak} MiB");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_object_past_the_cap_is_refused_as_it_arrives_and_replaced() {
-    let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(SNAPSHOT, Poison::Endless { length: 300 << 20 });
-
-    let ended = ended_within(
-        resolve(&moto, &s3, &instances[0], &[]),
-        Duration::from_secs(60),
-    );
-
-    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
-    assert!(
-        ended.peak_rss_bytes < 2 * OBJECT_CAP,
-        "peak RSS {} MiB for a cap of {} MiB",
-        ended.peak_rss_bytes >> 20,
-        OBJECT_CAP >> 20
-    );
-    assert!(s3.written(SNAPSHOT), "the node that listed replaced it");
-    eprintln!(
-        "a 300 MiB object: peak RSS {} MiB",
-        ended.peak_rss_bytes >> 20
-    );
+    let endless = Poison::Endless { length: 300 << 20 };
+    let peak = refused_under_its_cap_and_replaced(endless, OBJECT_CAP).await;
+    eprintln!("a 300 MiB object: peak RSS {peak} MiB");
 }
 
 /// A snapshot of `instances` (ids only, running), listed now by `writer`,

@@ -6,6 +6,7 @@ pub mod background;
 pub mod daemon;
 pub mod fake_s3;
 pub mod hand_made;
+pub mod moto_fleet;
 pub mod nft;
 pub mod servers;
 

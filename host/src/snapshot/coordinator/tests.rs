@@ -102,13 +102,31 @@ fn midnight() -> Clock {
 }
 
 fn node(store: &Arc<MemoryStore>, ec2: &Arc<ScriptedEc2>, clock: Clock, n: usize) -> Coordinator {
-    Coordinator::new(
-        Arc::clone(store) as Arc<dyn ObjectStore>,
-        Arc::clone(ec2) as Arc<dyn Lister>,
-        "fleet/prod/",
+    coordinator(
+        store.clone(),
+        ec2,
         settings(Mode::Daemon, n),
         clock,
         n as u64,
+    )
+}
+
+/// A node with `settings` on `store`, its prefix `fleet/prod/`, its random
+/// draws from `seed`.
+fn coordinator(
+    store: Arc<dyn ObjectStore>,
+    ec2: &Arc<ScriptedEc2>,
+    settings: Coordination,
+    clock: Clock,
+    seed: u64,
+) -> Coordinator {
+    Coordinator::new(
+        store,
+        Arc::clone(ec2) as Arc<dyn Lister>,
+        "fleet/prod/",
+        settings,
+        clock,
+        seed,
     )
 }
 
@@ -283,14 +301,7 @@ async fn at_boot_with_s3_down_a_node_lists_itself() {
     let store = Arc::new(MemoryStore::new());
     store.set_down(true);
     let ec2 = ScriptedEc2::new(3, Duration::ZERO);
-    let boot = Coordinator::new(
-        Arc::clone(&store) as Arc<dyn ObjectStore>,
-        Arc::clone(&ec2) as Arc<dyn Lister>,
-        "",
-        settings(Mode::Boot, 0),
-        midnight(),
-        0,
-    );
+    let boot = coordinator(store.clone(), &ec2, settings(Mode::Boot, 0), midnight(), 0);
     let fleet = boot.refresh().await.unwrap();
     assert_eq!(fleet.origin, Origin::Listed);
     assert_eq!(boot.tally.reads_failed.get(), 1);
@@ -426,14 +437,7 @@ async fn a_shrinking_snapshot_is_served_only_once_the_nodes_own_listing_or_the_n
     // A budget that (with this seed) lets the node list itself only now
     // and then.
     settings.ec2_budget = 0.01;
-    let node = Coordinator::new(
-        Arc::clone(&store) as Arc<dyn ObjectStore>,
-        Arc::clone(&ec2) as Arc<dyn Lister>,
-        "fleet/prod/",
-        settings,
-        clock,
-        7,
-    );
+    let node = coordinator(store.clone(), &ec2, settings, clock, 7);
     assert_eq!(node.refresh().await.unwrap().instances.len(), 10);
 
     // Another node writes a fleet of 3: held back, the answer kept.
@@ -507,14 +511,7 @@ async fn a_store_that_takes_every_lease_and_answers_garbage_keeps_the_fleet_with
         .map(|n| {
             let mut settings = settings(Mode::Daemon, n);
             settings.ec2_budget = budget;
-            Coordinator::new(
-                Arc::new(Hostile),
-                Arc::clone(&ec2) as Arc<dyn Lister>,
-                "fleet/prod/",
-                settings,
-                clock,
-                n as u64,
-            )
+            coordinator(Arc::new(Hostile), &ec2, settings, clock, n as u64)
         })
         .collect();
     // The first refresh: a node that has seen no fleet lists once.
@@ -545,14 +542,7 @@ async fn a_node_that_never_writes_takes_no_lease_and_writes_nothing() {
         let mut settings = settings(Mode::Daemon, 0);
         settings.write = write;
         settings.writer = writer.map(str::to_owned);
-        let node = Coordinator::new(
-            Arc::clone(&store) as Arc<dyn ObjectStore>,
-            Arc::clone(&ec2) as Arc<dyn Lister>,
-            "fleet/prod/",
-            settings,
-            clock,
-            0,
-        );
+        let node = coordinator(store.clone(), &ec2, settings, clock, 0);
         let fleet = node.refresh().await.unwrap();
         assert_eq!(fleet.origin, Origin::Listed, "it lists for itself");
         assert_eq!(
@@ -569,14 +559,7 @@ async fn at_boot_a_node_whose_store_fails_lists_again_rather_than_serve_its_own_
     let store = Arc::new(MemoryStore::new());
     store.set_down(true);
     let ec2 = ScriptedEc2::new(3, Duration::ZERO);
-    let boot = Coordinator::new(
-        Arc::clone(&store) as Arc<dyn ObjectStore>,
-        Arc::clone(&ec2) as Arc<dyn Lister>,
-        "",
-        settings(Mode::Boot, 0),
-        midnight(),
-        0,
-    );
+    let boot = coordinator(store.clone(), &ec2, settings(Mode::Boot, 0), midnight(), 0);
     let first = boot.refresh().await.unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let second = boot.refresh().await.unwrap();
@@ -589,14 +572,7 @@ async fn a_throttled_listing_is_reported_as_throttled() {
     let store = Arc::new(MemoryStore::new());
     let ec2 = ScriptedEc2::scripted(3, Duration::ZERO, &[Answer::Throttled, Answer::Throttled]);
     for mode in [Mode::Boot, Mode::Daemon] {
-        let node = Coordinator::new(
-            Arc::clone(&store) as Arc<dyn ObjectStore>,
-            Arc::clone(&ec2) as Arc<dyn Lister>,
-            "fleet/prod/",
-            settings(mode, 0),
-            midnight(),
-            0,
-        );
+        let node = coordinator(store.clone(), &ec2, settings(mode, 0), midnight(), 0);
         let err = node.refresh().await.unwrap_err();
         assert!(
             matches!(err, SourceError::Throttled(_)),
