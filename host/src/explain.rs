@@ -10,6 +10,7 @@ use crate::output::endpoint;
 use crate::policy::{self, Decision, Member, NoteTopic, Policy, PolicyIdentity};
 use crate::resolve::{ResolveError, self_in_fleet};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -149,11 +150,14 @@ impl Explanation {
         let (drops, notes): (Vec<_>, Vec<_>) = notes
             .into_iter()
             .partition(|note| note.topic == NoteTopic::Dropped);
+        let drops: HashMap<&str, &str> = drops
+            .iter()
+            .map(|drop| (drop.instance_id.as_str(), drop.text.as_str()))
+            .collect();
         let dropped_why = |id: &str| {
             drops
-                .iter()
-                .find(|drop| drop.instance_id == id)
-                .map(|drop| format!("rollcall dropped it: {}", drop.text))
+                .get(id)
+                .map(|why| format!("rollcall dropped it: {why}"))
         };
         let dropped = dropped_why(&instance_id);
         let mut reasons = Vec::new();

@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where every source the daemon builds counts its EC2 calls and snapshot
-/// coordination: the daemon's metrics, one set across reloads.
+/// coordination, and its decisions the members they drop: the daemon's
+/// metrics, one set across reloads.
 #[derive(Debug, Clone, Default)]
 pub struct Counting {
     pub snapshot: Tally,
