@@ -158,6 +158,63 @@ fn tag_roles_explains_its_rules() {
 }
 
 #[test]
+fn a_member_dropped_for_an_escape_in_its_role_is_explained_and_no_target() {
+    let fleet = fixture("odd-names-fleet.json");
+    let (escaped, agent) = ("i-0000000000000m003", "i-0000000000000a001");
+    let dropped = |what: &str, name: &str| {
+        format!("rollcall dropped it: its {what} {name:?} has '\\u{{1b}}', a control character")
+    };
+    let role_dropped = dropped("role", "monitor\u{1b}[2J");
+    let run = explain(
+        &fleet,
+        &plugin("tag_roles"),
+        &["--self", agent, "--instance", escaped],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(&format!(
+            "{escaped} (running): no member\n{role_dropped}\nself ({agent}) registers with it: no\n"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // Elastic Grid takes the monitor for a target: rollcall does not.
+    let run = explain(
+        &fleet,
+        &plugin("elastic_grid"),
+        &[
+            "--self",
+            agent,
+            "--instance",
+            agent,
+            "--plugin-config",
+            r#"{"cluster_group_prefix": "cluster-"}"#,
+            "--format",
+            "json",
+        ],
+    );
+    let document = run.json();
+    let target = document["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|target| target["instance_id"] == escaped)
+        .unwrap_or_else(|| panic!("the dropped monitor is a candidate: {document}"));
+    assert_eq!(target["taken"], false, "{document}");
+    assert!(
+        target["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.starts_with("a target")
+                && reason.ends_with(&format!(
+                    "(but {})",
+                    dropped("cluster name", "blue\u{1b}[2J")
+                ))),
+        "{document}"
+    );
+}
+
+#[test]
 fn a_policy_that_gives_no_reasons_still_shows_its_decision() {
     let run = explain(
         &seed_fleet(),

@@ -181,6 +181,67 @@ fn a_page_cut_short_fails_resolve_at_every_cut_point() {
 }
 
 #[test]
+fn a_page_cut_short_once_is_retried_and_the_whole_fleet_taken() {
+    let pages = fleet_pages();
+    for cut_page in 0..pages.len() {
+        let point = (cut_page, pages[cut_page].len() / 2);
+        let cut_pages = cut(&pages, point);
+        // How often each page was asked for: the first answer to `cut_page`
+        // is cut, every later one whole.
+        let asked: Arc<Vec<AtomicUsize>> =
+            Arc::new(pages.iter().map(|_| AtomicUsize::new(0)).collect());
+        let ec2 = {
+            let (asked, pages) = (Arc::clone(&asked), pages.clone());
+            Stub::start(move |request| {
+                let page = page_asked(request).min(pages.len() - 1);
+                let before = asked[page].fetch_add(1, Ordering::SeqCst);
+                if page == cut_page && before == 0 {
+                    Reply::ok(&cut_pages[page])
+                } else {
+                    Reply::ok(&pages[page])
+                }
+            })
+        };
+        let plugin = plugin("elastic_grid");
+        let run = against(
+            &ec2.endpoint,
+            &[
+                "resolve",
+                "--plugin",
+                plugin.to_str().unwrap(),
+                "--self",
+                "none",
+                "--max-attempts",
+                "2",
+            ],
+        );
+        assert_eq!(
+            run.code, 0,
+            "cut at {point:?}: {}{}",
+            run.stdout, run.stderr
+        );
+        let document = run.json();
+        assert_eq!(
+            document["inventory"]["instances"], FLEET,
+            "cut at {point:?}"
+        );
+        assert_eq!(
+            ids(&document, "members"),
+            (1..=FLEET).map(instance_id).collect::<Vec<_>>(),
+            "cut at {point:?}: the whole fleet"
+        );
+        let asked: Vec<usize> = asked.iter().map(|n| n.load(Ordering::SeqCst)).collect();
+        let mut expected = vec![1; pages.len()];
+        expected[cut_page] = 2;
+        assert_eq!(
+            asked, expected,
+            "cut at {point:?}: the cut page twice, the others once"
+        );
+        assert_eq!(ec2.requests(), pages.len() + 1, "cut at {point:?}");
+    }
+}
+
+#[test]
 fn a_repeated_page_token_is_an_error_not_the_end() {
     let pages = fleet_pages();
     // Every page but the last points at page 2, again and again.

@@ -429,7 +429,6 @@ fn answers_naming_unknown_or_invalid_members_are_refused() {
             "unknown-member",
             "member #9 is not in the fleet (2 instances)",
         ),
-        ("empty-role", "has an empty role"),
         ("duplicate-member", "is listed more than once"),
         ("self-target", "is its own registration target"),
     ];
@@ -668,4 +667,135 @@ fn a_self_listed_late_is_waited_for() {
     let answer = waiting.finish_within(Duration::from_secs(30)).json();
     assert_eq!(answer["self"]["role"], "agent");
     assert_eq!(ids(&answer, "register_with"), [MONITOR]);
+}
+
+/// `odd-names-fleet.json`: monitors m001 (cluster `blue`), m002 (`blue
+/// team`) and m003, whose security group and role tag carry an escape
+/// sequence; agents a001 (`blue` and `blue team`) and a002, tagged with the
+/// role `agent x`. Groups for Elastic Grid, tags for tag-roles.
+const ODD_NAMES: &str = "odd-names-fleet.json";
+const ESCAPED_MONITOR: &str = "i-0000000000000m003";
+const BLUE_AGENT: &str = "i-0000000000000a001";
+const SPACED_AGENT: &str = "i-0000000000000a002";
+
+/// `resolve` on the odd-names fleet with `plugin` and `settings`, seen from
+/// `self_id`, in `format`: it answers (exit 0) whatever the names.
+fn resolve_odd_names(plugin_name: &str, settings: &str, self_id: &str, format: &str) -> String {
+    let run = resolve(
+        &fixture(ODD_NAMES),
+        &plugin(plugin_name),
+        &[
+            "--self",
+            self_id,
+            "--plugin-config",
+            settings,
+            "--format",
+            format,
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    if format == "json" {
+        assert!(
+            run.stderr.contains(&format!(
+                "{ESCAPED_MONITOR}: its {}",
+                if plugin_name == "elastic_grid" {
+                    "cluster name"
+                } else {
+                    "role"
+                }
+            )) && !run.stderr.contains('\u{1b}'),
+            "a warning names the dropped member, escaped: {}",
+            run.stderr
+        );
+    }
+    run.stdout
+}
+
+/// What `sh` makes of `--format env` output: the role, then the clusters one
+/// per line (`eval "set -- $ROLLCALL_CLUSTERS"`), then the targets.
+fn sourced(env: &str) -> String {
+    let script = "eval \"$(cat)\"; printf '%s\\n' \"role=$ROLLCALL_ROLE\"; \
+                  eval \"set -- $ROLLCALL_CLUSTERS\"; printf 'cluster=%s\\n' \"$@\"; \
+                  printf '%s\\n' \"targets=$ROLLCALL_REGISTER_WITH\"";
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), env.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "sh failed on:\n{env}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn a_cluster_group_with_a_space_is_a_cluster_and_an_escape_drops_only_its_member() {
+    let settings = r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#;
+    let document: Value = serde_json::from_str(&resolve_odd_names(
+        "elastic_grid",
+        settings,
+        BLUE_AGENT,
+        "json",
+    ))
+    .unwrap();
+    assert_eq!(
+        ids(&document, "members"),
+        [
+            BLUE_AGENT,
+            SPACED_AGENT,
+            "i-0000000000000m001",
+            "i-0000000000000m002"
+        ],
+        "every member but the escaped one"
+    );
+    assert_eq!(document["self"]["clusters"], json!(["blue", "blue team"]));
+    assert_eq!(
+        ids(&document, "register_with"),
+        ["i-0000000000000m001", "i-0000000000000m002"],
+        "the dropped monitor is no target"
+    );
+
+    let env = resolve_odd_names("elastic_grid", settings, BLUE_AGENT, "env");
+    assert_eq!(
+        sourced(&env),
+        "role=agent\ncluster=blue\ncluster=blue team\n\
+         targets=10.0.1.10:7070 10.0.1.11:7070\n",
+        "{env}"
+    );
+}
+
+#[test]
+fn a_role_tag_with_a_space_is_a_role_and_an_escape_drops_only_its_member() {
+    let document: Value =
+        serde_json::from_str(&resolve_odd_names("tag_roles", "{}", BLUE_AGENT, "json")).unwrap();
+    assert_eq!(
+        ids(&document, "members"),
+        [
+            BLUE_AGENT,
+            SPACED_AGENT,
+            "i-0000000000000m001",
+            "i-0000000000000m002"
+        ],
+        "every member but the escaped one"
+    );
+    assert_eq!(role_of(&document, SPACED_AGENT).as_deref(), Some("agent x"));
+    assert_eq!(
+        ids(&document, "register_with"),
+        ["i-0000000000000m001", "i-0000000000000m002"],
+        "the dropped monitor is no target"
+    );
+
+    let env = resolve_odd_names("tag_roles", "{}", SPACED_AGENT, "env");
+    assert_eq!(
+        sourced(&env),
+        "role=agent x\ncluster=blue\ntargets=\n",
+        "{env}"
+    );
+    let env = resolve_odd_names("tag_roles", "{}", BLUE_AGENT, "env");
+    assert_eq!(
+        sourced(&env),
+        "role=agent\ncluster=blue\ncluster=blue team\ntargets=10.0.1.10 10.0.1.11\n",
+        "{env}"
+    );
 }

@@ -861,3 +861,46 @@ fn a_harmless_policy_change_passes_the_guard() {
     assert!(reloads(&watch, "ok").is_some_and(|count| count >= 1.0));
     assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
+
+#[test]
+fn an_escape_in_one_role_tag_drops_that_member_counted_and_the_answer_stays_fresh() {
+    let fleet = common::fixture("odd-names-fleet.json");
+    let watch = start(&[
+        "--inventory",
+        fleet.to_str().unwrap(),
+        "--plugin",
+        plugin("tag_roles").to_str().unwrap(),
+        "--self",
+        "i-0000000000000a001",
+        "--refresh",
+        "200ms",
+    ]);
+    let document = eventually(WAIT, "the answer", || watch.membership());
+    assert_eq!(
+        common::ids(&document, "members"),
+        [
+            "i-0000000000000a001",
+            "i-0000000000000a002",
+            "i-0000000000000m001",
+            "i-0000000000000m002"
+        ],
+        "all but the escaped monitor"
+    );
+    assert_eq!(document["inventory"]["stale"], false);
+    eventually(WAIT, "two refreshes' drops counted", || {
+        (watch.metric("rollcall_members_dropped_total ")? >= 2.0).then_some(())
+    });
+    let (status, health) = watch.get("/healthz");
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("ok")),
+        "{health}"
+    );
+    assert!(
+        watch
+            .stderr()
+            .contains(r#"i-0000000000000m003: its role "monitor\u{1b}[2J""#),
+        "{}",
+        watch.stderr()
+    );
+}

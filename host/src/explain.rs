@@ -10,6 +10,7 @@ use crate::output::endpoint;
 use crate::policy::{self, Decision, Member, NoteTopic, Policy, PolicyIdentity};
 use crate::resolve::{ResolveError, self_in_fleet};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -28,6 +29,10 @@ pub struct Explanation {
     /// Whether self registers with this instance; `None` when there is no
     /// self or this is self.
     pub self_registers_with_it: Option<bool>,
+    /// Why rollcall dropped the member the policy made of this instance
+    /// (a name or address that cannot be used safely), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<String>,
     /// The policy's reasons about this instance, in its words (empty when
     /// the policy gives none).
     pub reasons: Vec<String>,
@@ -142,6 +147,19 @@ impl Explanation {
         let is_self = own.as_deref() == Some(instance_id.as_str());
         let self_registers_with_it =
             (own.is_some() && !is_self).then(|| register_with.binary_search(&instance_id).is_ok());
+        let (drops, notes): (Vec<_>, Vec<_>) = notes
+            .into_iter()
+            .partition(|note| note.topic == NoteTopic::Dropped);
+        let drops: HashMap<&str, &str> = drops
+            .iter()
+            .map(|drop| (drop.instance_id.as_str(), drop.text.as_str()))
+            .collect();
+        let dropped_why = |id: &str| {
+            drops
+                .get(id)
+                .map(|why| format!("rollcall dropped it: {why}"))
+        };
+        let dropped = dropped_why(&instance_id);
         let mut reasons = Vec::new();
         let mut targets: Vec<TargetReason> = Vec::new();
         for note in notes {
@@ -149,8 +167,11 @@ impl Explanation {
                 NoteTopic::Decision if note.instance_id == instance_id => reasons.push(note.text),
                 NoteTopic::Target if is_self => targets.push(TargetReason {
                     taken: register_with.binary_search(&note.instance_id).is_ok(),
+                    reason: Some(match dropped_why(&note.instance_id) {
+                        Some(why) => format!("{} (but {why})", note.text),
+                        None => note.text,
+                    }),
                     instance_id: note.instance_id,
-                    reason: Some(note.text),
                 }),
                 _ => {}
             }
@@ -176,6 +197,7 @@ impl Explanation {
             member,
             own,
             self_registers_with_it,
+            dropped,
             reasons,
             targets,
             policy: policy.clone(),
@@ -206,6 +228,9 @@ impl Explanation {
             }
         }
         text.push('\n');
+        if let Some(dropped) = &self.dropped {
+            let _ = writeln!(text, "{dropped}");
+        }
         match (&self.own, self.self_registers_with_it) {
             (Some(own), Some(taken)) => {
                 let _ = writeln!(

@@ -62,16 +62,26 @@ pub async fn resolve(
     policy: Arc<dyn Policy>,
     self_id: Option<String>,
 ) -> Result<Membership, ResolveError> {
+    Ok(resolve_counting_dropped(inventory, policy, self_id)
+        .await?
+        .0)
+}
+
+/// [`resolve`], and how many members were dropped from the policy's answer
+/// because it gave them a name or address that cannot be used safely.
+pub(crate) async fn resolve_counting_dropped(
+    inventory: Arc<Inventory>,
+    policy: Arc<dyn Policy>,
+    self_id: Option<String>,
+) -> Result<(Membership, usize), ResolveError> {
     self_in_fleet(&inventory, self_id.as_deref())?;
     // Plugin code blocks: run it off the async workers.
     tokio::task::spawn_blocking(move || {
         let decision = policy::evaluate(&*policy, &inventory.instances, self_id.as_deref())?;
-        Ok(Membership::new(
-            decision,
-            &inventory,
-            self_id.as_deref(),
-            policy.identity(),
-        ))
+        let dropped = decision.dropped().count();
+        let membership =
+            Membership::new(decision, &inventory, self_id.as_deref(), policy.identity());
+        Ok((membership, dropped))
     })
     .await
     .map_err(|err| ResolveError::Evaluation(err.to_string()))?

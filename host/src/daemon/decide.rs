@@ -5,7 +5,8 @@ use crate::identity::instance_id_from_imds;
 use crate::inventory::Inventory;
 use crate::membership::Membership;
 use crate::policy::Policy;
-use crate::resolve::resolve;
+use crate::resolve::resolve_counting_dropped;
+use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,11 +16,13 @@ pub type KnownSelf = Option<Option<String>>;
 
 /// The membership `policy` decides for `inventory`, and how long the policy
 /// took. Asks IMDS for self if `own` is not known yet, and keeps the answer
-/// in `own`.
+/// in `own`. Counts the members dropped from the policy's answer (see
+/// `policy::validate`) into `dropped`.
 pub async fn decide(
     policy: &Arc<dyn Policy>,
     inventory: &Arc<Inventory>,
     own: &mut KnownSelf,
+    dropped: &Counter,
 ) -> Result<(Membership, Duration), String> {
     let own = match own {
         Some(known) => known.clone(),
@@ -31,8 +34,10 @@ pub async fn decide(
         }
     };
     let started = Instant::now();
-    let membership = resolve(Arc::clone(inventory), Arc::clone(policy), own)
-        .await
-        .map_err(|err| err.to_string())?;
+    let (membership, members_dropped) =
+        resolve_counting_dropped(Arc::clone(inventory), Arc::clone(policy), own)
+            .await
+            .map_err(|err| err.to_string())?;
+    dropped.inc_by(members_dropped as u64);
     Ok((membership, started.elapsed()))
 }

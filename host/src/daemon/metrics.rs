@@ -97,6 +97,14 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let leases = Family::<OutcomeLabel, Counter>::default();
     let writes = Counter::default();
     let age = Gauge::<f64, AtomicU64>::default();
+    let members_dropped = Counter::default();
+    registry.register(
+        "members_dropped",
+        "Members dropped from the policy's answers because it gave them a name or address that \
+         cannot be used safely (a control character, an empty role...), counted in every answer \
+         decided; the rest of each answer stands, and `rollcall explain` says why",
+        members_dropped.clone(),
+    );
     registry.register(
         "ec2_calls",
         "DescribeInstances attempts by outcome (ok, throttled, failed), retries included",
@@ -147,6 +155,7 @@ fn register_counting(registry: &mut Registry) -> Counting {
             throttled: series(&ec2_calls, "throttled"),
             failed: series(&ec2_calls, "failed"),
         },
+        members_dropped,
     }
 }
 
@@ -384,10 +393,12 @@ mod tests {
             "rollcall_last_success_timestamp_seconds 0.0",
             "# TYPE rollcall_stale gauge",
             "rollcall_stale 0",
+            "# TYPE rollcall_members_dropped_total counter",
+            "rollcall_members_dropped_total 0",
         ] {
             assert_has(&text, sample);
         }
-        assert_lacks(&text, "rollcall_members");
+        assert_lacks(&text, "rollcall_members{");
         assert_lacks(&text, "# EOF");
     }
 

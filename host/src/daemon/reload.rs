@@ -13,15 +13,20 @@ use crate::membership::Membership;
 use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits};
 use crate::sink::Sink;
 use crate::snapshot::{Mode, Sharing, Tally};
+use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Where every source the daemon builds counts its EC2 calls and snapshot
-/// coordination: the daemon's metrics, one set across reloads.
+/// coordination, and its decisions the members they drop: the daemon's
+/// metrics, one set across reloads.
 #[derive(Debug, Clone, Default)]
 pub struct Counting {
     pub snapshot: Tally,
     pub ec2_calls: CallCounts,
+    /// Members dropped from a policy's answer (a name or address that
+    /// cannot be used safely), in every answer the daemon decides.
+    pub members_dropped: Counter,
 }
 
 /// Re-reads the settings (configuration file and flags) for a reload.
@@ -202,10 +207,14 @@ async fn try_prepare(
     };
     let trial = match fleet {
         Some((inventory, fetched)) => {
-            let (membership, evaluation) =
-                decide(&candidate.policy.policy, &inventory, &mut candidate.own)
-                    .await
-                    .map_err(|err| format!("the new configuration fails on the fleet: {err}"))?;
+            let (membership, evaluation) = decide(
+                &candidate.policy.policy,
+                &inventory,
+                &mut candidate.own,
+                &counting.members_dropped,
+            )
+            .await
+            .map_err(|err| format!("the new configuration fails on the fleet: {err}"))?;
             Some(Trial {
                 membership: Box::new(membership),
                 inventory,
@@ -271,7 +280,8 @@ async fn answer_now(
         true => candidate.own.clone(),
         false => current.own.clone(),
     };
-    match decide(&current.policy.policy, fleet, &mut own).await {
+    // Only compared with, never served: its drops are not counted.
+    match decide(&current.policy.policy, fleet, &mut own, &Counter::default()).await {
         Ok((answer, _)) => Some(answer),
         Err(error) => {
             tracing::warn!(%error, "The running policy fails on the new fleet; the change guard has no answer to compare with and lets the new policy through.");

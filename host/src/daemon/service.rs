@@ -25,6 +25,7 @@ use crate::config::SourceSettings;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
+use prometheus_client::metrics::counter::Counter;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -194,8 +195,9 @@ impl Daemon {
                 self.notifier.reloaded(&self.status.borrow());
             }
             if signal == Signal::Refresh || self.current.is_none() {
+                let dropped = self.metrics.counting().members_dropped;
                 let refreshed = tokio::select! {
-                    refreshed = self.notifier.alive_while(refresh(&mut self.active)) => refreshed,
+                    refreshed = self.notifier.alive_while(refresh(&mut self.active, &dropped)) => refreshed,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_refresh(refreshed);
@@ -481,8 +483,9 @@ impl Daemon {
     }
 }
 
-/// Fetch and decide; nothing is published or recorded yet.
-async fn refresh(active: &mut Active) -> Refreshed {
+/// Fetch and decide; nothing is published or recorded yet but the members
+/// dropped from the policy's answer, counted into `dropped`.
+async fn refresh(active: &mut Active, dropped: &Counter) -> Refreshed {
     let started = Instant::now();
     let fetched = active.source.fetch().await;
     let fetch = started.elapsed();
@@ -495,7 +498,7 @@ async fn refresh(active: &mut Active) -> Refreshed {
             };
         }
     };
-    match decide(&active.policy.policy, &inventory, &mut active.own).await {
+    match decide(&active.policy.policy, &inventory, &mut active.own, dropped).await {
         Ok((membership, evaluation)) => Refreshed::Answer {
             membership: Box::new(membership),
             inventory,

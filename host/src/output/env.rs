@@ -30,7 +30,7 @@ pub fn variables(membership: &Membership) -> [(&'static str, String); 4] {
         ),
         (
             "ROLLCALL_CLUSTERS",
-            own.map(|own| own.clusters.join(" ")).unwrap_or_default(),
+            own.map(|own| word_list(&own.clusters)).unwrap_or_default(),
         ),
         ("ROLLCALL_REGISTER_WITH", targets.join(" ")),
     ]
@@ -42,9 +42,28 @@ fn shell_quoted(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
+/// Names separated by spaces, each as a shell word: a plain name as it is
+/// (`blue green`, as always), one a shell would split or expand (`blue
+/// team`, `it's`) single-quoted. `eval "set -- $ROLLCALL_CLUSTERS"` gives
+/// the names back one by one.
+fn word_list(names: &[String]) -> String {
+    let word = |name: &String| {
+        let plain = !name.is_empty()
+            && name.chars().all(|character| {
+                character.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(character)
+            });
+        if plain {
+            name.clone()
+        } else {
+            shell_quoted(name)
+        }
+    };
+    names.iter().map(word).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::shell_quoted;
+    use super::{shell_quoted, word_list};
 
     #[test]
     fn quoting_defuses_everything_a_shell_would_expand() {
@@ -52,5 +71,21 @@ mod tests {
         assert_eq!(shell_quoted("a b"), "'a b'");
         assert_eq!(shell_quoted("$(rm -rf /)`x`"), "'$(rm -rf /)`x`'");
         assert_eq!(shell_quoted("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn plain_cluster_names_are_listed_as_ever_and_the_others_quoted() {
+        let names = |names: &[&str]| {
+            names
+                .iter()
+                .map(|&name| name.to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(word_list(&names(&["blue", "green-2"])), "blue green-2");
+        assert_eq!(
+            word_list(&names(&["blue", "blue team", "it's", "$(x)", "~"])),
+            r"blue 'blue team' 'it'\''s' '$(x)' '~'"
+        );
+        assert_eq!(word_list(&[]), "");
     }
 }

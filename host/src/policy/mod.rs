@@ -75,6 +75,9 @@ pub enum NoteTopic {
     Decision,
     /// The instance as self's registration target.
     Target,
+    /// Why the host dropped the member from the answer (not the policy's
+    /// words: see `validate`).
+    Dropped,
 }
 
 /// Which policy decided: shown in every output so an answer can be traced to
@@ -204,10 +207,39 @@ pub fn explained(
     explain: Option<&str>,
 ) -> Result<Decision, PolicyError> {
     let decision = policy.decide(instances, self_id, explain)?;
-    validate::validated(decision, instances, self_id).map_err(|problems| {
+    let decision = validate::validated(decision, instances, self_id).map_err(|problems| {
         PolicyError::InvalidAnswer {
             name: policy.identity().name(),
             problems,
         }
-    })
+    })?;
+    warn_of_dropped(policy.identity(), &decision);
+    Ok(decision)
+}
+
+/// Logs the members the host dropped from `decision`, if any (the first
+/// few, and how many more).
+fn warn_of_dropped(policy: &PolicyIdentity, decision: &Decision) {
+    let mut dropped = validate::Problems::default();
+    for note in decision.dropped() {
+        dropped.push(format!("{}: {}", note.instance_id, note.text));
+    }
+    if dropped.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        policy = %policy.name(),
+        count = decision.dropped().count(),
+        members = %dropped.into_list().join("; "),
+        "Members dropped from the answer: the policy gave them a name or address that cannot be used safely; the rest of the answer stands."
+    );
+}
+
+impl Decision {
+    /// The host's notes on the members it dropped from the policy's answer.
+    pub fn dropped(&self) -> impl Iterator<Item = &Note> {
+        self.notes
+            .iter()
+            .filter(|note| note.topic == NoteTopic::Dropped)
+    }
 }

@@ -1,9 +1,17 @@
 //! Checks a policy's answer against the inventory it was given, so that no
 //! output ever names an instance that does not exist or a target that cannot
-//! be reached, and no role, cluster or address carries whitespace or control
-//! characters into a shell word, an environment variable or a terminal.
+//! be reached, and no role, cluster or address carries what a shell word, an
+//! environment variable or a terminal cannot hold safely.
+//!
+//! A member whose role, cluster names or address cannot be used is dropped
+//! from the answer (with a [`NoteTopic::Dropped`] note saying why), and
+//! stops being a registration target: such text comes from whoever can tag
+//! or name one instance, and one instance must not fail every node's
+//! answer. Everything else wrong (an unknown instance, a member listed
+//! twice, a target that is no member) is the policy's bug and fails the
+//! whole answer.
 
-use super::Decision;
+use super::{Decision, Member, Note, NoteTopic};
 use crate::inventory::Instance;
 use foldhash::{HashMap, HashSet};
 
@@ -12,8 +20,9 @@ const PROBLEMS_LISTED: usize = 10;
 /// How much of a policy's text a problem quotes.
 const QUOTED_CHARS: usize = 64;
 
-/// The decision with members and targets sorted by instance id, or every
-/// problem found (the first few, and how many more).
+/// The decision with members and targets sorted by instance id, and the
+/// members that cannot be used dropped (noted); or every problem found (the
+/// first few, and how many more).
 pub fn validated(
     mut decision: Decision,
     instances: &[Instance],
@@ -27,38 +36,14 @@ pub fn validated(
         .map(|instance| instance.id.as_str())
         .collect();
 
+    let dropped = drop_unusable(&mut decision, &known, self_id);
+
     let mut members = HashMap::with_capacity_and_hasher(decision.members.len(), Default::default());
     for member in &decision.members {
         let id = member.instance_id.as_str();
         if !known.contains(id) {
             problems.push(format!("member {} is not in the inventory", quoted(id)));
             continue;
-        }
-        if member.role.trim().is_empty() {
-            problems.push(format!("member {id} has an empty role"));
-        } else if !is_plain(&member.role) {
-            problems.push(format!(
-                "member {id} has a role with whitespace or control characters: {}",
-                quoted(&member.role)
-            ));
-        }
-        for cluster in &member.clusters {
-            if cluster.trim().is_empty() {
-                problems.push(format!("member {id} has an empty cluster name"));
-            } else if !is_plain(cluster) {
-                problems.push(format!(
-                    "member {id} has a cluster name with whitespace or control characters: {}",
-                    quoted(cluster)
-                ));
-            }
-        }
-        match member.address.as_deref() {
-            Some("") => problems.push(format!("member {id} has an empty address")),
-            Some(address) if !is_plain(address) => problems.push(format!(
-                "member {id} has an address with whitespace or control characters: {}",
-                quoted(address)
-            )),
-            _ => {}
         }
         if members.insert(id, member).is_some() {
             problems.push(format!("member {id} is listed more than once"));
@@ -99,7 +84,53 @@ pub fn validated(
         .members
         .sort_unstable_by(|a, b| a.instance_id.cmp(&b.instance_id));
     decision.register_with.sort_unstable();
+    decision.notes.extend(dropped);
     Ok(decision)
+}
+
+/// Takes out of `decision` every member of the inventory whose role,
+/// clusters or address cannot be used, and every registration target so
+/// dropped (all of them when self is dropped: without a role, self
+/// registers with nobody). Returns a note for each member dropped.
+fn drop_unusable(
+    decision: &mut Decision,
+    known: &HashSet<&str>,
+    self_id: Option<&str>,
+) -> Vec<Note> {
+    let mut dropped = Vec::new();
+    decision.members.retain(|member| {
+        // An unknown instance is the policy's bug, reported as such.
+        let reason = known
+            .contains(member.instance_id.as_str())
+            .then(|| unusable(member))
+            .flatten();
+        match reason {
+            Some(text) => {
+                dropped.push(Note {
+                    instance_id: member.instance_id.clone(),
+                    topic: NoteTopic::Dropped,
+                    text,
+                });
+                false
+            }
+            None => true,
+        }
+    });
+    if dropped.is_empty() {
+        return dropped;
+    }
+    let gone: HashSet<&str> = dropped
+        .iter()
+        .map(|note| note.instance_id.as_str())
+        .collect();
+    if self_id.is_some_and(|id| gone.contains(id)) {
+        decision.register_with.clear();
+    } else {
+        decision
+            .register_with
+            .retain(|target| !gone.contains(target.as_str()));
+    }
+    dropped
 }
 
 /// The problems found in an answer: the first few in words, the rest
@@ -135,12 +166,64 @@ impl Problems {
     }
 }
 
-/// Whether `text` can stand as one shell word, one environment value and
-/// one terminal cell run as it is.
-fn is_plain(text: &str) -> bool {
-    !text
-        .chars()
-        .any(|character| character.is_whitespace() || character.is_control())
+/// Why `member`'s role, clusters or address cannot be used, if one cannot.
+fn unusable(member: &Member) -> Option<String> {
+    let name = |what: &str, text: &str| {
+        if text.trim().is_empty() {
+            Some(format!("its {what} is empty"))
+        } else {
+            first_unsafe(text, true).map(|(character, kind)| {
+                format!("its {what} {} has {character:?}, {kind}", quoted(text))
+            })
+        }
+    };
+    name("role", &member.role)
+        .or_else(|| {
+            member
+                .clusters
+                .iter()
+                .find_map(|cluster| name("cluster name", cluster))
+        })
+        .or_else(|| match member.address.as_deref() {
+            None => None,
+            Some("") => Some("its address is empty".to_owned()),
+            Some(address) => first_unsafe(address, false).map(|(character, kind)| {
+                format!("its address {} has {character:?}, {kind}", quoted(address))
+            }),
+        })
+}
+
+/// The first character of `text` that cannot be shown or passed on safely,
+/// and what it is. A role or cluster name may hold spaces (EC2 allows them
+/// in security group names and tags; `--format env` quotes them), an
+/// address (one word) not; neither holds a control character (a terminal
+/// would act on it, a line would break), other whitespace (it would look
+/// like a space, and not be one) or a bidirectional text control (it would
+/// show the text in another order).
+fn first_unsafe(text: &str, spaces_allowed: bool) -> Option<(char, &'static str)> {
+    text.chars().find_map(|character| {
+        let kind = if character.is_control() {
+            "a control character"
+        } else if character == ' ' {
+            if spaces_allowed {
+                return None;
+            }
+            "a space"
+        } else if character.is_whitespace() {
+            "whitespace other than a space"
+        } else if is_bidi_control(character) {
+            "a bidirectional text control"
+        } else {
+            return None;
+        };
+        Some((character, kind))
+    })
+}
+
+/// Unicode's bidirectional formatting characters (marks, embeddings,
+/// overrides and isolates).
+fn is_bidi_control(character: char) -> bool {
+    matches!(character, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}')
 }
 
 /// `text` escaped (control characters never reach a terminal raw) and cut.
@@ -199,8 +282,8 @@ mod tests {
     fn every_problem_is_named() {
         let decision = Decision {
             members: vec![
-                member("i-ghost", "monitor", Some("10.0.0.9")),
-                member("i-a", " ", None),
+                member("i-ghost", "monitor\u{1b}", Some("10.0.0.9")),
+                member("i-a", "agent", None),
                 member("i-b", "monitor", None),
                 member("i-b", "monitor", None),
             ],
@@ -212,7 +295,6 @@ mod tests {
             problems,
             [
                 r#"member "i-ghost" is not in the inventory"#,
-                "member i-a has an empty role",
                 "member i-b is listed more than once",
                 "registration target i-a has no address",
                 "self (i-a) is its own registration target",
@@ -224,25 +306,125 @@ mod tests {
         );
     }
 
+    /// The ids and reasons of the members dropped from `decision`.
+    fn drops(decision: &Decision) -> Vec<(&str, &str)> {
+        decision
+            .dropped()
+            .map(|note| (note.instance_id.as_str(), note.text.as_str()))
+            .collect()
+    }
+
+    fn ids(decision: &Decision) -> Vec<&str> {
+        decision
+            .members
+            .iter()
+            .map(|member| member.instance_id.as_str())
+            .collect()
+    }
+
     #[test]
-    fn text_that_would_split_a_word_or_reach_a_terminal_is_refused() {
-        let mut escaped = member("i-a", "\u{1b}[31mmonitor\0", Some("10.0.0.1 10.0.0.2"));
-        escaped.clusters = vec!["blue green".into(), "".into(), "ok".into()];
+    fn a_member_with_text_a_terminal_or_a_shell_would_act_on_is_dropped_alone() {
+        let mut clustered = member("i-b", "agent", Some("10.0.0.2"));
+        clustered.clusters = vec!["blue".into(), "red\u{7}".into()];
+        let mut bidi = member("i-e", "agent", Some("10.0.0.5"));
+        bidi.clusters = vec!["abc\u{202e}fed".into()];
+        let fleet: Vec<Instance> = ["i-a", "i-b", "i-c", "i-d", "i-e", "i-f", "i-g", "i-h"]
+            .into_iter()
+            .map(Instance::running)
+            .collect();
         let decision = Decision {
-            members: vec![escaped, member("i-b", "agent", Some(""))],
+            members: vec![
+                member("i-a", "\u{1b}[31mmonitor\0", Some("10.0.0.1")),
+                clustered,
+                member("i-c", "agent", Some("10.0.0.3 10.0.0.4")),
+                member("i-d", "agent\u{a0}x", Some("10.0.0.4")),
+                bidi,
+                member("i-f", " ", Some("10.0.0.6")),
+                member("i-g", "agent", Some("")),
+                member("i-h", "agent", Some("10.0.0.8")),
+            ],
             register_with: Vec::new(),
             notes: Vec::new(),
         };
-        let problems = validated(decision, &fleet(), None).unwrap_err();
+        let decision = validated(decision, &fleet, None).unwrap();
+        assert_eq!(ids(&decision), ["i-h"]);
         assert_eq!(
-            problems,
+            drops(&decision),
             [
-                r#"member i-a has a role with whitespace or control characters: "\u{1b}[31mmonitor\0""#,
-                r#"member i-a has a cluster name with whitespace or control characters: "blue green""#,
-                "member i-a has an empty cluster name",
-                r#"member i-a has an address with whitespace or control characters: "10.0.0.1 10.0.0.2""#,
-                "member i-b has an empty address",
+                (
+                    "i-a",
+                    r#"its role "\u{1b}[31mmonitor\0" has '\u{1b}', a control character"#
+                ),
+                (
+                    "i-b",
+                    r#"its cluster name "red\u{7}" has '\u{7}', a control character"#
+                ),
+                ("i-c", r#"its address "10.0.0.3 10.0.0.4" has ' ', a space"#),
+                (
+                    "i-d",
+                    r#"its role "agent\u{a0}x" has '\u{a0}', whitespace other than a space"#
+                ),
+                (
+                    "i-e",
+                    r#"its cluster name "abc\u{202e}fed" has '\u{202e}', a bidirectional text control"#
+                ),
+                ("i-f", "its role is empty"),
+                ("i-g", "its address is empty"),
             ]
+        );
+    }
+
+    #[test]
+    fn spaces_in_roles_and_cluster_names_are_names_like_any_other() {
+        let mut spaced = member("i-a", "agent x", Some("10.0.0.1"));
+        spaced.clusters = vec!["blue team".into(), " it's $(odd)".into()];
+        let decision = Decision {
+            members: vec![spaced.clone()],
+            register_with: Vec::new(),
+            notes: Vec::new(),
+        };
+        let decision = validated(decision, &fleet(), None).unwrap();
+        assert_eq!(decision.members, [spaced]);
+        assert!(drops(&decision).is_empty());
+    }
+
+    #[test]
+    fn a_dropped_target_is_no_target_and_a_dropped_self_registers_with_nobody() {
+        let decision = |own_role: &str| Decision {
+            members: vec![
+                member("i-a", own_role, Some("10.0.0.1")),
+                member("i-b", "monitor\n", Some("10.0.0.2")),
+                member("i-c", "monitor", Some("10.0.0.3")),
+            ],
+            register_with: vec!["i-c".into(), "i-b".into()],
+            notes: Vec::new(),
+        };
+        let kept = validated(decision("agent"), &fleet(), Some("i-a")).unwrap();
+        assert_eq!(ids(&kept), ["i-a", "i-c"]);
+        assert_eq!(kept.register_with, ["i-c"]);
+
+        let own_dropped = validated(decision("agent\t"), &fleet(), Some("i-a")).unwrap();
+        assert_eq!(ids(&own_dropped), ["i-c"]);
+        assert!(own_dropped.register_with.is_empty());
+        assert_eq!(
+            drops(&own_dropped)
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>(),
+            ["i-a", "i-b"]
+        );
+    }
+
+    #[test]
+    fn a_member_the_inventory_lacks_fails_the_answer_whatever_its_names() {
+        let decision = Decision {
+            members: vec![member("i-ghost", "\u{1b}", None)],
+            register_with: Vec::new(),
+            notes: Vec::new(),
+        };
+        assert_eq!(
+            validated(decision, &fleet(), None).unwrap_err(),
+            [r#"member "i-ghost" is not in the inventory"#]
         );
     }
 

@@ -89,9 +89,13 @@ def _guard(policy: str, call: str, run):
         return run()
     except (PolicyError, ValueError) as err:
         _fail(str(err))
-    except Exception as err:  # noqa: BLE001: a policy's bug, reported whole
+    # BaseException: SystemExit, KeyboardInterrupt and the like are a
+    # policy's bug too, named like any other (uncaught, they trap the
+    # component with an unnamed error).
+    except BaseException as err:  # noqa: BLE001: a policy's bug, reported whole
         log("error", f"{policy}: {call} raised:\n{traceback.format_exc()}")
-        _fail(f"{policy} raised {type(err).__name__} in {call}: {err}")
+        said = f": {err}" if str(err) else ""
+        _fail(f"{policy} raised {type(err).__name__} in {call}{said}")
 
 
 def _fail(message: str):

@@ -1,6 +1,8 @@
 """The Python SDK natively: the fleet's columns read back through the
 accessors, the answer's interning and notes, addresses and settings."""
 
+import contextlib
+import io
 import unittest
 
 from rollcall_policy import (
@@ -9,6 +11,7 @@ from rollcall_policy import (
     Fleet,
     InstanceRecord,
     PolicyError,
+    export_policy,
     fleet_from_records,
     read_settings,
     share_a_cluster,
@@ -227,6 +230,43 @@ class SettingsTest(unittest.TestCase):
                 PolicyError, "^invalid demo settings: "
             ):
                 read_settings("demo", document)
+
+
+class GuardTest(unittest.TestCase):
+    @staticmethod
+    def configure_raising(exception):
+        """What configuring a policy whose configure raises ``exception``
+        raised, with the log it writes kept off the test's output."""
+
+        class Raising:
+            @classmethod
+            def configure(cls, settings):
+                raise exception
+
+        world = export_policy(Raising)()
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                world.configure("{}")
+        except BaseException as err:  # noqa: BLE001: what escapes is the test
+            return err
+        return None
+
+    def test_any_exception_is_the_policys_error_with_its_type_named(self):
+        for exception, message in (
+            (KeyError("port"), "Raising raised KeyError in configure: 'port'"),
+            (SystemExit(3), "Raising raised SystemExit in configure: 3"),
+            (KeyboardInterrupt(), "Raising raised KeyboardInterrupt in configure"),
+            (GeneratorExit(), "Raising raised GeneratorExit in configure"),
+        ):
+            with self.subTest(exception=type(exception).__name__):
+                raised = self.configure_raising(exception)
+                self.assertIsInstance(raised, PolicyError)
+                self.assertEqual(str(raised), message)
+
+    def test_an_operators_error_is_passed_on_as_it_is(self):
+        raised = self.configure_raising(PolicyError("port must be a number"))
+        self.assertIsInstance(raised, PolicyError)
+        self.assertEqual(str(raised), "port must be a number")
 
 
 if __name__ == "__main__":
