@@ -80,6 +80,13 @@ pub const WAIT_INTERVAL: Bounded<Duration> = Bounded {
     key: "wait_interval",
     range: millis(100)..=hours(1),
 };
+/// `[policy] change_window`: how long the largest answer served stays the
+/// change guard's baseline (zero: only the answer in service).
+pub const CHANGE_WINDOW: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "policy.change_window",
+    range: Duration::ZERO..=hours(7 * 24),
+};
 pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     flag: None,
     key: "sink.timeout",
@@ -112,7 +119,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
-pub const DURATIONS: [&Bounded<Duration>; 11] = [
+pub const DURATIONS: [&Bounded<Duration>; 12] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -122,6 +129,7 @@ pub const DURATIONS: [&Bounded<Duration>; 11] = [
     &POLICY_TIME_LIMIT,
     &SNAPSHOT_MAX_AGE,
     &EXEC_TIMEOUT,
+    &CHANGE_WINDOW,
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,
 ];

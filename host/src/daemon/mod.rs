@@ -1,5 +1,6 @@
 //! `rollcall watch`: the long-running mode that keeps the answer current.
 
+pub mod baseline;
 pub mod connections;
 pub mod decide;
 pub mod guard;
