@@ -3,6 +3,7 @@
 pub mod baseline;
 pub mod connections;
 pub mod decide;
+pub mod explain_limit;
 pub mod guard;
 pub mod http;
 pub mod limits;
@@ -12,5 +13,6 @@ pub mod open_files;
 pub mod publisher;
 pub mod reload;
 pub mod service;
+pub mod slots;
 pub mod status;
 pub mod watcher;
