@@ -484,6 +484,14 @@ mod tests {
             "rollcall_last_success_timestamp_seconds 0.0",
             "# TYPE rollcall_stale gauge",
             "rollcall_stale 0",
+            r#"rollcall_http_connections_total{outcome="general"} 0"#,
+            r#"rollcall_http_connections_total{outcome="reserved"} 0"#,
+            r#"rollcall_http_connections_total{outcome="refused"} 0"#,
+            "rollcall_http_idle_connections_closed_total 0",
+            r#"rollcall_explanations_total{outcome="run"} 0"#,
+            r#"rollcall_explanations_total{outcome="refused"} 0"#,
+            "rollcall_explanations_running 0",
+            "rollcall_explanations_waiting 0",
         ] {
             assert_has(&text, sample);
         }
