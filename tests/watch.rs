@@ -769,11 +769,18 @@ fn a_policy_change_that_flips_every_role_is_refused_until_its_change_is_accepted
     let (status, _) = watch.get("/healthz");
     assert_eq!(status, 200, "a refused reload leaves the daemon healthy");
 
-    // accept_change names this change: the same flip goes through.
+    // accept_change names this change: the edit's own reload is judged by
+    // the guard before it and refused again; the next one lets it through.
+    let refused = reloads(&watch, "refused").unwrap();
     write_replacing(
         &config,
         &flipped_config(&format!("accept_change = \"{change}\"\n")),
     );
+    eventually(WAIT, "the edit's reload refused", || {
+        (reloads(&watch, "refused")? > refused).then_some(())
+    });
+    assert_eq!(reloads(&watch, "ok"), Some(0.0));
+    hang_up(&watch);
     let flipped = eventually(WAIT, "the accepted flip", || {
         let document = watch.membership()?;
         (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(document)
@@ -815,6 +822,103 @@ fn a_flip_with_a_new_source_is_judged_on_the_new_fleet() {
         served["members"], first["members"],
         "the old fleet and policy"
     );
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+/// Asks `watch` to reload, as `systemctl reload` does.
+fn hang_up(watch: &Daemon) {
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &watch.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn max_change_off_in_the_edit_that_flips_every_role_is_judged_by_the_guard_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");
+    eventually(WAIT, "the first answer", || watch.membership());
+    write_replacing(&config, &flipped_config("max_change = \"off\"\n"));
+    let error = reload_error_with(&watch, "change guard");
+    assert!(
+        error.contains("2 of 2 members would leave or change role, more than max_change 50%"),
+        "{error}"
+    );
+    let served = watch.membership().unwrap();
+    assert_eq!(common::role_of(&served, AGENT).as_deref(), Some("agent"));
+    // The next reload is judged by max_change = "off".
+    hang_up(&watch);
+    eventually(WAIT, "the flip", || {
+        let document = watch.membership()?;
+        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
+    });
+    let (_, health) = watch.get("/healthz");
+    assert_eq!(health["reload_error"], Value::Null, "{health}");
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}
+
+/// Ten running instances, all tagged `ten = agent`, the first six also
+/// `six = agent`, the first three also `three = agent`.
+fn stepped_fleet() -> String {
+    let instances: Vec<Value> = (0..10)
+        .map(|n| {
+            let tags: Vec<Value> = [("ten", 10), ("six", 6), ("three", 3)]
+                .into_iter()
+                .filter(|(_, count)| n < *count)
+                .map(|(key, _)| serde_json::json!({"Key": key, "Value": "agent"}))
+                .collect();
+            serde_json::json!({
+                "InstanceId": format!("i-step{n:02}"),
+                "State": {"Name": "running"},
+                "PrivateIpAddress": format!("10.0.0.{}", n + 1),
+                "Tags": tags,
+            })
+        })
+        .collect();
+    serde_json::json!({"Reservations": [{"Instances": instances}]}).to_string()
+}
+
+/// The tag-roles policy on [`stepped_fleet`], its roles from `role_tag`.
+fn stepped_config(role_tag: &str) -> String {
+    format!(
+        "refresh = \"200ms\"\nself = \"none\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
+         [policy]\nplugin = \"{}\"\nsettings = {{ role_tag = \"{role_tag}\" }}\n",
+        plugin("tag_roles").display()
+    )
+}
+
+fn member_count(watch: &Daemon) -> Option<usize> {
+    Some(watch.membership()?["members"].as_array()?.len())
+}
+
+#[test]
+fn drops_in_steps_each_within_max_change_are_refused_once_they_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("fleet.json"), stepped_fleet()).unwrap();
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(&config, stepped_config("ten")).unwrap();
+    let mut watch = start(&["--config", config.to_str().unwrap()]);
+    eventually(WAIT, "10 members", || {
+        (member_count(&watch)? == 10).then_some(())
+    });
+    // 4 of 10 go: within 50%.
+    write_replacing(&config, &stepped_config("six"));
+    eventually(WAIT, "6 members", || {
+        (member_count(&watch)? == 6).then_some(())
+    });
+    // 3 of the 6 in service go (50%), but 7 of the 10 served within the
+    // hour: refused.
+    write_replacing(&config, &stepped_config("three"));
+    let error = reload_error_with(&watch, "change guard");
+    assert!(
+        error.contains(
+            "7 of the 10 members of the largest answer served in the last 1h would leave or \
+             change role, more than max_change 50%"
+        ),
+        "{error}"
+    );
+    assert_eq!(member_count(&watch), Some(6));
     assert_eq!(watch.terminate_within(WAIT).0, Some(0));
 }
 

@@ -218,7 +218,9 @@ pub struct WatchArgs {
 
     /// The policy plugin (required without --config). Watched: a new file
     /// is loaded beside the running one and swapped in only if it works and
-    /// passes the change guard (README "Hot reload").
+    /// passes the change guard, which also counts drops against the largest
+    /// answer served within the last hour, [policy] change_window (README
+    /// "Hot reload").
     #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: Option<PathBuf>,
 

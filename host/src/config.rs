@@ -3,7 +3,7 @@
 //! Unknown keys are errors with `file:line:column`. Relative paths are
 //! relative to the directory of the configuration file.
 
-use crate::daemon::guard::{ChangeGuard, ChangeId, MaxChange};
+use crate::daemon::guard::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
 use crate::output::Format;
@@ -75,6 +75,10 @@ pub struct PolicyConfig {
     pub max_change: Option<MaxChange>,
     /// The one change the guard lets through however much it drops.
     pub accept_change: Option<ChangeId>,
+    /// How long the largest answer served is what a new policy's drops are
+    /// also counted against (default 1h; see [`crate::daemon::baseline`]).
+    #[serde(default, with = "humantime_serde")]
+    pub change_window: Option<Duration>,
 }
 
 impl PolicyConfig {
@@ -347,6 +351,8 @@ impl Config {
         let guard = ChangeGuard {
             max_change: self.policy.max_change.unwrap_or_default(),
             accept_change: self.policy.accept_change.clone(),
+            window: duration(&ranges::CHANGE_WINDOW, self.policy.change_window)?
+                .unwrap_or(DEFAULT_CHANGE_WINDOW),
         };
         for sink in &self.sinks {
             if let SinkConfig::Exec { timeout, .. } = sink {
@@ -460,6 +466,7 @@ plugin = "plugins/elastic_grid.wasm"
 settings = { cluster_group_prefix = "cluster-", monitor_port = 7070 }
 max_change = "20%"
 accept_change = "0123456789ABCDEF"
+change_window = "6h"
 
 [[sink]]
 kind = "file"
@@ -523,6 +530,7 @@ listen = "127.0.0.1:7878"
             ChangeGuard {
                 max_change: MaxChange::Percent(20),
                 accept_change: ChangeId::parse("0123456789abcdef"),
+                window: Duration::from_secs(6 * 3600),
             }
         );
     }
@@ -561,6 +569,7 @@ listen = "127.0.0.1:7878"
         assert_eq!(ec2.own, SelfChoice::FromImds);
         assert_eq!(settings.guard.max_change, MaxChange::Percent(50));
         assert_eq!(settings.guard.accept_change, None);
+        assert_eq!(settings.guard.window, DEFAULT_CHANGE_WINDOW);
     }
 
     #[test]
@@ -588,6 +597,14 @@ listen = "127.0.0.1:7878"
         }
         let off = parse(&format!("{policy}max_change = \"off\"\n")).unwrap();
         assert_eq!(off.guard.max_change, MaxChange::Off);
+        let err = parse(&format!("{policy}change_window = \"8days\"\n")).unwrap_err();
+        assert_eq!(
+            err.0,
+            "/etc/rollcall/rollcall.toml: policy.change_window = 8days is out of range: it must \
+             be from 0s to 7days"
+        );
+        let none = parse(&format!("{policy}change_window = \"0s\"\n")).unwrap();
+        assert_eq!(none.guard.window, Duration::ZERO);
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub const WAIT_INTERVAL: Bounded<Duration> = Bounded {
     key: "wait_interval",
     range: millis(100)..=hours(1),
 };
+/// `[policy] change_window`: how long the largest answer served stays the
+/// change guard's baseline (zero: only the answer in service).
+pub const CHANGE_WINDOW: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "policy.change_window",
+    range: Duration::ZERO..=hours(7 * 24),
+};
 pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     flag: None,
     key: "sink.timeout",
@@ -128,6 +135,7 @@ pub const DURATIONS: [&Bounded<Duration>; 12] = [
     &SNAPSHOT_MAX_AGE,
     &SNAPSHOT_CLOCK_SKEW,
     &EXEC_TIMEOUT,
+    &CHANGE_WINDOW,
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,
 ];

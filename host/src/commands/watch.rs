@@ -7,6 +7,7 @@ use crate::changes::EventLog;
 use crate::cli::WatchArgs;
 use crate::config::PluginSettings;
 use crate::daemon::connections::ConnectionLimits;
+use crate::daemon::explain_limit::ExplainLimit;
 use crate::daemon::http::{self, HttpState};
 use crate::daemon::limits;
 use crate::daemon::metrics::Metrics;
@@ -63,10 +64,14 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
             status: status_reader,
             events,
             metrics,
+            explanations: ExplainLimit::new(limits::EXPLANATIONS_AT_ONCE, limits::EXPLANATION_WAIT),
         };
         let limits = ConnectionLimits {
             header_read_timeout: limits::HEADER_READ_TIMEOUT,
             max_connections: limits::connection_cap(open_file_limit),
+            reserved_connections: limits::RESERVED_CONNECTIONS,
+            pressure_keep_alive: limits::PRESSURE_KEEP_ALIVE,
+            eviction_grace: limits::EVICTION_GRACE,
             shutdown_deadline: limits::HTTP_SHUTDOWN_DEADLINE,
         };
         tokio::spawn(http::serve(listener, state, limits, async move {

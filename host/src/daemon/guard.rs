@@ -1,6 +1,6 @@
 //! The change guard of hot reload: a new policy that would drop too many of
-//! the members served now, or leave self with nobody to register with, is
-//! refused until the operator accepts that exact change.
+//! the members served now or lately, or leave self with nobody to register
+//! with, is refused until the operator accepts that exact change.
 //!
 //! The rule, on one fleet (the trial's), between the answer of the policy in
 //! service and the candidate's answer:
@@ -9,13 +9,18 @@
 //!   now and `max_change = "P%"`, the change is refused when
 //!   `dropped * 100 > P * N`: 5 of 10 pass at 50%, 6 of 10 do not. With no
 //!   member now (`N = 0`) nothing can be dropped and this never refuses.
+//! - the same, against the largest answer served within `change_window`
+//!   ([`super::baseline`]), counting only its members still running in the
+//!   fleet: drops in steps (10 → 6 → 3, each under 50%) add up there.
 //! - self registered with at least one member and would register with none.
 //!
-//! `max_change = "off"` turns both off; `accept_change` naming the change
-//! (see [`ChangeId`]) lets that one change through whatever it drops. Only
-//! a change of the policy (its plugin's bytes or its settings) is guarded:
-//! not the first start, not a reload that changes only the source, sinks,
-//! self or limits, and not one with no fleet yet to compare on.
+//! `max_change = "off"` turns all of it off; `accept_change` naming the
+//! change (see [`ChangeId`]) lets that one change through whatever it drops.
+//! These settings judge from the reload after the one that changes them: an
+//! edit cannot turn the guard off for itself. Only a change of the policy
+//! (its plugin's bytes or its settings) is guarded: not the first start, not
+//! a reload that changes only the source, sinks, self or limits, and not
+//! one with no fleet yet to compare on.
 
 use crate::diff::DecisionDiff;
 use crate::membership::Membership;
@@ -23,6 +28,7 @@ use crate::policy::Decision;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Unexpected, Visitor};
 use std::fmt;
+use std::time::Duration;
 
 /// The share of the current members a new policy may drop,
 /// `[policy] max_change`.
@@ -133,11 +139,28 @@ impl<'de> Deserialize<'de> for ChangeId {
     }
 }
 
-/// The guard's settings: `[policy] max_change` and `accept_change`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The guard's settings: `[policy] max_change`, `accept_change` and
+/// `change_window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeGuard {
     pub max_change: MaxChange,
     pub accept_change: Option<ChangeId>,
+    /// How long the largest answer served stays the one to compare with.
+    pub window: Duration,
+}
+
+/// `[policy] change_window`'s default: a rollout done in steps within an
+/// hour is judged as one change.
+pub const DEFAULT_CHANGE_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+impl Default for ChangeGuard {
+    fn default() -> Self {
+        ChangeGuard {
+            max_change: MaxChange::default(),
+            accept_change: None,
+            window: DEFAULT_CHANGE_WINDOW,
+        }
+    }
 }
 
 /// What the guard says of a change.
@@ -166,32 +189,63 @@ pub struct Refusal {
 /// One limit a change goes past.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Breach {
-    /// `dropped` of the `members` would leave or change role, more than
-    /// `max` allows.
+    /// `dropped` of the `members` of the answer `of` would leave or change
+    /// role, more than `max` allows.
     Dropped {
         dropped: usize,
         members: usize,
         max: MaxChange,
+        of: Compared,
     },
     /// Self registers with `targets` members now, and would with none.
     Stranded { own: String, targets: usize },
 }
 
+/// The answer a candidate's drops are counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compared {
+    /// The answer of the policy in service, on the trial's fleet.
+    Current,
+    /// The largest answer served within `window`, its members still running
+    /// in the trial's fleet.
+    Largest { window: Duration },
+}
+
+/// What a candidate is judged against: the answer of the policy in service
+/// on the trial's fleet, and the largest answer served lately (its members
+/// still running in that fleet; see [`super::baseline`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Judged<'a> {
+    pub current: &'a Membership,
+    pub largest: Option<&'a Membership>,
+}
+
 impl ChangeGuard {
-    /// The verdict on `change`, from `current` (the answer of the policy in
-    /// service) to `candidate` (the new policy's), both on the same fleet.
+    /// The verdict on `change`, from `judged` to `candidate` (the new
+    /// policy's answer on the trial's fleet).
     pub fn judge(
         &self,
         change: ChangeId,
-        current: &Membership,
+        judged: Judged<'_>,
         candidate: &Membership,
         configured: bool,
     ) -> Verdict {
         let MaxChange::Percent(percent) = self.max_change else {
             return Verdict::Pass;
         };
+        let current = judged.current;
         let diff = difference(current, candidate);
-        let breaches = breaches(percent, current, candidate, &diff);
+        let mut breaches = breaches(percent, current, candidate, &diff);
+        let dropped_now = breaches
+            .iter()
+            .any(|breach| matches!(breach, Breach::Dropped { .. }));
+        if !dropped_now && let Some(largest) = judged.largest {
+            let of = Compared::Largest {
+                window: self.window,
+            };
+            let since = DecisionDiff::members(&decision(largest), &decision(candidate));
+            breaches.extend(dropped_breach(percent, largest, &since, of));
+        }
         if breaches.is_empty() {
             return Verdict::Pass;
         }
@@ -243,22 +297,9 @@ fn breaches(
     candidate: &Membership,
     diff: &DecisionDiff,
 ) -> Vec<Breach> {
-    let mut breaches = Vec::new();
-    let members = current.members.len();
-    let dropped = diff.left.len()
-        + diff
-            .changed
-            .iter()
-            .filter(|change| change.role.is_some())
-            .count();
-    // In u128: no product of two counts overflows it.
-    if dropped as u128 * 100 > u128::from(percent) * members as u128 {
-        breaches.push(Breach::Dropped {
-            dropped,
-            members,
-            max: MaxChange::Percent(percent),
-        });
-    }
+    let mut breaches: Vec<Breach> = dropped_breach(percent, current, diff, Compared::Current)
+        .into_iter()
+        .collect();
     if !current.register_with.is_empty() && candidate.register_with.is_empty() {
         let own = current.own.as_ref().or(candidate.own.as_ref());
         breaches.push(Breach::Stranded {
@@ -269,6 +310,30 @@ fn breaches(
     breaches
 }
 
+/// The breach of `max_change` (`percent`) in `diff`, the difference from
+/// `before`, if it is one.
+fn dropped_breach(
+    percent: u8,
+    before: &Membership,
+    diff: &DecisionDiff,
+    of: Compared,
+) -> Option<Breach> {
+    let members = before.members.len();
+    let dropped = diff.left.len()
+        + diff
+            .changed
+            .iter()
+            .filter(|change| change.role.is_some())
+            .count();
+    // In u128: no product of two counts overflows it.
+    (dropped as u128 * 100 > u128::from(percent) * members as u128).then_some(Breach::Dropped {
+        dropped,
+        members,
+        max: MaxChange::Percent(percent),
+        of,
+    })
+}
+
 impl fmt::Display for Breach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -276,9 +341,21 @@ impl fmt::Display for Breach {
                 dropped,
                 members,
                 max,
+                of: Compared::Current,
             } => write!(
                 f,
                 "{dropped} of {members} members would leave or change role, more than max_change {max}"
+            ),
+            Breach::Dropped {
+                dropped,
+                members,
+                max,
+                of: Compared::Largest { window },
+            } => write!(
+                f,
+                "{dropped} of the {members} members of the largest answer served in the last {} \
+                 would leave or change role, more than max_change {max}",
+                humantime::format_duration(*window)
             ),
             Breach::Stranded { own, targets } => write!(
                 f,
@@ -303,8 +380,9 @@ impl fmt::Display for Refusal {
         match self.configured {
             true => write!(
                 f,
-                "To take exactly this change, set [policy] accept_change = \"{}\"; \
-                 to turn the guard off, max_change = \"off\"",
+                "To take exactly this change, set [policy] accept_change = \"{}\" (or, to turn \
+                 the guard off, max_change = \"off\"), then reload once more: a change to these \
+                 judges from the reload after the one that makes it",
                 self.change
             ),
             false => f.write_str(
@@ -346,7 +424,7 @@ mod tests {
     fn guard(max_change: &str) -> ChangeGuard {
         ChangeGuard {
             max_change: MaxChange::parse(max_change).unwrap(),
-            accept_change: None,
+            ..ChangeGuard::default()
         }
     }
 
@@ -355,7 +433,11 @@ mod tests {
     }
 
     fn verdict(guard: &ChangeGuard, current: &Membership, candidate: &Membership) -> Verdict {
-        guard.judge(change(), current, candidate, true)
+        let judged = Judged {
+            current,
+            largest: None,
+        };
+        guard.judge(change(), judged, candidate, true)
     }
 
     fn dropped(guard: &ChangeGuard, current: &Membership, candidate: &Membership) -> Vec<Breach> {
@@ -379,7 +461,8 @@ mod tests {
             [Breach::Dropped {
                 dropped: 6,
                 members: 10,
-                max: MaxChange::Percent(50)
+                max: MaxChange::Percent(50),
+                of: Compared::Current,
             }]
         );
         // Leaving counts like a role change: 3 leave, 3 flip.
@@ -411,6 +494,80 @@ mod tests {
             verdict(&guard("1%"), &current, &answer(&flipped(&now, 1))),
             Verdict::Refused(_)
         ));
+    }
+
+    /// The verdict with `largest` served lately besides `current`.
+    fn verdict_since(
+        guard: &ChangeGuard,
+        largest: &Membership,
+        current: &Membership,
+        candidate: &Membership,
+    ) -> Verdict {
+        let judged = Judged {
+            current,
+            largest: Some(largest),
+        };
+        guard.judge(change(), judged, candidate, true)
+    }
+
+    #[test]
+    fn drops_in_steps_add_up_against_the_largest_answer_served_lately() {
+        // 10 -> 6 -> 3 members: each step drops under half of the answer in
+        // service, together 7 of the 10 served lately.
+        let ten = answer(&fleet(10, "monitor"));
+        let six = answer(&fleet(6, "monitor"));
+        let three = answer(&fleet(3, "monitor"));
+        let half = guard("50%");
+        assert_eq!(verdict_since(&half, &ten, &ten, &six), Verdict::Pass);
+        assert_eq!(verdict(&half, &six, &three), Verdict::Pass, "alone");
+        let Verdict::Refused(refusal) = verdict_since(&half, &ten, &six, &three) else {
+            panic!("refused")
+        };
+        assert_eq!(
+            refusal.breaches,
+            [Breach::Dropped {
+                dropped: 7,
+                members: 10,
+                max: MaxChange::Percent(50),
+                of: Compared::Largest {
+                    window: DEFAULT_CHANGE_WINDOW
+                },
+            }]
+        );
+        assert!(
+            refusal.to_string().contains(
+                "7 of the 10 members of the largest answer served in the last 1h would leave or \
+                 change role, more than max_change 50%"
+            ),
+            "{refusal}"
+        );
+        // Within max_change of both: passes; with the guard off: passes.
+        let eight = answer(&fleet(8, "monitor"));
+        assert_eq!(verdict_since(&half, &ten, &eight, &six), Verdict::Pass);
+        assert_eq!(
+            verdict_since(&guard("off"), &ten, &six, &three),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn a_drop_from_the_answer_in_service_is_named_as_such_even_with_a_larger_one_lately() {
+        let ten = answer(&fleet(10, "monitor"));
+        let four = answer(&fleet(4, "monitor"));
+        let one = answer(&fleet(1, "monitor"));
+        assert_eq!(
+            dropped(&guard("50%"), &four, &one),
+            [Breach::Dropped {
+                dropped: 3,
+                members: 4,
+                max: MaxChange::Percent(50),
+                of: Compared::Current,
+            }]
+        );
+        let Verdict::Refused(refusal) = verdict_since(&guard("50%"), &ten, &four, &one) else {
+            panic!("refused")
+        };
+        assert_eq!(refusal.breaches.len(), 1, "{refusal}");
     }
 
     #[test]
@@ -527,7 +684,8 @@ mod tests {
                  leave or change role, more than max_change 50%; i-0 would register with nobody \
                  (it registers with 1 now) (0 joined, 0 left, 2 changed; registration targets \
                  changed for 1 self). To take exactly this change, set [policy] accept_change = \
-                 \"{id}\"; to turn the guard off, max_change = \"off\""
+                 \"{id}\" (or, to turn the guard off, max_change = \"off\"), then reload once \
+                 more: a change to these judges from the reload after the one that makes it"
             )
         );
         let unconfigured = Refusal {

@@ -10,9 +10,15 @@
 //! | `GET /metrics` | the Prometheus text format |
 //!
 //! Errors are JSON `{"error": "..."}`; other paths are 404, other methods 405.
-//! Connections are served by [`super::connections`], under its limits.
+//! Connections are served by [`super::connections`], under its limits: when
+//! every other connection is busy, a reserved one serves `/healthz` and
+//! `/metrics` only, and anything else there is 503 with `Retry-After`.
+//! Explanations run a few at a time ([`super::explain_limit`]); one that
+//! waited too long for its turn is 503 with `Retry-After`.
 
-use super::connections::{self, ConnectionLimits};
+use super::connections::{self, ConnectionLimits, Routers};
+use super::explain_limit::{ExplainLimit, NoExplanation};
+use super::limits::BUSY_RETRY_AFTER;
 use super::metrics::{self, Metrics};
 use super::status::{Health, Status};
 use crate::changes::EventLog;
@@ -39,6 +45,7 @@ pub struct HttpState {
     pub status: watch::Receiver<Status>,
     pub events: Arc<EventLog>,
     pub metrics: Arc<Metrics>,
+    pub explanations: ExplainLimit,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops
@@ -57,7 +64,12 @@ pub async fn serve(
         header_read_timeout = ?limits.header_read_timeout,
         "HTTP API listening."
     );
-    connections::serve(listener, router(state), limits, shutdown).await;
+    let metrics = Arc::clone(&state.metrics);
+    let routers = Routers {
+        general: router(state.clone()),
+        reserved: reserved_router(state),
+    };
+    connections::serve(listener, routers, limits, metrics, shutdown).await;
     tracing::info!(%address, "HTTP API stopped.");
     Ok(())
 }
@@ -71,6 +83,29 @@ fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// What a reserved connection serves, every other one being busy.
+fn reserved_router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(only_health)
+        .with_state(state)
+}
+
+async fn only_health() -> Response {
+    busy("every HTTP connection is busy: only /healthz and /metrics are served now")
+}
+
+/// 503 for want of room, with `Retry-After`.
+fn busy(message: impl Into<String>) -> Response {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(BUSY_RETRY_AFTER.as_secs()),
+    );
+    response
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -99,7 +134,7 @@ async fn membership(State(state): State<HttpState>) -> Response {
 }
 
 /// The current policy, asked again on the current fleet to explain one
-/// instance: costs one evaluation.
+/// instance: costs one evaluation, when it gets its turn.
 async fn explanation(State(state): State<HttpState>, Path(instance_id): Path<String>) -> Response {
     let decided = state.status.borrow().decided.clone();
     let Some(decided) = decided else {
@@ -108,12 +143,17 @@ async fn explanation(State(state): State<HttpState>, Path(instance_id): Path<Str
             "nothing to explain yet: the first refresh has not succeeded",
         );
     };
-    match explain(decided.inventory, decided.policy, decided.own, instance_id).await {
-        Ok(explanation) => axum::Json(explanation).into_response(),
-        Err(err @ ExplainError::InstanceNotFound { .. }) => {
+    let explaining = explain(decided.inventory, decided.policy, decided.own, instance_id);
+    match state.explanations.run(&state.metrics, explaining).await {
+        Ok(Ok(explanation)) => axum::Json(explanation).into_response(),
+        Ok(Err(err @ ExplainError::InstanceNotFound { .. })) => {
             error(StatusCode::NOT_FOUND, err.to_string())
         }
-        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Ok(Err(err)) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+        Err(err @ NoExplanation::Busy { .. }) => busy(err.to_string()),
+        Err(err @ NoExplanation::Stopped(_)) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())
+        }
     }
 }
 
@@ -188,22 +228,34 @@ async fn not_found() -> Response {
 mod tests {
     use super::*;
     use crate::changes::ChangeKind;
+    use crate::daemon::status::Decided;
     use crate::daemon::status::Failure;
+    use crate::inventory::{Instance, Inventory};
     use crate::membership::{InventorySummary, Membership, Target};
-    use crate::policy::{Member, PolicyIdentity};
+    use crate::policy::{Decision, Member, Policy, PolicyError, PolicyIdentity};
     use serde_json::Value;
     use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
-    use tokio::sync::oneshot;
-    use tokio::task::JoinHandle;
+    use tokio::sync::{Barrier, oneshot};
+    use tokio::task::{JoinHandle, JoinSet};
 
     const LIMITS: ConnectionLimits = ConnectionLimits {
         header_read_timeout: Duration::from_secs(10),
-        max_connections: 8,
+        max_connections: 32,
+        reserved_connections: 4,
+        pressure_keep_alive: Duration::from_secs(1),
+        eviction_grace: Duration::from_millis(100),
         shutdown_deadline: Duration::from_secs(5),
     };
+
+    /// Two explanations at once; the others wait up to 10 s.
+    fn explain_limit() -> ExplainLimit {
+        ExplainLimit::new(2, Duration::from_secs(10))
+    }
 
     struct Server {
         address: SocketAddr,
@@ -216,6 +268,10 @@ mod tests {
 
     impl Server {
         async fn start() -> Server {
+            Server::start_with(explain_limit()).await
+        }
+
+        async fn start_with(explanations: ExplainLimit) -> Server {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             let (status, receiver) = watch::channel(Status::new(Duration::from_secs(60)));
@@ -225,6 +281,7 @@ mod tests {
                 status: receiver,
                 events: events.clone(),
                 metrics: metrics.clone(),
+                explanations,
             };
             let (stop, stopped) = oneshot::channel::<()>();
             let task = tokio::spawn(serve(listener, state, LIMITS, async {
@@ -553,5 +610,377 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(TcpStream::connect(server.address).await.is_err());
+    }
+
+    impl Server {
+        /// A fresh answer, so that `/healthz` says 200.
+        fn serve_an_answer(&self) {
+            self.status.send_modify(|status| {
+                status.membership = Some(Arc::new(membership()));
+                status.last_success = Some(SystemTime::now());
+            });
+        }
+
+        /// Explanations of the fleet `i-a`, `i-b` are decided by `gate`.
+        fn explain_through(&self, gate: &Arc<Gate>) {
+            let inventory = Inventory {
+                instances: vec![Instance::running("i-a"), Instance::running("i-b")],
+                source: "test".to_owned(),
+                fetched_at: SystemTime::now(),
+                snapshot: None,
+            };
+            let policy = Gated {
+                identity: PolicyIdentity {
+                    path: "gated.wasm".into(),
+                    sha256: "0".repeat(64),
+                },
+                gate: Arc::clone(gate),
+            };
+            self.status.send_modify(|status| {
+                status.decided = Some(Decided {
+                    inventory: Arc::new(inventory),
+                    policy: Arc::new(policy),
+                    own: None,
+                });
+            });
+        }
+
+        /// The value of the metric sample `name` (with its labels).
+        fn metric(&self, name: &str) -> Option<f64> {
+            self.metrics.render().lines().find_map(|line| {
+                let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+                value.parse().ok()
+            })
+        }
+    }
+
+    /// Where every decision of a [`Gated`] policy waits until the test opens
+    /// it (or 10 s pass), counting how many wait at once.
+    #[derive(Default)]
+    struct Gate {
+        open: Mutex<bool>,
+        opened: Condvar,
+        inside: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    impl Gate {
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+
+        fn most(&self) -> usize {
+            self.most.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Opens the gate when the test ends, passed or failed, so that no
+    /// blocking thread outlives it.
+    struct OpenOnDrop(Arc<Gate>);
+
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            self.0.open();
+        }
+    }
+
+    /// Every instance an agent, once the gate opens.
+    struct Gated {
+        identity: PolicyIdentity,
+        gate: Arc<Gate>,
+    }
+
+    impl Policy for Gated {
+        fn identity(&self) -> &PolicyIdentity {
+            &self.identity
+        }
+
+        fn decide(
+            &self,
+            instances: &[Instance],
+            _self_id: Option<&str>,
+            _explain: Option<&str>,
+        ) -> Result<Decision, PolicyError> {
+            let inside = self.gate.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            self.gate.most.fetch_max(inside, Ordering::SeqCst);
+            let open = self.gate.open.lock().unwrap();
+            let waited =
+                self.gate
+                    .opened
+                    .wait_timeout_while(open, Duration::from_secs(10), |open| !*open);
+            drop(waited);
+            self.gate.inside.fetch_sub(1, Ordering::SeqCst);
+            Ok(Decision {
+                members: instances
+                    .iter()
+                    .map(|instance| Member {
+                        instance_id: instance.id.clone(),
+                        role: "agent".to_owned(),
+                        clusters: Vec::new(),
+                        address: None,
+                        port: None,
+                    })
+                    .collect(),
+                register_with: Vec::new(),
+                notes: Vec::new(),
+            })
+        }
+    }
+
+    /// Reads one response (its head and `Content-Length` body); `None` when
+    /// the server closed the connection first.
+    async fn read_response(stream: &mut TcpStream) -> Option<Reply> {
+        let mut raw = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = raw.windows(4).position(|window| window == b"\r\n\r\n") {
+                let head = Reply::parse(&String::from_utf8_lossy(&raw[..end + 4]));
+                let length: usize = head.header("content-length")?.parse().ok()?;
+                if raw.len() >= end + 4 + length {
+                    return Some(Reply::parse(&String::from_utf8_lossy(
+                        &raw[..end + 4 + length],
+                    )));
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => raw.extend_from_slice(&chunk[..read]),
+            }
+        }
+    }
+
+    /// Sends `GET target` on `stream` (kept alive unless `close`).
+    async fn send(stream: &mut TcpStream, target: &str, close: bool) -> std::io::Result<()> {
+        let connection = if close { "Connection: close\r\n" } else { "" };
+        let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\n{connection}\r\n");
+        stream.write_all(request.as_bytes()).await
+    }
+
+    /// `GET target` on a new connection, answered within a second.
+    async fn within_a_second(address: SocketAddr, target: &str) -> Result<Reply, String> {
+        let asking = async {
+            let mut stream = TcpStream::connect(address)
+                .await
+                .map_err(|err| err.to_string())?;
+            send(&mut stream, target, true)
+                .await
+                .map_err(|err| err.to_string())?;
+            read_response(&mut stream)
+                .await
+                .ok_or_else(|| "closed without an answer".to_owned())
+        };
+        tokio::time::timeout(Duration::from_secs(1), asking)
+            .await
+            .map_err(|_| "no answer within 1 s".to_owned())?
+    }
+
+    /// A client that sends one request on a kept-alive connection, reads the
+    /// answer and leaves the connection idle; `None` if it was closed.
+    async fn idle_after_one_request(address: SocketAddr) -> Option<TcpStream> {
+        let mut stream = TcpStream::connect(address).await.ok()?;
+        send(&mut stream, "/v1/events", false).await.ok()?;
+        read_response(&mut stream).await?;
+        Some(stream)
+    }
+
+    /// A client that opens a connection, sends nothing, and opens another as
+    /// soon as the server closes it: at most `rounds` times, until `stop`.
+    /// It meets the others at `started` once its first connection is open.
+    /// Returns how many connections it opened.
+    async fn reopening(
+        address: SocketAddr,
+        started: Arc<Barrier>,
+        mut stop: watch::Receiver<bool>,
+        rounds: usize,
+    ) -> usize {
+        let mut opened = 0;
+        while opened < rounds && !*stop.borrow() {
+            let Ok(mut stream) = TcpStream::connect(address).await else {
+                break;
+            };
+            opened += 1;
+            if opened == 1 {
+                started.wait().await;
+            }
+            let mut byte = [0u8; 1];
+            tokio::select! {
+                _ = stream.read(&mut byte) => {}
+                _ = stop.changed() => break,
+            }
+        }
+        opened
+    }
+
+    /// Probes `/healthz` `count` times, each on a new connection; every one
+    /// must be answered 200 within a second.
+    async fn healthz_answers(server: &Server, count: usize) {
+        for probe in 0..count {
+            let reply = within_a_second(server.address, "/healthz").await;
+            assert_eq!(
+                reply.map(|reply| reply.status),
+                Ok(200),
+                "probe {probe} of /healthz; {:?}",
+                server
+                    .metrics
+                    .render()
+                    .lines()
+                    .filter(|line| line.starts_with("rollcall_http"))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_answers_within_a_second_while_idle_keep_alive_clients_hold_every_slot() {
+        let server = Server::start().await;
+        server.serve_an_answer();
+        // Twice as many clients as connections, each idle after a request.
+        let mut idle = Vec::new();
+        for _ in 0..LIMITS.max_connections * 2 {
+            idle.extend(idle_after_one_request(server.address).await);
+        }
+        assert!(idle.len() >= LIMITS.max_connections, "every slot was taken");
+        healthz_answers(&server, 20).await;
+        // Any route: idle connections make room once past their grace.
+        for probe in 0..5 {
+            let reply = within_a_second(server.address, "/v1/membership").await;
+            assert_eq!(reply.map(|reply| reply.status), Ok(200), "probe {probe}");
+        }
+        let closed = server.metric("rollcall_http_idle_connections_closed_total");
+        assert!(closed >= Some(5.0), "{closed:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_answers_within_a_second_while_clients_reopen_every_closed_connection() {
+        let server = Server::start().await;
+        server.serve_an_answer();
+        let clients = LIMITS.max_connections;
+        let started = Arc::new(Barrier::new(clients + 1));
+        let (stop, stopping) = watch::channel(false);
+        let reopening: Vec<_> = (0..clients)
+            .map(|_| {
+                let started = Arc::clone(&started);
+                tokio::spawn(reopening(server.address, started, stopping.clone(), 200))
+            })
+            .collect();
+        // Every client has a connection open: every slot is taken.
+        tokio::time::timeout(Duration::from_secs(10), started.wait())
+            .await
+            .expect("every client connected");
+        healthz_answers(&server, 20).await;
+        stop.send(true).unwrap();
+        let mut opened = 0;
+        for client in reopening {
+            opened += client.await.unwrap();
+        }
+        assert!(opened > clients, "the clients were closed and came back");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_answers_on_a_reserved_connection_while_every_other_one_is_busy() {
+        let server = Server::start().await;
+        server.serve_an_answer();
+        let gate = Arc::new(Gate::default());
+        let _open = OpenOnDrop(Arc::clone(&gate));
+        server.explain_through(&gate);
+        // Explanations busy on every general connection: two decide, the
+        // others wait for their turn.
+        let general = LIMITS.max_connections - LIMITS.reserved_connections;
+        let mut busy = Vec::new();
+        for _ in 0..general {
+            let mut stream = TcpStream::connect(server.address).await.unwrap();
+            send(&mut stream, "/v1/explain/i-a", false).await.unwrap();
+            busy.push(stream);
+        }
+        let waiting = format!("{}", general - 2);
+        let queued = async {
+            while server.metric("rollcall_explanations_waiting") != waiting.parse().ok() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        // Not fatal: the test is about what follows.
+        let _ = tokio::time::timeout(Duration::from_secs(5), queued).await;
+        // More explanations: a reserved connection does not serve them.
+        for _ in 0..LIMITS.reserved_connections {
+            let reply = within_a_second(server.address, "/v1/explain/i-a")
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 503);
+            assert_eq!(reply.header("retry-after"), Some("1"));
+            assert!(
+                reply.body.contains("only /healthz and /metrics"),
+                "{reply:?}"
+            );
+        }
+        healthz_answers(&server, 10).await;
+        let metrics = within_a_second(server.address, "/metrics").await.unwrap();
+        assert_eq!(metrics.status, 200);
+        assert_eq!(
+            server.metric(r#"rollcall_http_connections_total{outcome="refused"}"#),
+            Some(0.0)
+        );
+
+        // The busy connections all get their explanation in the end.
+        gate.open();
+        for stream in &mut busy {
+            let reply = tokio::time::timeout(Duration::from_secs(10), read_response(stream))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(reply.status, 200, "{reply:?}");
+        }
+        assert_eq!(gate.most(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn explanations_run_two_at_once_and_those_that_wait_too_long_get_503() {
+        let server = Server::start_with(ExplainLimit::new(2, Duration::from_millis(200))).await;
+        server.serve_an_answer();
+        let gate = Arc::new(Gate::default());
+        let _open = OpenOnDrop(Arc::clone(&gate));
+        server.explain_through(&gate);
+        let mut asking = JoinSet::new();
+        for _ in 0..10 {
+            let address = server.address;
+            asking.spawn(async move {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                send(&mut stream, "/v1/explain/i-b", true).await.unwrap();
+                read_response(&mut stream).await.unwrap()
+            });
+        }
+        // Eight answers come while the gate is shut: refusals.
+        for _ in 0..8 {
+            let reply = tokio::time::timeout(Duration::from_secs(5), asking.join_next())
+                .await
+                .expect("an answer while two explanations run")
+                .unwrap()
+                .unwrap();
+            assert_eq!(reply.status, 503, "{reply:?}");
+            assert_eq!(reply.header("retry-after"), Some("1"));
+            assert!(
+                reply.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("2 explanations are running already"),
+                "{reply:?}"
+            );
+        }
+        assert_eq!(gate.most(), 2, "evaluations at once");
+        assert_eq!(server.metric("rollcall_explanations_running"), Some(2.0));
+        gate.open();
+        while let Some(reply) = asking.join_next().await {
+            assert_eq!(reply.unwrap().status, 200);
+        }
+        assert_eq!(gate.most(), 2);
+        assert_eq!(
+            server.metric(r#"rollcall_explanations_total{outcome="refused"}"#),
+            Some(8.0)
+        );
+        assert_eq!(
+            server.metric(r#"rollcall_explanations_total{outcome="run"}"#),
+            Some(2.0)
+        );
+        assert_eq!(server.metric("rollcall_explanations_running"), Some(0.0));
     }
 }

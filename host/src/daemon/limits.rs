@@ -8,7 +8,8 @@ use std::time::Duration;
 /// A connection must deliver a whole request head within this time, or it
 /// is closed. hyper's header timer runs whenever the connection waits for a
 /// head: on a new connection and on a kept-alive one after each response, so
-/// this is also the idle (keep-alive) timeout. A client on the same network
+/// this is also the idle (keep-alive) timeout ([`PRESSURE_KEEP_ALIVE`] when
+/// the connections run short). A client on the same network
 /// sends a head in milliseconds; ten seconds allows a slow link, and a client
 /// that dribbles one header line every few seconds is cut off.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,6 +18,37 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// readers (Prometheus, a load balancer, an operator with curl); 512 is far
 /// more than they need and far fewer descriptors than a process may open.
 pub const MAX_CONNECTIONS: usize = 512;
+
+/// Of the connections, this many are kept for `/healthz` and `/metrics`:
+/// when every other one is busy (slow clients, explanations), a load
+/// balancer and Prometheus still get their answer.
+pub const RESERVED_CONNECTIONS: usize = 4;
+
+/// Once three quarters of the connections are taken, one idle for longer
+/// than this is closed: a client that keeps many connections open and idle
+/// keeps them only while there is room to spare.
+pub const PRESSURE_KEEP_ALIVE: Duration = Duration::from_secs(1);
+
+/// `GET /v1/explain` runs at most this many policy evaluations at once,
+/// each with the policy's whole memory limit: an operator's question, not a
+/// hot path.
+pub const EXPLANATIONS_AT_ONCE: usize = 2;
+
+/// An explanation waits at most this long for its turn; then the API
+/// answers 503 with `Retry-After` ([`BUSY_RETRY_AFTER`]).
+pub const EXPLANATION_WAIT: Duration = Duration::from_secs(2);
+
+/// What a 503 for want of room (an explanation that found no turn, a route
+/// other than `/healthz` and `/metrics` on a reserved connection) says in
+/// `Retry-After`.
+pub const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// An idle connection is closed to make room for a new one only once it
+/// has been idle this long: long enough for any client's request to be
+/// read (a connection just accepted is never mistaken for an idle one), and
+/// a bound on how fast a client that reopens whatever is closed can make
+/// the connections turn over.
+pub const EVICTION_GRACE: Duration = Duration::from_millis(100);
 
 /// The HTTP API gets at least this many connections, however low the
 /// open-file limit.

@@ -1,8 +1,10 @@
 //! The daemon's Prometheus metrics: refreshes, fetch and policy timings,
 //! members per role, reloads and freshness, EC2 calls and the fleet's
-//! snapshot, rendered for `/metrics`.
+//! snapshot, the HTTP API's connections and explanations, rendered for
+//! `/metrics`.
 
 use super::reload::Counting;
+use super::slots::Kind;
 use crate::inventory::CallCounts;
 use crate::membership::Membership;
 use crate::snapshot::Tally;
@@ -84,6 +86,11 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     stale: Gauge,
     sink_failures: Family<SinkLabel, Counter>,
+    http_connections: Family<OutcomeLabel, Counter>,
+    http_idle_closed: Counter,
+    explanations: Family<OutcomeLabel, Counter>,
+    explanations_running: Gauge,
+    explanations_waiting: Gauge,
     /// Counted by the sources the daemon builds (see [`Metrics::counting`]).
     counting: Counting,
 }
@@ -222,6 +229,45 @@ impl Metrics {
 
         let counting = register_counting(&mut registry);
 
+        let http_connections = Family::<OutcomeLabel, Counter>::default();
+        let http_idle_closed = Counter::default();
+        let explanations = Family::<OutcomeLabel, Counter>::default();
+        let explanations_running = Gauge::default();
+        let explanations_waiting = Gauge::default();
+        registry.register(
+            "http_connections",
+            "HTTP connections accepted, by the slot they took: general, reserved (only \
+             /healthz and /metrics, every general one being busy) or refused (every slot busy)",
+            http_connections.clone(),
+        );
+        registry.register(
+            "http_idle_connections_closed",
+            "Idle HTTP connections closed to make room for new ones",
+            http_idle_closed.clone(),
+        );
+        registry.register(
+            "explanations",
+            "GET /v1/explain requests by outcome: run, or refused (503: too many running \
+             already, for too long)",
+            explanations.clone(),
+        );
+        registry.register(
+            "explanations_running",
+            "Policy evaluations GET /v1/explain runs now",
+            explanations_running.clone(),
+        );
+        registry.register(
+            "explanations_waiting",
+            "GET /v1/explain requests waiting for their turn",
+            explanations_waiting.clone(),
+        );
+        for outcome in ["general", "reserved", "refused"] {
+            drop(http_connections.get_or_create(&OutcomeLabel { outcome }));
+        }
+        for outcome in ["run", "refused"] {
+            drop(explanations.get_or_create(&OutcomeLabel { outcome }));
+        }
+
         // Creating a series exports it at zero; the guard is not needed.
         for outcome in ["ok", "failed"] {
             drop(refreshes.get_or_create(&OutcomeLabel { outcome }));
@@ -242,6 +288,11 @@ impl Metrics {
             last_success,
             stale,
             sink_failures,
+            http_connections,
+            http_idle_closed,
+            explanations,
+            explanations_running,
+            explanations_waiting,
             counting,
         }
     }
@@ -329,6 +380,42 @@ impl Metrics {
         self.stale.set(i64::from(stale));
     }
 
+    /// Counts an accepted HTTP connection by the slot it took (`None`:
+    /// refused), and the idle ones closed to make room for it.
+    pub fn http_connection(&self, slot: Option<Kind>, closed_idle: usize) {
+        let outcome = match slot {
+            Some(Kind::General) => "general",
+            Some(Kind::Reserved) => "reserved",
+            None => "refused",
+        };
+        self.http_connections
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+        self.http_idle_closed
+            .inc_by(u64::try_from(closed_idle).unwrap_or(u64::MAX));
+    }
+
+    /// Counts an explanation refused for want of room.
+    pub fn explanation_refused(&self) {
+        self.explanations
+            .get_or_create(&OutcomeLabel { outcome: "refused" })
+            .inc();
+    }
+
+    /// Counts an explanation waiting for its turn until the guard is
+    /// dropped.
+    pub fn explanation_waiting(&self) -> Held {
+        Held::new(&self.explanations_waiting)
+    }
+
+    /// Counts an explanation starting; it runs until the guard is dropped.
+    pub fn explanation_started(&self) -> Held {
+        self.explanations
+            .get_or_create(&OutcomeLabel { outcome: "run" })
+            .inc();
+        Held::new(&self.explanations_running)
+    }
+
     /// Every metric in the Prometheus text format ([`CONTENT_TYPE`]).
     pub fn render(&self) -> String {
         let mut text = String::new();
@@ -336,6 +423,23 @@ impl Metrics {
             tracing::error!(%error, "Could not encode the metrics.");
         }
         text
+    }
+}
+
+/// One more in a gauge of things in progress, until dropped.
+#[derive(Debug)]
+pub struct Held(Gauge);
+
+impl Held {
+    fn new(gauge: &Gauge) -> Held {
+        gauge.inc();
+        Held(gauge.clone())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -395,6 +499,14 @@ mod tests {
             "rollcall_stale 0",
             "# TYPE rollcall_members_dropped_total counter",
             "rollcall_members_dropped_total 0",
+            r#"rollcall_http_connections_total{outcome="general"} 0"#,
+            r#"rollcall_http_connections_total{outcome="reserved"} 0"#,
+            r#"rollcall_http_connections_total{outcome="refused"} 0"#,
+            "rollcall_http_idle_connections_closed_total 0",
+            r#"rollcall_explanations_total{outcome="run"} 0"#,
+            r#"rollcall_explanations_total{outcome="refused"} 0"#,
+            "rollcall_explanations_running 0",
+            "rollcall_explanations_waiting 0",
         ] {
             assert_has(&text, sample);
         }

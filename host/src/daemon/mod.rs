@@ -1,7 +1,9 @@
 //! `rollcall watch`: the long-running mode that keeps the answer current.
 
+pub mod baseline;
 pub mod connections;
 pub mod decide;
+pub mod explain_limit;
 pub mod guard;
 pub mod http;
 pub mod limits;
@@ -11,5 +13,6 @@ pub mod open_files;
 pub mod publisher;
 pub mod reload;
 pub mod service;
+pub mod slots;
 pub mod status;
 pub mod watcher;

@@ -2,10 +2,12 @@
 //! policy, sinks) is built beside the running one and tried on a fleet, and
 //! the daemon then swaps in all of it or keeps all of what it had. Nothing
 //! here changes the running daemon. A new policy also passes the change
-//! guard ([`super::guard`]) before it is ready.
+//! guard ([`super::guard`]) before it is ready: the guard in effect before
+//! this reload, not the one the candidate's settings describe.
 
+use super::baseline::LargestAnswer;
 use super::decide::{KnownSelf, decide};
-use super::guard::{ChangeId, Refusal, Verdict};
+use super::guard::{ChangeGuard, ChangeId, Judged, Refusal, Verdict};
 use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::SelfChoice;
 use crate::inventory::{CallCounts, FileSource, Inventory, InventorySource, SourceError};
@@ -76,8 +78,21 @@ pub enum ReloadOutcome {
     /// Something failed; the running daemon is untouched.
     RolledBack(String),
     /// The candidate works, but the change guard refuses its policy; the
-    /// running daemon is untouched.
-    Refused(Refusal),
+    /// running daemon is untouched, but for the guard: the candidate's
+    /// `guard` settings judge the next reload.
+    Refused {
+        refusal: Refusal,
+        guard: ChangeGuard,
+    },
+}
+
+/// How the change guard judges a reload: the settings in effect (those of
+/// the last reload that loaded, whatever came of it), and the largest
+/// answer served lately.
+#[derive(Clone, Copy)]
+pub struct Judging<'a> {
+    pub guard: &'a ChangeGuard,
+    pub largest: &'a LargestAnswer,
 }
 
 /// What the daemon serves now: its answer, and the fleet it decided.
@@ -120,15 +135,17 @@ impl Active {
 /// Builds the candidate the files describe now and tries it: on the fleet
 /// fetched from its source if that changed, else on the fleet the daemon
 /// serves (if any). A new policy's answer is then judged by the change
-/// guard against the answer of the policy in service on the same fleet.
+/// guard against the answer of the policy in service on the same fleet and
+/// the largest answer served lately.
 pub async fn prepare(
     current: &Active,
     loader: &SettingsLoader,
     engine: &PolicyEngine,
     counting: &Counting,
     serving: Option<Serving<'_>>,
+    judging: Judging<'_>,
 ) -> ReloadOutcome {
-    match try_prepare(current, loader, engine, counting, serving).await {
+    match try_prepare(current, loader, engine, counting, serving, judging).await {
         Ok(outcome) => outcome,
         Err(error) => ReloadOutcome::RolledBack(error),
     }
@@ -140,6 +157,7 @@ async fn try_prepare(
     engine: &PolicyEngine,
     counting: &Counting,
     serving: Option<Serving<'_>>,
+    judging: Judging<'_>,
 ) -> Result<ReloadOutcome, String> {
     let settings = loader().map_err(|err| err.to_string())?;
     let files = PolicyFiles::read(&settings)
@@ -225,9 +243,12 @@ async fn try_prepare(
         None => None,
     };
     if let (Some(change), Some(trial)) = (guarded, &trial)
-        && let Some(refusal) = guard(current, &candidate, trial, serving, change).await
+        && let Some(refusal) = guard(current, &candidate, trial, serving, judging, change).await
     {
-        return Ok(ReloadOutcome::Refused(refusal));
+        return Ok(ReloadOutcome::Refused {
+            refusal,
+            guard: candidate.settings.guard,
+        });
     }
     Ok(ReloadOutcome::Ready {
         candidate: Box::new(candidate),
@@ -237,12 +258,14 @@ async fn try_prepare(
 
 /// The change guard's refusal of `candidate`'s new policy (`change`), if it
 /// refuses: its `trial` against the answer of the policy in service on the
-/// same fleet (the answer served, if the trial kept the fleet).
+/// same fleet (the answer served, if the trial kept the fleet) and the
+/// largest answer served lately, by the guard in effect.
 async fn guard(
     current: &Active,
     candidate: &Active,
     trial: &Trial,
     serving: Option<Serving<'_>>,
+    judging: Judging<'_>,
     change: ChangeId,
 ) -> Option<Refusal> {
     let decided_now;
@@ -254,11 +277,16 @@ async fn guard(
         }
     };
     let configured = candidate.settings.config_path.is_some();
-    match candidate
-        .settings
-        .guard
-        .judge(change, answer, &trial.membership, configured)
-    {
+    let guard = judging.guard;
+    let largest =
+        judging
+            .largest
+            .within(&trial.inventory, tokio::time::Instant::now(), guard.window);
+    let judged = Judged {
+        current: answer,
+        largest: largest.as_ref(),
+    };
+    match guard.judge(change, judged, &trial.membership, configured) {
         Verdict::Pass => None,
         Verdict::Accepted(refusal) => {
             tracing::info!(change = %refusal.change, summary = %refusal.summary, "The change guard lets this change through: policy.accept_change names it.");

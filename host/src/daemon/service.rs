@@ -13,11 +13,15 @@
 //! answer reached every sink, the status after every refresh, reloads, the
 //! watchdog from this loop (and the work it drives), and the stop.
 
+use super::baseline::LargestAnswer;
 use super::decide::decide;
+use super::guard::ChangeGuard;
 use super::metrics::{Metrics, Reloaded};
 use super::notify::Notifier;
 use super::publisher::{Delivered, Publisher, Reports};
-use super::reload::{self, Active, BuildError, ReloadOutcome, Serving, SettingsLoader, Trial};
+use super::reload::{
+    self, Active, BuildError, Judging, ReloadOutcome, Serving, SettingsLoader, Trial,
+};
 use super::status::{Decided, Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
 use crate::changes::EventLog;
@@ -44,6 +48,11 @@ pub struct Daemon {
     fleet: Option<Arc<Inventory>>,
     /// The answer served, as published (stale or not).
     current: Option<Arc<Membership>>,
+    /// The change guard's settings in effect: those of the last reload that
+    /// loaded, refused or not (a reload is judged by the ones before it).
+    guard: ChangeGuard,
+    /// The largest answer served within the guard's window.
+    largest: LargestAnswer,
     failures_in_a_row: u32,
     /// The error of the last failed refresh, logged once however often it
     /// repeats, and how many times it repeated since.
@@ -129,9 +138,11 @@ impl Daemon {
         Daemon {
             loader,
             engine,
+            guard: active.settings.guard.clone(),
             active,
             fleet: None,
             current: None,
+            largest: LargestAnswer::default(),
             failures_in_a_row: 0,
             last_failure: None,
             status,
@@ -187,8 +198,12 @@ impl Daemon {
                     .as_ref()
                     .zip(self.current.as_deref())
                     .map(|(fleet, answer)| Serving { fleet, answer });
+                let judging = Judging {
+                    guard: &self.guard,
+                    largest: &self.largest,
+                };
                 let outcome = tokio::select! {
-                    outcome = self.notifier.alive_while(reload::prepare(&self.active, &self.loader, &self.engine, &counting, serving)) => outcome,
+                    outcome = self.notifier.alive_while(reload::prepare(&self.active, &self.loader, &self.engine, &counting, serving, judging)) => outcome,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_reload(outcome);
@@ -274,6 +289,8 @@ impl Daemon {
         let changed = crate::changes::changes(self.current.as_deref(), &membership);
         let membership = Arc::new(membership);
         self.current = Some(Arc::clone(&membership));
+        self.largest
+            .record(&membership, tokio::time::Instant::now(), self.guard.window);
         let decided = self.fleet.clone().map(|inventory| Decided {
             inventory,
             policy: Arc::clone(&self.active.policy.policy),
@@ -385,6 +402,7 @@ impl Daemon {
                     );
                 }
                 self.active = *candidate;
+                self.guard = self.active.settings.guard.clone();
                 self.replace_publisher();
                 self.metrics.reload(Reloaded::Ok);
                 self.status.send_modify(|status| {
@@ -425,7 +443,8 @@ impl Daemon {
                 tracing::error!(error = %error, "Reload failed; the running configuration keeps serving.");
                 self.reload_failed(error);
             }
-            ReloadOutcome::Refused(refusal) => {
+            ReloadOutcome::Refused { refusal, guard } => {
+                self.guard = guard;
                 self.metrics.reload(Reloaded::Refused);
                 tracing::error!(change = %refusal.change, summary = %refusal.summary, error = %refusal, "Reload refused by the change guard; the running configuration keeps serving.");
                 self.reload_failed(refusal.to_string());
