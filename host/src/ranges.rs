@@ -124,7 +124,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
-pub const DURATIONS: [&Bounded<Duration>; 12] = [
+pub const DURATIONS: [&Bounded<Duration>; 13] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
