@@ -62,7 +62,8 @@
 //! - `changes`: what differs between two answers, as events, and their
 //!   recent history.
 //! - `report`: error chains as one line.
-//! - `atomic_file`: replacing files without readers seeing a partial one.
+//! - `atomic_file`: writing output files: replaced without readers seeing a
+//!   partial one, or written through to a device or FIFO.
 //! - `bounded_read`: reading a stream whole under a byte cap, the buffer
 //!   bounded too.
 //! - `cli`: flags and what they mean as settings.
