@@ -66,6 +66,7 @@
 //!   partial one, or written through to a device or FIFO.
 //! - `bounded_read`: reading a stream whole under a byte cap, the buffer
 //!   bounded too.
+//! - `capped_file`: reading a file the operator names under a cap in bytes.
 //! - `cli`: flags and what they mean as settings.
 //! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
@@ -78,6 +79,7 @@
 
 mod atomic_file;
 mod bounded_read;
+mod capped_file;
 mod cases;
 mod changes;
 #[doc(hidden)]

@@ -4,6 +4,7 @@
 
 use super::{EXIT_INTERNAL, EXIT_USAGE, Failure, engine, print};
 use crate::atomic_file::write_atomically;
+use crate::capped_file::{CASES, read_capped_text};
 use crate::cases::{self, Case, CasesError};
 use crate::cli::TestArgs;
 use crate::inventory::{FileSource, Inventory, InventorySource};
@@ -57,7 +58,7 @@ fn read_cases(paths: &[PathBuf], update: bool) -> Result<Vec<CasesFile>, Failure
     paths
         .iter()
         .map(|path| {
-            let text = std::fs::read_to_string(path).map_err(|err| {
+            let text = read_capped_text(path, CASES).map_err(|err| {
                 Failure::new(EXIT_USAGE, format!("cannot read {}: {err}", path.display()))
             })?;
             let cases = cases::parse(path, &text, !update).map_err(usage)?;
