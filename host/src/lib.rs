@@ -67,6 +67,7 @@
 //! - `bounded_read`: reading a stream whole under a byte cap, the buffer
 //!   bounded too.
 //! - `capped_file`: reading a file the operator names under a cap in bytes.
+//! - `terminal_text`: text from a policy or a cases file, escaped to print.
 //! - `cli`: flags and what they mean as settings.
 //! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
@@ -109,6 +110,7 @@ mod scaffold;
 mod sink;
 #[doc(hidden)]
 pub mod snapshot;
+mod terminal_text;
 mod toml_settings;
 mod wait;
 

@@ -10,6 +10,7 @@ use crate::cli::TestArgs;
 use crate::inventory::{FileSource, Inventory, InventorySource};
 use crate::policy::{Decision, PolicyLimits, WasmPolicy, evaluate};
 use crate::resolve::self_in_fleet;
+use crate::terminal_text::one_line;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -126,10 +127,11 @@ fn report(files: &[CasesFile], answers: &[Vec<Result<Decision, String>>]) -> Res
             for difference in differences {
                 let _ = writeln!(
                     text,
-                    "FAIL {}:{} {}: {difference}",
+                    "FAIL {}:{} {}: {}",
                     file.path.display(),
                     case.line,
-                    case.name
+                    one_line(&case.name),
+                    one_line(&difference)
                 );
             }
         }
