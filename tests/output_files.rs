@@ -60,6 +60,36 @@ fn a_link_to_stdout_is_written_through_and_stays_a_link() {
     assert!(is_link(&link), "the link was replaced by a file");
 }
 
+/// As under systemd's `StandardOutput=append:FILE`: the answer joins the
+/// file stdout is, which is neither reopened nor replaced.
+#[test]
+fn a_link_to_stdout_appends_to_the_log_file_stdout_is() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("rollcall.log");
+    std::fs::write(&log, "earlier line\n").unwrap();
+    let inode = std::fs::metadata(&log).unwrap().ino();
+    let link = dir.path().join("stdout");
+    symlink("/dev/stdout", &link).unwrap();
+    let (fleet, grid) = (seed_fleet(), plugin("elastic_grid"));
+    let mut command = rollcall_command(Some(&format!("exec >>'{}';", log.display())));
+    command
+        .args(["resolve", "--self", AGENT, "--format", "env"])
+        .arg("--inventory")
+        .arg(&fleet)
+        .arg("--plugin")
+        .arg(&grid)
+        .arg("--output")
+        .arg(&link);
+    let run = run_within(common::RUN_LIMIT, command);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(is_link(&link), "the link was replaced by a file");
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.starts_with("earlier line\n"), "{written}");
+    assert!(written.contains("ROLLCALL_ROLE='agent'"), "{written}");
+    assert_eq!(std::fs::metadata(&log).unwrap().ino(), inode, "replaced");
+}
+
 #[test]
 fn a_link_to_a_device_is_written_through_and_stays_a_link() {
     let dir = tempfile::tempdir().unwrap();

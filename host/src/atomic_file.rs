@@ -7,9 +7,10 @@
 //! - A symbolic link to a regular file keeps the link: the file it points to
 //!   is replaced (in that file's directory), so a link the operator made
 //!   (`/etc/app/members.json -> /run/rollcall/members.json`) stays one.
-//! - A character device, a FIFO or a socket (`/dev/stdout`, a terminal, a
-//!   pipe) is written through: opened and written, never replaced by a
-//!   regular file. A write to a FIFO waits for its reader, as `cat` would.
+//! - A character device, a FIFO or a socket (a terminal, a pipe) is written
+//!   through: opened and written, never replaced by a regular file. A write
+//!   to a FIFO waits for its reader, as `cat` would. `/dev/stdout` (or a
+//!   link to it) is rollcall's own stdout, written as it is, whatever it is.
 //! - A directory, a block device or a link to nothing is refused.
 
 use std::fs::{Metadata, OpenOptions};
@@ -31,6 +32,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .and_then(|mut file| file.write_all(bytes)),
         Target::Through(Stream::Socket) => std::os::unix::net::UnixStream::connect(path)
             .and_then(|mut socket| socket.write_all(bytes)),
+        Target::Through(Stream::Stdout) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes).and_then(|()| stdout.flush())
+        }
+        Target::Through(Stream::Stderr) => std::io::stderr().lock().write_all(bytes),
     }
 }
 
@@ -61,7 +67,7 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
             std::fs::remove_file(&probe)
         }
         Target::Through(Stream::Device) => OpenOptions::new().write(true).open(path).map(drop),
-        Target::Through(Stream::Fifo | Stream::Socket) => Ok(()),
+        Target::Through(Stream::Fifo | Stream::Socket | Stream::Stdout | Stream::Stderr) => Ok(()),
     }
 }
 
@@ -79,15 +85,48 @@ enum Target {
 }
 
 /// What a path written through is.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 enum Stream {
     Device,
     Fifo,
     Socket,
+    /// rollcall's own stdout (`/dev/stdout`, `/dev/fd/1`, a link to one):
+    /// written as the process writes it, whatever it is (a log file opened
+    /// to append, the journal's socket), never reopened or replaced.
+    Stdout,
+    /// Its stderr, likewise.
+    Stderr,
+}
+
+/// The most links followed looking for a descriptor, as the kernel's limit.
+const MAX_LINKS: usize = 40;
+
+/// Whether `path` names rollcall's own stdout or stderr: `/dev/stdout`,
+/// `/dev/fd/N`, `/proc/self/fd/N` (N 1 or 2), or a link to one of them.
+fn own_descriptor(path: &Path) -> Option<Stream> {
+    let mut path = path.to_owned();
+    for _ in 0..MAX_LINKS {
+        for directory in ["/proc/self/fd", "/dev/fd"] {
+            match path.strip_prefix(directory).ok().and_then(Path::to_str) {
+                Some("1") => return Some(Stream::Stdout),
+                Some("2") => return Some(Stream::Stderr),
+                _ => {}
+            }
+        }
+        let to = std::fs::read_link(&path).ok()?;
+        path = match path.parent() {
+            Some(parent) if to.is_relative() => parent.join(to),
+            _ => to,
+        };
+    }
+    None
 }
 
 fn target(path: &Path) -> std::io::Result<Target> {
     let refused = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    if let Some(own) = own_descriptor(path) {
+        return Ok(Target::Through(own));
+    }
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -266,6 +305,30 @@ mod tests {
                 .is_char_device()
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn stdout_and_links_to_it_are_the_process_s_own_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("out");
+        symlink("/dev/stdout", &link).unwrap();
+        let relative = dir.path().join("relative");
+        symlink("out", &relative).unwrap();
+        for path in [
+            Path::new("/dev/stdout"),
+            Path::new("/dev/fd/1"),
+            Path::new("/proc/self/fd/1"),
+            &link,
+            &relative,
+        ] {
+            assert_eq!(own_descriptor(path), Some(Stream::Stdout), "{path:?}");
+        }
+        assert_eq!(
+            own_descriptor(Path::new("/dev/stderr")),
+            Some(Stream::Stderr)
+        );
+        assert_eq!(own_descriptor(Path::new("/dev/null")), None);
+        assert_eq!(own_descriptor(&dir.path().join("missing")), None);
     }
 
     #[test]
