@@ -1,13 +1,14 @@
 //! End to end: the files the operator names (a plugin, a cases file) are
 //! read under a cap, and what is not a regular file (a device, a FIFO, a
-//! directory) is refused unread with an error naming the file.
+//! directory) is refused unread with an error naming the file; an endless
+//! inventory stream costs the cap's worth of memory, not twice it.
 
 mod common;
 
-use common::{plugin, rollcall, rollcall_within, seed_fleet};
+use common::{plugin, rollcall, rollcall_command, rollcall_within, seed_fleet};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// How long a refusal may take: reading `/dev/zero` to a cap takes longer.
 const REFUSED_WITHIN: Duration = Duration::from_secs(20);
@@ -110,5 +111,51 @@ fn plugin_test_refuses_a_cases_file_that_is_a_device_or_a_fifo() {
             "cannot read {}: it is a FIFO, not a regular file",
             fifo.display()
         )],
+    );
+}
+
+/// The most `resolve --inventory /dev/zero` may hold at once: the 1 GiB cap
+/// and a quarter for the rest (the process itself is under 100 MB). The
+/// read buffer doubling for the cap's last byte peaked at 2.6 GB.
+const ENDLESS_INVENTORY_PEAK_KIB: u64 = (1 << 20) + (1 << 18);
+
+#[test]
+fn an_endless_inventory_stream_holds_no_more_than_the_cap_in_memory() {
+    let mut child = rollcall_command(None)
+        .args([
+            "resolve",
+            "--inventory",
+            "/dev/zero",
+            "--no-cache",
+            "--plugin",
+        ])
+        .arg(plugin("elastic_grid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let (started, mut peak_kib) = (Instant::now(), 0);
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(120), "no end");
+        // VmHWM is the high-water mark: the last reading is the peak.
+        let high_water = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            });
+        peak_kib = peak_kib.max(high_water.unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("the inventory is larger than the 1 GiB an inventory may be"),
+        "{stderr}"
+    );
+    assert!(
+        peak_kib > 1 << 20 && peak_kib < ENDLESS_INVENTORY_PEAK_KIB,
+        "peak {peak_kib} KiB"
     );
 }

@@ -192,6 +192,9 @@ fn kind_of(file_type: std::fs::FileType) -> &'static str {
 /// by; it doubles from there.
 const FIRST_BUFFER_BYTES: usize = 64 * 1024;
 
+/// The buffer doubles up to this; past it, it grows to the cap at once.
+const DOUBLING_BYTES: usize = 64 << 20;
+
 /// Everything `reader` holds if that is at most `limit` bytes, `None` if it
 /// holds more (see [`fill`]).
 pub fn read_at_most(
@@ -204,41 +207,36 @@ pub fn read_at_most(
 }
 
 /// The first `limit + 1` bytes of `reader` (all of them if it holds fewer).
-/// The buffer grows exactly (`reserve_exact`), doubling up to `limit + 1`
-/// bytes and never past them; `expected` sizes it at first (a regular
-/// file's length, 0 when unknown).
+/// The buffer grows exactly (`reserve_exact`) and never past `limit + 1`
+/// bytes: sized at first by `expected` (a regular file's length, 0 when
+/// unknown), doubling up to [`DOUBLING_BYTES`], then straight to `limit + 1`.
+/// Each step reads exactly into the room reserved (`take` of that room), so
+/// `read_to_end` never grows the buffer itself and pages are touched only as
+/// bytes arrive: a stream's peak is its bytes plus the last doubled buffer,
+/// where doubling all the way held the cap and a half (and the allocator's
+/// freed copies) at once.
 fn fill(mut reader: impl Read, limit: u64, expected: u64) -> std::io::Result<Vec<u8>> {
     let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let first = match expected {
+    let mut step = match expected {
         0 => FIRST_BUFFER_BYTES,
         expected => usize::try_from(expected.saturating_add(1)).unwrap_or(usize::MAX),
-    };
-    // `bytes` is zeroed up to its capacity, once per growth (safe, and
-    // linear however short the reads); `filled` counts what was read.
-    let mut bytes: Vec<u8> = Vec::new();
-    let mut filled = 0;
-    loop {
-        if filled == bytes.len() {
-            if filled >= most {
-                break;
-            }
-            let wanted = if bytes.is_empty() {
-                first
-            } else {
-                bytes.len().max(FIRST_BUFFER_BYTES)
-            };
-            bytes.reserve_exact(wanted.min(most - filled));
-            bytes.resize(bytes.capacity().min(most), 0);
-        }
-        match reader.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
     }
-    bytes.truncate(filled);
-    Ok(bytes)
+    .min(most);
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        bytes.reserve_exact(step);
+        let before = bytes.len();
+        (&mut reader).take(step as u64).read_to_end(&mut bytes)?;
+        if bytes.len() - before < step || bytes.len() >= most {
+            return Ok(bytes);
+        }
+        step = if bytes.len() < DOUBLING_BYTES {
+            bytes.len().max(FIRST_BUFFER_BYTES)
+        } else {
+            most
+        }
+        .min(most - bytes.len());
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +274,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A pipe's way: a few bytes per read.
+    struct Trickle(std::io::Repeat);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let len = buf.len().min(7);
+            self.0.read(&mut buf[..len])
+        }
+    }
+
+    #[test]
+    fn short_reads_fill_the_buffer_to_the_cap_and_no_further() {
+        let bytes = fill(Trickle(std::io::repeat(b'x')), 100_000, 0).unwrap();
+        assert_eq!(bytes.len(), 100_001);
+        assert!(bytes.capacity() <= 100_001, "{}", bytes.capacity());
+        let text = [b'y'; 1000];
+        let read = read_at_most(&text[..], 5000, 0).unwrap();
+        assert_eq!(read.as_deref(), Some(&text[..]));
     }
 
     #[test]
