@@ -1,11 +1,11 @@
 //! Reading a file the operator names (an inventory, a plugin, a cases file,
 //! settings) under a cap in bytes: a regular file past the cap is refused by
-//! its size, a stream is read to one byte past the cap and refused there,
-//! and the buffer itself never grows past that byte.
+//! its size, a stream is read to one byte past the cap and refused there
+//! (through `bounded_read`, whose buffers never hold more than that).
 
+use crate::bounded_read::{Capped, read_within};
 use crate::inventory::size_text;
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
@@ -154,11 +154,15 @@ pub fn read_capped(path: &Path, cap: FileCap) -> Result<Vec<u8>, CappedReadError
             limit: cap.limit,
         });
     }
-    read_at_most(file, cap.limit, size)?.ok_or(CappedReadError::PastLimit {
-        content: cap.content,
-        one: cap.one,
-        limit: cap.limit,
-    })
+    let expected = metadata.is_file().then_some(size);
+    match read_within(file, cap.limit, expected)? {
+        Capped::Whole(bytes) => Ok(bytes),
+        Capped::TooLong => Err(CappedReadError::PastLimit {
+            content: cap.content,
+            one: cap.one,
+            limit: cap.limit,
+        }),
+    }
 }
 
 /// The file as UTF-8 text, read like [`read_capped`].
@@ -188,112 +192,22 @@ fn kind_of(file_type: std::fs::FileType) -> &'static str {
     }
 }
 
-/// The first buffer when the size is unknown, and the least a buffer grows
-/// by; it doubles from there.
-const FIRST_BUFFER_BYTES: usize = 64 * 1024;
-
-/// The buffer doubles up to this; past it, it grows to the cap at once.
-const DOUBLING_BYTES: usize = 64 << 20;
-
-/// Everything `reader` holds if that is at most `limit` bytes, `None` if it
-/// holds more (see [`fill`]).
-pub fn read_at_most(
-    reader: impl Read,
-    limit: u64,
-    expected: u64,
-) -> std::io::Result<Option<Vec<u8>>> {
-    let bytes = fill(reader, limit, expected)?;
-    Ok((bytes.len() as u64 <= limit).then_some(bytes))
-}
-
-/// The first `limit + 1` bytes of `reader` (all of them if it holds fewer).
-/// The buffer grows exactly (`reserve_exact`) and never past `limit + 1`
-/// bytes: sized at first by `expected` (a regular file's length, 0 when
-/// unknown), doubling up to [`DOUBLING_BYTES`], then straight to `limit + 1`.
-/// Each step reads exactly into the room reserved (`take` of that room), so
-/// `read_to_end` never grows the buffer itself and pages are touched only as
-/// bytes arrive: a stream's peak is its bytes plus the last doubled buffer,
-/// where doubling all the way held the cap and a half (and the allocator's
-/// freed copies) at once.
-fn fill(mut reader: impl Read, limit: u64, expected: u64) -> std::io::Result<Vec<u8>> {
-    let most = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut step = match expected {
-        0 => FIRST_BUFFER_BYTES,
-        expected => usize::try_from(expected.saturating_add(1)).unwrap_or(usize::MAX),
-    }
-    .min(most);
-    let mut bytes: Vec<u8> = Vec::new();
-    loop {
-        bytes.reserve_exact(step);
-        let before = bytes.len();
-        (&mut reader).take(step as u64).read_to_end(&mut bytes)?;
-        if bytes.len() - before < step || bytes.len() >= most {
-            return Ok(bytes);
-        }
-        step = if bytes.len() < DOUBLING_BYTES {
-            bytes.len().max(FIRST_BUFFER_BYTES)
-        } else {
-            most
-        }
-        .min(most - bytes.len());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_reader_within_the_limit_is_read_whole() {
-        let text = b"{\"Reservations\": []}";
-        let read = read_at_most(&text[..], text.len() as u64, 0).unwrap();
-        assert_eq!(read.as_deref(), Some(&text[..]));
-        let read = read_at_most(&text[..], 1 << 20, text.len() as u64).unwrap();
-        assert_eq!(read.as_deref(), Some(&text[..]));
-    }
-
-    #[test]
-    fn an_endless_reader_stops_one_byte_past_the_limit() {
-        let endless = std::io::repeat(b' ');
-        assert_eq!(read_at_most(endless, 1024, 0).unwrap(), None);
-    }
-
-    /// The buffer of a source longer than the cap holds at most the cap and
-    /// one byte: doubling it for that last byte took `--inventory /dev/zero`
-    /// to 2.6 GB under a 1 GiB cap.
-    #[test]
-    fn the_buffer_never_grows_past_one_byte_over_the_cap() {
-        for limit in [0, 1, 1000, 1024, 65_535, 65_536, 200_000, 1 << 20] {
-            for expected in [0, limit / 2, limit] {
-                let bytes = fill(std::io::repeat(b' '), limit, expected).unwrap();
-                assert_eq!(bytes.len() as u64, limit + 1);
-                assert!(
-                    bytes.capacity() as u64 <= limit + 1,
-                    "cap {limit}, expecting {expected}: the buffer grew to {} bytes",
-                    bytes.capacity()
-                );
-            }
-        }
-    }
-
-    /// A pipe's way: a few bytes per read.
-    struct Trickle(std::io::Repeat);
-
-    impl Read for Trickle {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let len = buf.len().min(7);
-            self.0.read(&mut buf[..len])
-        }
-    }
-
-    #[test]
-    fn short_reads_fill_the_buffer_to_the_cap_and_no_further() {
-        let bytes = fill(Trickle(std::io::repeat(b'x')), 100_000, 0).unwrap();
-        assert_eq!(bytes.len(), 100_001);
-        assert!(bytes.capacity() <= 100_001, "{}", bytes.capacity());
-        let text = [b'y'; 1000];
-        let read = read_at_most(&text[..], 5000, 0).unwrap();
-        assert_eq!(read.as_deref(), Some(&text[..]));
+    fn a_stream_past_the_cap_is_refused_where_reading_stopped() {
+        let cap = FileCap {
+            limit: 1000,
+            ..INVENTORY
+        };
+        let err = read_capped(Path::new("/dev/zero"), cap).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the inventory is larger than the 1000 bytes an inventory may be \
+             (rollcall stopped reading there)"
+        );
     }
 
     #[test]
