@@ -6,7 +6,8 @@
 use std::borrow::Cow;
 
 /// `text` with every control character (and every Unicode line break or
-/// direction override) shown as a visible escape.
+/// bidirectional formatting character, as `policy::validate` counts them)
+/// shown as a visible escape.
 ///
 /// ```ignore
 /// assert_eq!(one_line("a\nrollcall: ok\u{1b}[2K"), r"a\nrollcall: ok\u{1b}[2K");
@@ -43,7 +44,13 @@ fn is_unprintable(character: char) -> bool {
     character.is_control()
         || matches!(
             character,
-            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
         )
 }
 
@@ -70,6 +77,7 @@ mod tests {
             r"no\r\nrollcall: all good\u{1b}[2K\0\u{7f}\u{9b}\u{2028}"
         );
         assert!(!shown.chars().any(is_unprintable));
+        assert_eq!(one_line("a\u{202e}b\u{200f}"), r"a\u{202e}b\u{200f}");
     }
 
     #[test]
