@@ -3,6 +3,7 @@
 //! Unknown keys are errors with `file:line:column`. Relative paths are
 //! relative to the directory of the configuration file.
 
+use crate::capped_file::{CONFIG, SETTINGS, read_capped_text};
 use crate::daemon::guard::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
@@ -189,7 +190,7 @@ impl PluginSettings {
         match self {
             PluginSettings::Inline(json) => Ok(json.clone()),
             PluginSettings::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|err| {
+                let text = read_capped_text(path, SETTINGS).map_err(|err| {
                     ConfigError(format!(
                         "cannot read policy settings {}: {err}",
                         path.display()
@@ -218,7 +219,7 @@ impl PluginSettings {
         if !is_toml(path) {
             return message.to_owned();
         }
-        std::fs::read_to_string(path)
+        read_capped_text(path, SETTINGS)
             .ok()
             .and_then(|text| {
                 TomlSettings::convert(&text).ok()?.locate(
@@ -274,7 +275,7 @@ pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
 impl Config {
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
+        let text = read_capped_text(path, CONFIG)
             .map_err(|err| ConfigError(format!("cannot read {}: {err}", path.display())))?;
         Config::parse(path, &text)
     }

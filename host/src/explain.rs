@@ -9,6 +9,7 @@ use crate::membership::rfc3339;
 use crate::output::endpoint;
 use crate::policy::{self, Decision, Member, NoteTopic, Policy, PolicyIdentity};
 use crate::resolve::{ResolveError, self_in_fleet};
+use crate::terminal_text::one_line;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -247,7 +248,7 @@ impl Explanation {
             text.push_str("  (the policy gave no reasons)\n");
         }
         for reason in &self.reasons {
-            let _ = writeln!(text, "  {reason}");
+            let _ = writeln!(text, "  {}", one_line(reason));
         }
         if self.own.is_some() && self.self_registers_with_it.is_none() {
             text.push_str("self's registration targets:\n");
@@ -260,7 +261,10 @@ impl Explanation {
                     "  {} {}  {}",
                     if target.taken { "+" } else { "-" },
                     target.instance_id,
-                    target.reason.as_deref().unwrap_or("(no reason given)")
+                    target
+                        .reason
+                        .as_deref()
+                        .map_or("(no reason given)".into(), one_line)
                 );
             }
         }

@@ -62,9 +62,12 @@
 //! - `changes`: what differs between two answers, as events, and their
 //!   recent history.
 //! - `report`: error chains as one line.
-//! - `atomic_file`: replacing files without readers seeing a partial one.
+//! - `atomic_file`: writing output files: replaced without readers seeing a
+//!   partial one, or written through to a device or FIFO.
 //! - `bounded_read`: reading a stream whole under a byte cap, the buffer
 //!   bounded too.
+//! - `capped_file`: reading a file the operator names under a cap in bytes.
+//! - `terminal_text`: text from a policy or a cases file, escaped to print.
 //! - `cli`: flags and what they mean as settings.
 //! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
@@ -77,6 +80,7 @@
 
 mod atomic_file;
 mod bounded_read;
+mod capped_file;
 mod cases;
 mod changes;
 #[doc(hidden)]
@@ -106,6 +110,7 @@ mod scaffold;
 mod sink;
 #[doc(hidden)]
 pub mod snapshot;
+mod terminal_text;
 mod toml_settings;
 mod wait;
 

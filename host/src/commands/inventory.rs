@@ -1,11 +1,12 @@
 //! `rollcall inventory`: fetch once and record the fleet as a
 //! describe-instances document.
 
-use super::{EXIT_INTERNAL, Failure, deliver, source};
+use super::{EXIT_INTERNAL, Failure, check_output, deliver, source};
 use crate::cli::{InventoryArgs, SelfArgs};
 use crate::inventory::write_describe_instances;
 
 pub async fn run(args: InventoryArgs) -> Result<(), Failure> {
+    check_output(args.output.as_deref())?;
     // Recording needs no self, so IMDS is asked at most for the region.
     let identity = SelfArgs {
         self_id: Some("none".to_owned()),

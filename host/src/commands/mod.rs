@@ -9,7 +9,7 @@ mod source;
 mod watch;
 mod watch_settings;
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{check_writable, write_atomically};
 use crate::cli::{Cli, Command, ReportFormat};
 use crate::explain::ExplainError;
 use crate::inventory::SourceError;
@@ -138,7 +138,22 @@ fn render<T: serde::Serialize>(
     }
 }
 
-/// Writes the command's answer to `output` (atomically), or else to stdout.
+/// A usage error now, rather than after a fetch or a `--wait-for`, if
+/// `output` cannot be written.
+fn check_output(output: Option<&Path>) -> Result<(), Failure> {
+    let Some(path) = output else {
+        return Ok(());
+    };
+    check_writable(path).map_err(|err| {
+        Failure::new(
+            EXIT_USAGE,
+            format!("cannot write {}: {err}", path.display()),
+        )
+    })
+}
+
+/// Writes the command's answer to `output` (a regular file replaced
+/// atomically, a device or FIFO written through), or else to stdout.
 fn deliver(text: &str, output: Option<&Path>) -> Result<(), Failure> {
     let Some(path) = output else {
         return print(text);

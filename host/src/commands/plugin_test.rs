@@ -4,11 +4,13 @@
 
 use super::{EXIT_INTERNAL, EXIT_USAGE, Failure, engine, print};
 use crate::atomic_file::write_atomically;
+use crate::capped_file::{CASES, read_capped_text};
 use crate::cases::{self, Case, CasesError};
 use crate::cli::TestArgs;
 use crate::inventory::{FileSource, Inventory, InventorySource};
 use crate::policy::{Decision, PolicyLimits, WasmPolicy, evaluate};
 use crate::resolve::self_in_fleet;
+use crate::terminal_text::one_line;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -57,7 +59,7 @@ fn read_cases(paths: &[PathBuf], update: bool) -> Result<Vec<CasesFile>, Failure
     paths
         .iter()
         .map(|path| {
-            let text = std::fs::read_to_string(path).map_err(|err| {
+            let text = read_capped_text(path, CASES).map_err(|err| {
                 Failure::new(EXIT_USAGE, format!("cannot read {}: {err}", path.display()))
             })?;
             let cases = cases::parse(path, &text, !update).map_err(usage)?;
@@ -125,10 +127,11 @@ fn report(files: &[CasesFile], answers: &[Vec<Result<Decision, String>>]) -> Res
             for difference in differences {
                 let _ = writeln!(
                     text,
-                    "FAIL {}:{} {}: {difference}",
+                    "FAIL {}:{} {}: {}",
                     file.path.display(),
                     case.line,
-                    case.name
+                    one_line(&case.name),
+                    one_line(&difference)
                 );
             }
         }

@@ -1,7 +1,10 @@
 //! `rollcall resolve`: fetch once, decide, print; with `--wait-for`, fetch
 //! and decide again until the answer meets the conditions.
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, deliver, engine, source};
+use super::{
+    EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, check_output, deliver, engine,
+    source,
+};
 use crate::cli::{PolicyArgs, ResolveArgs};
 use crate::config::PluginSettings;
 use crate::identity::SelfChoice;
@@ -15,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
+    check_output(args.output.as_deref())?;
     let load = PolicyLoad::from_args(&args.policy)?;
     let choice = args.identity.choice(args.source.inventory.is_none());
     let waiting = args.wait.waiting();

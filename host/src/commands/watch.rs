@@ -3,9 +3,10 @@
 
 use super::watch_settings::watch_settings;
 use super::{EXIT_POLICY, EXIT_USAGE, Failure};
+use crate::atomic_file::check_writable;
 use crate::changes::EventLog;
 use crate::cli::WatchArgs;
-use crate::config::PluginSettings;
+use crate::config::{PluginSettings, SinkConfig};
 use crate::daemon::connections::ConnectionLimits;
 use crate::daemon::explain_limit::ExplainLimit;
 use crate::daemon::http::{self, HttpState};
@@ -24,6 +25,16 @@ const EVENT_HISTORY: usize = 256;
 
 pub async fn run(args: WatchArgs) -> Result<(), Failure> {
     let settings = watch_settings(&args).map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    for sink in &settings.sinks {
+        if let SinkConfig::File { path, .. } = sink {
+            check_writable(path).map_err(|err| {
+                Failure::new(
+                    EXIT_USAGE,
+                    format!("cannot write file sink {}: {err}", path.display()),
+                )
+            })?;
+        }
+    }
     let open_file_limit = open_files::raise_to_hard_limit();
     let listener = match settings.listen {
         Some(address) => Some(

@@ -12,7 +12,7 @@ use crate::config::{ConfigError, SourceSettings, WatchSettings};
 use crate::identity::SelfChoice;
 use crate::inventory::{CallCounts, FileSource, Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits};
+use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits, read_plugin_file};
 use crate::sink::Sink;
 use crate::snapshot::{Mode, Sharing, Tally};
 use prometheus_client::metrics::counter::Counter;
@@ -328,13 +328,13 @@ struct PolicyFiles {
 
 impl PolicyFiles {
     async fn read(settings: &WatchSettings) -> Result<PolicyFiles, BuildError> {
-        let bytes =
-            tokio::fs::read(&settings.plugin)
-                .await
-                .map_err(|source| PolicyError::Unreadable {
-                    path: settings.plugin.clone(),
-                    source,
-                })?;
+        let plugin = settings.plugin.clone();
+        let bytes = tokio::task::spawn_blocking(move || read_plugin_file(&plugin))
+            .await
+            .map_err(|err| PolicyError::Unreadable {
+                path: settings.plugin.clone(),
+                source: std::io::Error::other(format!("the read stopped unexpectedly: {err}")),
+            })??;
         Ok(PolicyFiles {
             sha256: crate::policy::sha256_hex(&bytes),
             settings: settings.plugin_settings.load()?,

@@ -21,6 +21,7 @@ pub use check::PluginReport;
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub use limits::PolicyLimits;
+pub(crate) use wasm::read_plugin_file;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 pub use world::INTERFACE;
 #[doc(hidden)]

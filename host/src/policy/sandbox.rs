@@ -14,6 +14,7 @@ use super::clocks::PolicyClock;
 use super::limits::{
     CORE_INSTANCES, HOST_RESOURCES, MEMORIES, RANDOM_BYTES_PER_CALL, TABLE_ELEMENTS, TABLES,
 };
+use crate::terminal_text::{one_line, one_line_within};
 use bytes::Bytes;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -202,6 +203,7 @@ impl WasiView for Sandbox {
 }
 
 fn emit(plugin: &str, level: tracing::Level, message: &str) {
+    let message = one_line(message);
     match level {
         tracing::Level::ERROR => tracing::error!(target: PLUGIN_LOG, plugin, "{message}"),
         tracing::Level::WARN => tracing::warn!(target: PLUGIN_LOG, plugin, "{message}"),
@@ -211,16 +213,15 @@ fn emit(plugin: &str, level: tracing::Level, message: &str) {
     }
 }
 
-/// `message` cut to [`MESSAGE_BYTES`], saying how much was cut: for what a
-/// plugin says that reaches errors, logs and `/healthz`.
-pub fn bounded(mut message: String) -> String {
-    let kept = truncated(&message, MESSAGE_BYTES).len();
-    if kept < message.len() {
-        let cut = message.len() - kept;
-        message.truncate(kept);
-        message.push_str(&format!("… ({cut} more bytes)"));
+/// `message` on one line (control characters shown as escapes) and cut to
+/// [`MESSAGE_BYTES`], saying how much was cut: for what a plugin says that
+/// reaches errors, logs and `/healthz`.
+pub fn bounded(message: String) -> String {
+    let (mut shown, cut) = one_line_within(&message, MESSAGE_BYTES);
+    if cut > 0 {
+        shown.push_str(&format!("… ({cut} more bytes)"));
     }
-    message
+    shown
 }
 
 fn truncated(text: &str, max: usize) -> &str {
@@ -333,6 +334,16 @@ mod tests {
         assert!(text.ends_with(b"abc"));
         assert_eq!(dropped, 2);
         assert_eq!(output.take(), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn messages_are_one_line_with_control_characters_escaped() {
+        assert_eq!(
+            bounded("no\n\rrollcall: ok\u{1b}[2K\0".to_owned()),
+            r"no\n\rrollcall: ok\u{1b}[2K\0"
+        );
+        let escapes = bounded("\u{1b}".repeat(MESSAGE_BYTES));
+        assert!(escapes.len() < MESSAGE_BYTES + 32, "{}", escapes.len());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::limits::{EPOCH_TICK, PolicyLimits};
 use super::sandbox::{Sandbox, bounded};
 use super::world::{self as bindings, host, types};
 use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
+use crate::capped_file;
 use crate::inventory::Instance;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -114,10 +115,7 @@ impl PolicyEngine {
         settings: &str,
         limits: PolicyLimits,
     ) -> Result<WasmPolicy, PolicyError> {
-        let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_plugin_file(path)?;
         self.load_bytes(path, &bytes, settings, limits)
     }
 
@@ -385,12 +383,18 @@ impl host::Host for Sandbox {
 
 /// The plugin file's bytes, checked to be a component.
 fn read_plugin(path: &Path) -> Result<Vec<u8>, PolicyError> {
-    let bytes = std::fs::read(path).map_err(|source| PolicyError::Unreadable {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes = read_plugin_file(path)?;
     check_component_header(&bytes).map_err(|reason| load_error(path, reason))?;
     Ok(bytes)
+}
+
+/// The plugin file's bytes: a regular file of at most
+/// [`capped_file::PLUGIN`]'s limit.
+pub(crate) fn read_plugin_file(path: &Path) -> Result<Vec<u8>, PolicyError> {
+    capped_file::read_capped(path, capped_file::PLUGIN).map_err(|err| PolicyError::Unreadable {
+        path: path.to_owned(),
+        source: err.into_io(),
+    })
 }
 
 /// Why the plugin at `path` cannot be loaded.

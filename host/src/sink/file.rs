@@ -1,4 +1,5 @@
-//! The membership document in a file, replaced atomically on every change.
+//! The membership document in a file, replaced atomically on every change
+//! (a device or FIFO is written through: see `crate::atomic_file`).
 
 use super::{Publication, Sink};
 use crate::atomic_file::write_atomically;

@@ -6,8 +6,8 @@
 //!   with everyone else), `unknown-member` (a member whose instance index is
 //!   past the end of the fleet), `empty-role`, `duplicate-member`,
 //!   `self-target`, `giant-output` (2,000,000 members, or `"count"` of them);
-//! - failures: `error`, `trap` (`decide` panics), `reject-settings`,
-//!   `panic-configure`;
+//! - failures: `error` (with the settings' `"message"` if they give one),
+//!   `trap` (`decide` panics), `reject-settings`, `panic-configure`;
 //! - runaways: `loop-decide`, `loop-configure` (never return), `allocate`
 //!   (allocates until allocation fails), `recurse` (until the call stack is
 //!   exhausted), `sleep` (sleeps 15 s, then fails saying how long it slept),
@@ -42,6 +42,8 @@ struct Settings {
     port: Option<u16>,
     /// `giant-output`: how many members to return.
     count: usize,
+    /// `error`: the error message to return.
+    message: Option<String>,
 }
 
 impl Settings {
@@ -59,6 +61,10 @@ impl Settings {
             count: number("count")
                 .and_then(|count| usize::try_from(count).ok())
                 .unwrap_or(GIANT_OUTPUT_MEMBERS),
+            message: settings
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
         })
     }
 }
@@ -80,7 +86,12 @@ impl Policy for Misbehaving {
     }
 
     fn decide(&self, fleet: &Fleet, answer: &mut Answer) -> Result<(), String> {
-        let Settings { mode, port, count } = &self.0;
+        let Settings {
+            mode,
+            port,
+            count,
+            message,
+        } = &self.0;
         match mode.as_str() {
             "ignore" => Ok(()),
             "well-behaved" | "unknown-member" | "empty-role" | "duplicate-member"
@@ -95,7 +106,9 @@ impl Policy for Misbehaving {
                 chatter();
                 flawed_answer("well-behaved", fleet, answer)
             }
-            "error" => Err("mode error: this policy refuses to decide".to_owned()),
+            "error" => Err(message
+                .clone()
+                .unwrap_or_else(|| "mode error: this policy refuses to decide".to_owned())),
             "trap" => panic!("mode trap: the policy panicked on purpose"),
             "loop-decide" => spin_forever(),
             "sleep" => {
