@@ -283,3 +283,55 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
         .unwrap_or(0.0);
     assert!(shrinking >= 1.0, "{shrinking}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_deadline() {
+    let (moto, instances) = fleet().await;
+    let s3 = FakeS3::start(
+        SNAPSHOT,
+        Poison::Drip {
+            length: 100_000,
+            every: Duration::from_millis(100),
+        },
+    );
+    let args: Vec<String> = [
+        "--region",
+        REGION,
+        "--endpoint-url",
+        &moto.endpoint,
+        "--s3-endpoint-url",
+        &s3.endpoint,
+        "--snapshot",
+        "s3://fleet/prod",
+        "--plugin",
+        plugin("elastic_grid").to_str().unwrap(),
+        "--self",
+        &instances[0],
+        "--refresh",
+        "1s",
+        "--fetch-timeout",
+        "2s",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let daemon = common::daemon::Daemon::launch(&args)
+        .envs(&CREDENTIALS)
+        .start();
+
+    // Each read gives up at --fetch-timeout; the daemon lists for itself
+    // through the gate (a fleet of three may list most periods within the
+    // budget) and goes on.
+    let answer =
+        common::servers::eventually(Duration::from_secs(20), "an answer", || daemon.membership());
+    assert_eq!(ids(&answer, "members").len(), 3, "{answer}");
+    common::servers::eventually(Duration::from_secs(20), "reads that gave up", || {
+        let failed = daemon.metric("rollcall_snapshot_reads_total{outcome=\"failed\"}")?;
+        (failed >= 3.0).then_some(())
+    });
+    // And it goes on listing, through the gate, as the periods pass.
+    let first = answer["inventory"]["fetched_at"].clone();
+    common::servers::eventually(Duration::from_secs(20), "a later listing", || {
+        let later = daemon.membership()?["inventory"]["fetched_at"].clone();
+        (later != first).then_some(())
+    });
+}
