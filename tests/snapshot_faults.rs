@@ -50,6 +50,31 @@ fn resolve(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> Child {
     command.spawn().expect("rollcall resolve starts")
 }
 
+/// `rollcall watch` as instance `own` of the fleet in `moto`, the snapshot
+/// in `s3`, refreshing every second, with `extra` flags.
+fn watch(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> common::daemon::Daemon {
+    let mut args: Vec<&str> = vec![
+        "--region",
+        REGION,
+        "--endpoint-url",
+        &moto.endpoint,
+        "--s3-endpoint-url",
+        &s3.endpoint,
+        "--snapshot",
+        "s3://fleet/prod",
+        "--self",
+        own,
+        "--refresh",
+        "1s",
+    ];
+    let plugin = plugin("elastic_grid");
+    args.extend(["--plugin", plugin.to_str().unwrap()]);
+    args.extend(extra);
+    common::daemon::Daemon::launch(&args)
+        .envs(&CREDENTIALS)
+        .start()
+}
+
 /// How a child ended: its exit code, output, time taken, and peak resident
 /// memory (its own, from `wait4`).
 struct Ended {
@@ -229,30 +254,8 @@ fn snapshot_of(instances: &[String], writer: &str) -> Vec<u8> {
 async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirmed() {
     let (moto, instances) = fleet().await;
     let s3 = FakeS3::plain();
-    let args: Vec<String> = [
-        "--region",
-        REGION,
-        "--endpoint-url",
-        &moto.endpoint,
-        "--s3-endpoint-url",
-        &s3.endpoint,
-        "--snapshot",
-        "s3://fleet/prod",
-        "--plugin",
-        plugin("elastic_grid").to_str().unwrap(),
-        "--self",
-        &instances[0],
-        "--refresh",
-        "1s",
-        // So small that this daemon almost never lists to confirm.
-        "--ec2-budget",
-        "0.01",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let daemon = common::daemon::Daemon::launch(&args)
-        .envs(&CREDENTIALS)
-        .start();
+    // A budget so small that this daemon almost never lists to confirm.
+    let daemon = watch(&moto, &s3, &instances[0], &["--ec2-budget", "0.01"]);
     common::servers::eventually(Duration::from_secs(30), "a first answer", || {
         daemon.membership()
     });
@@ -294,29 +297,7 @@ async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_d
             every: Duration::from_millis(100),
         },
     );
-    let args: Vec<String> = [
-        "--region",
-        REGION,
-        "--endpoint-url",
-        &moto.endpoint,
-        "--s3-endpoint-url",
-        &s3.endpoint,
-        "--snapshot",
-        "s3://fleet/prod",
-        "--plugin",
-        plugin("elastic_grid").to_str().unwrap(),
-        "--self",
-        &instances[0],
-        "--refresh",
-        "1s",
-        "--fetch-timeout",
-        "2s",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    let daemon = common::daemon::Daemon::launch(&args)
-        .envs(&CREDENTIALS)
-        .start();
+    let daemon = watch(&moto, &s3, &instances[0], &["--fetch-timeout", "2s"]);
 
     // Each read gives up at --fetch-timeout; the daemon lists for itself
     // through the gate (a fleet of three may list most periods within the
