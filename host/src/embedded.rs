@@ -54,7 +54,7 @@ pub async fn open_ec2(
         Some(id) => SelfChoice::Given(id.to_owned()),
         None => SelfChoice::Nobody,
     };
-    snapshot::open(settings, Sharing::at_boot(&own)).await
+    snapshot::open(settings, Sharing::at_boot(own)).await
 }
 
 /// Why [`watch`] could not start.

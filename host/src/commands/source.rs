@@ -18,7 +18,7 @@ pub async fn open(
     let settings = source
         .ec2_settings(identity)
         .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
-    Ok(snapshot::open(settings, Sharing::at_boot(&identity.choice(true))).await?)
+    Ok(snapshot::open(settings, Sharing::at_boot(identity.choice(true))).await?)
 }
 
 /// The id of the instance rollcall runs on, if there is one.

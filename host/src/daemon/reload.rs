@@ -395,8 +395,7 @@ async fn open_source(
                 mode: Mode::Daemon,
                 refresh: settings.refresh,
                 jitter: settings.jitter,
-                writer: settings.own.given_id().map(str::to_owned),
-                writer_from_imds: settings.own == SelfChoice::FromImds,
+                own: settings.own.clone(),
                 tally: counting.snapshot.clone(),
                 calls: counting.ec2_calls.clone(),
             };

@@ -228,8 +228,9 @@ struct Memory {
     /// A newer snapshot held back because it would shrink the fleet served
     /// too much, and why.
     held: Option<(Known, String)>,
-    /// How many instances the last fleet served had: the gate's fleet size,
-    /// and what a shrinking snapshot is judged against.
+    /// How many instances the last fleet served had (set by
+    /// [`Coordinator::refresh`]): the gate's fleet size, and what a
+    /// shrinking snapshot is judged against.
     fleet_size: Option<usize>,
     throttled_in_a_row: u32,
     /// The period of the last draw at the gate: one per period, however
@@ -352,18 +353,27 @@ impl Coordinator {
     }
 
     /// One refresh: the fleet, or why there is none to give this time.
+    /// The fleet served is what the gate sizes the fleet by and what a
+    /// shrinking snapshot is judged against.
     pub async fn refresh(&self) -> Result<Fleet, SourceError> {
         let mut memory = self.memory.lock().await;
-        let found = self.read(&mut memory).await;
+        let fleet = self.refresh_remembering(&mut memory).await?;
+        memory.fleet_size = Some(fleet.instances.len());
+        Ok(fleet)
+    }
+
+    /// [`Coordinator::refresh`], the node's memory held.
+    async fn refresh_remembering(&self, memory: &mut Memory) -> Result<Fleet, SourceError> {
+        let found = self.read(memory).await;
         if let Found::Shrinking = found {
-            return self.confirm_shrink(&mut memory).await;
+            return self.confirm_shrink(memory).await;
         }
         // At boot, a node whose store fails lists as it would without one,
         // rather than serve its own earlier listing again.
         let boot_without_store =
             self.settings.mode == Mode::Boot && matches!(found, Found::Failed(_));
         if !boot_without_store
-            && let Some(fleet) = self.snapshot_younger_than(&mut memory, self.settings.fresh_for)
+            && let Some(fleet) = self.snapshot_younger_than(memory, self.settings.fresh_for)
         {
             return Ok(fleet);
         }
@@ -386,11 +396,11 @@ impl Coordinator {
         if s3_failure.is_none() && self.writes() {
             match self.take_lease(replacing).await {
                 Ok(true) => {
-                    let listed = self.list(&mut memory, true).await;
+                    let listed = self.list(memory, true).await;
                     return listed.or_else(|err| {
                         tracing::warn!(error = %err, "Listing EC2 for the fleet failed.");
                         // An older snapshot may still serve.
-                        self.snapshot_younger_than(&mut memory, self.settings.max_age)
+                        self.snapshot_younger_than(memory, self.settings.max_age)
                             .ok_or_else(|| {
                                 err.context(
                                     "this node took the refresh lease, but listing EC2 failed",
@@ -399,23 +409,23 @@ impl Coordinator {
                     });
                 }
                 Ok(false) => {
-                    if let Some(fleet) = self.wait_for_winner(&mut memory).await {
+                    if let Some(fleet) = self.wait_for_winner(memory).await {
                         return Ok(fleet);
                     }
                 }
                 Err(err) => s3_failure = Some(err),
             }
         } else if s3_failure.is_none()
-            && let Some(fleet) = self.wait_for_winner(&mut memory).await
+            && let Some(fleet) = self.wait_for_winner(memory).await
         {
             return Ok(fleet);
         }
         if !boot_without_store
-            && let Some(fleet) = self.snapshot_younger_than(&mut memory, self.settings.max_age)
+            && let Some(fleet) = self.snapshot_younger_than(memory, self.settings.max_age)
         {
             return Ok(fleet);
         }
-        self.fall_back(&mut memory, s3_failure).await
+        self.fall_back(memory, s3_failure).await
     }
 
     /// Reads the snapshot (conditionally on the one remembered) and
@@ -587,13 +597,12 @@ impl Coordinator {
     }
 
     /// The remembered snapshot as a fleet, if it is younger than `limit`.
-    fn snapshot_younger_than(&self, memory: &mut Memory, limit: Duration) -> Option<Fleet> {
+    fn snapshot_younger_than(&self, memory: &Memory, limit: Duration) -> Option<Fleet> {
         let known = memory.snapshot.as_ref()?;
         if self.age(known) >= limit {
             return None;
         }
         let snapshot = &known.snapshot;
-        memory.fleet_size = Some(snapshot.instances.len());
         Some(Fleet {
             instances: Arc::clone(&snapshot.instances),
             listed_at: snapshot.listed_at,
@@ -687,7 +696,6 @@ impl Coordinator {
             "Listed EC2."
         );
         memory.throttled_in_a_row = 0;
-        memory.fleet_size = Some(listing.instances.len());
         // Whole milliseconds, as the snapshot stores it: the writer and its
         // readers then name the same moment.
         let now = self.clock.now();

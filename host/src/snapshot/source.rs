@@ -22,13 +22,11 @@ pub struct Sharing {
     pub refresh: Duration,
     /// The most a refresh is delayed at random.
     pub jitter: Duration,
-    /// This node's instance id, when known: written into leases and
-    /// snapshots. Readers believe only a snapshot whose writer is a running
-    /// instance of its fleet, so a node that knows no id never writes.
-    pub writer: Option<String>,
-    /// Whether to ask IMDS for the id before the first refresh, when
-    /// `writer` is not given.
-    pub writer_from_imds: bool,
+    /// Who this node is: its id is written into leases and snapshots (asked
+    /// of IMDS before the first refresh when self comes from there).
+    /// Readers believe only a snapshot whose writer is a running instance
+    /// of its fleet, so a node that knows no id never writes.
+    pub own: SelfChoice,
     /// Where coordination counts what it did, and EC2 calls are counted
     /// (a daemon's metrics hold them, across reloads).
     pub tally: Tally,
@@ -39,13 +37,12 @@ impl Sharing {
     /// A one-shot command's: it has no answer to keep, so with no usable
     /// snapshot it lists EC2 itself; it assumes the fleet's default refresh
     /// interval.
-    pub fn at_boot(own: &SelfChoice) -> Sharing {
+    pub fn at_boot(own: SelfChoice) -> Sharing {
         Sharing {
             mode: Mode::Boot,
             refresh: crate::config::DEFAULT_REFRESH,
             jitter: Duration::ZERO,
-            writer: own.given_id().map(str::to_owned),
-            writer_from_imds: *own == SelfChoice::FromImds,
+            own,
             tally: Tally::default(),
             calls: CallCounts::default(),
         }
@@ -101,7 +98,7 @@ impl SnapshotSource {
                 .max_age
                 .unwrap_or(sharing.refresh.saturating_mul(DEFAULT_MAX_AGE_INTERVALS)),
             ec2_budget: settings.ec2_budget,
-            writer: sharing.writer.clone(),
+            writer: sharing.own.given_id().map(str::to_owned),
             mode: sharing.mode,
             clock_skew: settings.clock_skew,
             max_shrink: match settings.max_shrink {
@@ -123,7 +120,7 @@ impl SnapshotSource {
             coordinator,
             location: settings.location,
             ec2: described,
-            ask_imds: (sharing.writer.is_none() && sharing.writer_from_imds).into(),
+            ask_imds: (sharing.own == SelfChoice::FromImds).into(),
         }
     }
 
