@@ -31,6 +31,12 @@ async fn fleet() -> (Moto, Vec<String>) {
     (moto, instances)
 }
 
+/// A snapshot sent a byte every 100 ms.
+const DRIP: Poison = Poison::Drip {
+    length: 100_000,
+    every: Duration::from_millis(100),
+};
+
 /// `rollcall resolve` as instance `own` of the fleet in `moto`, the
 /// snapshot in `s3`, with `extra` flags; started, not waited for.
 fn resolve(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> Child {
@@ -136,13 +142,7 @@ fn ended_within(mut child: Child, limit: Duration) -> Ended {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dripping_snapshot_costs_resolve_its_deadlines_not_forever() {
     let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(
-        SNAPSHOT,
-        Poison::Drip {
-            length: 100_000,
-            every: Duration::from_millis(100),
-        },
-    );
+    let s3 = FakeS3::start(SNAPSHOT, DRIP);
     let timeouts = [
         "--attempt-timeout",
         "2s",
@@ -290,13 +290,7 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_deadline() {
     let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(
-        SNAPSHOT,
-        Poison::Drip {
-            length: 100_000,
-            every: Duration::from_millis(100),
-        },
-    );
+    let s3 = FakeS3::start(SNAPSHOT, DRIP);
     let daemon = watch(&moto, &s3, &instances[0], &["--fetch-timeout", "2s"]);
 
     // Each read gives up at --fetch-timeout; the daemon lists for itself
