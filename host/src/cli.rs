@@ -1,11 +1,8 @@
 //! Command-line flags, and what they mean as settings.
 
-use crate::identity::SelfChoice;
-use crate::inventory::Ec2Settings;
-use crate::output::Format;
-use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides};
-use crate::policy::CompiledCache;
-use crate::ranges;
+use crate::settings::{
+    CacheArgs, Format, PolicyLimitOverrides, SelfArgs, SourceArgs, WatchArgs, ranges,
+};
 use crate::wait::{Condition, Waiting};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -201,52 +198,6 @@ impl Command {
     pub fn is_daemon(&self) -> bool {
         matches!(self, Command::Watch(_))
     }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct WatchArgs {
-    /// Configuration file (TOML, see README); flags given beside it override
-    /// its values. Watched: edits are reloaded.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub source: SourceArgs,
-
-    #[command(flatten)]
-    pub identity: SelfArgs,
-
-    /// The policy plugin (required without --config). Watched: a new file
-    /// is loaded beside the running one and swapped in only if it works and
-    /// passes the change guard, which also counts drops against the largest
-    /// answer served within the last hour, [policy] change_window (README
-    /// "Hot reload").
-    #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
-    pub plugin: Option<PathBuf>,
-
-    /// The policy's own settings: a JSON document, or @FILE (watched).
-    #[arg(long, value_name = "JSON|@FILE", help_heading = "Policy")]
-    pub plugin_config: Option<String>,
-
-    #[command(flatten)]
-    pub limits: PolicyLimitOverrides,
-
-    #[command(flatten)]
-    pub cache: CacheArgs,
-
-    /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
-    /// tenth and the stale age to three times this.
-    #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser(), help_heading = "Daemon")]
-    pub refresh: Option<Duration>,
-
-    /// Write the membership document here (atomically) on every change.
-    #[arg(long, value_name = "FILE", help_heading = "Daemon")]
-    pub output: Option<PathBuf>,
-
-    /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
-    /// on this address, e.g. 127.0.0.1:7878.
-    #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
-    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -449,101 +400,11 @@ pub struct InventoryArgs {
     pub output: Option<PathBuf>,
 }
 
-/// Where the fleet comes from: a file, or else the EC2 API.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Inventory source")]
-pub struct SourceArgs {
-    /// Read the fleet from a file instead of EC2: what `aws ec2
-    /// describe-instances --output json` prints, or a JSON array of such
-    /// pages.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ec2_flags())]
-    pub inventory: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub ec2: Ec2Overrides,
-}
-
-/// The ids of the EC2 flags, which `--inventory` excludes. (Excluding their
-/// group instead would make clap list every one of them in the error, not
-/// just those given.)
-fn ec2_flags() -> Vec<clap::Id> {
-    Ec2Overrides::augment_args(clap::Command::new("ec2"))
-        .get_arguments()
-        .map(|arg| arg.get_id().clone())
-        .collect()
-}
-
-/// Where compiled policies are kept.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Compiled-policy cache")]
-pub struct CacheArgs {
-    /// Directory of compiled policies, which must be writable only by this
-    /// user [default: $ROLLCALL_CACHE_DIR, $XDG_CACHE_HOME/rollcall or
-    /// ~/.cache/rollcall].
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Always compile; neither read nor write the cache (wins over
-    /// --cache-dir).
-    #[arg(long)]
-    pub no_cache: bool,
-}
-
-impl CacheArgs {
-    /// The cache these flags name, if any.
-    pub fn cache(&self) -> Option<CompiledCache> {
-        if self.no_cache {
-            return None;
-        }
-        self.cache_dir
-            .clone()
-            .or_else(CompiledCache::default_directory)
-            .map(CompiledCache::new)
-    }
-}
-
-/// Which instance rollcall runs on.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Self")]
-pub struct SelfArgs {
-    /// The instance rollcall runs on; its role and registration targets lead
-    /// the answer. `none` resolves without one. Default: asked of the
-    /// instance metadata service (IMDSv2) when reading EC2, none with
-    /// --inventory.
-    #[arg(long = "self", value_name = "INSTANCE_ID|none")]
-    pub self_id: Option<String>,
-
-    /// Never ask the instance metadata service (neither for self nor for the
-    /// region); without --self, resolve without one.
-    #[arg(long)]
-    pub no_imds: bool,
-}
-
-impl SourceArgs {
-    /// The EC2 settings these flags describe (the `--inventory` flag
-    /// aside).
-    pub fn ec2_settings(&self, identity: &SelfArgs) -> Result<Ec2Settings, InvalidSetting> {
-        let mut settings = self.ec2.apply_to(Ec2Settings::default())?;
-        settings.region_from_imds = !identity.no_imds;
-        Ok(settings)
-    }
-}
-
-impl SelfArgs {
-    /// Where self comes from, given whether the fleet comes from EC2.
-    pub fn choice(&self, reading_ec2: bool) -> SelfChoice {
-        match self.self_id.as_deref() {
-            Some("none") => SelfChoice::Nobody,
-            Some(id) => SelfChoice::Given(id.to_owned()),
-            None if reading_ec2 && !self.no_imds => SelfChoice::FromImds,
-            None => SelfChoice::Nobody,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{ResolveSettings, SelfChoice, SourceSettings};
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(["rollcall"].iter().chain(args))
@@ -558,18 +419,24 @@ mod tests {
         }
     }
 
+    /// The settings `resolve FLAGS` runs with.
+    fn resolve_settings(args: &[&str]) -> ResolveSettings {
+        let args = resolve_args(args);
+        ResolveSettings::from_flags(&args.source, &args.identity).unwrap()
+    }
+
     #[test]
     fn self_defaults_to_imds_only_when_reading_ec2() {
-        let ec2 = resolve_args(&["--region", "us-east-1"]);
-        assert_eq!(ec2.identity.choice(true), SelfChoice::FromImds);
-        let file = resolve_args(&["--inventory", "fleet.json"]);
-        assert_eq!(file.identity.choice(false), SelfChoice::Nobody);
-        let no_imds = resolve_args(&["--no-imds"]);
-        assert_eq!(no_imds.identity.choice(true), SelfChoice::Nobody);
-        let none = resolve_args(&["--self", "none"]);
-        assert_eq!(none.identity.choice(true), SelfChoice::Nobody);
-        let given = resolve_args(&["--self", "i-1"]);
-        assert_eq!(given.identity.choice(true), SelfChoice::Given("i-1".into()));
+        let ec2 = resolve_settings(&["--region", "us-east-1"]);
+        assert_eq!(ec2.own, SelfChoice::FromImds);
+        let file = resolve_settings(&["--inventory", "fleet.json"]);
+        assert_eq!(file.own, SelfChoice::Nobody);
+        let no_imds = resolve_settings(&["--no-imds"]);
+        assert_eq!(no_imds.own, SelfChoice::Nobody);
+        let none = resolve_settings(&["--self", "none"]);
+        assert_eq!(none.own, SelfChoice::Nobody);
+        let given = resolve_settings(&["--self", "i-1"]);
+        assert_eq!(given.own, SelfChoice::Given("i-1".into()));
     }
 
     #[test]
@@ -587,7 +454,10 @@ mod tests {
             "1500ms",
             "--no-imds",
         ]);
-        let settings = args.source.ec2_settings(&args.identity).unwrap();
+        let resolved = ResolveSettings::from_flags(&args.source, &args.identity).unwrap();
+        let SourceSettings::Ec2 { ec2: settings, .. } = resolved.source else {
+            panic!("an EC2 source")
+        };
         assert_eq!(settings.regions, ["us-east-1", "eu-west-1"]);
         assert_eq!(settings.filters.len(), 2);
         assert_eq!(settings.filters[1].name, "tag:env");

@@ -2,18 +2,20 @@
 //! and the daemon of `rollcall watch` with a callback for a sink.
 
 use crate::changes::{ChangeEvent, EventLog};
-use crate::config::{Config, ConfigError, DEFAULT_REFRESH, SinkConfig};
 use crate::daemon::metrics::Metrics;
 use crate::daemon::notify::Notifier;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
-use crate::identity::SelfChoice;
-use crate::inventory::{Ec2Settings, InventorySource, SourceError};
+use crate::inventory::{InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::policy::{CompiledCache, PolicyError};
+use crate::settings::{
+    Config, Ec2Settings, Refresh, SelfChoice, SinkConfig, SnapshotSettings, SourceSettings,
+    WatchSettings,
+};
 use crate::sink::Callback;
-use crate::snapshot::{self, Sharing};
+use crate::snapshot::Sharing;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ const EVENT_HISTORY: usize = 256;
 /// Opens the EC2 API as a fleet source, the way `rollcall resolve` does: the
 /// region and credentials from the AWS default chain unless `settings` say
 /// otherwise, every page of every region or an error, never part of a fleet.
-/// With [`Ec2Settings::snapshot`], fetches read the fleet's shared snapshot
+/// With a `snapshot`, fetches read the fleet's shared snapshot
 /// in S3 and list EC2 only when it is too old and this node wins the
 /// refresh; `self_id` names this node as the snapshot's writer (without one
 /// it only reads: readers believe a snapshot only from a running instance
@@ -40,7 +42,7 @@ const EVENT_HISTORY: usize = 256;
 ///     regions: vec!["eu-west-1".to_owned()],
 ///     ..Ec2Settings::default()
 /// };
-/// let source = rollcall::open_ec2(settings, None).await?;
+/// let source = rollcall::open_ec2(settings, None, None).await?;
 /// let fleet = source.fetch().await?;
 /// println!("{} instances", fleet.instances.len());
 /// # Ok(())
@@ -48,13 +50,18 @@ const EVENT_HISTORY: usize = 256;
 /// ```
 pub async fn open_ec2(
     settings: Ec2Settings,
+    snapshot: Option<SnapshotSettings>,
     self_id: Option<&str>,
 ) -> Result<Arc<dyn InventorySource>, SourceError> {
     let own = match self_id {
         Some(id) => SelfChoice::Given(id.to_owned()),
         None => SelfChoice::Nobody,
     };
-    snapshot::open(settings, Sharing::at_boot(own)).await
+    let source = SourceSettings::Ec2 {
+        ec2: settings,
+        snapshot,
+    };
+    source.open(Sharing::at_boot(own)).await
 }
 
 /// Why [`watch`] could not start.
@@ -78,7 +85,7 @@ pub enum WatchError {
 impl From<BuildError> for WatchError {
     fn from(err: BuildError) -> Self {
         match err {
-            BuildError::Config(ConfigError(message)) => WatchError::Config(message),
+            BuildError::Config(err) => WatchError::Config(err.to_string()),
             BuildError::Source(err) => WatchError::Source(err),
             BuildError::Policy(err) => WatchError::Policy(err),
             BuildError::Engine(message) => WatchError::Engine(message),
@@ -138,13 +145,13 @@ pub async fn watch(
     let path = config.as_ref().to_owned();
     let callback = Callback::new(on_answer);
     let loader = move || {
-        let mut settings = Config::load(&path)?.settings(&path)?;
+        let mut settings = WatchSettings::from_file(&Config::load(&path)?, &path)?;
         settings.listen = None;
         settings.sinks.push(SinkConfig::Callback(callback.clone()));
         Ok(settings)
     };
     // Daemon::start reads the file and sets the stale age it gives.
-    let (status, _) = watch_channel::channel(Status::new(DEFAULT_REFRESH * 3));
+    let (status, _) = watch_channel::channel(Status::new(Refresh::default().stale_after));
     let daemon = Daemon::start(
         Box::new(loader),
         status,

@@ -8,27 +8,6 @@ const IMDS_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const IMDS_READ_TIMEOUT: Duration = Duration::from_millis(1000);
 const IMDS_OPERATION_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// Where self comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SelfChoice {
-    /// An instance id given by the operator.
-    Given(String),
-    /// Explicitly none: resolve the fleet as an outsider.
-    Nobody,
-    /// Ask the instance metadata service.
-    FromImds,
-}
-
-impl SelfChoice {
-    /// The instance id, when the operator gave one.
-    pub fn given_id(&self) -> Option<&str> {
-        match self {
-            SelfChoice::Given(id) => Some(id),
-            SelfChoice::Nobody | SelfChoice::FromImds => None,
-        }
-    }
-}
-
 /// An IMDSv2 client (token first) with short timeouts and a single attempt.
 /// Honours `AWS_EC2_METADATA_SERVICE_ENDPOINT`.
 pub fn imds_client() -> aws_config::imds::Client {

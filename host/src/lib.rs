@@ -88,8 +88,6 @@ pub mod cli;
 #[doc(hidden)]
 pub mod commands;
 #[doc(hidden)]
-pub mod config;
-#[doc(hidden)]
 pub mod daemon;
 mod diff;
 mod embedded;
@@ -97,37 +95,35 @@ mod explain;
 mod identity;
 #[doc(hidden)]
 pub mod inventory;
+mod located;
 mod membership;
 mod output;
-mod overrides;
 mod paths;
 #[doc(hidden)]
 pub mod policy;
-mod ranges;
 mod report;
 mod resolve;
 mod scaffold;
+#[doc(hidden)]
+pub mod settings;
 mod sink;
 #[doc(hidden)]
 pub mod snapshot;
 mod terminal_text;
-mod toml_settings;
 mod wait;
 
 pub use changes::{ChangeEvent, ChangeKind};
 pub use embedded::{WatchError, open_ec2, watch};
 pub use inventory::{
-    Ec2Settings, FileSource, Filter, Instance, Inventory, InventorySource, SecurityGroup,
-    SnapshotNote, SourceError, Tag,
+    FileSource, Instance, Inventory, InventorySource, SecurityGroup, SnapshotNote, SourceError, Tag,
 };
 pub use membership::{InventorySummary, Membership, SelfEntry, Target};
-pub use output::{Format, render};
+pub use output::render;
 pub use policy::{
-    CompiledCache, Member, Policy, PolicyEngine, PolicyError, PolicyIdentity, PolicyLimits,
-    WasmPolicy,
+    CompiledCache, Member, Policy, PolicyEngine, PolicyError, PolicyIdentity, WasmPolicy,
 };
 pub use resolve::{ResolveError, resolve};
-pub use snapshot::{S3Location, SnapshotSettings};
+pub use settings::{Ec2Settings, Filter, Format, PolicyLimits, S3Location, SnapshotSettings};
 
 /// Where the doc examples find the bundled plugins (`scripts/plugins`
 /// builds them).

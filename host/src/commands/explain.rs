@@ -5,12 +5,14 @@ use super::resolve::{Fleet, PolicyLoad};
 use super::{Failure, print, render, source};
 use crate::cli::ExplainArgs;
 use crate::explain::explain;
+use crate::settings::ResolveSettings;
 
 pub async fn run(args: ExplainArgs) -> Result<(), Failure> {
     let load = PolicyLoad::from_args(&args.policy)?;
+    let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
     let fleet = Fleet {
-        source: source::open(&args.source, &args.identity).await?,
-        choice: args.identity.choice(args.source.inventory.is_none()),
+        source: source::open(&settings).await?,
+        choice: settings.own,
         own: tokio::sync::OnceCell::new(),
     };
     let (policy, read) = tokio::join!(load.run(), fleet.read());

@@ -2,17 +2,14 @@
 //! describe-instances document.
 
 use super::{EXIT_INTERNAL, Failure, check_output, deliver, source};
-use crate::cli::{InventoryArgs, SelfArgs};
+use crate::cli::InventoryArgs;
 use crate::inventory::write_describe_instances;
+use crate::settings::ResolveSettings;
 
 pub async fn run(args: InventoryArgs) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
     // Recording needs no self, so IMDS is asked at most for the region.
-    let identity = SelfArgs {
-        self_id: Some("none".to_owned()),
-        no_imds: false,
-    };
-    let source = source::open(&args.source, &identity).await?;
+    let source = source::open(&ResolveSettings::outsider(&args.source)?).await?;
     let inventory = source.fetch().await?;
     let mut text = write_describe_instances(&inventory.instances)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot write the inventory: {err}")))?;

@@ -7,7 +7,6 @@ mod plugin_test;
 mod resolve;
 mod source;
 mod watch;
-mod watch_settings;
 
 use crate::atomic_file::{check_writable, write_atomically};
 use crate::cli::{Cli, Command, ReportFormat};
@@ -15,9 +14,8 @@ use crate::explain::ExplainError;
 use crate::inventory::SourceError;
 use crate::policy::{PolicyEngine, PolicyError};
 use crate::resolve::ResolveError;
+use crate::settings::SettingsError;
 use std::path::Path;
-
-pub use watch_settings::watch_settings;
 
 /// Exit status: resolved.
 pub const EXIT_OK: u8 = 0;
@@ -50,6 +48,12 @@ impl Failure {
             code,
             message: message.into(),
         }
+    }
+}
+
+impl From<SettingsError> for Failure {
+    fn from(err: SettingsError) -> Self {
+        Failure::new(EXIT_USAGE, err.to_string())
     }
 }
 

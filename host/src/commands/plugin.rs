@@ -6,11 +6,11 @@
 
 use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render};
 use crate::cli::{DiffArgs, PluginCommand};
-use crate::config::PluginSettings;
 use crate::diff::DecisionDiff;
 use crate::inventory::{FileSource, Instance, InventorySource};
-use crate::policy::{Policy, PolicyLimits, WasmPolicy, evaluate};
+use crate::policy::{Policy, WasmPolicy, evaluate};
 use crate::resolve::self_in_fleet;
+use crate::settings::{PluginSettings, PolicyLimits};
 
 pub async fn run(command: PluginCommand) -> Result<(), Failure> {
     match command {
@@ -58,9 +58,7 @@ pub async fn run(command: PluginCommand) -> Result<(), Failure> {
 async fn diff(args: DiffArgs) -> Result<(), Failure> {
     let engine = engine()?.with_cache(args.cache.cache());
     let load = |path: &std::path::Path, settings: &str| -> Result<WasmPolicy, Failure> {
-        let settings = PluginSettings::from_flag(settings)
-            .and_then(|settings| settings.load())
-            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+        let settings = PluginSettings::from_flag(settings).and_then(|settings| settings.load())?;
         Ok(engine.load(path, &settings, PolicyLimits::default())?)
     };
     let old = load(&args.old, &args.settings_old)?;

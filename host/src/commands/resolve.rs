@@ -6,13 +6,12 @@ use super::{
     source,
 };
 use crate::cli::{PolicyArgs, ResolveArgs};
-use crate::config::PluginSettings;
-use crate::identity::SelfChoice;
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::output::{self, Format};
-use crate::policy::{CompiledCache, Policy, PolicyLimits};
+use crate::output;
+use crate::policy::{CompiledCache, Policy};
 use crate::resolve::{ResolveError, resolve};
+use crate::settings::{Format, PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +19,13 @@ use std::sync::Arc;
 pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
     let load = PolicyLoad::from_args(&args.policy)?;
-    let choice = args.identity.choice(args.source.inventory.is_none());
+    let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
     let waiting = args.wait.waiting();
     if let Some(waiting) = &waiting {
-        refuse_conditions_on_nobody(waiting, &choice)?;
+        refuse_conditions_on_nobody(waiting, &settings.own)?;
     }
-    let source = source::open(&args.source, &args.identity).await?;
+    let source = source::open(&settings).await?;
+    let choice = settings.own;
 
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
@@ -199,11 +199,8 @@ pub(super) struct PolicyLoad {
 impl PolicyLoad {
     /// Reads the policy flags; a bad one is a usage error.
     pub(super) fn from_args(args: &PolicyArgs) -> Result<PolicyLoad, Failure> {
-        let plugin_settings = PluginSettings::from_flag(&args.plugin_config)
-            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
-        let settings = plugin_settings
-            .load()
-            .map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+        let plugin_settings = PluginSettings::from_flag(&args.plugin_config)?;
+        let settings = plugin_settings.load()?;
         let limits = args
             .limits
             .apply_to(PolicyLimits::default())
@@ -225,7 +222,7 @@ impl PolicyLoad {
             engine()?
                 .with_cache(self.cache)
                 .load(&self.plugin, &self.settings, self.limits)
-                .map_err(|err| Failure::from(self.plugin_settings.explain_rejection(err)))
+                .map_err(|err| Failure::from(err.explained_by(&self.plugin_settings)))
         })
         .await
         .map_err(|err| {

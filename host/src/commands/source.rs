@@ -1,24 +1,18 @@
 //! The inventory source and self, from flags.
 
-use super::{EXIT_SOURCE, EXIT_USAGE, Failure};
-use crate::cli::{SelfArgs, SourceArgs};
-use crate::identity::{SelfChoice, instance_id_from_imds};
-use crate::inventory::{FileSource, InventorySource};
-use crate::snapshot::{self, Sharing};
+use super::{EXIT_SOURCE, Failure};
+use crate::identity::instance_id_from_imds;
+use crate::inventory::InventorySource;
+use crate::settings::{ResolveSettings, SelfChoice};
+use crate::snapshot::Sharing;
 use std::sync::Arc;
 
-/// The file named by --inventory, or else EC2 configured by the flags.
-pub async fn open(
-    source: &SourceArgs,
-    identity: &SelfArgs,
-) -> Result<Arc<dyn InventorySource>, Failure> {
-    if let Some(path) = &source.inventory {
-        return Ok(Arc::new(FileSource::new(path)));
-    }
-    let settings = source
-        .ec2_settings(identity)
-        .map_err(|err| Failure::new(EXIT_USAGE, err.of_flag()))?;
-    Ok(snapshot::open(settings, Sharing::at_boot(identity.choice(true))).await?)
+/// The source `settings` name, opened as a one-shot command reads it.
+pub async fn open(settings: &ResolveSettings) -> Result<Arc<dyn InventorySource>, Failure> {
+    Ok(settings
+        .source
+        .open(Sharing::at_boot(settings.own.clone()))
+        .await?)
 }
 
 /// The id of the instance rollcall runs on, if there is one.

@@ -1,12 +1,9 @@
 //! `rollcall watch`: the daemon, its HTTP API, and a clean exit on
 //! SIGTERM/SIGINT.
 
-use super::watch_settings::watch_settings;
 use super::{EXIT_POLICY, EXIT_USAGE, Failure};
 use crate::atomic_file::check_writable;
 use crate::changes::EventLog;
-use crate::cli::WatchArgs;
-use crate::config::{PluginSettings, SinkConfig};
 use crate::daemon::connections::ConnectionLimits;
 use crate::daemon::explain_limit::ExplainLimit;
 use crate::daemon::http::{self, HttpState};
@@ -17,6 +14,7 @@ use crate::daemon::open_files;
 use crate::daemon::reload::BuildError;
 use crate::daemon::service::Daemon;
 use crate::daemon::status::Status;
+use crate::settings::{PluginSettings, SinkConfig, WatchArgs, WatchSettings};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -24,7 +22,7 @@ use tokio::sync::watch;
 const EVENT_HISTORY: usize = 256;
 
 pub async fn run(args: WatchArgs) -> Result<(), Failure> {
-    let settings = watch_settings(&args).map_err(|err| Failure::new(EXIT_USAGE, err.0))?;
+    let settings = WatchSettings::from_flags(&args)?;
     for sink in &settings.sinks {
         if let SinkConfig::File { path, .. } = sink {
             check_writable(path).map_err(|err| {
@@ -47,12 +45,12 @@ pub async fn run(args: WatchArgs) -> Result<(), Failure> {
         None => None,
     };
 
-    let (status, status_reader) = watch::channel(Status::new(settings.stale_after));
+    let (status, status_reader) = watch::channel(Status::new(settings.refresh.stale_after));
     let events = Arc::new(EventLog::new(EVENT_HISTORY));
     let metrics = Arc::new(Metrics::new());
     let loader_args = args.clone();
     let daemon = Daemon::start(
-        Box::new(move || watch_settings(&loader_args)),
+        Box::new(move || WatchSettings::from_flags(&loader_args)),
         status,
         Arc::clone(&events),
         Arc::clone(&metrics),
@@ -120,9 +118,9 @@ async fn wait_for_termination() {
 
 fn start_failure(err: BuildError, plugin_settings: &PluginSettings) -> Failure {
     match err {
-        BuildError::Config(err) => Failure::new(EXIT_USAGE, err.0),
+        BuildError::Config(err) => err.into(),
         BuildError::Source(err) => err.into(),
-        BuildError::Policy(err) => plugin_settings.explain_rejection(err).into(),
+        BuildError::Policy(err) => err.explained_by(plugin_settings).into(),
         BuildError::Engine(message) => Failure::new(EXIT_POLICY, message),
     }
 }

@@ -7,12 +7,13 @@
 
 use super::baseline::LargestAnswer;
 use super::decide::{KnownSelf, decide};
-use super::guard::{ChangeGuard, ChangeId, Judged, Refusal, Verdict};
-use crate::config::{ConfigError, SourceSettings, WatchSettings};
-use crate::identity::SelfChoice;
-use crate::inventory::{CallCounts, FileSource, Inventory, InventorySource, SourceError};
+use super::guard::{Judged, Refusal, Verdict};
+use crate::inventory::{CallCounts, Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::policy::{Policy, PolicyEngine, PolicyError, PolicyLimits, read_plugin_file};
+use crate::policy::{Policy, PolicyEngine, PolicyError, read_plugin_file};
+use crate::settings::{
+    ChangeGuard, ChangeId, PolicyLimits, SelfChoice, SettingsError, WatchSettings,
+};
 use crate::sink::Sink;
 use crate::snapshot::{Mode, Sharing, Tally};
 use prometheus_client::metrics::counter::Counter;
@@ -32,7 +33,7 @@ pub struct Counting {
 }
 
 /// Re-reads the settings (configuration file and flags) for a reload.
-pub type SettingsLoader = Box<dyn Fn() -> Result<WatchSettings, ConfigError> + Send + Sync>;
+pub type SettingsLoader = Box<dyn Fn() -> Result<WatchSettings, SettingsError> + Send + Sync>;
 
 /// Everything the daemon serves with. Built whole, swapped whole.
 pub struct Active {
@@ -56,7 +57,7 @@ pub struct ActivePolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] SettingsError),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -179,9 +180,7 @@ async fn try_prepare(
         build_policy(engine, &settings, files)
             .await
             .map_err(|err| match err {
-                BuildError::Policy(err) => {
-                    settings.plugin_settings.explain_rejection(err).to_string()
-                }
+                BuildError::Policy(err) => err.explained_by(&settings.plugin_settings).to_string(),
                 other => other.to_string(),
             })?
     } else {
@@ -388,29 +387,23 @@ async fn open_source(
     settings: &WatchSettings,
     counting: &Counting,
 ) -> Result<Arc<dyn InventorySource>, SourceError> {
-    Ok(match &settings.source {
-        SourceSettings::File(path) => Arc::new(FileSource::new(path)),
-        SourceSettings::Ec2(ec2) => {
-            let sharing = Sharing {
-                mode: Mode::Daemon,
-                refresh: settings.refresh,
-                jitter: settings.jitter,
-                own: settings.own.clone(),
-                tally: counting.snapshot.clone(),
-                calls: counting.ec2_calls.clone(),
-            };
-            crate::snapshot::open(ec2.clone(), sharing).await?
-        }
-    })
+    let sharing = Sharing {
+        mode: Mode::Daemon,
+        refresh: settings.refresh.every,
+        jitter: settings.refresh.jitter,
+        own: settings.own.clone(),
+        tally: counting.snapshot.clone(),
+        calls: counting.ec2_calls.clone(),
+    };
+    settings.source.open(sharing).await
 }
 
 /// Whether a candidate needs a source of its own.
 fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
-    let shared = matches!(&settings.source, SourceSettings::Ec2(ec2) if ec2.snapshot.is_some());
     settings.source != current.source
-        || shared
-            && (settings.refresh != current.refresh
-                || settings.jitter != current.jitter
+        || settings.source.is_shared()
+            && (settings.refresh.every != current.refresh.every
+                || settings.refresh.jitter != current.refresh.jitter
                 || settings.own != current.own)
 }
 

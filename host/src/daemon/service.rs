@@ -15,7 +15,7 @@
 
 use super::baseline::LargestAnswer;
 use super::decide::decide;
-use super::guard::ChangeGuard;
+
 use super::metrics::{Metrics, Reloaded};
 use super::notify::Notifier;
 use super::publisher::{Delivered, Publisher, Reports};
@@ -25,10 +25,10 @@ use super::reload::{
 use super::status::{Decided, Failure, Status};
 use super::watcher::{FileWatcher, Signal, watch};
 use crate::changes::EventLog;
-use crate::config::SourceSettings;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
+use crate::settings::{ChangeGuard, SourceSettings};
 use prometheus_client::metrics::counter::Counter;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -113,7 +113,7 @@ impl Daemon {
             .map_err(|err| BuildError::Engine(format!("{err:#}")))?
             .with_cache(cache);
         let active = Active::build(settings, &engine, &metrics.counting()).await?;
-        status.send_modify(|status| status.stale_after = active.settings.stale_after);
+        status.send_modify(|status| status.stale_after = active.settings.refresh.stale_after);
         let mut daemon = Daemon::new(loader, engine, active, status, events, metrics, notifier);
         daemon.rewatch();
         Ok(daemon)
@@ -246,8 +246,8 @@ impl Daemon {
 
     fn next_delay(&self) -> Duration {
         next_delay(
-            self.active.settings.refresh,
-            self.active.settings.jitter.mul_f64(fastrand::f64()),
+            self.active.settings.refresh.every,
+            self.active.settings.refresh.jitter.mul_f64(fastrand::f64()),
             self.failures_in_a_row,
         )
     }
@@ -407,7 +407,7 @@ impl Daemon {
                 self.metrics.reload(Reloaded::Ok);
                 self.status.send_modify(|status| {
                     status.reload_failure = None;
-                    status.stale_after = self.active.settings.stale_after;
+                    status.stale_after = self.active.settings.refresh.stale_after;
                 });
                 tracing::info!(plugin = %self.active.settings.plugin.display(), sha256 = %self.active.policy.sha256, "Reloaded.");
                 // Watch what the new settings name before anyone sees the
@@ -557,10 +557,9 @@ pub fn next_delay(refresh: Duration, jitter: Duration, failures_in_a_row: u32) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{PluginSettings, WatchSettings};
-    use crate::identity::SelfChoice;
     use crate::inventory::{Instance, InventorySource, SourceError};
-    use crate::policy::{Decision, Member, Policy, PolicyError, PolicyIdentity, PolicyLimits};
+    use crate::policy::{Decision, Member, Policy, PolicyError, PolicyIdentity};
+    use crate::settings::{PluginSettings, PolicyLimits, Refresh, SelfChoice, WatchSettings};
     use crate::sink::{Publication, Sink};
     use std::collections::VecDeque;
     use std::sync::Mutex;
@@ -687,13 +686,14 @@ mod tests {
         let settings = WatchSettings {
             source: SourceSettings::File("unused.json".into()),
             own: SelfChoice::Nobody,
-            refresh: REFRESH,
-            jitter: Duration::ZERO,
-            stale_after: REFRESH * 3,
+            refresh: Refresh {
+                jitter: Duration::ZERO,
+                ..Refresh::every(REFRESH)
+            },
             plugin: "agents.wasm".into(),
             plugin_settings: PluginSettings::Inline("{}".to_owned()),
             limits: PolicyLimits::default(),
-            guard: crate::daemon::guard::ChangeGuard::default(),
+            guard: ChangeGuard::default(),
             sinks: Vec::new(),
             listen: None,
             config_path: None,

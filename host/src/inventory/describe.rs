@@ -6,48 +6,8 @@
 
 use super::ids::check_ids;
 use super::{Instance, SecurityGroup, Tag};
+use crate::located::ParseError;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::path::Path;
-
-/// Why a document is not a describe-instances inventory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    /// 1-based line and column, when the problem has a place in the text.
-    pub position: Option<(usize, usize)>,
-    pub message: String,
-}
-
-impl ParseError {
-    /// The message prefixed with `path:line:column:`, as compilers print it.
-    pub fn located_in(&self, path: &Path) -> String {
-        match self.position {
-            Some((line, column)) => format!("{}:{line}:{column}: {}", path.display(), self.message),
-            None => format!("{}: {}", path.display(), self.message),
-        }
-    }
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, column)) => write!(f, "{line}:{column}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl From<serde_json::Error> for ParseError {
-    fn from(err: serde_json::Error) -> Self {
-        // serde_json appends " at line L column C" to its message; keep the
-        // position apart so it can lead, as `file:line:column: message`.
-        let full = err.to_string();
-        let suffix = format!(" at line {} column {}", err.line(), err.column());
-        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-        let position = (err.line() > 0).then(|| (err.line(), err.column()));
-        ParseError { position, message }
-    }
-}
 
 /// Parses one describe-instances document or an array of them into instances,
 /// in document order. The ids must pass [`check_ids`]: an empty id, one with
@@ -331,6 +291,7 @@ impl From<&Instance> for RawInstance {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const PAGE: &str = r#"{
       "Reservations": [

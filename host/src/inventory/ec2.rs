@@ -8,10 +8,10 @@
 
 use super::calls::{CallCounts, CountCalls};
 use super::describe::{ipv6_addresses, present};
-use super::filter::Filter;
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
 use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError, Tag};
+use crate::settings::{Ec2Settings, Filter};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -23,53 +23,6 @@ use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
 use aws_sdk_ec2::primitives::DateTimeFormat;
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
-
-/// How to reach EC2 and what to ask it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ec2Settings {
-    /// Regions to merge into one fleet; empty means the default chain's
-    /// region (environment, profile, then IMDS when allowed).
-    pub regions: Vec<String>,
-    /// The AWS profile to read settings and credentials from; `None`: the default chain.
-    pub profile: Option<String>,
-    /// Overrides the endpoint (and `AWS_ENDPOINT_URL[_EC2]`).
-    pub endpoint_url: Option<String>,
-    /// Server-side filters, all of which an instance must match.
-    pub filters: Vec<Filter>,
-    /// `MaxResults` of each `DescribeInstances` call (5 to 1000).
-    pub page_size: i32,
-    /// Connecting to EC2, per attempt.
-    pub connect_timeout: Duration,
-    /// One HTTP attempt, retries not included.
-    pub attempt_timeout: Duration,
-    /// The whole fetch: every page of every region, retries included.
-    pub fetch_timeout: Duration,
-    /// Attempts per call, the first included; throttling and 5xx answers
-    /// are retried with exponential backoff and jitter.
-    pub max_attempts: u32,
-    /// Whether the region may come from the instance metadata service.
-    pub region_from_imds: bool,
-    /// The fleet's shared listing, when its nodes share one.
-    pub snapshot: Option<crate::snapshot::SnapshotSettings>,
-}
-
-impl Default for Ec2Settings {
-    fn default() -> Self {
-        Ec2Settings {
-            regions: Vec::new(),
-            profile: None,
-            endpoint_url: None,
-            filters: Vec::new(),
-            page_size: 1000,
-            connect_timeout: Duration::from_secs(3),
-            attempt_timeout: Duration::from_secs(10),
-            fetch_timeout: Duration::from_secs(120),
-            max_attempts: 5,
-            region_from_imds: true,
-            snapshot: None,
-        }
-    }
-}
 
 /// Reads the fleet with `DescribeInstances`, one client per region.
 pub struct Ec2Source {

@@ -8,15 +8,14 @@ mod calls;
 mod describe;
 mod ec2;
 mod file;
-mod filter;
 mod ids;
 mod page_guard;
 
+pub use crate::located::ParseError;
 pub use calls::CallCounts;
-pub use describe::{ParseError, parse_describe_instances, write_describe_instances};
-pub use ec2::{Ec2Settings, Ec2Source};
+pub use describe::{parse_describe_instances, write_describe_instances};
+pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
-pub use filter::Filter;
 pub use ids::{IdProblem, check_ids};
 pub use page_guard::MAX_PAGE_BYTES;
 pub(crate) use page_guard::printable;

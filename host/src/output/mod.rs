@@ -8,19 +8,7 @@ mod text;
 pub use env::variables as env_variables;
 
 use crate::membership::Membership;
-
-/// How `resolve` prints its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// The membership document (the contract every consumer reads).
-    Json,
-    /// Shell-sourceable `ROLLCALL_*` variables.
-    Env,
-    /// A short table for people.
-    Text,
-    /// An nftables script: sets of the addresses of self's cluster peers.
-    Nft,
-}
+use crate::settings::Format;
 
 /// The document in `format`, ending in a newline.
 ///

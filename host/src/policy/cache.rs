@@ -8,6 +8,7 @@
 //! trusted code. Anything else (another wasmtime, another configuration, a
 //! corrupt or foreign file) falls back to compiling.
 
+use crate::settings::CacheArgs;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -22,6 +23,19 @@ const MAGIC: &[u8; 16] = b"rollcall-cwasm1\n";
 #[derive(Debug, Clone)]
 pub struct CompiledCache {
     directory: PathBuf,
+}
+
+impl CacheArgs {
+    /// The cache these flags name, if any.
+    pub fn cache(&self) -> Option<CompiledCache> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache_dir
+            .clone()
+            .or_else(CompiledCache::default_directory)
+            .map(CompiledCache::new)
+    }
 }
 
 impl CompiledCache {

@@ -3,6 +3,7 @@
 //! interruption, a resource limiter, a capped resource table), so a runaway
 //! plugin costs a failed call, never the host.
 
+use crate::settings::PolicyLimits;
 use std::time::Duration;
 
 /// How often the engine's epoch advances; deadlines are whole ticks.
@@ -31,26 +32,6 @@ pub const RANDOM_BYTES_PER_CALL: u64 = 64 * 1024;
 /// of the inventory: the fleet itself lives in the plugin's memory, and a
 /// fleet of 100,000 instances needs well over 64 MiB.
 pub const MEMORY_PER_INSTANCE: usize = 2 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// What one policy evaluation may use: the host stops it at either limit.
-pub struct PolicyLimits {
-    /// Wall-clock time one `configure` or `decide` call may run.
-    pub time: Duration,
-    /// Linear memory one plugin instance may grow to, all its memories
-    /// together, in bytes, before the allowance for the fleet
-    /// ([`MEMORY_PER_INSTANCE`] per instance).
-    pub memory_bytes: usize,
-}
-
-impl Default for PolicyLimits {
-    fn default() -> Self {
-        PolicyLimits {
-            time: Duration::from_secs(2),
-            memory_bytes: 64 * 1024 * 1024,
-        }
-    }
-}
 
 impl PolicyLimits {
     /// The epoch deadline for one call: the time limit in ticks, rounded up,

@@ -20,7 +20,6 @@ pub use cache::CompiledCache;
 pub use check::PluginReport;
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
-pub use limits::PolicyLimits;
 pub(crate) use wasm::read_plugin_file;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 pub use world::INTERFACE;
@@ -28,6 +27,7 @@ pub use world::INTERFACE;
 pub use world::types::InstanceState as InterfaceState;
 
 use crate::inventory::Instance;
+use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -171,6 +171,20 @@ pub enum PolicyError {
         /// Each problem, the first ten.
         problems: Vec<String>,
     },
+}
+
+impl PolicyError {
+    /// A rejection of `settings` with its place in them
+    /// [explained](PluginSettings::explain); other errors as they are.
+    pub fn explained_by(self, settings: &PluginSettings) -> PolicyError {
+        match self {
+            PolicyError::Rejected { name, message } => PolicyError::Rejected {
+                message: settings.explain(&message),
+                name,
+            },
+            other => other,
+        }
+    }
 }
 
 /// A policy, whatever runs it. `decide` blocks (it runs plugin code): call it

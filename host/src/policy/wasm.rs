@@ -3,12 +3,13 @@
 
 use super::cache::CompiledCache;
 use super::check::PluginReport;
-use super::limits::{EPOCH_TICK, PolicyLimits};
+use super::limits::EPOCH_TICK;
 use super::sandbox::{Sandbox, bounded};
 use super::world::{self as bindings, host, types};
 use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
 use crate::capped_file;
 use crate::inventory::Instance;
+use crate::settings::PolicyLimits;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use wasmtime::component::{Component, HasSelf, Linker};

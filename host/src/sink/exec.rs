@@ -8,7 +8,8 @@
 
 use super::{Publication, Sink};
 use crate::changes::ChangeKind;
-use crate::output::{Format, render};
+use crate::output::render;
+use crate::settings::Format;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -3,7 +3,8 @@
 
 use super::{Publication, Sink};
 use crate::atomic_file::write_atomically;
-use crate::output::{Format, render};
+use crate::output::render;
+use crate::settings::Format;
 use std::path::PathBuf;
 
 pub struct AtomicFileSink {

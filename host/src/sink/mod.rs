@@ -15,8 +15,8 @@ pub use file::AtomicFileSink;
 pub use stdout::StdoutSink;
 
 use crate::changes::ChangeEvent;
-use crate::config::SinkConfig;
 use crate::membership::Membership;
+use crate::settings::SinkConfig;
 
 /// One answer and the changes that led to it.
 pub struct Publication<'a> {
@@ -35,9 +35,7 @@ pub trait Sink: Send + Sync {
 /// The sink a configuration entry describes.
 pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
     match config {
-        SinkConfig::File { path, format } => {
-            Box::new(AtomicFileSink::new(path.clone(), (*format).into()))
-        }
+        SinkConfig::File { path, format } => Box::new(AtomicFileSink::new(path.clone(), *format)),
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
         SinkConfig::Stdout {} => Box::new(StdoutSink::new()),
         SinkConfig::Callback(callback) => Box::new(CallbackSink::new(callback.clone())),

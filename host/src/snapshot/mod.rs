@@ -21,67 +21,6 @@ pub use coordinator::{
     SharedDecoding, Tally,
 };
 pub use format::{Scope, Snapshot, Unusable};
-pub use s3::{Deadlines, S3Location};
-pub use source::{Sharing, SnapshotSource, open};
+pub use s3::Deadlines;
+pub use source::{Sharing, SnapshotSource};
 pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};
-
-use crate::daemon::guard::MaxChange;
-use std::time::Duration;
-
-/// `DescribeInstances` calls per second the whole fleet may spend on
-/// fallback listings: a tenth of EC2's refill rate.
-pub const DEFAULT_EC2_BUDGET: f64 = 2.0;
-/// Without `snapshot_max_age`, a snapshot serves this many refresh
-/// intervals before a node falls back.
-pub const DEFAULT_MAX_AGE_INTERVALS: u32 = 5;
-
-/// How far ahead of a reader's clock a snapshot's listing time may be
-/// before the reader refuses it as from the future.
-pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(5);
-
-/// Whether a node may write the snapshot (and take the leases that decide
-/// who does): `source.snapshot_write`, `--snapshot-write`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum SnapshotWrite {
-    /// When its refresh comes first, if it knows its own instance id.
-    #[default]
-    Auto,
-    /// Never: it only reads (it needs `s3:GetObject` alone), and lists EC2
-    /// itself only behind the fleet's budget.
-    Never,
-}
-
-/// Where the fleet's snapshot lives, and how a node falls back without it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SnapshotSettings {
-    /// The object holding the fleet's snapshot.
-    pub location: S3Location,
-    /// Overrides the S3 endpoint (and `AWS_ENDPOINT_URL_S3`).
-    pub endpoint_url: Option<String>,
-    /// See [`DEFAULT_EC2_BUDGET`].
-    pub ec2_budget: f64,
-    /// `None`: [`DEFAULT_MAX_AGE_INTERVALS`] refresh intervals.
-    pub max_age: Option<Duration>,
-    /// See [`DEFAULT_CLOCK_SKEW`].
-    pub clock_skew: Duration,
-    /// The share of the fleet served a new snapshot may remove before it
-    /// needs confirming (default 50%).
-    pub max_shrink: MaxChange,
-    pub write: SnapshotWrite,
-}
-
-impl SnapshotSettings {
-    /// The snapshot at `location`, with the default EC2 budget and maximum age.
-    pub fn at(location: S3Location) -> SnapshotSettings {
-        SnapshotSettings {
-            location,
-            endpoint_url: None,
-            ec2_budget: DEFAULT_EC2_BUDGET,
-            max_age: None,
-            clock_skew: DEFAULT_CLOCK_SKEW,
-            max_shrink: MaxChange::default(),
-            write: SnapshotWrite::Auto,
-        }
-    }
-}

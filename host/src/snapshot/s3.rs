@@ -16,69 +16,12 @@ use super::store::{ObjectStore, Read, StoreError, Written};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest snapshot object read: a 100,000-instance fleet compresses to
 /// a few tens of MiB.
 pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
-
-/// `s3://BUCKET/PREFIX`, as given.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(try_from = "String")]
-pub struct S3Location {
-    /// The bucket.
-    pub bucket: String,
-    /// Without leading or trailing slashes; may be empty.
-    pub prefix: String,
-}
-
-impl std::str::FromStr for S3Location {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let expected = "expected s3://BUCKET/PREFIX, e.g. s3://my-fleet-bucket/rollcall/prod";
-        let rest = text
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("{text:?}: {expected}"))?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket.bytes().all(|byte| {
-                byte.is_ascii_lowercase() || byte.is_ascii_digit() || b".-".contains(&byte)
-            });
-        if !valid_bucket {
-            return Err(format!(
-                "{text:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, dots and hyphens); {expected}"
-            ));
-        }
-        if prefix.chars().any(char::is_control) {
-            return Err(format!("{text:?}: the prefix holds a control character"));
-        }
-        Ok(S3Location {
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
-        })
-    }
-}
-
-impl TryFrom<String> for S3Location {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl fmt::Display for S3Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.prefix.is_empty() {
-            write!(f, "s3://{}", self.bucket)
-        } else {
-            write!(f, "s3://{}/{}", self.bucket, self.prefix)
-        }
-    }
-}
 
 /// How long one request to the store may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,29 +236,5 @@ impl ObjectStore for S3Store {
             }
         };
         self.within_deadline("writing", key, request).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_are_read_and_bad_ones_named() {
-        let location: S3Location = "s3://fleet-bucket/rollcall/prod/".parse().unwrap();
-        assert_eq!(location.bucket, "fleet-bucket");
-        assert_eq!(location.prefix, "rollcall/prod");
-        assert_eq!(location.to_string(), "s3://fleet-bucket/rollcall/prod");
-        let bare: S3Location = "s3://fleet-bucket".parse().unwrap();
-        assert_eq!(bare.prefix, "");
-        for (text, says) in [
-            ("fleet-bucket/x", "expected s3://BUCKET/PREFIX"),
-            ("s3://Fleet/x", "is not a bucket name"),
-            ("s3:///x", "is not a bucket name"),
-            ("s3://ab/x", "is not a bucket name"),
-        ] {
-            let err = text.parse::<S3Location>().unwrap_err();
-            assert!(err.contains(says), "{text}: {err}");
-        }
     }
 }

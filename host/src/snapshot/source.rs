@@ -5,12 +5,14 @@ use super::coordinator::{
     Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin, Tally,
 };
 use super::format::Scope;
-use super::s3::{Deadlines, S3Location, S3Store};
-use super::{DEFAULT_MAX_AGE_INTERVALS, SnapshotSettings, SnapshotWrite};
-use crate::daemon::guard::MaxChange;
-use crate::identity::{SelfChoice, instance_id_from_imds};
+use super::s3::{Deadlines, S3Store};
+use crate::identity::instance_id_from_imds;
 use crate::inventory::{
-    CallCounts, Ec2Settings, Ec2Source, Inventory, InventorySource, SnapshotNote, SourceError,
+    CallCounts, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
+};
+use crate::settings::{
+    DEFAULT_MAX_AGE_INTERVALS, MaxChange, Refresh, S3Location, SelfChoice, SnapshotSettings,
+    SnapshotWrite, SourceSettings,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +42,7 @@ impl Sharing {
     pub fn at_boot(own: SelfChoice) -> Sharing {
         Sharing {
             mode: Mode::Boot,
-            refresh: crate::config::DEFAULT_REFRESH,
+            refresh: Refresh::DEFAULT_EVERY,
             jitter: Duration::ZERO,
             own,
             tally: Tally::default(),
@@ -49,17 +51,21 @@ impl Sharing {
     }
 }
 
-/// The EC2 source `settings` describe, behind the snapshot if they name one.
-pub async fn open(
-    settings: Ec2Settings,
-    sharing: Sharing,
-) -> Result<Arc<dyn InventorySource>, SourceError> {
-    let snapshot = settings.snapshot.clone();
-    let ec2 = Arc::new(Ec2Source::connect_counting(settings, sharing.calls.clone()).await?);
-    Ok(match snapshot {
-        Some(snapshot) => Arc::new(SnapshotSource::new(ec2, snapshot, sharing)),
-        None => ec2,
-    })
+impl SourceSettings {
+    /// The source these settings describe: the file, or EC2 (behind the
+    /// fleet's snapshot when they name one) counting its calls in
+    /// `sharing`.
+    pub async fn open(&self, sharing: Sharing) -> Result<Arc<dyn InventorySource>, SourceError> {
+        let (ec2, snapshot) = match self {
+            SourceSettings::File(path) => return Ok(Arc::new(FileSource::new(path))),
+            SourceSettings::Ec2 { ec2, snapshot } => (ec2, snapshot),
+        };
+        let ec2 = Arc::new(Ec2Source::connect_counting(ec2.clone(), sharing.calls.clone()).await?);
+        Ok(match snapshot {
+            Some(snapshot) => Arc::new(SnapshotSource::new(ec2, snapshot.clone(), sharing)),
+            None => ec2,
+        })
+    }
 }
 
 pub struct SnapshotSource {

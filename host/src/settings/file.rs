@@ -3,16 +3,12 @@
 //! Unknown keys are errors with `file:line:column`. Relative paths are
 //! relative to the directory of the configuration file.
 
-use crate::capped_file::{CONFIG, SETTINGS, read_capped_text};
-use crate::daemon::guard::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
-use crate::identity::SelfChoice;
-use crate::inventory::Ec2Settings;
-use crate::output::Format;
-use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides, checked};
-use crate::policy::{PolicyError, PolicyLimits};
-use crate::ranges;
-use crate::sink::Callback;
-use crate::toml_settings::TomlSettings;
+use super::format::file_format;
+use super::overrides::{Ec2Overrides, PolicyLimitOverrides};
+use super::policy::WrittenTable;
+use super::{ChangeId, Format, MaxChange, SettingsError};
+use crate::capped_file::{CONFIG, read_capped_text};
+use crate::located::line_and_column;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -64,6 +60,9 @@ pub struct PolicyConfig {
     pub plugin: PathBuf,
     /// The plugin's settings inline, as a TOML table (passed on as JSON).
     pub settings: Option<toml::Table>,
+    /// `settings` as the policy gets them, with where each key was written.
+    #[serde(skip)]
+    pub written_settings: Option<WrittenTable>,
     /// Or in a file of their own, `.json` or `.toml`, watched for changes.
     pub settings_file: Option<PathBuf>,
     /// Time one `configure` or `decide` call may run (default 2s).
@@ -72,12 +71,12 @@ pub struct PolicyConfig {
     /// Memory one plugin instance may grow to, in MiB (default 64).
     pub memory_limit_mib: Option<u32>,
     /// The share of the members a reload's new policy may drop, `"P%"` or
-    /// `"off"` (default `"50%"`; see [`crate::daemon::guard`]).
+    /// `"off"` (default `"50%"`; see [`MaxChange`]).
     pub max_change: Option<MaxChange>,
     /// The one change the guard lets through however much it drops.
     pub accept_change: Option<ChangeId>,
     /// How long the largest answer served is what a new policy's drops are
-    /// also counted against (default 1h; see [`crate::daemon::baseline`]).
+    /// also counted against (default 1h; see [`super::ChangeGuard`]).
     #[serde(default, with = "humantime_serde")]
     pub change_window: Option<Duration>,
 }
@@ -98,8 +97,8 @@ pub enum SinkConfig {
     /// The document written atomically to `path` on every change.
     File {
         path: PathBuf,
-        #[serde(default = "json_format")]
-        format: FileFormat,
+        #[serde(default = "json_format", deserialize_with = "file_format")]
+        format: Format,
     },
     /// A command run on every change, the document on stdin.
     Exec {
@@ -112,29 +111,11 @@ pub enum SinkConfig {
     /// A function of the program that embeds rollcall ([`crate::watch`]);
     /// never written in a file.
     #[serde(skip)]
-    Callback(Callback),
+    Callback(crate::sink::Callback),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileFormat {
-    Json,
-    Env,
-    Nft,
-}
-
-impl From<FileFormat> for Format {
-    fn from(format: FileFormat) -> Self {
-        match format {
-            FileFormat::Json => Format::Json,
-            FileFormat::Env => Format::Env,
-            FileFormat::Nft => Format::Nft,
-        }
-    }
-}
-
-fn json_format() -> FileFormat {
-    FileFormat::Json
+fn json_format() -> Format {
+    Format::Json
 }
 
 fn exec_timeout() -> Duration {
@@ -148,141 +129,20 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
-/// A configuration problem, said as `file:line:column: message`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-/// Where the fleet comes from, as the daemon uses it.
-#[derive(Debug, Clone, PartialEq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "built once per configuration load; boxing buys nothing"
-)]
-pub enum SourceSettings {
-    File(PathBuf),
-    Ec2(Ec2Settings),
-}
-
-/// The policy's settings: a JSON document, or a file holding one (JSON or
-/// TOML), read at every (re)load.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PluginSettings {
-    Inline(String),
-    File(PathBuf),
-}
-
-impl PluginSettings {
-    /// The settings `--plugin-config` names: inline JSON (checked now), or
-    /// `@FILE`.
-    pub fn from_flag(value: &str) -> Result<PluginSettings, ConfigError> {
-        match value.strip_prefix('@') {
-            Some(path) => Ok(PluginSettings::File(path.into())),
-            None => {
-                check_json(Path::new("--plugin-config"), value)?;
-                Ok(PluginSettings::Inline(value.to_owned()))
-            }
-        }
-    }
-
-    /// The settings as a JSON document.
-    pub fn load(&self) -> Result<String, ConfigError> {
-        match self {
-            PluginSettings::Inline(json) => Ok(json.clone()),
-            PluginSettings::File(path) => {
-                let text = read_capped_text(path, SETTINGS).map_err(|err| {
-                    ConfigError(format!(
-                        "cannot read policy settings {}: {err}",
-                        path.display()
-                    ))
-                })?;
-                if is_toml(path) {
-                    TomlSettings::convert(&text)
-                        .map(|settings| settings.json().to_owned())
-                        .map_err(|err| located(path, &text, &err))
-                } else {
-                    check_json(path, &text)?;
-                    Ok(text)
-                }
-            }
-        }
-    }
-
-    /// `message`, the policy's rejection of these settings, with a place in
-    /// the JSON made from a TOML file (`at line 1 column 9`) said as the
-    /// TOML file's `file:line:column` and key. The file is read again; other
-    /// messages are returned as they are.
-    pub fn explain(&self, message: &str) -> String {
-        let PluginSettings::File(path) = self else {
-            return message.to_owned();
-        };
-        if !is_toml(path) {
-            return message.to_owned();
-        }
-        read_capped_text(path, SETTINGS)
-            .ok()
-            .and_then(|text| {
-                TomlSettings::convert(&text).ok()?.locate(
-                    message,
-                    &path.display().to_string(),
-                    &text,
-                )
-            })
-            .unwrap_or_else(|| message.to_owned())
-    }
-
-    /// `err` with a rejection of these settings [explained](Self::explain).
-    pub fn explain_rejection(&self, err: PolicyError) -> PolicyError {
-        match err {
-            PolicyError::Rejected { name, message } => PolicyError::Rejected {
-                name,
-                message: self.explain(&message),
-            },
-            other => other,
-        }
-    }
-
-    /// The file to watch, if any.
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            PluginSettings::Inline(_) => None,
-            PluginSettings::File(path) => Some(path),
-        }
-    }
-}
-
-/// Everything `rollcall watch` runs with, from a config file, flags, or both.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WatchSettings {
-    pub source: SourceSettings,
-    pub own: SelfChoice,
-    pub refresh: Duration,
-    pub jitter: Duration,
-    pub stale_after: Duration,
-    pub plugin: PathBuf,
-    pub plugin_settings: PluginSettings,
-    pub limits: PolicyLimits,
-    /// The change guard on reloads of the policy.
-    pub guard: ChangeGuard,
-    pub sinks: Vec<SinkConfig>,
-    pub listen: Option<SocketAddr>,
-    /// The configuration file, watched for changes; `None` with flags only.
-    pub config_path: Option<PathBuf>,
-}
-
-pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
-
 impl Config {
     /// Reads and checks the file at `path`.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = read_capped_text(path, CONFIG)
-            .map_err(|err| ConfigError(format!("cannot read {}: {err}", path.display())))?;
+    pub fn load(path: &Path) -> Result<Config, SettingsError> {
+        let text = read_capped_text(path, CONFIG).map_err(|err| SettingsError::Unreadable {
+            what: "",
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })?;
         Config::parse(path, &text)
     }
 
     /// Parses `text` (the content of `path`), resolving relative paths
     /// against the file's directory.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Config, SettingsError> {
         let mut config: Config = toml::from_str(text).map_err(|err| located(path, text, &err))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let relative = |file: &mut PathBuf| {
@@ -302,109 +162,24 @@ impl Config {
                 relative(path);
             }
         }
+        config.policy.written_settings = WrittenTable::read(path, text)?;
         Ok(config)
     }
-
-    /// The settings this file describes, checked.
-    pub fn settings(&self, origin: &Path) -> Result<WatchSettings, ConfigError> {
-        let problem = |message: String| ConfigError(format!("{}: {message}", origin.display()));
-        let invalid = |err: InvalidSetting| problem(err.to_string());
-        let duration = |setting, value| checked(setting, value).map_err(invalid);
-        let (source, imds) = match &self.source {
-            SourceConfig::File { path } => (SourceSettings::File(path.clone()), false),
-            SourceConfig::Ec2(overrides) => {
-                let settings = overrides
-                    .apply_to(Ec2Settings::default())
-                    .map_err(invalid)?;
-                let imds = settings.region_from_imds;
-                (SourceSettings::Ec2(settings), imds)
-            }
-        };
-        let own = match self.own.as_deref() {
-            None if imds => SelfChoice::FromImds,
-            None | Some("none") => SelfChoice::Nobody,
-            Some("imds") if imds => SelfChoice::FromImds,
-            Some("imds") => {
-                return Err(problem(
-                    "self = \"imds\" needs the EC2 source with imds = true".to_owned(),
-                ));
-            }
-            Some(id) => SelfChoice::Given(id.to_owned()),
-        };
-        let plugin_settings = match (&self.policy.settings, &self.policy.settings_file) {
-            (Some(_), Some(_)) => {
-                return Err(problem(
-                    "policy.settings and policy.settings_file are both given; keep one".to_owned(),
-                ));
-            }
-            (Some(table), None) => PluginSettings::Inline(
-                serde_json::to_string(table)
-                    .map_err(|err| problem(format!("policy.settings: {err}")))?,
-            ),
-            (None, Some(path)) => PluginSettings::File(path.clone()),
-            (None, None) => PluginSettings::Inline("{}".to_owned()),
-        };
-        let limits = self
-            .policy
-            .limits()
-            .apply_to(PolicyLimits::default())
-            .map_err(invalid)?;
-        let guard = ChangeGuard {
-            max_change: self.policy.max_change.unwrap_or_default(),
-            accept_change: self.policy.accept_change.clone(),
-            window: duration(&ranges::CHANGE_WINDOW, self.policy.change_window)?
-                .unwrap_or(DEFAULT_CHANGE_WINDOW),
-        };
-        for sink in &self.sinks {
-            if let SinkConfig::Exec { timeout, .. } = sink {
-                duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
-            }
-        }
-        let refresh = duration(&ranges::REFRESH, self.refresh)?.unwrap_or(DEFAULT_REFRESH);
-        Ok(WatchSettings {
-            source,
-            own,
-            refresh,
-            jitter: duration(&ranges::JITTER, self.jitter)?.unwrap_or(refresh / 10),
-            stale_after: duration(&ranges::STALE_AFTER, self.stale_after)?.unwrap_or(refresh * 3),
-            plugin: self.policy.plugin.clone(),
-            plugin_settings,
-            limits,
-            guard,
-            sinks: self.sinks.clone(),
-            listen: self.http.as_ref().map(|http| http.listen),
-            config_path: Some(origin.to_owned()),
-        })
-    }
-}
-
-/// Fails unless `text` (from `origin`) is a JSON document, naming the place.
-fn check_json(origin: &Path, text: &str) -> Result<(), ConfigError> {
-    serde_json::from_str::<serde_json::Value>(text)
-        .map(drop)
-        .map_err(|err| {
-            let place = crate::inventory::ParseError::from(err).located_in(origin);
-            ConfigError(format!("{place} (expected a JSON document)"))
-        })
-}
-
-fn is_toml(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|extension| extension == "toml")
 }
 
 /// A TOML error as `file:line:column: message`.
-fn located(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {
+pub(super) fn located(path: &Path, text: &str, err: &toml::de::Error) -> SettingsError {
     let offset = err
         .span()
         .map(|span| unknown_key_offset(text, span.start, err.message()).unwrap_or(span.start))
         .unwrap_or(0);
     let (line, column) = line_and_column(text, offset);
-    ConfigError(format!(
-        "{}:{line}:{column}: {}",
-        path.display(),
-        err.message().trim_end()
-    ))
+    SettingsError::Syntax {
+        path: path.to_owned(),
+        line,
+        column,
+        message: err.message().trim_end().to_owned(),
+    }
 }
 
 /// Tables read through a `kind` tag (`[source]`, `[[sink]]`) report unknown
@@ -427,25 +202,17 @@ fn unknown_key_offset(text: &str, header: usize, message: &str) -> Option<usize>
     None
 }
 
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(0, |last| last.chars().count())
-        + 1;
-    (line, column)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::{
+        ChangeGuard, DEFAULT_CHANGE_WINDOW, Ec2Settings, PluginSettings, Refresh, SelfChoice,
+        SourceSettings, WatchSettings,
+    };
 
-    fn parse(text: &str) -> Result<WatchSettings, ConfigError> {
+    fn parse(text: &str) -> Result<WatchSettings, SettingsError> {
         let path = Path::new("/etc/rollcall/rollcall.toml");
-        Config::parse(path, text)?.settings(path)
+        WatchSettings::from_file(&Config::parse(path, text)?, path)
     }
 
     const FULL: &str = r#"
@@ -489,11 +256,11 @@ listen = "127.0.0.1:7878"
     #[test]
     fn every_key_is_read() {
         let settings = parse(FULL).unwrap();
-        assert_eq!(settings.refresh, Duration::from_secs(10));
-        assert_eq!(settings.jitter, Duration::from_secs(2));
-        assert_eq!(settings.stale_after, Duration::from_secs(60));
+        assert_eq!(settings.refresh.every, Duration::from_secs(10));
+        assert_eq!(settings.refresh.jitter, Duration::from_secs(2));
+        assert_eq!(settings.refresh.stale_after, Duration::from_secs(60));
         assert_eq!(settings.own, SelfChoice::Given("i-0123".into()));
-        let SourceSettings::Ec2(ec2) = &settings.source else {
+        let SourceSettings::Ec2 { ec2, .. } = &settings.source else {
             panic!("ec2 source")
         };
         assert_eq!(ec2.regions, ["us-east-1", "eu-west-1"]);
@@ -505,10 +272,9 @@ listen = "127.0.0.1:7878"
             settings.plugin,
             Path::new("/etc/rollcall/plugins/elastic_grid.wasm")
         );
-        let PluginSettings::Inline(json) = &settings.plugin_settings else {
-            panic!("inline settings")
-        };
-        let json: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert!(matches!(settings.plugin_settings, PluginSettings::Table(_)));
+        let json = settings.plugin_settings.load().unwrap();
+        let json: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(json["cluster_group_prefix"], "cluster-");
         assert_eq!(json["monitor_port"], 7070);
         assert_eq!(
@@ -516,7 +282,7 @@ listen = "127.0.0.1:7878"
             [
                 SinkConfig::File {
                     path: "/etc/rollcall/membership.env".into(),
-                    format: FileFormat::Env
+                    format: Format::Env
                 },
                 SinkConfig::Exec {
                     command: vec!["/usr/local/bin/on-change".into(), "--quiet".into()],
@@ -547,7 +313,7 @@ listen = "127.0.0.1:7878"
             settings.sinks,
             [SinkConfig::File {
                 path: "/run/rollcall/peers.nft".into(),
-                format: FileFormat::Nft
+                format: Format::Nft
             }]
         );
     }
@@ -558,9 +324,9 @@ listen = "127.0.0.1:7878"
             "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n",
         )
         .unwrap();
-        assert_eq!(settings.refresh, DEFAULT_REFRESH);
-        assert_eq!(settings.jitter, DEFAULT_REFRESH / 10);
-        assert_eq!(settings.stale_after, DEFAULT_REFRESH * 3);
+        assert_eq!(settings.refresh.every, Refresh::DEFAULT_EVERY);
+        assert_eq!(settings.refresh.jitter, Refresh::DEFAULT_EVERY / 10);
+        assert_eq!(settings.refresh.stale_after, Refresh::DEFAULT_EVERY * 3);
         assert_eq!(settings.own, SelfChoice::Nobody);
         assert_eq!(
             settings.plugin_settings,
@@ -594,13 +360,13 @@ listen = "127.0.0.1:7878"
             ),
         ] {
             let err = parse(&format!("{policy}{line}\n")).unwrap_err();
-            assert_eq!(err.0, expected, "{line}");
+            assert_eq!(err.to_string(), expected, "{line}");
         }
         let off = parse(&format!("{policy}max_change = \"off\"\n")).unwrap();
         assert_eq!(off.guard.max_change, MaxChange::Off);
         let err = parse(&format!("{policy}change_window = \"8days\"\n")).unwrap_err();
         assert_eq!(
-            err.0,
+            err.to_string(),
             "/etc/rollcall/rollcall.toml: policy.change_window = 8days is out of range: it must \
              be from 0s to 7days"
         );
@@ -613,7 +379,7 @@ listen = "127.0.0.1:7878"
         let err = parse("[source]\nkind = \"file\"\npath = \"f.json\"\nrefresh = \"5s\"\n[policy]\nplugin = \"p.wasm\"\n")
             .unwrap_err();
         assert_eq!(
-            err.0,
+            err.to_string(),
             "/etc/rollcall/rollcall.toml:4:1: unknown field `refresh`, expected `path`"
         );
         let err = parse(
@@ -621,12 +387,15 @@ listen = "127.0.0.1:7878"
         )
         .unwrap_err();
         assert!(
-            err.0
+            err.to_string()
                 .starts_with("/etc/rollcall/rollcall.toml:1:1: unknown field `refesh`"),
             "{err}"
         );
         let err = parse("[source]\nkind = \"s3\"\n[policy]\nplugin = \"p\"\n").unwrap_err();
-        assert!(err.0.contains(":2:8: unknown variant `s3`"), "{err}");
+        assert!(
+            err.to_string().contains(":2:8: unknown variant `s3`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -656,17 +425,18 @@ listen = "127.0.0.1:7878"
                 assert_eq!(result.unwrap().own, SelfChoice::Nobody);
             } else {
                 let err = result.unwrap_err();
-                assert!(err.0.contains(expected), "{err}");
+                assert!(err.to_string().contains(expected), "{err}");
             }
         }
         let err = parse("refresh = \"soon\"\n[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n")
             .unwrap_err();
         assert!(
-            err.0.starts_with("/etc/rollcall/rollcall.toml:1:11:"),
+            err.to_string()
+                .starts_with("/etc/rollcall/rollcall.toml:1:11:"),
             "{err}"
         );
         let err = parse("[source]\nkind = \"file\"\npath = \"f\"\n[policy]\nplugin = \"p\"\nsettings = {}\nsettings_file = \"s.json\"\n")
             .unwrap_err();
-        assert!(err.0.contains("keep one"), "{err}");
+        assert!(err.to_string().contains("keep one"), "{err}");
     }
 }

@@ -4,11 +4,10 @@
 //! applied onto the settings below it by one function. `rollcall watch`
 //! applies the file's overrides onto the defaults, then the flags'.
 
-use crate::daemon::guard::MaxChange;
-use crate::inventory::{Ec2Settings, Filter};
-use crate::policy::PolicyLimits;
-use crate::ranges::{self, Bounded, Written};
-use crate::snapshot::{S3Location, SnapshotSettings, SnapshotWrite};
+use super::ranges::{self, Bounded, Written};
+use super::{
+    Ec2Settings, Filter, MaxChange, PolicyLimits, S3Location, SnapshotSettings, SnapshotWrite,
+};
 use clap::Args;
 use serde::Deserialize;
 use std::time::Duration;
@@ -160,13 +159,12 @@ impl Ec2Overrides {
         base.fetch_timeout =
             checked(&ranges::FETCH_TIMEOUT, self.fetch_timeout)?.unwrap_or(base.fetch_timeout);
         base.region_from_imds = self.imds.unwrap_or(base.region_from_imds);
-        base.snapshot = self.apply_snapshot(base.snapshot)?;
         Ok(base)
     }
 
     /// The snapshot settings below with those given put in place; tuning a
     /// snapshot that is named nowhere is refused.
-    fn apply_snapshot(
+    pub fn apply_snapshot(
         &self,
         base: Option<SnapshotSettings>,
     ) -> Result<Option<SnapshotSettings>, InvalidSetting> {
@@ -236,7 +234,7 @@ impl Ec2Overrides {
 ///
 /// Only clap reads this struct: the file's two keys share `[policy]` with
 /// the plugin's, and serde's `flatten` would lose both the unknown-key
-/// errors and their places, so [`PolicyConfig`](crate::config::PolicyConfig)
+/// errors and their places, so [`PolicyConfig`](super::file::PolicyConfig)
 /// names them and hands them over.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 #[command(next_help_heading = "Policy limits")]
@@ -474,7 +472,6 @@ imds = false
                 fetch_timeout: defaults.fetch_timeout,
                 max_attempts: defaults.max_attempts,
                 region_from_imds: false,
-                snapshot: None,
             }
         );
 
@@ -592,24 +589,22 @@ imds = false
     fn the_snapshot_is_named_by_the_file_or_a_flag_and_tuned_by_either() {
         let from_file = file("snapshot = \"s3://fleet-bucket/prod\"\nec2_budget = 0.5\n");
         let from_flags = flags(&["--snapshot-max-age", "10m"]).ec2;
-        let settings = from_flags
-            .apply_to(from_file.apply_to(Ec2Settings::default()).unwrap())
-            .unwrap();
-        let snapshot = settings.snapshot.expect("a snapshot");
+        let snapshot = from_flags
+            .apply_snapshot(from_file.apply_snapshot(None).unwrap())
+            .unwrap()
+            .expect("a snapshot");
         assert_eq!(snapshot.location.to_string(), "s3://fleet-bucket/prod");
         assert_eq!(snapshot.ec2_budget, 0.5);
         assert_eq!(snapshot.max_age, Some(Duration::from_secs(600)));
         assert_eq!(snapshot.endpoint_url, None);
 
         let untethered = flags(&["--ec2-budget", "1"]).ec2;
-        let err = untethered.apply_to(Ec2Settings::default()).unwrap_err();
+        let err = untethered.apply_snapshot(None).unwrap_err();
         assert_eq!(
             err.of_flag(),
             "--ec2-budget tunes the fleet's snapshot: add --snapshot s3://BUCKET/PREFIX"
         );
-        let err = file("ec2_budget = 1.0\n")
-            .apply_to(Ec2Settings::default())
-            .unwrap_err();
+        let err = file("ec2_budget = 1.0\n").apply_snapshot(None).unwrap_err();
         assert!(
             err.to_string().starts_with("source.ec2_budget is set"),
             "{err}"
@@ -631,11 +626,7 @@ imds = false
             "snapshot = \"s3://fleet-bucket/prod\"\nsnapshot_clock_skew = \"2s\"\n\
              snapshot_max_shrink = \"20%\"\nsnapshot_write = \"never\"\n",
         );
-        let snapshot = from_file
-            .apply_to(Ec2Settings::default())
-            .unwrap()
-            .snapshot
-            .unwrap();
+        let snapshot = from_file.apply_snapshot(None).unwrap().unwrap();
         assert_eq!(snapshot.clock_skew, Duration::from_secs(2));
         assert_eq!(snapshot.max_shrink, MaxChange::Percent(20));
         assert_eq!(snapshot.write, SnapshotWrite::Never);
@@ -651,11 +642,7 @@ imds = false
             "0s",
         ])
         .ec2;
-        let snapshot = from_flags
-            .apply_to(Ec2Settings::default())
-            .unwrap()
-            .snapshot
-            .unwrap();
+        let snapshot = from_flags.apply_snapshot(None).unwrap().unwrap();
         assert_eq!(snapshot.max_shrink, MaxChange::Off);
         assert_eq!(snapshot.clock_skew, Duration::ZERO);
 
@@ -669,7 +656,7 @@ imds = false
         }
         let err = flags(&["--snapshot-write", "never"])
             .ec2
-            .apply_to(Ec2Settings::default())
+            .apply_snapshot(None)
             .unwrap_err();
         assert!(
             err.of_flag().starts_with("--snapshot-write tunes"),

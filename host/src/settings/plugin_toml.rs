@@ -25,12 +25,49 @@ impl TomlSettings {
     pub fn convert(text: &str) -> Result<TomlSettings, toml::de::Error> {
         let table: toml::Table = toml::from_str(text)?;
         let spans = DeTable::parse(text)?;
+        Ok(TomlSettings::written(&table, Some(spans.get_ref()), None))
+    }
+
+    /// Converts the table at the dotted key `at` of the TOML document
+    /// `text` (`["policy", "settings"]`: `[policy] settings`), its keys
+    /// named from the document's root; `None` when there is no table there.
+    pub fn convert_at(text: &str, at: &[&str]) -> Result<Option<TomlSettings>, toml::de::Error> {
+        let document: toml::Table = toml::from_str(text)?;
+        let spans = DeTable::parse(text)?;
+        let mut table = &document;
+        let mut spanned = Some(spans.get_ref());
+        let mut span = 0..0;
+        for key in at {
+            let Some(toml::Value::Table(inner)) = table.get(*key) else {
+                return Ok(None);
+            };
+            table = inner;
+            let entry = spanned.and_then(|spans| {
+                spans
+                    .iter()
+                    .find(|(name, _)| AsRef::<str>::as_ref(name.get_ref()) == *key)
+            });
+            span = entry.map_or(span, |(name, _)| name.span());
+            spanned = entry.and_then(|(_, value)| match value.get_ref() {
+                DeValue::Table(spans) => Some(spans),
+                _ => None,
+            });
+        }
+        let place = Place {
+            key: at.join("."),
+            span,
+        };
+        Ok(Some(TomlSettings::written(table, spanned, Some(&place))))
+    }
+
+    /// `table` as JSON, its keys named below `place`.
+    fn written(table: &toml::Table, spans: Option<&DeTable<'_>>, place: Option<&Place>) -> Self {
         let mut writer = Writer::default();
-        writer.table(0, "", &table, Some(spans.get_ref()), None, true);
-        Ok(TomlSettings {
+        writer.table(0, "", table, spans, place, true);
+        TomlSettings {
             json: writer.json,
             places: writer.places,
-        })
+        }
     }
 
     /// The settings as a JSON document.
@@ -49,7 +86,7 @@ impl TomlSettings {
         let line: usize = line.parse().ok()?;
         let place = match self.places.get(line.checked_sub(1)?)? {
             Some(place) => {
-                let (line, column) = crate::config::line_and_column(text, place.span.start);
+                let (line, column) = crate::located::line_and_column(text, place.span.start);
                 format!(" at {file}:{line}:{column} (`{}`)", place.key)
             }
             None => format!(" in {file}"),

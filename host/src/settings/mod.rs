@@ -1,0 +1,52 @@
+//! Every setting rollcall runs with: its type, default, range, flag and
+//! configuration-file key, and the errors that say where a bad one was
+//! written. The lowest layer of the crate: it reads files the operator
+//! names, and nothing here talks to EC2, S3 or a policy.
+//!
+//! - [`file`]: the `rollcall watch` configuration file (TOML schema);
+//! - [`watch`]: `watch`'s flags, and the file with the flags over it;
+//! - [`resolve`]: what the one-shot commands read the fleet with;
+//! - [`source`], [`ec2`], [`filter`], [`snapshot`]: where the fleet comes from;
+//! - [`own`]: who this node is (`self`, `--self`);
+//! - [`refresh`]: how often, with the jitter and staleness that follow;
+//! - [`policy`], [`plugin_toml`]: the plugin's settings and limits;
+//! - [`change`]: the change guard's settings;
+//! - [`format`]: the forms an answer takes;
+//! - [`overrides`]: the settings both flags and the file give, merged once;
+//! - [`ranges`]: the range of every duration and count;
+//! - [`error`]: what is wrong, and where.
+
+pub mod change;
+pub mod ec2;
+pub mod error;
+pub mod file;
+pub mod filter;
+pub mod format;
+pub mod overrides;
+pub mod own;
+pub mod plugin_toml;
+pub mod policy;
+pub mod ranges;
+pub mod refresh;
+pub mod resolve;
+pub mod snapshot;
+pub mod source;
+pub mod watch;
+
+pub use change::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
+pub use ec2::Ec2Settings;
+pub use error::{Conflict, SettingsError};
+pub use file::{Config, HttpConfig, PolicyConfig, SinkConfig, SourceConfig};
+pub use filter::Filter;
+pub use format::Format;
+pub use overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides};
+pub use own::{SelfArgs, SelfChoice};
+pub use policy::{CacheArgs, PluginSettings, PolicyLimits};
+pub use refresh::Refresh;
+pub use resolve::ResolveSettings;
+pub use snapshot::{
+    DEFAULT_CLOCK_SKEW, DEFAULT_EC2_BUDGET, DEFAULT_MAX_AGE_INTERVALS, S3Location,
+    SnapshotSettings, SnapshotWrite,
+};
+pub use source::{SourceArgs, SourceSettings};
+pub use watch::{WatchArgs, WatchSettings};

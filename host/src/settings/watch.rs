@@ -1,0 +1,400 @@
+//! Everything `rollcall watch` runs with: its flags, the configuration
+//! file's settings, and the one place where the flags are applied over the
+//! file.
+
+use super::file::{Config, SinkConfig, SourceConfig};
+use super::overrides::{InvalidSetting, PolicyLimitOverrides, checked};
+use super::policy::CacheArgs;
+use super::ranges;
+use super::{
+    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, PluginSettings, PolicyLimits,
+    Refresh, SelfArgs, SelfChoice, SettingsError, SourceArgs, SourceSettings,
+};
+use crate::paths;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `rollcall watch`'s flags.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Configuration file (TOML, see README); flags given beside it override
+    /// its values. Watched: edits are reloaded.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub identity: SelfArgs,
+
+    /// The policy plugin (required without --config). Watched: a new file
+    /// is loaded beside the running one and swapped in only if it works and
+    /// passes the change guard, which also counts drops against the largest
+    /// answer served within the last hour, [policy] change_window (README
+    /// "Hot reload").
+    #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
+    pub plugin: Option<PathBuf>,
+
+    /// The policy's own settings: a JSON document, or @FILE (watched).
+    #[arg(long, value_name = "JSON|@FILE", help_heading = "Policy")]
+    pub plugin_config: Option<String>,
+
+    #[command(flatten)]
+    pub limits: PolicyLimitOverrides,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// How often to fetch the fleet [default: 30s]; also sets the jitter to a
+    /// tenth and the stale age to three times this.
+    #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser(), help_heading = "Daemon")]
+    pub refresh: Option<Duration>,
+
+    /// Write the membership document here (atomically) on every change.
+    #[arg(long, value_name = "FILE", help_heading = "Daemon")]
+    pub output: Option<PathBuf>,
+
+    /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
+    /// on this address, e.g. 127.0.0.1:7878.
+    #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// Everything `rollcall watch` runs with, from a config file, flags, or both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchSettings {
+    pub source: SourceSettings,
+    pub own: SelfChoice,
+    pub refresh: Refresh,
+    pub plugin: PathBuf,
+    pub plugin_settings: PluginSettings,
+    pub limits: PolicyLimits,
+    /// The change guard on reloads of the policy.
+    pub guard: ChangeGuard,
+    pub sinks: Vec<SinkConfig>,
+    pub listen: Option<SocketAddr>,
+    /// The configuration file, watched for changes; `None` with flags only.
+    pub config_path: Option<PathBuf>,
+}
+
+impl WatchSettings {
+    /// The settings of the configuration file `config`, read from `origin`,
+    /// checked.
+    pub fn from_file(config: &Config, origin: &Path) -> Result<WatchSettings, SettingsError> {
+        let invalid = |setting: InvalidSetting| SettingsError::Invalid {
+            origin: origin.to_owned(),
+            setting,
+        };
+        let conflict = |conflict| SettingsError::Conflict {
+            origin: origin.to_owned(),
+            conflict,
+        };
+        let duration = |setting, value| checked(setting, value).map_err(invalid);
+        let source = match &config.source {
+            SourceConfig::File { path } => SourceSettings::File(path.clone()),
+            SourceConfig::Ec2(overrides) => SourceSettings::Ec2 {
+                ec2: overrides
+                    .apply_to(Ec2Settings::default())
+                    .map_err(invalid)?,
+                snapshot: overrides.apply_snapshot(None).map_err(invalid)?,
+            },
+        };
+        let own = SelfChoice::read(config.own.as_deref(), source.imds_allowed())
+            .map_err(|_| conflict(Conflict::SelfFromImdsWithoutImds))?;
+        let policy = &config.policy;
+        let plugin_settings = match (&policy.written_settings, &policy.settings_file) {
+            (Some(_), Some(_)) => return Err(conflict(Conflict::PluginSettingsTwice)),
+            (Some(table), None) => PluginSettings::Table(table.clone()),
+            (None, Some(path)) => PluginSettings::File(path.clone()),
+            (None, None) => PluginSettings::Inline("{}".to_owned()),
+        };
+        let limits = policy
+            .limits()
+            .apply_to(PolicyLimits::default())
+            .map_err(invalid)?;
+        let guard = ChangeGuard {
+            max_change: policy.max_change.unwrap_or_default(),
+            accept_change: policy.accept_change.clone(),
+            window: duration(&ranges::CHANGE_WINDOW, policy.change_window)?
+                .unwrap_or(DEFAULT_CHANGE_WINDOW),
+        };
+        for sink in &config.sinks {
+            if let SinkConfig::Exec { timeout, .. } = sink {
+                duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
+            }
+        }
+        let every = duration(&ranges::REFRESH, config.refresh)?.unwrap_or(Refresh::DEFAULT_EVERY);
+        let derived = Refresh::every(every);
+        let refresh = Refresh {
+            every,
+            jitter: duration(&ranges::JITTER, config.jitter)?.unwrap_or(derived.jitter),
+            stale_after: duration(&ranges::STALE_AFTER, config.stale_after)?
+                .unwrap_or(derived.stale_after),
+        };
+        Ok(WatchSettings {
+            source,
+            own,
+            refresh,
+            plugin: policy.plugin.clone(),
+            plugin_settings,
+            limits,
+            guard,
+            sinks: config.sinks.clone(),
+            listen: config.http.as_ref().map(|http| http.listen),
+            config_path: Some(origin.to_owned()),
+        })
+    }
+
+    /// What `rollcall watch` runs with: the configuration file (if any) with
+    /// every flag given applied on top.
+    pub fn from_flags(args: &WatchArgs) -> Result<WatchSettings, SettingsError> {
+        let mut settings = match &args.config {
+            Some(path) => WatchSettings::from_file(&Config::load(path)?, path)?,
+            None => WatchSettings {
+                own: SelfChoice::Nobody,
+                source: match &args.source.inventory {
+                    Some(path) => SourceSettings::File(path.clone()),
+                    None => SourceSettings::Ec2 {
+                        ec2: Ec2Settings::default(),
+                        snapshot: None,
+                    },
+                },
+                refresh: Refresh::default(),
+                plugin: args.plugin.clone().ok_or(SettingsError::Usage(
+                    "rollcall watch needs --plugin, or --config naming one",
+                ))?,
+                plugin_settings: PluginSettings::Inline("{}".to_owned()),
+                limits: PolicyLimits::default(),
+                guard: ChangeGuard::default(),
+                sinks: Vec::new(),
+                listen: None,
+                config_path: None,
+            },
+        };
+
+        if let Some(path) = &args.source.inventory {
+            settings.source = SourceSettings::File(path.clone());
+        } else if !args.source.ec2.is_empty() || args.config.is_none() {
+            let (ec2, snapshot) = match &settings.source {
+                SourceSettings::Ec2 { ec2, snapshot } => (ec2.clone(), snapshot.clone()),
+                SourceSettings::File(_) => (Ec2Settings::default(), None),
+            };
+            let flags = &args.source.ec2;
+            settings.source = SourceSettings::Ec2 {
+                ec2: flags.apply_to(ec2).map_err(SettingsError::Flag)?,
+                snapshot: flags
+                    .apply_snapshot(snapshot)
+                    .map_err(SettingsError::Flag)?,
+            };
+        }
+        if let SourceSettings::Ec2 { ec2, .. } = &mut settings.source
+            && args.identity.no_imds
+        {
+            ec2.region_from_imds = false;
+        }
+        if args.identity.self_id.is_some() || args.config.is_none() {
+            settings.own = args.identity.choice(&settings.source)?;
+        } else if settings.own == SelfChoice::FromImds && !settings.source.imds_allowed() {
+            settings.own = SelfChoice::Nobody;
+        }
+        if let Some(every) = args.refresh {
+            settings.refresh = Refresh::every(every);
+        }
+        if let Some(plugin) = &args.plugin {
+            settings.plugin = plugin.clone();
+        }
+        if let Some(value) = &args.plugin_config {
+            settings.plugin_settings = PluginSettings::from_flag(value)?;
+            settings.plugin_settings.load()?;
+        }
+        settings.limits = args
+            .limits
+            .apply_to(settings.limits)
+            .map_err(SettingsError::Flag)?;
+        if let Some(path) = &args.output {
+            settings.sinks.push(SinkConfig::File {
+                path: path.clone(),
+                format: super::Format::Json,
+            });
+        }
+        if let Some(listen) = args.listen {
+            settings.listen = Some(listen);
+        }
+        normalise_watched_paths(&mut settings);
+        Ok(settings)
+    }
+}
+
+/// The files the daemon watches, as [`paths::normalised`]: a `..` in a
+/// path would otherwise hide a symlink swap from the watcher, and the
+/// membership document shows the plugin's path as watched.
+fn normalise_watched_paths(settings: &mut WatchSettings) {
+    settings.plugin = paths::normalised(&settings.plugin);
+    if let PluginSettings::File(path) = &mut settings.plugin_settings {
+        *path = paths::normalised(path);
+    }
+    if let SourceSettings::File(path) = &mut settings.source {
+        *path = paths::normalised(path);
+    }
+    if let Some(path) = &mut settings.config_path {
+        *path = paths::normalised(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::time::Duration;
+
+    const EC2_SOURCE: &str = r#"
+[source]
+kind = "ec2"
+regions = ["us-east-1", "eu-west-1"]
+filters = ["Name=instance-state-name,Values=running"]
+page_size = 100
+connect_timeout = "1s"
+max_attempts = 3
+
+[policy]
+plugin = "p.wasm"
+time_limit = "500ms"
+memory_limit_mib = 32
+"#;
+
+    const FILE_SOURCE: &str = "[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
+                             [policy]\nplugin = \"p.wasm\"\n";
+
+    /// What `rollcall watch [--config FILE] FLAGS` runs with, `config` being
+    /// the text of FILE: through [`WatchSettings::from_flags`], the one place where the
+    /// flags meet the file.
+    fn watch(config: Option<&str>, flags: &[&str]) -> Result<WatchSettings, SettingsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rollcall.toml");
+        let mut args = vec!["rollcall", "watch"];
+        if let Some(text) = config {
+            std::fs::write(&path, text).unwrap();
+            args.extend(["--config", path.to_str().unwrap()]);
+        }
+        args.extend(flags);
+        let Command::Watch(args) = Cli::try_parse_from(args).unwrap().command else {
+            unreachable!("a watch command")
+        };
+        WatchSettings::from_flags(&args)
+    }
+
+    fn ec2(settings: &WatchSettings) -> &Ec2Settings {
+        match &settings.source {
+            SourceSettings::Ec2 { ec2, .. } => ec2,
+            SourceSettings::File(path) => panic!("the file {}, not EC2", path.display()),
+        }
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_which_beats_the_default() {
+        let settings = watch(
+            Some(EC2_SOURCE),
+            &[
+                "--region",
+                "ap-south-1",
+                "--filter",
+                "Name=tag:env,Values=prod",
+                "--page-size",
+                "50",
+                "--attempt-timeout",
+                "5s",
+                "--policy-memory-limit",
+                "16",
+            ],
+        )
+        .unwrap();
+        let source = ec2(&settings);
+        let defaults = Ec2Settings::default();
+        assert_eq!(source.regions, ["ap-south-1"]);
+        assert_eq!(source.filters.len(), 1, "replaced, not added to");
+        assert_eq!(source.filters[0].name, "tag:env");
+        assert_eq!(source.page_size, 50);
+        assert_eq!(source.attempt_timeout, Duration::from_secs(5));
+        assert_eq!(source.connect_timeout, Duration::from_secs(1));
+        assert_eq!(source.max_attempts, 3);
+        assert_eq!(source.fetch_timeout, defaults.fetch_timeout);
+        assert_eq!(source.profile, None);
+        assert!(source.region_from_imds);
+        assert_eq!(settings.limits.time, Duration::from_millis(500));
+        assert_eq!(settings.limits.memory_bytes, 16 << 20);
+
+        let unchanged = watch(Some(EC2_SOURCE), &[]).unwrap();
+        assert_eq!(ec2(&unchanged).regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(ec2(&unchanged).page_size, 100);
+        assert_eq!(ec2(&unchanged).attempt_timeout, defaults.attempt_timeout);
+        assert_eq!(unchanged.limits.memory_bytes, 32 << 20);
+    }
+
+    #[test]
+    fn without_a_file_the_flags_go_onto_the_defaults() {
+        let settings = watch(None, &["--plugin", "p.wasm", "--max-attempts", "2"]).unwrap();
+        assert_eq!(
+            ec2(&settings),
+            &Ec2Settings {
+                max_attempts: 2,
+                ..Ec2Settings::default()
+            }
+        );
+        assert_eq!(settings.limits, PolicyLimits::default());
+        assert_eq!(settings.own, SelfChoice::FromImds);
+    }
+
+    #[test]
+    fn flags_choose_the_source_over_the_file() {
+        // An EC2 flag turns a file source into EC2, on the defaults.
+        let settings = watch(Some(FILE_SOURCE), &["--regions", "a,b"]).unwrap();
+        assert_eq!(
+            ec2(&settings),
+            &Ec2Settings {
+                regions: vec!["a".into(), "b".into()],
+                ..Ec2Settings::default()
+            }
+        );
+        // Without one, the file's source stays.
+        let settings = watch(Some(FILE_SOURCE), &[]).unwrap();
+        assert!(
+            matches!(settings.source, SourceSettings::File(path) if path.ends_with("fleet.json"))
+        );
+        // --inventory replaces the file's EC2 source.
+        let settings = watch(Some(EC2_SOURCE), &["--inventory", "other.json"]).unwrap();
+        assert!(
+            matches!(settings.source, SourceSettings::File(path) if path.ends_with("other.json"))
+        );
+    }
+
+    #[test]
+    fn no_imds_beats_the_file_and_imds_false_stays() {
+        let settings = watch(Some(EC2_SOURCE), &["--no-imds"]).unwrap();
+        assert!(!ec2(&settings).region_from_imds);
+        assert_eq!(settings.own, SelfChoice::Nobody);
+        let file = EC2_SOURCE.replace("max_attempts = 3", "max_attempts = 3\nimds = false");
+        let settings = watch(Some(&file), &["--page-size", "50"]).unwrap();
+        assert!(!ec2(&settings).region_from_imds);
+        assert_eq!(settings.own, SelfChoice::Nobody);
+        assert_eq!(
+            watch(Some(EC2_SOURCE), &[]).unwrap().own,
+            SelfChoice::FromImds
+        );
+    }
+
+    #[test]
+    fn the_file_is_checked_whole_before_the_flags_apply() {
+        let file = EC2_SOURCE.replace("time_limit = \"500ms\"", "time_limit = \"1h\"");
+        let err = watch(Some(&file), &["--policy-time-limit", "1s"]).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "rollcall.toml: policy.time_limit = 1h is out of range: it must be from 10ms to 5m"
+            ),
+            "{err}"
+        );
+    }
+}
