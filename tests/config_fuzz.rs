@@ -9,7 +9,7 @@ mod common;
 use clap::Parser;
 use common::{rollcall_in, workspace};
 use rollcall::cli::{Cli, Command};
-use rollcall::commands::watch_settings;
+use rollcall::settings::WatchSettings;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -117,7 +117,9 @@ fn settings_from(path: &Path) -> Result<(), String> {
     let Command::Watch(args) = cli.command else {
         unreachable!("a watch command")
     };
-    watch_settings(&args).map(drop).map_err(|err| err.0)
+    WatchSettings::from_flags(&args)
+        .map(drop)
+        .map_err(|err| err.to_string())
 }
 
 fn mutate(original: &str, rng: &mut fastrand::Rng) -> String {

@@ -430,7 +430,7 @@ fn written_by_cloud_init(user_data: &str, path: &str) -> String {
 
 #[test]
 fn the_user_data_configures_what_the_image_installed() {
-    use rollcall::config::{Config, SinkConfig, SourceSettings};
+    use rollcall::settings::{Config, SinkConfig, SourceSettings, WatchSettings};
     let packaging = workspace().join("packaging");
     let user_data = std::fs::read_to_string(packaging.join("cloud-init/user-data.yaml")).unwrap();
     assert!(user_data.starts_with("#cloud-config\n"));
@@ -444,9 +444,9 @@ fn the_user_data_configures_what_the_image_installed() {
     assert!(daemon.contains(&format!("--config {}", path.display())));
     let text = written_by_cloud_init(&user_data, "/etc/rollcall/rollcall.toml");
     let settings = Config::parse(path, &text)
-        .and_then(|config| config.settings(path))
-        .unwrap_or_else(|err| panic!("{}: {text}", err.0));
-    assert!(matches!(settings.source, SourceSettings::Ec2(_)));
+        .and_then(|config| WatchSettings::from_file(&config, path))
+        .unwrap_or_else(|err| panic!("{err}: {text}"));
+    assert!(matches!(settings.source, SourceSettings::Ec2 { .. }));
     let plugin = settings.plugin.to_str().unwrap();
     assert_eq!(plugin, "/usr/local/lib/rollcall/policy.wasm");
     assert!(install.contains(plugin) && boot.contains(plugin));

@@ -30,7 +30,8 @@ mod summary;
 
 use criterion::{BenchmarkId, Criterion};
 use rollcall::inventory::{Instance, parse_describe_instances};
-use rollcall::policy::{Policy, PolicyEngine, PolicyLimits, interface_state, question};
+use rollcall::policy::{Policy, PolicyEngine, interface_state, question};
+use rollcall::settings::PolicyLimits;
 use rollcall_policy_sdk as sdk;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
