@@ -34,9 +34,8 @@ mod summary;
 
 use measure::median;
 use rollcall::inventory::{Instance, parse_describe_instances};
-use rollcall::policy::{
-    CompiledCache, Decision, PolicyEngine, PolicyError, PolicyLimits, WasmPolicy, evaluate,
-};
+use rollcall::policy::{CompiledCache, Decision, PolicyEngine, PolicyError, WasmPolicy, evaluate};
+use rollcall::settings::PolicyLimits;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

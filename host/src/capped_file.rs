@@ -3,8 +3,7 @@
 //! its size, a stream is read to one byte past the cap and refused there
 //! (through `bounded_read`, whose buffers never hold more than that).
 
-use crate::bounded_read::{Capped, read_within};
-use crate::inventory::size_text;
+use crate::bounded_read::{Capped, read_within, size_text};
 use std::fs::File;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;

@@ -194,15 +194,3 @@ pub trait InventorySource: Send + Sync {
     /// The whole fleet, or an error: never a part of it.
     async fn fetch(&self) -> Result<Inventory, SourceError>;
 }
-
-/// A byte count for messages: `1 GiB`, `64 MiB`, else `N bytes`.
-pub(crate) fn size_text(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    const GIB: u64 = 1 << 30;
-    match bytes {
-        0 => "0 bytes".to_owned(),
-        _ if bytes.is_multiple_of(GIB) => format!("{} GiB", bytes / GIB),
-        _ if bytes.is_multiple_of(MIB) => format!("{} MiB", bytes / MIB),
-        _ => format!("{bytes} bytes"),
-    }
-}

@@ -32,7 +32,7 @@ const ROOT: &str = "DescribeInstancesResponse";
 /// Why a DescribeInstances response was not taken as a page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PageFault {
-    #[error("the response is larger than the {} a page may be ({})", super::size_text(*limit),
+    #[error("the response is larger than the {} a page may be ({})", crate::bounded_read::size_text(*limit),
         match declared {
             Some(length) => format!("Content-Length: {length}"),
             None => "rollcall stopped reading there".to_owned(),

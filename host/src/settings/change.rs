@@ -1,8 +1,7 @@
 //! The change guard's settings: how much of the fleet a new policy may
 //! drop (`max_change`), the one change let through regardless
 //! (`accept_change`), and how long the largest answer served counts
-//! (`change_window`). What the guard does with them is
-//! [`crate::daemon::guard`]'s.
+//! (`change_window`). The daemon's change guard judges reloads with them.
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Unexpected, Visitor};

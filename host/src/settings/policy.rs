@@ -18,8 +18,7 @@ pub struct PolicyLimits {
     pub time: Duration,
     /// Linear memory one plugin instance may grow to, all its memories
     /// together, in bytes, before the allowance for the fleet
-    /// ([`MEMORY_PER_INSTANCE`](crate::policy::limits::MEMORY_PER_INSTANCE)
-    /// per instance).
+    /// (a fixed allowance per instance, which the policy runtime adds).
     pub memory_bytes: usize,
 }
 

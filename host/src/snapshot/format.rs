@@ -92,7 +92,7 @@ pub enum Unusable {
     Scope { found: Scope, wanted: Scope },
     #[error("it is not a rollcall snapshot: {0}")]
     Corrupt(String),
-    #[error("it is larger than {}, the most a snapshot may be", crate::inventory::size_text(*.limit))]
+    #[error("it is larger than {}, the most a snapshot may be", crate::bounded_read::size_text(*.limit))]
     TooLarge { limit: u64 },
     #[error("its listing time, {listed_at_ms} ms after 1970, is not a time this node can hold")]
     ListingTime { listed_at_ms: u64 },
