@@ -1,5 +1,6 @@
-//! Writing an output file (`--output`, file sinks, `plugin test --update`)
-//! the way `cp` and `install` would, without readers ever seeing a part.
+//! Writing an output file (`--output`, file sinks, `plugin test --update`,
+//! the compiled-policy cache's entries) the way `cp` and `install` would,
+//! without readers ever seeing a part.
 //!
 //! - A regular file, or a missing path, is replaced: a temporary file in the
 //!   same directory, fsync, rename. A new file is mode 0666 less the umask;
@@ -24,19 +25,27 @@ const NEW_FILE_MODE: u32 = 0o666;
 /// Writes `bytes` to `path`: see the module's documentation for what each
 /// kind of path gets.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_parts_atomically(path, &[bytes])
+}
+
+/// Writes `parts`, one after the other, to `path` as [`write_atomically`]
+/// writes one slice: for a header and a large body that are not joined in
+/// memory first.
+pub fn write_parts_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+    let write_all = |out: &mut dyn Write| parts.iter().try_for_each(|part| out.write_all(part));
     match target(path)? {
-        Target::Replace { path, existing } => replace(&path, existing.as_ref(), bytes),
+        Target::Replace { path, existing } => replace(&path, existing.as_ref(), write_all),
         Target::Through(Stream::Device | Stream::Fifo) => OpenOptions::new()
             .write(true)
             .open(path)
-            .and_then(|mut file| file.write_all(bytes)),
+            .and_then(|mut file| write_all(&mut file)),
         Target::Through(Stream::Socket) => std::os::unix::net::UnixStream::connect(path)
-            .and_then(|mut socket| socket.write_all(bytes)),
+            .and_then(|mut socket| write_all(&mut socket)),
         Target::Through(Stream::Stdout) => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(bytes).and_then(|()| stdout.flush())
+            write_all(&mut stdout).and_then(|()| stdout.flush())
         }
-        Target::Through(Stream::Stderr) => std::io::stderr().lock().write_all(bytes),
+        Target::Through(Stream::Stderr) => write_all(&mut std::io::stderr().lock()),
     }
 }
 
@@ -185,9 +194,13 @@ fn directory_of(path: &Path) -> &Path {
     }
 }
 
-/// A temporary file beside `path` renamed over it, with the mode (and, if
-/// rollcall may set it, the owner) of `existing`.
-fn replace(path: &Path, existing: Option<&Metadata>, bytes: &[u8]) -> std::io::Result<()> {
+/// A temporary file beside `path`, filled by `write_all`, renamed over it,
+/// with the mode (and, if rollcall may set it, the owner) of `existing`.
+fn replace(
+    path: &Path,
+    existing: Option<&Metadata>,
+    write_all: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mode = existing.map_or(NEW_FILE_MODE, |existing| existing.mode() & 0o777);
     // The kernel applies the umask to the mode a file is created with.
     let file = tempfile::Builder::new()
@@ -211,7 +224,7 @@ fn replace(path: &Path, existing: Option<&Metadata>, bytes: &[u8]) -> std::io::R
             .set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
     let mut file = file;
-    file.write_all(bytes)?;
+    write_all(&mut file)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|err| err.error)?;
     Ok(())

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from rollcall_policy import Answer, Fleet, Instance, Member, SecurityGroup
-from rollcall_policy import share_a_cluster, shared_clusters
+from rollcall_policy import quote, share_a_cluster, shared_clusters
 
 from settings import Settings
 
@@ -103,32 +103,10 @@ def _missing_tag(settings: Settings, instance: Instance) -> Optional[str]:
             return f"it lacks the tag {key}, which require_tags requires"
         if wanted != "*" and value != wanted:
             return (
-                f"its tag {key} is {_quoted(value)}, "
-                f"and require_tags requires {_quoted(wanted)}"
+                f"its tag {key} is {quote(value)}, "
+                f"and require_tags requires {quote(wanted)}"
             )
     return None
-
-
-def _quoted(text: str) -> str:
-    """``text`` quoted as Rust's ``{:?}`` quotes it, so that both policies
-    give the same reasons."""
-    escaped = []
-    for char in text:
-        if char in "\"\\":
-            escaped.append("\\" + char)
-        elif char == "\n":
-            escaped.append("\\n")
-        elif char == "\t":
-            escaped.append("\\t")
-        elif char == "\r":
-            escaped.append("\\r")
-        elif char == "\0":
-            escaped.append("\\0")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{{{ord(char):x}}}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
 
 
 def _is(group: SecurityGroup, named: str) -> bool:

@@ -15,6 +15,10 @@ ensure_debian_package() { # COMMAND PACKAGE
 # The static target: Rust's musl target, and a C compiler for musl (aws-lc-sys
 # is C).
 readonly MUSL_TARGET=x86_64-unknown-linux-musl
+# How scripts/test builds the workspace and scripts/example builds rollcall:
+# one set of flags, so that one build serves both (another profile or target
+# rebuilds every dependency).
+readonly MUSL_DIST_FLAGS=(--locked --profile dist --target "$MUSL_TARGET")
 ensure_musl_target() {
     rustup target add "$MUSL_TARGET" >/dev/null
     ensure_debian_package musl-gcc musl-tools

@@ -1,6 +1,10 @@
-//! What the daemon knows right now: the last good answer, and what failed
-//! since. Published through a `tokio::sync::watch` channel; the HTTP server
-//! and the sinks only read it.
+//! The daemon's state as its readers see it: the last good answer and what
+//! it was decided from, when a refresh last succeeded, the latest refresh,
+//! reload and sink failures, and from these whether the daemon is healthy.
+//! Shared through a `tokio::sync::watch` channel: the service loop writes
+//! it, the sink publisher writes the sink failures; the HTTP server
+//! (`/v1/membership`, `/v1/explain`, `/healthz`) and the systemd status line
+//! read it.
 
 use crate::inventory::Inventory;
 use crate::membership::Membership;

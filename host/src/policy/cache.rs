@@ -8,10 +8,10 @@
 //! trusted code. Anything else (another wasmtime, another configuration, a
 //! corrupt or foreign file) falls back to compiling.
 
+use crate::atomic_file::write_parts_atomically;
 use crate::settings::CacheArgs;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
@@ -121,12 +121,8 @@ impl CompiledCache {
         let _ = std::fs::set_permissions(&self.directory, std::fs::Permissions::from_mode(0o700));
         self.trusted()?;
         let path = self.entry_path(engine, sha256);
-        let mut file = tempfile::NamedTempFile::new_in(&self.directory).map_err(failed)?;
-        file.write_all(&header(sha256, &compatibility(engine)))
-            .map_err(failed)?;
-        file.write_all(code).map_err(failed)?;
-        file.as_file().sync_all().map_err(failed)?;
-        file.persist(&path).map_err(|err| failed(err.error))?;
+        let header = header(sha256, &compatibility(engine));
+        write_parts_atomically(&path, &[&header, code]).map_err(failed)?;
         Ok(path)
     }
 
@@ -202,5 +198,28 @@ mod tests {
         assert_eq!(header_checked(&bytes, "abd", "0011"), None);
         assert_eq!(header_checked(&bytes, "abc", "0012"), None);
         assert_eq!(header_checked(b"\x7fELF....", "abc", "0011"), None);
+    }
+
+    #[test]
+    fn an_entry_is_the_header_then_the_code_and_nothing_else_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompiledCache::new(dir.path().join("cache"));
+        let engine = Engine::default();
+        let entry = cache.store_compiled(&engine, "abc", b"CODE").unwrap();
+        assert_eq!(entry, cache.entry_path(&engine, "abc"));
+        let bytes = std::fs::read(&entry).unwrap();
+        let compatibility = compatibility(&engine);
+        assert_eq!(
+            header_checked(&bytes, "abc", &compatibility),
+            Some(&b"CODE"[..])
+        );
+        cache.store_compiled(&engine, "abc", b"CODE2").unwrap();
+        let bytes = std::fs::read(&entry).unwrap();
+        assert_eq!(
+            header_checked(&bytes, "abc", &compatibility),
+            Some(&b"CODE2"[..])
+        );
+        let names: Vec<_> = std::fs::read_dir(cache.directory()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     }
 }

@@ -191,10 +191,6 @@ const JS: &[File] = &[
         include_str!("../../../plugins/sdk-js/src/policy.js"),
     ),
     file(
-        "sdk/js/src/quote.js",
-        include_str!("../../../plugins/sdk-js/src/quote.js"),
-    ),
-    file(
         "sdk/js/src/records.js",
         include_str!("../../../plugins/sdk-js/src/records.js"),
     ),

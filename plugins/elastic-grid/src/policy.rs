@@ -17,7 +17,7 @@
 
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
-    Answer, ClusterId, Fleet, Instance, Member, RoleId, SecurityGroup, share_a_cluster,
+    Answer, ClusterId, Fleet, Instance, Member, RoleId, SecurityGroup, quote, share_a_cluster,
     shared_clusters,
 };
 
@@ -138,7 +138,9 @@ fn missing_tag(settings: &Settings, instance: Instance<'_>) -> Option<String> {
                 "it lacks the tag {key}, which require_tags requires"
             )),
             Some(value) if wanted != "*" && value != wanted => Some(format!(
-                "its tag {key} is {value:?}, and require_tags requires {wanted:?}"
+                "its tag {key} is {}, and require_tags requires {}",
+                quote(value),
+                quote(wanted)
             )),
             Some(_) => None,
         })

@@ -303,6 +303,14 @@ pub fn share_a_cluster(ours: &[ClusterId], theirs: &[ClusterId]) -> bool {
     (ours.is_empty() && theirs.is_empty()) || ours.iter().any(|cluster| theirs.contains(cluster))
 }
 
+/// `text` quoted as a JSON string (`"green"`, `"a \"b\""`): how a reason
+/// quotes a value (a tag's, a setting's), the same in every SDK so that a
+/// policy's reasons read the same in Rust, Python and JavaScript.
+pub fn quote(text: &str) -> String {
+    // Into a `String`, a `str` always serializes; the fallback is never taken.
+    serde_json::to_string(text).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

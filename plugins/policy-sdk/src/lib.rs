@@ -38,7 +38,8 @@
 //! re-exports below, not the module); `fleet` reads the fleet's columns as
 //! typed instances, `records` builds a fleet from plain records for native
 //! tests, `answer` builds the decision and the notes `rollcall explain`
-//! shows, `address` picks the address peers use, `settings` reads a
+//! shows ([`quote`] quotes values in them as JSON, as every SDK does),
+//! `address` picks the address peers use, `settings` reads a
 //! policy's settings, `policy` runs a [`Policy`] for the host, `panic` sends
 //! a panic's message to the host's log.
 
@@ -70,7 +71,7 @@ pub mod bindings {
 
 pub use address::AddressKind;
 pub use answer::{
-    Address, Answer, ClusterId, Member, NoteTopic, Resolved, ResolvedMember, RoleId,
+    Address, Answer, ClusterId, Member, NoteTopic, Resolved, ResolvedMember, RoleId, quote,
     share_a_cluster, shared_clusters,
 };
 pub use bindings::rollcall::policy::host::log;

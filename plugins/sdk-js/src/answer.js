@@ -225,6 +225,15 @@ export class Answer {
   }
 }
 
+/**
+ * `text` quoted as a JSON string (`"green"`, `"a \"b\""`): how a reason
+ * quotes a value (a tag's, a setting's), the same in every SDK so that a
+ * policy's reasons read the same in Rust, Python and JavaScript.
+ */
+export function quote(text) {
+  return JSON.stringify(text);
+}
+
 /** The clusters of `ours` that `theirs` has too, in the order of `ours`. */
 export function sharedClusters(ours, theirs) {
   return Array.from(ours).filter((cluster) => theirs.includes(cluster));

@@ -24,9 +24,10 @@
  * Layout: `text` reads the fleet's strings (UTF-8 byte offsets into a JS
  * string), `fleet` reads the columns as typed instances, `records` builds a
  * fleet from plain records for native tests, `answer` builds the decision
- * and the notes `rollcall explain` shows, `address` picks the address peers
- * use, `order` sorts names and `quote` quotes them as Rust does, `settings` reads a policy's
- * settings, `host` is the host's `log`, `policy` runs a policy for the host.
+ * and the notes `rollcall explain` shows (`quote` quotes values in them as
+ * JSON, as every SDK does), `address` picks the address peers use, `order`
+ * sorts names as Rust does, `settings` reads a policy's settings, `host` is
+ * the host's `log`, `policy` runs a policy for the host.
  * `componentize.js` (not exported here) builds a plugin into a component.
  *
  * This module imports the host (`rollcall:policy/host@0.2.0`); a policy's

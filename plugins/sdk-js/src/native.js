@@ -4,9 +4,8 @@
  */
 
 export { AddressKind, otherAddress } from "./address.js";
-export { Answer, shareACluster, sharedClusters } from "./answer.js";
+export { Answer, quote, shareACluster, sharedClusters } from "./answer.js";
 export { Fleet, Instance } from "./fleet.js";
 export { compareText } from "./order.js";
-export { quote } from "./quote.js";
 export { resolveRecords, columnsOf } from "./records.js";
 export { describeJson, parseSettings, readSettings, Setting } from "./settings.js";

@@ -23,12 +23,12 @@ componentize-py builds::
 
 Layout: ``fleet`` reads the fleet's columns as typed instances, ``records``
 builds a fleet from plain records for native tests, ``answer`` builds the
-decision and the notes ``rollcall explain`` shows, ``address`` picks the
-address peers use, ``settings`` reads a policy's settings, ``world`` runs a
-policy for the host."""
+decision and the notes ``rollcall explain`` shows (``quote`` quotes values in
+them as JSON, as every SDK does), ``address`` picks the address peers use,
+``settings`` reads a policy's settings, ``world`` runs a policy for the host."""
 
 from .address import AddressKind
-from .answer import Answer, Member, Note, share_a_cluster, shared_clusters
+from .answer import Answer, Member, Note, quote, share_a_cluster, shared_clusters
 from .fleet import STATES, Fleet, Instance, SecurityGroup
 from .records import InstanceRecord, fleet_from_records, resolve_records
 from .settings import PolicyError, read_settings
@@ -48,6 +48,7 @@ __all__ = [
     "export_policy",
     "fleet_from_records",
     "log",
+    "quote",
     "read_settings",
     "resolve_records",
     "share_a_cluster",

@@ -3,6 +3,7 @@ the operator asks ``rollcall explain``, the reasons."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Union
 
@@ -193,6 +194,13 @@ class Answer:
 
 def _text(text: Text) -> str:
     return text() if callable(text) else text
+
+
+def quote(text: str) -> str:
+    """``text`` quoted as a JSON string (``"green"``, ``"a \\"b\\""``): how a
+    reason quotes a value (a tag's, a setting's), the same in every SDK so
+    that a policy's reasons read the same in Rust, Python and JavaScript."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def share_a_cluster(ours: Iterable[int], theirs: Iterable[int]) -> bool:

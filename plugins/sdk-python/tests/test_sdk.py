@@ -3,7 +3,9 @@ accessors, the answer's interning and notes, addresses and settings."""
 
 import contextlib
 import io
+import json
 import unittest
+from pathlib import Path
 
 from rollcall_policy import (
     AddressKind,
@@ -13,6 +15,7 @@ from rollcall_policy import (
     PolicyError,
     export_policy,
     fleet_from_records,
+    quote,
     read_settings,
     share_a_cluster,
     shared_clusters,
@@ -193,6 +196,14 @@ class AnswerTest(unittest.TestCase):
         self.assertFalse(share_a_cluster([], [1]))
         self.assertTrue(share_a_cluster([1, 2], [2]))
         self.assertEqual(shared_clusters([3, 1, 2], [2, 3]), [3, 2])
+
+    def test_strings_are_quoted_as_the_fixture_shared_with_rust_and_javascript_says(self):
+        fixture = Path(__file__).parents[3] / "tests" / "fixtures" / "quoted.json"
+        cases = json.loads(fixture.read_text(encoding="utf-8"))
+        self.assertTrue(cases)
+        for case in cases:
+            with self.subTest(case["why"]):
+                self.assertEqual(quote(case["text"]), case["quoted"])
 
 
 class AddressTest(unittest.TestCase):

@@ -15,7 +15,7 @@
 
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
-    Answer, ClusterId, Fleet, Instance, Member, share_a_cluster, shared_clusters,
+    Answer, ClusterId, Fleet, Instance, Member, quote, share_a_cluster, shared_clusters,
 };
 use std::collections::HashMap;
 
@@ -190,7 +190,7 @@ fn no_role(settings: &Settings, instance: Instance<'_>) -> String {
     match instance.tag(key) {
         None => format!("no role: it has no tag {key}"),
         Some("") => format!("no role: its tag {key} is empty"),
-        Some(value) => format!("no role: its tag {key} is blank ({value:?})"),
+        Some(value) => format!("no role: its tag {key} is blank ({})", quote(value)),
     }
 }
 
@@ -214,7 +214,10 @@ fn explain_member(
     answer.note(instance, || match instance.tag(key) {
         None => format!("no clusters: it has no tag {key}"),
         Some(value) if clusters.is_empty() => {
-            format!("no clusters: its tag {key} is {value:?}, which names none")
+            format!(
+                "no clusters: its tag {key} is {}, which names none",
+                quote(value)
+            )
         }
         Some(value) => format!("clusters {names}: from tag {}", tag_text(key, value)),
     });
@@ -286,7 +289,7 @@ fn registers_with_entry(settings: &Settings, role: &str) -> String {
 /// `key=value`, the value quoted when it is empty or has spaces to trim.
 fn tag_text(key: &str, value: &str) -> String {
     if value.is_empty() || value.trim() != value {
-        format!("{key}={value:?}")
+        format!("{key}={}", quote(value))
     } else {
         format!("{key}={value}")
     }
