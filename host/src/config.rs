@@ -11,7 +11,6 @@ use crate::output::Format;
 use crate::overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides, checked};
 use crate::policy::{PolicyError, PolicyLimits};
 use crate::ranges;
-use crate::sink::Callback;
 use crate::toml_settings::TomlSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -109,10 +108,6 @@ pub enum SinkConfig {
     },
     /// Change events as JSON lines on stdout.
     Stdout {},
-    /// A function of the program that embeds rollcall ([`crate::watch`]);
-    /// never written in a file.
-    #[serde(skip)]
-    Callback(Callback),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

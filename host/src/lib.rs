@@ -115,7 +115,8 @@ mod toml_settings;
 mod wait;
 
 pub use changes::{ChangeEvent, ChangeKind};
-pub use embedded::{WatchError, open_ec2, watch};
+pub use daemon::WatchError;
+pub use embedded::{open_ec2, watch};
 pub use inventory::{
     Ec2Settings, FileSource, Filter, Instance, Inventory, InventorySource, SecurityGroup,
     SnapshotNote, SourceError, Tag,
