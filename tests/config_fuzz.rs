@@ -8,7 +8,7 @@ mod common;
 
 use clap::Parser;
 use common::{rollcall_in, workspace};
-use rollcall::cli::{Cli, Command};
+use rollcall::cli::flags::{Cli, Command};
 use rollcall::commands::watch_settings;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

@@ -17,8 +17,7 @@ pub use describe::{ParseError, parse_describe_instances, write_describe_instance
 pub use ec2::{Ec2Settings, Ec2Source};
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use filter::Filter;
-pub use ids::{IdProblem, check_ids};
-pub use page_guard::MAX_PAGE_BYTES;
+pub use ids::check_ids;
 pub(crate) use page_guard::printable;
 
 use std::time::SystemTime;

@@ -17,13 +17,13 @@ mod wasm;
 mod world;
 
 pub use cache::CompiledCache;
-pub use check::PluginReport;
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub use limits::PolicyLimits;
 pub(crate) use wasm::read_plugin_file;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
-pub use world::INTERFACE;
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;
 

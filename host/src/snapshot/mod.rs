@@ -16,13 +16,16 @@ pub mod s3;
 pub mod source;
 pub mod store;
 
+pub use coordinator::{Mode, Tally};
+#[cfg(feature = "internals")]
 pub use coordinator::{
-    Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin,
-    SharedDecoding, Tally,
+    Clock, Coordination, Coordinator, ListFailure, Lister, Listing, SharedDecoding,
 };
-pub use format::{Scope, Snapshot, Unusable};
-pub use s3::{Deadlines, S3Location};
-pub use source::{Sharing, SnapshotSource, open};
+#[cfg(feature = "internals")]
+pub use format::{Scope, Snapshot};
+pub use s3::S3Location;
+pub use source::{Sharing, open};
+#[cfg(feature = "internals")]
 pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};
 
 use crate::daemon::guard::MaxChange;
@@ -68,6 +71,7 @@ pub struct SnapshotSettings {
     /// The share of the fleet served a new snapshot may remove before it
     /// needs confirming (default 50%).
     pub max_shrink: MaxChange,
+    /// Whether this node may write the snapshot.
     pub write: SnapshotWrite,
 }
 
