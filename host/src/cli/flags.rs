@@ -1,5 +1,9 @@
 //! Command-line flags, and what they mean as settings.
 
+use crate::commands::{
+    EXIT_CASE_FAILED, EXIT_DIFFERENT, EXIT_INTERNAL, EXIT_OK, EXIT_POLICY, EXIT_SOURCE, EXIT_UNMET,
+    EXIT_USAGE,
+};
 use crate::identity::SelfChoice;
 use crate::inventory::Ec2Settings;
 use crate::output::Format;
@@ -11,67 +15,84 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  done
-  2  bad usage or input: flags, configuration, inventory file, plugin settings, unknown --self
-  3  the policy failed: would not load, trapped, returned an error or an invalid answer
-  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
-     denied, or the instance metadata service did not say which instance this is";
+/// Which `--help` explains an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Help {
+    Rollcall,
+    Resolve,
+    Explain,
+    Inventory,
+    Watch,
+    Check,
+    Diff,
+    Test,
+    Compile,
+}
 
-const RESOLVE_EXIT_CODES: &str = "\
-Exit codes:
-  0  resolved: the answer is on stdout (or in --output)
-  2  bad usage or input: flags, inventory file, plugin settings, unknown --self, or
-     --output cannot be written
-  3  the policy failed: would not load, trapped, returned an error or an invalid answer
-  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
-     denied, or the instance metadata service did not say which instance this is
-     (with --wait-for: the last failure, when no answer came before the time was up)
-  5  --wait-for: the time was up before the answer met every condition; the last
-     answer is printed all the same, and stderr says what it lacked";
+/// Every exit status, as each command's `--help` explains it, in the order
+/// it lists them; a meaning's later lines are indented under its first.
+/// [`EXIT_INTERNAL`] ([`INTERNAL_FAILURE`]) ends every list.
+const EXIT_STATUSES: &[(Help, u8, &str)] = &[
+    (Help::Rollcall, EXIT_OK, "done"),
+    (Help::Rollcall, EXIT_USAGE, "bad usage or input: flags, configuration, inventory file, plugin settings, unknown --self"),
+    (Help::Rollcall, EXIT_POLICY, POLICY_FAILED),
+    (Help::Rollcall, EXIT_SOURCE, SOURCE_FAILED),
+    (Help::Resolve, EXIT_OK, "resolved: the answer is on stdout (or in --output)"),
+    (Help::Resolve, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self, or\n--output cannot be written"),
+    (Help::Resolve, EXIT_POLICY, POLICY_FAILED),
+    (Help::Resolve, EXIT_SOURCE, "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied, or the instance metadata service did not say which instance this is\n(with --wait-for: the last failure, when no answer came before the time was up)"),
+    (Help::Resolve, EXIT_UNMET, "--wait-for: the time was up before the answer met every condition; the last\nanswer is printed all the same, and stderr says what it lacked"),
+    (Help::Explain, EXIT_OK, "explained: the explanation is on stdout"),
+    (Help::Explain, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self or\n--instance"),
+    (Help::Explain, EXIT_POLICY, POLICY_FAILED),
+    (Help::Explain, EXIT_SOURCE, SOURCE_FAILED),
+    (Help::Inventory, EXIT_OK, "recorded: the document is on stdout or in --output"),
+    (Help::Inventory, EXIT_USAGE, "bad usage: flags, or --output cannot be written"),
+    (Help::Inventory, EXIT_SOURCE, "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied"),
+    (Help::Watch, EXIT_OK, "stopped by SIGTERM or SIGINT; HTTP requests in flight get 5s, then their\nconnections are closed, and work abandoned (a blocked file read) 2s more"),
+    (Help::Watch, EXIT_USAGE, "bad usage or configuration at start: flags, configuration file, plugin settings"),
+    (Help::Watch, EXIT_POLICY, "the policy did not load at start (later reloads that fail roll back instead)"),
+    (Help::Watch, EXIT_SOURCE, "the inventory source could not be set up at start (an unreachable EC2 is not an\nerror: the daemon starts and retries)"),
+    (Help::Check, EXIT_OK, "accepted: this rollcall runs the plugin"),
+    (Help::Check, EXIT_USAGE, "bad usage: the plugin file is missing or unreadable"),
+    (Help::Check, EXIT_POLICY, "refused: not a WebAssembly component, built for another version of\nrollcall:policy, or importing what rollcall does not provide (the report\nsays which)"),
+    (Help::Diff, EXIT_OK, "both policies decide the same"),
+    (Help::Diff, EXIT_DIFFERENT, "they differ: the changes are on stdout, a summary on stderr"),
+    (Help::Diff, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self"),
+    (Help::Diff, EXIT_POLICY, "a policy failed: would not load, trapped, returned an error or an invalid answer"),
+    (Help::Test, EXIT_OK, "every case passed (or, with --update, the files were rewritten)"),
+    (Help::Test, EXIT_CASE_FAILED, "a case failed: one line per difference, then `N passed, M failed`"),
+    (Help::Test, EXIT_USAGE, "bad usage or input: a malformed cases file (file:line), a missing\ninventory, an unknown self"),
+    (Help::Test, EXIT_POLICY, "the plugin would not load"),
+    (Help::Compile, EXIT_OK, "compiled: the cache entry's path is on stdout"),
+    (Help::Compile, EXIT_USAGE, "bad usage: the plugin file is missing, or there is no cache directory"),
+    (Help::Compile, EXIT_POLICY, "the plugin is not a policy component, or the engine could not be set up"),
+];
 
-const EXPLAIN_EXIT_CODES: &str = "\
-Exit codes:
-  0  explained: the explanation is on stdout
-  2  bad usage or input: flags, inventory file, plugin settings, unknown --self or
-     --instance
-  3  the policy failed: would not load, trapped, returned an error or an invalid answer
-  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
-     denied, or the instance metadata service did not say which instance this is";
+const POLICY_FAILED: &str =
+    "the policy failed: would not load, trapped, returned an error or an invalid answer";
 
-const INVENTORY_EXIT_CODES: &str = "\
-Exit codes:
-  0  recorded: the document is on stdout or in --output
-  2  bad usage: flags, or --output cannot be written
-  4  the inventory source failed: EC2 unreachable, throttled, credentials missing or
-     denied";
+const SOURCE_FAILED: &str = "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied, or the instance metadata service did not say which instance this is";
 
-const WATCH_EXIT_CODES: &str = "\
-Exit codes:
-  0  stopped by SIGTERM or SIGINT; HTTP requests in flight get 5s, then their
-     connections are closed, and work abandoned (a blocked file read) 2s more
-  2  bad usage or configuration at start: flags, configuration file, plugin settings
-  3  the policy did not load at start (later reloads that fail roll back instead)
-  4  the inventory source could not be set up at start (an unreachable EC2 is not an
-     error: the daemon starts and retries)";
+/// What [`EXIT_INTERNAL`] means, for every command.
+const INTERNAL_FAILURE: &str = "rollcall itself failed: stdout could not be written, or a bug; never a verdict\non the policy, the plugin or the fleet";
 
-const CHECK_EXIT_CODES: &str = "\
-Exit codes:
-  0  accepted: this rollcall runs the plugin
-  2  bad usage: the plugin file is missing or unreadable
-  3  refused: not a WebAssembly component, built for another version of
-     rollcall:policy, or importing what rollcall does not provide (the report
-     says which)";
+/// The `Exit codes:` section of `help`'s `--help`.
+fn exit_codes(help: Help) -> String {
+    let statuses = EXIT_STATUSES
+        .iter()
+        .filter(|(listed, _, _)| *listed == help)
+        .map(|&(_, code, meaning)| (code, meaning))
+        .chain([(EXIT_INTERNAL, INTERNAL_FAILURE)]);
+    let mut text = String::from("Exit codes:");
+    for (code, meaning) in statuses {
+        let indent = format!("\n{:width$}", "", width = code.to_string().len() + 4);
+        text += &format!("\n  {code}  {}", meaning.replace('\n', &indent));
+    }
+    text
+}
 
-const DIFF_EXIT_CODES: &str = "\
-Exit codes:
-  0  both policies decide the same
-  1  they differ: the changes are on stdout, a summary on stderr
-  2  bad usage or input: flags, inventory file, plugin settings, unknown --self
-  3  a policy failed: would not load, trapped, returned an error or an invalid answer";
-
-const TEST_HELP: &str = r#"A cases file holds [[case]] tables:
+const TEST_CASES: &str = r#"A cases file holds [[case]] tables:
 
   [[case]]
   name = "an agent registers with the monitor"
@@ -85,26 +106,18 @@ const TEST_HELP: &str = r#"A cases file holds [[case]] tables:
   # error = "unknown field"         # instead: part of the expected error
 
 Each expectation is checked only when given. `inventory` and `settings` may
-also be set once at the top of the file for every case.
+also be set once at the top of the file for every case."#;
 
-Exit codes:
-  0  every case passed (or, with --update, the files were rewritten)
-  1  a case failed: one line per difference, then `N passed, M failed`
-  2  bad usage or input: a malformed cases file (file:line), a missing
-     inventory, an unknown self
-  3  the plugin would not load"#;
-
-const COMPILE_EXIT_CODES: &str = "\
-Exit codes:
-  0  compiled: the cache entry's path is on stdout
-  2  bad usage: the plugin file is missing, or there is no cache directory
-  3  the plugin is not a policy component, or the engine could not be set up";
+/// `plugin test --help`: the cases file, then the exit codes.
+fn test_help() -> String {
+    format!("{TEST_CASES}\n\n{}", exit_codes(Help::Test))
+}
 
 /// Finds the other instances of an EC2 fleet and decides, through a
 /// WebAssembly policy plugin, which role each plays and whom this instance
 /// registers with.
 #[derive(Debug, Parser)]
-#[command(name = "rollcall", version, after_help = EXIT_CODES)]
+#[command(name = "rollcall", version, after_help = exit_codes(Help::Rollcall))]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG
     /// overrides.
@@ -118,22 +131,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch the fleet once, run the policy, print the answer.
-    #[command(after_help = RESOLVE_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Resolve))]
     Resolve(ResolveArgs),
     /// Say why the policy decided what it did about one instance: its role,
     /// clusters and address, whether self registers with it, and the
     /// policy's reasons; for self, why each candidate target was taken or
     /// left out.
-    #[command(after_help = EXPLAIN_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Explain))]
     Explain(ExplainArgs),
     /// Fetch the fleet and write it as a describe-instances JSON document
     /// that `resolve --inventory` reads: record live, replay offline.
-    #[command(after_help = INVENTORY_EXIT_CODES, mut_arg("inventory", |arg| arg.hide(true)))]
+    #[command(after_help = exit_codes(Help::Inventory), mut_arg("inventory", |arg| arg.hide(true)))]
     Inventory(InventoryArgs),
     /// Keep the answer current: refresh periodically, publish changes to
     /// sinks and an HTTP API, hot-reload the policy when its file changes
     /// (or on SIGHUP). Exits 0 on SIGTERM/SIGINT.
-    #[command(after_help = WATCH_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Watch))]
     Watch(WatchArgs),
     /// Work with plugin files.
     #[command(subcommand)]
@@ -144,7 +157,7 @@ pub enum Command {
 pub enum PluginCommand {
     /// Compile a plugin ahead of time into the compiled-policy cache, so that
     /// `resolve` and `watch` start without compiling it.
-    #[command(after_help = COMPILE_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Compile))]
     Compile {
         /// The plugin to compile.
         #[arg(value_name = "FILE.wasm")]
@@ -156,12 +169,12 @@ pub enum PluginCommand {
     /// Run two policies (or one policy with two settings) on the same fleet
     /// and say what would change: members that join or leave, role, cluster
     /// and address changes, and self's registration targets.
-    #[command(after_help = DIFF_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Diff))]
     Diff(DiffArgs),
     /// Run a policy on recorded fleets and check its answers against the
     /// expectations in cases files: self's role, clusters and registration
     /// targets, every member's role, or the error it must fail with.
-    #[command(after_help = TEST_HELP)]
+    #[command(after_help = test_help())]
     Test(TestArgs),
     /// Make a new policy project: a small working policy (roles from
     /// security groups, self registers with every monitor), a `build`
@@ -184,7 +197,7 @@ pub enum PluginCommand {
     /// Say what a plugin file is and whether this rollcall runs it: the
     /// rollcall:policy version it was built for, its imports (with their
     /// WASI versions) and exports, its size and SHA-256; and if refused, why.
-    #[command(after_help = CHECK_EXIT_CODES)]
+    #[command(after_help = exit_codes(Help::Check))]
     Check {
         /// The plugin to check.
         #[arg(value_name = "FILE.wasm")]

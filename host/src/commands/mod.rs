@@ -35,8 +35,14 @@ pub const EXIT_SOURCE: u8 = 4;
 /// Exit status: `--wait-for` gave up: the time was up before the answer
 /// met every condition.
 pub const EXIT_UNMET: u8 = 5;
-/// Exit status: rollcall itself failed (stdout closed, a task crashed).
-pub const EXIT_INTERNAL: u8 = 1;
+/// Exit status: `plugin diff` found that the policies decide differently.
+pub const EXIT_DIFFERENT: u8 = 1;
+/// Exit status: a `plugin test` case failed.
+pub const EXIT_CASE_FAILED: u8 = 1;
+/// Exit status: rollcall itself failed (stdout closed, a task crashed, no
+/// runtime): never a verdict on the policy or the fleet, so that a gate on
+/// `plugin diff` or `plugin test` tells a crash from a change.
+pub const EXIT_INTERNAL: u8 = 6;
 
 /// A command that did not succeed: what to tell the operator, and the exit
 /// status.

@@ -4,7 +4,9 @@
 //! `rollcall plugin test` (in `plugin_test`): a policy against its cases;
 //! `rollcall plugin new`: a policy project (`crate::scaffold`).
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render};
+use super::{
+    EXIT_DIFFERENT, EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render,
+};
 use crate::cli::{DiffArgs, PluginCommand};
 use crate::config::PluginSettings;
 use crate::diff::DecisionDiff;
@@ -89,9 +91,6 @@ async fn diff(args: DiffArgs) -> Result<(), Failure> {
         ))
     }
 }
-
-/// Exit status of `plugin diff` when the policies differ.
-const EXIT_DIFFERENT: u8 = 1;
 
 /// The members' difference seen from `self_id`, and the registration
 /// targets' of that self, or of every instance with `all_selves`.
