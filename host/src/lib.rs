@@ -120,6 +120,7 @@ internal_modules!(commands, config, daemon, inventory, policy, snapshot);
 
 pub use changes::{ChangeEvent, ChangeKind};
 pub use daemon::WatchError;
+pub use daemon::guard::MaxChange;
 pub use embedded::{open_ec2, watch};
 pub use inventory::{
     Ec2Settings, FileSource, Filter, Instance, Inventory, InventorySource, SecurityGroup,
@@ -128,11 +129,11 @@ pub use inventory::{
 pub use membership::{InventorySummary, Membership, SelfEntry, Target};
 pub use output::{Format, render};
 pub use policy::{
-    CompiledCache, Member, Policy, PolicyEngine, PolicyError, PolicyIdentity, PolicyLimits,
-    WasmPolicy,
+    CompiledCache, Decision, Member, Note, NoteTopic, PluginReport, Policy, PolicyEngine,
+    PolicyError, PolicyIdentity, PolicyLimits, WasmPolicy,
 };
 pub use resolve::{ResolveError, resolve};
-pub use snapshot::{S3Location, SnapshotSettings};
+pub use snapshot::{S3Location, SnapshotSettings, SnapshotWrite};
 
 /// Where the doc examples find the bundled plugins (`scripts/plugins`
 /// builds them).

@@ -39,7 +39,7 @@ pub struct PolicyLimits {
     pub time: Duration,
     /// Linear memory one plugin instance may grow to, all its memories
     /// together, in bytes, before the allowance for the fleet
-    /// ([`MEMORY_PER_INSTANCE`] per instance).
+    /// (2 KiB per instance).
     pub memory_bytes: usize,
 }
 

@@ -17,6 +17,7 @@ mod wasm;
 mod world;
 
 pub use cache::CompiledCache;
+pub use check::PluginReport;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
@@ -181,7 +182,7 @@ pub trait Policy: Send + Sync {
 
     /// Decides for `instances`, seen from `self_id` (which, when given, names
     /// one of them), with the policy's reasons about `explain` when given.
-    /// The answer is not validated yet: see [`evaluate`].
+    /// The answer is not validated yet: [`crate::resolve`] validates it.
     fn decide(
         &self,
         instances: &[Instance],

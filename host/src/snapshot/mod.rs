@@ -62,11 +62,14 @@ pub struct SnapshotSettings {
     pub location: S3Location,
     /// Overrides the S3 endpoint (and `AWS_ENDPOINT_URL_S3`).
     pub endpoint_url: Option<String>,
-    /// See [`DEFAULT_EC2_BUDGET`].
+    /// `DescribeInstances` calls per second the whole fleet may spend on
+    /// fallback listings (default 2).
     pub ec2_budget: f64,
-    /// `None`: [`DEFAULT_MAX_AGE_INTERVALS`] refresh intervals.
+    /// Past this age the snapshot no longer serves; `None`: 5 refresh
+    /// intervals.
     pub max_age: Option<Duration>,
-    /// See [`DEFAULT_CLOCK_SKEW`].
+    /// How far ahead of this node's clock a snapshot's listing time may be
+    /// (default 5s).
     pub clock_skew: Duration,
     /// The share of the fleet served a new snapshot may remove before it
     /// needs confirming (default 50%).
