@@ -8,7 +8,7 @@ mod common;
 
 use clap::Parser;
 use common::{rollcall_in, workspace};
-use rollcall::cli::{Cli, Command};
+use rollcall::commands::flags::{Cli, Command};
 use rollcall::settings::WatchSettings;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

@@ -1,28 +1,19 @@
 //! rollcall inside another program: the EC2 source as `resolve` opens it,
 //! and the daemon of `rollcall watch` with a callback for a sink.
 
-use crate::changes::{ChangeEvent, EventLog};
-use crate::daemon::metrics::Metrics;
-use crate::daemon::notify::Notifier;
-use crate::daemon::reload::BuildError;
-use crate::daemon::service::Daemon;
-use crate::daemon::status::Status;
+use crate::changes::ChangeEvent;
+use crate::daemon::{Watch, WatchError};
 use crate::inventory::{InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::policy::{CompiledCache, PolicyError};
+use crate::policy::CompiledCache;
 use crate::settings::{
-    Config, Ec2Settings, Refresh, SelfChoice, SinkConfig, SnapshotSettings, SourceSettings,
-    WatchSettings,
+    Config, Ec2Settings, SelfChoice, SnapshotSettings, SourceSettings, WatchSettings,
 };
-use crate::sink::Callback;
+use crate::sink::CallbackSink;
 use crate::snapshot::Sharing;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::watch as watch_channel;
-
-/// How many change events the embedded daemon remembers, as `watch` does.
-const EVENT_HISTORY: usize = 256;
 
 /// Opens the EC2 API as a fleet source, the way `rollcall resolve` does: the
 /// region and credentials from the AWS default chain unless `settings` say
@@ -62,35 +53,6 @@ pub async fn open_ec2(
         snapshot,
     };
     source.open(Sharing::at_boot(own)).await
-}
-
-/// Why [`watch`] could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WatchError {
-    /// The configuration file is missing or wrong (`file:line:column`).
-    #[error("{0}")]
-    Config(String),
-    /// The source could not be set up (an unreachable EC2 is not this: the
-    /// daemon starts and retries).
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    /// The policy did not load.
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    /// The WebAssembly engine could not be set up.
-    #[error("cannot set up the WebAssembly engine: {0}")]
-    Engine(String),
-}
-
-impl From<BuildError> for WatchError {
-    fn from(err: BuildError) -> Self {
-        match err {
-            BuildError::Config(err) => WatchError::Config(err.to_string()),
-            BuildError::Source(err) => WatchError::Source(err),
-            BuildError::Policy(err) => WatchError::Policy(err),
-            BuildError::Engine(message) => WatchError::Engine(message),
-        }
-    }
 }
 
 /// Runs the daemon of `rollcall watch --config CONFIG` inside this program
@@ -143,29 +105,14 @@ pub async fn watch(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WatchError> {
     let path = config.as_ref().to_owned();
-    let callback = Callback::new(on_answer);
     let loader = move || {
         let mut settings = WatchSettings::from_file(&Config::load(&path)?, &path)?;
         settings.listen = None;
-        settings.sinks.push(SinkConfig::Callback(callback.clone()));
         Ok(settings)
     };
-    // Daemon::start reads the file and sets the stale age it gives.
-    let (status, _) = watch_channel::channel(Status::new(Refresh::default().stale_after));
-    let daemon = Daemon::start(
-        Box::new(loader),
-        status,
-        Arc::new(EventLog::new(EVENT_HISTORY)),
-        Arc::new(Metrics::new()),
-        CompiledCache::default_directory().map(CompiledCache::new),
-        Notifier::off(),
-    )
-    .await?;
-    let (stop, stopping) = watch_channel::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    daemon.run(stopping).await;
-    Ok(())
+    Watch::new(Box::new(loader))
+        .cache(CompiledCache::default_directory().map(CompiledCache::new))
+        .sink(Arc::new(CallbackSink::new(on_answer)))
+        .run(shutdown)
+        .await
 }

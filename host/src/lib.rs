@@ -42,9 +42,10 @@
 //!
 //! # Layout
 //!
-//! The modules below are the crate's inside: the binary, the tests and the
-//! benchmarks reach some of them, but only what the crate root exports is
-//! its API.
+//! The modules below are the crate's inside, private: only what the crate
+//! root exports is its API, with [`cli::main`], the binary's entry. The
+//! tests and the benchmarks reach further through the `internals` feature,
+//! which only they turn on.
 //! - `inventory`: the instance model and the sources that produce a fleet
 //!   (a describe-instances file, the EC2 API).
 //! - `policy`: the policy interface, the wasmtime runtime behind it, and the
@@ -57,8 +58,9 @@
 //!   until they hold.
 //! - `snapshot`: the fleet's shared listing in S3: one EC2 listing per
 //!   refresh period for the whole fleet.
-//! - `daemon`: the `watch` loop, its sinks' tasks, HTTP API and metrics;
-//!   `embedded`: that loop inside another program.
+//! - `daemon`: the `watch` loop behind one builder (`Watch`), its sinks'
+//!   tasks, HTTP API and metrics; `embedded`: that loop inside another
+//!   program.
 //! - `changes`: what differs between two answers, as events, and their
 //!   recent history.
 //! - `report`: error chains as one line.
@@ -68,7 +70,8 @@
 //!   bounded too.
 //! - `capped_file`: reading a file the operator names under a cap in bytes.
 //! - `terminal_text`: text from a policy or a cases file, escaped to print.
-//! - `cli`: flags and what they mean as settings.
+//! - `cli`: the binary's entry, and its flags and what they mean as
+//!   settings.
 //! - `overrides`: the settings both flags and the configuration file give,
 //!   each defined, checked and merged once.
 //! - `ranges`: the range of every duration and count setting.
@@ -78,52 +81,58 @@
 //! - `commands`: running a command to output and an exit status.
 #![warn(missing_docs)]
 
+/// Declares modules of the crate's inside: private, or public (and
+/// hidden) with the `internals` feature, which only the tests and the
+/// benchmarks turn on (as a dev-dependency of the crate on itself).
+macro_rules! internal_modules {
+    ($($module:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $module;
+        #[cfg(not(feature = "internals"))]
+        mod $module;
+    )*};
+}
+
 mod atomic_file;
 mod bounded_read;
 mod capped_file;
 mod cases;
 mod changes;
-#[doc(hidden)]
 pub mod cli;
-#[doc(hidden)]
-pub mod commands;
-#[doc(hidden)]
-pub mod daemon;
 mod diff;
 mod embedded;
 mod explain;
 mod identity;
-#[doc(hidden)]
-pub mod inventory;
 mod located;
 mod membership;
 mod output;
 mod paths;
-#[doc(hidden)]
-pub mod policy;
 mod report;
 mod resolve;
 mod scaffold;
-#[doc(hidden)]
-pub mod settings;
 mod sink;
-#[doc(hidden)]
-pub mod snapshot;
 mod terminal_text;
 mod wait;
+internal_modules!(commands, daemon, inventory, policy, settings, snapshot);
 
 pub use changes::{ChangeEvent, ChangeKind};
-pub use embedded::{WatchError, open_ec2, watch};
+pub use daemon::WatchError;
+pub use embedded::{open_ec2, watch};
 pub use inventory::{
     FileSource, Instance, Inventory, InventorySource, SecurityGroup, SnapshotNote, SourceError, Tag,
 };
 pub use membership::{InventorySummary, Membership, SelfEntry, Target};
 pub use output::render;
 pub use policy::{
-    CompiledCache, Member, Policy, PolicyEngine, PolicyError, PolicyIdentity, WasmPolicy,
+    CompiledCache, Decision, Member, Note, NoteTopic, PluginReport, Policy, PolicyEngine,
+    PolicyError, PolicyIdentity, WasmPolicy,
 };
 pub use resolve::{ResolveError, resolve};
-pub use settings::{Ec2Settings, Filter, Format, PolicyLimits, S3Location, SnapshotSettings};
+pub use settings::{
+    Ec2Settings, Filter, Format, MaxChange, PolicyLimits, S3Location, SnapshotSettings,
+    SnapshotWrite,
+};
 
 /// Where the doc examples find the bundled plugins (`scripts/plugins`
 /// builds them).

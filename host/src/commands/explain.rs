@@ -3,7 +3,7 @@
 
 use super::resolve::{Fleet, PolicyLoad};
 use super::{Failure, print, render, source};
-use crate::cli::ExplainArgs;
+use crate::commands::flags::ExplainArgs;
 use crate::explain::explain;
 use crate::settings::ResolveSettings;
 

@@ -2,7 +2,7 @@
 //! describe-instances document.
 
 use super::{EXIT_INTERNAL, Failure, check_output, deliver, source};
-use crate::cli::InventoryArgs;
+use crate::commands::flags::InventoryArgs;
 use crate::inventory::write_describe_instances;
 use crate::settings::ResolveSettings;
 

@@ -4,8 +4,10 @@
 //! `rollcall plugin test` (in `plugin_test`): a policy against its cases;
 //! `rollcall plugin new`: a policy project (`crate::scaffold`).
 
-use super::{EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render};
-use crate::cli::{DiffArgs, PluginCommand};
+use super::{
+    EXIT_DIFFERENT, EXIT_INTERNAL, EXIT_POLICY, EXIT_USAGE, Failure, engine, print, render,
+};
+use crate::commands::flags::{DiffArgs, PluginCommand};
 use crate::diff::DecisionDiff;
 use crate::inventory::{FileSource, Instance, InventorySource};
 use crate::policy::{Policy, WasmPolicy, evaluate};
@@ -87,9 +89,6 @@ async fn diff(args: DiffArgs) -> Result<(), Failure> {
         ))
     }
 }
-
-/// Exit status of `plugin diff` when the policies differ.
-const EXIT_DIFFERENT: u8 = 1;
 
 /// The members' difference seen from `self_id`, and the registration
 /// targets' of that self, or of every instance with `all_selves`.

@@ -2,11 +2,11 @@
 //! files, its answers checked against the cases' expectations (or, with
 //! `--update`, written into them).
 
-use super::{EXIT_INTERNAL, EXIT_USAGE, Failure, engine, print};
+use super::{EXIT_CASE_FAILED, EXIT_INTERNAL, EXIT_USAGE, Failure, engine, print};
 use crate::atomic_file::write_atomically;
 use crate::capped_file::{CASES, read_capped_text};
 use crate::cases::{self, Case, CasesError};
-use crate::cli::TestArgs;
+use crate::commands::flags::TestArgs;
 use crate::inventory::{FileSource, Inventory, InventorySource};
 use crate::policy::{Decision, WasmPolicy, evaluate};
 use crate::resolve::self_in_fleet;
@@ -17,8 +17,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Exit status when a case fails.
-const EXIT_FAILED: u8 = 1;
 
 /// One cases file, read.
 struct CasesFile {
@@ -143,7 +141,7 @@ fn report(files: &[CasesFile], answers: &[Vec<Result<Decision, String>>]) -> Res
         Ok(())
     } else {
         Err(Failure::new(
-            EXIT_FAILED,
+            EXIT_CASE_FAILED,
             format!("{failed} of {} cases failed", passed + failed),
         ))
     }

@@ -2,10 +2,10 @@
 //! and decide again until the answer meets the conditions.
 
 use super::{
-    EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, check_output, deliver, engine,
-    source,
+    EXIT_INTERNAL, EXIT_POLICY, EXIT_UNMET, EXIT_USAGE, Failure, Leftovers, check_output, deliver,
+    engine, source,
 };
-use crate::cli::{PolicyArgs, ResolveArgs};
+use crate::commands::flags::{PolicyArgs, ResolveArgs};
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::output;
@@ -16,7 +16,7 @@ use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
+pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
     let load = PolicyLoad::from_args(&args.policy)?;
     let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
@@ -50,39 +50,38 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
     };
     let (policy, first) = tokio::join!(load.run(), first_read);
     let policy = policy?;
-    // The latest fleet is kept, so that it is never freed: see `answer`.
-    let latest_fleet = std::sync::Mutex::new(None);
+    // The first fleet is left to the process's end (see `answer`); a later
+    // try's, while waiting, is freed as the next one comes.
+    if let Ok((inventory, _)) = &first {
+        leftovers.keep(Arc::clone(inventory));
+    }
     let decide = |read: Result<Read, ResolveError>| {
         let policy = Arc::clone(&policy);
-        let latest_fleet = &latest_fleet;
         async move {
             let (inventory, own) = read?;
             tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
-            if let Ok(mut latest) = latest_fleet.lock() {
-                *latest = Some(Arc::clone(&inventory));
-            }
             resolve(inventory, policy, own).await
         }
     };
     let first = decide(first).await;
+    let format = args.format;
+    let output = args.output.as_deref();
     let Some(waiting) = waiting else {
-        let answered = answer(first?, args.format, args.output.as_deref());
-        std::mem::forget(latest_fleet);
-        return answered;
+        return answer(first?, format, output, leftovers);
     };
     let waited = waiting
         .until_met(started, tried(first), || async {
             tried(decide(fleet.read().await).await)
         })
         .await;
-    let answered = match waited {
-        Waited::Met(membership) => answer(membership, args.format, args.output.as_deref()),
+    match waited {
+        Waited::Met(membership) => answer(membership, format, output, leftovers),
         Waited::Unmet {
             last,
             unmet,
             failed_since,
         } => {
-            answer(last, args.format, args.output.as_deref())?;
+            answer(last, format, output, leftovers)?;
             let mut message = format!(
                 "--wait-for {}: not met within {}: {}",
                 waiting.written(),
@@ -107,9 +106,7 @@ pub async fn run(args: ResolveArgs) -> Result<(), Failure> {
             Err(failure)
         }
         Waited::Failed(err) => Err(err.into()),
-    };
-    std::mem::forget(latest_fleet);
-    answered
+    }
 }
 
 /// A condition about self cannot hold when there is no self: say so now
@@ -175,14 +172,18 @@ fn tried(outcome: Result<Membership, ResolveError>) -> Tried<ResolveError> {
     }
 }
 
-/// Prints the answer, or writes it to `output`.
-fn answer(membership: Membership, format: Format, output: Option<&Path>) -> Result<(), Failure> {
+/// Prints the answer, or writes it to `output`; the answer and its text
+/// are left to the process's end, as the fleet is.
+fn answer(
+    membership: Membership,
+    format: Format,
+    output: Option<&Path>,
+    leftovers: &mut Leftovers,
+) -> Result<(), Failure> {
     let text = output::render(&membership, format)
         .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
     let delivered = deliver(&text, output);
-    // The process ends here: handing a large fleet's allocations back to
-    // the allocator one by one took a fifth of `resolve` at 100k instances.
-    std::mem::forget((membership, text));
+    leftovers.keep((membership, text));
     delivered
 }
 

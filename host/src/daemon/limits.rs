@@ -3,6 +3,7 @@
 //! stopping daemon waits for anything. `watch --help` states the two
 //! shutdown deadlines: change it with them.
 
+use super::connections::ConnectionLimits;
 use std::time::Duration;
 
 /// A connection must deliver a whole request head within this time, or it
@@ -75,6 +76,19 @@ pub fn connection_cap(open_file_limit: u64) -> usize {
     usize::try_from(left)
         .unwrap_or(usize::MAX)
         .clamp(MIN_CONNECTIONS, MAX_CONNECTIONS)
+}
+
+/// How the HTTP API treats its connections when the process may open
+/// `open_file_limit` files.
+pub fn connection_limits(open_file_limit: u64) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        max_connections: connection_cap(open_file_limit),
+        reserved_connections: RESERVED_CONNECTIONS,
+        pressure_keep_alive: PRESSURE_KEEP_ALIVE,
+        eviction_grace: EVICTION_GRACE,
+        shutdown_deadline: HTTP_SHUTDOWN_DEADLINE,
+    }
 }
 
 #[cfg(test)]

@@ -15,4 +15,7 @@ pub mod reload;
 pub mod service;
 pub mod slots;
 pub mod status;
+pub mod watch;
 pub mod watcher;
+
+pub use watch::{Watch, WatchError};

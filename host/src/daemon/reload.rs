@@ -38,6 +38,9 @@ pub type SettingsLoader = Box<dyn Fn() -> Result<WatchSettings, SettingsError> +
 /// Everything the daemon serves with. Built whole, swapped whole.
 pub struct Active {
     pub settings: WatchSettings,
+    /// The sinks the program supplied ([`super::Watch::sink`]) beside the
+    /// settings; every candidate keeps them.
+    pub extra_sinks: Vec<Arc<dyn Sink>>,
     pub source: Arc<dyn InventorySource>,
     pub policy: ActivePolicy,
     pub sinks: Arc<[Box<dyn Sink>]>,
@@ -117,6 +120,7 @@ impl Active {
     /// The daemon's first configuration, built like any candidate.
     pub async fn build(
         settings: WatchSettings,
+        extra_sinks: Vec<Arc<dyn Sink>>,
         engine: &PolicyEngine,
         counting: &Counting,
     ) -> Result<Active, BuildError> {
@@ -124,9 +128,10 @@ impl Active {
         let policy = build_policy(engine, &settings, files).await?;
         let source = open_source(&settings, counting).await?;
         Ok(Active {
-            sinks: build_sinks(&settings),
+            sinks: build_sinks(&settings, &extra_sinks),
             own: known_self(&settings.own),
             settings,
+            extra_sinks,
             source,
             policy,
         })
@@ -203,9 +208,10 @@ async fn try_prepare(
         sinks: if settings.sinks == current.settings.sinks {
             Arc::clone(&current.sinks)
         } else {
-            build_sinks(&settings)
+            build_sinks(&settings, &current.extra_sinks)
         },
         settings,
+        extra_sinks: current.extra_sinks.clone(),
         source,
         policy,
         own,
@@ -407,8 +413,17 @@ fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
                 || settings.own != current.own)
 }
 
-fn build_sinks(settings: &WatchSettings) -> Arc<[Box<dyn Sink>]> {
-    settings.sinks.iter().map(crate::sink::build).collect()
+/// The sinks `settings` name, then the program's own.
+fn build_sinks(settings: &WatchSettings, extra: &[Arc<dyn Sink>]) -> Arc<[Box<dyn Sink>]> {
+    let extra = extra
+        .iter()
+        .map(|sink| Box::new(Arc::clone(sink)) as Box<dyn Sink>);
+    settings
+        .sinks
+        .iter()
+        .map(crate::sink::build)
+        .chain(extra)
+        .collect()
 }
 
 /// Self when it needs no question to IMDS.

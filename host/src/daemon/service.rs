@@ -28,7 +28,8 @@ use crate::changes::EventLog;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
-use crate::settings::{ChangeGuard, SourceSettings};
+use crate::settings::{ChangeGuard, SourceSettings, WatchSettings};
+use crate::sink::Sink;
 use prometheus_client::metrics::counter::Counter;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +103,7 @@ impl Daemon {
     /// person must fix; an unreachable source is a failed refresh later.
     pub async fn start(
         loader: SettingsLoader,
+        extra_sinks: Vec<Arc<dyn Sink>>,
         status: watch_channel::Sender<Status>,
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
@@ -112,11 +114,16 @@ impl Daemon {
         let engine = PolicyEngine::new()
             .map_err(|err| BuildError::Engine(format!("{err:#}")))?
             .with_cache(cache);
-        let active = Active::build(settings, &engine, &metrics.counting()).await?;
+        let active = Active::build(settings, extra_sinks, &engine, &metrics.counting()).await?;
         status.send_modify(|status| status.stale_after = active.settings.refresh.stale_after);
         let mut daemon = Daemon::new(loader, engine, active, status, events, metrics, notifier);
         daemon.rewatch();
         Ok(daemon)
+    }
+
+    /// The settings it serves with.
+    pub fn settings(&self) -> &WatchSettings {
+        &self.active.settings
     }
 
     /// A daemon serving with `active`, before its first refresh; it watches
@@ -701,6 +708,7 @@ mod tests {
         let loaded = settings.clone();
         let active = Active {
             settings,
+            extra_sinks: Vec::new(),
             source,
             policy: reload::ActivePolicy {
                 policy: Arc::new(Agents(PolicyIdentity {

@@ -36,13 +36,8 @@ pub struct Ec2Source {
 
 impl Ec2Source {
     /// Loads credentials and region configuration (nothing is sent to EC2
-    /// yet). Fails if no region can be found.
-    pub async fn connect(settings: Ec2Settings) -> Result<Self, SourceError> {
-        Ec2Source::connect_counting(settings, CallCounts::default()).await
-    }
-
-    /// Like [`Ec2Source::connect`], counting every `DescribeInstances`
-    /// attempt into `calls`.
+    /// yet), counting every `DescribeInstances` attempt into `calls`. Fails
+    /// if no region can be found.
     pub async fn connect_counting(
         settings: Ec2Settings,
         calls: CallCounts,
@@ -428,7 +423,9 @@ mod tests {
             region_from_imds: false,
             ..Ec2Settings::default()
         };
-        let source = Ec2Source::connect(settings).await.unwrap();
+        let source = Ec2Source::connect_counting(settings, CallCounts::default())
+            .await
+            .unwrap();
         assert_eq!(
             source.sdk_config().endpoint_url(),
             std::env::var("AWS_ENDPOINT_URL").ok().as_deref(),

@@ -11,13 +11,11 @@ mod file;
 mod ids;
 mod page_guard;
 
-pub use crate::located::ParseError;
 pub use calls::CallCounts;
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
-pub use ids::{IdProblem, check_ids};
-pub use page_guard::MAX_PAGE_BYTES;
+pub use ids::check_ids;
 pub(crate) use page_guard::printable;
 
 use std::time::SystemTime;

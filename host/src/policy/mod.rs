@@ -18,11 +18,12 @@ mod world;
 
 pub use cache::CompiledCache;
 pub use check::PluginReport;
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub(crate) use wasm::read_plugin_file;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
-pub use world::INTERFACE;
+#[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;
 
@@ -195,7 +196,7 @@ pub trait Policy: Send + Sync {
 
     /// Decides for `instances`, seen from `self_id` (which, when given, names
     /// one of them), with the policy's reasons about `explain` when given.
-    /// The answer is not validated yet: see [`evaluate`].
+    /// The answer is not validated yet: [`crate::resolve`] validates it.
     fn decide(
         &self,
         instances: &[Instance],

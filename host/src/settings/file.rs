@@ -108,10 +108,6 @@ pub enum SinkConfig {
     },
     /// Change events as JSON lines on stdout.
     Stdout {},
-    /// A function of the program that embeds rollcall ([`crate::watch`]);
-    /// never written in a file.
-    #[serde(skip)]
-    Callback(crate::sink::Callback),
 }
 
 fn json_format() -> Format {
@@ -162,7 +158,9 @@ impl Config {
                 relative(path);
             }
         }
-        config.policy.written_settings = WrittenTable::read(path, text)?;
+        if config.policy.settings.is_some() {
+            config.policy.written_settings = WrittenTable::read(path, text)?;
+        }
         Ok(config)
     }
 }

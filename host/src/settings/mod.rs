@@ -36,17 +36,14 @@ pub mod watch;
 pub use change::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 pub use ec2::Ec2Settings;
 pub use error::{Conflict, SettingsError};
-pub use file::{Config, HttpConfig, PolicyConfig, SinkConfig, SourceConfig};
+pub use file::{Config, SinkConfig};
 pub use filter::Filter;
 pub use format::Format;
-pub use overrides::{Ec2Overrides, InvalidSetting, PolicyLimitOverrides};
+pub use overrides::PolicyLimitOverrides;
 pub use own::{SelfArgs, SelfChoice};
 pub use policy::{CacheArgs, PluginSettings, PolicyLimits};
 pub use refresh::Refresh;
 pub use resolve::ResolveSettings;
-pub use snapshot::{
-    DEFAULT_CLOCK_SKEW, DEFAULT_EC2_BUDGET, DEFAULT_MAX_AGE_INTERVALS, S3Location,
-    SnapshotSettings, SnapshotWrite,
-};
+pub use snapshot::{DEFAULT_MAX_AGE_INTERVALS, S3Location, SnapshotSettings, SnapshotWrite};
 pub use source::{SourceArgs, SourceSettings};
 pub use watch::{WatchArgs, WatchSettings};

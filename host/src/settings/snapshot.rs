@@ -46,6 +46,7 @@ pub struct SnapshotSettings {
     /// The share of the fleet served a new snapshot may remove before it
     /// needs confirming (default 50%).
     pub max_shrink: MaxChange,
+    /// Whether this node may write the snapshot.
     pub write: SnapshotWrite,
 }
 

@@ -247,7 +247,7 @@ fn normalise_watched_paths(settings: &mut WatchSettings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::commands::flags::{Cli, Command};
     use clap::Parser;
     use std::time::Duration;
 

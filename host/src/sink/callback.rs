@@ -9,40 +9,16 @@
 use super::{Publication, Sink};
 use crate::changes::ChangeEvent;
 use crate::membership::Membership;
-use std::fmt;
 use std::sync::Arc;
 
 /// What the embedding program is called with.
 type AnswerFn = dyn Fn(&Membership, &[ChangeEvent]) + Send + Sync;
 
-/// The embedding program's function; clones call the same function, and
-/// equal means the same function, so a reload keeps the sink.
-#[derive(Clone)]
-pub struct Callback(Arc<AnswerFn>);
-
-impl Callback {
-    pub fn new(call: impl Fn(&Membership, &[ChangeEvent]) + Send + Sync + 'static) -> Self {
-        Callback(Arc::new(call))
-    }
-}
-
-impl PartialEq for Callback {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl fmt::Debug for Callback {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Callback")
-    }
-}
-
-pub struct CallbackSink(Callback);
+pub struct CallbackSink(Arc<AnswerFn>);
 
 impl CallbackSink {
-    pub fn new(callback: Callback) -> Self {
-        CallbackSink(callback)
+    pub fn new(call: impl Fn(&Membership, &[ChangeEvent]) + Send + Sync + 'static) -> Self {
+        CallbackSink(Arc::new(call))
     }
 }
 
@@ -53,7 +29,7 @@ impl Sink for CallbackSink {
     }
 
     async fn publish(&self, publication: &Publication<'_>) -> Result<(), String> {
-        let call = Arc::clone(&self.0.0);
+        let call = Arc::clone(&self.0);
         let membership = publication.membership.clone();
         let changes = publication.changes.to_vec();
         tokio::task::spawn_blocking(move || call(&membership, &changes))
@@ -72,10 +48,10 @@ mod tests {
     async fn the_callback_gets_each_answer_and_a_panic_is_a_failed_publication() {
         let calls = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&calls);
-        let sink = CallbackSink::new(Callback::new(move |membership, _| {
+        let sink = CallbackSink::new(move |membership, _| {
             counted.fetch_add(1, Ordering::SeqCst);
             assert!(membership.members.len() < 2, "a callback that panics");
-        }));
+        });
         let one = sample(&[("i-1", "monitor")], &[]);
         let two = sample(&[("i-1", "monitor"), ("i-2", "agent")], &[]);
         let publish = |membership| Publication {
@@ -87,12 +63,5 @@ mod tests {
         assert!(failed.contains("the callback failed"), "{failed}");
         assert_eq!(sink.publish(&publish(&one)).await, Ok(()));
         assert_eq!(calls.load(Ordering::SeqCst), 3);
-    }
-
-    #[test]
-    fn a_callback_equals_its_clones_only() {
-        let callback = Callback::new(|_, _| {});
-        assert_eq!(callback, callback.clone());
-        assert_ne!(callback, Callback::new(|_, _| {}));
     }
 }

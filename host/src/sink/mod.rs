@@ -9,7 +9,7 @@ mod exec;
 mod file;
 mod stdout;
 
-pub use callback::{Callback, CallbackSink};
+pub use callback::CallbackSink;
 pub use exec::ExecSink;
 pub use file::AtomicFileSink;
 pub use stdout::StdoutSink;
@@ -17,6 +17,7 @@ pub use stdout::StdoutSink;
 use crate::changes::ChangeEvent;
 use crate::membership::Membership;
 use crate::settings::SinkConfig;
+use std::sync::Arc;
 
 /// One answer and the changes that led to it.
 pub struct Publication<'a> {
@@ -32,12 +33,25 @@ pub trait Sink: Send + Sync {
     async fn publish(&self, publication: &Publication<'_>) -> Result<(), String>;
 }
 
+/// A sink several lists share: the code-supplied sinks
+/// ([`crate::daemon::Watch::sink`]), in the sinks of every configuration a
+/// reload builds.
+#[async_trait::async_trait]
+impl<S: Sink + ?Sized> Sink for Arc<S> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+
+    async fn publish(&self, publication: &Publication<'_>) -> Result<(), String> {
+        (**self).publish(publication).await
+    }
+}
+
 /// The sink a configuration entry describes.
 pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
     match config {
         SinkConfig::File { path, format } => Box::new(AtomicFileSink::new(path.clone(), *format)),
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
         SinkConfig::Stdout {} => Box::new(StdoutSink::new()),
-        SinkConfig::Callback(callback) => Box::new(CallbackSink::new(callback.clone())),
     }
 }

@@ -300,7 +300,9 @@ impl Coordinator {
         self
     }
 
-    /// Shares decoded snapshots with other coordinators in this process.
+    /// Shares decoded snapshots with other coordinators in this process (the
+    /// fleet simulation's thousands of nodes).
+    #[cfg(feature = "internals")]
     pub fn sharing_decoding(mut self, decoding: Arc<SharedDecoding>) -> Coordinator {
         self.decoding = decoding;
         self

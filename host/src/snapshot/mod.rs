@@ -16,11 +16,13 @@ pub mod s3;
 pub mod source;
 pub mod store;
 
+pub use coordinator::{Mode, Tally};
+#[cfg(feature = "internals")]
 pub use coordinator::{
-    Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin,
-    SharedDecoding, Tally,
+    Clock, Coordination, Coordinator, ListFailure, Lister, Listing, SharedDecoding,
 };
-pub use format::{Scope, Snapshot, Unusable};
-pub use s3::Deadlines;
-pub use source::{Sharing, SnapshotSource};
+#[cfg(feature = "internals")]
+pub use format::{Scope, Snapshot};
+pub use source::Sharing;
+#[cfg(feature = "internals")]
 pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};

@@ -5,8 +5,11 @@
 //! [`S3Store`]: super::s3::S3Store
 
 use bytes::Bytes;
+#[cfg(any(test, feature = "internals"))]
 use std::collections::HashMap;
+#[cfg(any(test, feature = "internals"))]
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(any(test, feature = "internals"))]
 use std::sync::{Mutex, PoisonError};
 
 /// What a conditional read found.
@@ -58,9 +61,12 @@ pub trait ObjectStore: Send + Sync {
 }
 
 /// An object's body and entity tag.
+#[cfg(any(test, feature = "internals"))]
 type Object = (Bytes, String);
 
-/// An in-memory bucket that can be taken down, and counts its requests.
+/// An in-memory bucket that can be taken down, and counts its requests:
+/// for the tests and the fleet simulation.
+#[cfg(any(test, feature = "internals"))]
 #[derive(Default)]
 pub struct MemoryStore {
     objects: Mutex<HashMap<String, Object>>,
@@ -71,6 +77,7 @@ pub struct MemoryStore {
     pub counts: Counts,
 }
 
+#[cfg(any(test, feature = "internals"))]
 #[derive(Default, Debug)]
 pub struct Counts {
     pub bodies: AtomicU64,
@@ -81,6 +88,7 @@ pub struct Counts {
     pub failed: AtomicU64,
 }
 
+#[cfg(any(test, feature = "internals"))]
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
@@ -121,6 +129,7 @@ impl MemoryStore {
     }
 }
 
+#[cfg(any(test, feature = "internals"))]
 #[async_trait::async_trait]
 impl ObjectStore for MemoryStore {
     fn describe(&self) -> String {
