@@ -4,10 +4,8 @@
 //! through the real binary. Every one is a settings value or an error that
 //! names the file; none is a panic.
 
-mod common;
-
 use clap::Parser;
-use common::{rollcall_in, workspace};
+use kit::{rollcall_in, workspace};
 use rollcall::commands::flags::{Cli, Command};
 use rollcall::settings::WatchSettings;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -3,11 +3,11 @@
 //! swapped behind a path with `..`; policy settings in TOML rejected at
 //! their own line.
 
-mod common;
-
-use common::daemon::Daemon;
-use common::servers::{eventually, http_get};
-use common::{plugin, rollcall, seed_fleet};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::http;
+use kit::plugins::{ELASTIC_GRID, TAG_ROLES};
+use kit::{rollcall, seed_fleet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -53,12 +53,12 @@ fn file_daemon_args(fleet: &Path, plugin_path: &Path) -> Vec<String> {
 fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed() {
     // 300 files at most (soft and hard): the daemon keeps 256 for itself and
     // serves at most 44 connections.
-    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let args = file_daemon_args(&seed_fleet(), Path::new(ELASTIC_GRID));
     let daemon = Daemon::launch(&args)
         .shell_prefix("ulimit -n 300 &&")
         .start();
     eventually(WAIT, "a healthy daemon", || {
-        http_get(daemon.address(), "/healthz").filter(|(status, _)| *status == 200)
+        http::get(daemon.address(), "/healthz").filter(|(status, _)| *status == 200)
     });
 
     // A slow client: one header line a second, never the blank line.
@@ -101,7 +101,7 @@ fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed(
 
     // The daemon answers again, and refreshes have kept working.
     let (status, _) = eventually(SLACK, "/healthz after the idle connections", || {
-        http_get(daemon.address(), "/healthz")
+        http::get(daemon.address(), "/healthz")
     });
     assert_eq!(status, 200, "{}", daemon.stderr());
     let slow_closed = slow.join().unwrap().expect("the slow client is cut off");
@@ -116,7 +116,7 @@ fn more_connections_than_files_cannot_lock_out_healthz_and_idle_ones_are_closed(
 
 #[test]
 fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
-    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let args = file_daemon_args(&seed_fleet(), Path::new(ELASTIC_GRID));
     let daemon = Daemon::launch(&args)
         .shell_prefix("ulimit -Sn 256 &&")
         .start();
@@ -141,7 +141,7 @@ fn sigterm_exits_in_time_while_the_inventory_read_blocks_on_a_fifo() {
             .unwrap()
             .success()
     );
-    let args = file_daemon_args(&fifo, &plugin("elastic_grid"));
+    let args = file_daemon_args(&fifo, Path::new(ELASTIC_GRID));
     let mut daemon = Daemon::start(&args);
     // Nobody writes: the first refresh blocks in the read.
     std::thread::sleep(Duration::from_millis(500));
@@ -152,7 +152,7 @@ fn sigterm_exits_in_time_while_the_inventory_read_blocks_on_a_fifo() {
 
 #[test]
 fn sigterm_exits_in_time_while_a_client_holds_half_a_request() {
-    let args = file_daemon_args(&seed_fleet(), &plugin("elastic_grid"));
+    let args = file_daemon_args(&seed_fleet(), Path::new(ELASTIC_GRID));
     let mut daemon = Daemon::start(&args);
     let mut client = TcpStream::connect(daemon.address()).unwrap();
     client
@@ -174,8 +174,8 @@ fn a_plugin_symlink_swapped_behind_a_dot_dot_path_is_reloaded_without_sighup() {
     let plugins = root.join("plugins");
     std::fs::create_dir(&plugins).unwrap();
     std::fs::create_dir(root.join("etc")).unwrap();
-    std::fs::copy(plugin("elastic_grid"), plugins.join("v1.wasm")).unwrap();
-    std::fs::copy(plugin("tag_roles"), plugins.join("v2.wasm")).unwrap();
+    std::fs::copy(ELASTIC_GRID, plugins.join("v1.wasm")).unwrap();
+    std::fs::copy(TAG_ROLES, plugins.join("v2.wasm")).unwrap();
     std::os::unix::fs::symlink("v1.wasm", plugins.join("current.wasm")).unwrap();
     std::fs::copy(seed_fleet(), root.join("fleet.json")).unwrap();
     let config = root.join("etc/rollcall.toml");
@@ -228,7 +228,7 @@ fn toml_settings_a_policy_rejects_are_reported_at_their_toml_line() {
         "--inventory",
         seed_fleet().to_str().unwrap(),
         "--plugin",
-        plugin("elastic_grid").to_str().unwrap(),
+        ELASTIC_GRID,
         "--self",
         AGENT,
         "--plugin-config",
@@ -243,7 +243,7 @@ fn toml_settings_a_policy_rejects_are_reported_at_their_toml_line() {
         format!(
             "self = \"{AGENT}\"\n[source]\nkind = \"file\"\npath = \"{}\"\n[policy]\nplugin = \"{}\"\nsettings_file = \"settings.toml\"\n",
             seed_fleet().display(),
-            plugin("elastic_grid").display()
+            ELASTIC_GRID
         ),
     )
     .unwrap();

@@ -3,12 +3,12 @@
 //! reading it with DescribeInstances. Stub servers stand in for IMDS and for
 //! an EC2 that fails.
 
-mod common;
-
-use common::background::Background;
-use common::moto_fleet::Fleet;
-use common::servers::{Moto, Reply, Stub, eventually, free_port};
-use common::{Run, ids, plugin, role_of, rollcall_in};
+use kit::background::Background;
+use kit::eventually;
+use kit::moto_fleet::Fleet;
+use kit::plugins::ELASTIC_GRID;
+use kit::servers::{Moto, Refusing, Reply, Stub};
+use kit::{Run, ids, role_of, rollcall_in};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -77,10 +77,6 @@ fn against(moto_endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     rollcall_in(full, &environment)
 }
 
-fn elastic_grid() -> String {
-    plugin("elastic_grid").display().to_string()
-}
-
 const CLUSTERS: &str = r#"{"cluster_group_prefix": "cluster-"}"#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,7 +84,7 @@ async fn a_live_fleet_resolves_as_the_rules_say_and_replays_from_its_recording()
     let moto = Moto::start();
     let fleet = Fleet::new(&moto, REGION);
     let launched = launch_fleet(&fleet).await;
-    let plugin = elastic_grid();
+    let plugin = ELASTIC_GRID;
     let blue_agent = launched.blue_agents[0].as_str();
 
     let live = against(
@@ -98,7 +94,7 @@ async fn a_live_fleet_resolves_as_the_rules_say_and_replays_from_its_recording()
             "--region",
             REGION,
             "--plugin",
-            &plugin,
+            plugin,
             "--self",
             blue_agent,
             "--plugin-config",
@@ -150,7 +146,7 @@ async fn a_live_fleet_resolves_as_the_rules_say_and_replays_from_its_recording()
             "--region",
             REGION,
             "--plugin",
-            &plugin,
+            plugin,
             "--self",
             &launched.green_agent,
             "--plugin-config",
@@ -185,7 +181,7 @@ async fn a_live_fleet_resolves_as_the_rules_say_and_replays_from_its_recording()
             "--inventory",
             recording.to_str().unwrap(),
             "--plugin",
-            &plugin,
+            plugin,
             "--self",
             blue_agent,
             "--plugin-config",
@@ -230,7 +226,7 @@ async fn every_page_is_read_and_regions_merge() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--page-size",
@@ -254,7 +250,7 @@ async fn every_page_is_read_and_regions_merge() {
             "--regions",
             &format!("{REGION},eu-west-1"),
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             &east_ids[0],
             "--page-size",
@@ -299,7 +295,7 @@ async fn filters_are_applied_by_the_server() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--filter",
@@ -342,7 +338,7 @@ async fn self_comes_from_imds() {
         &[
             "resolve",
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--plugin-config",
             CLUSTERS,
         ],
@@ -362,7 +358,7 @@ async fn self_comes_from_imds() {
     });
     against(
         &moto.endpoint,
-        &["resolve", "--region", REGION, "--plugin", &elastic_grid()],
+        &["resolve", "--region", REGION, "--plugin", ELASTIC_GRID],
         &[
             (
                 "AWS_EC2_METADATA_SERVICE_ENDPOINT",
@@ -407,7 +403,7 @@ async fn an_imds_that_does_not_answer_fails_fast_unless_self_is_none() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
         ],
@@ -418,7 +414,7 @@ async fn an_imds_that_does_not_answer_fails_fast_unless_self_is_none() {
     let started = Instant::now();
     let run = against(
         &moto.endpoint,
-        &["resolve", "--region", REGION, "--plugin", &elastic_grid()],
+        &["resolve", "--region", REGION, "--plugin", ELASTIC_GRID],
         &environment,
     );
     let took = started.elapsed();
@@ -435,7 +431,7 @@ async fn an_imds_that_does_not_answer_fails_fast_unless_self_is_none() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--no-imds",
         ],
         &environment,
@@ -445,15 +441,15 @@ async fn an_imds_that_does_not_answer_fails_fast_unless_self_is_none() {
 
 #[test]
 fn an_unreachable_endpoint_is_a_source_failure() {
-    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let nobody = Refusing::bind();
     let run = against(
-        &nobody,
+        &nobody.endpoint,
         &[
             "resolve",
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--max-attempts",
@@ -461,7 +457,7 @@ fn an_unreachable_endpoint_is_a_source_failure() {
         ],
         &[],
     );
-    run.fails_with(4, &[&format!("cannot reach {nobody}")]);
+    run.fails_with(4, &[&format!("cannot reach {}", nobody.endpoint)]);
     assert!(run.stdout.is_empty(), "no membership on failure");
 }
 
@@ -476,7 +472,7 @@ fn server_errors_and_throttling_are_retried_then_reported() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--max-attempts",
@@ -496,7 +492,7 @@ fn server_errors_and_throttling_are_retried_then_reported() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--max-attempts",
@@ -515,7 +511,7 @@ fn server_errors_and_throttling_are_retried_then_reported() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--max-attempts",
@@ -544,7 +540,7 @@ fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
         ],
@@ -560,7 +556,7 @@ fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--endpoint-url",
@@ -584,7 +580,7 @@ fn missing_denied_or_wrong_credentials_are_named_and_never_printed() {
             "--region",
             REGION,
             "--plugin",
-            &elastic_grid(),
+            ELASTIC_GRID,
             "--self",
             "none",
             "--endpoint-url",
@@ -605,7 +601,7 @@ async fn at_boot_resolve_waits_for_a_monitor_that_comes_late_and_gives_up_on_one
     let monitor_group = fleet.group("eg-monitor").await;
     let agent_group = fleet.group("eg-cybernode").await;
     let agent = fleet.launch(&[&agent_group], 1, &[]).await.remove(0);
-    let plugin = elastic_grid();
+    let plugin = ELASTIC_GRID;
     let waiting = |timeout: &'static str| {
         vec![
             "resolve",

@@ -5,12 +5,12 @@
 //! Python and JavaScript (`plugins/elastic-grid*`); each must give the one
 //! answer the rules give.
 
-mod common;
-
+use kit::plugins::{ELASTIC_GRID, elastic_grid_js, elastic_grid_py};
 use rollcall::inventory::{Instance, SecurityGroup, Tag};
 use rollcall::policy::{Member, PolicyEngine, evaluate};
 use serde_json::json;
 use std::collections::BTreeSet;
+use std::path::Path;
 
 const GROUPS: [&str; 7] = [
     "default",
@@ -271,25 +271,25 @@ fn expected(
 
 #[test]
 fn random_fleets_are_decided_as_the_rules_say() {
-    decides_random_fleets_as_the_rules_say("elastic_grid");
+    decides_random_fleets_as_the_rules_say(Path::new(ELASTIC_GRID));
 }
 
 #[test]
 fn the_python_policy_decides_random_fleets_as_the_rules_say() {
-    decides_random_fleets_as_the_rules_say("elastic_grid_py");
+    decides_random_fleets_as_the_rules_say(&elastic_grid_py());
 }
 
 #[test]
 fn the_javascript_policy_decides_random_fleets_as_the_rules_say() {
-    decides_random_fleets_as_the_rules_say("elastic_grid_js");
+    decides_random_fleets_as_the_rules_say(&elastic_grid_js());
 }
 
-/// 300 random fleets and settings decided by the plugin `name`, each
-/// compared with the rules.
-fn decides_random_fleets_as_the_rules_say(name: &str) {
+/// 300 random fleets and settings decided by `plugin`, each compared with
+/// the rules.
+fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
     let engine = PolicyEngine::new().expect("engine");
     let compiled = engine
-        .load(&common::plugin(name), "{}", Default::default())
+        .load(plugin, "{}", Default::default())
         .expect("plugin loads");
     let mut random = Random(0x005e_ed0f_e1a5_71c0);
     let mut registrations = 0;
@@ -371,13 +371,13 @@ fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
         .take(5);
     let mut checked = 0;
     for agent in agents {
-        let run = common::resolve(
+        let run = kit::resolve(
             &path,
-            &common::plugin("elastic_grid"),
+            Path::new(ELASTIC_GRID),
             &["--self", &agent.id, "--plugin-config", &settings.json()],
         );
         let (_, targets) = expected(&settings, &fleet, Some(&agent.id));
-        assert_eq!(common::ids(&run.json(), "register_with"), targets);
+        assert_eq!(kit::ids(&run.json(), "register_with"), targets);
         checked += 1;
     }
     assert!(checked > 0, "the fleet has running agents");

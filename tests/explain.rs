@@ -2,9 +2,8 @@
 //! both bundled policies give their reasons, a policy that gives none still
 //! shows the decision, and unknown instances are usage errors.
 
-mod common;
-
-use common::{Run, fixture, plugin, rollcall, seed_fleet};
+use kit::plugins::{ELASTIC_GRID, MISBEHAVING, TAG_ROLES};
+use kit::{Run, fixture, rollcall, seed_fleet};
 use serde_json::Value;
 use std::path::Path;
 
@@ -38,7 +37,7 @@ fn elastic_grid_explains_self_and_each_candidate_target() {
     let blue_agent = "i-0a9b1ue0000000001";
     let run = explain(
         &fixture("clustered-fleet.json"),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &[
             "--self",
             blue_agent,
@@ -108,7 +107,7 @@ fn elastic_grid_explains_self_and_each_candidate_target() {
 fn another_instance_is_explained_in_text_with_whether_self_registers_with_it() {
     let run = explain(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", AGENT, "--instance", MONITOR],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -136,7 +135,7 @@ fn tag_roles_explains_its_rules() {
     std::fs::write(&fleet, document.to_string()).unwrap();
     let run = explain(
         &fleet,
-        &plugin("tag_roles"),
+        Path::new(TAG_ROLES),
         &["--self", AGENT, "--instance", AGENT, "--format", "json"],
     );
     let document = run.json();
@@ -167,7 +166,7 @@ fn a_member_dropped_for_an_escape_in_its_role_is_explained_and_no_target() {
     let role_dropped = dropped("role", "monitor\u{1b}[2J");
     let run = explain(
         &fleet,
-        &plugin("tag_roles"),
+        Path::new(TAG_ROLES),
         &["--self", agent, "--instance", escaped],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -182,7 +181,7 @@ fn a_member_dropped_for_an_escape_in_its_role_is_explained_and_no_target() {
     // Elastic Grid takes the monitor for a target: rollcall does not.
     let run = explain(
         &fleet,
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &[
             "--self",
             agent,
@@ -218,7 +217,7 @@ fn a_member_dropped_for_an_escape_in_its_role_is_explained_and_no_target() {
 fn a_policy_that_gives_no_reasons_still_shows_its_decision() {
     let run = explain(
         &seed_fleet(),
-        &plugin("misbehaving"),
+        Path::new(MISBEHAVING),
         &["--self", AGENT, "--instance", AGENT],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -239,13 +238,13 @@ fn a_policy_that_gives_no_reasons_still_shows_its_decision() {
 fn an_unknown_instance_is_a_usage_error_naming_it() {
     let run = explain(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--instance", "i-nowhere"],
     );
     run.fails_with(2, &["instance i-nowhere is not in the inventory"]);
     let run = explain(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", "i-typo", "--instance", AGENT],
     );
     run.fails_with(2, &["self instance i-typo is not in the inventory"]);

@@ -2,9 +2,7 @@
 //! exit codes each command really uses. `BLESS=1 cargo test --test help`
 //! rewrites them after a deliberate change; review the diff.
 
-mod common;
-
-use common::{rollcall, workspace};
+use kit::{rollcall, workspace};
 
 const COMMANDS: [(&str, &[&str]); 10] = [
     ("rollcall", &[]),

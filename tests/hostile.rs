@@ -3,12 +3,12 @@
 //! `watch` keeps serving the last good policy while `/healthz` and
 //! `/metrics` show the failure.
 
-mod common;
-
-use common::daemon::Daemon;
-use common::hand_made::policy_with_memories;
-use common::servers::{eventually, http_get};
-use common::{Run, plugin, rollcall_in, rollcall_within, seed_fleet};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::hand_made::policy_with_memories;
+use kit::http;
+use kit::plugins::{FOREIGN_WORLD, LEGACY_POLICY, MISBEHAVING};
+use kit::{Run, rollcall_in, rollcall_within, seed_fleet};
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,13 +17,13 @@ const AGENT: &str = "i-df71a7b6";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 fn misbehave(mode: &str, extra: &[&str]) -> Run {
-    misbehave_within(common::RUN_LIMIT, mode, extra)
+    misbehave_within(kit::RUN_LIMIT, mode, extra)
 }
 
 /// Like `misbehave`, failing the test if the run takes `limit`.
 fn misbehave_within(limit: Duration, mode: &str, extra: &[&str]) -> Run {
     let settings = format!(r#"{{"mode": "{mode}"}}"#);
-    let misbehaving = plugin("misbehaving");
+    let misbehaving = Path::new(MISBEHAVING);
     let fleet = seed_fleet();
     let mut args = vec![
         "resolve",
@@ -193,7 +193,7 @@ fn a_member_whose_text_would_reach_a_terminal_or_split_an_address_is_dropped_alo
             }
             if format == "json" {
                 let document = run.json();
-                assert_eq!(common::ids(&document, "members"), [AGENT], "{mode}");
+                assert_eq!(kit::ids(&document, "members"), [AGENT], "{mode}");
                 assert_eq!(document["register_with"], serde_json::json!([]), "{mode}");
             }
         }
@@ -260,7 +260,7 @@ fn wasi_capabilities_yield_nothing() {
             "--inventory",
             seed_fleet().to_str().unwrap(),
             "--plugin",
-            plugin("misbehaving").to_str().unwrap(),
+            MISBEHAVING,
             "--plugin-config",
             &settings,
         ],
@@ -281,7 +281,7 @@ fn files_for_another_world_are_refused_naming_the_import() {
             "--inventory",
             seed_fleet().to_str().unwrap(),
             "--plugin",
-            plugin("foreign_world").to_str().unwrap(),
+            FOREIGN_WORLD,
         ],
         &[],
     );
@@ -296,7 +296,7 @@ fn a_plugin_built_for_the_previous_interface_is_refused_naming_both_versions() {
             "--inventory",
             seed_fleet().to_str().unwrap(),
             "--plugin",
-            plugin("legacy_policy").to_str().unwrap(),
+            LEGACY_POLICY,
         ],
         &[],
     );
@@ -321,7 +321,7 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
             "refresh = \"200ms\"\nstale_after = \"30s\"\nself = \"{AGENT}\"\n[source]\nkind = \"file\"\npath = \"{}\"\n\
              [policy]\nplugin = \"{}\"\nsettings_file = \"settings.json\"\ntime_limit = \"300ms\"\nmemory_limit_mib = 32\n",
             seed_fleet().display(),
-            plugin("misbehaving").display()
+            MISBEHAVING
         ),
     )
     .unwrap();
@@ -374,26 +374,22 @@ fn the_daemon_keeps_its_last_good_policy_through_hostile_reloads() {
 
     // Files that are no policy at all, renamed over the plugin in service.
     let in_service = dir.path().join("policy.wasm");
-    std::fs::copy(plugin("misbehaving"), &in_service).unwrap();
+    std::fs::copy(MISBEHAVING, &in_service).unwrap();
     write_replacing(&settings, r#"{"mode": "well-behaved"}"#);
-    let config_text = std::fs::read_to_string(&config).unwrap().replace(
-        &plugin("misbehaving").display().to_string(),
-        &in_service.display().to_string(),
-    );
+    let config_text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(MISBEHAVING, &in_service.display().to_string());
     write_replacing(&config, &config_text);
     let good = eventually(wait, "the copy in service", || {
         let served = daemon.membership()?;
         (served["policy"]["path"] == in_service.to_str().unwrap()).then_some(served)
     });
-    let wasm = std::fs::read(plugin("misbehaving")).unwrap();
+    let wasm = std::fs::read(MISBEHAVING).unwrap();
     let files: [(&str, Vec<u8>); 4] = [
         ("not wasm", b"#!/bin/sh\necho monitor\n".to_vec()),
         ("truncated", wasm[..wasm.len() / 2].to_vec()),
         ("core module", b"\0asm\x01\0\0\0".to_vec()),
-        (
-            "another world",
-            std::fs::read(plugin("foreign_world")).unwrap(),
-        ),
+        ("another world", std::fs::read(FOREIGN_WORLD).unwrap()),
     ];
     for (what, bytes) in files {
         let incoming = dir.path().join("incoming.wasm");
@@ -425,7 +421,7 @@ fn a_failure_that_repeats_every_refresh_is_logged_once_and_served_short() {
         "stderr grew to {} bytes",
         stderr.len()
     );
-    let (status, health) = http_get(daemon.address(), "/healthz").expect("HTTP answers");
+    let (status, health) = http::get(daemon.address(), "/healthz").expect("HTTP answers");
     assert_eq!(status, 503, "no answer yet: {health}");
     assert!(
         health.len() < 16 * 1024,
@@ -458,7 +454,7 @@ fn misbehaving_daemon(mode: &str, refresh: &str) -> (Daemon, tempfile::TempDir) 
     let dir = tempfile::tempdir().unwrap();
     let settings = dir.path().join("settings.json");
     std::fs::write(&settings, format!(r#"{{"mode": "{mode}"}}"#)).unwrap();
-    let (fleet, misbehaving) = (seed_fleet(), plugin("misbehaving"));
+    let (fleet, misbehaving) = (seed_fleet(), Path::new(MISBEHAVING));
     let daemon = Daemon::start([
         "--inventory",
         fleet.to_str().unwrap(),

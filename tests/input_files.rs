@@ -3,9 +3,8 @@
 //! directory) is refused unread with an error naming the file; an endless
 //! inventory stream costs the cap's worth of memory, not twice it.
 
-mod common;
-
-use common::{plugin, rollcall, rollcall_command, rollcall_within, seed_fleet};
+use kit::plugins::ELASTIC_GRID;
+use kit::{rollcall, rollcall_command, rollcall_within, seed_fleet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 /// How long a refusal may take: reading `/dev/zero` to a cap takes longer.
 const REFUSED_WITHIN: Duration = Duration::from_secs(20);
 
-fn check_plugin(path: &Path) -> common::Run {
+fn check_plugin(path: &Path) -> kit::Run {
     rollcall_within(
         REFUSED_WITHIN,
         ["plugin".as_ref(), "check".as_ref(), path.as_os_str()],
@@ -86,7 +85,7 @@ fn a_plugin_file_past_the_cap_is_refused_by_its_size() {
 
 #[test]
 fn plugin_test_refuses_a_cases_file_that_is_a_device_or_a_fifo() {
-    let grid = plugin("elastic_grid");
+    let grid = Path::new(ELASTIC_GRID);
     let test = |cases: &Path| {
         rollcall_within(
             REFUSED_WITHIN,
@@ -129,7 +128,7 @@ fn an_endless_inventory_stream_holds_no_more_than_the_cap_in_memory() {
             "--no-cache",
             "--plugin",
         ])
-        .arg(plugin("elastic_grid"))
+        .arg(Path::new(ELASTIC_GRID))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -6,11 +6,11 @@
 //! binary must refuse the fleet as a whole (`resolve` exit 4 for EC2, 2 for
 //! a file), and `watch` must keep its last good answer, marked stale.
 
-mod common;
-
-use common::daemon::Daemon;
-use common::servers::{Filler, Reply, Request, Stub, eventually};
-use common::{RUN_LIMIT, Run, ids, plugin, rollcall_command, rollcall_in, run_within};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::plugins::ELASTIC_GRID;
+use kit::servers::{Filler, Reply, Request, Stub};
+use kit::{RUN_LIMIT, Run, ids, rollcall_command, rollcall_in, run_within};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -104,7 +104,7 @@ fn against(endpoint: &str, args: &[&str]) -> Run {
 
 /// `rollcall resolve --self none` against `endpoint`, one attempt a call.
 fn resolve_against(endpoint: &str) -> Run {
-    let plugin = plugin("elastic_grid");
+    let plugin = Path::new(ELASTIC_GRID);
     against(
         endpoint,
         &[
@@ -202,7 +202,7 @@ fn a_page_cut_short_once_is_retried_and_the_whole_fleet_taken() {
                 }
             })
         };
-        let plugin = plugin("elastic_grid");
+        let plugin = Path::new(ELASTIC_GRID);
         let run = against(
             &ec2.endpoint,
             &[
@@ -273,7 +273,7 @@ fn page_tokens_that_never_repeat_end_at_the_fetch_timeout() {
         Reply::ok(&page.replace("page-2", &format!("page-{next}")))
     });
     let started = Instant::now();
-    let plugin = plugin("elastic_grid");
+    let plugin = Path::new(ELASTIC_GRID);
     let run = against(
         &ec2.endpoint,
         &[
@@ -315,7 +315,7 @@ fn the_same_instance_on_two_pages_is_refused_by_both_sources() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fleet.json");
     let mut document: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::seed_fleet()).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(kit::seed_fleet()).unwrap()).unwrap();
     let again = document["Reservations"][0].clone();
     let again_id = again["Instances"][0]["InstanceId"]
         .as_str()
@@ -323,7 +323,7 @@ fn the_same_instance_on_two_pages_is_refused_by_both_sources() {
         .to_owned();
     document["Reservations"].as_array_mut().unwrap().push(again);
     std::fs::write(&file, document.to_string()).unwrap();
-    common::resolve(&file, &plugin("elastic_grid"), &["--self", "none"]).fails_with(
+    kit::resolve(&file, Path::new(ELASTIC_GRID), &["--self", "none"]).fails_with(
         2,
         &[&format!(
             "{}: instance {again_id:?} appears more than once",
@@ -335,7 +335,7 @@ fn the_same_instance_on_two_pages_is_refused_by_both_sources() {
 #[test]
 fn unusable_instance_ids_are_refused_by_both_sources() {
     let dir = tempfile::tempdir().unwrap();
-    let seed = std::fs::read_to_string(common::seed_fleet()).unwrap();
+    let seed = std::fs::read_to_string(kit::seed_fleet()).unwrap();
     let document: Value = serde_json::from_str(&seed).unwrap();
     let first = document["Reservations"][0]["Instances"][0]["InstanceId"]
         .as_str()
@@ -377,7 +377,7 @@ fn unusable_instance_ids_are_refused_by_both_sources() {
 
         let file = dir.path().join("fleet.json");
         std::fs::write(&file, seed.replace(&first, json)).unwrap();
-        common::resolve(&file, &plugin("elastic_grid"), &["--self", "none"])
+        kit::resolve(&file, Path::new(ELASTIC_GRID), &["--self", "none"])
             .fails_with(2, &[&format!("{}: ", file.display()), shown]);
     }
 
@@ -538,7 +538,7 @@ fn a_page_cut_short_in_watch_keeps_every_member_and_marks_the_answer_stale() {
     };
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("membership.json");
-    let plugin = plugin("elastic_grid");
+    let plugin = Path::new(ELASTIC_GRID);
     let agent = instance_id(2);
     let watch = Daemon::launch([
         "--endpoint-url",

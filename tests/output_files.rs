@@ -4,9 +4,8 @@
 //! the umask and a replaced one keeps its mode; an `--output` that cannot
 //! be written is found before a `--wait-for` wait.
 
-mod common;
-
-use common::{plugin, rollcall, rollcall_command, run_within, seed_fleet};
+use kit::plugins::ELASTIC_GRID;
+use kit::{rollcall, rollcall_command, run_within, seed_fleet};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -15,8 +14,8 @@ use std::time::{Duration, Instant};
 const AGENT: &str = "i-df71a7b6";
 
 /// `resolve` on the seed fleet for the agent, in env format, to `output`.
-fn resolve_to(output: &Path, extra: &[&str]) -> common::Run {
-    let (fleet, grid) = (seed_fleet(), plugin("elastic_grid"));
+fn resolve_to(output: &Path, extra: &[&str]) -> kit::Run {
+    let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
     let mut args = vec![
         "resolve".as_ref(),
         "--inventory".as_ref(),
@@ -71,17 +70,17 @@ fn a_link_to_stdout_appends_to_the_log_file_stdout_is() {
     let inode = std::fs::metadata(&log).unwrap().ino();
     let link = dir.path().join("stdout");
     symlink("/dev/stdout", &link).unwrap();
-    let (fleet, grid) = (seed_fleet(), plugin("elastic_grid"));
+    let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
     let mut command = rollcall_command(Some(&format!("exec >>'{}';", log.display())));
     command
         .args(["resolve", "--self", AGENT, "--format", "env"])
         .arg("--inventory")
         .arg(&fleet)
         .arg("--plugin")
-        .arg(&grid)
+        .arg(grid)
         .arg("--output")
         .arg(&link);
-    let run = run_within(common::RUN_LIMIT, command);
+    let run = run_within(kit::RUN_LIMIT, command);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(is_link(&link), "the link was replaced by a file");
     let written = std::fs::read_to_string(&log).unwrap();
@@ -151,17 +150,17 @@ fn a_new_file_is_0666_less_the_umask() {
     let dir = tempfile::tempdir().unwrap();
     for (umask, expected) in [("022", 0o644), ("027", 0o640), ("002", 0o664)] {
         let output = dir.path().join(format!("membership-{umask}.env"));
-        let (fleet, grid) = (seed_fleet(), plugin("elastic_grid"));
+        let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
         let mut command = rollcall_command(Some(&format!("umask {umask};")));
         command
             .args(["resolve", "--self", AGENT, "--format", "env"])
             .arg("--inventory")
             .arg(&fleet)
             .arg("--plugin")
-            .arg(&grid)
+            .arg(grid)
             .arg("--output")
             .arg(&output);
-        let run = run_within(common::RUN_LIMIT, command);
+        let run = run_within(kit::RUN_LIMIT, command);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(
             mode(&output),
@@ -200,7 +199,7 @@ fn plugin_test_update_keeps_a_read_only_cases_file_read_only() {
     let run = rollcall([
         "plugin".as_ref(),
         "test".as_ref(),
-        plugin("elastic_grid").as_os_str(),
+        Path::new(ELASTIC_GRID).as_os_str(),
         cases.as_os_str(),
         "--update".as_ref(),
     ]);

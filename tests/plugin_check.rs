@@ -2,12 +2,12 @@
 //! was built for, what it imports and exports, and whether this rollcall
 //! runs it, with the reason when not), and `rollcall plugin diff`.
 
-mod common;
-
-use common::{plugin, rollcall, seed_fleet};
+use kit::plugins::{ELASTIC_GRID, FOREIGN_WORLD, LEGACY_POLICY};
+use kit::{rollcall, seed_fleet};
 use serde_json::Value;
+use std::path::Path;
 
-fn check(path: &std::path::Path, format: &str) -> common::Run {
+fn check(path: &std::path::Path, format: &str) -> kit::Run {
     rollcall([
         "plugin",
         "check",
@@ -28,11 +28,11 @@ fn names(report: &Value, key: &str) -> Vec<String> {
 
 #[test]
 fn a_bundled_policy_is_accepted_with_its_interface_imports_and_exports() {
-    let path = plugin("elastic_grid");
-    let report = check(&path, "json").json();
+    let path = Path::new(ELASTIC_GRID);
+    let report = check(path, "json").json();
     assert_eq!(report["interface"], "rollcall:policy@0.2.0");
     assert_eq!(report["refused"], Value::Null);
-    assert_eq!(report["bytes"], std::fs::metadata(&path).unwrap().len());
+    assert_eq!(report["bytes"], std::fs::metadata(path).unwrap().len());
     assert_eq!(names(&report, "exports"), ["configure", "decide"]);
     let imports = names(&report, "imports");
     assert!(
@@ -43,7 +43,7 @@ fn a_bundled_policy_is_accepted_with_its_interface_imports_and_exports() {
         imports.iter().any(|import| import.starts_with("wasi:cli/")),
         "a Rust wasip2 component imports WASI, with its version: {imports:?}"
     );
-    let text = check(&path, "text");
+    let text = check(path, "text");
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
         text.stdout.starts_with(&format!(
@@ -57,7 +57,7 @@ fn a_bundled_policy_is_accepted_with_its_interface_imports_and_exports() {
 
 #[test]
 fn a_plugin_for_the_previous_interface_is_refused_saying_so() {
-    let run = check(&plugin("legacy_policy"), "json");
+    let run = check(Path::new(LEGACY_POLICY), "json");
     assert_eq!(run.code, 3, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["interface"], "rollcall:policy@0.1.0");
@@ -72,7 +72,7 @@ fn a_plugin_for_the_previous_interface_is_refused_saying_so() {
 
 #[test]
 fn a_plugin_importing_what_rollcall_lacks_is_refused_naming_the_import() {
-    let run = check(&plugin("foreign_world"), "text");
+    let run = check(Path::new(FOREIGN_WORLD), "text");
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stdout.contains(": refused: "), "{}", run.stdout);
     assert!(
@@ -98,11 +98,13 @@ fn files_that_are_not_components_are_errors() {
 mod diff {
     //! `rollcall plugin diff`: two policies, or two settings, on one fleet.
 
-    use super::common::{fixture, plugin, rollcall};
+    use kit::plugins::{ELASTIC_GRID, elastic_grid_js, elastic_grid_py};
+    use kit::{fixture, rollcall};
     use serde_json::Value;
+    use std::path::Path;
 
-    fn diff(extra: &[&str]) -> super::common::Run {
-        let grid = plugin("elastic_grid");
+    fn diff(extra: &[&str]) -> kit::Run {
+        let grid = Path::new(ELASTIC_GRID);
         let fleet = fixture("clustered-fleet.json");
         let mut args = vec![
             "plugin",
@@ -191,9 +193,8 @@ mod diff {
         let cache = tempfile::tempdir().unwrap();
         let fleet = fixture("clustered-fleet.json");
         let settings = r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#;
-        let rust = plugin("elastic_grid");
-        for other in ["elastic_grid_py", "elastic_grid_js"] {
-            let other = plugin(other);
+        let rust = Path::new(ELASTIC_GRID);
+        for other in [elastic_grid_py(), elastic_grid_js()] {
             let run = rollcall([
                 "plugin",
                 "diff",

@@ -2,9 +2,7 @@
 //! builds with its own `build` script and passes `rollcall plugin test` on
 //! its own cases, as made.
 
-mod common;
-
-use common::{rollcall, run_within, workspace};
+use kit::{rollcall, run_within, workspace};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

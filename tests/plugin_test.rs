@@ -4,12 +4,11 @@
 //! inventory or an unknown self is bad input; `--update` records answers
 //! that then pass.
 
-mod common;
+use kit::plugins::{ELASTIC_GRID, LEGACY_POLICY, TAG_ROLES, elastic_grid_js, elastic_grid_py};
+use kit::{fixture, rollcall, seed_fleet};
+use std::path::{Path, PathBuf};
 
-use common::{fixture, plugin, rollcall, seed_fleet};
-use std::path::Path;
-
-fn test(plugin: &Path, cases: &[&Path], extra: &[&str]) -> common::Run {
+fn test(plugin: &Path, cases: &[&Path], extra: &[&str]) -> kit::Run {
     let mut args = vec!["plugin".as_ref(), "test".as_ref(), plugin.as_os_str()];
     args.extend(cases.iter().map(|path| path.as_os_str()));
     args.extend(extra.iter().map(std::ffi::OsStr::new));
@@ -28,8 +27,13 @@ fn cases_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn the_elastic_grid_cases_pass_in_every_language() {
     let cases = fixture("elastic-grid-cases.toml");
-    for name in ["elastic_grid", "elastic_grid_py", "elastic_grid_js"] {
-        let run = test(&plugin(name), &[&cases], &[]);
+    for plugin in [
+        PathBuf::from(ELASTIC_GRID),
+        elastic_grid_py(),
+        elastic_grid_js(),
+    ] {
+        let run = test(&plugin, &[&cases], &[]);
+        let name = plugin.display();
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
         assert_eq!(run.stdout, "8 passed, 0 failed\n", "{name}");
     }
@@ -52,7 +56,7 @@ role = "monitor"
 members = { i-2271a74b = "monitor" }
 "#,
     );
-    let run = test(&plugin("elastic_grid"), &[&path], &[]);
+    let run = test(Path::new(ELASTIC_GRID), &[&path], &[]);
     run.fails_with(1, &["1 of 2 cases failed"]);
     let at = format!("FAIL {}:8 wrong: ", path.display());
     assert_eq!(
@@ -67,15 +71,15 @@ members = { i-2271a74b = "monitor" }
 
 #[test]
 fn bad_input_is_named_and_exits_2() {
-    let elastic_grid = plugin("elastic_grid");
+    let elastic_grid = Path::new(ELASTIC_GRID);
     let (_directory, path) =
         cases_file("[[case]]\nname = \"a\"\ninventory = \"seed-fleet.json\"\nrol = \"agent\"\n");
-    test(&elastic_grid, &[&path], &[])
+    test(elastic_grid, &[&path], &[])
         .fails_with(2, &[&format!("{}:4: unknown field `rol`", path.display())]);
 
     let (_directory, path) =
         cases_file("[[case]]\nname = \"a\"\ninventory = \"nowhere.json\"\nmembers = {}\n");
-    test(&elastic_grid, &[&path], &[]).fails_with(
+    test(elastic_grid, &[&path], &[]).fails_with(
         2,
         &[
             &format!("{}:1: case \"a\": ", path.display()),
@@ -86,21 +90,21 @@ fn bad_input_is_named_and_exits_2() {
     let (_directory, path) = cases_file(
         "[[case]]\nname = \"a\"\ninventory = \"seed-fleet.json\"\nself = \"i-nobody\"\nrole = \"\"\n",
     );
-    test(&elastic_grid, &[&path], &[]).fails_with(
+    test(elastic_grid, &[&path], &[]).fails_with(
         2,
         &[&format!("{}:1: case \"a\": ", path.display()), "i-nobody"],
     );
 
     let (_directory, path) =
         cases_file("[[case]]\nname = \"a\"\ninventory = \"seed-fleet.json\"\n");
-    test(&elastic_grid, &[&path], &[]).fails_with(2, &["expects nothing", "--update"]);
+    test(elastic_grid, &[&path], &[]).fails_with(2, &["expects nothing", "--update"]);
 }
 
 #[test]
 fn a_plugin_that_will_not_load_exits_3() {
     let (_directory, path) =
         cases_file("[[case]]\nname = \"a\"\ninventory = \"seed-fleet.json\"\nmembers = {}\n");
-    test(&plugin("legacy_policy"), &[&path], &[]).fails_with(3, &["rollcall:policy@0.1.0"]);
+    test(Path::new(LEGACY_POLICY), &[&path], &[]).fails_with(3, &["rollcall:policy@0.1.0"]);
 }
 
 #[test]
@@ -123,8 +127,8 @@ name = "refused settings"
 settings = { adress = "x" }
 "#,
     );
-    let elastic_grid = plugin("elastic_grid");
-    let run = test(&elastic_grid, &[&path], &["--update"]);
+    let elastic_grid = Path::new(ELASTIC_GRID);
+    let run = test(elastic_grid, &[&path], &["--update"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, format!("{}: 3 cases updated\n", path.display()));
     let text = std::fs::read_to_string(&path).unwrap();
@@ -138,8 +142,8 @@ settings = { adress = "x" }
     );
     assert!(text.contains("register_with = []"), "{text}");
     assert!(text.contains("error = \"policy "), "{text}");
-    let run = test(&elastic_grid, &[&path], &[]);
+    let run = test(elastic_grid, &[&path], &[]);
     assert_eq!(run.stdout, "3 passed, 0 failed\n", "{}", run.stderr);
-    let tag_roles = test(&plugin("tag_roles"), &[&path], &[]);
+    let tag_roles = test(Path::new(TAG_ROLES), &[&path], &[]);
     tag_roles.fails_with(1, &["cases failed"]);
 }

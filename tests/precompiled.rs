@@ -2,15 +2,14 @@
 //! and the compiled-policy cache: reused when trustworthy and compatible,
 //! ignored (and recompiled) otherwise, never at the cost of an answer.
 
-mod common;
-
-use common::{ids, plugin, rollcall_in, seed_fleet};
+use kit::plugins::ELASTIC_GRID;
+use kit::{ids, rollcall_in, seed_fleet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-fn resolve_with_cache(cache: &Path, extra: &[&str]) -> common::Run {
+fn resolve_with_cache(cache: &Path, extra: &[&str]) -> kit::Run {
     let fleet = seed_fleet();
-    let elastic_grid = plugin("elastic_grid");
+    let elastic_grid = Path::new(ELASTIC_GRID);
     let mut args = vec![
         "resolve",
         "--inventory",
@@ -41,7 +40,7 @@ fn a_precompiled_policy_is_used_and_gives_the_same_answer() {
         [
             "plugin",
             "compile",
-            plugin("elastic_grid").to_str().unwrap(),
+            ELASTIC_GRID,
             "--cache-dir",
             cache.to_str().unwrap(),
         ],

@@ -4,9 +4,8 @@
 //! under test answers on the same input outside it (under scripts/test, that
 //! is the same static build; under a plain `cargo test`, the host's own).
 
-mod common;
-
-use common::{RUN_LIMIT, isolate, plugin, resolve, run_within, seed_fleet, workspace};
+use kit::plugins::ELASTIC_GRID;
+use kit::{RUN_LIMIT, isolate, resolve, run_within, seed_fleet, workspace};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,7 +108,7 @@ fn the_dist_binary_resolves_in_an_empty_root_as_the_normal_build_does() {
     let normal = timeless(
         resolve(
             &seed_fleet(),
-            &plugin("elastic_grid"),
+            Path::new(ELASTIC_GRID),
             &["--self", SELF_ID, "--no-cache"],
         )
         .json(),
@@ -125,7 +124,7 @@ fn the_dist_binary_resolves_in_an_empty_root_as_the_normal_build_does() {
          (a different policy sha256 means dist/ is stale: rerun scripts/release)"
     );
     assert!(
-        !common::ids(&normal, "register_with").is_empty(),
+        !kit::ids(&normal, "register_with").is_empty(),
         "the agent has a registration target, so the answers compare something"
     );
 }

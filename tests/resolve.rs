@@ -2,11 +2,10 @@
 //! inventories, checked against the Elastic Grid rules and the host's
 //! contract (document shape, exit codes, validation of what plugins return).
 
-mod common;
-
-use common::background::Background;
-use common::servers::eventually;
-use common::{fixture, ids, plugin, resolve, role_of, seed_fleet};
+use kit::background::Background;
+use kit::eventually;
+use kit::plugins::{ELASTIC_GRID, MISBEHAVING, TAG_ROLES};
+use kit::{fixture, ids, resolve, role_of, seed_fleet};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -16,8 +15,8 @@ const AGENT: &str = "i-df71a7b6";
 
 #[test]
 fn seed_agent_registers_with_the_monitor() {
-    let elastic_grid = plugin("elastic_grid");
-    let document = resolve(&seed_fleet(), &elastic_grid, &["--self", AGENT]).json();
+    let elastic_grid = Path::new(ELASTIC_GRID);
+    let document = resolve(&seed_fleet(), elastic_grid, &["--self", AGENT]).json();
 
     assert_eq!(
         document["self"],
@@ -49,14 +48,14 @@ fn seed_agent_registers_with_the_monitor() {
 
 #[test]
 fn seed_monitor_registers_with_nobody() {
-    let document = resolve(&seed_fleet(), &plugin("elastic_grid"), &["--self", MONITOR]).json();
+    let document = resolve(&seed_fleet(), Path::new(ELASTIC_GRID), &["--self", MONITOR]).json();
     assert_eq!(document["self"]["role"], "monitor");
     assert_eq!(document["register_with"], json!([]));
 }
 
 #[test]
 fn without_self_the_answer_has_members_only() {
-    let document = resolve(&seed_fleet(), &plugin("elastic_grid"), &[]).json();
+    let document = resolve(&seed_fleet(), Path::new(ELASTIC_GRID), &[]).json();
     assert_eq!(document["self"], json!(null));
     assert_eq!(document["register_with"], json!([]));
     assert_eq!(ids(&document, "members"), [MONITOR, AGENT]);
@@ -64,10 +63,10 @@ fn without_self_the_answer_has_members_only() {
 
 #[test]
 fn several_pages_read_as_one_fleet() {
-    let one = resolve(&seed_fleet(), &plugin("elastic_grid"), &["--self", AGENT]).json();
+    let one = resolve(&seed_fleet(), Path::new(ELASTIC_GRID), &["--self", AGENT]).json();
     let two = resolve(
         &fixture("seed-fleet-two-pages.json"),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", AGENT],
     )
     .json();
@@ -82,7 +81,7 @@ fn clusters_scope_registration() {
     let run = |self_id: &str| {
         resolve(
             &fleet,
-            &plugin("elastic_grid"),
+            Path::new(ELASTIC_GRID),
             &["--self", self_id, "--plugin-config", settings],
         )
         .json()
@@ -127,7 +126,7 @@ fn clusters_scope_registration() {
 #[test]
 fn states_and_group_combinations_follow_the_rules() {
     let fleet = fixture("mixed-fleet.json");
-    let document = resolve(&fleet, &plugin("elastic_grid"), &[]).json();
+    let document = resolve(&fleet, Path::new(ELASTIC_GRID), &[]).json();
     assert_eq!(document["inventory"]["instances"], 9);
     // Running only; the instance in both role groups is a monitor; the one in
     // neither is no member.
@@ -147,7 +146,7 @@ fn states_and_group_combinations_follow_the_rules() {
     // A pending self is decided all the same, and registers with both monitors.
     let booting = resolve(
         &fleet,
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", "i-0000000000000a002"],
     )
     .json();
@@ -161,7 +160,7 @@ fn states_and_group_combinations_follow_the_rules() {
     // role and registers with nobody.
     let web = resolve(
         &fleet,
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", "i-0000000000000n001"],
     )
     .json();
@@ -176,10 +175,10 @@ fn states_and_group_combinations_follow_the_rules() {
 fn another_plugin_gives_another_answer_from_the_same_binary_and_inventory() {
     let fleet = fixture("mixed-fleet.json");
     let self_id = "i-0000000000000a001";
-    let by_groups = resolve(&fleet, &plugin("elastic_grid"), &["--self", self_id]).json();
+    let by_groups = resolve(&fleet, Path::new(ELASTIC_GRID), &["--self", self_id]).json();
     let by_tags = resolve(
         &fleet,
-        &plugin("tag_roles"),
+        Path::new(TAG_ROLES),
         &[
             "--self",
             self_id,
@@ -201,7 +200,7 @@ fn another_plugin_gives_another_answer_from_the_same_binary_and_inventory() {
 fn env_format_is_shell_sourceable() {
     let run = resolve(
         &fixture("clustered-fleet.json"),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &[
             "--self",
             "i-0a96reen000000001",
@@ -238,7 +237,7 @@ fn env_format_is_shell_sourceable() {
 fn text_format_shows_self_targets_and_members() {
     let run = resolve(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", AGENT, "--format", "text"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -269,7 +268,7 @@ fn nft_format_is_a_script_nft_accepts_with_self_s_cluster_peers() {
         );
         let run = resolve(
             &fixture("clustered-fleet.json"),
-            &plugin("elastic_grid"),
+            Path::new(ELASTIC_GRID),
             &[
                 "--self",
                 self_id,
@@ -282,7 +281,7 @@ fn nft_format_is_a_script_nft_accepts_with_self_s_cluster_peers() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let file = dir.path().join(format!("{self_id}-{address}.nft"));
         std::fs::write(&file, &run.stdout).unwrap();
-        common::nft::check(&file);
+        kit::nft::check(&file);
         (run, file)
     };
 
@@ -307,7 +306,7 @@ fn nft_format_is_a_script_nft_accepts_with_self_s_cluster_peers() {
         "{}",
         blue.stdout
     );
-    let listed = common::nft::apply_twice(&file);
+    let listed = kit::nft::apply_twice(&file);
     assert!(
         listed.contains("elements = { 10.0.1.10, 10.0.1.11, 10.0.1.21, 10.0.3.10 }"),
         "{listed}"
@@ -354,7 +353,7 @@ fn a_malformed_inventory_is_named_with_line_and_column() {
         "{\n  \"Reservations\": [\n    {\"Instances\": [}\n  ]\n}\n",
     )
     .unwrap();
-    let run = resolve(&path, &plugin("elastic_grid"), &[]);
+    let run = resolve(&path, Path::new(ELASTIC_GRID), &[]);
     run.fails_with(2, &[&format!("{}:3:20:", path.display())]);
 
     std::fs::write(
@@ -362,10 +361,10 @@ fn a_malformed_inventory_is_named_with_line_and_column() {
         r#"{"Reservations": [{"Instances": [{"State": {"Name": "running"}}]}]}"#,
     )
     .unwrap();
-    resolve(&path, &plugin("elastic_grid"), &[]).fails_with(2, &["missing field `InstanceId`"]);
+    resolve(&path, Path::new(ELASTIC_GRID), &[]).fails_with(2, &["missing field `InstanceId`"]);
 
     let missing = dir.path().join("missing.json");
-    resolve(&missing, &plugin("elastic_grid"), &[])
+    resolve(&missing, Path::new(ELASTIC_GRID), &[])
         .fails_with(2, &["cannot read inventory", "missing.json"]);
 }
 
@@ -373,7 +372,7 @@ fn a_malformed_inventory_is_named_with_line_and_column() {
 fn an_unknown_self_is_a_usage_error_naming_it() {
     resolve(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--self", "i-nowhere"],
     )
     .fails_with(2, &["i-nowhere", "not in the inventory"]);
@@ -383,7 +382,7 @@ fn an_unknown_self_is_a_usage_error_naming_it() {
 fn bad_plugin_settings_are_usage_errors() {
     resolve(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--plugin-config", r#"{"monitor_grup": "x"}"#],
     )
     .fails_with(
@@ -393,7 +392,7 @@ fn bad_plugin_settings_are_usage_errors() {
 
     resolve(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--plugin-config", "{not json"],
     )
     .fails_with(2, &["--plugin-config:1:2:", "expected a JSON document"]);
@@ -410,7 +409,7 @@ fn plugin_settings_can_come_from_a_file() {
     .unwrap();
     let document = resolve(
         &seed_fleet(),
-        &plugin("elastic_grid"),
+        Path::new(ELASTIC_GRID),
         &["--plugin-config", &format!("@{}", settings.display())],
     )
     .json();
@@ -423,7 +422,7 @@ fn plugin_settings_can_come_from_a_file() {
 
 #[test]
 fn answers_naming_unknown_or_invalid_members_are_refused() {
-    let misbehaving = plugin("misbehaving");
+    let misbehaving = Path::new(MISBEHAVING);
     let cases = [
         (
             "unknown-member",
@@ -436,7 +435,7 @@ fn answers_naming_unknown_or_invalid_members_are_refused() {
         let settings = format!(r#"{{"mode": "{mode}"}}"#);
         let run = resolve(
             &seed_fleet(),
-            &misbehaving,
+            misbehaving,
             &["--self", AGENT, "--plugin-config", &settings],
         );
         run.fails_with(3, &["policy misbehaving gave an invalid answer", problem]);
@@ -448,7 +447,7 @@ fn answers_naming_unknown_or_invalid_members_are_refused() {
 fn a_trapping_plugin_fails_cleanly_with_its_panic_message_in_the_log() {
     let run = resolve(
         &seed_fleet(),
-        &plugin("misbehaving"),
+        Path::new(MISBEHAVING),
         &["--plugin-config", r#"{"mode": "trap"}"#],
     );
     assert_eq!(run.code, 3, "{}", run.stderr);
@@ -470,7 +469,7 @@ fn a_trapping_plugin_fails_cleanly_with_its_panic_message_in_the_log() {
 fn a_plugin_error_is_reported() {
     resolve(
         &seed_fleet(),
-        &plugin("misbehaving"),
+        Path::new(MISBEHAVING),
         &["--plugin-config", r#"{"mode": "error"}"#],
     )
     .fails_with(
@@ -479,7 +478,7 @@ fn a_plugin_error_is_reported() {
     );
     resolve(
         &seed_fleet(),
-        &plugin("misbehaving"),
+        Path::new(MISBEHAVING),
         &["--plugin-config", r#"{"mode": "reject-settings"}"#],
     )
     .fails_with(2, &["policy misbehaving rejected its settings"]);
@@ -489,7 +488,7 @@ fn a_plugin_error_is_reported() {
 fn a_chatty_plugin_is_cut_off_but_still_answers() {
     let run = resolve(
         &seed_fleet(),
-        &plugin("misbehaving"),
+        Path::new(MISBEHAVING),
         &[
             "--self",
             AGENT,
@@ -527,7 +526,7 @@ fn files_that_are_not_policies_are_refused() {
     resolve(&seed_fleet(), &core, &[]).fails_with(3, &["core WebAssembly module, not a component"]);
 
     let truncated = dir.path().join("truncated.wasm");
-    let bytes = std::fs::read(plugin("elastic_grid")).unwrap();
+    let bytes = std::fs::read(ELASTIC_GRID).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     resolve(&seed_fleet(), &truncated, &[]).fails_with(3, &["cannot load policy"]);
 
@@ -537,11 +536,11 @@ fn files_that_are_not_policies_are_refused() {
 
 #[test]
 fn usage_errors_exit_2_and_help_lists_exit_codes() {
-    let run = common::rollcall(["resolve", "--inventory", "fleet.json"]);
+    let run = kit::rollcall(["resolve", "--inventory", "fleet.json"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--plugin"), "{}", run.stderr);
 
-    let help = common::rollcall(["resolve", "--help"]);
+    let help = kit::rollcall(["resolve", "--help"]);
     assert_eq!(help.code, 0);
     for line in [
         "Exit codes:",
@@ -558,12 +557,12 @@ fn output_writes_the_answer_to_a_file_in_any_format_and_stdout_stays_empty() {
     let dir = tempfile::tempdir().unwrap();
     let json_file = dir.path().join("membership.json");
     let env_file = dir.path().join("membership.env");
-    let elastic_grid = plugin("elastic_grid");
+    let elastic_grid = Path::new(ELASTIC_GRID);
     let flags = |file: &Path, format: &str| {
         let file = file.display().to_string();
         let run = resolve(
             &seed_fleet(),
-            &elastic_grid,
+            elastic_grid,
             &["--self", AGENT, "--format", format, "--output", &file],
         );
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -573,7 +572,7 @@ fn output_writes_the_answer_to_a_file_in_any_format_and_stdout_stays_empty() {
     flags(&env_file, "env");
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(&json_file).unwrap()).unwrap();
-    let printed = resolve(&seed_fleet(), &elastic_grid, &["--self", AGENT]).json();
+    let printed = resolve(&seed_fleet(), elastic_grid, &["--self", AGENT]).json();
     assert_eq!(written["register_with"], printed["register_with"]);
     assert_eq!(written["members"], printed["members"]);
     let env = std::fs::read_to_string(&env_file).unwrap();
@@ -590,7 +589,7 @@ fn output_writes_the_answer_to_a_file_in_any_format_and_stdout_stays_empty() {
     let nowhere = dir.path().join("missing/membership.env");
     resolve(
         &seed_fleet(),
-        &elastic_grid,
+        elastic_grid,
         &["--output", &nowhere.display().to_string()],
     )
     .fails_with(2, &["cannot write", "missing/membership.env"]);
@@ -598,8 +597,8 @@ fn output_writes_the_answer_to_a_file_in_any_format_and_stdout_stays_empty() {
 
 #[test]
 fn waiting_flags_that_cannot_work_are_usage_errors() {
-    let elastic_grid = plugin("elastic_grid");
-    let run = |extra: &[&str]| resolve(&seed_fleet(), &elastic_grid, extra);
+    let elastic_grid = Path::new(ELASTIC_GRID);
+    let run = |extra: &[&str]| resolve(&seed_fleet(), elastic_grid, extra);
     run(&["--wait-for", "monitors>=2"]).fails_with(
         2,
         &["\"monitors>=2\" is not a condition (expected targets>=N, role=NAME>=N or self-role)"],
@@ -620,14 +619,14 @@ fn a_self_listed_late_is_waited_for() {
         serde_json::from_str(&std::fs::read_to_string(seed_fleet()).unwrap()).unwrap();
     std::fs::write(&fleet_file, fleet.to_string()).unwrap();
     let fleet_path = fleet_file.display().to_string();
-    let plugin_path = plugin("elastic_grid").display().to_string();
+    let plugin_path = ELASTIC_GRID;
     let waiting = Background::start(
         [
             "resolve",
             "--inventory",
             &fleet_path,
             "--plugin",
-            &plugin_path,
+            plugin_path,
             "--self",
             "i-0late",
             "--wait-for",
@@ -680,10 +679,10 @@ const SPACED_AGENT: &str = "i-0000000000000a002";
 
 /// `resolve` on the odd-names fleet with `plugin` and `settings`, seen from
 /// `self_id`, in `format`: it answers (exit 0) whatever the names.
-fn resolve_odd_names(plugin_name: &str, settings: &str, self_id: &str, format: &str) -> String {
+fn resolve_odd_names(plugin: &str, settings: &str, self_id: &str, format: &str) -> String {
     let run = resolve(
         &fixture(ODD_NAMES),
-        &plugin(plugin_name),
+        Path::new(plugin),
         &[
             "--self",
             self_id,
@@ -698,7 +697,7 @@ fn resolve_odd_names(plugin_name: &str, settings: &str, self_id: &str, format: &
         assert!(
             run.stderr.contains(&format!(
                 "{ESCAPED_MONITOR}: its {}",
-                if plugin_name == "elastic_grid" {
+                if plugin == ELASTIC_GRID {
                     "cluster name"
                 } else {
                     "role"
@@ -733,7 +732,7 @@ fn sourced(env: &str) -> String {
 fn a_cluster_group_with_a_space_is_a_cluster_and_an_escape_drops_only_its_member() {
     let settings = r#"{"cluster_group_prefix": "cluster-", "monitor_port": 7070}"#;
     let document: Value = serde_json::from_str(&resolve_odd_names(
-        "elastic_grid",
+        ELASTIC_GRID,
         settings,
         BLUE_AGENT,
         "json",
@@ -756,7 +755,7 @@ fn a_cluster_group_with_a_space_is_a_cluster_and_an_escape_drops_only_its_member
         "the dropped monitor is no target"
     );
 
-    let env = resolve_odd_names("elastic_grid", settings, BLUE_AGENT, "env");
+    let env = resolve_odd_names(ELASTIC_GRID, settings, BLUE_AGENT, "env");
     assert_eq!(
         sourced(&env),
         "role=agent\ncluster=blue\ncluster=blue team\n\
@@ -768,7 +767,7 @@ fn a_cluster_group_with_a_space_is_a_cluster_and_an_escape_drops_only_its_member
 #[test]
 fn a_role_tag_with_a_space_is_a_role_and_an_escape_drops_only_its_member() {
     let document: Value =
-        serde_json::from_str(&resolve_odd_names("tag_roles", "{}", BLUE_AGENT, "json")).unwrap();
+        serde_json::from_str(&resolve_odd_names(TAG_ROLES, "{}", BLUE_AGENT, "json")).unwrap();
     assert_eq!(
         ids(&document, "members"),
         [
@@ -786,13 +785,13 @@ fn a_role_tag_with_a_space_is_a_role_and_an_escape_drops_only_its_member() {
         "the dropped monitor is no target"
     );
 
-    let env = resolve_odd_names("tag_roles", "{}", SPACED_AGENT, "env");
+    let env = resolve_odd_names(TAG_ROLES, "{}", SPACED_AGENT, "env");
     assert_eq!(
         sourced(&env),
         "role=agent x\ncluster=blue\ntargets=\n",
         "{env}"
     );
-    let env = resolve_odd_names("tag_roles", "{}", BLUE_AGENT, "env");
+    let env = resolve_odd_names(TAG_ROLES, "{}", BLUE_AGENT, "env");
     assert_eq!(
         sourced(&env),
         "role=agent\ncluster=blue\ncluster=blue team\ntargets=10.0.1.10 10.0.1.11\n",

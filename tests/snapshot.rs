@@ -3,13 +3,13 @@
 //! recorder), so `DescribeInstances` calls are counted from outside
 //! rollcall.
 
-mod common;
-
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-use common::daemon::Daemon;
-use common::moto_fleet::Fleet;
-use common::servers::{Moto, Proxy, eventually};
-use common::{ids, plugin, rollcall_command};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::moto_fleet::Fleet;
+use kit::plugins::ELASTIC_GRID;
+use kit::servers::{Moto, Proxy};
+use kit::{ids, rollcall_command};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -83,7 +83,7 @@ impl World {
             "/moto-api/recorder/reset-recording",
             "/moto-api/recorder/start-recording",
         ] {
-            let answered = common::servers::http_post(address, path);
+            let answered = kit::http::post(address, path);
             assert_eq!(answered, Some(200), "moto's recorder: {path}");
         }
     }
@@ -93,9 +93,8 @@ impl World {
     /// keeps form bodies encoded, so the user agent names the service).
     fn listings(&self) -> usize {
         let address = self.moto.endpoint.trim_start_matches("http://");
-        let (status, recording) =
-            common::servers::http_get(address, "/moto-api/recorder/download-recording")
-                .expect("moto's recording");
+        let (status, recording) = kit::http::get(address, "/moto-api/recorder/download-recording")
+            .expect("moto's recording");
         assert_eq!(status, 200, "{recording}");
         recording
             .lines()
@@ -120,7 +119,7 @@ impl World {
             "--snapshot",
             &format!("s3://{BUCKET}/fleet"),
             "--plugin",
-            plugin("elastic_grid").to_str().unwrap(),
+            ELASTIC_GRID,
         ]
         .iter()
         .map(|flag| (*flag).to_owned())

@@ -4,13 +4,13 @@
 //! time and a bounded amount of memory, and be replaced by the node that
 //! lists next.
 
-mod common;
-
-use common::fake_s3::{FakeS3, Poison};
-use common::moto_fleet::Fleet;
-use common::servers::Moto;
-use common::{ids, plugin, rollcall_command};
+use kit::moto_fleet::Fleet;
+use kit::plugins::ELASTIC_GRID;
+use kit::servers::Moto;
+use kit::servers::fake_s3::{FakeS3, Poison};
+use kit::{ids, rollcall_command};
 use std::io::Write;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,7 +46,7 @@ fn resolve(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> Child {
         .args(["--region", REGION, "--endpoint-url", &moto.endpoint])
         .args(["--s3-endpoint-url", &s3.endpoint])
         .args(["--snapshot", "s3://fleet/prod"])
-        .args(["--plugin", plugin("elastic_grid").to_str().unwrap()])
+        .args(["--plugin", ELASTIC_GRID])
         .args(["--self", own])
         .args(extra)
         .envs(CREDENTIALS)
@@ -58,7 +58,7 @@ fn resolve(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> Child {
 
 /// `rollcall watch` as instance `own` of the fleet in `moto`, the snapshot
 /// in `s3`, refreshing every second, with `extra` flags.
-fn watch(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> common::daemon::Daemon {
+fn watch(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> kit::daemon::Daemon {
     let mut args: Vec<&str> = vec![
         "--region",
         REGION,
@@ -73,10 +73,10 @@ fn watch(moto: &Moto, s3: &FakeS3, own: &str, extra: &[&str]) -> common::daemon:
         "--refresh",
         "1s",
     ];
-    let plugin = plugin("elastic_grid");
+    let plugin = Path::new(ELASTIC_GRID);
     args.extend(["--plugin", plugin.to_str().unwrap()]);
     args.extend(extra);
-    common::daemon::Daemon::launch(&args)
+    kit::daemon::Daemon::launch(&args)
         .envs(&CREDENTIALS)
         .start()
 }
@@ -256,21 +256,20 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
     let s3 = FakeS3::plain();
     // A budget so small that this daemon almost never lists to confirm.
     let daemon = watch(&moto, &s3, &instances[0], &["--ec2-budget", "0.01"]);
-    common::servers::eventually(Duration::from_secs(30), "a first answer", || {
+    kit::eventually(Duration::from_secs(30), "a first answer", || {
         daemon.membership()
     });
 
     // Another writer says only one instance is left.
     s3.put(SNAPSHOT, snapshot_of(&instances[..1], &instances[0]));
 
-    let (_, health) =
-        common::servers::eventually(Duration::from_secs(30), "the shrink held back", || {
-            let (status, health) = daemon.get("/healthz");
-            health["refresh_error"]
-                .as_str()?
-                .contains("lists 1 instances where 3 were served")
-                .then_some((status, health))
-        });
+    let (_, health) = kit::eventually(Duration::from_secs(30), "the shrink held back", || {
+        let (status, health) = daemon.get("/healthz");
+        health["refresh_error"]
+            .as_str()?
+            .contains("lists 1 instances where 3 were served")
+            .then_some((status, health))
+    });
     let answer = daemon.membership().unwrap();
     assert_eq!(ids(&answer, "members").len(), 3, "the answer is kept");
     assert_eq!(answer["inventory"]["stale"], true, "{answer}");
@@ -296,16 +295,15 @@ async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_d
     // Each read gives up at --fetch-timeout; the daemon lists for itself
     // through the gate (a fleet of three may list most periods within the
     // budget) and goes on.
-    let answer =
-        common::servers::eventually(Duration::from_secs(20), "an answer", || daemon.membership());
+    let answer = kit::eventually(Duration::from_secs(20), "an answer", || daemon.membership());
     assert_eq!(ids(&answer, "members").len(), 3, "{answer}");
-    common::servers::eventually(Duration::from_secs(20), "reads that gave up", || {
+    kit::eventually(Duration::from_secs(20), "reads that gave up", || {
         let failed = daemon.metric("rollcall_snapshot_reads_total{outcome=\"failed\"}")?;
         (failed >= 3.0).then_some(())
     });
     // And it goes on listing, through the gate, as the periods pass.
     let first = answer["inventory"]["fetched_at"].clone();
-    common::servers::eventually(Duration::from_secs(20), "a later listing", || {
+    kit::eventually(Duration::from_secs(20), "a later listing", || {
         let later = daemon.membership()?["inventory"]["fetched_at"].clone();
         (later != first).then_some(())
     });

@@ -5,11 +5,10 @@
 //! `WATCHDOG_USEC` (and not at all for another `WATCHDOG_PID`), STOPPING=1
 //! on SIGTERM.
 
-mod common;
-
-use common::daemon::Daemon;
-use common::servers::eventually;
-use common::{plugin, seed_fleet, workspace};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::plugins::ELASTIC_GRID;
+use kit::{seed_fleet, workspace};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,7 +101,7 @@ impl NotifySocket {
 }
 
 fn watch_args(dir: &Path, output: &Path, inventory: &Path) -> Vec<String> {
-    let plugin = plugin("elastic_grid");
+    let plugin = Path::new(ELASTIC_GRID);
     [
         "--inventory",
         inventory.to_str().unwrap(),
@@ -139,7 +138,7 @@ fn ready_comes_after_the_first_answer_is_written_the_watchdog_at_its_pace_and_st
              [[sink]]\nkind = \"file\"\npath = {output:?}\n\
              [[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"sleep 1 && touch {hook_done}\"]\n",
             fleet = seed_fleet(),
-            plugin = plugin("elastic_grid"),
+            plugin = Path::new(ELASTIC_GRID),
             hook_done = hook_done.display(),
         ),
     )

@@ -2,9 +2,9 @@
 //! rejection of settings, a case's name) reaches the terminal escaped, one
 //! line per message, so it cannot forge a line of rollcall's own.
 
-mod common;
-
-use common::{Run, plugin, rollcall, seed_fleet};
+use kit::plugins::{ELASTIC_GRID, MISBEHAVING, elastic_grid_py};
+use kit::{Run, rollcall, seed_fleet};
+use std::path::{Path, PathBuf};
 
 /// What a hostile text holds: a CR and LF, then a forged line, then an
 /// escape that would erase the real one, and a NUL.
@@ -12,13 +12,13 @@ const FORGED_JSON: &str = r"done\r\nrollcall: all good\u001b[2K\u0000";
 /// The same text as rollcall shows it.
 const SHOWN: &str = r"done\r\nrollcall: all good\u{1b}[2K\0";
 
-fn resolve_with(policy: &str, settings: &str) -> Run {
+fn resolve_with(plugin: &Path, settings: &str) -> Run {
     rollcall([
         "resolve".as_ref(),
         "--inventory".as_ref(),
         seed_fleet().as_os_str(),
         "--plugin".as_ref(),
-        plugin(policy).as_os_str(),
+        plugin.as_os_str(),
         "--self".as_ref(),
         "i-df71a7b6".as_ref(),
         "--plugin-config".as_ref(),
@@ -47,7 +47,7 @@ fn one_escaped_line(run: &Run) {
 #[test]
 fn a_policy_error_with_control_characters_is_one_escaped_line() {
     let run = resolve_with(
-        "misbehaving",
+        Path::new(MISBEHAVING),
         &format!(r#"{{"mode": "error", "message": "{FORGED_JSON}"}}"#),
     );
     run.fails_with(3, &["rollcall: policy misbehaving failed: "]);
@@ -56,8 +56,11 @@ fn a_policy_error_with_control_characters_is_one_escaped_line() {
 
 #[test]
 fn a_settings_rejection_quoting_a_hostile_key_is_one_escaped_line() {
-    for policy in ["elastic_grid", "elastic_grid_py"] {
-        let run = resolve_with(policy, &format!(r#"{{"{FORGED_JSON}": 1}}"#));
+    for (policy, plugin) in [
+        ("elastic_grid", PathBuf::from(ELASTIC_GRID)),
+        ("elastic_grid_py", elastic_grid_py()),
+    ] {
+        let run = resolve_with(&plugin, &format!(r#"{{"{FORGED_JSON}": 1}}"#));
         run.fails_with(
             2,
             &[&format!("rollcall: policy {policy} rejected its settings")],
@@ -80,7 +83,7 @@ fn a_case_name_cannot_forge_the_count_line_of_plugin_test() {
     let run = rollcall([
         "plugin".as_ref(),
         "test".as_ref(),
-        plugin("elastic_grid").as_os_str(),
+        Path::new(ELASTIC_GRID).as_os_str(),
         cases.as_os_str(),
     ]);
     run.fails_with(1, &["1 of 1 cases failed"]);

@@ -3,11 +3,11 @@
 //! policies (a different one, garbage, a good one again), running its exec
 //! hook, serving its HTTP API, and stopping cleanly on SIGTERM.
 
-mod common;
-
-use common::daemon::Daemon;
-use common::servers::{Moto, Proxy, eventually};
-use common::{plugin, seed_fleet, workspace};
+use kit::daemon::Daemon;
+use kit::eventually;
+use kit::plugins::{ELASTIC_GRID, MISBEHAVING, TAG_ROLES};
+use kit::servers::{Moto, Proxy};
+use kit::{seed_fleet, workspace};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +23,7 @@ fn start(args: &[&str]) -> Daemon {
 }
 
 fn targets(document: &Value) -> Vec<String> {
-    common::ids(document, "register_with")
+    kit::ids(document, "register_with")
 }
 
 /// Replaces `to` the way deploy tools do: a temporary file, then a rename.
@@ -63,7 +63,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
     let fleet = dir.path().join("fleet.json");
     std::fs::copy(seed_fleet(), &fleet).unwrap();
     let policy = dir.path().join("policy.wasm");
-    std::fs::copy(plugin("elastic_grid"), &policy).unwrap();
+    std::fs::copy(ELASTIC_GRID, &policy).unwrap();
     let output = dir.path().join("membership.json");
     let hook_log = dir.path().join("hook.log");
     let hook = dir.path().join("hook.sh");
@@ -123,7 +123,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
 
     // Another policy: same binary, another answer, swapped in live (it
     // drops every member: past the change guard, turned off here).
-    replace(&plugin("tag_roles"), &policy);
+    replace(Path::new(TAG_ROLES), &policy);
     eventually(WAIT, "the tag-roles answer", || {
         read_json(&output).filter(|document| document["members"] == serde_json::json!([]))
     });
@@ -159,7 +159,7 @@ fn a_file_fleet_and_policy_swaps_are_followed_and_sigterm_exits_cleanly() {
     );
 
     // A good policy again: the answer changes back, the failure clears.
-    replace(&plugin("elastic_grid"), &policy);
+    replace(Path::new(ELASTIC_GRID), &policy);
     eventually(WAIT, "elastic-grid again", || {
         read_json(&output).filter(|document| targets(document).len() == 2)
     });
@@ -201,7 +201,7 @@ fn a_failing_hook_is_logged_and_not_fatal() {
             "refresh = \"200ms\"\nself = \"{AGENT}\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
              [policy]\nplugin = \"{}\"\n[[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo hook broke >&2; exit 3\"]\n\
              [[sink]]\nkind = \"file\"\npath = \"out.json\"\n",
-            plugin("elastic_grid").display()
+            ELASTIC_GRID
         ),
     )
     .unwrap();
@@ -237,7 +237,7 @@ fn a_failing_hook_is_logged_and_not_fatal() {
 
 #[test]
 fn the_bundled_example_config_runs() {
-    plugin("elastic_grid");
+    Path::new(ELASTIC_GRID);
     let config = workspace().join("examples/rollcall.toml");
     let mut watch = start(&["--config", config.to_str().unwrap(), "--refresh", "200ms"]);
     let document = eventually(WAIT, "the example's answer", || watch.membership());
@@ -300,7 +300,7 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
         "--region",
         "us-west-2",
         "--plugin",
-        plugin("elastic_grid").to_str().unwrap(),
+        ELASTIC_GRID,
         "--self",
         &agent,
         "--refresh",
@@ -334,7 +334,7 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
     let after = eventually(WAIT, "the terminated monitor to leave", || {
         read_json(&output).filter(|document| targets(document) == [second.clone()])
     });
-    assert!(!common::ids(&after, "members").contains(&monitor));
+    assert!(!kit::ids(&after, "members").contains(&monitor));
 
     // The endpoint goes away: the answer stays, marked stale, then unhealthy
     // once older than stale_after (3 x 300ms).
@@ -389,9 +389,9 @@ async fn a_live_fleet_is_followed_and_an_outage_keeps_the_last_answer() {
 fn a_file_sink_writes_the_cluster_peers_as_nft_and_follows_the_fleet() {
     let dir = tempfile::tempdir().unwrap();
     let fleet = dir.path().join("fleet.json");
-    let clustered = std::fs::read_to_string(common::fixture("clustered-fleet.json")).unwrap();
+    let clustered = std::fs::read_to_string(kit::fixture("clustered-fleet.json")).unwrap();
     std::fs::write(&fleet, &clustered).unwrap();
-    std::fs::copy(plugin("elastic_grid"), dir.path().join("policy.wasm")).unwrap();
+    std::fs::copy(ELASTIC_GRID, dir.path().join("policy.wasm")).unwrap();
     let config = dir.path().join("rollcall.toml");
     std::fs::write(
         &config,
@@ -410,7 +410,7 @@ fn a_file_sink_writes_the_cluster_peers_as_nft_and_follows_the_fleet() {
         first.contains("\t10.0.1.21, # i-0a9b1ue0000000002\n"),
         "{first}"
     );
-    common::nft::check(&output);
+    kit::nft::check(&output);
 
     // A blue peer moves: the set follows, and the file is still one nft takes.
     write_replacing(&fleet, &clustered.replace("10.0.1.21", "10.0.1.99"));
@@ -418,7 +418,7 @@ fn a_file_sink_writes_the_cluster_peers_as_nft_and_follows_the_fleet() {
         read().filter(|text| text.contains("\t10.0.1.99, # i-0a9b1ue0000000002\n"))
     });
     assert!(!moved.contains("10.0.1.21"), "{moved}");
-    let listed = common::nft::apply_twice(&output);
+    let listed = kit::nft::apply_twice(&output);
     assert!(
         listed.contains("10.0.1.99") && !listed.contains("10.0.1.21"),
         "{listed}"
@@ -432,7 +432,7 @@ fn a_file_sink_writes_the_cluster_peers_as_nft_and_follows_the_fleet() {
 fn start_on_seed_fleet(dir: &Path, extra: &str) -> (Daemon, PathBuf, PathBuf) {
     let fleet = dir.join("fleet.json");
     std::fs::copy(seed_fleet(), &fleet).unwrap();
-    std::fs::copy(plugin("elastic_grid"), dir.join("policy.wasm")).unwrap();
+    std::fs::copy(ELASTIC_GRID, dir.join("policy.wasm")).unwrap();
     let config = dir.join("rollcall.toml");
     std::fs::write(&config, seed_config(AGENT, extra)).unwrap();
     let watch = start(&["--config", config.to_str().unwrap()]);
@@ -671,7 +671,7 @@ fn a_stdout_nobody_reads_never_stalls_the_daemon() {
         format!(
             "refresh = \"200ms\"\nself = \"none\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
              [policy]\nplugin = \"{}\"\n[[sink]]\nkind = \"stdout\"\n",
-            plugin("misbehaving").display()
+            MISBEHAVING
         ),
     )
     .unwrap();
@@ -721,7 +721,7 @@ fn a_policy_change_that_flips_every_role_is_refused_until_its_change_is_accepted
     let dir = tempfile::tempdir().unwrap();
     let (mut watch, _, config) = start_on_seed_fleet(dir.path(), "");
     let first = eventually(WAIT, "the first answer", || watch.membership());
-    assert_eq!(common::role_of(&first, AGENT).as_deref(), Some("agent"));
+    assert_eq!(kit::role_of(&first, AGENT).as_deref(), Some("agent"));
 
     // The flip, with an accept_change that names another change: refused.
     write_replacing(
@@ -763,7 +763,7 @@ fn a_policy_change_that_flips_every_role_is_refused_until_its_change_is_accepted
         (watch.metric("rollcall_refreshes_total{outcome=\"ok\"}")? >= ok_before + 2.0).then_some(())
     });
     let served = watch.membership().unwrap();
-    assert_eq!(common::role_of(&served, AGENT).as_deref(), Some("agent"));
+    assert_eq!(kit::role_of(&served, AGENT).as_deref(), Some("agent"));
     assert_eq!(targets(&served), [MONITOR]);
     assert_eq!(served["policy"], first["policy"]);
     let (status, _) = watch.get("/healthz");
@@ -783,9 +783,9 @@ fn a_policy_change_that_flips_every_role_is_refused_until_its_change_is_accepted
     hang_up(&watch);
     let flipped = eventually(WAIT, "the accepted flip", || {
         let document = watch.membership()?;
-        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(document)
+        (kit::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(document)
     });
-    assert_eq!(common::role_of(&flipped, MONITOR).as_deref(), Some("agent"));
+    assert_eq!(kit::role_of(&flipped, MONITOR).as_deref(), Some("agent"));
     assert!(targets(&flipped).is_empty(), "{flipped}");
     let (_, health) = watch.get("/healthz");
     assert_eq!(health["reload_error"], Value::Null, "{health}");
@@ -846,12 +846,12 @@ fn max_change_off_in_the_edit_that_flips_every_role_is_judged_by_the_guard_befor
         "{error}"
     );
     let served = watch.membership().unwrap();
-    assert_eq!(common::role_of(&served, AGENT).as_deref(), Some("agent"));
+    assert_eq!(kit::role_of(&served, AGENT).as_deref(), Some("agent"));
     // The next reload is judged by max_change = "off".
     hang_up(&watch);
     eventually(WAIT, "the flip", || {
         let document = watch.membership()?;
-        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
+        (kit::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
     });
     let (_, health) = watch.get("/healthz");
     assert_eq!(health["reload_error"], Value::Null, "{health}");
@@ -884,7 +884,7 @@ fn stepped_config(role_tag: &str) -> String {
     format!(
         "refresh = \"200ms\"\nself = \"none\"\n[source]\nkind = \"file\"\npath = \"fleet.json\"\n\
          [policy]\nplugin = \"{}\"\nsettings = {{ role_tag = \"{role_tag}\" }}\n",
-        plugin("tag_roles").display()
+        TAG_ROLES
     )
 }
 
@@ -931,7 +931,7 @@ fn max_change_off_lets_the_same_flip_through() {
     write_replacing(&config, &flipped_config(off));
     eventually(WAIT, "the flip", || {
         let document = watch.membership()?;
-        (common::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
+        (kit::role_of(&document, AGENT).as_deref() == Some("monitor")).then_some(())
     });
     let (_, health) = watch.get("/healthz");
     assert_eq!(health["reload_error"], Value::Null, "{health}");
@@ -968,12 +968,12 @@ fn a_harmless_policy_change_passes_the_guard() {
 
 #[test]
 fn an_escape_in_one_role_tag_drops_that_member_counted_and_the_answer_stays_fresh() {
-    let fleet = common::fixture("odd-names-fleet.json");
+    let fleet = kit::fixture("odd-names-fleet.json");
     let watch = start(&[
         "--inventory",
         fleet.to_str().unwrap(),
         "--plugin",
-        plugin("tag_roles").to_str().unwrap(),
+        TAG_ROLES,
         "--self",
         "i-0000000000000a001",
         "--refresh",
@@ -981,7 +981,7 @@ fn an_escape_in_one_role_tag_drops_that_member_counted_and_the_answer_stays_fres
     ]);
     let document = eventually(WAIT, "the answer", || watch.membership());
     assert_eq!(
-        common::ids(&document, "members"),
+        kit::ids(&document, "members"),
         [
             "i-0000000000000a001",
             "i-0000000000000a002",

@@ -2,7 +2,7 @@
 //! 1,000-instance fleet, with the policy compiled at start (`--no-cache`)
 //! and precompiled (`rollcall plugin compile`, then the cache). Prints the
 //! median of several alternating runs of each and their ratio. Run:
-//! `cargo bench -p rollcall --bench cold_start` after `scripts/plugins`.
+//! `cargo bench -p rollcall --bench cold_start`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -15,6 +15,7 @@ mod summary;
 
 use measure::{median, timed};
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ const TARGET_SPEEDUP: f64 = 5.0;
 
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    let plugin = measure::plugin("elastic_grid");
+    let plugin = Path::new(kit::plugins::ELASTIC_GRID);
     let dir = tempfile::tempdir().expect("temporary directory");
     let inventory = dir.path().join("fleet.json");
     std::fs::write(
@@ -35,7 +36,7 @@ fn main() {
     )
     .expect("write fleet");
     let cache = dir.path().join("cache");
-    measure::precompile(rollcall, &plugin, &cache);
+    measure::precompile(rollcall, plugin, &cache);
 
     let run = |cache_flag: &[&str]| -> Duration {
         let mut resolve = Command::new(rollcall);

@@ -4,7 +4,7 @@
 //! Python script computing the same registration targets from the same file
 //! (checked equal). Prints medians, ratios, time per instance, and the peak
 //! memory of `resolve` as a multiple of the input size. Run:
-//! `cargo bench -p rollcall --bench end_to_end` after `scripts/plugins`.
+//! `cargo bench -p rollcall --bench end_to_end`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -16,6 +16,7 @@ mod summary;
 
 use measure::{median, timed};
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -95,10 +96,10 @@ fn peak_rss(command: &[&str]) -> Option<u64> {
 
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    let plugin = measure::plugin("elastic_grid");
+    let plugin = Path::new(kit::plugins::ELASTIC_GRID);
     let dir = tempfile::tempdir().expect("temporary directory");
     let cache = dir.path().join("cache");
-    measure::precompile(rollcall, &plugin, &cache);
+    measure::precompile(rollcall, plugin, &cache);
     let plugin = plugin.to_str().unwrap().to_owned();
     let cache = cache.to_str().unwrap().to_owned();
     let (has_jq, has_python) = (available("jq"), available("python3"));

@@ -8,8 +8,7 @@
 //! section: the same decisions, told apart by the `policy.sha256` the answer
 //! carries. Done with the compiled-policy cache warm (both precompiled) and
 //! with `--no-cache` (compiled on every reload); prints the median and max of
-//! the swaps. Run: `cargo bench -p rollcall --bench hot_reload` after
-//! `scripts/plugins`.
+//! the swaps. Run: `cargo bench -p rollcall --bench hot_reload`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -20,12 +19,12 @@ mod measure;
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod summary;
 
+use kit::daemon::Daemon;
+use kit::http::Connection;
 use measure::median;
 use rollcall::policy::sha256_hex;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsString;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use summary::Target;
 
@@ -79,7 +78,7 @@ struct Series {
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
     let dir = tempfile::tempdir().expect("temporary directory");
-    let original = std::fs::read(measure::plugin("elastic_grid")).expect("read elastic_grid.wasm");
+    let original = std::fs::read(kit::plugins::ELASTIC_GRID).expect("read elastic_grid.wasm");
     let policies = [
         Policy::new(original.clone()),
         Policy::new(with_custom_section(&original, "rollcall-bench-variant")),
@@ -103,7 +102,7 @@ fn main() {
             let work = dir
                 .path()
                 .join(format!("{count}-{}", compilation.describe()));
-            let series = swap_series(rollcall, &work, &inventory, &policies, &cache, compilation);
+            let series = swap_series(&work, &inventory, &policies, &cache, compilation);
             report(count, compilation, &series);
         }
     }
@@ -146,7 +145,6 @@ fn precompile(rollcall: &str, dir: &Path, policies: &[Policy], cache: &Path) {
 /// Starts a daemon on `inventory` with the first policy, then renames the
 /// other one into place and waits for its answer, `SWAPS` times.
 fn swap_series(
-    rollcall: &str,
     work: &Path,
     inventory: &Path,
     policies: &[Policy; 2],
@@ -159,10 +157,10 @@ fn swap_series(
     let plugin = watched.join("current.wasm");
     std::fs::write(&plugin, &policies[0].bytes).expect("write the first policy");
 
-    let daemon = Daemon::start(rollcall, work, inventory, &plugin, cache, compilation);
-    let mut client = MembershipClient::new(&daemon.address);
+    let daemon = start_daemon(inventory, &plugin, cache, compilation);
+    let mut client = Connection::new(daemon.address());
     let mut polls = Vec::new();
-    let first = client.wait_for(&policies[0].sha256, &mut polls, &daemon);
+    let first = wait_for(&mut client, &policies[0].sha256, &mut polls, &daemon);
     check_policy_field(&first, &policies[0].sha256);
 
     let mut latencies = Vec::new();
@@ -172,7 +170,7 @@ fn swap_series(
         std::fs::write(&incoming, &next.bytes).expect("stage the next policy");
         let renamed = Instant::now();
         std::fs::rename(&incoming, &plugin).expect("rename the policy into place");
-        client.wait_for(&next.sha256, &mut polls, &daemon);
+        wait_for(&mut client, &next.sha256, &mut polls, &daemon);
         latencies.push(renamed.elapsed());
         std::thread::sleep(SETTLE);
     }
@@ -214,171 +212,57 @@ fn report(count: usize, compilation: Compilation, series: &Series) {
     );
 }
 
-/// A running `rollcall watch`, killed when dropped (also on panic).
-struct Daemon {
-    child: Child,
-    address: String,
-    log: PathBuf,
+/// `rollcall watch` on `inventory` and `plugin`, its API on a loopback port
+/// of its choosing; killed when dropped (also on panic).
+fn start_daemon(inventory: &Path, plugin: &Path, cache: &Path, compilation: Compilation) -> Daemon {
+    let mut args: Vec<OsString> = vec![
+        "--inventory".into(),
+        inventory.into(),
+        "--plugin".into(),
+        plugin.into(),
+        "--plugin-config".into(),
+        SETTINGS.into(),
+        "--self".into(),
+        fleet::SELF_ID.into(),
+        "--refresh".into(),
+        "1h".into(),
+    ];
+    match compilation {
+        Compilation::Precompiled => args.extend(["--cache-dir".into(), cache.into()]),
+        Compilation::Compiling => args.push("--no-cache".into()),
+    }
+    Daemon::start(args)
 }
 
-impl Daemon {
-    fn start(
-        rollcall: &str,
-        work: &Path,
-        inventory: &Path,
-        plugin: &Path,
-        cache: &Path,
-        compilation: Compilation,
-    ) -> Daemon {
-        let address = format!("127.0.0.1:{}", free_port());
-        let log = work.join("watch.log");
-        let mut command = Command::new(rollcall);
-        measure::without_aws_environment(&mut command)
-            .arg("watch")
-            .arg("--inventory")
-            .arg(inventory)
-            .arg("--plugin")
-            .arg(plugin)
-            .args(["--plugin-config", SETTINGS, "--self", fleet::SELF_ID])
-            .args(["--listen", &address, "--refresh", "1h"]);
-        match compilation {
-            Compilation::Precompiled => command.arg("--cache-dir").arg(cache),
-            Compilation::Compiling => command.arg("--no-cache"),
-        };
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("create the daemon's log"));
-        let child = command.spawn().expect("rollcall watch starts");
-        Daemon {
-            child,
-            address,
-            log,
-        }
-    }
-
-    /// The end of the daemon's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
-/// `GET /v1/membership` over one keep-alive connection, reconnecting when
-/// the connection is gone (or the daemon not listening yet).
-struct MembershipClient {
-    address: String,
-    connection: Option<BufReader<TcpStream>>,
-}
-
-impl MembershipClient {
-    fn new(address: &str) -> MembershipClient {
-        MembershipClient {
-            address: address.to_owned(),
-            connection: None,
-        }
-    }
-
-    /// Polls until an answer shows the policy with `sha256`, timing each
-    /// poll into `polls`; the answer's body.
-    fn wait_for(&mut self, sha256: &str, polls: &mut Vec<Duration>, daemon: &Daemon) -> Vec<u8> {
-        let started = Instant::now();
-        loop {
-            let asked = Instant::now();
-            if let Ok((200, body)) = self.get() {
-                polls.push(asked.elapsed());
-                if String::from_utf8_lossy(&body).contains(sha256) {
-                    return body;
-                }
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "no /v1/membership answer from policy {sha256} after {DEADLINE:?}; \
-                 the daemon's log ends:\n{}",
-                daemon.log_tail()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    fn get(&mut self) -> std::io::Result<(u16, Vec<u8>)> {
-        let answer = self.request();
-        if answer.is_err() {
-            self.connection = None;
-        }
-        answer
-    }
-
-    fn request(&mut self) -> std::io::Result<(u16, Vec<u8>)> {
-        if self.connection.is_none() {
-            let stream = TcpStream::connect(&self.address)?;
-            stream.set_nodelay(true)?;
-            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-            self.connection = Some(BufReader::new(stream));
-        }
-        let reader = self.connection.as_mut().expect("connected");
-        write!(
-            reader.get_mut(),
-            "GET /v1/membership HTTP/1.1\r\nHost: {}\r\n\r\n",
-            self.address
-        )?;
-        let (status, length, close) = read_head(reader)?;
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        if close {
-            self.connection = None;
-        }
-        Ok((status, body))
-    }
-}
-
-/// A response's status, `Content-Length` and whether the server closes.
-fn read_head(reader: &mut BufReader<TcpStream>) -> std::io::Result<(u16, usize, bool)> {
-    let invalid =
-        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
-    let mut line = String::new();
-    if reader.read_line(&mut line)? == 0 {
-        return Err(invalid("connection closed"));
-    }
-    let status = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("no status code"))?;
-    let (mut length, mut close) = (None, false);
+/// Polls `GET /v1/membership` on `client` until an answer shows the policy
+/// with `sha256`, timing each poll into `polls`; the answer's body.
+fn wait_for(
+    client: &mut Connection,
+    sha256: &str,
+    polls: &mut Vec<Duration>,
+    daemon: &Daemon,
+) -> Vec<u8> {
+    let started = Instant::now();
     loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(invalid("connection closed in the head"));
-        }
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.parse().ok();
-            } else if name.eq_ignore_ascii_case("connection") {
-                close = value.eq_ignore_ascii_case("close");
+        let asked = Instant::now();
+        if let Some((200, body)) = client.get("/v1/membership") {
+            polls.push(asked.elapsed());
+            if String::from_utf8_lossy(&body).contains(sha256) {
+                return body;
             }
         }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "no /v1/membership answer from policy {sha256} after {DEADLINE:?}; \
+             the daemon's log ends:\n{}",
+            log_tail(&daemon.stderr())
+        );
+        std::thread::sleep(POLL);
     }
-    let length = length.ok_or_else(|| invalid("no Content-Length"))?;
-    Ok((status, length, close))
+}
+
+/// The end of the daemon's log, for failure messages.
+fn log_tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }

@@ -1,4 +1,5 @@
-//! The Elastic Grid policy in three languages, built by `scripts/plugins`:
+//! The Elastic Grid policy in three languages (Rust built by the test kit,
+//! Python and JavaScript by `scripts/plugins python js`):
 //! Rust (`elastic_grid.wasm`), Python (`elastic_grid_py.wasm`,
 //! componentize-py) and JavaScript (`elastic_grid_js.wasm`,
 //! componentize-js). For each plugin:
@@ -21,7 +22,8 @@
 //!   instance) at 10k and 100k, and at 100k the time without limits.
 //!
 //! The decisions are checked equal first. Run:
-//! `cargo bench -p rollcall --bench languages` after `scripts/plugins`.
+//! `cargo bench -p rollcall --bench languages` after
+//! `scripts/plugins python js`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -32,6 +34,7 @@ mod measure;
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod summary;
 
+use kit::plugins::{ELASTIC_GRID, elastic_grid_js, elastic_grid_py};
 use measure::median;
 use rollcall::inventory::{Instance, parse_describe_instances};
 use rollcall::policy::{CompiledCache, Decision, PolicyEngine, PolicyError, WasmPolicy, evaluate};
@@ -40,11 +43,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const SETTINGS: &str = r#"{"cluster_group_prefix": "cluster-"}"#;
-/// Language and plugin name, Rust first: the ratios are to it.
-const LANGUAGES: [(&str, &str); 3] = [
-    ("Rust", "elastic_grid"),
-    ("Python", "elastic_grid_py"),
-    ("JavaScript", "elastic_grid_js"),
+/// Where a language's plugin is.
+type Plugin = fn() -> PathBuf;
+/// Language and its plugin, Rust first: the ratios are to it.
+const LANGUAGES: [(&str, Plugin); 3] = [
+    ("Rust", || ELASTIC_GRID.into()),
+    ("Python", elastic_grid_py),
+    ("JavaScript", elastic_grid_js),
 ];
 /// Compiling Python or JavaScript takes 10 to 25 s: three compilations
 /// give a median.
@@ -136,8 +141,7 @@ impl Language {
     /// Compiles the plugin `COMPILE_RUNS` times (the last is the
     /// `precompile` that fills the cache in `cache_dir`), then loads it
     /// from the cache.
-    fn prepare(name: &'static str, plugin_name: &str, cache_dir: &Path) -> Language {
-        let plugin = measure::plugin(plugin_name);
+    fn prepare(name: &'static str, plugin: PathBuf, cache_dir: &Path) -> Language {
         let size = std::fs::metadata(&plugin).expect("plugin file").len();
         eprintln!("{name}: compiling {COMPILE_RUNS} times");
         let mut compiles: Vec<Duration> = (1..COMPILE_RUNS)
@@ -228,7 +232,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut languages: Vec<Language> = LANGUAGES
         .iter()
-        .map(|(name, plugin)| Language::prepare(name, plugin, &dir.path().join("cache")))
+        .map(|(name, plugin)| Language::prepare(name, plugin(), &dir.path().join("cache")))
         .collect();
 
     for (count, rounds) in FLEETS {

@@ -6,8 +6,8 @@
 //! endpoint. The CLI's output is scoped to self's clusters here, untimed, and
 //! checked to give rollcall's registration targets. Prints the medians of
 //! several alternating runs and their ratio (target: rollcall at least 5x
-//! faster). Run: `cargo bench -p rollcall --bench live_path` after
-//! `scripts/plugins`; the CLI is `$ROLLCALL_AWS_CLI` or `.venv-bench/bin/aws`
+//! faster). Run: `cargo bench -p rollcall --bench live_path`; the
+//! CLI is `$ROLLCALL_AWS_CLI` or `.venv-bench/bin/aws`
 //! (`scripts/bench` installs it), and without it only rollcall is timed.
 
 #[path = "support/ec2_replay.rs"]
@@ -44,10 +44,10 @@ const CLI_QUERY: &str = "Reservations[].Instances[] \
 
 fn main() {
     let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    let plugin = measure::plugin("elastic_grid");
+    let plugin = Path::new(kit::plugins::ELASTIC_GRID);
     let dir = tempfile::tempdir().expect("temporary directory");
     let cache = dir.path().join("cache");
-    measure::precompile(rollcall, &plugin, &cache);
+    measure::precompile(rollcall, plugin, &cache);
     let fleet = fleet::describe_instances(INSTANCES, 42);
     let replay = Replay::start(&fleet, PAGE_SIZE);
     let cli = aws_cli();
@@ -65,7 +65,7 @@ fn main() {
             ])
             .args(["--self", fleet::SELF_ID, "--no-imds"])
             .arg("--plugin")
-            .arg(&plugin)
+            .arg(plugin)
             .args(["--plugin-config", SETTINGS])
             .arg("--cache-dir")
             .arg(&cache)

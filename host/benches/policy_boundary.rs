@@ -16,8 +16,7 @@
 //! And `explaining`: the same wasm `decide` asked to explain self, which
 //! costs only when asked (the notes of self and of each monitor).
 //!
-//! Run: `cargo bench -p rollcall --bench policy_boundary` after
-//! `scripts/plugins`.
+//! Run: `cargo bench -p rollcall --bench policy_boundary`.
 
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -108,11 +107,11 @@ fn boundary(criterion: &mut Criterion) {
     let engine = PolicyEngine::new().expect("engine");
     let limits = PolicyLimits::default();
     let wasm = engine
-        .load(&measure::plugin("elastic_grid"), SETTINGS, limits)
+        .load(Path::new(kit::plugins::ELASTIC_GRID), SETTINGS, limits)
         .expect("plugin loads");
     let probe = engine
         .load(
-            &measure::plugin("misbehaving"),
+            Path::new(kit::plugins::MISBEHAVING),
             r#"{"mode": "ignore"}"#,
             limits,
         )

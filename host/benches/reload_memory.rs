@@ -1,8 +1,7 @@
 //! Does a policy reload leak? Loads two plugins alternately a thousand times,
 //! as the daemon's reload does (compile, instantiate, configure, decide the
 //! fleet, swap, drop the old one), and prints the resident memory along the
-//! way. Run: `cargo bench -p rollcall --bench reload_memory` after
-//! `scripts/plugins`.
+//! way. Run: `cargo bench -p rollcall --bench reload_memory`.
 
 #[path = "support/measure.rs"]
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
@@ -11,6 +10,7 @@ mod measure;
 #[allow(dead_code, reason = "shared by every benchmark, each using part of it")]
 mod summary;
 
+use kit::plugins::{ELASTIC_GRID, TAG_ROLES};
 use rollcall::inventory::parse_describe_instances;
 use rollcall::policy::{PolicyEngine, evaluate};
 use std::path::{Path, PathBuf};
@@ -31,13 +31,13 @@ fn resident_kib() -> u64 {
 
 fn main() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let plugin = |name: &str| -> (PathBuf, Vec<u8>) {
-        let path = measure::plugin(name);
+    let plugin = |path: &str| -> (PathBuf, Vec<u8>) {
+        let path = PathBuf::from(path);
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
         (path, bytes)
     };
-    let plugins = [plugin("elastic_grid"), plugin("tag_roles")];
+    let plugins = [plugin(ELASTIC_GRID), plugin(TAG_ROLES)];
     let fleet = std::fs::read(workspace.join("tests/fixtures/mixed-fleet.json")).expect("fixture");
     let instances = parse_describe_instances(&fleet).expect("fixture parses");
     let engine = PolicyEngine::new().expect("engine");

@@ -1,6 +1,6 @@
 //! Process-level timing for benchmarks: run, check success, take medians.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -21,20 +21,6 @@ pub fn timed(command: &mut Command) -> (Duration, Output) {
         String::from_utf8_lossy(&output.stderr)
     );
     (took, output)
-}
-
-/// A plugin built by `scripts/plugins`.
-pub fn plugin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} missing: run scripts/plugins",
-        path.display()
-    );
-    path
 }
 
 /// Nothing from the user's AWS setup reaches `command` (no `AWS_*`

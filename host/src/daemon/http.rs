@@ -243,6 +243,7 @@ mod tests {
     use tokio::net::TcpStream;
     use tokio::sync::{Barrier, oneshot};
     use tokio::task::{JoinHandle, JoinSet};
+    use tower::ServiceExt;
 
     const LIMITS: ConnectionLimits = ConnectionLimits {
         header_read_timeout: Duration::from_secs(10),
@@ -258,23 +259,21 @@ mod tests {
         ExplainLimit::new(2, Duration::from_secs(10))
     }
 
-    struct Server {
-        address: SocketAddr,
+    /// The API's state with the handles a test changes it by; requests go
+    /// through the router in-process (`oneshot`), no socket.
+    struct Api {
+        state: HttpState,
         status: watch::Sender<Status>,
         events: Arc<EventLog>,
         metrics: Arc<Metrics>,
-        stop: Option<oneshot::Sender<()>>,
-        task: JoinHandle<std::io::Result<()>>,
     }
 
-    impl Server {
-        async fn start() -> Server {
-            Server::start_with(explain_limit()).await
+    impl Api {
+        fn new() -> Api {
+            Api::with(explain_limit())
         }
 
-        async fn start_with(explanations: ExplainLimit) -> Server {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap();
+        fn with(explanations: ExplainLimit) -> Api {
             let (status, receiver) = watch::channel(Status::new(Duration::from_secs(60)));
             let events = Arc::new(EventLog::new(10));
             let metrics = Arc::new(Metrics::new());
@@ -284,35 +283,66 @@ mod tests {
                 metrics: metrics.clone(),
                 explanations,
             };
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(serve(listener, state, LIMITS, async {
-                let _ = stopped.await;
-            }));
-            Server {
-                address,
+            Api {
+                state,
                 status,
                 events,
                 metrics,
-                stop: Some(stop),
-                task,
             }
         }
 
         async fn request(&self, method: &str, target: &str) -> Reply {
-            let mut stream = TcpStream::connect(self.address).await.unwrap();
-            let request =
-                format!("{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await.unwrap();
-            let mut raw = Vec::new();
-            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-                .await
-                .unwrap()
-                .unwrap();
-            Reply::parse(&String::from_utf8(raw).unwrap())
+            ask(self.state.clone(), method, target).await
         }
 
         async fn get(&self, target: &str) -> Reply {
             self.request("GET", target).await
+        }
+    }
+
+    /// `METHOD target` through the general router on `state`.
+    async fn ask(state: HttpState, method: &str, target: &str) -> Reply {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(target)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router(state).oneshot(request).await.unwrap();
+        Reply::from_response(response).await
+    }
+
+    /// The API served on a loopback socket, for what happens to
+    /// connections; [`Api`] for the rest.
+    struct Server {
+        api: Api,
+        address: SocketAddr,
+        stop: Option<oneshot::Sender<()>>,
+        task: JoinHandle<std::io::Result<()>>,
+    }
+
+    impl std::ops::Deref for Server {
+        type Target = Api;
+
+        fn deref(&self) -> &Api {
+            &self.api
+        }
+    }
+
+    impl Server {
+        async fn start() -> Server {
+            let api = Api::new();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(serve(listener, api.state.clone(), LIMITS, async {
+                let _ = stopped.await;
+            }));
+            Server {
+                api,
+                address,
+                stop: Some(stop),
+                task,
+            }
         }
     }
 
@@ -347,6 +377,23 @@ mod tests {
                 status,
                 headers,
                 body: body.to_owned(),
+            }
+        }
+
+        async fn from_response(response: Response) -> Reply {
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap().to_owned()))
+                .collect();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            Reply {
+                status,
+                headers,
+                body: String::from_utf8(body.to_vec()).unwrap(),
             }
         }
 
@@ -400,8 +447,8 @@ mod tests {
 
     #[tokio::test]
     async fn membership_is_503_until_there_is_an_answer_then_the_json_document() {
-        let server = Server::start().await;
-        let reply = server.get("/v1/membership").await;
+        let api = Api::new();
+        let reply = api.get("/v1/membership").await;
         assert_eq!(reply.status, 503);
         assert!(
             reply.json()["error"]
@@ -411,11 +458,11 @@ mod tests {
         );
 
         let document = membership();
-        server.status.send_modify(|status| {
+        api.status.send_modify(|status| {
             status.membership = Some(Arc::new(document.clone()));
             status.last_success = Some(SystemTime::now());
         });
-        let reply = server.get("/v1/membership").await;
+        let reply = api.get("/v1/membership").await;
         assert_eq!(reply.status, 200);
         assert_eq!(
             reply.body,
@@ -428,19 +475,14 @@ mod tests {
 
     #[tokio::test]
     async fn events_since_a_sequence() {
-        let server = Server::start().await;
-        assert_eq!(
-            server.get("/v1/events").await.json(),
-            json!({ "events": [] })
-        );
+        let api = Api::new();
+        assert_eq!(api.get("/v1/events").await.json(), json!({ "events": [] }));
 
-        server
-            .events
+        api.events
             .record("t1".into(), ChangeKind::Joined, vec!["i-a".into()]);
-        server
-            .events
+        api.events
             .record("t2".into(), ChangeKind::Left, vec!["i-b".into()]);
-        let all = server.get("/v1/events").await;
+        let all = api.get("/v1/events").await;
         assert_eq!(all.status, 200);
         assert_eq!(
             all.json(),
@@ -449,15 +491,15 @@ mod tests {
                 { "sequence": 2, "at": "t2", "kind": "left", "instance_ids": ["i-b"] },
             ]})
         );
-        let later = server.get("/v1/events?since=1").await.json();
+        let later = api.get("/v1/events?since=1").await.json();
         assert_eq!(later["events"].as_array().unwrap().len(), 1);
         assert_eq!(later["events"][0]["sequence"], 2);
         assert_eq!(
-            server.get("/v1/events?since=2").await.json(),
+            api.get("/v1/events?since=2").await.json(),
             json!({ "events": [] })
         );
 
-        let bad = server.get("/v1/events?since=yesterday").await;
+        let bad = api.get("/v1/events?since=yesterday").await;
         assert_eq!(bad.status, 400);
         assert!(
             bad.json()["error"]
@@ -469,8 +511,8 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_is_503_before_the_first_success_with_the_refresh_error() {
-        let server = Server::start().await;
-        let reply = server.get("/healthz").await;
+        let api = Api::new();
+        let reply = api.get("/healthz").await;
         assert_eq!(reply.status, 503);
         assert_eq!(
             reply.json(),
@@ -484,22 +526,22 @@ mod tests {
             })
         );
 
-        server.status.send_modify(|status| {
+        api.status.send_modify(|status| {
             status.refresh_failure = Some(Failure {
                 at: SystemTime::now(),
                 error: "endpoint down".into(),
             });
         });
-        let body = server.get("/healthz").await.json();
+        let body = api.get("/healthz").await.json();
         assert_eq!(body["reason"], "no successful refresh yet: endpoint down");
         assert_eq!(body["refresh_error"], "endpoint down");
     }
 
     #[tokio::test]
     async fn healthz_is_ok_when_fresh_and_shows_a_failed_reload() {
-        let server = Server::start().await;
+        let api = Api::new();
         let now = SystemTime::now();
-        server.status.send_modify(|status| {
+        api.status.send_modify(|status| {
             status.membership = Some(Arc::new(membership()));
             status.last_success = Some(now);
             status.reload_failure = Some(Failure {
@@ -514,7 +556,7 @@ mod tests {
                 },
             );
         });
-        let reply = server.get("/healthz").await;
+        let reply = api.get("/healthz").await;
         assert_eq!(reply.status, 200);
         assert_eq!(
             reply.json(),
@@ -530,9 +572,9 @@ mod tests {
 
     #[tokio::test]
     async fn healthz_is_503_when_the_answer_is_stale() {
-        let server = Server::start().await;
+        let api = Api::new();
         let long_ago = SystemTime::now() - Duration::from_secs(3600);
-        server.status.send_modify(|status| {
+        api.status.send_modify(|status| {
             status.membership = Some(Arc::new(membership()));
             status.last_success = Some(long_ago);
             status.refresh_failure = Some(Failure {
@@ -540,7 +582,7 @@ mod tests {
                 error: "throttled".into(),
             });
         });
-        let reply = server.get("/healthz").await;
+        let reply = api.get("/healthz").await;
         assert_eq!(reply.status, 503);
         let body = reply.json();
         assert_eq!(body["status"], "unhealthy");
@@ -550,14 +592,14 @@ mod tests {
         assert_eq!(body["refresh_error"], "throttled");
         assert_eq!(body["reload_error"], Value::Null);
         // The last good answer is still served while unhealthy.
-        assert_eq!(server.get("/v1/membership").await.status, 200);
+        assert_eq!(api.get("/v1/membership").await.status, 200);
     }
 
     #[tokio::test]
     async fn metrics_are_the_prometheus_text_format() {
-        let server = Server::start().await;
-        server.metrics.reload(metrics::Reloaded::RolledBack);
-        let reply = server.get("/metrics").await;
+        let api = Api::new();
+        api.metrics.reload(metrics::Reloaded::RolledBack);
+        let reply = api.get("/metrics").await;
         assert_eq!(reply.status, 200);
         assert!(
             reply
@@ -577,13 +619,13 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_paths_are_404_and_other_methods_405() {
-        let server = Server::start().await;
-        let reply = server.get("/v1/nothing").await;
+        let api = Api::new();
+        let reply = api.get("/v1/nothing").await;
         assert_eq!(reply.status, 404);
         assert_eq!(reply.json(), json!({ "error": "no such resource" }));
-        assert_eq!(server.get("/").await.status, 404);
-        assert_eq!(server.request("POST", "/v1/membership").await.status, 405);
-        assert_eq!(server.request("DELETE", "/healthz").await.status, 405);
+        assert_eq!(api.get("/").await.status, 404);
+        assert_eq!(api.request("POST", "/v1/membership").await.status, 405);
+        assert_eq!(api.request("DELETE", "/healthz").await.status, 405);
     }
 
     #[tokio::test]
@@ -594,11 +636,19 @@ mod tests {
         slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let accepted = r#"rollcall_http_connections_total{outcome="general"}"#;
+        let accepting = async {
+            while server.metric(accepted) != Some(1.0) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), accepting)
+            .await
+            .expect("the server accepts the connection");
 
         let _ = server.stop.take().unwrap().send(());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!server.task.is_finished(), "waits for the connection");
+        let stopping = tokio::time::timeout(Duration::from_millis(50), &mut server.task).await;
+        assert!(stopping.is_err(), "waits for the connection");
 
         slow.write_all(b"Connection: close\r\n\r\n").await.unwrap();
         let mut raw = Vec::new();
@@ -613,7 +663,7 @@ mod tests {
         assert!(TcpStream::connect(server.address).await.is_err());
     }
 
-    impl Server {
+    impl Api {
         /// A fresh answer, so that `/healthz` says 200.
         fn serve_an_answer(&self) {
             self.status.send_modify(|status| {
@@ -936,19 +986,14 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn explanations_run_two_at_once_and_those_that_wait_too_long_get_503() {
-        let server = Server::start_with(ExplainLimit::new(2, Duration::from_millis(200))).await;
-        server.serve_an_answer();
+        let api = Api::with(ExplainLimit::new(2, Duration::from_millis(200)));
+        api.serve_an_answer();
         let gate = Arc::new(Gate::default());
         let _open = OpenOnDrop(Arc::clone(&gate));
-        server.explain_through(&gate);
+        api.explain_through(&gate);
         let mut asking = JoinSet::new();
         for _ in 0..10 {
-            let address = server.address;
-            asking.spawn(async move {
-                let mut stream = TcpStream::connect(address).await.unwrap();
-                send(&mut stream, "/v1/explain/i-b", true).await.unwrap();
-                read_response(&mut stream).await.unwrap()
-            });
+            asking.spawn(ask(api.state.clone(), "GET", "/v1/explain/i-b"));
         }
         // Eight answers come while the gate is shut: refusals.
         for _ in 0..8 {
@@ -968,20 +1013,20 @@ mod tests {
             );
         }
         assert_eq!(gate.most(), 2, "evaluations at once");
-        assert_eq!(server.metric("rollcall_explanations_running"), Some(2.0));
+        assert_eq!(api.metric("rollcall_explanations_running"), Some(2.0));
         gate.open();
         while let Some(reply) = asking.join_next().await {
             assert_eq!(reply.unwrap().status, 200);
         }
         assert_eq!(gate.most(), 2);
         assert_eq!(
-            server.metric(r#"rollcall_explanations_total{outcome="refused"}"#),
+            api.metric(r#"rollcall_explanations_total{outcome="refused"}"#),
             Some(8.0)
         );
         assert_eq!(
-            server.metric(r#"rollcall_explanations_total{outcome="run"}"#),
+            api.metric(r#"rollcall_explanations_total{outcome="run"}"#),
             Some(2.0)
         );
-        assert_eq!(server.metric("rollcall_explanations_running"), Some(0.0));
+        assert_eq!(api.metric("rollcall_explanations_running"), Some(0.0));
     }
 }

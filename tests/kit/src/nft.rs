@@ -15,7 +15,7 @@ fn nft() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "nft is not installed: {} installs it (apt-get install nftables)",
-                super::workspace().join("scripts/test").display()
+                crate::workspace().join("scripts/test").display()
             )
         })
 }

@@ -1,7 +1,7 @@
 //! A `rollcall` run the test goes on beside (`resolve --wait-for`, say): its
 //! output goes to files the test reads while it runs; killed when dropped.
 
-use super::{Run, rollcall_command};
+use crate::{Run, rollcall_command};
 use std::ffi::OsStr;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

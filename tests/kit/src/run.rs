@@ -1,14 +1,5 @@
-#![allow(dead_code, reason = "each test target uses a different part")]
-//! What the end-to-end tests share: running the real `rollcall` binary on
-//! the real plugins and fixtures, and the loopback servers it talks to.
-
-pub mod background;
-pub mod daemon;
-pub mod fake_s3;
-pub mod hand_made;
-pub mod moto_fleet;
-pub mod nft;
-pub mod servers;
+//! One run of the real `rollcall` binary to its end, isolated from the
+//! machine's AWS settings and compiled-policy cache; the fixtures it reads.
 
 use serde_json::Value;
 use std::io::Read;
@@ -19,25 +10,33 @@ use std::time::{Duration, Instant};
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ lives in the workspace")
+        .ancestors()
+        .nth(2)
+        .expect("the kit lives in tests/kit of the workspace")
         .to_owned()
 }
 
-/// A plugin built by `scripts/plugins`.
-pub fn plugin(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let path = target.join(format!("wasm32-wasip2/release/{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: build the plugins the tests use with {} \
-         (with the same CARGO_TARGET_DIR, if one is set)",
-        path.display(),
-        workspace().join("scripts/plugins").display()
-    );
-    path
+/// The `rollcall` binary under test: `ROLLCALL_BINARY` when set (another
+/// build of it: a checkout sharing the target directory of another builds
+/// the same path), else the one cargo built beside the test or benchmark
+/// running (`target/PROFILE/deps/TEST-HASH` next to `target/PROFILE/rollcall`).
+pub fn binary() -> PathBuf {
+    if let Some(binary) = std::env::var_os("ROLLCALL_BINARY") {
+        return binary.into();
+    }
+    let running = std::env::current_exe().expect("the running test's path");
+    running
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("rollcall"))
+        .filter(|binary| binary.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "no rollcall binary beside {}: the kit runs the one cargo builds for \
+                 the host package's tests and benchmarks (or set ROLLCALL_BINARY)",
+                running.display()
+            )
+        })
 }
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -122,10 +121,7 @@ where
 /// The `rollcall` binary, isolated (see [`isolate`]); with `shell_prefix`
 /// (a `ulimit`, say) it runs as `sh -c "PREFIX exec rollcall ARGS..."`.
 pub fn rollcall_command(shell_prefix: Option<&str>) -> Command {
-    // ROLLCALL_BINARY: another build of it (a checkout sharing the target
-    // directory of another builds the same path).
-    let binary = std::env::var_os("ROLLCALL_BINARY")
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_rollcall").into());
+    let binary = binary();
     let mut command = match shell_prefix {
         Some(prefix) => {
             let mut command = Command::new("sh");

@@ -1,8 +1,9 @@
 //! The one way the tests run `rollcall watch`: isolated from the machine's
-//! AWS settings and compiled-policy cache, its HTTP API on a free loopback
-//! port, its stderr kept for the test to read, killed when dropped.
+//! AWS settings and compiled-policy cache, its HTTP API on a loopback port
+//! it binds itself (`--listen 127.0.0.1:0`) and reports, its stderr kept for
+//! the test to read, killed when dropped.
 
-use super::servers::{free_port, http_get};
+use crate::http;
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 use std::ffi::{OsStr, OsString};
@@ -42,17 +43,17 @@ impl Launch {
         self
     }
 
-    /// Starts `rollcall watch ARGS --listen 127.0.0.1:PORT` on a free port
-    /// and waits until `/healthz` answers (any status). Fails the test, with
-    /// the daemon's stderr, if it exits first or does not answer in time.
+    /// Starts `rollcall watch ARGS --listen 127.0.0.1:0`, reads the address
+    /// it bound from its log, and waits until `/healthz` answers (any
+    /// status). Fails the test, with the daemon's stderr, if it exits first
+    /// or does not answer in time.
     pub fn start(self) -> Daemon {
-        let address = format!("127.0.0.1:{}", free_port());
         let stderr = tempfile::NamedTempFile::new().expect("a file for stderr");
-        let mut command = super::rollcall_command(self.shell_prefix.as_deref());
+        let mut command = crate::rollcall_command(self.shell_prefix.as_deref());
         command
             .arg("watch")
             .args(self.args)
-            .args(["--listen", &address])
+            .args(["--listen", "127.0.0.1:0"])
             .envs(self.env)
             .stdin(Stdio::null())
             .stdout(if self.unread_stdout {
@@ -63,22 +64,42 @@ impl Launch {
             .stderr(stderr.reopen().expect("the stderr file reopens"));
         let mut daemon = Daemon {
             child: command.spawn().expect("rollcall watch starts"),
-            address,
+            address: String::new(),
             stderr,
         };
         let started = Instant::now();
-        while http_get(&daemon.address, "/healthz").is_none() {
+        let within_the_limit = |daemon: &mut Daemon, waiting_for: &str| {
             daemon.assert_running();
             assert!(
                 started.elapsed() < START_LIMIT,
-                "rollcall watch does not answer on {} after {START_LIMIT:?}: {}",
-                daemon.address,
+                "rollcall watch {waiting_for} after {START_LIMIT:?} \
+                 (is RUST_LOG hiding INFO?): {}",
                 daemon.stderr()
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        daemon.address = loop {
+            match listening_on(&daemon.stderr()) {
+                Some(address) => break address,
+                None => within_the_limit(&mut daemon, "does not say where it listens"),
+            }
+        };
+        while http::get(&daemon.address, "/healthz").is_none() {
+            within_the_limit(&mut daemon, "does not answer /healthz");
         }
         daemon
     }
+}
+
+/// The address in the daemon's `HTTP API listening. address=HOST:PORT` log
+/// line, once it has written one.
+pub fn listening_on(log: &str) -> Option<String> {
+    log.lines()
+        .filter(|line| line.contains("HTTP API listening."))
+        .find_map(|line| {
+            let (_, after) = line.split_once(" address=")?;
+            after.split_whitespace().next().map(str::to_owned)
+        })
 }
 
 /// A running `rollcall watch`, killed (SIGKILL) when dropped.
@@ -134,7 +155,7 @@ impl Daemon {
     /// `GET path`: the status, and the body as JSON (a JSON string when it
     /// is not JSON). Fails the test if the API does not answer.
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let (status, body) = http_get(&self.address, path)
+        let (status, body) = http::get(&self.address, path)
             .unwrap_or_else(|| panic!("no answer to GET {path}: {}", self.stderr()));
         let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
         (status, body)
@@ -150,7 +171,7 @@ impl Daemon {
     /// The value of the `/metrics` line that starts with `name`, once the
     /// API answers with one.
     pub fn metric(&self, name: &str) -> Option<f64> {
-        let (_, metrics) = http_get(&self.address, "/metrics")?;
+        let (_, metrics) = http::get(&self.address, "/metrics")?;
         metrics
             .lines()
             .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())

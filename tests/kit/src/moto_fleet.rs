@@ -1,6 +1,6 @@
 //! A fleet in `moto_server`, launched and changed through the AWS SDK.
 
-use super::servers::Moto;
+use crate::servers::Moto;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};

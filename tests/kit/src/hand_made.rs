@@ -94,7 +94,7 @@ pub fn policy_with_memories(memories: u32, pages: u64) -> Vec<u8> {
 
     let mut core = module.finish();
     let mut resolve = Resolve::default();
-    let wit = super::workspace().join("wit");
+    let wit = crate::workspace().join("wit");
     let (package, _) = resolve.push_dir(&wit).expect("wit/ parses");
     let world = resolve
         .select_world(&[package], Some("policy"))

@@ -1,0 +1,13 @@
+//! Loopback servers the tests talk to, each bound (or told to bind) once on
+//! a port of the system's choosing, so no two tests race for a port: a real
+//! `moto_server`, a stub that answers what a test tells it to, a proxy that
+//! can be taken down, and a fake S3 bucket.
+
+pub mod fake_s3;
+mod moto;
+mod proxy;
+mod stub;
+
+pub use moto::Moto;
+pub use proxy::Proxy;
+pub use stub::{Filler, Refusing, Reply, Request, Stub};
