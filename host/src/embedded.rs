@@ -73,7 +73,7 @@ pub async fn open_ec2(
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dir = tempfile::tempdir()?;
 /// # let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// # let plugin = std::path::Path::new(kit::plugins::ELASTIC_GRID);
 /// # let fleet = workspace.join("examples/seed-fleet.json");
 /// # std::fs::write(dir.path().join("rollcall.toml"), format!(
 /// #     "self = \"i-df71a7b6\"\n[source]\nkind = \"file\"\npath = {fleet:?}\n[policy]\nplugin = {plugin:?}\n"))?;

@@ -28,9 +28,9 @@
 //! use std::sync::Arc;
 //!
 //! # let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-//! # let plugins = rollcall::__doc_plugins();
+//! # let plugin = std::path::Path::new(kit::plugins::ELASTIC_GRID);
 //! let engine = PolicyEngine::new()?;
-//! let policy = engine.load(&plugins.join("elastic_grid.wasm"), "{}", PolicyLimits::default())?;
+//! let policy = engine.load(plugin, "{}", PolicyLimits::default())?;
 //! let fleet = FileSource::new(workspace.join("examples/seed-fleet.json")).fetch().await?;
 //! let answer = rollcall::resolve(Arc::new(fleet), Arc::new(policy), Some("i-df71a7b6".into())).await?;
 //!
@@ -133,13 +133,3 @@ pub use settings::{
     Ec2Settings, Filter, Format, MaxChange, PolicyLimits, S3Location, SnapshotSettings,
     SnapshotWrite,
 };
-
-/// Where the doc examples find the bundled plugins (`scripts/plugins`
-/// builds them).
-#[doc(hidden)]
-pub fn __doc_plugins() -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("wasm32-wasip2/release")
-}

@@ -40,7 +40,7 @@ pub enum ResolveError {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let fleet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-fleet.json");
-/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// # let plugin = std::path::Path::new(kit::plugins::ELASTIC_GRID);
 /// use rollcall::{FileSource, InventorySource, PolicyEngine, ResolveError};
 /// use std::sync::Arc;
 ///

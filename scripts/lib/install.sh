@@ -24,6 +24,15 @@ ensure_musl_target() {
     ensure_debian_package musl-gcc musl-tools
 }
 
+# The Rust plugins the test kit's build script (tests/kit/build.rs) builds
+# whenever the tests or the binary are built with MUSL_DIST_FLAGS, in a
+# target directory of its own: the scripts take them from there rather than
+# building them a second time.
+readonly KIT_PLUGINS="${CARGO_TARGET_DIR:-target}/rollcall-test-kit/wasm32-wasip2/release"
+ensure_wasm_target() {
+    rustup target add wasm32-wasip2 >/dev/null
+}
+
 # componentize-py, at the version plugins/sdk-python/requirements.txt pins,
 # in the project's .venv (which moto's tests share).
 ensure_componentize_py() {

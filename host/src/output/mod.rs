@@ -16,7 +16,7 @@ use crate::settings::Format;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let fleet = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seed-fleet.json");
-/// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+/// # let plugin = std::path::Path::new(kit::plugins::ELASTIC_GRID);
 /// # let policy = rollcall::PolicyEngine::new()?.load(&plugin, "{}", Default::default())?;
 /// # let fleet = rollcall::InventorySource::fetch(&rollcall::FileSource::new(fleet)).await?;
 /// let answer = rollcall::resolve(fleet.into(), std::sync::Arc::new(policy), Some("i-df71a7b6".into())).await?;

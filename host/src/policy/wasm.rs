@@ -102,7 +102,7 @@ impl PolicyEngine {
     ///
     /// ```
     /// use rollcall::{PolicyEngine, PolicyError, PolicyLimits};
-    /// # let plugin = rollcall::__doc_plugins().join("elastic_grid.wasm");
+    /// # let plugin = std::path::Path::new(kit::plugins::ELASTIC_GRID);
     ///
     /// let engine = PolicyEngine::new().expect("an engine");
     /// let policy = engine.load(&plugin, r#"{"address": "private-ip"}"#, PolicyLimits::default());
