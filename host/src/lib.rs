@@ -13,8 +13,8 @@
 //! - Load a policy: [`PolicyEngine::new`], then [`PolicyEngine::load`] with
 //!   the plugin's settings and [`PolicyLimits`].
 //! - Read the fleet: [`FileSource`] for a describe-instances file,
-//!   [`open_ec2`] for EC2 (or the fleet's shared snapshot, when
-//!   [`Ec2Settings::snapshot`] names one); both are an [`InventorySource`].
+//!   [`open_ec2`] for EC2 (or the fleet's shared snapshot, given its
+//!   [`SnapshotSettings`]); both are an [`InventorySource`].
 //! - Decide: [`resolve`] gives the [`Membership`] document, the same one
 //!   `rollcall resolve` prints; [`render`] writes it as JSON, shell variables
 //!   or a table.
@@ -45,40 +45,36 @@
 //! The modules below are the crate's inside, private: only what the crate
 //! root exports is its API, with [`cli::main`], the binary's entry. The
 //! tests and the benchmarks reach further through the `internals` feature,
-//! which only they turn on.
+//! which only they turn on. They are in layers, lowest first; a module
+//! imports from its own layer or below (`tests/layers.rs` checks it).
+//! - Bytes and files: `atomic_file` (output files replaced without readers
+//!   seeing a partial one, or written through to a device or FIFO),
+//!   `bounded_read` (a stream read whole under a byte cap, the buffer
+//!   bounded too), `capped_file` (a file the operator names, under a cap),
+//!   `located` (`file:line:column` places), `paths` (normalised for
+//!   watching and showing), `report` (error chains as one line),
+//!   `terminal_text` (text from a policy or a cases file, escaped to print).
+//! - `settings`: every setting's type, default, range, flag and
+//!   configuration-file key, and errors that name where a bad one was
+//!   written.
 //! - `inventory`: the instance model and the sources that produce a fleet
-//!   (a describe-instances file, the EC2 API).
+//!   (a describe-instances file, the EC2 API); `identity`: who am I, from
+//!   IMDSv2.
 //! - `policy`: the policy interface, the wasmtime runtime behind it, and the
-//!   validation of what a policy returns.
-//! - `membership`: the output document every consumer reads.
-//! - `output`: that document as JSON, shell variables or a table.
-//! - `identity`: who am I: `--self`, or IMDSv2.
-//! - `resolve`: one decide–validate pass over a fetched fleet.
-//! - `wait`: `resolve --wait-for`: conditions on an answer, and asking again
-//!   until they hold.
-//! - `snapshot`: the fleet's shared listing in S3: one EC2 listing per
-//!   refresh period for the whole fleet.
+//!   validation of what a policy returns; `snapshot`: the fleet's shared
+//!   listing in S3, one EC2 listing per refresh period for the whole fleet;
+//!   `membership`: the output document every consumer reads.
+//! - What is made of an answer: `resolve` (one decide–validate pass over a
+//!   fetched fleet), `output` (the document as JSON, shell variables, a
+//!   table or nft sets), `changes` (what differs between two answers, as
+//!   events, and their recent history), `diff` (what differs between two
+//!   decisions), `explain`, `wait` (`resolve --wait-for`), `cases`
+//!   (`plugin test`), `sink` (where the daemon's answers go).
 //! - `daemon`: the `watch` loop behind one builder (`Watch`), its sinks'
 //!   tasks, HTTP API and metrics; `embedded`: that loop inside another
 //!   program.
-//! - `changes`: what differs between two answers, as events, and their
-//!   recent history.
-//! - `report`: error chains as one line.
-//! - `atomic_file`: writing output files: replaced without readers seeing a
-//!   partial one, or written through to a device or FIFO.
-//! - `bounded_read`: reading a stream whole under a byte cap, the buffer
-//!   bounded too.
-//! - `capped_file`: reading a file the operator names under a cap in bytes.
-//! - `terminal_text`: text from a policy or a cases file, escaped to print.
-//! - `cli`: the binary's entry, and its flags and what they mean as
-//!   settings.
-//! - `overrides`: the settings both flags and the configuration file give,
-//!   each defined, checked and merged once.
-//! - `ranges`: the range of every duration and count setting.
-//! - `paths`: paths normalised for watching and showing.
-//! - `toml_settings`: policy settings in TOML, as JSON, with errors taken
-//!   back to the TOML line.
-//! - `commands`: running a command to output and an exit status.
+//! - `cli`: the binary's entry; `commands`: the flags, and running a command
+//!   to output and an exit status; `scaffold`: `plugin new`'s projects.
 #![warn(missing_docs)]
 
 /// Declares modules of the crate's inside: private, or public (and
