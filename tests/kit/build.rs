@@ -99,20 +99,24 @@ fn main() {
     std::fs::write(out_dir.join("plugins.rs"), constants).expect("OUT_DIR is writable");
 }
 
-/// `rollcall-test-kit/` in the outer target directory: the nearest ancestor
-/// of `out_dir` that cargo tagged as a cache directory (`target/TRIPLE/`
-/// when building for a named target), or its parent when that is tagged too
-/// (`target/`). Under `out_dir` if there is none.
+/// `rollcall-test-kit/` in the outer target directory, where the scripts
+/// look for it too (`KIT_PLUGINS` in scripts/lib/install.sh). `out_dir` is
+/// `TARGET_DIR/[TRIPLE/]PROFILE/build/PACKAGE-HASH/out`; the triple is
+/// there when the build names a target (`--target`). Under `out_dir` if
+/// it is not laid out so.
 fn target_dir_beside(out_dir: &Path) -> PathBuf {
-    let tagged = |dir: &Path| dir.join("CACHEDIR.TAG").is_file();
-    let Some(nearest) = out_dir.ancestors().find(|dir| tagged(dir)) else {
+    let Some(profile_parent) = out_dir.ancestors().nth(4) else {
         return out_dir.join("plugins");
     };
-    let root = nearest
-        .parent()
-        .filter(|parent| tagged(parent))
-        .unwrap_or(nearest);
-    root.join("rollcall-test-kit")
+    let triple = env::var_os("TARGET");
+    let root = match profile_parent.file_name() {
+        Some(name) if Some(name) == triple.as_deref() => profile_parent.parent(),
+        _ => Some(profile_parent),
+    };
+    root.map_or_else(
+        || out_dir.join("plugins"),
+        |root| root.join("rollcall-test-kit"),
+    )
 }
 
 /// Fails the build with the command that fixes it when the toolchain lacks
