@@ -25,13 +25,9 @@ ensure_musl_target() {
 }
 
 # The Rust plugins the test kit's build script (tests/kit/build.rs) builds
-# whenever the tests or the binary are built with MUSL_DIST_FLAGS, in a
-# target directory of its own: the scripts take them from there rather than
-# building them a second time.
+# for the tests, in a target directory of its own: scripts/test packages and
+# runs the example on those the tests ran against.
 readonly KIT_PLUGINS="${CARGO_TARGET_DIR:-target}/rollcall-test-kit/wasm32-wasip2/release"
-ensure_wasm_target() {
-    rustup target add wasm32-wasip2 >/dev/null
-}
 
 # componentize-py, at the version plugins/sdk-python/requirements.txt pins,
 # in the project's .venv (which moto's tests share).
