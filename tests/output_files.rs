@@ -15,22 +15,23 @@ const AGENT: &str = "i-df71a7b6";
 
 /// `resolve` on the seed fleet for the agent, in env format, to `output`.
 fn resolve_to(output: &Path, extra: &[&str]) -> kit::Run {
-    let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
-    let mut args = vec![
-        "resolve".as_ref(),
-        "--inventory".as_ref(),
-        fleet.as_os_str(),
-        "--plugin".as_ref(),
-        grid.as_os_str(),
-        "--self".as_ref(),
-        AGENT.as_ref(),
-        "--format".as_ref(),
-        "env".as_ref(),
-        "--output".as_ref(),
-        output.as_os_str(),
-    ];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    rollcall(args)
+    resolve_after(None, output, extra)
+}
+
+/// `resolve` of the seed fleet's agent, as env into `output`, with `extra`
+/// flags; with `setup` (an umask, a redirection) run by its shell first.
+fn resolve_after(setup: Option<&str>, output: &Path, extra: &[&str]) -> kit::Run {
+    let mut command = rollcall_command(setup);
+    command
+        .args(["resolve", "--self", AGENT, "--format", "env"])
+        .arg("--inventory")
+        .arg(seed_fleet())
+        .arg("--plugin")
+        .arg(ELASTIC_GRID)
+        .arg("--output")
+        .arg(output)
+        .args(extra);
+    run_within(kit::RUN_LIMIT, command)
 }
 
 fn mode(path: &Path) -> u32 {
@@ -70,17 +71,8 @@ fn a_link_to_stdout_appends_to_the_log_file_stdout_is() {
     let inode = std::fs::metadata(&log).unwrap().ino();
     let link = dir.path().join("stdout");
     symlink("/dev/stdout", &link).unwrap();
-    let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
-    let mut command = rollcall_command(Some(&format!("exec >>'{}';", log.display())));
-    command
-        .args(["resolve", "--self", AGENT, "--format", "env"])
-        .arg("--inventory")
-        .arg(&fleet)
-        .arg("--plugin")
-        .arg(grid)
-        .arg("--output")
-        .arg(&link);
-    let run = run_within(kit::RUN_LIMIT, command);
+    let setup = format!("exec >>'{}';", log.display());
+    let run = resolve_after(Some(&setup), &link, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(is_link(&link), "the link was replaced by a file");
     let written = std::fs::read_to_string(&log).unwrap();
@@ -150,17 +142,7 @@ fn a_new_file_is_0666_less_the_umask() {
     let dir = tempfile::tempdir().unwrap();
     for (umask, expected) in [("022", 0o644), ("027", 0o640), ("002", 0o664)] {
         let output = dir.path().join(format!("membership-{umask}.env"));
-        let (fleet, grid) = (seed_fleet(), Path::new(ELASTIC_GRID));
-        let mut command = rollcall_command(Some(&format!("umask {umask};")));
-        command
-            .args(["resolve", "--self", AGENT, "--format", "env"])
-            .arg("--inventory")
-            .arg(&fleet)
-            .arg("--plugin")
-            .arg(grid)
-            .arg("--output")
-            .arg(&output);
-        let run = run_within(kit::RUN_LIMIT, command);
+        let run = resolve_after(Some(&format!("umask {umask};")), &output, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_eq!(
             mode(&output),
