@@ -11,7 +11,6 @@ use kit::{rollcall, seed_fleet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const AGENT: &str = "i-df71a7b6";
@@ -134,13 +133,7 @@ fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
 fn sigterm_exits_in_time_while_the_inventory_read_blocks_on_a_fifo() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fleet.json");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    kit::make_fifo(&fifo);
     let args = file_daemon_args(&fifo, Path::new(ELASTIC_GRID));
     let mut daemon = Daemon::start(&args);
     // Nobody writes: the first refresh blocks in the read.

@@ -6,7 +6,7 @@
 use kit::plugins::ELASTIC_GRID;
 use kit::{rollcall, rollcall_command, rollcall_within, seed_fleet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// How long a refusal may take: reading `/dev/zero` to a cap takes longer.
@@ -22,13 +22,7 @@ fn check_plugin(path: &Path) -> kit::Run {
 
 fn fifo_in(dir: &Path) -> std::path::PathBuf {
     let fifo = dir.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    kit::make_fifo(&fifo);
     fifo
 }
 

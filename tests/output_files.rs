@@ -96,13 +96,7 @@ fn a_link_to_a_device_is_written_through_and_stays_a_link() {
 fn a_fifo_is_written_through_to_its_reader() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("membership.env");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    kit::make_fifo(&fifo);
     let mut reader = Command::new("cat")
         .arg(&fifo)
         .stdout(Stdio::piped())

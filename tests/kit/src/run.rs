@@ -39,6 +39,16 @@ pub fn binary() -> PathBuf {
         })
 }
 
+/// Makes a FIFO at `path` (`mkfifo`), failing the test if it cannot.
+pub fn make_fifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status();
+    assert!(
+        made.as_ref().is_ok_and(std::process::ExitStatus::success),
+        "mkfifo {}: {made:?}",
+        path.display()
+    );
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     workspace().join("tests/fixtures").join(name)
 }
