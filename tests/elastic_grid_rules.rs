@@ -171,6 +171,9 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
                 instance_type: Some("t3.micro".to_owned()),
                 image_id: None,
                 launch_time: None,
+                account: None,
+                lifecycle: Default::default(),
+                leaving: None,
             }
         })
         .collect()
@@ -242,6 +245,7 @@ fn expected(
                 } else {
                     settings.agent_port
                 },
+                status: Default::default(),
             })
         })
         .collect();

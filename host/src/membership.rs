@@ -2,7 +2,7 @@
 //! member, and where the answer came from. `resolve --format json` prints it;
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
-use crate::inventory::{Inventory, SnapshotNote};
+use crate::inventory::{Inventory, MemberStatus, SnapshotNote};
 use crate::policy::{Decision, Member, PolicyIdentity};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -82,10 +82,20 @@ impl Membership {
         policy: &PolicyIdentity,
     ) -> Self {
         let Decision {
-            members,
+            mut members,
             register_with,
             ..
         } = decision;
+        let instances: std::collections::HashMap<&str, &crate::inventory::Instance> = inventory
+            .instances
+            .iter()
+            .map(|instance| (instance.id.as_str(), instance))
+            .collect();
+        for member in &mut members {
+            if let Some(instance) = instances.get(member.instance_id.as_str()) {
+                member.status = MemberStatus::of(instance);
+            }
+        }
         let member = |id: &str| {
             members
                 .binary_search_by(|member| member.instance_id.as_str().cmp(id))
@@ -171,6 +181,7 @@ pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership 
                 clusters: Vec::new(),
                 address: None,
                 port: None,
+                status: Default::default(),
             })
             .collect(),
         policy: PolicyIdentity {

@@ -132,6 +132,7 @@ mod tests {
                     },
                     address: None,
                     port: None,
+                    status: Default::default(),
                 })
                 .collect(),
             register_with: targets.iter().map(|id| (*id).to_owned()).collect(),

@@ -427,6 +427,7 @@ mod tests {
                     clusters: Vec::new(),
                     address: Some("10.0.0.1".to_owned()),
                     port: None,
+                    status: Default::default(),
                 })
                 .collect(),
             policy: PolicyIdentity {
@@ -771,6 +772,7 @@ mod tests {
                         clusters: Vec::new(),
                         address: None,
                         port: None,
+                        status: Default::default(),
                     })
                     .collect(),
                 register_with: Vec::new(),

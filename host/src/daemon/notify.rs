@@ -285,6 +285,7 @@ mod tests {
             clusters: Vec::new(),
             address: None,
             port: None,
+            status: Default::default(),
         };
         Arc::new(Membership {
             own: None,

@@ -659,6 +659,7 @@ mod tests {
                         clusters: Vec::new(),
                         address: instance.private_ipv4.clone(),
                         port: None,
+                        status: Default::default(),
                     })
                     .collect(),
                 register_with: Vec::new(),

@@ -5,7 +5,7 @@
 //! either one such document or a JSON array of them (several pages).
 
 use super::ids::check_ids;
-use super::{Instance, SecurityGroup, Tag};
+use super::{Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag};
 use crate::located::ParseError;
 use serde::{Deserialize, Serialize};
 
@@ -35,8 +35,14 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
     let instances: Vec<Instance> = pages
         .into_iter()
         .flat_map(|page| page.reservations)
-        .flat_map(|reservation| reservation.instances)
-        .map(Instance::from)
+        .flat_map(|reservation| {
+            let account = present(reservation.owner_id);
+            reservation.instances.into_iter().map(move |raw| {
+                let mut instance = Instance::from(raw);
+                instance.account = account.clone();
+                instance
+            })
+        })
         .collect();
     check_ids(&instances).map_err(|problem| ParseError {
         position: None,
@@ -72,6 +78,9 @@ struct Page {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Reservation {
+    /// The account that owns the reservation's instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_id: Option<String>,
     #[serde(default)]
     instances: Vec<RawInstance>,
 }
@@ -113,6 +122,35 @@ struct RawInstance {
     image_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     launch_time: Option<String>,
+    /// Not part of EC2's answer: rollcall adds what Auto Scaling said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<RawLifecycle>,
+    /// Not part of EC2's answer: rollcall adds whether the instance is
+    /// going away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaving: Option<RawLeaving>,
+}
+
+/// `"Lifecycle": {"State": "in-service", "AutoScalingGroupName": "web"}`.
+/// The state is rollcall's name for it or Auto Scaling's (`InService`);
+/// a name neither knows reads as `other`, so a newer writer's state never
+/// makes a file unreadable.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawLifecycle {
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_scaling_group_name: Option<String>,
+}
+
+/// `"Leaving": {"Reason": "spot-interruption", "Deadline": "2026-..."}`;
+/// an unknown reason reads as `other`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawLeaving {
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -222,6 +260,28 @@ impl From<RawInstance> for Instance {
             instance_type: present(raw.instance_type),
             image_id: present(raw.image_id),
             launch_time: present(raw.launch_time),
+            account: None,
+            lifecycle: raw.lifecycle.map(Lifecycle::from).unwrap_or_default(),
+            leaving: raw.leaving.map(Leaving::from),
+        }
+    }
+}
+
+impl From<RawLifecycle> for Lifecycle {
+    fn from(raw: RawLifecycle) -> Self {
+        Lifecycle {
+            state: LifecycleState::from_name(&raw.state)
+                .unwrap_or_else(|| LifecycleState::from_auto_scaling(&raw.state)),
+            group: present(raw.auto_scaling_group_name),
+        }
+    }
+}
+
+impl From<RawLeaving> for Leaving {
+    fn from(raw: RawLeaving) -> Self {
+        Leaving {
+            reason: LeaveReason::from_name(&raw.reason).unwrap_or(LeaveReason::Other),
+            deadline: present(raw.deadline),
         }
     }
 }
@@ -230,12 +290,15 @@ impl From<RawInstance> for Instance {
 /// [`parse_describe_instances`] reads back unchanged. Each instance carries a
 /// `Region` field, rollcall's own addition.
 pub fn write_describe_instances(instances: &[Instance]) -> serde_json::Result<String> {
-    let page = Page {
-        reservations: vec![Reservation {
-            instances: instances.iter().map(RawInstance::from).collect(),
-        }],
-    };
-    serde_json::to_string_pretty(&page)
+    // One reservation per run of instances of one account, in order.
+    let reservations = instances
+        .chunk_by(|a, b| a.account == b.account)
+        .map(|run| Reservation {
+            owner_id: run[0].account.clone(),
+            instances: run.iter().map(RawInstance::from).collect(),
+        })
+        .collect();
+    serde_json::to_string_pretty(&Page { reservations })
 }
 
 impl From<&Instance> for RawInstance {
@@ -284,6 +347,14 @@ impl From<&Instance> for RawInstance {
             instance_type: instance.instance_type.clone(),
             image_id: instance.image_id.clone(),
             launch_time: instance.launch_time.clone(),
+            lifecycle: (instance.lifecycle != Lifecycle::default()).then(|| RawLifecycle {
+                state: instance.lifecycle.state.name().to_owned(),
+                auto_scaling_group_name: instance.lifecycle.group.clone(),
+            }),
+            leaving: instance.leaving.as_ref().map(|leaving| RawLeaving {
+                reason: leaving.reason.name().to_owned(),
+                deadline: leaving.deadline.clone(),
+            }),
         }
     }
 }
@@ -332,6 +403,27 @@ mod tests {
         assert_eq!(instance.tags, [Tag::new("Name", "monitor-1")]);
         assert_eq!(instance.availability_zone.as_deref(), Some("us-east-1a"));
         assert_eq!(instance.region, None);
+        assert_eq!(instance.account.as_deref(), Some("123"));
+        assert_eq!(instance.lifecycle, Lifecycle::default());
+        assert_eq!(instance.leaving, None);
+    }
+
+    #[test]
+    fn lifecycle_names_of_either_kind_and_unknown_ones_read() {
+        let page = PAGE.replace(
+            "\"LaunchTime\"",
+            r#""Lifecycle": {"State": "Terminating:Wait", "AutoScalingGroupName": "web"},
+               "Leaving": {"Reason": "meteor-strike", "Deadline": "2026-12-07T10:00:00Z"},
+               "LaunchTime""#,
+        );
+        let instance = &parse_describe_instances(page.as_bytes()).unwrap()[0];
+        assert_eq!(
+            instance.lifecycle,
+            Lifecycle::in_group("web", LifecycleState::TerminatingWait)
+        );
+        let leaving = instance.leaving.as_ref().unwrap();
+        assert_eq!(leaving.reason, LeaveReason::Other);
+        assert_eq!(leaving.deadline.as_deref(), Some("2026-12-07T10:00:00Z"));
     }
 
     #[test]
@@ -345,6 +437,15 @@ mod tests {
         bare.tags.clear();
         bare.availability_zone = None;
         instances.push(bare);
+        let mut going = instances[0].clone();
+        going.id = "i-going".into();
+        going.account = Some("210987654321".into());
+        going.lifecycle = Lifecycle::in_group("web", LifecycleState::TerminatingWait);
+        going.leaving = Some(Leaving::new(
+            LeaveReason::SpotInterruption,
+            Some("2026-12-07T10:00:00Z".into()),
+        ));
+        instances.push(going);
         let written = write_describe_instances(&instances).unwrap();
         assert_eq!(
             parse_describe_instances(written.as_bytes()).unwrap(),

@@ -10,7 +10,9 @@ use super::calls::{CallCounts, CountCalls};
 use super::describe::{ipv6_addresses, present};
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
-use super::{Instance, Inventory, InventorySource, SecurityGroup, SourceError, Tag};
+use super::{
+    Instance, Inventory, InventorySource, Lifecycle, SecurityGroup, SourceError, Tag,
+};
 use crate::settings::{Ec2Settings, Filter};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
@@ -155,8 +157,14 @@ impl Ec2Source {
                 page.reservations
                     .unwrap_or_default()
                     .into_iter()
-                    .flat_map(|reservation| reservation.instances.unwrap_or_default())
-                    .map(|instance| from_sdk(instance, region)),
+                    .flat_map(|reservation| {
+                        let account = present(reservation.owner_id);
+                        reservation
+                            .instances
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(move |instance| from_sdk(instance, region, account.clone()))
+                    }),
             );
             match page.next_token.filter(|token| !token.is_empty()) {
                 None => break,
@@ -359,9 +367,13 @@ fn page_fault<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e Page
     None
 }
 
-/// The instance in rollcall's model. A missing id becomes an empty one,
-/// which [`check_ids`] refuses.
-fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Instance {
+/// The instance in rollcall's model, owned by `account`. A missing id
+/// becomes an empty one, which [`check_ids`] refuses.
+fn from_sdk(
+    instance: aws_sdk_ec2::types::Instance,
+    region: &str,
+    account: Option<String>,
+) -> Instance {
     let id = instance.instance_id.unwrap_or_default();
     let ipv6_addresses = ipv6_addresses(
         instance.ipv6_address,
@@ -408,6 +420,9 @@ fn from_sdk(instance: aws_sdk_ec2::types::Instance, region: &str) -> Instance {
         launch_time: instance
             .launch_time
             .and_then(|at| at.fmt(DateTimeFormat::DateTime).ok()),
+        account,
+        lifecycle: Lifecycle::default(),
+        leaving: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod describe;
 mod ec2;
 mod file;
 mod ids;
+mod lifecycle;
 mod page_guard;
 
 pub use calls::CallCounts;
@@ -16,6 +17,9 @@ pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use ids::check_ids;
+pub use lifecycle::{
+    LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus,
+};
 pub(crate) use page_guard::printable;
 
 use std::time::SystemTime;
@@ -85,6 +89,14 @@ pub struct Instance {
     pub image_id: Option<String>,
     /// When it was launched (RFC 3339, as EC2 says).
     pub launch_time: Option<String>,
+    /// The AWS account that owns it (the reservation's owner), e.g.
+    /// `123456789012`.
+    pub account: Option<String>,
+    /// Its Auto Scaling lifecycle state and group; not in a group when
+    /// nobody asked Auto Scaling.
+    pub lifecycle: Lifecycle,
+    /// Why and by when it is going away, if it is.
+    pub leaving: Option<Leaving>,
 }
 
 /// A complete fleet, fetched at one moment from one source.
@@ -137,6 +149,9 @@ impl Instance {
             instance_type: None,
             image_id: None,
             launch_time: None,
+            account: None,
+            lifecycle: Lifecycle::default(),
+            leaving: None,
         }
     }
 }

@@ -262,6 +262,9 @@ mod tests {
             instance_type: text("type"),
             image_id: text("image"),
             launch_time: text("launch"),
+            account: None,
+            lifecycle: Default::default(),
+            leaving: None,
         }
     }
 
@@ -370,6 +373,9 @@ mod tests {
             instance_type: owned(instance.instance_type()),
             image_id: owned(instance.image_id()),
             launch_time: owned(instance.launch_time()),
+            account: None,
+            lifecycle: Default::default(),
+            leaving: None,
         }
     }
 

@@ -27,7 +27,7 @@ pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;
 
-use crate::inventory::Instance;
+use crate::inventory::{Instance, MemberStatus};
 use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -45,6 +45,11 @@ pub struct Member {
     pub address: Option<String>,
     /// The port to use, when the policy gives one.
     pub port: Option<u16>,
+    /// What the fleet says about the member beside the decision (its
+    /// account, lifecycle, leaving); filled in by the membership document,
+    /// never by a policy.
+    #[serde(flatten)]
+    pub status: MemberStatus,
 }
 
 /// What a policy decided for one inventory.

@@ -6,12 +6,14 @@
 //! - [`store`]: the object operations as a trait, and an in-memory bucket;
 //! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
 //! - [`gate`]: the fallback's fleet-wide budget;
+//! - [`leaving`]: the markers nodes that go away leave for the lister;
 //! - [`s3`]: the store on S3;
 //! - [`source`]: all of it as an inventory source in front of EC2.
 
 pub mod coordinator;
 pub mod format;
 pub mod gate;
+pub mod leaving;
 pub mod s3;
 pub mod source;
 pub mod store;
