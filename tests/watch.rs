@@ -1008,3 +1008,102 @@ fn an_escape_in_one_role_tag_drops_that_member_counted_and_the_answer_stays_fres
         watch.stderr()
     );
 }
+
+/// The seed fleet with the monitor's reservation changed by `change`, or
+/// without it when `change` returns false.
+fn seed_fleet_with_monitor(change: impl Fn(&mut Value) -> bool) -> String {
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(seed_fleet()).unwrap()).unwrap();
+    document["Reservations"]
+        .as_array_mut()
+        .unwrap()
+        .retain_mut(|reservation| {
+            let instance = &mut reservation["Instances"][0];
+            instance["InstanceId"] != MONITOR || change(instance)
+        });
+    document.to_string()
+}
+
+fn member<'d>(document: &'d Value, id: &str) -> Option<&'d Value> {
+    document["members"]
+        .as_array()?
+        .iter()
+        .find(|member| member["instance_id"] == id)
+}
+
+#[test]
+fn a_one_listing_dropout_is_no_change_and_a_terminated_monitor_leaves_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_log = dir.path().join("hook.log");
+    let fleet = dir.path().join("fleet.json");
+    std::fs::copy(seed_fleet(), &fleet).unwrap();
+    std::fs::copy(ELASTIC_GRID, dir.path().join("policy.wasm")).unwrap();
+    let config = dir.path().join("rollcall.toml");
+    let hook = format!(
+        "\n[[sink]]\nkind = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo \\\"$ROLLCALL_CHANGES\\\" >> {}\"]\ntimeout = \"5s\"\n",
+        hook_log.display()
+    );
+    // Refreshes only when the fleet file changes: one listing per write.
+    let hourly = seed_config(AGENT, &hook).replace("refresh = \"200ms\"", "refresh = \"1h\"");
+    std::fs::write(&config, hourly).unwrap();
+    let mut watch = start(&["--config", config.to_str().unwrap()]);
+    let hook_runs = || {
+        std::fs::read_to_string(&hook_log)
+            .map(|log| log.lines().map(str::to_owned).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    eventually(WAIT, "the first answer's hook run", || {
+        (hook_runs().len() == 1).then_some(())
+    });
+
+    // The monitor drops out of one listing: kept, marked unconfirmed.
+    write_replacing(&fleet, &seed_fleet_with_monitor(|_| false));
+    let missing = eventually(WAIT, "the monitor unconfirmed", || {
+        let document = watch.membership()?;
+        (member(&document, MONITOR)?["unconfirmed"] == true).then_some(document)
+    });
+    assert_eq!(targets(&missing), [MONITOR], "still a target");
+    // ... and comes back in the next.
+    write_replacing(&fleet, &seed_fleet_with_monitor(|_| true));
+    eventually(WAIT, "the monitor confirmed", || {
+        let document = watch.membership()?;
+        member(&document, MONITOR)?
+            .get("unconfirmed")
+            .is_none()
+            .then_some(())
+    });
+    assert!(
+        !event_kinds(&watch).contains(&"left".to_owned()),
+        "{:?}",
+        event_kinds(&watch)
+    );
+    assert_eq!(hook_runs().len(), 1, "no hook run: {:?}", hook_runs());
+
+    // Terminated: gone at the first listing that says so.
+    write_replacing(
+        &fleet,
+        &seed_fleet_with_monitor(|monitor| {
+            monitor["State"]["Name"] = "terminated".into();
+            true
+        }),
+    );
+    let after = eventually(WAIT, "the monitor gone", || {
+        let document = watch.membership()?;
+        member(&document, MONITOR).is_none().then_some(document)
+    });
+    assert!(targets(&after).is_empty());
+    assert_eq!(
+        event_kinds(&watch)
+            .iter()
+            .filter(|kind| *kind == "left")
+            .count(),
+        1
+    );
+    eventually(WAIT, "the hook told of the leave", || {
+        hook_runs()
+            .get(1)
+            .filter(|changes| changes.contains("left"))
+            .cloned()
+    });
+    assert_eq!(watch.terminate_within(WAIT).0, Some(0));
+}

@@ -2,6 +2,7 @@
 //! them for `/v1/events`. Every difference in the document but its fetch time
 //! and staleness is a change, and every change has an event that names it.
 
+use crate::inventory::MemberStatus;
 use crate::membership::Membership;
 use crate::policy::Member;
 use serde::Serialize;
@@ -20,7 +21,8 @@ pub enum ChangeKind {
     RoleChanged,
     /// Self's registration targets changed (the ids are the new targets).
     TargetsChanged,
-    /// Members whose clusters, address or port changed.
+    /// Members whose clusters, address or port changed, or what the fleet
+    /// says of them: account, Auto Scaling lifecycle, leaving.
     MembersChanged,
     /// Self changed: another instance, or its role or clusters (the id is
     /// the new self, if any).
@@ -77,8 +79,10 @@ pub struct ChangeEvent {
 /// every member has joined. `TargetsChanged` carries self's new targets (none
 /// when self lost them all) and is reported when any target, address or port
 /// differs. Empty exactly when the documents agree on everything but when
-/// the fleet was fetched (and, with a shared snapshot, by whom) and whether
-/// it is stale.
+/// the fleet was fetched (and, with a shared snapshot, by whom), whether it
+/// is stale, and which members are unconfirmed (missing from the latest
+/// listing within their grace: a member that drops out of one listing and
+/// comes back is no change at all).
 pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, Vec<String>)> {
     let roles_of = |membership: Option<&Membership>| -> BTreeMap<String, String> {
         membership
@@ -126,8 +130,21 @@ pub fn changes(old: Option<&Membership>, new: &Membership) -> Vec<(ChangeKind, V
         .into_iter()
         .filter(|(id, member)| {
             old_members.get(id).is_some_and(|old| {
-                (&old.clusters, &old.address, old.port)
-                    != (&member.clusters, &member.address, member.port)
+                let confirmed = |status: &MemberStatus| MemberStatus {
+                    unconfirmed: false,
+                    ..status.clone()
+                };
+                (
+                    &old.clusters,
+                    &old.address,
+                    old.port,
+                    confirmed(&old.status),
+                ) != (
+                    &member.clusters,
+                    &member.address,
+                    member.port,
+                    confirmed(&member.status),
+                )
             })
         })
         .map(|(id, _)| id.to_owned())
@@ -317,6 +334,32 @@ mod tests {
                 (ChangeKind::PolicyChanged, Vec::new()),
                 (ChangeKind::InventoryChanged, Vec::new()),
             ]
+        );
+    }
+
+    #[test]
+    fn an_unconfirmed_member_is_no_change_and_a_leaving_one_is() {
+        let old = membership(&[("i-a", "monitor"), ("i-b", "agent")], &[]);
+        let mut missing = old.clone();
+        missing.members[1].status.unconfirmed = true;
+        assert!(
+            changes(Some(&old), &missing).is_empty(),
+            "a member kept through a dropout changes nothing"
+        );
+        assert!(changes(Some(&missing), &old).is_empty(), "nor its return");
+
+        let mut leaving = old.clone();
+        leaving.members[0].status.leaving = Some(crate::inventory::LeavingEntry {
+            reason: "spot-interruption".into(),
+            deadline: None,
+        });
+        leaving.members[1].status.lifecycle = crate::inventory::LifecycleState::Standby;
+        assert_eq!(
+            changes(Some(&old), &leaving),
+            [(
+                ChangeKind::MembersChanged,
+                vec!["i-a".to_owned(), "i-b".to_owned()]
+            )]
         );
     }
 

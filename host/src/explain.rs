@@ -304,6 +304,7 @@ mod tests {
             source: "fleet.json".to_owned(),
             fetched_at: std::time::UNIX_EPOCH,
             snapshot: None,
+            unconfirmed: Vec::new(),
         }
     }
 

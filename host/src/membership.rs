@@ -91,9 +91,12 @@ impl Membership {
             .iter()
             .map(|instance| (instance.id.as_str(), instance))
             .collect();
+        let unconfirmed: std::collections::HashSet<&str> =
+            inventory.unconfirmed.iter().map(String::as_str).collect();
         for member in &mut members {
             if let Some(instance) = instances.get(member.instance_id.as_str()) {
                 member.status = MemberStatus::of(instance);
+                member.status.unconfirmed = unconfirmed.contains(member.instance_id.as_str());
             }
         }
         let member = |id: &str| {

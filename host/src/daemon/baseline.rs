@@ -78,6 +78,7 @@ mod tests {
             source: "test".to_owned(),
             fetched_at: SystemTime::now(),
             snapshot: None,
+            unconfirmed: Vec::new(),
         }
     }
 

@@ -680,6 +680,7 @@ mod tests {
                 source: "test".to_owned(),
                 fetched_at: SystemTime::now(),
                 snapshot: None,
+                unconfirmed: Vec::new(),
             };
             let policy = Gated {
                 identity: PolicyIdentity {

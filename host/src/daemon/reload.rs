@@ -8,7 +8,7 @@
 use super::baseline::LargestAnswer;
 use super::decide::{KnownSelf, decide};
 use super::guard::{Judged, Refusal, Verdict};
-use crate::inventory::{CallCounts, Inventory, InventorySource, SourceError};
+use crate::inventory::{CallCounts, GraceSource, Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::policy::{Policy, PolicyEngine, PolicyError, read_plugin_file};
 use crate::settings::{
@@ -401,12 +401,14 @@ async fn open_source(
         tally: counting.snapshot.clone(),
         calls: counting.ec2_calls.clone(),
     };
-    settings.source.open(sharing).await
+    let source = settings.source.open(sharing).await?;
+    Ok(Arc::new(GraceSource::new(source, settings.absent_grace)))
 }
 
 /// Whether a candidate needs a source of its own.
 fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
     settings.source != current.source
+        || settings.absent_grace != current.absent_grace
         || settings.source.is_shared()
             && (settings.refresh.every != current.refresh.every
                 || settings.refresh.jitter != current.refresh.jitter

@@ -624,6 +624,7 @@ mod tests {
                     source: self.describe(),
                     fetched_at: SystemTime::now(),
                     snapshot: None,
+                    unconfirmed: Vec::new(),
                 }),
                 Err(error) => Err(SourceError::Unavailable(error.to_owned())),
             }
@@ -698,6 +699,7 @@ mod tests {
                 jitter: Duration::ZERO,
                 ..Refresh::every(REFRESH)
             },
+            absent_grace: 0,
             plugin: "agents.wasm".into(),
             plugin_settings: PluginSettings::Inline("{}".to_owned()),
             limits: PolicyLimits::default(),
@@ -842,6 +844,7 @@ mod tests {
                 source: self.describe(),
                 fetched_at: SystemTime::now(),
                 snapshot: None,
+                unconfirmed: Vec::new(),
             })
         }
     }

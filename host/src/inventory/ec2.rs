@@ -330,6 +330,7 @@ impl InventorySource for Ec2Source {
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,
+            unconfirmed: Vec::new(),
         })
     }
 }

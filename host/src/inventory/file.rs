@@ -59,6 +59,7 @@ impl InventorySource for FileSource {
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,
+            unconfirmed: Vec::new(),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
 
+mod absence;
 mod calls;
 mod describe;
 mod ec2;
@@ -12,6 +13,7 @@ mod ids;
 mod lifecycle;
 mod page_guard;
 
+pub use absence::{DEFAULT_ABSENT_GRACE, GraceSource};
 pub use calls::CallCounts;
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
@@ -112,6 +114,9 @@ pub struct Inventory {
     /// How the fleet's shared snapshot served this fetch, when the source
     /// is one.
     pub snapshot: Option<SnapshotNote>,
+    /// Instances missing from the listing but kept for a grace
+    /// ([`GraceSource`]): members still, not yet confirmed gone.
+    pub unconfirmed: Vec<String>,
 }
 
 /// How a fetch through the fleet's shared snapshot came out.

@@ -30,6 +30,9 @@ pub struct Config {
     /// three times `refresh`.
     #[serde(default, with = "humantime_serde")]
     pub stale_after: Option<Duration>,
+    /// How many more listings an instance missing from the listing without
+    /// a sign that it ended stays a member, marked unconfirmed. Default: 1.
+    pub absent_grace: Option<i64>,
     /// `"i-..."`, `"none"` or `"imds"`. Default: `imds` for EC2 (unless
     /// `imds = false`), `none` for a file.
     #[serde(default, rename = "self")]

@@ -108,6 +108,13 @@ pub const PAGE_SIZE: Bounded<i64> = Bounded {
     key: "source.page_size",
     range: 5..=1000,
 };
+/// How many more listings an instance missing without a sign that it
+/// ended stays a member (marked unconfirmed).
+pub const ABSENT_GRACE: Bounded<i64> = Bounded {
+    flag: Some("--absent-grace"),
+    key: "absent_grace",
+    range: 0..=10,
+};
 pub const POLICY_MEMORY_MIB: Bounded<i64> = Bounded {
     flag: Some("--policy-memory-limit"),
     key: "policy.memory_limit_mib",
@@ -140,7 +147,12 @@ pub const DURATIONS: [&Bounded<Duration>; 13] = [
     &WAIT_INTERVAL,
 ];
 #[cfg(test)]
-pub const COUNTS: [&Bounded<i64>; 3] = [&MAX_ATTEMPTS, &PAGE_SIZE, &POLICY_MEMORY_MIB];
+pub const COUNTS: [&Bounded<i64>; 4] = [
+    &MAX_ATTEMPTS,
+    &PAGE_SIZE,
+    &ABSENT_GRACE,
+    &POLICY_MEMORY_MIB,
+];
 #[cfg(test)]
 pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];
 

@@ -10,6 +10,7 @@ use super::{
     ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, PluginSettings, PolicyLimits,
     Refresh, SelfArgs, SelfChoice, SettingsError, SourceArgs, SourceSettings,
 };
+use crate::inventory::DEFAULT_ABSENT_GRACE;
 use crate::paths;
 use clap::Args;
 use std::net::SocketAddr;
@@ -53,6 +54,13 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", value_parser = ranges::REFRESH.parser(), help_heading = "Daemon")]
     pub refresh: Option<Duration>,
 
+    /// How many more listings an instance that drops out of the listing
+    /// without a sign that it ended (terminated, leaving, terminating in
+    /// Auto Scaling) stays a member, marked unconfirmed, before it leaves
+    /// [default: 1; 0 takes every listing as it is].
+    #[arg(long, value_name = "LISTINGS", value_parser = clap::value_parser!(u32).range(ranges::ABSENT_GRACE.range.clone()), help_heading = "Daemon")]
+    pub absent_grace: Option<u32>,
+
     /// Write the membership document here (atomically) on every change.
     #[arg(long, value_name = "FILE", help_heading = "Daemon")]
     pub output: Option<PathBuf>,
@@ -69,6 +77,8 @@ pub struct WatchSettings {
     pub source: SourceSettings,
     pub own: SelfChoice,
     pub refresh: Refresh,
+    /// Listings a missing instance stays for ([`crate::inventory::GraceSource`]).
+    pub absent_grace: u32,
     pub plugin: PathBuf,
     pub plugin_settings: PluginSettings,
     pub limits: PolicyLimits,
@@ -134,10 +144,14 @@ impl WatchSettings {
             stale_after: duration(&ranges::STALE_AFTER, config.stale_after)?
                 .unwrap_or(derived.stale_after),
         };
+        let absent_grace = checked(&ranges::ABSENT_GRACE, config.absent_grace)
+            .map_err(invalid)?
+            .map_or(DEFAULT_ABSENT_GRACE, |grace| grace as u32);
         Ok(WatchSettings {
             source,
             own,
             refresh,
+            absent_grace,
             plugin: policy.plugin.clone(),
             plugin_settings,
             limits,
@@ -163,6 +177,7 @@ impl WatchSettings {
                     },
                 },
                 refresh: Refresh::default(),
+                absent_grace: DEFAULT_ABSENT_GRACE,
                 plugin: args.plugin.clone().ok_or(SettingsError::Usage(
                     "rollcall watch needs --plugin, or --config naming one",
                 ))?,
@@ -202,6 +217,9 @@ impl WatchSettings {
         }
         if let Some(every) = args.refresh {
             settings.refresh = Refresh::every(every);
+        }
+        if let Some(grace) = args.absent_grace {
+            settings.absent_grace = grace;
         }
         if let Some(plugin) = &args.plugin {
             settings.plugin = plugin.clone();

@@ -173,6 +173,7 @@ impl InventorySource for SnapshotSource {
             source: self.describe(),
             fetched_at: fleet.listed_at,
             snapshot: Some(self.note(&fleet)),
+            unconfirmed: Vec::new(),
         })
     }
 }
