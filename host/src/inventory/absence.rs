@@ -13,9 +13,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-/// The default grace: a missing instance stays for one more listing.
-pub const DEFAULT_ABSENT_GRACE: u32 = 1;
-
 /// A source whose fleets keep briefly missing instances (see the module).
 pub struct GraceSource {
     inner: Arc<dyn InventorySource>,

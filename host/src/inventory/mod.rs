@@ -13,7 +13,7 @@ mod ids;
 mod lifecycle;
 mod page_guard;
 
-pub use absence::{DEFAULT_ABSENT_GRACE, GraceSource};
+pub use absence::GraceSource;
 pub use calls::CallCounts;
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;

@@ -10,12 +10,15 @@ use super::{
     ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, PluginSettings, PolicyLimits,
     Refresh, SelfArgs, SelfChoice, SettingsError, SourceArgs, SourceSettings,
 };
-use crate::inventory::DEFAULT_ABSENT_GRACE;
 use crate::paths;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The default grace: an instance missing from a listing without a sign
+/// that it ended stays a member for one more listing.
+pub const DEFAULT_ABSENT_GRACE: u32 = 1;
 
 /// `rollcall watch`'s flags.
 #[derive(Debug, Clone, Args)]
