@@ -4,7 +4,7 @@
 //! reasons in its own words; for self, why each candidate target was taken
 //! or left out.
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, MemberStatus};
 use crate::membership::rfc3339;
 use crate::output::endpoint;
 use crate::policy::{self, Decision, Member, NoteTopic, Policy, PolicyIdentity};
@@ -22,6 +22,9 @@ pub struct Explanation {
     pub instance_id: String,
     /// Its EC2 state.
     pub state: String,
+    /// What the fleet says of it beside its state: account, Auto Scaling
+    /// lifecycle, leaving.
+    pub status: MemberStatus,
     /// What the policy made of it; `None` when it is no member.
     pub member: Option<Member>,
     /// The instance rollcall runs on, if any.
@@ -139,12 +142,15 @@ impl Explanation {
             register_with,
             notes,
         } = decision;
-        let state = inventory
+        let explained = inventory
             .instances
             .iter()
-            .find(|instance| instance.id == instance_id)
+            .find(|instance| instance.id == instance_id);
+        let state = explained
             .map(|instance| instance.state.clone())
             .unwrap_or_default();
+        let mut status = explained.map(MemberStatus::of).unwrap_or_default();
+        status.unconfirmed = inventory.unconfirmed.contains(&instance_id);
         let is_self = own.as_deref() == Some(instance_id.as_str());
         let self_registers_with_it =
             (own.is_some() && !is_self).then(|| register_with.binary_search(&instance_id).is_ok());
@@ -195,6 +201,7 @@ impl Explanation {
         Explanation {
             instance_id,
             state,
+            status,
             member,
             own,
             self_registers_with_it,
@@ -229,6 +236,28 @@ impl Explanation {
             }
         }
         text.push('\n');
+        if let Some(group) = &self.status.auto_scaling_group {
+            let _ = writeln!(
+                text,
+                "auto scaling: {} in group {}",
+                self.status.lifecycle,
+                one_line(group)
+            );
+        }
+        if let Some(leaving) = &self.status.leaving {
+            let _ = match &leaving.deadline {
+                Some(deadline) => writeln!(
+                    text,
+                    "leaving: {} by {}",
+                    one_line(&leaving.reason),
+                    one_line(deadline)
+                ),
+                None => writeln!(text, "leaving: {}", one_line(&leaving.reason)),
+            };
+        }
+        if self.status.unconfirmed {
+            text.push_str("unconfirmed: missing from the latest listing, kept for its grace\n");
+        }
         if let Some(dropped) = &self.dropped {
             let _ = writeln!(text, "{dropped}");
         }
@@ -391,6 +420,37 @@ mod tests {
         assert_eq!(json["member"]["role"], "agent");
         assert_eq!(json["self"], "i-1");
         assert_eq!(json["targets"][0]["reason"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_instance_on_its_way_out_says_so() {
+        use crate::inventory::{LeaveReason, Leaving, Lifecycle, LifecycleState};
+        let mut fleet = inventory();
+        let monitor = &mut fleet.instances[1];
+        monitor.lifecycle = Lifecycle::in_group("monitors", LifecycleState::TerminatingWait);
+        monitor.leaving = Some(Leaving::new(
+            LeaveReason::AutoScalingTermination,
+            Some("2026-12-07T10:00:00Z".to_owned()),
+        ));
+        fleet.unconfirmed = vec!["i-2".to_owned()];
+        let explanation = Explanation::new(
+            decision(),
+            &fleet,
+            Some("i-1".to_owned()),
+            "i-2".to_owned(),
+            &identity(),
+        );
+        assert_eq!(
+            explanation.text(),
+            "i-2 (running): monitor, clusters blue, at 10.0.0.2:7070\n\
+             auto scaling: terminating-wait in group monitors\n\
+             leaving: auto-scaling-termination by 2026-12-07T10:00:00Z\n\
+             unconfirmed: missing from the latest listing, kept for its grace\n\
+             self (i-1) registers with it: yes\n\
+             why, says policy grid:\n  (the policy gave no reasons)\n"
+        );
+        let json = serde_json::to_value(&explanation).unwrap();
+        assert_eq!(json["status"]["lifecycle"], "terminating-wait");
     }
 
     #[test]
