@@ -179,9 +179,7 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
             };
             let leaving = random.chance(15).then(|| Leaving {
                 reason: LeaveReason::ALL[random.below(LeaveReason::ALL.len())],
-                deadline: random
-                    .chance(50)
-                    .then(|| "2026-12-07T10:00:00Z".to_owned()),
+                deadline: random.chance(50).then(|| "2026-12-07T10:00:00Z".to_owned()),
             });
             Instance {
                 id: format!("i-{:016x}", random.next()),
@@ -358,7 +356,11 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
         unserving_monitors += members
             .iter()
             .filter(|member| member.role == "monitor")
-            .filter(|member| self_id.as_deref().is_some_and(|own| own != member.instance_id))
+            .filter(|member| {
+                self_id
+                    .as_deref()
+                    .is_some_and(|own| own != member.instance_id)
+            })
             .filter(|member| {
                 fleet
                     .iter()
@@ -420,11 +422,17 @@ fn the_0_2_0_build_decides_as_the_current_one_on_fleets_without_lifecycle_or_lea
         };
         let (old, new) = (decide(&previous), decide(&current));
         assert_eq!(old.members, new.members, "round {round}: members");
-        assert_eq!(old.register_with, new.register_with, "round {round}: targets");
+        assert_eq!(
+            old.register_with, new.register_with,
+            "round {round}: targets"
+        );
         assert_eq!(old.notes, new.notes, "round {round}: notes");
         registrations += new.register_with.len();
     }
-    assert!(registrations > 20, "fleets where self registers ({registrations})");
+    assert!(
+        registrations > 20,
+        "fleets where self registers ({registrations})"
+    );
 }
 
 #[test]

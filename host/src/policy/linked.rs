@@ -44,7 +44,8 @@ impl LinkedPolicy {
         match version {
             Some(version) if is(previous::INTERFACE, version) => previous(instance_pre),
             Some(_) => current(instance_pre),
-            None => current(instance_pre.clone()).or_else(|newest| previous(instance_pre).map_err(|_| newest)),
+            None => current(instance_pre.clone())
+                .or_else(|newest| previous(instance_pre).map_err(|_| newest)),
         }
     }
 

@@ -399,10 +399,8 @@ mod tests {
             let wit = std::fs::read_to_string(root.join("wit/policy.wit")).unwrap();
             assert!(wit.contains(&format!("package {};", crate::policy::INTERFACE)));
         }
-        let sdk = std::fs::read_to_string(
-            parent.path().join("Rust/pinned/sdk/rust/Cargo.toml"),
-        )
-        .unwrap();
+        let sdk =
+            std::fs::read_to_string(parent.path().join("Rust/pinned/sdk/rust/Cargo.toml")).unwrap();
         assert!(sdk.contains(&format!("version = \"{version}\"")), "{sdk}");
     }
 

@@ -845,7 +845,12 @@ mod tests {
                 ..instance("i-agent", "running", &["eg-cybernode"], Some("10.0.0.9"))
             },
         ];
-        let decision = explained(&Settings::default(), Some("i-agent"), Some("i-agent"), &fleet);
+        let decision = explained(
+            &Settings::default(),
+            Some("i-agent"),
+            Some("i-agent"),
+            &fleet,
+        );
         assert_eq!(
             decision.roles(),
             [

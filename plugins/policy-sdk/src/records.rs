@@ -316,7 +316,9 @@ mod tests {
             lifecycle: instance.lifecycle(),
             lifecycle_group: owned(instance.lifecycle_group()),
             leaving_reason: instance.leaving().map(|leaving| leaving.reason),
-            leaving_deadline: instance.leaving().and_then(|leaving| owned(leaving.deadline)),
+            leaving_deadline: instance
+                .leaving()
+                .and_then(|leaving| owned(leaving.deadline)),
         }
     }
 
