@@ -3,11 +3,15 @@
 //! through the host's runtime, compared with an independent reading of the
 //! rules written here from the issue text. The policy is written in Rust,
 //! Python and JavaScript (`plugins/elastic-grid*`); each must give the one
-//! answer the rules give.
+//! answer the rules give. The build of the 0.2.0 interface
+//! (`tests/fixtures/elastic-grid-0.2.0.wasm`) must still decide as the
+//! current one on fleets that carry nothing 0.3.0 added.
 
 use kit::plugins::{ELASTIC_GRID, elastic_grid_js, elastic_grid_py};
-use rollcall::inventory::{Instance, SecurityGroup, Tag};
-use rollcall::policy::{Member, PolicyEngine, evaluate};
+use rollcall::inventory::{
+    Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag,
+};
+use rollcall::policy::{Member, PolicyEngine, evaluate, explained};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,6 +35,23 @@ const STATES: [&str; 8] = [
     "terminated",
     "shutting-down",
 ];
+
+/// The lifecycle states in which Auto Scaling holds an instance out of
+/// service, as the issue lists them.
+const UNSERVING: [LifecycleState; 6] = [
+    LifecycleState::PendingWait,
+    LifecycleState::Standby,
+    LifecycleState::Terminating,
+    LifecycleState::TerminatingWait,
+    LifecycleState::Detaching,
+    LifecycleState::Warmed,
+];
+
+/// Whether an instance serves, as the issue says: not leaving, and not
+/// held out of service.
+fn serves(instance: &Instance) -> bool {
+    instance.leaving.is_none() && !UNSERVING.contains(&instance.lifecycle.state)
+}
 
 /// xorshift64*: deterministic, dependency-free.
 struct Random(u64);
@@ -150,6 +171,16 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
             let ipv6_addresses = (0..random.below(3))
                 .map(|k| format!("2600:1f18::{n:x}:{k}"))
                 .collect();
+            let lifecycle = if random.chance(40) {
+                Lifecycle::default()
+            } else {
+                let state = LifecycleState::ALL[random.below(LifecycleState::ALL.len())];
+                Lifecycle::in_group("eg-asg", state)
+            };
+            let leaving = random.chance(15).then(|| Leaving {
+                reason: LeaveReason::ALL[random.below(LeaveReason::ALL.len())],
+                deadline: random.chance(50).then(|| "2026-12-07T10:00:00Z".to_owned()),
+            });
             Instance {
                 id: format!("i-{:016x}", random.next()),
                 state: STATES[random.below(STATES.len())].to_owned(),
@@ -171,9 +202,9 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
                 instance_type: Some("t3.micro".to_owned()),
                 image_id: None,
                 launch_time: None,
-                account: None,
-                lifecycle: Default::default(),
-                leaving: None,
+                account: random.chance(50).then(|| "123456789012".to_owned()),
+                lifecycle,
+                leaving,
             }
         })
         .collect()
@@ -251,6 +282,12 @@ fn expected(
         .collect();
     members.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
 
+    let serving = |id: &str| {
+        fleet
+            .iter()
+            .find(|instance| instance.id == id)
+            .is_some_and(serves)
+    };
     let own = self_id.and_then(|id| members.iter().find(|member| member.instance_id == id));
     let mut targets: Vec<String> = match own {
         None => Vec::new(),
@@ -258,6 +295,7 @@ fn expected(
             .iter()
             .filter(|other| other.role == "monitor" && other.instance_id != own.instance_id)
             .filter(|other| other.address.is_some())
+            .filter(|other| serving(&other.instance_id))
             .filter(|other| {
                 settings.prefix.is_none()
                     || (own.clusters.is_empty() && other.clusters.is_empty())
@@ -298,6 +336,7 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
     let mut random = Random(0x005e_ed0f_e1a5_71c0);
     let mut registrations = 0;
     let mut kept_out = 0;
+    let mut unserving_monitors = 0;
     for round in 0..300 {
         let settings = Settings::random(&mut random);
         let policy = compiled
@@ -314,6 +353,20 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
         assert_eq!(decision.members, members, "round {round}: members");
         assert_eq!(decision.register_with, targets, "round {round}: targets");
         registrations += targets.len();
+        unserving_monitors += members
+            .iter()
+            .filter(|member| member.role == "monitor")
+            .filter(|member| {
+                self_id
+                    .as_deref()
+                    .is_some_and(|own| own != member.instance_id)
+            })
+            .filter(|member| {
+                fleet
+                    .iter()
+                    .any(|instance| instance.id == member.instance_id && !serves(instance))
+            })
+            .count();
         if !settings.require_tags.is_empty() {
             let unrequired = Settings {
                 require_tags: Vec::new(),
@@ -329,6 +382,56 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
     assert!(
         kept_out > 20,
         "the generator must produce members that require_tags keeps out ({kept_out})"
+    );
+    assert!(
+        unserving_monitors > 60,
+        "the generator must produce monitors that do not serve ({unserving_monitors})"
+    );
+}
+
+#[test]
+fn the_0_2_0_build_decides_as_the_current_one_on_fleets_without_lifecycle_or_leaving() {
+    let engine = PolicyEngine::new().expect("engine");
+    let load = |plugin: &Path| {
+        engine
+            .load(plugin, "{}", Default::default())
+            .unwrap_or_else(|err| panic!("{}: {err}", plugin.display()))
+    };
+    let previous = load(&kit::fixture("elastic-grid-0.2.0.wasm"));
+    let current = load(Path::new(ELASTIC_GRID));
+    let mut random = Random(0x0002_0000_0003_0000);
+    let mut registrations = 0;
+    for round in 0..100 {
+        let settings = Settings::random(&mut random).json();
+        let previous = previous.reconfigured(&settings).expect("settings accepted");
+        let current = current.reconfigured(&settings).expect("settings accepted");
+        let mut fleet = random_fleet(&mut random);
+        for instance in &mut fleet {
+            instance.lifecycle = Lifecycle::default();
+            instance.leaving = None;
+        }
+        let self_id = random
+            .chance(85)
+            .then(|| fleet[random.below(fleet.len())].id.clone());
+        let explain = random
+            .chance(50)
+            .then(|| fleet[random.below(fleet.len())].id.clone());
+        let decide = |policy| {
+            explained(policy, &fleet, self_id.as_deref(), explain.as_deref())
+                .unwrap_or_else(|err| panic!("round {round}: {err}"))
+        };
+        let (old, new) = (decide(&previous), decide(&current));
+        assert_eq!(old.members, new.members, "round {round}: members");
+        assert_eq!(
+            old.register_with, new.register_with,
+            "round {round}: targets"
+        );
+        assert_eq!(old.notes, new.notes, "round {round}: notes");
+        registrations += new.register_with.len();
+    }
+    assert!(
+        registrations > 20,
+        "fleets where self registers ({registrations})"
     );
 }
 
@@ -350,6 +453,14 @@ fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
             "InstanceId": instance.id,
             "State": {"Name": instance.state},
             "PrivateIpAddress": instance.private_ipv4,
+            "Lifecycle": instance.lifecycle.group.as_ref().map(|group| json!({
+                "State": instance.lifecycle.state.name(),
+                "AutoScalingGroupName": group,
+            })),
+            "Leaving": instance.leaving.as_ref().map(|leaving| json!({
+                "Reason": leaving.reason.name(),
+                "Deadline": leaving.deadline,
+            })),
             "SecurityGroups": instance.security_groups.iter()
                 .map(|group| json!({"GroupName": group.name, "GroupId": group.id}))
                 .collect::<Vec<_>>(),

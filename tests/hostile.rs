@@ -304,7 +304,8 @@ fn a_plugin_built_for_the_previous_interface_is_refused_naming_both_versions() {
         3,
         &[
             "it was built for rollcall:policy@0.1.0",
-            "this rollcall runs rollcall:policy@0.2.0 policies: rebuild it",
+            "this rollcall runs rollcall:policy@0.2.0 or 0.3.0 policies: rebuild it \
+             against rollcall:policy@0.3.0",
         ],
     );
 }

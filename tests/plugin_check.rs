@@ -30,13 +30,13 @@ fn names(report: &Value, key: &str) -> Vec<String> {
 fn a_bundled_policy_is_accepted_with_its_interface_imports_and_exports() {
     let path = Path::new(ELASTIC_GRID);
     let report = check(path, "json").json();
-    assert_eq!(report["interface"], "rollcall:policy@0.2.0");
+    assert_eq!(report["interface"], "rollcall:policy@0.3.0");
     assert_eq!(report["refused"], Value::Null);
     assert_eq!(report["bytes"], std::fs::metadata(path).unwrap().len());
     assert_eq!(names(&report, "exports"), ["configure", "decide"]);
     let imports = names(&report, "imports");
     assert!(
-        imports.contains(&"rollcall:policy/host@0.2.0".to_owned()),
+        imports.contains(&"rollcall:policy/host@0.3.0".to_owned()),
         "{imports:?}"
     );
     assert!(
@@ -44,6 +44,28 @@ fn a_bundled_policy_is_accepted_with_its_interface_imports_and_exports() {
         "a Rust wasip2 component imports WASI, with its version: {imports:?}"
     );
     let text = check(path, "text");
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.starts_with(&format!(
+            "{}: accepted\n  interface: rollcall:policy@0.3.0\n",
+            path.display()
+        )),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_plugin_built_for_0_2_0_is_accepted_naming_its_interface() {
+    let path = kit::fixture("elastic-grid-0.2.0.wasm");
+    let report = check(&path, "json").json();
+    assert_eq!(report["interface"], "rollcall:policy@0.2.0");
+    assert_eq!(report["refused"], Value::Null);
+    assert!(
+        names(&report, "imports").contains(&"rollcall:policy/host@0.2.0".to_owned()),
+        "{report}"
+    );
+    let text = check(&path, "text");
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
         text.stdout.starts_with(&format!(
@@ -64,7 +86,10 @@ fn a_plugin_for_the_previous_interface_is_refused_saying_so() {
     assert!(
         report["refused"]
             .as_str()
-            .is_some_and(|reason| reason.starts_with("it was built for rollcall:policy@0.1.0")),
+            .is_some_and(|reason| reason.starts_with(
+                "it was built for rollcall:policy@0.1.0, and this rollcall runs \
+                 rollcall:policy@0.2.0 or 0.3.0 policies"
+            )),
         "{report}"
     );
     assert!(run.stderr.contains("is refused"), "{}", run.stderr);

@@ -35,8 +35,31 @@ fn the_elastic_grid_cases_pass_in_every_language() {
         let run = test(&plugin, &[&cases], &[]);
         let name = plugin.display();
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
-        assert_eq!(run.stdout, "8 passed, 0 failed\n", "{name}");
+        assert_eq!(run.stdout, "16 passed, 0 failed\n", "{name}");
     }
+}
+
+#[test]
+fn the_0_2_0_build_which_cannot_see_who_serves_fails_exactly_the_serving_cases() {
+    let run = test(
+        &fixture("elastic-grid-0.2.0.wasm"),
+        &[&fixture("elastic-grid-cases.toml")],
+        &[],
+    );
+    run.fails_with(1, &["7 of 16 cases failed"]);
+    let failed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("FAIL "))
+        .collect();
+    assert_eq!(failed.len(), 7, "{}", run.stdout);
+    assert!(
+        failed
+            .iter()
+            .all(|line| line.contains("register_with: expected")),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ mod measure;
 mod summary;
 
 use criterion::{BenchmarkId, Criterion};
-use rollcall::inventory::{Instance, parse_describe_instances};
+use rollcall::inventory::{Instance, LeaveReason, LifecycleState, parse_describe_instances};
 use rollcall::policy::{Policy, PolicyEngine, interface_state, question};
 use rollcall::settings::PolicyLimits;
 use rollcall_policy_sdk as sdk;
@@ -78,6 +78,17 @@ fn guest_fleet(instances: &[Instance]) -> sdk::Fleet {
             instance_type: owned(&instance.instance_type),
             image_id: owned(&instance.image_id),
             launch_time: owned(&instance.launch_time),
+            account: owned(&instance.account),
+            lifecycle: sdk_lifecycle(instance.lifecycle.state),
+            lifecycle_group: owned(&instance.lifecycle.group),
+            leaving_reason: instance
+                .leaving
+                .as_ref()
+                .map(|leaving| sdk_reason(leaving.reason)),
+            leaving_deadline: instance
+                .leaving
+                .as_ref()
+                .and_then(|leaving| leaving.deadline.clone()),
         })
         .collect();
     sdk::Fleet::from_records(&records, Some(fleet::SELF_ID), None).expect("self is in the fleet")
@@ -93,6 +104,32 @@ fn sdk_state(name: &str) -> sdk::InstanceState {
         Host::Stopping => sdk::InstanceState::Stopping,
         Host::Stopped => sdk::InstanceState::Stopped,
         Host::Other => sdk::InstanceState::Other,
+    }
+}
+
+fn sdk_lifecycle(state: LifecycleState) -> sdk::LifecycleState {
+    match state {
+        LifecycleState::NotInGroup => sdk::LifecycleState::NotInGroup,
+        LifecycleState::Pending => sdk::LifecycleState::Pending,
+        LifecycleState::PendingWait => sdk::LifecycleState::PendingWait,
+        LifecycleState::InService => sdk::LifecycleState::InService,
+        LifecycleState::Standby => sdk::LifecycleState::Standby,
+        LifecycleState::Terminating => sdk::LifecycleState::Terminating,
+        LifecycleState::TerminatingWait => sdk::LifecycleState::TerminatingWait,
+        LifecycleState::Detaching => sdk::LifecycleState::Detaching,
+        LifecycleState::Warmed => sdk::LifecycleState::Warmed,
+        LifecycleState::Other => sdk::LifecycleState::Other,
+    }
+}
+
+fn sdk_reason(reason: LeaveReason) -> sdk::LeaveReason {
+    match reason {
+        LeaveReason::SpotInterruption => sdk::LeaveReason::SpotInterruption,
+        LeaveReason::RebalanceRecommendation => sdk::LeaveReason::RebalanceRecommendation,
+        LeaveReason::ScheduledMaintenance => sdk::LeaveReason::ScheduledMaintenance,
+        LeaveReason::AutoScalingTermination => sdk::LeaveReason::AutoScalingTermination,
+        LeaveReason::Announced => sdk::LeaveReason::Announced,
+        LeaveReason::Other => sdk::LeaveReason::Other,
     }
 }
 

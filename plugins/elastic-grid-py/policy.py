@@ -15,7 +15,8 @@ rule and reason for reason.
   an instance without a role with nobody. With clustering on, only with
   monitors that share a cluster with self (two instances without any cluster
   count as sharing). Monitors without an address of the chosen kind stay
-  members but are no registration target."""
+  members but are no registration target; so do monitors that do not serve
+  (leaving, or held out of service by Auto Scaling: ``Instance.serves``)."""
 
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ def _register(settings: Settings, fleet: Fleet, answer: Answer, monitor: int) ->
             target.role == monitor
             and target.instance != own.index
             and target.address is not None
+            and fleet.instance(target.instance).serves
             and (not clustered or share_a_cluster(own_member.clusters, target.clusters))
         ):
             answer.register_with(target.instance)
@@ -202,6 +204,8 @@ def _explain_targets(settings: Settings, fleet: Fleet, answer: Answer, own: Memb
             reason = "not a target: it is self"
         elif not candidate.is_running:
             reason = f"not a target: it is {candidate.state_name}"
+        elif not candidate.serves:
+            reason = f"not a target: {candidate.unserving_reason}"
         elif missing is not None:
             reason = f"not a target: {missing}"
         elif candidate.index in taken:

@@ -241,7 +241,7 @@ pub struct ResolveArgs {
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     /// The policy plugin: a WebAssembly component of the
-    /// rollcall:policy@0.2.0 world.
+    /// rollcall:policy@0.3.0 world (or of 0.2.0).
     #[arg(long, value_name = "FILE.wasm", help_heading = "Policy")]
     pub plugin: PathBuf,
 

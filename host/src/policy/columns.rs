@@ -1,10 +1,11 @@
 //! The fleet as it crosses into a policy: the host's instances turned into
 //! the columns of `wit/policy.wit`'s `fleet` record. One pass over the
 //! fleet; each string is appended once to one shared text, and each distinct
-//! security group is listed once and referred to by index.
+//! security group is listed once and referred to by index. A 0.2.0 plugin
+//! gets the same columns without the ones 0.3.0 added (`world::previous`).
 
 use super::world::types::{self, InstanceState};
-use crate::inventory::Instance;
+use crate::inventory::{Instance, LeaveReason, LifecycleState};
 use foldhash::HashMap;
 
 /// The question a policy answers: the fleet, seen from `self_id`, and the
@@ -43,6 +44,34 @@ pub fn state(name: &str) -> InstanceState {
         "stopping" => InstanceState::Stopping,
         "stopped" => InstanceState::Stopped,
         _ => InstanceState::Other,
+    }
+}
+
+/// The lifecycle state as the interface's enum.
+fn lifecycle_state(state: LifecycleState) -> types::LifecycleState {
+    match state {
+        LifecycleState::NotInGroup => types::LifecycleState::NotInGroup,
+        LifecycleState::Pending => types::LifecycleState::Pending,
+        LifecycleState::PendingWait => types::LifecycleState::PendingWait,
+        LifecycleState::InService => types::LifecycleState::InService,
+        LifecycleState::Standby => types::LifecycleState::Standby,
+        LifecycleState::Terminating => types::LifecycleState::Terminating,
+        LifecycleState::TerminatingWait => types::LifecycleState::TerminatingWait,
+        LifecycleState::Detaching => types::LifecycleState::Detaching,
+        LifecycleState::Warmed => types::LifecycleState::Warmed,
+        LifecycleState::Other => types::LifecycleState::Other,
+    }
+}
+
+/// The leave reason as the interface's enum.
+fn leave_reason(reason: LeaveReason) -> types::LeaveReason {
+    match reason {
+        LeaveReason::SpotInterruption => types::LeaveReason::SpotInterruption,
+        LeaveReason::RebalanceRecommendation => types::LeaveReason::RebalanceRecommendation,
+        LeaveReason::ScheduledMaintenance => types::LeaveReason::ScheduledMaintenance,
+        LeaveReason::AutoScalingTermination => types::LeaveReason::AutoScalingTermination,
+        LeaveReason::Announced => types::LeaveReason::Announced,
+        LeaveReason::Other => types::LeaveReason::Other,
     }
 }
 
@@ -119,6 +148,11 @@ impl<'a> Columns<'a> {
                 instance_types: column(),
                 image_ids: column(),
                 launch_times: column(),
+                accounts: column(),
+                lifecycle_states: Vec::with_capacity(instances),
+                lifecycle_groups: column(),
+                leaving_reasons: Vec::with_capacity(instances),
+                leaving_deadlines: column(),
                 group_ends: column(),
                 instance_groups: Vec::with_capacity(instances * 4),
                 tag_ends: column(),
@@ -166,9 +200,22 @@ impl<'a> Columns<'a> {
             (&mut fleet.instance_types, &instance.instance_type),
             (&mut fleet.image_ids, &instance.image_id),
             (&mut fleet.launch_times, &instance.launch_time),
+            (&mut fleet.accounts, &instance.account),
+            (&mut fleet.lifecycle_groups, &instance.lifecycle.group),
         ] {
             column.push(strings.optional(text)?);
         }
+        fleet
+            .lifecycle_states
+            .push(lifecycle_state(instance.lifecycle.state));
+        let leaving = instance.leaving.as_ref();
+        fleet
+            .leaving_reasons
+            .push(leaving.map(|leaving| leave_reason(leaving.reason)));
+        fleet.leaving_deadlines.push(match leaving {
+            Some(leaving) => strings.optional(&leaving.deadline)?,
+            None => 0,
+        });
         for tag in &instance.tags {
             fleet.tag_keys.push(strings.push(&tag.key)?);
             fleet.tag_values.push(strings.push(&tag.value)?);
@@ -228,7 +275,7 @@ mod tests {
     //! compare.
 
     use super::*;
-    use crate::inventory::{SecurityGroup, Tag};
+    use crate::inventory::{Leaving, Lifecycle, SecurityGroup, Tag};
     use rollcall_policy_sdk as sdk;
     use rollcall_policy_sdk::bindings::rollcall::policy::types as guest;
 
@@ -262,9 +309,16 @@ mod tests {
             instance_type: text("type"),
             image_id: text("image"),
             launch_time: text("launch"),
-            account: None,
-            lifecycle: Default::default(),
-            leaving: None,
+            account: text("account"),
+            lifecycle: Lifecycle {
+                state: LifecycleState::ALL[n as usize % LifecycleState::ALL.len()],
+                group: text("group"),
+            },
+            // Every reason, with and without a deadline; some not leaving.
+            leaving: (n % 4 != 3).then(|| Leaving {
+                reason: LeaveReason::ALL[n as usize % LeaveReason::ALL.len()],
+                deadline: (n % 2 == 0).then(|| format!("deadline-{n}")),
+            }),
         }
     }
 
@@ -277,6 +331,34 @@ mod tests {
             InstanceState::Stopping => guest::InstanceState::Stopping,
             InstanceState::Stopped => guest::InstanceState::Stopped,
             InstanceState::Other => guest::InstanceState::Other,
+        }
+    }
+
+    fn guest_lifecycle_state(state: types::LifecycleState) -> guest::LifecycleState {
+        use types::LifecycleState as Host;
+        match state {
+            Host::NotInGroup => guest::LifecycleState::NotInGroup,
+            Host::Pending => guest::LifecycleState::Pending,
+            Host::PendingWait => guest::LifecycleState::PendingWait,
+            Host::InService => guest::LifecycleState::InService,
+            Host::Standby => guest::LifecycleState::Standby,
+            Host::Terminating => guest::LifecycleState::Terminating,
+            Host::TerminatingWait => guest::LifecycleState::TerminatingWait,
+            Host::Detaching => guest::LifecycleState::Detaching,
+            Host::Warmed => guest::LifecycleState::Warmed,
+            Host::Other => guest::LifecycleState::Other,
+        }
+    }
+
+    fn guest_leave_reason(reason: types::LeaveReason) -> guest::LeaveReason {
+        use types::LeaveReason as Host;
+        match reason {
+            Host::SpotInterruption => guest::LeaveReason::SpotInterruption,
+            Host::RebalanceRecommendation => guest::LeaveReason::RebalanceRecommendation,
+            Host::ScheduledMaintenance => guest::LeaveReason::ScheduledMaintenance,
+            Host::AutoScalingTermination => guest::LeaveReason::AutoScalingTermination,
+            Host::Announced => guest::LeaveReason::Announced,
+            Host::Other => guest::LeaveReason::Other,
         }
     }
 
@@ -299,6 +381,11 @@ mod tests {
             instance_types,
             image_ids,
             launch_times,
+            accounts,
+            lifecycle_states,
+            lifecycle_groups,
+            leaving_reasons,
+            leaving_deadlines,
             group_ends,
             instance_groups,
             tag_ends,
@@ -331,6 +418,17 @@ mod tests {
                 instance_types,
                 image_ids,
                 launch_times,
+                accounts,
+                lifecycle_states: lifecycle_states
+                    .into_iter()
+                    .map(guest_lifecycle_state)
+                    .collect(),
+                lifecycle_groups,
+                leaving_reasons: leaving_reasons
+                    .into_iter()
+                    .map(|reason| reason.map(guest_leave_reason))
+                    .collect(),
+                leaving_deadlines,
                 group_ends,
                 instance_groups,
                 tag_ends,
@@ -373,9 +471,17 @@ mod tests {
             instance_type: owned(instance.instance_type()),
             image_id: owned(instance.image_id()),
             launch_time: owned(instance.launch_time()),
-            account: None,
-            lifecycle: Default::default(),
-            leaving: None,
+            account: owned(instance.account()),
+            lifecycle: Lifecycle {
+                state: LifecycleState::from_name(instance.lifecycle().name())
+                    .expect("the SDK names lifecycle states as the host does"),
+                group: owned(instance.lifecycle_group()),
+            },
+            leaving: instance.leaving().map(|leaving| Leaving {
+                reason: LeaveReason::from_name(leaving.reason.name())
+                    .expect("the SDK names leave reasons as the host does"),
+                deadline: owned(leaving.deadline),
+            }),
         }
     }
 
@@ -389,16 +495,15 @@ mod tests {
             "stopping",
             "stopped",
         ];
-        let mut fleet: Vec<Instance> = states
-            .iter()
-            .enumerate()
-            .map(|(n, state)| full(n as u32, state))
+        // Enough instances for every lifecycle state and leave reason.
+        let mut fleet: Vec<Instance> = (0..LifecycleState::ALL.len())
+            .map(|n| full(n as u32, states.get(n).copied().unwrap_or("running")))
             .collect();
         fleet.push(Instance::running("i-bare"));
         let question = question(&fleet, Some("i-3"), Some("i-bare")).unwrap();
         assert_eq!(
             question.fleet.security_groups.len(),
-            1 + states.len(),
+            1 + LifecycleState::ALL.len(),
             "shared once"
         );
         let guest = sdk::Fleet::new(carried(question)).expect("the SDK accepts the columns");

@@ -11,6 +11,7 @@ mod check;
 mod clocks;
 mod columns;
 mod limits;
+mod linked;
 mod sandbox;
 mod validate;
 mod wasm;
@@ -22,6 +23,8 @@ pub use check::PluginReport;
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub(crate) use wasm::read_plugin_file;
+#[cfg(test)]
+pub(crate) use world::INTERFACE;
 pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 #[cfg(feature = "internals")]
 #[doc(hidden)]

@@ -5,14 +5,15 @@ use super::cache::CompiledCache;
 use super::check::PluginReport;
 use super::limits::EPOCH_TICK;
 use super::sandbox::{Sandbox, bounded};
-use super::world::{self as bindings, host, types};
+use super::linked::{self, LinkedPolicy, PolicyInstance};
+use super::world::{self as bindings};
 use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
 use crate::capped_file;
 use crate::inventory::Instance;
 use crate::settings::PolicyLimits;
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 
 /// The compiler and the imports every policy gets. Create one and share it:
@@ -46,7 +47,7 @@ impl PolicyEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         super::clocks::add_to_linker(&mut linker, Sandbox::clock)?;
-        bindings::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |sandbox| sandbox)?;
+        linked::add_to_linker(&mut linker)?;
         Ok(PolicyEngine {
             engine,
             linker,
@@ -122,23 +123,18 @@ impl PolicyEngine {
 
     /// The component linked against what a policy may import, ready to
     /// instantiate; or why this host would not run it.
-    fn linked(&self, component: &Component) -> Result<bindings::PolicyPre<Sandbox>, String> {
-        let refused = |err: wasmtime::Error, not_a_policy: &str| match other_interface(
-            &self.engine,
-            component,
-        ) {
-            Some(version) => rebuild(&version),
-            None => format!("{not_a_policy}{err:#}"),
+    fn linked(&self, component: &Component) -> Result<LinkedPolicy, String> {
+        let version = imported_version(&self.engine, component);
+        let refused = |err: wasmtime::Error, not_a_policy: String| match &version {
+            Some(version) if !runs(version) => rebuild(version),
+            _ => format!("{not_a_policy}{err:#}"),
         };
         let instance_pre = self
             .linker
             .instantiate_pre(component)
-            .map_err(|err| refused(err, ""))?;
-        bindings::PolicyPre::new(instance_pre).map_err(|err| {
-            refused(
-                err,
-                &format!("it is not a {} component: ", bindings::INTERFACE),
-            )
+            .map_err(|err| refused(err, String::new()))?;
+        LinkedPolicy::new(instance_pre, version.as_deref()).map_err(|(err, interface)| {
+            refused(err, format!("it is not a {interface} component: "))
         })
     }
 
@@ -156,14 +152,18 @@ impl PolicyEngine {
             names(&mut component_type.imports(&self.engine).map(|(name, _)| name));
         let exports: Vec<String> =
             names(&mut component_type.exports(&self.engine).map(|(name, _)| name));
+        let linked = self.linked(&component);
         Ok(PluginReport {
             path: path.to_owned(),
             bytes: bytes.len(),
             sha256: sha256_hex(&bytes),
-            interface: built_for(&imports),
+            interface: match &linked {
+                Ok(policy) => Some(policy.interface().to_owned()),
+                Err(_) => built_for(&imports),
+            },
             imports,
             exports,
-            refused: self.linked(&component).err(),
+            refused: linked.err(),
         })
     }
 
@@ -225,7 +225,7 @@ impl PolicyEngine {
 pub struct WasmPolicy {
     identity: PolicyIdentity,
     engine: Engine,
-    pre: bindings::PolicyPre<Sandbox>,
+    pre: LinkedPolicy,
     settings: String,
     limits: PolicyLimits,
 }
@@ -252,7 +252,7 @@ impl WasmPolicy {
         &self,
         instances: usize,
         call: impl FnOnce(
-            &bindings::Policy,
+            &PolicyInstance,
             &mut Store<Sandbox>,
         ) -> wasmtime::Result<Result<R, PolicyError>>,
     ) -> Result<R, PolicyError> {
@@ -276,7 +276,7 @@ impl WasmPolicy {
     fn configured(
         &self,
         store: &mut Store<Sandbox>,
-    ) -> wasmtime::Result<Result<bindings::Policy, PolicyError>> {
+    ) -> wasmtime::Result<Result<PolicyInstance, PolicyError>> {
         store.set_epoch_deadline(self.limits.deadline_ticks());
         let policy = self.pre.instantiate(&mut *store)?;
         Ok(policy
@@ -357,28 +357,13 @@ impl Policy for WasmPolicy {
         };
         let question = columns::question(instances, self_id, explain).map_err(failed)?;
         let decision = self.with_instance(instances.len(), |policy, store| {
-            let answer = policy.call_decide(&mut *store, &question)?;
+            let answer = policy.call_decide(&mut *store, question)?;
             Ok(answer.map_err(failed))
         })?;
         answer::decision(decision, instances).map_err(|problems| PolicyError::InvalidAnswer {
             name: self.identity.name(),
             problems,
         })
-    }
-}
-
-impl types::Host for Sandbox {}
-
-impl host::Host for Sandbox {
-    fn log(&mut self, level: types::LogLevel, message: String) {
-        let level = match level {
-            types::LogLevel::Trace => tracing::Level::TRACE,
-            types::LogLevel::Debug => tracing::Level::DEBUG,
-            types::LogLevel::Info => tracing::Level::INFO,
-            types::LogLevel::Warn => tracing::Level::WARN,
-            types::LogLevel::Error => tracing::Level::ERROR,
-        };
-        Sandbox::log(self, level, &message);
     }
 }
 
@@ -422,14 +407,20 @@ fn check_component_header(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// The version of `rollcall:policy` the component was built for, when it
-/// is not the one this host runs (read from the interfaces it imports).
-fn other_interface(engine: &Engine, component: &Component) -> Option<String> {
-    let component_type = component.component_type();
-    let version = component_type
+/// The version of `rollcall:policy` the component was built for, read from
+/// the interfaces it imports; `None` when it imports none of them.
+fn imported_version(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
         .imports(engine)
-        .find_map(|(name, _)| interface_version(name))?;
-    (format!("{}@{version}", bindings::PACKAGE) != bindings::INTERFACE).then_some(version)
+        .find_map(|(name, _)| interface_version(name))
+}
+
+/// Whether this host runs plugins built for `version`, e.g. `0.2.0`.
+fn runs(version: &str) -> bool {
+    bindings::INTERFACES
+        .iter()
+        .any(|interface| *interface == format!("{}@{version}", bindings::PACKAGE))
 }
 
 /// The version in an import of one of `rollcall:policy`'s interfaces,
@@ -454,12 +445,24 @@ fn built_for(imports: &[String]) -> Option<String> {
 /// What to do about a plugin built for another version of the interface.
 fn rebuild(version: &str) -> String {
     format!(
-        "it was built for {package}@{version}, and this rollcall runs {interface} \
+        "it was built for {package}@{version}, and this rollcall runs {runs} \
          policies: rebuild it against {interface} (wit/policy.wit; for Rust, the \
          rollcall-policy-sdk of this release)",
         package = bindings::PACKAGE,
+        runs = runs_text(),
         interface = bindings::INTERFACE,
     )
+}
+
+/// The versions this host runs, in words, oldest first:
+/// `rollcall:policy@0.2.0 or 0.3.0`.
+fn runs_text() -> String {
+    let versions: Vec<&str> = bindings::INTERFACES
+        .iter()
+        .rev()
+        .filter_map(|interface| interface.split_once('@').map(|(_, version)| version))
+        .collect();
+    format!("{}@{}", bindings::PACKAGE, versions.join(" or "))
 }
 
 /// Lower-case hex SHA-256, as the output document names plugins.

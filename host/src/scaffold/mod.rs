@@ -349,6 +349,61 @@ mod tests {
         }
     }
 
+    /// Every file of a project under `dir`, with its text.
+    fn texts(dir: &Path, found: &mut Vec<(PathBuf, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                texts(&path, found);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                found.push((path, text));
+            }
+        }
+    }
+
+    #[test]
+    fn every_project_is_made_for_the_interface_plugins_are_built_for_now() {
+        let version = crate::policy::INTERFACE
+            .split_once('@')
+            .map(|(_, version)| version)
+            .unwrap();
+        let parent = tempfile::tempdir().unwrap();
+        for language in [Language::Rust, Language::Python, Language::Js] {
+            let root = create(
+                "pinned",
+                language,
+                &parent.path().join(format!("{language:?}")),
+            )
+            .unwrap();
+            let mut files = Vec::new();
+            texts(&root, &mut files);
+            let mut pins = 0;
+            for (path, text) in &files {
+                for marker in ["rollcall:policy@", "rollcall:policy/host@"] {
+                    for (at, _) in text.match_indices(marker) {
+                        let rest = &text[at + marker.len()..];
+                        if rest.starts_with(char::is_numeric) {
+                            pins += 1;
+                            assert!(
+                                rest.starts_with(version),
+                                "{} pins {}",
+                                path.display(),
+                                &rest[..rest.len().min(8)]
+                            );
+                        }
+                    }
+                }
+            }
+            assert!(pins > 0, "{language:?}: no file names the interface");
+            let wit = std::fs::read_to_string(root.join("wit/policy.wit")).unwrap();
+            assert!(wit.contains(&format!("package {};", crate::policy::INTERFACE)));
+        }
+        let sdk =
+            std::fs::read_to_string(parent.path().join("Rust/pinned/sdk/rust/Cargo.toml")).unwrap();
+        assert!(sdk.contains(&format!("version = \"{version}\"")), "{sdk}");
+    }
+
     #[test]
     fn an_existing_directory_is_never_overwritten() {
         let parent = tempfile::tempdir().unwrap();

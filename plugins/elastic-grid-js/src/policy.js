@@ -15,7 +15,9 @@
  *   monitor, an instance without a role with nobody. With clustering on,
  *   only with monitors that share a cluster with self (two instances
  *   without any cluster count as sharing). Monitors without an address of
- *   the chosen kind stay members but are no registration target.
+ *   the chosen kind stay members but are no registration target; so do
+ *   monitors that do not serve (leaving, or held out of service by Auto
+ *   Scaling: `Instance.serves`).
  */
 
 import {
@@ -162,6 +164,7 @@ function register(settings, fleet, answer, monitor) {
       target.role === monitor &&
       target.instance !== own.index &&
       target.address !== null &&
+      fleet.instance(target.instance).serves &&
       (!clustered || shareACluster(ownMember.clusters, target.clusters)),
   );
   for (const target of targets) {
@@ -234,6 +237,8 @@ function explainTargets(settings, fleet, answer, own) {
       reason = "not a target: it is self";
     } else if (!candidate.isRunning) {
       reason = `not a target: it is ${candidate.stateName}`;
+    } else if (!candidate.serves) {
+      reason = `not a target: ${candidate.unservingReason}`;
     } else if ((missing = missingTag(settings, candidate)) !== null) {
       reason = `not a target: ${missing}`;
     } else if (taken.has(candidate.index)) {

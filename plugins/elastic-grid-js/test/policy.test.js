@@ -309,3 +309,38 @@ test("a self without a role says so", () => {
     "self has no role, so it registers with nobody",
   ]);
 });
+
+test("monitors that do not serve stay members but are no targets", () => {
+  const monitor = (id, ip, living = {}) => ({
+    ...instance(id, "running", ["eg-monitor"], ip),
+    ...living,
+  });
+  const fleet = [
+    monitor("i-serving", "10.0.0.1"),
+    monitor("i-standby", "10.0.0.2", { lifecycle: "standby" }),
+    monitor("i-draining", "10.0.0.3", { lifecycle: "terminating-wait" }),
+    monitor("i-spot", "10.0.0.4", {
+      leavingReason: "spot-interruption",
+      leavingDeadline: "2026-12-07T10:00:00Z",
+    }),
+    instance("i-agent", "running", ["eg-cybernode"], "10.0.0.9"),
+  ];
+  const decision = explained(settings(), "i-agent", "i-agent", fleet);
+  assert.deepEqual(roles(decision), [
+    ["i-serving", MONITOR],
+    ["i-standby", MONITOR],
+    ["i-draining", MONITOR],
+    ["i-spot", MONITOR],
+    ["i-agent", AGENT],
+  ]);
+  assert.deepEqual(decision.registerWith, ["i-serving"]);
+  assert.deepEqual(
+    decision.notes.filter(([, topic]) => topic === "target").map(([, , text]) => text),
+    [
+      "a target: a monitor",
+      "not a target: in Auto Scaling standby",
+      "not a target: in Auto Scaling terminating-wait",
+      "not a target: leaving (spot-interruption by 2026-12-07T10:00:00Z)",
+    ],
+  );
+});

@@ -204,6 +204,48 @@ class Reasons(unittest.TestCase):
         )
         self.assertEqual(decision["register_with"], ["i-mbg"])
 
+    def test_monitors_that_do_not_serve_stay_members_but_are_no_targets(self):
+        def monitor(id, ip, **living):
+            record = instance(id, "running", ["eg-monitor"], ip)
+            for field, value in living.items():
+                setattr(record, field, value)
+            return record
+
+        fleet = [
+            monitor("i-serving", "10.0.0.1"),
+            monitor("i-standby", "10.0.0.2", lifecycle="standby"),
+            monitor("i-draining", "10.0.0.3", lifecycle="terminating-wait"),
+            monitor(
+                "i-spot",
+                "10.0.0.4",
+                leaving_reason="spot-interruption",
+                leaving_deadline="2026-12-07T10:00:00Z",
+            ),
+            instance("i-agent", "running", ["eg-cybernode"], "10.0.0.9"),
+        ]
+        decision = decided(DEFAULT, "i-agent", fleet, explain="i-agent")
+        self.assertEqual(
+            roles(decision),
+            [
+                ("i-serving", MONITOR),
+                ("i-standby", MONITOR),
+                ("i-draining", MONITOR),
+                ("i-spot", MONITOR),
+                ("i-agent", AGENT),
+            ],
+        )
+        self.assertEqual(decision["register_with"], ["i-serving"])
+        targets = [text for _, topic, text in decision["notes"] if topic == "target"]
+        self.assertEqual(
+            targets,
+            [
+                "a target: a monitor",
+                "not a target: in Auto Scaling standby",
+                "not a target: in Auto Scaling terminating-wait",
+                "not a target: leaving (spot-interruption by 2026-12-07T10:00:00Z)",
+            ],
+        )
+
     def test_a_self_without_a_role_says_so(self):
         fleet = seed_fleet() + [instance("i-web", "running", ["web"], "10.0.0.9")]
         decision = decided(DEFAULT, "i-web", fleet, explain="i-web")

@@ -13,7 +13,9 @@
 //!   monitor, an instance without a role with nobody. With clustering on, only
 //!   with monitors that share a cluster with self (two instances without any
 //!   cluster count as sharing). Monitors without an address of the chosen
-//!   kind stay members but are no registration target.
+//!   kind stay members but are no registration target; so do monitors that
+//!   do not serve (leaving, or held out of service by Auto Scaling: see
+//!   `Instance::serves`).
 
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
@@ -177,6 +179,9 @@ fn register(settings: &Settings, fleet: &Fleet, answer: &mut Answer, monitor: Ro
             target.role == monitor
                 && target.instance != own.index()
                 && target.address.is_some()
+                && fleet
+                    .instance(target.instance)
+                    .is_some_and(|target| target.serves())
                 && (!clustered || share_a_cluster(&own_member.clusters, &target.clusters))
         })
         .map(|target| target.instance)
@@ -265,6 +270,8 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
             "not a target: it is self".to_owned()
         } else if !candidate.is_running() {
             format!("not a target: it is {}", candidate.state_name())
+        } else if let Some(why) = candidate.unserving_reason() {
+            format!("not a target: {why}")
         } else if let Some(missing) = missing_tag(settings, candidate) {
             format!("not a target: {missing}")
         } else if taken.contains(&candidate.index()) {
@@ -335,7 +342,10 @@ fn shared(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rollcall_policy_sdk::{AddressKind, InstanceRecord, InstanceState, NoteTopic, Resolved};
+    use rollcall_policy_sdk::{
+        AddressKind, InstanceRecord, InstanceState, LeaveReason, LifecycleState, NoteTopic,
+        Resolved,
+    };
     use std::collections::BTreeMap;
 
     fn state(name: &str) -> InstanceState {
@@ -810,6 +820,63 @@ mod tests {
             ]
         );
         assert_eq!(decision.register_with, ["i-mbg"]);
+    }
+
+    #[test]
+    fn monitors_that_do_not_serve_stay_members_but_are_no_targets() {
+        let monitor = |id: &str, ip: &str| instance(id, "running", &["eg-monitor"], Some(ip));
+        let fleet = [
+            monitor("i-serving", "10.0.0.1"),
+            InstanceRecord {
+                lifecycle: LifecycleState::Standby,
+                ..monitor("i-standby", "10.0.0.2")
+            },
+            InstanceRecord {
+                lifecycle: LifecycleState::TerminatingWait,
+                ..monitor("i-draining", "10.0.0.3")
+            },
+            InstanceRecord {
+                leaving_reason: Some(LeaveReason::SpotInterruption),
+                leaving_deadline: Some("2026-12-07T10:00:00Z".to_owned()),
+                ..monitor("i-spot", "10.0.0.4")
+            },
+            InstanceRecord {
+                lifecycle: LifecycleState::InService,
+                ..instance("i-agent", "running", &["eg-cybernode"], Some("10.0.0.9"))
+            },
+        ];
+        let decision = explained(
+            &Settings::default(),
+            Some("i-agent"),
+            Some("i-agent"),
+            &fleet,
+        );
+        assert_eq!(
+            decision.roles(),
+            [
+                ("i-serving", MONITOR),
+                ("i-standby", MONITOR),
+                ("i-draining", MONITOR),
+                ("i-spot", MONITOR),
+                ("i-agent", AGENT)
+            ]
+        );
+        assert_eq!(decision.register_with, ["i-serving"]);
+        let targets: Vec<&str> = decision
+            .notes
+            .iter()
+            .filter(|(_, topic, _)| *topic == NoteTopic::Target)
+            .map(|(_, _, text)| text.as_str())
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                "a target: a monitor",
+                "not a target: in Auto Scaling standby",
+                "not a target: in Auto Scaling terminating-wait",
+                "not a target: leaving (spot-interruption by 2026-12-07T10:00:00Z)",
+            ]
+        );
     }
 
     #[test]

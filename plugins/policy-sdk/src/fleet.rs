@@ -3,7 +3,7 @@
 //! front: an [`Instance`] is an index, and each accessor reads its column.
 
 use crate::bindings::rollcall::policy::types;
-pub use types::InstanceState;
+pub use types::{InstanceState, LeaveReason, LifecycleState};
 
 /// The fleet of one evaluation, with self and the instance to explain.
 #[derive(Debug, Clone)]
@@ -215,6 +215,62 @@ impl<'a> Instance<'a> {
         launch_time => launch_times,
     }
 
+    /// The AWS account that owns the instance, e.g. `123456789012`, when
+    /// the host knows it.
+    pub fn account(&self) -> Option<&'a str> {
+        self.fleet
+            .optional_text(self.fleet.columns.accounts[self.index as usize])
+    }
+
+    /// The Auto Scaling lifecycle state; [`LifecycleState::NotInGroup`]
+    /// for an instance in no group.
+    pub fn lifecycle(&self) -> LifecycleState {
+        self.fleet.columns.lifecycle_states[self.index as usize]
+    }
+
+    /// The Auto Scaling group the instance belongs to, if any.
+    pub fn lifecycle_group(&self) -> Option<&'a str> {
+        self.fleet
+            .optional_text(self.fleet.columns.lifecycle_groups[self.index as usize])
+    }
+
+    /// Whether, why and by when the instance is going away; `None` when it
+    /// is not.
+    pub fn leaving(&self) -> Option<Leaving<'a>> {
+        let index = self.index as usize;
+        let reason = self.fleet.columns.leaving_reasons[index]?;
+        Some(Leaving {
+            reason,
+            deadline: self
+                .fleet
+                .optional_text(self.fleet.columns.leaving_deadlines[index]),
+        })
+    }
+
+    /// Whether the instance is meant to serve: it is not leaving, and Auto
+    /// Scaling does not hold it out of service (pending-wait, standby,
+    /// terminating, terminating-wait, detaching, warmed). An instance in
+    /// no group, in service, pending or in a state this interface does not
+    /// name serves. A policy keeps an unserving member's role but sends no
+    /// new traffic its way (no registration with it).
+    pub fn serves(&self) -> bool {
+        self.leaving().is_none() && self.lifecycle().serves()
+    }
+
+    /// Why the instance does not serve, for a note: `leaving
+    /// (spot-interruption by 2026-12-07T10:00:00Z)`, `in Auto Scaling
+    /// standby`; `None` when it serves.
+    pub fn unserving_reason(&self) -> Option<String> {
+        if let Some(leaving) = self.leaving() {
+            return Some(match leaving.deadline {
+                Some(deadline) => format!("leaving ({} by {deadline})", leaving.reason.name()),
+                None => format!("leaving ({})", leaving.reason.name()),
+            });
+        }
+        let state = self.lifecycle();
+        (!state.serves()).then(|| format!("in Auto Scaling {}", state.name()))
+    }
+
     /// Every IPv6 address of every network interface, in EC2's order.
     pub fn ipv6_addresses(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
         let fleet = self.fleet;
@@ -258,6 +314,62 @@ impl<'a> Instance<'a> {
     }
 }
 
+/// That an instance is going away ([`Instance::leaving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving<'a> {
+    /// Why.
+    pub reason: LeaveReason,
+    /// When it will be gone, RFC 3339, if anyone said.
+    pub deadline: Option<&'a str>,
+}
+
+impl LifecycleState {
+    /// The state as the interface names it, e.g. `terminating-wait`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LifecycleState::NotInGroup => "not-in-group",
+            LifecycleState::Pending => "pending",
+            LifecycleState::PendingWait => "pending-wait",
+            LifecycleState::InService => "in-service",
+            LifecycleState::Standby => "standby",
+            LifecycleState::Terminating => "terminating",
+            LifecycleState::TerminatingWait => "terminating-wait",
+            LifecycleState::Detaching => "detaching",
+            LifecycleState::Warmed => "warmed",
+            LifecycleState::Other => "other",
+        }
+    }
+
+    /// Whether Auto Scaling leaves an instance in this state serving: every
+    /// state but pending-wait, standby, terminating, terminating-wait,
+    /// detaching and warmed.
+    pub fn serves(self) -> bool {
+        !matches!(
+            self,
+            LifecycleState::PendingWait
+                | LifecycleState::Standby
+                | LifecycleState::Terminating
+                | LifecycleState::TerminatingWait
+                | LifecycleState::Detaching
+                | LifecycleState::Warmed
+        )
+    }
+}
+
+impl LeaveReason {
+    /// The reason as the interface names it, e.g. `spot-interruption`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaveReason::SpotInterruption => "spot-interruption",
+            LeaveReason::RebalanceRecommendation => "rebalance-recommendation",
+            LeaveReason::ScheduledMaintenance => "scheduled-maintenance",
+            LeaveReason::AutoScalingTermination => "auto-scaling-termination",
+            LeaveReason::Announced => "announced",
+            LeaveReason::Other => "other",
+        }
+    }
+}
+
 /// A security group of the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecurityGroup<'a> {
@@ -285,7 +397,7 @@ fn check(columns: &types::Fleet) -> Result<(), String> {
     if columns.text_ends.first() != Some(&0) {
         return Err("the fleet's text does not start with the empty string".to_owned());
     }
-    let per_instance: [(&str, usize); 15] = [
+    let per_instance: [(&str, usize); 20] = [
         ("states", columns.states.len()),
         ("private-ipv4s", columns.private_ipv4s.len()),
         ("public-ipv4s", columns.public_ipv4s.len()),
@@ -298,6 +410,11 @@ fn check(columns: &types::Fleet) -> Result<(), String> {
         ("instance-types", columns.instance_types.len()),
         ("image-ids", columns.image_ids.len()),
         ("launch-times", columns.launch_times.len()),
+        ("accounts", columns.accounts.len()),
+        ("lifecycle-states", columns.lifecycle_states.len()),
+        ("lifecycle-groups", columns.lifecycle_groups.len()),
+        ("leaving-reasons", columns.leaving_reasons.len()),
+        ("leaving-deadlines", columns.leaving_deadlines.len()),
         ("group-ends", columns.group_ends.len()),
         ("tag-ends", columns.tag_ends.len()),
         ("ipv6-ends", columns.ipv6_ends.len()),

@@ -1,4 +1,4 @@
-//! What every rollcall policy plugin needs: the `rollcall:policy@0.2.0`
+//! What every rollcall policy plugin needs: the `rollcall:policy@0.3.0`
 //! world behind a typed view of the fleet, an answer builder, and the few
 //! rules policies share.
 //!
@@ -33,6 +33,15 @@
 //!
 //! rollcall_policy_sdk::export_policy!(EveryoneAnAgent);
 //! ```
+//!
+//! An [`Instance`] reads the fleet's columns through accessors (`id()`,
+//! `state()`, `private_ipv4()`, `tags()`, `availability_zone()`,
+//! `launch_time()`, ...). 0.3.0 added the fleet as it lives: `account()`,
+//! `lifecycle()` (a [`LifecycleState`]), `lifecycle_group()`, `leaving()` (a
+//! [`Leaving`] with its [`LeaveReason`] and deadline), and `serves()`: false
+//! when the instance is leaving or Auto Scaling holds it out of service
+//! (pending-wait, standby, terminating, terminating-wait, detaching,
+//! warmed), with `unserving_reason()` saying why for a note.
 //!
 //! Layout: `bindings` is generated from `wit/policy.wit` (plugins use the
 //! re-exports below, not the module); `fleet` reads the fleet's columns as
@@ -76,7 +85,9 @@ pub use answer::{
 };
 pub use bindings::rollcall::policy::host::log;
 pub use bindings::rollcall::policy::types::LogLevel;
-pub use fleet::{Fleet, Instance, InstanceState, SecurityGroup, Tag};
+pub use fleet::{
+    Fleet, Instance, InstanceState, LeaveReason, Leaving, LifecycleState, SecurityGroup, Tag,
+};
 pub use panic::install_panic_hook;
 pub use policy::Policy;
 pub use records::InstanceRecord;

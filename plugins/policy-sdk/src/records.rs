@@ -2,7 +2,7 @@
 //! (and benchmarks) do: the same columns the host sends, made in the test.
 
 use crate::bindings::rollcall::policy::types;
-use crate::{Answer, Fleet, InstanceState, Resolved};
+use crate::{Answer, Fleet, InstanceState, LeaveReason, LifecycleState, Resolved};
 use std::collections::HashMap;
 
 /// One instance, written out field by field. Fill in what a test looks at
@@ -27,6 +27,13 @@ pub struct InstanceRecord {
     pub instance_type: Option<String>,
     pub image_id: Option<String>,
     pub launch_time: Option<String>,
+    pub account: Option<String>,
+    pub lifecycle: LifecycleState,
+    pub lifecycle_group: Option<String>,
+    /// Why the instance is leaving, if it is.
+    pub leaving_reason: Option<LeaveReason>,
+    /// By when, if it is leaving and anyone said.
+    pub leaving_deadline: Option<String>,
 }
 
 impl InstanceRecord {
@@ -50,6 +57,11 @@ impl InstanceRecord {
             instance_type: None,
             image_id: None,
             launch_time: None,
+            account: None,
+            lifecycle: LifecycleState::NotInGroup,
+            lifecycle_group: None,
+            leaving_reason: None,
+            leaving_deadline: None,
         }
     }
 }
@@ -125,6 +137,11 @@ impl Columns {
                 instance_types: Vec::new(),
                 image_ids: Vec::new(),
                 launch_times: Vec::new(),
+                accounts: Vec::new(),
+                lifecycle_states: Vec::new(),
+                lifecycle_groups: Vec::new(),
+                leaving_reasons: Vec::new(),
+                leaving_deadlines: Vec::new(),
                 group_ends: Vec::new(),
                 instance_groups: Vec::new(),
                 tag_ends: Vec::new(),
@@ -175,6 +192,9 @@ impl Columns {
             &record.instance_type,
             &record.image_id,
             &record.launch_time,
+            &record.account,
+            &record.lifecycle_group,
+            &record.leaving_deadline,
         ]
         .map(|value| self.optional(value));
         let fleet = &mut self.fleet;
@@ -190,10 +210,15 @@ impl Columns {
             &mut fleet.instance_types,
             &mut fleet.image_ids,
             &mut fleet.launch_times,
+            &mut fleet.accounts,
+            &mut fleet.lifecycle_groups,
+            &mut fleet.leaving_deadlines,
         ];
         for (column, text) in columns.into_iter().zip(texts) {
             column.push(text);
         }
+        fleet.lifecycle_states.push(record.lifecycle);
+        fleet.leaving_reasons.push(record.leaving_reason);
         for (id, name) in &record.security_groups {
             let key = (self.text(id), self.text(name));
             let next = self.groups.len() as u32;
@@ -252,6 +277,11 @@ mod tests {
             instance_type: text("type"),
             image_id: text("image"),
             launch_time: text("launch"),
+            account: text("account"),
+            lifecycle: LifecycleState::TerminatingWait,
+            lifecycle_group: text("group"),
+            leaving_reason: Some(LeaveReason::ScheduledMaintenance),
+            leaving_deadline: text("deadline"),
             ..InstanceRecord::new(id, InstanceState::Stopping)
         }
     }
@@ -282,6 +312,13 @@ mod tests {
             instance_type: owned(instance.instance_type()),
             image_id: owned(instance.image_id()),
             launch_time: owned(instance.launch_time()),
+            account: owned(instance.account()),
+            lifecycle: instance.lifecycle(),
+            lifecycle_group: owned(instance.lifecycle_group()),
+            leaving_reason: instance.leaving().map(|leaving| leaving.reason),
+            leaving_deadline: instance
+                .leaving()
+                .and_then(|leaving| owned(leaving.deadline)),
         }
     }
 
@@ -297,6 +334,72 @@ mod tests {
         assert_eq!(read, records);
         assert_eq!(fleet.self_instance().map(|own| own.id()), Some("i-2"));
         assert_eq!(fleet.explained().map(|it| it.id()), Some("i-bare"));
+    }
+
+    #[test]
+    fn instances_serve_unless_leaving_or_held_out_of_service() {
+        use LifecycleState::*;
+        let states = [
+            (NotInGroup, true),
+            (Pending, true),
+            (PendingWait, false),
+            (InService, true),
+            (Standby, false),
+            (Terminating, false),
+            (TerminatingWait, false),
+            (Detaching, false),
+            (Warmed, false),
+            (Other, true),
+        ];
+        let mut records: Vec<InstanceRecord> = states
+            .iter()
+            .map(|(state, _)| InstanceRecord {
+                lifecycle: *state,
+                ..InstanceRecord::new(state.name(), InstanceState::Running)
+            })
+            .collect();
+        records.push(InstanceRecord {
+            lifecycle: InService,
+            leaving_reason: Some(LeaveReason::Announced),
+            ..InstanceRecord::new("i-leaving", InstanceState::Running)
+        });
+        let fleet = Fleet::from_records(&records, None, None).unwrap();
+        let serves: Vec<bool> = fleet.instances().map(|it| it.serves()).collect();
+        let mut expected: Vec<bool> = states.iter().map(|(_, serves)| *serves).collect();
+        expected.push(false);
+        assert_eq!(serves, expected);
+    }
+
+    #[test]
+    fn an_unserving_reason_names_the_leave_or_the_state() {
+        let records = [
+            InstanceRecord {
+                leaving_reason: Some(LeaveReason::SpotInterruption),
+                leaving_deadline: Some("2026-12-07T10:00:00Z".to_owned()),
+                ..InstanceRecord::new("i-spot", InstanceState::Running)
+            },
+            InstanceRecord {
+                leaving_reason: Some(LeaveReason::Announced),
+                ..InstanceRecord::new("i-going", InstanceState::Running)
+            },
+            InstanceRecord {
+                lifecycle: LifecycleState::Standby,
+                ..InstanceRecord::new("i-standby", InstanceState::Running)
+            },
+            InstanceRecord::new("i-serving", InstanceState::Running),
+        ];
+        let fleet = Fleet::from_records(&records, None, None).unwrap();
+        let reasons: Vec<Option<String>> =
+            fleet.instances().map(|it| it.unserving_reason()).collect();
+        assert_eq!(
+            reasons,
+            [
+                Some("leaving (spot-interruption by 2026-12-07T10:00:00Z)".to_owned()),
+                Some("leaving (announced)".to_owned()),
+                Some("in Auto Scaling standby".to_owned()),
+                None,
+            ]
+        );
     }
 
     #[test]

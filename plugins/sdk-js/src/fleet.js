@@ -17,6 +17,46 @@ const STATE_NAMES = {
   other: "in a state this interface does not name",
 };
 
+/**
+ * The Auto Scaling lifecycle states, as the WIT `lifecycle-state` enum names
+ * them.
+ */
+export const LIFECYCLE_STATES = Object.freeze([
+  "not-in-group",
+  "pending",
+  "pending-wait",
+  "in-service",
+  "standby",
+  "terminating",
+  "terminating-wait",
+  "detaching",
+  "warmed",
+  "other",
+]);
+
+/**
+ * The lifecycle states in which Auto Scaling holds an instance out of
+ * service: an instance in one of them does not serve.
+ */
+const UNSERVING_STATES = new Set([
+  "pending-wait",
+  "standby",
+  "terminating",
+  "terminating-wait",
+  "detaching",
+  "warmed",
+]);
+
+/** The reasons an instance leaves, as the WIT `leave-reason` enum names them. */
+export const LEAVE_REASONS = Object.freeze([
+  "spot-interruption",
+  "rebalance-recommendation",
+  "scheduled-maintenance",
+  "auto-scaling-termination",
+  "announced",
+  "other",
+]);
+
 /** The per-instance columns, by their WIT names and their JS names. */
 const PER_INSTANCE_COLUMNS = [
   ["states", "states"],
@@ -31,6 +71,11 @@ const PER_INSTANCE_COLUMNS = [
   ["instance-types", "instanceTypes"],
   ["image-ids", "imageIds"],
   ["launch-times", "launchTimes"],
+  ["accounts", "accounts"],
+  ["lifecycle-states", "lifecycleStates"],
+  ["lifecycle-groups", "lifecycleGroups"],
+  ["leaving-reasons", "leavingReasons"],
+  ["leaving-deadlines", "leavingDeadlines"],
   ["group-ends", "groupEnds"],
   ["tag-ends", "tagEnds"],
   ["ipv6-ends", "ipv6Ends"],
@@ -240,6 +285,68 @@ export class Instance {
   /** The launch time, RFC 3339, or `null`. */
   get launchTime() {
     return this.optional("launchTimes");
+  }
+
+  /** The AWS account that owns the instance, e.g. `123456789012`, or `null`. */
+  get account() {
+    return this.optional("accounts");
+  }
+
+  /**
+   * The Auto Scaling lifecycle state as the WIT enum names it, e.g.
+   * `in-service`, `terminating-wait`; `not-in-group` for an instance in no
+   * group.
+   */
+  get lifecycle() {
+    return this.fleet.columns.lifecycleStates[this.index];
+  }
+
+  /** The Auto Scaling group the instance belongs to, or `null`. */
+  get lifecycleGroup() {
+    return this.optional("lifecycleGroups");
+  }
+
+  /**
+   * Whether, why and by when the instance is going away: `{reason,
+   * deadline}` (`reason` as the WIT `leave-reason` enum names it, e.g.
+   * `spot-interruption`; `deadline` RFC 3339 or `null`), or `null` when it
+   * is not.
+   */
+  get leaving() {
+    const reason = this.fleet.columns.leavingReasons[this.index];
+    if (reason == null) {
+      return null;
+    }
+    return { reason, deadline: this.optional("leavingDeadlines") };
+  }
+
+  /**
+   * Whether the instance is meant to serve: it is not leaving, and Auto
+   * Scaling does not hold it out of service (pending-wait, standby,
+   * terminating, terminating-wait, detaching, warmed). A policy keeps an
+   * unserving member's role but registers no one with it.
+   */
+  get serves() {
+    const { columns } = this.fleet;
+    return (
+      columns.leavingReasons[this.index] == null &&
+      !UNSERVING_STATES.has(columns.lifecycleStates[this.index])
+    );
+  }
+
+  /**
+   * Why the instance does not serve, for a note: `leaving
+   * (spot-interruption by 2026-12-07T10:00:00Z)`, `in Auto Scaling
+   * standby`; `null` when it serves.
+   */
+  get unservingReason() {
+    const leaving = this.leaving;
+    if (leaving) {
+      const by = leaving.deadline == null ? "" : ` by ${leaving.deadline}`;
+      return `leaving (${leaving.reason}${by})`;
+    }
+    const state = this.lifecycle;
+    return UNSERVING_STATES.has(state) ? `in Auto Scaling ${state}` : null;
   }
 
   /** Every IPv6 address of every network interface, in EC2's order. */

@@ -4,7 +4,7 @@
  * map it to a stand-in (`testing/host-loader.js`).
  */
 
-import { log as hostLog } from "rollcall:policy/host@0.2.0";
+import { log as hostLog } from "rollcall:policy/host@0.3.0";
 
 /**
  * Writes one line to the host's log, tagged with the plugin's name:

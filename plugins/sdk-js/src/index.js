@@ -1,6 +1,6 @@
 /**
  * rollcall-policy: what every JavaScript rollcall policy plugin needs, the
- * `rollcall:policy@0.2.0` world behind a typed view of the fleet, an answer
+ * `rollcall:policy@0.3.0` world behind a typed view of the fleet, an answer
  * builder and the few rules policies share (the Rust SDK,
  * `plugins/policy-sdk`, in JS idiom).
  *
@@ -30,7 +30,7 @@
  * the host's `log`, `policy` runs a policy for the host.
  * `componentize.js` (not exported here) builds a plugin into a component.
  *
- * This module imports the host (`rollcall:policy/host@0.2.0`); a policy's
+ * This module imports the host (`rollcall:policy/host@0.3.0`); a policy's
  * pure logic and its native tests import `./native.js`, which does not.
  */
 

@@ -5,7 +5,7 @@
 
 export { AddressKind, otherAddress } from "./address.js";
 export { Answer, quote, shareACluster, sharedClusters } from "./answer.js";
-export { Fleet, Instance } from "./fleet.js";
+export { Fleet, Instance, LEAVE_REASONS, LIFECYCLE_STATES } from "./fleet.js";
 export { compareText } from "./order.js";
 export { resolveRecords, columnsOf } from "./records.js";
 export { describeJson, parseSettings, readSettings, Setting } from "./settings.js";

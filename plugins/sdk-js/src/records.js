@@ -4,13 +4,14 @@
  *
  * A record is `{id, state, privateIpv4, publicIpv4, privateDnsName,
  * publicDnsName, availabilityZone, region, vpcId, subnetId, instanceType,
- * imageId, launchTime, ipv6Addresses: [...], securityGroups: [[id, name]],
+ * imageId, launchTime, account, lifecycle, lifecycleGroup, leavingReason,
+ * leavingDeadline, ipv6Addresses: [...], securityGroups: [[id, name]],
  * tags: [[key, value]]}`; every field but `id` may be left out (`state`
- * then is `running`, the others none).
+ * then is `running`, `lifecycle` `not-in-group`, the others none).
  */
 
 import { Answer } from "./answer.js";
-import { Fleet } from "./fleet.js";
+import { Fleet, LEAVE_REASONS, LIFECYCLE_STATES } from "./fleet.js";
 
 /** The optional string fields, in record and column names. */
 const TEXT_FIELDS = [
@@ -25,6 +26,9 @@ const TEXT_FIELDS = [
   ["instanceType", "instanceTypes"],
   ["imageId", "imageIds"],
   ["launchTime", "launchTimes"],
+  ["account", "accounts"],
+  ["lifecycleGroup", "lifecycleGroups"],
+  ["leavingDeadline", "leavingDeadlines"],
 ];
 
 /** The lists of numbers, which the host sends as `Uint32Array`s. */
@@ -92,7 +96,12 @@ class ColumnsBuilder {
     this.bytes = 0;
     this.strings = new Map();
     this.groups = new Map();
-    this.columns = { securityGroups: [], states: [] };
+    this.columns = {
+      securityGroups: [],
+      states: [],
+      lifecycleStates: [],
+      leavingReasons: [],
+    };
     for (const name of NUMBER_COLUMNS) {
       this.columns[name] = [];
     }
@@ -116,6 +125,16 @@ class ColumnsBuilder {
     const columns = this.columns;
     columns.ids.push(this.text(record.id));
     columns.states.push(record.state ?? "running");
+    const lifecycle = record.lifecycle ?? "not-in-group";
+    if (!LIFECYCLE_STATES.includes(lifecycle)) {
+      throw new Error(`instance ${record.id}: unknown lifecycle state ${JSON.stringify(lifecycle)}`);
+    }
+    columns.lifecycleStates.push(lifecycle);
+    const reason = record.leavingReason ?? undefined;
+    if (reason !== undefined && !LEAVE_REASONS.includes(reason)) {
+      throw new Error(`instance ${record.id}: unknown leave reason ${JSON.stringify(reason)}`);
+    }
+    columns.leavingReasons.push(reason);
     for (const [field, column] of TEXT_FIELDS) {
       const value = record[field];
       columns[column].push(value == null ? 0 : this.text(value));
@@ -148,6 +167,8 @@ class ColumnsBuilder {
       textEnds: Uint32Array.from(this.textEnds),
       securityGroups: this.columns.securityGroups,
       states: this.columns.states,
+      lifecycleStates: this.columns.lifecycleStates,
+      leavingReasons: this.columns.leavingReasons,
     };
     for (const name of NUMBER_COLUMNS) {
       fleet[name] = Uint32Array.from(this.columns[name]);

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Fleet, columnsOf } from "../src/native.js";
+import { Fleet, LIFECYCLE_STATES, columnsOf } from "../src/native.js";
 
 /** A record with every field set, derived from its id. */
 function full(id) {
@@ -30,6 +30,11 @@ function full(id) {
     instanceType: text("type"),
     imageId: text("image"),
     launchTime: text("launch"),
+    account: text("account"),
+    lifecycle: "terminating-wait",
+    lifecycleGroup: text("group"),
+    leavingReason: "scheduled-maintenance",
+    leavingDeadline: text("deadline"),
   };
 }
 
@@ -52,6 +57,11 @@ function read(instance) {
     instanceType: instance.instanceType,
     imageId: instance.imageId,
     launchTime: instance.launchTime,
+    account: instance.account,
+    lifecycle: instance.lifecycle,
+    lifecycleGroup: instance.lifecycleGroup,
+    leavingReason: instance.leaving?.reason ?? null,
+    leavingDeadline: instance.leaving?.deadline ?? null,
   };
 }
 
@@ -72,6 +82,11 @@ const BARE = {
   instanceType: null,
   imageId: null,
   launchTime: null,
+  account: null,
+  lifecycle: "not-in-group",
+  lifecycleGroup: null,
+  leavingReason: null,
+  leavingDeadline: null,
 };
 
 test("every field reads back as it was written", () => {
@@ -198,5 +213,63 @@ test("states are named as EC2 names them", () => {
   assert.deepEqual(
     fleet.instances().map((instance) => instance.isRunning),
     [false, true, false, false, false, false, false],
+  );
+});
+
+/** Every lifecycle state, and whether an instance in it serves. */
+const SERVING = {
+  "not-in-group": true,
+  pending: true,
+  "pending-wait": false,
+  "in-service": true,
+  standby: false,
+  terminating: false,
+  "terminating-wait": false,
+  detaching: false,
+  warmed: false,
+  other: true,
+};
+
+test("instances serve unless leaving or held out of service", () => {
+  assert.deepEqual(Object.keys(SERVING), [...LIFECYCLE_STATES]);
+  const records = Object.keys(SERVING).map((state) => ({ id: state, lifecycle: state }));
+  records.push({ id: "i-going", lifecycle: "in-service", leavingReason: "other" });
+  const fleet = Fleet.fromRecords(records);
+  assert.deepEqual(
+    fleet.instances().map((instance) => instance.serves),
+    [...Object.values(SERVING), false],
+  );
+});
+
+test("an unserving reason names the leave or the state", () => {
+  const fleet = Fleet.fromRecords([
+    {
+      id: "i-spot",
+      leavingReason: "spot-interruption",
+      leavingDeadline: "2026-12-07T10:00:00Z",
+    },
+    { id: "i-going", leavingReason: "announced" },
+    { id: "i-standby", lifecycle: "standby" },
+    { id: "i-serving", lifecycle: "in-service" },
+  ]);
+  assert.deepEqual(
+    fleet.instances().map((instance) => instance.unservingReason),
+    [
+      "leaving (spot-interruption by 2026-12-07T10:00:00Z)",
+      "leaving (announced)",
+      "in Auto Scaling standby",
+      null,
+    ],
+  );
+});
+
+test("an unknown lifecycle state or leave reason is an error", () => {
+  assert.throws(
+    () => Fleet.fromRecords([{ id: "i-1", lifecycle: "InService" }]),
+    /unknown lifecycle state "InService"/,
+  );
+  assert.throws(
+    () => Fleet.fromRecords([{ id: "i-1", leavingReason: "meteor" }]),
+    /unknown leave reason "meteor"/,
   );
 });

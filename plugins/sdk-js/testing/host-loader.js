@@ -1,5 +1,5 @@
 /**
- * Native tests' stand-in for the host: resolves `rollcall:policy/host@0.2.0`
+ * Native tests' stand-in for the host: resolves `rollcall:policy/host@0.3.0`
  * (which only the component provides) to `host-stub.js`. Registered by
  * `register-host.js`, which `npm test` passes to node with `--import`.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Builds a JavaScript policy into a rollcall plugin: a WebAssembly component
- * of the `rollcall:policy@0.2.0` world, made by componentize-js
+ * of the `rollcall:policy@0.3.0` world, made by componentize-js
  * (StarlingMonkey, pre-initialised by wizer; no weval AOT).
  *
  *     node tools/componentize.js [--root DIR] [--wit DIR] ENTRY.js OUT.wasm

@@ -1,4 +1,4 @@
-"""The rollcall policy SDK for Python: the ``rollcall:policy@0.2.0`` world
+"""The rollcall policy SDK for Python: the ``rollcall:policy@0.3.0`` world
 behind a typed view of the fleet, an answer builder, and the few rules
 policies share. The same shape as the Rust SDK (``plugins/policy-sdk``).
 
@@ -21,6 +21,16 @@ componentize-py builds::
 
     WitWorld = export_policy(EveryoneAnAgent)
 
+An :class:`Instance` reads its fleet's columns through properties (``id``,
+``state``, ``private_ipv4``, ``tags``, ``availability_zone``,
+``launch_time``, ...). 0.3.0 added the fleet as it lives: ``account``,
+``lifecycle`` (one of :data:`LIFECYCLE_STATES`), ``lifecycle_group``,
+``leaving`` (a :class:`Leaving` with ``reason``, one of
+:data:`LEAVE_REASONS`, and ``deadline``, or ``None``), and ``serves``: false
+when the instance is leaving or Auto Scaling holds it out of service
+(pending-wait, standby, terminating, terminating-wait, detaching, warmed),
+with ``unserving_reason`` saying why for a note.
+
 Layout: ``fleet`` reads the fleet's columns as typed instances, ``records``
 builds a fleet from plain records for native tests, ``answer`` builds the
 decision and the notes ``rollcall explain`` shows (``quote`` quotes values in
@@ -29,18 +39,29 @@ them as JSON, as every SDK does), ``address`` picks the address peers use,
 
 from .address import AddressKind
 from .answer import Answer, Member, Note, quote, share_a_cluster, shared_clusters
-from .fleet import STATES, Fleet, Instance, SecurityGroup
+from .fleet import (
+    LEAVE_REASONS,
+    LIFECYCLE_STATES,
+    STATES,
+    Fleet,
+    Instance,
+    Leaving,
+    SecurityGroup,
+)
 from .records import InstanceRecord, fleet_from_records, resolve_records
 from .settings import PolicyError, read_settings
 from .world import export_policy, log
 
 __all__ = [
+    "LEAVE_REASONS",
+    "LIFECYCLE_STATES",
     "STATES",
     "AddressKind",
     "Answer",
     "Fleet",
     "Instance",
     "InstanceRecord",
+    "Leaving",
     "Member",
     "Note",
     "PolicyError",

@@ -18,6 +18,38 @@ STATES = (
     "other",
 )
 
+#: The Auto Scaling lifecycle state names, as the interface's
+#: ``lifecycle-state`` enum has them.
+LIFECYCLE_STATES = (
+    "not-in-group",
+    "pending",
+    "pending-wait",
+    "in-service",
+    "standby",
+    "terminating",
+    "terminating-wait",
+    "detaching",
+    "warmed",
+    "other",
+)
+
+#: The lifecycle states in which Auto Scaling holds an instance out of
+#: service: an instance in one of them does not serve.
+UNSERVING_STATES = frozenset(
+    ("pending-wait", "standby", "terminating", "terminating-wait", "detaching", "warmed")
+)
+
+#: The reasons an instance leaves, as the interface's ``leave-reason`` enum
+#: has them.
+LEAVE_REASONS = (
+    "spot-interruption",
+    "rebalance-recommendation",
+    "scheduled-maintenance",
+    "auto-scaling-termination",
+    "announced",
+    "other",
+)
+
 #: The per-instance columns besides ``ids``: each has one entry per instance.
 PER_INSTANCE = (
     "states",
@@ -32,6 +64,11 @@ PER_INSTANCE = (
     "instance_types",
     "image_ids",
     "launch_times",
+    "accounts",
+    "lifecycle_states",
+    "lifecycle_groups",
+    "leaving_reasons",
+    "leaving_deadlines",
     "group_ends",
     "tag_ends",
     "ipv6_ends",
@@ -50,12 +87,24 @@ class SecurityGroup:
     name: str
 
 
+@dataclass(frozen=True)
+class Leaving:
+    """That an instance is going away (:attr:`Instance.leaving`)."""
+
+    #: Why, one of :data:`LEAVE_REASONS`.
+    reason: str
+    #: When it will be gone, RFC 3339, if anyone said.
+    deadline: Optional[str]
+
+
 class Fleet:
     """The fleet of one evaluation, with self and the instance to explain.
 
     ``columns`` is the interface's ``fleet`` record (or anything with the same
     attributes, as :func:`rollcall_policy.records.fleet_from_records` makes);
-    its ``states`` hold state names (see :data:`STATES`)."""
+    its ``states`` hold state names (see :data:`STATES`), its
+    ``lifecycle_states`` lifecycle state names (:data:`LIFECYCLE_STATES`) and
+    its ``leaving_reasons`` reason names (:data:`LEAVE_REASONS`) or ``None``."""
 
     __slots__ = ("_columns", "_text", "_bytes", "_groups", "self_index", "explain_index")
 
@@ -221,6 +270,48 @@ class Instance:
     instance_type = _optional_text("instance_types", "The instance type, e.g. m5.large.")
     image_id = _optional_text("image_ids", "The AMI it was launched from.")
     launch_time = _optional_text("launch_times", "The launch time, RFC 3339.")
+    account = _optional_text("accounts", "The AWS account that owns it, if known.")
+    lifecycle_group = _optional_text("lifecycle_groups", "Its Auto Scaling group, if any.")
+
+    @property
+    def lifecycle(self) -> str:
+        """The Auto Scaling lifecycle state, one of :data:`LIFECYCLE_STATES`
+        (``not-in-group`` for an instance in no group)."""
+        return self.fleet.columns.lifecycle_states[self.index]
+
+    @property
+    def leaving(self) -> Optional[Leaving]:
+        """Whether, why and by when the instance is going away; ``None``
+        when it is not."""
+        columns = self.fleet.columns
+        reason = columns.leaving_reasons[self.index]
+        if reason is None:
+            return None
+        return Leaving(reason, self.fleet.optional_text(columns.leaving_deadlines[self.index]))
+
+    @property
+    def serves(self) -> bool:
+        """Whether the instance is meant to serve: it is not leaving, and
+        Auto Scaling does not hold it out of service (pending-wait, standby,
+        terminating, terminating-wait, detaching, warmed). A policy keeps an
+        unserving member's role but registers no one with it."""
+        columns = self.fleet.columns
+        return (
+            columns.leaving_reasons[self.index] is None
+            and columns.lifecycle_states[self.index] not in UNSERVING_STATES
+        )
+
+    @property
+    def unserving_reason(self) -> Optional[str]:
+        """Why the instance does not serve, for a note: ``leaving
+        (spot-interruption by 2026-12-07T10:00:00Z)``, ``in Auto Scaling
+        standby``; ``None`` when it serves."""
+        leaving = self.leaving
+        if leaving is not None:
+            by = f" by {leaving.deadline}" if leaving.deadline is not None else ""
+            return f"leaving ({leaving.reason}{by})"
+        state = self.lifecycle
+        return f"in Auto Scaling {state}" if state in UNSERVING_STATES else None
 
     @property
     def ipv6_addresses(self) -> list[str]:

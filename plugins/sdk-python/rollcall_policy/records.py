@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from .answer import Answer
-from .fleet import STATES, Fleet
+from .fleet import LEAVE_REASONS, LIFECYCLE_STATES, STATES, Fleet
 
 #: The optional text fields of a record, with the column each one fills.
 TEXT_FIELDS = (
@@ -22,6 +22,9 @@ TEXT_FIELDS = (
     ("instance_type", "instance_types"),
     ("image_id", "image_ids"),
     ("launch_time", "launch_times"),
+    ("account", "accounts"),
+    ("lifecycle_group", "lifecycle_groups"),
+    ("leaving_deadline", "leaving_deadlines"),
 )
 
 
@@ -48,6 +51,14 @@ class InstanceRecord:
     instance_type: Optional[str] = None
     image_id: Optional[str] = None
     launch_time: Optional[str] = None
+    account: Optional[str] = None
+    #: One of :data:`LIFECYCLE_STATES`.
+    lifecycle: str = "not-in-group"
+    lifecycle_group: Optional[str] = None
+    #: Why it is leaving, one of :data:`LEAVE_REASONS`; ``None`` when it is not.
+    leaving_reason: Optional[str] = None
+    #: By when, if it is leaving and anyone said.
+    leaving_deadline: Optional[str] = None
 
 
 class Columns:
@@ -60,6 +71,8 @@ class Columns:
         self.security_groups: list = []
         self.ids: list[int] = []
         self.states: list[str] = []
+        self.lifecycle_states: list[str] = []
+        self.leaving_reasons: list[Optional[str]] = []
         for _, column in TEXT_FIELDS:
             setattr(self, column, [])
         self.group_ends: list[int] = []
@@ -90,8 +103,14 @@ class Columns:
     def _push(self, record: InstanceRecord) -> None:
         if record.state not in STATES:
             raise ValueError(f"instance {record.id}: unknown state {record.state!r}")
+        if record.lifecycle not in LIFECYCLE_STATES:
+            raise ValueError(f"instance {record.id}: unknown lifecycle state {record.lifecycle!r}")
+        if record.leaving_reason is not None and record.leaving_reason not in LEAVE_REASONS:
+            raise ValueError(f"instance {record.id}: unknown leave reason {record.leaving_reason!r}")
         self.ids.append(self._intern(record.id))
         self.states.append(record.state)
+        self.lifecycle_states.append(record.lifecycle)
+        self.leaving_reasons.append(record.leaving_reason)
         for name, column in TEXT_FIELDS:
             value = getattr(record, name)
             getattr(self, column).append(0 if value is None else self._intern(value))

@@ -52,8 +52,14 @@ def export_policy(policy_class, name: str | None = None):
             if WitWorld.policy is None:
                 _fail("decide was called before configure")
             columns = question.fleet
-            states = _state_names()
+            states, lifecycle_states, reasons = _names()
             columns.states = [states[state] for state in columns.states]
+            columns.lifecycle_states = [
+                lifecycle_states[state] for state in columns.lifecycle_states
+            ]
+            columns.leaving_reasons = [
+                None if reason is None else reasons[reason] for reason in columns.leaving_reasons
+            ]
             fleet = _guard(
                 policy_name,
                 "decide",
@@ -71,16 +77,24 @@ def export_policy(policy_class, name: str | None = None):
     return WitWorld
 
 
-_STATE_NAMES = None
+_NAMES = None
 
 
-def _state_names() -> dict:
-    global _STATE_NAMES
-    if _STATE_NAMES is None:
-        _STATE_NAMES = {
-            state: state.name.lower().replace("_", "-") for state in types.InstanceState
-        }
-    return _STATE_NAMES
+def _names() -> tuple[dict, dict, dict]:
+    """The interface's names of the instance states, lifecycle states and
+    leave reasons, by the generated enums' members."""
+    global _NAMES
+    if _NAMES is None:
+
+        def names(enum) -> dict:
+            return {member: member.name.lower().replace("_", "-") for member in enum}
+
+        _NAMES = (
+            names(types.InstanceState),
+            names(types.LifecycleState),
+            names(types.LeaveReason),
+        )
+    return _NAMES
 
 
 def _guard(policy: str, call: str, run):

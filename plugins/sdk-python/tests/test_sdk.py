@@ -11,6 +11,7 @@ from rollcall_policy import (
     AddressKind,
     Answer,
     Fleet,
+    LIFECYCLE_STATES,
     InstanceRecord,
     PolicyError,
     export_policy,
@@ -41,6 +42,8 @@ def full(id, **fields):
         instance_type=f"{id}-type",
         image_id=f"{id}-image",
         launch_time=f"{id}-launch",
+        account=f"{id}-account",
+        lifecycle_group=f"{id}-group",
         **fields,
     )
 
@@ -57,12 +60,37 @@ TEXT_FIELDS = (
     "instance_type",
     "image_id",
     "launch_time",
+    "account",
+    "lifecycle_group",
 )
+
+#: Every lifecycle state, and whether an instance in it serves.
+SERVING = {
+    "not-in-group": True,
+    "pending": True,
+    "pending-wait": False,
+    "in-service": True,
+    "standby": False,
+    "terminating": False,
+    "terminating-wait": False,
+    "detaching": False,
+    "warmed": False,
+    "other": True,
+}
 
 
 class FleetTest(unittest.TestCase):
     def test_every_field_reads_back_as_it_was_written(self):
-        records = [full("i-1"), full("i-2"), InstanceRecord(id="i-3", state="stopped")]
+        records = [
+            full(
+                "i-1",
+                lifecycle="terminating-wait",
+                leaving_reason="spot-interruption",
+                leaving_deadline="2026-12-07T10:00:00Z",
+            ),
+            full("i-2", lifecycle="in-service", leaving_reason="announced"),
+            InstanceRecord(id="i-3", state="stopped"),
+        ]
         fleet = fleet_from_records(records, self_id="i-2", explain="i-3")
         self.assertEqual(len(fleet), 3)
         for record, instance in zip(records, fleet):
@@ -76,12 +104,55 @@ class FleetTest(unittest.TestCase):
                 record.security_groups,
             )
             self.assertEqual(list(instance.tags.items()), record.tags)
+            self.assertEqual(instance.lifecycle, record.lifecycle)
+            leaving = instance.leaving
+            self.assertEqual(leaving and leaving.reason, record.leaving_reason)
+            self.assertEqual(leaving and leaving.deadline, record.leaving_deadline)
+        self.assertIsNone(fleet.instance(2).leaving)
+        self.assertEqual(fleet.instance(2).lifecycle, "not-in-group")
         self.assertEqual(fleet.self_instance.id, "i-2")
         self.assertEqual(fleet.explained.id, "i-3")
         self.assertTrue(fleet.instance(1).is_self)
         self.assertIsNone(fleet.instance(3))
         self.assertEqual(fleet.find("i-3").index, 2)
         self.assertIsNone(fleet.find("i-9"))
+
+    def test_instances_serve_unless_leaving_or_held_out_of_service(self):
+        self.assertEqual(set(SERVING), set(LIFECYCLE_STATES))
+        records = [InstanceRecord(id=state, lifecycle=state) for state in SERVING]
+        records.append(InstanceRecord(id="i-going", lifecycle="in-service", leaving_reason="other"))
+        fleet = fleet_from_records(records)
+        self.assertEqual(
+            [instance.serves for instance in fleet],
+            [*SERVING.values(), False],
+        )
+
+    def test_an_unserving_reason_names_the_leave_or_the_state(self):
+        records = [
+            InstanceRecord(
+                id="i-spot",
+                leaving_reason="spot-interruption",
+                leaving_deadline="2026-12-07T10:00:00Z",
+            ),
+            InstanceRecord(id="i-going", leaving_reason="announced"),
+            InstanceRecord(id="i-standby", lifecycle="standby"),
+            InstanceRecord(id="i-serving", lifecycle="in-service"),
+        ]
+        self.assertEqual(
+            [instance.unserving_reason for instance in fleet_from_records(records)],
+            [
+                "leaving (spot-interruption by 2026-12-07T10:00:00Z)",
+                "leaving (announced)",
+                "in Auto Scaling standby",
+                None,
+            ],
+        )
+
+    def test_an_unknown_lifecycle_state_or_leave_reason_is_an_error(self):
+        with self.assertRaisesRegex(ValueError, "unknown lifecycle state 'InService'"):
+            fleet_from_records([InstanceRecord(id="i-1", lifecycle="InService")])
+        with self.assertRaisesRegex(ValueError, "unknown leave reason 'meteor'"):
+            fleet_from_records([InstanceRecord(id="i-1", leaving_reason="meteor")])
 
     def test_each_security_group_is_listed_once(self):
         fleet = fleet_from_records([full("i-1"), full("i-2")])

@@ -11,7 +11,9 @@
 //!   `registers_with` entry lists (no entry: nobody), that has an address of
 //!   the chosen kind and that shares a cluster with self (two instances
 //!   without any cluster count as sharing). Members without an address stay
-//!   members but are no registration target.
+//!   members but are no registration target. With `skip_unserving`, neither
+//!   are members that do not serve (leaving, or held out of service by Auto
+//!   Scaling: see `Instance::serves`).
 
 use crate::settings::Settings;
 use rollcall_policy_sdk::{
@@ -116,18 +118,29 @@ enum Verdict {
     Target,
     IsSelf,
     RoleNotRegisteredWith,
+    /// It does not serve, and `skip_unserving` is on.
+    Unserving,
     NoAddress,
     NoSharedCluster,
 }
 
 /// The verdict on `candidate` as a target of `own` (self's member), whose
-/// role registers with the roles `wanted`.
-fn verdict(answer: &Answer, own: &Member, wanted: &[String], candidate: &Member) -> Verdict {
+/// role registers with the roles `wanted`; `skipped` when the candidate does
+/// not serve and the settings skip such members.
+fn verdict(
+    answer: &Answer,
+    own: &Member,
+    wanted: &[String],
+    candidate: &Member,
+    skipped: bool,
+) -> Verdict {
     let role = answer.role_name(candidate.role);
     if candidate.instance == own.instance {
         Verdict::IsSelf
     } else if !wanted.iter().any(|wanted| wanted == role) {
         Verdict::RoleNotRegisteredWith
+    } else if skipped {
+        Verdict::Unserving
     } else if candidate.address.is_none() {
         Verdict::NoAddress
     } else if !share_a_cluster(&own.clusters, &candidate.clusters) {
@@ -135,6 +148,12 @@ fn verdict(answer: &Answer, own: &Member, wanted: &[String], candidate: &Member)
     } else {
         Verdict::Target
     }
+}
+
+/// Whether the settings keep the instance at `index` from being a target
+/// because it does not serve.
+fn skipped(settings: &Settings, fleet: &Fleet, index: u32) -> bool {
+    settings.skip_unserving && fleet.instance(index).is_some_and(|it| !it.serves())
 }
 
 /// The roles a role registers with: its `registers_with` entry, none
@@ -170,7 +189,10 @@ fn register(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
     let targets: Vec<u32> = answer
         .members()
         .iter()
-        .filter(|candidate| verdict(answer, &own_member, wanted, candidate) == Verdict::Target)
+        .filter(|candidate| {
+            let skipped = skipped(settings, fleet, candidate.instance);
+            verdict(answer, &own_member, wanted, candidate, skipped) == Verdict::Target
+        })
         .map(|target| target.instance)
         .collect();
     for index in targets {
@@ -238,7 +260,7 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
         let Some(role) = role(settings, candidate) else {
             continue;
         };
-        let reason = target_reason(settings, answer, own, candidate, role);
+        let reason = target_reason(settings, fleet, answer, own, candidate, role);
         answer.note_target(candidate, || reason);
     }
 }
@@ -246,6 +268,7 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
 /// Why `candidate`, whose role is `role`, is or is not self's target.
 fn target_reason(
     settings: &Settings,
+    fleet: &Fleet,
     answer: &Answer,
     own: &Member,
     candidate: Instance<'_>,
@@ -259,11 +282,16 @@ fn target_reason(
     let own_role = answer.role_name(own.role);
     let wanted = registered_with(settings, own_role);
     let kind = settings.address.name();
-    match verdict(answer, own, wanted, member) {
+    let skipped = skipped(settings, fleet, member.instance);
+    match verdict(answer, own, wanted, member, skipped) {
         Verdict::IsSelf => "not a target: it is self".to_owned(),
         Verdict::RoleNotRegisteredWith => format!(
             "not a target: role {role} is not one self's role {own_role} registers with ({})",
             registers_with_entry(settings, own_role)
+        ),
+        Verdict::Unserving => format!(
+            "not a target: {} (skip_unserving)",
+            candidate.unserving_reason().unwrap_or_default()
         ),
         Verdict::NoAddress => format!("not a target: it has no {kind} address"),
         Verdict::NoSharedCluster => format!(
@@ -315,7 +343,8 @@ fn sharing(answer: &Answer, ours: &[ClusterId], theirs: &[ClusterId]) -> String 
 mod tests {
     use super::*;
     use rollcall_policy_sdk::{
-        AddressKind, InstanceRecord, InstanceState, NoteTopic, Resolved, ResolvedMember,
+        AddressKind, InstanceRecord, InstanceState, LeaveReason, LifecycleState, NoteTopic,
+        Resolved, ResolvedMember,
     };
     use std::collections::BTreeMap;
 
@@ -401,6 +430,50 @@ mod tests {
                 Some("10.251.199.131"),
             ),
         ]
+    }
+
+    /// Monitors that do not serve, beside one that does, and an agent.
+    fn unserving_fleet() -> Vec<InstanceRecord> {
+        let monitor = |id: &str, ip: &str| instance(id, "running", &[role("monitor")], Some(ip));
+        vec![
+            monitor("i-serving", "10.0.0.1"),
+            InstanceRecord {
+                lifecycle: LifecycleState::Warmed,
+                ..monitor("i-warm", "10.0.0.2")
+            },
+            InstanceRecord {
+                leaving_reason: Some(LeaveReason::Announced),
+                ..monitor("i-going", "10.0.0.3")
+            },
+            instance("i-agent", "running", &[role("agent")], Some("10.0.0.9")),
+        ]
+    }
+
+    #[test]
+    fn unserving_members_are_targets_unless_skip_unserving_is_on() {
+        let fleet = unserving_fleet();
+        let default = decided(&Settings::default(), Some("i-agent"), &fleet);
+        assert_eq!(default.register_with, ["i-serving", "i-warm", "i-going"]);
+        let skipping = Settings {
+            skip_unserving: true,
+            ..Settings::default()
+        };
+        let decision = explained(&skipping, Some("i-agent"), Some("i-agent"), &fleet);
+        assert_eq!(decision.members.len(), 4, "they keep their roles");
+        assert_eq!(decision.register_with, ["i-serving"]);
+        assert_eq!(
+            target_notes(&decision)[1..3],
+            [
+                (
+                    "i-warm",
+                    "not a target: in Auto Scaling warmed (skip_unserving)"
+                ),
+                (
+                    "i-going",
+                    "not a target: leaving (announced) (skip_unserving)"
+                ),
+            ]
+        );
     }
 
     fn find<'a>(decision: &'a Resolved, id: &str) -> &'a ResolvedMember {

@@ -22,6 +22,11 @@ pub struct Settings {
     pub address: AddressKind,
     /// Port put on every member of a role; roles without an entry get none.
     pub ports: BTreeMap<String, u16>,
+    /// Whether self never registers with a member that does not serve
+    /// (leaving, or held out of service by Auto Scaling: pending-wait,
+    /// standby, terminating, terminating-wait, detaching, warmed). Such
+    /// members keep their roles either way. Off by default.
+    pub skip_unserving: bool,
 }
 
 impl Default for Settings {
@@ -35,6 +40,7 @@ impl Default for Settings {
             ]),
             address: AddressKind::PrivateIp,
             ports: BTreeMap::new(),
+            skip_unserving: false,
         }
     }
 }
@@ -93,6 +99,7 @@ mod tests {
         assert_eq!(settings.registers_with.len(), 2);
         assert_eq!(settings.address, AddressKind::PrivateIp);
         assert!(settings.ports.is_empty());
+        assert!(!settings.skip_unserving);
     }
 
     #[test]
@@ -101,7 +108,8 @@ mod tests {
             r#"{"role_tag": "Role", "cluster_tag": "Clusters",
                 "registers_with": {"worker": ["scheduler", "monitor"]},
                 "address": "public-dns",
-                "ports": {"scheduler": 8786, "monitor": 7070}}"#,
+                "ports": {"scheduler": 8786, "monitor": 7070},
+                "skip_unserving": true}"#,
         )
         .unwrap();
         assert_eq!(settings.role_tag, "Role");
@@ -118,6 +126,7 @@ mod tests {
             settings.ports,
             BTreeMap::from([("monitor".to_owned(), 7070), ("scheduler".to_owned(), 8786)])
         );
+        assert!(settings.skip_unserving);
     }
 
     #[test]
@@ -182,5 +191,6 @@ mod tests {
         assert!(Settings::from_json(r#"{"ports": ["monitor"]}"#).is_err());
         assert!(Settings::from_json(r#"{"registers_with": {"agent": "monitor"}}"#).is_err());
         assert!(Settings::from_json(r#"{"role_tag": 7}"#).is_err());
+        assert!(Settings::from_json(r#"{"skip_unserving": "yes"}"#).is_err());
     }
 }

@@ -1,7 +1,8 @@
 /**
  * {{name}}: a rollcall policy. Each running instance (and self, whatever its
  * state) whose security group is named in the `roles` setting gets that
- * role; self registers with every other `monitor` that has an address.
+ * role; self registers with every other `monitor` that has an address and
+ * serves (is not leaving, nor held out of service by Auto Scaling).
  */
 
 import { AddressKind, exportPolicy } from "../sdk/js/src/index.js";
@@ -47,7 +48,12 @@ class RolesByGroup {
     }
     const monitor = answer.role("monitor");
     for (const member of answer.members) {
-      if (member.role === monitor && member.address !== null && member.instance !== own.index) {
+      if (
+        member.role === monitor &&
+        member.address !== null &&
+        member.instance !== own.index &&
+        fleet.instance(member.instance).serves
+      ) {
         answer.registerWith(member.instance);
       }
     }

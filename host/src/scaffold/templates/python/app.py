@@ -1,6 +1,7 @@
 """{{name}}: a rollcall policy. Each running instance (and self, whatever its
 state) whose security group is named in the ``roles`` setting gets that
-role; self registers with every other ``monitor`` that has an address."""
+role; self registers with every other ``monitor`` that has an address and
+serves (is not leaving, nor held out of service by Auto Scaling)."""
 
 from rollcall_policy import AddressKind, PolicyError, export_policy
 
@@ -35,7 +36,12 @@ class RolesByGroup:
             return
         monitor = answer.role("monitor")
         for member in answer.members:
-            if member.role == monitor and member.address is not None and member.instance != own.index:
+            if (
+                member.role == monitor
+                and member.address is not None
+                and member.instance != own.index
+                and fleet.instance(member.instance).serves
+            ):
                 answer.register_with(member.instance)
 
 

@@ -1,6 +1,7 @@
 //! {{name}}: a rollcall policy. Each running instance (and self, whatever its
 //! state) whose security group is named in the `roles` setting gets that
-//! role; self registers with every other `monitor` that has an address.
+//! role; self registers with every other `monitor` that has an address and
+//! serves (is not leaving, nor held out of service by Auto Scaling).
 
 use rollcall_policy_sdk::{AddressKind, Answer, Fleet, Member, Policy, settings_from_json};
 use serde::Deserialize;
@@ -57,6 +58,7 @@ impl Policy for RolesByGroup {
             .members()
             .iter()
             .filter(|member| member.role == monitor && member.address.is_some())
+            .filter(|member| fleet.instance(member.instance).is_some_and(|it| it.serves()))
             .map(|member| member.instance)
             .collect();
         if let Some(own) = fleet.self_instance() {
