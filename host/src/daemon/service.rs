@@ -704,6 +704,7 @@ mod tests {
             guard: ChangeGuard::default(),
             sinks: Vec::new(),
             listen: None,
+            lifecycle: Default::default(),
             config_path: None,
         };
         let loaded = settings.clone();
