@@ -221,7 +221,8 @@ pub async fn poll(imds: Arc<dyn Metadata>, every: Duration, known: watch::Sender
             _ = ticks.tick() => {}
             () = known.closed() => return,
         }
-        let now = look(&*imds, &known.borrow()).await;
+        let before = known.borrow().clone();
+        let now = look(&*imds, &before).await;
         known.send_if_modified(|old| {
             if *old == now {
                 return false;

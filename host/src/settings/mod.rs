@@ -41,7 +41,7 @@ pub use error::{Conflict, SettingsError};
 pub use file::{Config, SinkConfig};
 pub use filter::Filter;
 pub use format::Format;
-pub use lifecycle::{LeaveCommand, LifecycleHookName, LifecycleSettings};
+pub use lifecycle::LifecycleSettings;
 pub use overrides::PolicyLimitOverrides;
 pub use own::{SelfArgs, SelfChoice};
 pub use policy::{CacheArgs, PluginSettings, PolicyLimits};

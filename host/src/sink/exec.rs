@@ -23,6 +23,7 @@ const STDERR_KEPT: usize = 64 * 1024;
 /// How long stderr is read after the command exits, for its last words.
 const STDERR_AFTER_EXIT: Duration = Duration::from_millis(100);
 
+#[derive(Clone)]
 pub struct ExecSink {
     command: Vec<String>,
     timeout: Duration,
