@@ -2,7 +2,9 @@
 //! member, and where the answer came from. `resolve --format json` prints it;
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
-use crate::inventory::{Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote};
+use crate::inventory::{
+    Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote,
+};
 use crate::policy::{Decision, Member, PolicyIdentity};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -67,7 +67,9 @@ impl Metadata for Imds {
                 }
                 Ok(Some(answer.to_owned()))
             }
-            Err(ImdsError::ErrorResponse(response)) if response.response().status().as_u16() == 404 => {
+            Err(ImdsError::ErrorResponse(response))
+                if response.response().status().as_u16() == 404 =>
+            {
                 Ok(None)
             }
             Err(err) => Err(format!("{path}: {}", crate::report::error_chain(&err))),
@@ -195,7 +197,9 @@ pub async fn look(imds: &dyn Metadata, known: &SelfLifecycle) -> SelfLifecycle {
             }
         };
         Seen {
-            termination: target.as_ref().is_some_and(|name| name.as_deref() == Some("Terminated")),
+            termination: target
+                .as_ref()
+                .is_some_and(|name| name.as_deref() == Some("Terminated")),
             state: target.map(|name| name.map(|name| LifecycleState::from_auto_scaling(&name))),
             spot,
             maintenance,
@@ -266,7 +270,10 @@ fn rebalance(body: &str) -> Result<Option<Leaving>, String> {
     }
     serde_json::from_str::<Notice>(body)
         .map_err(|err| format!("not a rebalance recommendation: {err}"))?;
-    Ok(Some(Leaving::new(LeaveReason::RebalanceRecommendation, None)))
+    Ok(Some(Leaving::new(
+        LeaveReason::RebalanceRecommendation,
+        None,
+    )))
 }
 
 /// A JSON array of events; the earliest active one, by `NotBefore`.
@@ -330,10 +337,10 @@ mod tests {
 
     impl Answers {
         fn set(&self, path: &'static str, answer: Result<&str, &str>) {
-            self.0.lock().unwrap().insert(
-                path,
-                answer.map(str::to_owned).map_err(str::to_owned),
-            );
+            self.0
+                .lock()
+                .unwrap()
+                .insert(path, answer.map(str::to_owned).map_err(str::to_owned));
         }
     }
 
@@ -427,7 +434,10 @@ mod tests {
         let fresh = SelfLifecycle::default();
         for (path, nonsense) in [
             (SPOT_INSTANCE_ACTION, "{"),
-            (SPOT_INSTANCE_ACTION, r#"{"action": "explode", "time": "now"}"#),
+            (
+                SPOT_INSTANCE_ACTION,
+                r#"{"action": "explode", "time": "now"}"#,
+            ),
             (REBALANCE, "[]"),
             (MAINTENANCE, "{}"),
         ] {

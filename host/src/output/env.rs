@@ -38,7 +38,9 @@ pub fn variables(membership: &Membership) -> [(&'static str, String); 6] {
         ("ROLLCALL_REGISTER_WITH", targets.join(" ")),
         (
             "ROLLCALL_SELF_LEAVING",
-            leaving.map(|leaving| leaving.reason.clone()).unwrap_or_default(),
+            leaving
+                .map(|leaving| leaving.reason.clone())
+                .unwrap_or_default(),
         ),
         (
             "ROLLCALL_SELF_LEAVE_DEADLINE",

@@ -304,6 +304,9 @@ mod tests {
         };
         assert_eq!(value("ROLLCALL_CHANGES"), "self_leaving");
         assert_eq!(value("ROLLCALL_SELF_LEAVING"), "spot-interruption");
-        assert_eq!(value("ROLLCALL_SELF_LEAVE_DEADLINE"), "2026-12-07T10:02:00Z");
+        assert_eq!(
+            value("ROLLCALL_SELF_LEAVE_DEADLINE"),
+            "2026-12-07T10:02:00Z"
+        );
     }
 }

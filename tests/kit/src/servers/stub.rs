@@ -246,13 +246,13 @@ impl Imds {
     pub const SPOT_INSTANCE_ACTION: &'static str = "/latest/meta-data/spot/instance-action";
     pub const REBALANCE: &'static str = "/latest/meta-data/events/recommendations/rebalance";
     pub const MAINTENANCE: &'static str = "/latest/meta-data/events/maintenance/scheduled";
-    pub const GROUP_TAG: &'static str =
-        "/latest/meta-data/tags/instance/aws:autoscaling:groupName";
+    pub const GROUP_TAG: &'static str = "/latest/meta-data/tags/instance/aws:autoscaling:groupName";
 
     /// An IMDS that says this is `instance_id` in `region`, and nothing
     /// else yet.
     pub fn start(instance_id: &str, region: &str) -> Imds {
-        let answers = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let answers: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+            Arc::default();
         let serving = Arc::clone(&answers);
         let stub = Stub::start(move |request| {
             if request.method == "PUT" && request.path == "/latest/api/token" {
@@ -261,9 +261,11 @@ impl Imds {
                     ..Reply::ok("token")
                 };
             }
-            let answers = serving.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let answers = serving
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match answers.get(&request.path) {
-                Some(body) if request.method == "GET" => Reply::ok(body),
+                Some(body) if request.method == "GET" => Reply::ok(body.as_str()),
                 _ => Reply::with_status(404, "Not Found"),
             }
         });
@@ -328,7 +330,11 @@ impl AutoScaling {
                          </RequestId></ResponseMetadata></{action}Response>"
                     ))
                 },
-                _ => Reply::ec2_error(400, "InvalidAction", "not served by the test's Auto Scaling"),
+                _ => Reply::ec2_error(
+                    400,
+                    "InvalidAction",
+                    "not served by the test's Auto Scaling",
+                ),
             }
         });
         AutoScaling {
