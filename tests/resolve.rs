@@ -216,7 +216,9 @@ fn env_format_is_shell_sourceable() {
         "ROLLCALL_SELF='i-0a96reen000000001'\n\
          ROLLCALL_ROLE='agent'\n\
          ROLLCALL_CLUSTERS='green'\n\
-         ROLLCALL_REGISTER_WITH='10.0.2.10:7070 10.0.3.10:7070'\n"
+         ROLLCALL_REGISTER_WITH='10.0.2.10:7070 10.0.3.10:7070'\n\
+         ROLLCALL_SELF_LEAVING=''\n\
+         ROLLCALL_SELF_LEAVE_DEADLINE=''\n"
     );
 
     let sourced = std::process::Command::new("sh")

@@ -32,6 +32,9 @@ pub enum ChangeKind {
     /// The inventory's source or its number of instances changed, members
     /// or not; no ids.
     InventoryChanged,
+    /// Self started leaving the fleet (the id is self); told once in a
+    /// daemon's life, when self's leave first becomes known.
+    SelfLeaving,
 }
 
 impl ChangeKind {
@@ -46,11 +49,12 @@ impl ChangeKind {
             ChangeKind::SelfChanged => "self_changed",
             ChangeKind::PolicyChanged => "policy_changed",
             ChangeKind::InventoryChanged => "inventory_changed",
+            ChangeKind::SelfLeaving => "self_leaving",
         }
     }
 
     /// Every kind, in the order changes are reported.
-    pub const ALL: [ChangeKind; 8] = [
+    pub const ALL: [ChangeKind; 9] = [
         ChangeKind::Joined,
         ChangeKind::Left,
         ChangeKind::RoleChanged,
@@ -59,6 +63,7 @@ impl ChangeKind {
         ChangeKind::SelfChanged,
         ChangeKind::PolicyChanged,
         ChangeKind::InventoryChanged,
+        ChangeKind::SelfLeaving,
     ];
 }
 
@@ -320,6 +325,7 @@ mod tests {
             instance_id: "i-b".into(),
             role: Some("agent".into()),
             clusters: vec!["blue".into()],
+            leaving: None,
         });
         new.policy.sha256 = "another build".into();
         new.inventory.instances += 1;

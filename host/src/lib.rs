@@ -59,7 +59,7 @@
 //!   written.
 //! - `inventory`: the instance model and the sources that produce a fleet
 //!   (a describe-instances file, the EC2 API); `identity`: who am I, from
-//!   IMDSv2.
+//!   IMDSv2; `self_lifecycle`: whether and why self is going, from IMDSv2.
 //! - `policy`: the policy interface, the wasmtime runtime behind it, and the
 //!   validation of what a policy returns; `snapshot`: the fleet's shared
 //!   listing in S3, one EC2 listing per refresh period for the whole fleet;
@@ -107,6 +107,7 @@ mod paths;
 mod report;
 mod resolve;
 mod scaffold;
+mod self_lifecycle;
 mod sink;
 mod terminal_text;
 mod wait;

@@ -2,7 +2,9 @@
 //! member, and where the answer came from. `resolve --format json` prints it;
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
-use crate::inventory::{Inventory, MemberStatus, SnapshotNote};
+use crate::inventory::{
+    Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote,
+};
 use crate::policy::{Decision, Member, PolicyIdentity};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -33,6 +35,10 @@ pub struct SelfEntry {
     pub role: Option<String>,
     /// Self's clusters, as the policy gave them.
     pub clusters: Vec<String>,
+    /// Why and by when self is going, if it is (what self's member's
+    /// `status.leaving` says, even when self is no member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaving: Option<LeavingEntry>,
 }
 
 /// A member self registers with, with what it takes to reach it.
@@ -105,17 +111,24 @@ impl Membership {
                 .ok()
                 .map(|index| &members[index])
         };
-        let own = self_id.map(|id| match member(id) {
-            Some(own) => SelfEntry {
-                instance_id: id.to_owned(),
-                role: Some(own.role.clone()),
-                clusters: own.clusters.clone(),
-            },
-            None => SelfEntry {
-                instance_id: id.to_owned(),
-                role: None,
-                clusters: Vec::new(),
-            },
+        let own = self_id.map(|id| {
+            let leaving = instances
+                .get(id)
+                .and_then(|instance| MemberStatus::of(instance).leaving);
+            match member(id) {
+                Some(own) => SelfEntry {
+                    instance_id: id.to_owned(),
+                    role: Some(own.role.clone()),
+                    clusters: own.clusters.clone(),
+                    leaving,
+                },
+                None => SelfEntry {
+                    instance_id: id.to_owned(),
+                    role: None,
+                    clusters: Vec::new(),
+                    leaving,
+                },
+            }
         });
         let register_with = register_with
             .iter()
@@ -150,6 +163,37 @@ impl Membership {
 /// A moment as RFC 3339, as every document and event shows time.
 /// A time no calendar date can hold (past year 9999, say) is written as
 /// milliseconds since the epoch rather than panicking.
+impl Membership {
+    /// Writes what self knows of itself (its lifecycle state from IMDS,
+    /// `None` when IMDS named none; its leave) over what the fleet said, in
+    /// self's entry and self's member: the document shows self leaving
+    /// before any listing does. Without self, nothing changes.
+    pub fn overlay_self(&mut self, state: Option<LifecycleState>, leaving: Option<&Leaving>) {
+        let Some(own) = &mut self.own else {
+            return;
+        };
+        let entry = leaving.map(|leaving| LeavingEntry {
+            reason: leaving.reason.name().to_owned(),
+            deadline: leaving.deadline.clone(),
+        });
+        if entry.is_some() {
+            own.leaving.clone_from(&entry);
+        }
+        if let Some(member) = self
+            .members
+            .iter_mut()
+            .find(|member| member.instance_id == own.instance_id)
+        {
+            if let Some(state) = state {
+                member.status.lifecycle = state;
+            }
+            if entry.is_some() {
+                member.status.leaving = entry;
+            }
+        }
+    }
+}
+
 pub fn rfc3339(at: std::time::SystemTime) -> String {
     let nanos = match at.duration_since(std::time::UNIX_EPOCH) {
         Ok(after) => i128::try_from(after.as_nanos()).unwrap_or(i128::MAX),

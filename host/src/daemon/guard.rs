@@ -480,6 +480,7 @@ mod tests {
             instance_id: "i-0".to_owned(),
             role: Some("agent".to_owned()),
             clusters: Vec::new(),
+            leaving: None,
         });
         answer.register_with = targets
             .iter()

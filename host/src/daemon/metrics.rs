@@ -66,6 +66,14 @@ struct RoleLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// The states `rollcall_members_by_state` counts members in.
+const MEMBER_STATES: [&str; 3] = ["serving", "leaving", "unconfirmed"];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SinkLabel {
     sink: String,
 }
@@ -82,6 +90,7 @@ pub struct Metrics {
     /// The roles `members` has a series for; held while the series change so
     /// concurrent updates cannot leave a vanished role behind.
     published_roles: Mutex<BTreeSet<String>>,
+    members_by_state: Family<StateLabel, Gauge>,
     reloads: Family<OutcomeLabel, Counter>,
     last_success: Gauge<f64, AtomicU64>,
     stale: Gauge,
@@ -175,6 +184,7 @@ impl Metrics {
         let fetch_duration = Histogram::new(FETCH_BUCKETS);
         let policy_evaluation = Histogram::new(EVALUATION_BUCKETS);
         let members = Family::<RoleLabel, Gauge>::default();
+        let members_by_state = Family::<StateLabel, Gauge>::default();
         let reloads = Family::<OutcomeLabel, Counter>::default();
         let last_success = Gauge::<f64, AtomicU64>::default();
         let stale = Gauge::default();
@@ -202,6 +212,16 @@ impl Metrics {
             "Members per role in the last good answer",
             members.clone(),
         );
+        registry.register(
+            "members_by_state",
+            "Members of the answer served by state: serving, leaving (going away: spot \
+             interruption, Auto Scaling termination, maintenance, rebalance, announced) or \
+             unconfirmed (missing from the latest listing, kept for a grace period)",
+            members_by_state.clone(),
+        );
+        for state in MEMBER_STATES {
+            drop(members_by_state.get_or_create(&StateLabel { state }));
+        }
         registry.register(
             "reloads",
             "Policy or config reloads by outcome: ok (swapped in), rolled_back (the candidate \
@@ -284,6 +304,7 @@ impl Metrics {
             policy_evaluation,
             members,
             published_roles: Mutex::new(BTreeSet::new()),
+            members_by_state,
             reloads,
             last_success,
             stale,
@@ -348,6 +369,26 @@ impl Metrics {
             .unwrap_or_default();
         self.last_success.set(since_epoch.as_secs_f64());
         self.stale.set(0);
+    }
+
+    /// Counts the members of the answer served, `membership`, by state.
+    pub fn member_states(&self, membership: &Membership) {
+        let mut counts = [0i64; MEMBER_STATES.len()];
+        for member in &membership.members {
+            let state = if member.status.unconfirmed {
+                2
+            } else if member.status.leaving.is_some() {
+                1
+            } else {
+                0
+            };
+            counts[state] += 1;
+        }
+        for (state, count) in MEMBER_STATES.into_iter().zip(counts) {
+            self.members_by_state
+                .get_or_create(&StateLabel { state })
+                .set(count);
+        }
     }
 
     /// Records a failed refresh and how long its fetch took (the time to the
@@ -512,6 +553,28 @@ mod tests {
         }
         assert_lacks(&text, "rollcall_members{");
         assert_lacks(&text, "# EOF");
+    }
+
+    #[test]
+    fn members_are_counted_by_state() {
+        let metrics = Metrics::new();
+        let text = metrics.render();
+        assert_has(&text, r#"rollcall_members_by_state{state="leaving"} 0"#);
+        let mut answer = membership(&[("i-a", "agent"), ("i-b", "agent"), ("i-c", "agent")]);
+        answer.members[0].status.leaving = Some(crate::inventory::LeavingEntry {
+            reason: "spot-interruption".to_owned(),
+            deadline: None,
+        });
+        answer.members[1].status.unconfirmed = true;
+        metrics.member_states(&answer);
+        let text = metrics.render();
+        for sample in [
+            r#"rollcall_members_by_state{state="serving"} 1"#,
+            r#"rollcall_members_by_state{state="leaving"} 1"#,
+            r#"rollcall_members_by_state{state="unconfirmed"} 1"#,
+        ] {
+            assert_has(&text, sample);
+        }
     }
 
     #[test]

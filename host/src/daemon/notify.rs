@@ -246,6 +246,13 @@ pub fn summary(status: &Status, now: SystemTime) -> String {
     if let Some(failure) = &status.reload_failure {
         line.push_str(&format!("; reload failed: {}", failure.error));
     }
+    let leaving = status
+        .membership
+        .as_ref()
+        .and_then(|membership| membership.own.as_ref()?.leaving.as_ref());
+    if let Some(leaving) = leaving {
+        line.push_str(&format!("; leaving: {}", leaving.reason));
+    }
     match status.sink_failures.len() {
         0 => {}
         1 => line.push_str("; 1 sink failing"),

@@ -12,9 +12,18 @@
 //! systemd hears of it all through the [`Notifier`]: ready once the first
 //! answer reached every sink, the status after every refresh, reloads, the
 //! watchdog from this loop (and the work it drives), and the stop.
+//!
+//! Self's own word on its lifecycle ([`OwnStatus`], from IMDS) is written
+//! over the fleet before each decision and over every answer served; when
+//! self's leave becomes certain (or the daemon is stopped with
+//! `leave_on_stop`), the leave ([`super::leave`]) starts once, and a stop
+//! waits for it.
 
 use super::baseline::LargestAnswer;
 use super::decide::decide;
+use super::leave::{Departure, Leave};
+use super::leave_parts;
+use super::own_status::OwnStatus;
 
 use super::metrics::{Metrics, Reloaded};
 use super::notify::Notifier;
@@ -28,7 +37,7 @@ use crate::changes::EventLog;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
-use crate::settings::{ChangeGuard, SourceSettings, WatchSettings};
+use crate::settings::{ChangeGuard, SelfChoice, SourceSettings, WatchSettings};
 use crate::sink::Sink;
 use prometheus_client::metrics::counter::Counter;
 use std::path::PathBuf;
@@ -72,6 +81,10 @@ pub struct Daemon {
     /// The first answer, while sinks still have it: systemd hears the
     /// daemon is ready when they are done.
     first_delivery: Option<Delivered>,
+    /// Self's own word on its lifecycle.
+    own_status: OwnStatus,
+    /// Self's leave, once started.
+    departure: Departure,
 }
 
 /// How the fleet behind an answer relates to the source.
@@ -117,6 +130,13 @@ impl Daemon {
         let active = Active::build(settings, extra_sinks, &engine, &metrics.counting()).await?;
         status.send_modify(|status| status.stale_after = active.settings.refresh.stale_after);
         let mut daemon = Daemon::new(loader, engine, active, status, events, metrics, notifier);
+        if daemon.active.settings.own == SelfChoice::FromImds {
+            let (known, reader) = watch_channel::channel(Default::default());
+            let every = daemon.active.settings.lifecycle.poll_every;
+            let imds = Arc::new(crate::self_lifecycle::Imds::new());
+            tokio::spawn(crate::self_lifecycle::poll(imds, every, known));
+            daemon.own_status = OwnStatus::from_imds(reader);
+        }
         daemon.rewatch();
         Ok(daemon)
     }
@@ -161,6 +181,8 @@ impl Daemon {
             retired: Vec::new(),
             notifier,
             first_delivery: None,
+            own_status: OwnStatus::default(),
+            departure: Departure::default(),
         }
     }
 
@@ -195,6 +217,14 @@ impl Daemon {
                     self.notifier.status(&self.status.borrow());
                     continue;
                 }
+                () = self.own_status.changed() => {
+                    self.self_changed();
+                    if self.own_status.leaving().is_some() {
+                        // The policy hears of it now, not a refresh later.
+                        next_refresh = tokio::time::Instant::now();
+                    }
+                    continue;
+                }
                 () = stopped(&mut shutdown) => break,
             };
             if signal == Signal::Reload {
@@ -219,7 +249,7 @@ impl Daemon {
             if signal == Signal::Refresh || self.current.is_none() {
                 let dropped = self.metrics.counting().members_dropped;
                 let refreshed = tokio::select! {
-                    refreshed = self.notifier.alive_while(refresh(&mut self.active, &dropped)) => refreshed,
+                    refreshed = self.notifier.alive_while(refresh(&mut self.active, &dropped, &self.own_status)) => refreshed,
                     () = stopped(&mut shutdown) => break,
                 };
                 self.settle_refresh(refreshed);
@@ -227,9 +257,67 @@ impl Daemon {
                 next_refresh = tokio::time::Instant::now() + self.next_delay();
             }
         }
+        self.leave_before_stopping().await;
         self.notifier.stopping();
         self.finish_publishing().await;
         tracing::info!("Stopped.");
+    }
+
+    /// Self's word on its lifecycle changed: the answer served shows it at
+    /// once, and a leave that became certain starts.
+    fn self_changed(&mut self) {
+        if let Some(current) = self.current.clone() {
+            self.publish((*current).clone(), Fleet::Kept);
+        }
+        if self.own_status.departs() {
+            self.begin_leave();
+        }
+    }
+
+    /// Starts self's leave, unless it started already.
+    fn begin_leave(&mut self) {
+        if self.departure.started() {
+            return;
+        }
+        let Some(leaving) = self.own_status.leaving() else {
+            return;
+        };
+        let Some(membership) = self.current.clone() else {
+            // Nothing served yet: the leave starts with the first answer.
+            return;
+        };
+        let settings = &self.active.settings;
+        let event = self
+            .events
+            .since(0)
+            .into_iter()
+            .rev()
+            .find(|event| event.kind == crate::changes::ChangeKind::SelfLeaving);
+        let context = leave_parts::Context {
+            lifecycle: settings.lifecycle.clone(),
+            source: settings.source.clone(),
+            membership,
+            fleet: self.fleet.clone(),
+            event,
+            imds: settings.own == SelfChoice::FromImds,
+        };
+        tracing::warn!(reason = %leaving.reason, deadline = ?leaving.deadline, "This instance is leaving: running the leave.");
+        self.departure.begin(async move {
+            leave_parts::prepare(context).await.run(leaving).await;
+        });
+    }
+
+    /// Stopping: with `leave_on_stop`, self leaves first; a leave under way
+    /// finishes (within its time limit).
+    async fn leave_before_stopping(&mut self) {
+        if self.active.settings.lifecycle.leave_on_stop && !self.departure.started() {
+            tracing::info!("Stopping with leave_on_stop: leaving first.");
+            self.own_status.announce();
+            self.self_changed();
+        }
+        self.departure
+            .finish(Leave::limit(self.active.settings.lifecycle.on_leave_timeout))
+            .await;
     }
 
     /// Waits until every sink, retired or active, has published what it
@@ -275,6 +363,9 @@ impl Daemon {
                 self.metrics
                     .refresh_succeeded(fetch, evaluation, &membership, SystemTime::now());
                 self.publish(*membership, Fleet::Fetched);
+                if self.own_status.departs() {
+                    self.begin_leave();
+                }
             }
             Refreshed::Failed { error, fetch } => self.refresh_failed(error, fetch),
         }
@@ -292,8 +383,11 @@ impl Daemon {
         if !fresh && let Some(failure) = &failure {
             self.mark_stale(&mut membership, &failure.error, now);
         }
+        let leaving_now = self.own_status.overlay_answer(&mut membership);
+        self.metrics.member_states(&membership);
         let first = self.current.is_none();
-        let changed = crate::changes::changes(self.current.as_deref(), &membership);
+        let mut changed = crate::changes::changes(self.current.as_deref(), &membership);
+        changed.extend(leaving_now);
         let membership = Arc::new(membership);
         self.current = Some(Arc::clone(&membership));
         self.largest
@@ -509,14 +603,16 @@ impl Daemon {
     }
 }
 
-/// Fetch and decide; nothing is published or recorded yet but the members
-/// dropped from the policy's answer, counted into `dropped`.
-async fn refresh(active: &mut Active, dropped: &Counter) -> Refreshed {
+/// Fetch and decide, self's word on itself written over the fleet;
+/// nothing is published or recorded yet but the members dropped from the
+/// policy's answer, counted into `dropped`.
+async fn refresh(active: &mut Active, dropped: &Counter, own_status: &OwnStatus) -> Refreshed {
     let started = Instant::now();
     let fetched = active.source.fetch().await;
     let fetch = started.elapsed();
+    let own = active.own.clone().flatten();
     let inventory = match fetched {
-        Ok(inventory) => Arc::new(inventory),
+        Ok(inventory) => own_status.overlay_fleet(Arc::new(inventory), own.as_deref()),
         Err(err) => {
             return Refreshed::Failed {
                 error: err.to_string(),
@@ -706,6 +802,7 @@ mod tests {
             guard: ChangeGuard::default(),
             sinks: Vec::new(),
             listen: None,
+            lifecycle: Default::default(),
             config_path: None,
         };
         let loaded = settings.clone();

@@ -1,4 +1,6 @@
-//! `--format env`: lines a shell can `eval` or `source`.
+//! `--format env`: lines a shell can `eval` or `source`: self, its role,
+//! clusters and targets, and why and by when self is leaving (empty when
+//! it is not).
 
 use super::endpoint;
 use crate::membership::Membership;
@@ -12,8 +14,9 @@ pub fn render(membership: &Membership) -> String {
 
 /// The `ROLLCALL_*` variables of an answer: what `--format env` prints and
 /// what the exec sink's command finds in its environment.
-pub fn variables(membership: &Membership) -> [(&'static str, String); 4] {
+pub fn variables(membership: &Membership) -> [(&'static str, String); 6] {
     let own = membership.own.as_ref();
+    let leaving = own.and_then(|own| own.leaving.as_ref());
     let targets: Vec<String> = membership
         .register_with
         .iter()
@@ -33,6 +36,18 @@ pub fn variables(membership: &Membership) -> [(&'static str, String); 4] {
             own.map(|own| word_list(&own.clusters)).unwrap_or_default(),
         ),
         ("ROLLCALL_REGISTER_WITH", targets.join(" ")),
+        (
+            "ROLLCALL_SELF_LEAVING",
+            leaving
+                .map(|leaving| leaving.reason.clone())
+                .unwrap_or_default(),
+        ),
+        (
+            "ROLLCALL_SELF_LEAVE_DEADLINE",
+            leaving
+                .and_then(|leaving| leaving.deadline.clone())
+                .unwrap_or_default(),
+        ),
     ]
 }
 

@@ -247,6 +247,7 @@ mod tests {
                 clusters: entry
                     .map(|member| member.clusters.clone())
                     .unwrap_or_default(),
+                leaving: None,
             }
         });
         membership.policy.sha256 = "0123456789abcdef".to_owned();

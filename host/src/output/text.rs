@@ -18,6 +18,14 @@ pub fn render(membership: &Membership) -> String {
         Some(own) => {
             let role = own.role.as_deref().unwrap_or("no role");
             let _ = writeln!(out, "self: {} ({role})", own.instance_id);
+            if let Some(leaving) = &own.leaving {
+                let by = leaving
+                    .deadline
+                    .as_deref()
+                    .map(|deadline| format!(" by {deadline}"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "leaving: {}{by}", leaving.reason);
+            }
             let _ = writeln!(out, "clusters: {}", dash(own.clusters.join(", ")));
             if membership.register_with.is_empty() {
                 let _ = writeln!(out, "registers with: nobody");

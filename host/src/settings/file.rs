@@ -41,6 +41,9 @@ pub struct Config {
     #[serde(default, rename = "sink")]
     pub sinks: Vec<SinkConfig>,
     pub http: Option<HttpConfig>,
+    /// How this node leaves the fleet.
+    #[serde(default)]
+    pub lifecycle: Option<super::lifecycle::LifecycleConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,6 +376,54 @@ listen = "127.0.0.1:7878"
         );
         let none = parse(&format!("{policy}change_window = \"0s\"\n")).unwrap();
         assert_eq!(none.guard.window, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_lifecycle_table_is_read_and_checked_with_its_place() {
+        let base = "[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n[lifecycle]\n";
+        let settings = parse(&format!(
+            "{base}leave_on_stop = true\non_leave = [\"/usr/local/bin/drain\", \"--now\"]\n\
+             on_leave_timeout = \"2m\"\ncomplete_lifecycle_hook = \"drain\"\n\
+             heartbeat_every = \"30s\"\npoll_every = \"2s\"\n"
+        ))
+        .unwrap();
+        let lifecycle = &settings.lifecycle;
+        assert!(lifecycle.leave_on_stop);
+        assert_eq!(
+            lifecycle.on_leave.as_ref().map(|command| command.argv().to_vec()),
+            Some(vec!["/usr/local/bin/drain".to_owned(), "--now".to_owned()])
+        );
+        assert_eq!(lifecycle.on_leave_timeout, Duration::from_secs(120));
+        assert_eq!(
+            lifecycle.complete_lifecycle_hook.as_ref().map(|hook| hook.as_str()),
+            Some("drain")
+        );
+        assert_eq!(lifecycle.heartbeat_every, Duration::from_secs(30));
+        assert_eq!(lifecycle.poll_every, Duration::from_secs(2));
+        let defaults = parse("[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n").unwrap();
+        assert_eq!(defaults.lifecycle, crate::settings::LifecycleSettings::default());
+
+        for (line, expected) in [
+            (
+                "on_leave = []",
+                "/etc/rollcall/rollcall.toml:6:12: expected a command",
+            ),
+            (
+                "complete_lifecycle_hook = \"a b\"",
+                "/etc/rollcall/rollcall.toml:6:27: \"a b\" is not a lifecycle hook name",
+            ),
+            (
+                "on_leave_timeout = \"3h\"",
+                "/etc/rollcall/rollcall.toml: lifecycle.on_leave_timeout = 3h is out of range",
+            ),
+            (
+                "leave_on_stpo = true",
+                "/etc/rollcall/rollcall.toml:6:1: unknown field `leave_on_stpo`",
+            ),
+        ] {
+            let err = parse(&format!("{base}{line}\n")).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{line}: {err}");
+        }
     }
 
     #[test]

@@ -97,6 +97,26 @@ pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     key: "sink.timeout",
     range: millis(10)..=hours(1),
 };
+/// `[lifecycle] on_leave_timeout`: how long the leave hook may run.
+pub const ON_LEAVE_TIMEOUT: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "lifecycle.on_leave_timeout",
+    range: Duration::from_secs(1)..=hours(2),
+};
+/// `[lifecycle] heartbeat_every`: a lifecycle hook's heartbeat timeout is
+/// 30 s to 2 h.
+pub const HEARTBEAT_EVERY: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "lifecycle.heartbeat_every",
+    range: Duration::from_secs(1)..=hours(2),
+};
+/// `[lifecycle] poll_every`: how often IMDS is asked about self's
+/// lifecycle (a spot notice gives two minutes).
+pub const LIFECYCLE_POLL: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "lifecycle.poll_every",
+    range: millis(100)..=minutes(1),
+};
 
 pub const MAX_ATTEMPTS: Bounded<i64> = Bounded {
     flag: Some("--max-attempts"),
@@ -131,7 +151,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
-pub const DURATIONS: [&Bounded<Duration>; 13] = [
+pub const DURATIONS: [&Bounded<Duration>; 16] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -145,6 +165,9 @@ pub const DURATIONS: [&Bounded<Duration>; 13] = [
     &CHANGE_WINDOW,
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,
+    &ON_LEAVE_TIMEOUT,
+    &HEARTBEAT_EVERY,
+    &LIFECYCLE_POLL,
 ];
 #[cfg(test)]
 pub const COUNTS: [&Bounded<i64>; 4] = [

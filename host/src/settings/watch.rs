@@ -7,7 +7,8 @@ use super::overrides::{InvalidSetting, PolicyLimitOverrides, checked};
 use super::policy::CacheArgs;
 use super::ranges;
 use super::{
-    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, PluginSettings, PolicyLimits,
+    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, LifecycleSettings, PluginSettings,
+    PolicyLimits,
     Refresh, SelfArgs, SelfChoice, SettingsError, SourceArgs, SourceSettings,
 };
 use crate::paths;
@@ -68,6 +69,13 @@ pub struct WatchArgs {
     #[arg(long, value_name = "FILE", help_heading = "Daemon")]
     pub output: Option<PathBuf>,
 
+    /// When the daemon is stopped (SIGTERM, Ctrl-C), leave first as when
+    /// EC2 or Auto Scaling says this instance is going: tell the sinks,
+    /// run [lifecycle] on_leave, write the leave marker, complete the
+    /// lifecycle hook; then stop ([lifecycle] leave_on_stop).
+    #[arg(long, help_heading = "Daemon")]
+    pub leave_on_stop: bool,
+
     /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
     /// on this address, e.g. 127.0.0.1:7878.
     #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
@@ -89,6 +97,8 @@ pub struct WatchSettings {
     pub guard: ChangeGuard,
     pub sinks: Vec<SinkConfig>,
     pub listen: Option<SocketAddr>,
+    /// How this node leaves the fleet.
+    pub lifecycle: LifecycleSettings,
     /// The configuration file, watched for changes; `None` with flags only.
     pub config_path: Option<PathBuf>,
 }
@@ -161,6 +171,10 @@ impl WatchSettings {
             guard,
             sinks: config.sinks.clone(),
             listen: config.http.as_ref().map(|http| http.listen),
+            lifecycle: match &config.lifecycle {
+                Some(table) => table.apply().map_err(invalid)?,
+                None => LifecycleSettings::default(),
+            },
             config_path: Some(origin.to_owned()),
         })
     }
@@ -189,6 +203,7 @@ impl WatchSettings {
                 guard: ChangeGuard::default(),
                 sinks: Vec::new(),
                 listen: None,
+                lifecycle: LifecycleSettings::default(),
                 config_path: None,
             },
         };
@@ -240,6 +255,9 @@ impl WatchSettings {
                 path: path.clone(),
                 format: super::Format::Json,
             });
+        }
+        if args.leave_on_stop {
+            settings.lifecycle.leave_on_stop = true;
         }
         if let Some(listen) = args.listen {
             settings.listen = Some(listen);

@@ -23,19 +23,34 @@ const STDERR_KEPT: usize = 64 * 1024;
 /// How long stderr is read after the command exits, for its last words.
 const STDERR_AFTER_EXIT: Duration = Duration::from_millis(100);
 
+#[derive(Clone)]
 pub struct ExecSink {
     command: Vec<String>,
     timeout: Duration,
+    /// Variables set beside the usual ones (the leave hook's reason).
+    extra: Vec<(String, String)>,
 }
 
 impl ExecSink {
     pub fn new(command: Vec<String>, timeout: Duration) -> Self {
-        ExecSink { command, timeout }
+        ExecSink {
+            command,
+            timeout,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The same command with `extra` variables in its environment too.
+    pub fn with_environment(mut self, extra: Vec<(String, String)>) -> Self {
+        self.extra = extra;
+        self
     }
 
     /// `ROLLCALL_CHANGES` (the kinds, comma-separated) and one variable per
     /// kind with its space-separated instance ids, plus the `--format env`
-    /// variables of the new answer.
+    /// variables of the new answer. `self_leaving` has no variable of ids
+    /// (its one id is `ROLLCALL_SELF`): its name is the document's
+    /// `ROLLCALL_SELF_LEAVING`, the reason.
     fn environment(publication: &Publication<'_>) -> Vec<(String, String)> {
         let mut variables = Vec::new();
         let kinds: Vec<&str> = publication
@@ -45,6 +60,9 @@ impl ExecSink {
             .collect();
         variables.push(("ROLLCALL_CHANGES".to_owned(), kinds.join(",")));
         for kind in ChangeKind::ALL {
+            if kind == ChangeKind::SelfLeaving {
+                continue;
+            }
             let ids: Vec<&str> = publication
                 .changes
                 .iter()
@@ -79,6 +97,7 @@ impl Sink for ExecSink {
         let mut child = Command::new(program)
             .args(args)
             .envs(Self::environment(publication))
+            .envs(self.extra.iter().cloned())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -231,6 +250,7 @@ mod tests {
             instance_id: "i-a".to_owned(),
             role: Some("agent".to_owned()),
             clusters: vec!["blue".to_owned(), "green".to_owned()],
+            leaving: None,
         });
         let environment = ExecSink::environment(&Publication {
             membership: &membership,
@@ -248,6 +268,45 @@ mod tests {
         assert!(
             printed.contains("ROLLCALL_CLUSTERS='blue green'"),
             "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_leaving_self_is_told_by_its_reason_and_the_change_by_name() {
+        let mut membership = sample(&[("i-a", "agent")], &[]);
+        membership.own = Some(SelfEntry {
+            instance_id: "i-a".to_owned(),
+            role: Some("agent".to_owned()),
+            clusters: Vec::new(),
+            leaving: Some(crate::inventory::LeavingEntry {
+                reason: "spot-interruption".to_owned(),
+                deadline: Some("2026-12-07T10:02:00Z".to_owned()),
+            }),
+        });
+        let event = crate::changes::ChangeEvent {
+            sequence: 1,
+            at: "t".to_owned(),
+            kind: ChangeKind::SelfLeaving,
+            instance_ids: vec!["i-a".to_owned()],
+        };
+        let environment = ExecSink::environment(&Publication {
+            membership: &membership,
+            changes: &[event],
+        });
+        let value = |name: &str| {
+            let values: Vec<&str> = environment
+                .iter()
+                .filter(|(variable, _)| variable == name)
+                .map(|(_, value)| value.as_str())
+                .collect();
+            assert_eq!(values.len(), 1, "{name} once: {environment:?}");
+            values[0].to_owned()
+        };
+        assert_eq!(value("ROLLCALL_CHANGES"), "self_leaving");
+        assert_eq!(value("ROLLCALL_SELF_LEAVING"), "spot-interruption");
+        assert_eq!(
+            value("ROLLCALL_SELF_LEAVE_DEADLINE"),
+            "2026-12-07T10:02:00Z"
         );
     }
 }

@@ -46,6 +46,7 @@ fn fleet(own: Option<(&str, Option<&str>)>, targets: usize) -> Membership {
         instance_id: id.to_owned(),
         role: role.map(str::to_owned),
         clusters: Vec::new(),
+        leaving: None,
     });
     membership
 }

@@ -1,7 +1,8 @@
 //! Loopback servers the tests talk to, each bound (or told to bind) once on
 //! a port of the system's choosing, so no two tests race for a port: a real
 //! `moto_server`, a stub that answers what a test tells it to, a proxy that
-//! can be taken down, and a fake S3 bucket.
+//! can be taken down, a fake S3 bucket, and on the stub a settable IMDS and
+//! a recording Auto Scaling.
 
 pub mod fake_s3;
 mod moto;
@@ -10,4 +11,4 @@ mod stub;
 
 pub use moto::Moto;
 pub use proxy::Proxy;
-pub use stub::{Filler, Refusing, Reply, Request, Stub};
+pub use stub::{AutoScaling, Filler, Imds, Refusing, Reply, Request, Stub};

@@ -226,3 +226,139 @@ impl Refusing {
         }
     }
 }
+
+/// An IMDSv2 on 127.0.0.1 whose answers the test sets and changes while
+/// the daemon runs: a token for `PUT /latest/api/token`, the body set for a
+/// path (`/latest/meta-data/...`), 404 for a path not set. Self's lifecycle
+/// paths ([`Imds::TARGET_LIFECYCLE_STATE`], [`Imds::SPOT_INSTANCE_ACTION`],
+/// [`Imds::REBALANCE`], [`Imds::MAINTENANCE`]) are set like any other.
+pub struct Imds {
+    pub endpoint: String,
+    answers: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    _stub: Stub,
+}
+
+impl Imds {
+    pub const INSTANCE_ID: &'static str = "/latest/meta-data/instance-id";
+    pub const REGION: &'static str = "/latest/meta-data/placement/region";
+    pub const TARGET_LIFECYCLE_STATE: &'static str =
+        "/latest/meta-data/autoscaling/target-lifecycle-state";
+    pub const SPOT_INSTANCE_ACTION: &'static str = "/latest/meta-data/spot/instance-action";
+    pub const REBALANCE: &'static str = "/latest/meta-data/events/recommendations/rebalance";
+    pub const MAINTENANCE: &'static str = "/latest/meta-data/events/maintenance/scheduled";
+    pub const GROUP_TAG: &'static str = "/latest/meta-data/tags/instance/aws:autoscaling:groupName";
+
+    /// An IMDS that says this is `instance_id` in `region`, and nothing
+    /// else yet.
+    pub fn start(instance_id: &str, region: &str) -> Imds {
+        let answers: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+            Arc::default();
+        let serving = Arc::clone(&answers);
+        let stub = Stub::start(move |request| {
+            if request.method == "PUT" && request.path == "/latest/api/token" {
+                return Reply {
+                    headers: vec![("x-aws-ec2-metadata-token-ttl-seconds", "21600".to_owned())],
+                    ..Reply::ok("token")
+                };
+            }
+            let answers = serving
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match answers.get(&request.path) {
+                Some(body) if request.method == "GET" => Reply::ok(body.as_str()),
+                _ => Reply::with_status(404, "Not Found"),
+            }
+        });
+        let imds = Imds {
+            endpoint: stub.endpoint.clone(),
+            answers,
+            _stub: stub,
+        };
+        imds.set(Imds::INSTANCE_ID, instance_id);
+        imds.set(Imds::REGION, region);
+        imds
+    }
+
+    /// `path` answers `body` from now on.
+    pub fn set(&self, path: &str, body: &str) {
+        self.answers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_owned(), body.to_owned());
+    }
+
+    /// The environment that points the AWS SDK (and rollcall) at this IMDS.
+    pub fn environment(&self) -> [(&'static str, &str); 2] {
+        [
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", self.endpoint.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+        ]
+    }
+}
+
+/// The Auto Scaling query API on 127.0.0.1, as far as a leaving node uses
+/// it (moto lacks a lifecycle hook's `Terminating:Wait`, and what
+/// completing it does): `RecordLifecycleActionHeartbeat` and
+/// `CompleteLifecycleAction` are answered with their small XML documents
+/// and recorded, every other action refused.
+pub struct AutoScaling {
+    pub endpoint: String,
+    calls: Arc<std::sync::Mutex<Vec<Request>>>,
+    _stub: Stub,
+}
+
+impl AutoScaling {
+    pub fn start() -> AutoScaling {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recording = Arc::clone(&calls);
+        let stub = Stub::start(move |request| {
+            let action = request.form_field("Action").unwrap_or_default().to_owned();
+            recording
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(Request {
+                    method: request.method.clone(),
+                    path: request.path.clone(),
+                    body: request.body.clone(),
+                });
+            match action.as_str() {
+                "RecordLifecycleActionHeartbeat" | "CompleteLifecycleAction" => Reply {
+                    headers: vec![("Content-Type", "text/xml".to_owned())],
+                    ..Reply::ok(&format!(
+                        "<{action}Response xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\
+                         <{action}Result/><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000000\
+                         </RequestId></ResponseMetadata></{action}Response>"
+                    ))
+                },
+                _ => Reply::ec2_error(
+                    400,
+                    "InvalidAction",
+                    "not served by the test's Auto Scaling",
+                ),
+            }
+        });
+        AutoScaling {
+            endpoint: stub.endpoint.clone(),
+            calls,
+            _stub: stub,
+        }
+    }
+
+    /// The calls of `action` so far, each as its form fields (undecoded).
+    pub fn calls(&self, action: &str) -> Vec<Vec<(String, String)>> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|request| request.form_field("Action") == Some(action))
+            .map(|request| {
+                request
+                    .body
+                    .split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+}
