@@ -3,7 +3,10 @@
 //! file ([`FileSource`]) or the EC2 API ([`Ec2Source`]). Every source's
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
+//! The EC2 source asks Auto Scaling about the groups its instances are in
+//! (`auto_scaling`).
 
+mod auto_scaling;
 mod calls;
 mod describe;
 mod ec2;
@@ -12,7 +15,8 @@ mod ids;
 mod lifecycle;
 mod page_guard;
 
-pub use calls::CallCounts;
+pub use auto_scaling::{GROUP_TAG, calls_per_listing as auto_scaling_calls_per_listing};
+pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};

@@ -500,6 +500,14 @@ impl ObjectStore for Hostile {
     async fn put(&self, _key: &str, _body: Vec<u8>, _: bool) -> Result<Written, StoreError> {
         Ok(Written::Stored)
     }
+
+    async fn list(&self, _prefix: &str, _limit: usize) -> Result<Vec<Listed>, StoreError> {
+        Err(StoreError("<html>Service Unavailable</html>".to_owned()))
+    }
+
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[tokio::test(start_paused = true)]
