@@ -44,8 +44,6 @@ pub const MAX_INSTANCES: usize = 100_000;
 /// region, and remembers the last answer per instance.
 pub(super) struct AutoScaling {
     clients: Vec<(String, Client)>,
-    /// The endpoint, when it is not AWS's, for messages.
-    endpoint: Option<String>,
     /// Each grouped instance's lifecycle as the last answer (or the one
     /// before, for a region that failed since) gave it.
     previous: Mutex<HashMap<String, Lifecycle>>,
@@ -56,32 +54,28 @@ type Wanted = BTreeMap<String, BTreeSet<String>>;
 
 impl AutoScaling {
     /// Clients for `regions` with `config`'s credentials, retries and
-    /// timeouts, counting every attempt into `calls`. The endpoint is
-    /// `endpoint` when given, else the SDK's
-    /// (`AWS_ENDPOINT_URL_AUTO_SCALING`, `AWS_ENDPOINT_URL`, the profile):
-    /// never EC2's `--endpoint-url`, which may be a VPC endpoint of EC2.
+    /// timeouts, counting every attempt into `calls`. The endpoint is the
+    /// SDK's (`AWS_ENDPOINT_URL_AUTO_SCALING`, `AWS_ENDPOINT_URL`, the
+    /// profile): never EC2's `--endpoint-url`, which may be a VPC endpoint
+    /// of EC2 alone.
     pub(super) fn new(
         config: &aws_config::SdkConfig,
         regions: &[String],
         calls: &CallCounts,
-        endpoint: Option<&str>,
     ) -> AutoScaling {
         let clients = regions
             .iter()
             .map(|region| {
-                let mut builder = aws_sdk_autoscaling::config::Builder::from(config)
+                let config = aws_sdk_autoscaling::config::Builder::from(config)
                     .region(Region::new(region.clone()))
                     .interceptor(PageGuard::DESCRIBE_AUTO_SCALING_GROUPS)
-                    .interceptor(CountCalls(calls.clone()));
-                if let Some(endpoint) = endpoint {
-                    builder = builder.endpoint_url(endpoint);
-                }
-                (region.clone(), Client::from_conf(builder.build()))
+                    .interceptor(CountCalls(calls.clone()))
+                    .build();
+                (region.clone(), Client::from_conf(config))
             })
             .collect();
         AutoScaling {
             clients,
-            endpoint: endpoint.map(str::to_owned),
             previous: Mutex::new(HashMap::new()),
         }
     }
@@ -122,7 +116,6 @@ impl AutoScaling {
                 Err(error) => {
                     tracing::warn!(
                         region,
-                        endpoint = self.endpoint.as_deref().unwrap_or("AWS"),
                         %error,
                         "Auto Scaling could not be asked; the region's instances keep the \
                          lifecycle of the last answer."
@@ -134,40 +127,7 @@ impl AutoScaling {
             .previous
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut remembered = HashMap::new();
-        for instance in instances.iter_mut() {
-            let tagged = group_tag(instance).map(str::to_owned);
-            // Answered for this instance: its region answered, and its
-            // group was among those asked.
-            let asked = instance.region.as_deref().and_then(|region| {
-                let asked_group = tagged.as_ref().is_none_or(|group| {
-                    wanted.get(region).is_some_and(|names| names.contains(group))
-                });
-                answered.get(region).filter(|_| asked_group)
-            });
-            let lifecycle = match asked {
-                Some(states) => states.get(&instance.id).cloned(),
-                None => previous.remove(&instance.id),
-            };
-            let Some(lifecycle) = lifecycle.or_else(|| {
-                tagged.map(|group| Lifecycle {
-                    state: LifecycleState::NotInGroup,
-                    group: Some(group),
-                })
-            }) else {
-                continue;
-            };
-            if matches!(
-                lifecycle.state,
-                LifecycleState::Terminating | LifecycleState::TerminatingWait
-            ) && instance.leaving.is_none()
-            {
-                instance.leaving = Some(Leaving::new(LeaveReason::AutoScalingTermination, None));
-            }
-            remembered.insert(instance.id.clone(), lifecycle.clone());
-            instance.lifecycle = lifecycle;
-        }
-        *previous = remembered;
+        *previous = apply(instances, &wanted, &answered, std::mem::take(&mut previous));
     }
 
     /// Every group of `names` in `client`'s region, batch by batch and page by page:
@@ -230,6 +190,53 @@ impl AutoScaling {
         }
         Ok(states)
     }
+}
+
+/// Gives each instance the lifecycle the answers of its region say, or,
+/// where its region did not answer (or its group was not asked), the one
+/// `previous` remembers; a tagged instance Auto Scaling does not list is in
+/// no group's lifecycle, with the tag's group. A terminating instance is
+/// marked leaving unless it already is. Gives what to remember.
+fn apply(
+    instances: &mut [Instance],
+    wanted: &Wanted,
+    answered: &HashMap<&str, HashMap<String, Lifecycle>>,
+    mut previous: HashMap<String, Lifecycle>,
+) -> HashMap<String, Lifecycle> {
+    let mut remembered = HashMap::new();
+    for instance in instances.iter_mut() {
+        let tagged = group_tag(instance).map(str::to_owned);
+        // Answered for this instance: its region answered, and its group
+        // was among those asked.
+        let asked = instance.region.as_deref().and_then(|region| {
+            let asked_group = tagged.as_ref().is_none_or(|group| {
+                wanted.get(region).is_some_and(|names| names.contains(group))
+            });
+            answered.get(region).filter(|_| asked_group)
+        });
+        let lifecycle = match asked {
+            Some(states) => states.get(&instance.id).cloned(),
+            None => previous.remove(&instance.id),
+        };
+        let Some(lifecycle) = lifecycle.or_else(|| {
+            tagged.map(|group| Lifecycle {
+                state: LifecycleState::NotInGroup,
+                group: Some(group),
+            })
+        }) else {
+            continue;
+        };
+        if matches!(
+            lifecycle.state,
+            LifecycleState::Terminating | LifecycleState::TerminatingWait
+        ) && instance.leaving.is_none()
+        {
+            instance.leaving = Some(Leaving::new(LeaveReason::AutoScalingTermination, None));
+        }
+        remembered.insert(instance.id.clone(), lifecycle.clone());
+        instance.lifecycle = lifecycle;
+    }
+    remembered
 }
 
 /// The group an instance's tag names, if any.
@@ -332,6 +339,42 @@ mod tests {
         instance.region = Some(region.to_owned());
         instance.tags.push(Tag::new(GROUP_TAG, group));
         instance
+    }
+
+    #[test]
+    fn terminating_instances_leave_and_unanswered_ones_keep_their_last_lifecycle() {
+        let mut fleet = [
+            grouped("i-1", "us-east-1", "web"),
+            grouped("i-2", "us-east-1", "web"),
+            grouped("i-3", "us-east-1", "web"),
+            grouped("i-4", "eu-west-1", "db"),
+            grouped("i-5", "eu-west-1", "db"),
+        ];
+        let announced = Leaving::new(LeaveReason::Announced, None);
+        fleet[1].leaving = Some(announced.clone());
+        let wanted = wanted_groups(&fleet);
+        let states = HashMap::from([
+            ("i-1".to_owned(), Lifecycle::in_group("web", LifecycleState::TerminatingWait)),
+            ("i-2".to_owned(), Lifecycle::in_group("web", LifecycleState::Terminating)),
+        ]);
+        // eu-west-1 did not answer; i-4 was standby in the last answer.
+        let answered = HashMap::from([("us-east-1", states)]);
+        let previous = HashMap::from([(
+            "i-4".to_owned(),
+            Lifecycle::in_group("db", LifecycleState::Standby),
+        )]);
+
+        let remembered = apply(&mut fleet, &wanted, &answered, previous);
+
+        let auto_scaling = Some(Leaving::new(LeaveReason::AutoScalingTermination, None));
+        assert_eq!(fleet[0].leaving, auto_scaling);
+        assert_eq!(fleet[1].leaving, Some(announced), "already leaving");
+        assert_eq!(fleet[2].lifecycle, Lifecycle::in_group("web", LifecycleState::NotInGroup));
+        assert_eq!(fleet[2].leaving, None);
+        assert_eq!(fleet[3].lifecycle, Lifecycle::in_group("db", LifecycleState::Standby));
+        assert_eq!(fleet[4].lifecycle, Lifecycle::in_group("db", LifecycleState::NotInGroup));
+        assert_eq!(remembered.len(), 5);
+        assert_eq!(remembered["i-4"].state, LifecycleState::Standby);
     }
 
     #[test]

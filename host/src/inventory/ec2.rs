@@ -69,7 +69,18 @@ impl Ec2Source {
             None => loader.region(region_chain(&settings)),
         };
         let config = loader.load().await;
+        Ec2Source::from_config(settings, config, calls)
+    }
 
+    /// The source on `config` (credentials, region, retries, timeouts; its
+    /// endpoint serves Auto Scaling and S3, never EC2, whose endpoint is
+    /// `settings.endpoint_url`), counting calls into `calls`. Nothing is
+    /// sent yet. Fails if neither the settings nor `config` name a region.
+    pub fn from_config(
+        settings: Ec2Settings,
+        config: aws_config::SdkConfig,
+        calls: ApiCalls,
+    ) -> Result<Self, SourceError> {
         let regions = if settings.regions.is_empty() {
             let region = config.region().ok_or_else(|| {
                 SourceError::Input(
@@ -96,7 +107,7 @@ impl Ec2Source {
                 (region, Client::from_conf(config))
             })
             .collect();
-        let auto_scaling = AutoScaling::new(&config, &regions, &calls.auto_scaling, None);
+        let auto_scaling = AutoScaling::new(&config, &regions, &calls.auto_scaling);
         Ok(Ec2Source {
             settings,
             clients,
@@ -104,20 +115,6 @@ impl Ec2Source {
             calls,
             auto_scaling,
         })
-    }
-
-    /// Asks Auto Scaling at `endpoint` (a test's server) rather than where
-    /// the SDK's configuration says.
-    #[cfg(feature = "internals")]
-    pub fn auto_scaling_at(mut self, endpoint: &str) -> Self {
-        let regions: Vec<String> = self.regions().map(str::to_owned).collect();
-        self.auto_scaling = AutoScaling::new(
-            &self.config,
-            &regions,
-            &self.calls.auto_scaling,
-            Some(endpoint),
-        );
-        self
     }
 
     /// The settings it was opened with.
