@@ -206,7 +206,7 @@ impl Collector for ApiCallsCollector {
             "api_calls",
             "API attempts by service (ec2: DescribeInstances, autoscaling: \
              DescribeAutoScalingGroups) and outcome (ok, throttled, failed), retries included: \
-             together what listings spend of the account's API budget",
+             together what listings spend of the account's API budget.",
             None,
             MetricType::Counter,
         )?;
@@ -669,6 +669,36 @@ mod tests {
         assert_has(&text, r#"rollcall_reloads_total{outcome="ok"} 1"#);
         assert_has(&text, r#"rollcall_reloads_total{outcome="rolled_back"} 2"#);
         assert_has(&text, r#"rollcall_reloads_total{outcome="refused"} 1"#);
+    }
+
+    #[test]
+    fn api_calls_count_per_service_and_ec2_s_also_in_the_old_metric() {
+        let metrics = Metrics::new();
+        let calls = metrics.counting().api_calls;
+        calls.ec2.answered.inc();
+        calls.ec2.answered.inc();
+        calls.auto_scaling.answered.inc();
+        calls.auto_scaling.failed.inc();
+        let text = metrics.render();
+        assert_has(&text, "rollcall_ec2_calls_total{outcome=\"ok\"} 2");
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"ec2\",outcome=\"ok\"} 2",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"ok\"} 1",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"failed\"} 1",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"throttled\"} 0",
+        );
+        assert_has(&text, "# TYPE rollcall_api_calls_total counter");
+        assert_has(&text, "rollcall_snapshot_markers_total{outcome=\"folded\"} 0");
     }
 
     #[test]
