@@ -879,3 +879,6 @@ fn millis(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod marker_tests;

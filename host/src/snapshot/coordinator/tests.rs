@@ -2,7 +2,7 @@
 //! and a scripted EC2.
 
 use super::*;
-use crate::snapshot::store::MemoryStore;
+use crate::snapshot::store::{Listed, MemoryStore};
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
