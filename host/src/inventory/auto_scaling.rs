@@ -40,6 +40,11 @@ pub const MAX_GROUPS: usize = 1_000;
 /// whose answers hold more is taken as failed.
 pub const MAX_INSTANCES: usize = 100_000;
 
+/// The most pages one batch of [`NAMES_PER_CALL`] names is read in. A batch
+/// asks for as many groups a page as it names, so it is normally one page;
+/// an answer that keeps paging past this is taken as failed.
+pub const MAX_PAGES_PER_BATCH: usize = 10;
+
 /// Asks Auto Scaling about the groups of a listed fleet, one client per
 /// region, and remembers the last answer per instance.
 pub(super) struct AutoScaling {
@@ -141,7 +146,14 @@ impl AutoScaling {
         for batch in names.chunks(NAMES_PER_CALL) {
             let mut tokens = HashSet::new();
             let mut next_token: Option<String> = None;
-            loop {
+            for page_number in 1.. {
+                if page_number > MAX_PAGES_PER_BATCH {
+                    return Err(format!(
+                        "Auto Scaling kept paging past {MAX_PAGES_PER_BATCH} pages for \
+                         {} group names",
+                        batch.len()
+                    ));
+                }
                 let page = client
                     .describe_auto_scaling_groups()
                     .set_auto_scaling_group_names(Some(batch.to_vec()))

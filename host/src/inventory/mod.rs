@@ -15,7 +15,10 @@ mod ids;
 mod lifecycle;
 mod page_guard;
 
-pub use auto_scaling::{GROUP_TAG, calls_per_listing as auto_scaling_calls_per_listing};
+pub use auto_scaling::{
+    GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
+    calls_per_listing as auto_scaling_calls_per_listing,
+};
 pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
