@@ -14,16 +14,24 @@
 //! S3-compatible servers need.
 
 use super::store::{Listed, ObjectStore, Read, StoreError, Written};
-use std::collections::HashSet;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest snapshot object read: a 100,000-instance fleet compresses to
 /// a few tens of MiB.
 pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
+
+/// Keys a ListObjectsV2 page holds at most.
+const KEYS_PER_PAGE: usize = 1000;
+
+/// Pages a listing may take beyond the ones its keys need: S3 may answer a
+/// page with fewer keys than asked, but a store that keeps paging past
+/// these is not listing anything.
+const SPARE_LIST_PAGES: usize = 8;
 
 /// How long one request to the store may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,14 +235,24 @@ impl ObjectStore for S3Store {
     }
 
     /// ListObjectsV2, a page of at most 1,000 keys at a time, until `limit`
-    /// keys or the last page; a continuation token seen before is an error.
+    /// keys or the last page; a continuation token seen before, or more
+    /// pages than the keys need (plus [`SPARE_LIST_PAGES`]), is an error.
     async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
         let request = async {
             let mut listed = Vec::new();
             let mut tokens = HashSet::new();
             let mut token: Option<String> = None;
+            let max_pages = limit.div_ceil(KEYS_PER_PAGE) + SPARE_LIST_PAGES;
+            let mut pages = 0;
             while listed.len() < limit {
-                let page_size = (limit - listed.len()).min(1000);
+                pages += 1;
+                if pages > max_pages {
+                    return Err(StoreError(format!(
+                        "listing {}/{prefix}: still paging after {max_pages} pages",
+                        self.described
+                    )));
+                }
+                let page_size = (limit - listed.len()).min(KEYS_PER_PAGE);
                 let page = self
                     .client
                     .list_objects_v2()
