@@ -8,12 +8,16 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use kit::moto_fleet::Fleet;
+use kit::plugins::ELASTIC_GRID;
+use kit::rollcall_command;
 use kit::servers::{Moto, Proxy, Reply, Stub};
 use rollcall::Ec2Settings;
 use rollcall::inventory::{
     AUTO_SCALING_MAX_PAGES_PER_BATCH, ApiCalls, Ec2Source, Instance, Inventory, InventorySource,
     Lifecycle, LifecycleState,
 };
+use serde_json::Value;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -70,11 +74,18 @@ impl Groups {
 
     /// A group of `size` instances; their ids, sorted.
     async fn create(&self, name: &str, size: i32) -> Vec<String> {
+        self.create_in(name, size, &[]).await
+    }
+
+    /// A group of `size` instances in the security groups `security_groups`;
+    /// their ids, sorted.
+    async fn create_in(&self, name: &str, size: i32, security_groups: &[String]) -> Vec<String> {
         self.client
             .create_launch_configuration()
             .launch_configuration_name(name)
             .image_id("ami-12c6146b")
             .instance_type("t3.micro")
+            .set_security_groups(Some(security_groups.to_vec()))
             .send()
             .await
             .expect("create launch configuration");
@@ -331,4 +342,43 @@ async fn auto_scaling_paging_without_end_is_cut_off_and_the_last_lifecycle_kept(
         1 + AUTO_SCALING_MAX_PAGES_PER_BATCH,
         "pages asked for before giving up"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resolve_asks_auto_scaling_where_the_environment_says_and_members_carry_the_lifecycle() {
+    let moto = Moto::start();
+    let monitors = Fleet::new(&moto, REGION).group("eg-monitor").await;
+    let groups = Groups::new(&moto);
+    let web = groups.create_in("web", 2, &[monitors]).await;
+    groups.standby("web", &web[0], true).await;
+
+    // EC2 at --endpoint-url alone; Auto Scaling where the SDK's
+    // environment says, as in production.
+    let output = rollcall_command(None)
+        .arg("resolve")
+        .args(["--region", REGION, "--endpoint-url", &moto.endpoint])
+        .args(["--plugin", ELASTIC_GRID, "--self", &web[1]])
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_AUTO_SCALING", moto.endpoint.as_str()),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("rollcall resolve runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "resolve failed: {stderr}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+    let member = |id: &str| {
+        answer["members"]
+            .as_array()
+            .and_then(|members| members.iter().find(|member| member["instance_id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} is a member: {answer}"))
+    };
+    let serving = member(&web[1]);
+    assert_eq!(serving["lifecycle"], "in-service", "{serving}");
+    assert_eq!(serving["auto_scaling_group"], "web", "{serving}");
+    assert_eq!(member(&web[0])["lifecycle"], "standby", "{answer}");
 }
