@@ -24,8 +24,8 @@ use prometheus_client::metrics::counter::Counter;
 use rollcall::daemon::service::next_delay;
 use rollcall::inventory::{Instance, SourceError};
 use rollcall::snapshot::{
-    Clock, Coordination, Coordinator, ListFailure, Lister, Listing, MemoryStore, Mode, ObjectStore,
-    Read, Scope, SharedDecoding, Snapshot, StoreError, Tally, Written,
+    Clock, Coordination, Coordinator, ListFailure, Listed, Lister, Listing, MemoryStore, Mode,
+    ObjectStore, Read, Scope, SharedDecoding, Snapshot, StoreError, Tally, Written,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -564,6 +564,16 @@ impl ObjectStore for Slowable {
     ) -> Result<Written, StoreError> {
         self.check().await?;
         self.bucket.put(key, body, only_if_absent).await
+    }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
+        self.check().await?;
+        self.bucket.list(prefix, limit).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check().await?;
+        self.bucket.delete(key).await
     }
 }
 

@@ -34,6 +34,7 @@ struct World {
     monitors: String,
     /// Where moto keeps its recording; removed with the world.
     _recording: tempfile::NamedTempFile,
+    s3: aws_sdk_s3::Client,
     ec2: Fleet,
     instances: Vec<String>,
 }
@@ -64,6 +65,7 @@ impl World {
             moto,
             monitors,
             _recording: recording,
+            s3,
             ec2,
             instances: Vec::new(),
         };
@@ -100,6 +102,39 @@ impl World {
             .lines()
             .filter(|line| line.contains(" api/ec2/"))
             .count()
+    }
+
+    /// Writes the leave marker `body` for `instance_id`, as a node of any
+    /// version would.
+    async fn mark_leaving(&self, instance_id: &str, body: &str) {
+        self.s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(format!("fleet/leaving/{instance_id}"))
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("a leave marker");
+    }
+
+    /// The instance ids of the leave markers in the bucket, sorted.
+    async fn markers(&self) -> Vec<String> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix("fleet/leaving/")
+            .send()
+            .await
+            .expect("the leave markers");
+        let mut ids: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key()?.strip_prefix("fleet/leaving/"))
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids
     }
 
     /// The flags that point rollcall at moto, sharing the snapshot.
@@ -176,6 +211,67 @@ async fn fifty_resolves_at_once_list_ec2_once() {
             "one listing served every answer"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lister_folds_leave_markers_into_the_answer_and_deletes_those_of_gone_instances() {
+    let _alone = ONE_WORLD.lock().await;
+    let world = World::new(3).await;
+    let [spot, own, gone] = [0, 1, 2].map(|n| world.instances[n].clone());
+    world.ec2.terminate(&gone).await;
+    let deadline = "2026-11-29T00:02:00Z";
+    world
+        .mark_leaving(
+            &spot,
+            &format!(
+                r#"{{"instance_id": "{spot}", "reason": "spot-interruption", "deadline": "{deadline}"}}"#
+            ),
+        )
+        .await;
+    for id in [gone.as_str(), "i-0123456789abcdef0"] {
+        world
+            .mark_leaving(
+                id,
+                &format!(r#"{{"instance_id": "{id}", "reason": "announced"}}"#),
+            )
+            .await;
+    }
+
+    let output = rollcall_command(None)
+        .arg("resolve")
+        .args(world.flags())
+        .args(["--self", &own])
+        .envs(CREDENTIALS)
+        .stdin(Stdio::null())
+        .output()
+        .expect("rollcall resolve runs");
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "resolve failed: {stderr}");
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+    assert_eq!(
+        answer["inventory"]["snapshot"]["listed_by"],
+        own.as_str(),
+        "{answer}"
+    );
+    let member = |id: &str| {
+        answer["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|member| member["instance_id"] == id)
+            .cloned()
+    };
+    let marked = member(&spot).expect("the spot instance is a member");
+    assert_eq!(marked["leaving"]["reason"], "spot-interruption", "{marked}");
+    assert_eq!(marked["leaving"]["deadline"], deadline, "{marked}");
+    assert_eq!(member(&own).unwrap().get("leaving"), None);
+    assert_eq!(member(&gone), None, "terminated");
+    assert_eq!(
+        world.markers().await,
+        [spot],
+        "the markers of the terminated and the unknown instance are deleted"
+    );
 }
 
 /// The sum over `daemons` of the metric `name`.

@@ -6,7 +6,7 @@
 
 use super::leave::{Announcer, Leave, LifecycleActions, LeaveHook};
 use crate::changes::ChangeEvent;
-use crate::inventory::{CallCounts, Ec2Source, Inventory, Leaving};
+use crate::inventory::{ApiCalls, Ec2Source, Inventory, Leaving};
 use crate::membership::Membership;
 use crate::self_lifecycle::{GROUP_TAG, Imds, Metadata};
 use crate::settings::{LifecycleSettings, SnapshotSettings, SourceSettings};
@@ -70,7 +70,7 @@ pub async fn prepare(context: Context) -> Leave {
     if snapshot.is_none() && lifecycle.complete_lifecycle_hook.is_none() {
         return leave;
     }
-    let source = match Ec2Source::connect_counting(ec2.clone(), CallCounts::default()).await {
+    let source = match Ec2Source::connect_counting(ec2.clone(), ApiCalls::default()).await {
         Ok(source) => source,
         Err(err) => {
             tracing::error!(error = %err, "Cannot reach AWS to announce the leave: no marker, no lifecycle action.");

@@ -1,14 +1,16 @@
 //! The daemon's Prometheus metrics: refreshes, fetch and policy timings,
-//! members per role, reloads and freshness, EC2 calls and the fleet's
+//! members per role, reloads and freshness, EC2 and Auto Scaling calls and the fleet's
 //! snapshot, the HTTP API's connections and explanations, rendered for
 //! `/metrics`.
 
 use super::reload::Counting;
 use super::slots::Kind;
-use crate::inventory::CallCounts;
+use crate::inventory::{ApiCalls, CallCounts};
 use crate::membership::Membership;
 use crate::snapshot::Tally;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -104,13 +106,15 @@ pub struct Metrics {
     counting: Counting,
 }
 
-/// Registers `rollcall_ec2_calls_total{outcome}` and the snapshot's
-/// metrics, each outcome's series from the start, and returns counters
-/// that count into them.
+/// Registers `rollcall_ec2_calls_total{outcome}`,
+/// `rollcall_api_calls_total{service,outcome}` and the snapshot's metrics,
+/// each outcome's series from the start, and returns counters that count
+/// into them.
 fn register_counting(registry: &mut Registry) -> Counting {
     let ec2_calls = Family::<OutcomeLabel, Counter>::default();
     let reads = Family::<OutcomeLabel, Counter>::default();
     let leases = Family::<OutcomeLabel, Counter>::default();
+    let markers = Family::<OutcomeLabel, Counter>::default();
     let writes = Counter::default();
     let age = Gauge::<f64, AtomicU64>::default();
     let members_dropped = Counter::default();
@@ -123,7 +127,8 @@ fn register_counting(registry: &mut Registry) -> Counting {
     );
     registry.register(
         "ec2_calls",
-        "DescribeInstances attempts by outcome (ok, throttled, failed), retries included",
+        "DescribeInstances attempts by outcome (ok, throttled, failed), retries included; the \
+         same counts as rollcall_api_calls_total{service=\"ec2\"}, kept for existing dashboards",
         ec2_calls.clone(),
     );
     registry.register(
@@ -131,6 +136,13 @@ fn register_counting(registry: &mut Registry) -> Counting {
         "Reads of the fleet's snapshot by outcome (fresh, not_modified, stale, missing, failed, \
          unusable, from_the_future, shrinking)",
         reads.clone(),
+    );
+    registry.register(
+        "snapshot_markers",
+        "Leave markers by what the lister did with them (folded: an instance marked leaving in \
+         the snapshot written; skipped: the marker makes no sense; deleted: its instance is \
+         gone; failed: a store request about markers failed)",
+        markers.clone(),
     );
     registry.register(
         "snapshot_writes",
@@ -151,6 +163,15 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let series = |family: &Family<OutcomeLabel, Counter>, outcome: &'static str| {
         family.get_or_create(&OutcomeLabel { outcome }).clone()
     };
+    let api_calls = ApiCalls {
+        ec2: CallCounts {
+            answered: series(&ec2_calls, "ok"),
+            throttled: series(&ec2_calls, "throttled"),
+            failed: series(&ec2_calls, "failed"),
+        },
+        auto_scaling: CallCounts::default(),
+    };
+    registry.register_collector(Box::new(ApiCallsCollector(api_calls.clone())));
     Counting {
         snapshot: Tally {
             reads_fresh: series(&reads, "fresh"),
@@ -161,17 +182,54 @@ fn register_counting(registry: &mut Registry) -> Counting {
             reads_unusable: series(&reads, "unusable"),
             reads_from_the_future: series(&reads, "from_the_future"),
             reads_shrinking: series(&reads, "shrinking"),
+            markers_folded: series(&markers, "folded"),
+            markers_skipped: series(&markers, "skipped"),
+            markers_deleted: series(&markers, "deleted"),
+            markers_failed: series(&markers, "failed"),
             writes,
             leases_won: series(&leases, "won"),
             leases_lost: series(&leases, "lost"),
             snapshot_age: age,
         },
-        ec2_calls: CallCounts {
-            answered: series(&ec2_calls, "ok"),
-            throttled: series(&ec2_calls, "throttled"),
-            failed: series(&ec2_calls, "failed"),
-        },
+        api_calls,
         members_dropped,
+    }
+}
+
+/// `rollcall_api_calls_total{service,outcome}`: every call a listing spends
+/// of the account's API budget, by service (`ec2`: DescribeInstances,
+/// `autoscaling`: DescribeAutoScalingGroups). The EC2 series read the same
+/// counters as `rollcall_ec2_calls_total`.
+#[derive(Debug)]
+struct ApiCallsCollector(ApiCalls);
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceOutcomeLabel {
+    service: &'static str,
+    outcome: &'static str,
+}
+
+impl Collector for ApiCallsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut metric = encoder.encode_descriptor(
+            "api_calls",
+            "API attempts by service (ec2: DescribeInstances, autoscaling: \
+             DescribeAutoScalingGroups) and outcome (ok, throttled, failed), retries included: \
+             together what listings spend of the account's API budget.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (service, counts) in [("ec2", &self.0.ec2), ("autoscaling", &self.0.auto_scaling)] {
+            for (outcome, counter) in [
+                ("ok", &counts.answered),
+                ("throttled", &counts.throttled),
+                ("failed", &counts.failed),
+            ] {
+                let label = ServiceOutcomeLabel { service, outcome };
+                counter.encode(metric.encode_family(&label)?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -674,6 +732,36 @@ mod tests {
         assert_has(&text, r#"rollcall_reloads_total{outcome="ok"} 1"#);
         assert_has(&text, r#"rollcall_reloads_total{outcome="rolled_back"} 2"#);
         assert_has(&text, r#"rollcall_reloads_total{outcome="refused"} 1"#);
+    }
+
+    #[test]
+    fn api_calls_count_per_service_and_ec2_s_also_in_the_old_metric() {
+        let metrics = Metrics::new();
+        let calls = metrics.counting().api_calls;
+        calls.ec2.answered.inc();
+        calls.ec2.answered.inc();
+        calls.auto_scaling.answered.inc();
+        calls.auto_scaling.failed.inc();
+        let text = metrics.render();
+        assert_has(&text, "rollcall_ec2_calls_total{outcome=\"ok\"} 2");
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"ec2\",outcome=\"ok\"} 2",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"ok\"} 1",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"failed\"} 1",
+        );
+        assert_has(
+            &text,
+            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"throttled\"} 0",
+        );
+        assert_has(&text, "# TYPE rollcall_api_calls_total counter");
+        assert_has(&text, "rollcall_snapshot_markers_total{outcome=\"folded\"} 0");
     }
 
     #[test]

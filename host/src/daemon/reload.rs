@@ -8,7 +8,7 @@
 use super::baseline::LargestAnswer;
 use super::decide::{KnownSelf, decide};
 use super::guard::{Judged, Refusal, Verdict};
-use crate::inventory::{CallCounts, GraceSource, Inventory, InventorySource, SourceError};
+use crate::inventory::{ApiCalls, GraceSource, Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::policy::{Policy, PolicyEngine, PolicyError, read_plugin_file};
 use crate::settings::{
@@ -20,13 +20,14 @@ use prometheus_client::metrics::counter::Counter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Where every source the daemon builds counts its EC2 calls and snapshot
+/// Where every source the daemon builds counts its API calls and snapshot
 /// coordination, and its decisions the members they drop: the daemon's
 /// metrics, one set across reloads.
 #[derive(Debug, Clone, Default)]
 pub struct Counting {
     pub snapshot: Tally,
-    pub ec2_calls: CallCounts,
+    /// EC2 and Auto Scaling calls.
+    pub api_calls: ApiCalls,
     /// Members dropped from a policy's answer (a name or address that
     /// cannot be used safely), in every answer the daemon decides.
     pub members_dropped: Counter,
@@ -399,7 +400,7 @@ async fn open_source(
         jitter: settings.refresh.jitter,
         own: settings.own.clone(),
         tally: counting.snapshot.clone(),
-        calls: counting.ec2_calls.clone(),
+        calls: counting.api_calls.clone(),
     };
     let source = settings.source.open(sharing).await?;
     Ok(Arc::new(GraceSource::new(source, settings.absent_grace)))

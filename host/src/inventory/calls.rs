@@ -1,6 +1,7 @@
-//! Counts `DescribeInstances` attempts by outcome. Each one, retries
-//! included, spends a token of the account's EC2 API budget, which every
-//! tool in the account shares.
+//! Counts API attempts by outcome, per service: `DescribeInstances` (EC2)
+//! and `DescribeAutoScalingGroups` (Auto Scaling). Each one, retries
+//! included, spends a token of the account's API budget, which every tool in
+//! the account shares; a listing's cost is the attempts of both.
 
 use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -21,6 +22,24 @@ impl CallCounts {
     /// Every attempt so far.
     pub fn total(&self) -> u64 {
         self.answered.get() + self.throttled.get() + self.failed.get()
+    }
+}
+
+/// The attempts of one source, per service. Clones count into the same
+/// counters.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls {
+    /// `DescribeInstances`.
+    pub ec2: CallCounts,
+    /// `DescribeAutoScalingGroups`.
+    pub auto_scaling: CallCounts,
+}
+
+impl ApiCalls {
+    /// Every attempt so far, of both services: what a listing spends of the
+    /// budget.
+    pub fn total(&self) -> u64 {
+        self.ec2.total() + self.auto_scaling.total()
     }
 }
 

@@ -5,8 +5,11 @@
 //! response passes [`PageGuard`] (size cap, complete document), pagination
 //! follows `NextToken` itself and refuses a token it has seen before, and
 //! the merged fleet passes the same id check as a file ([`check_ids`]).
+//! Then Auto Scaling fills in the lifecycle of instances in groups
+//! ([`super::auto_scaling`]); it adds to a fleet, never fails one.
 
-use super::calls::{CallCounts, CountCalls};
+use super::auto_scaling::AutoScaling;
+use super::calls::{ApiCalls, CountCalls};
 use super::describe::{ipv6_addresses, present};
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
@@ -33,16 +36,18 @@ pub struct Ec2Source {
     /// Credentials, region, retries and timeouts, for other AWS clients of
     /// the same source (the snapshot's S3).
     config: aws_config::SdkConfig,
-    calls: CallCounts,
+    calls: ApiCalls,
+    auto_scaling: AutoScaling,
 }
 
 impl Ec2Source {
     /// Loads credentials and region configuration (nothing is sent to EC2
-    /// yet), counting every `DescribeInstances` attempt into `calls`. Fails
-    /// if no region can be found.
+    /// yet), counting every `DescribeInstances` and
+    /// `DescribeAutoScalingGroups` attempt into `calls`. Fails if no region
+    /// can be found.
     pub async fn connect_counting(
         settings: Ec2Settings,
-        calls: CallCounts,
+        calls: ApiCalls,
     ) -> Result<Self, SourceError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(
@@ -64,7 +69,18 @@ impl Ec2Source {
             None => loader.region(region_chain(&settings)),
         };
         let config = loader.load().await;
+        Ec2Source::from_config(settings, config, calls)
+    }
 
+    /// The source on `config` (credentials, region, retries, timeouts; its
+    /// endpoint serves Auto Scaling and S3, never EC2, whose endpoint is
+    /// `settings.endpoint_url`), counting calls into `calls`. Nothing is
+    /// sent yet. Fails if neither the settings nor `config` name a region.
+    pub fn from_config(
+        settings: Ec2Settings,
+        config: aws_config::SdkConfig,
+        calls: ApiCalls,
+    ) -> Result<Self, SourceError> {
         let regions = if settings.regions.is_empty() {
             let region = config.region().ok_or_else(|| {
                 SourceError::Input(
@@ -77,24 +93,27 @@ impl Ec2Source {
             settings.regions.clone()
         };
         let clients = regions
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|region| {
                 // The endpoint is EC2's alone: the shared configuration
                 // also serves the snapshot's S3.
                 let mut builder = aws_sdk_ec2::config::Builder::from(&config)
                     .region(Region::new(region.clone()))
-                    .interceptor(PageGuard)
-                    .interceptor(CountCalls(calls.clone()));
+                    .interceptor(PageGuard::DESCRIBE_INSTANCES)
+                    .interceptor(CountCalls(calls.ec2.clone()));
                 builder.set_endpoint_url(settings.endpoint_url.clone());
                 let config = builder.build();
                 (region, Client::from_conf(config))
             })
             .collect();
+        let auto_scaling = AutoScaling::new(&config, &regions, &calls.auto_scaling);
         Ok(Ec2Source {
             settings,
             clients,
             config,
             calls,
+            auto_scaling,
         })
     }
 
@@ -108,8 +127,9 @@ impl Ec2Source {
         &self.config
     }
 
-    /// `DescribeInstances` attempts so far, by outcome.
-    pub fn calls(&self) -> &CallCounts {
+    /// `DescribeInstances` and `DescribeAutoScalingGroups` attempts so
+    /// far, by outcome.
+    pub fn calls(&self) -> &ApiCalls {
         &self.calls
     }
 
@@ -317,7 +337,8 @@ impl InventorySource for Ec2Source {
     }
 
     async fn fetch(&self) -> Result<Inventory, SourceError> {
-        let instances = tokio::time::timeout(self.settings.fetch_timeout, self.fetch_all())
+        let started = tokio::time::Instant::now();
+        let mut instances = tokio::time::timeout(self.settings.fetch_timeout, self.fetch_all())
             .await
             .map_err(|_| {
                 SourceError::Unavailable(format!(
@@ -325,6 +346,15 @@ impl InventorySource for Ec2Source {
                     self.settings.fetch_timeout
                 ))
             })??;
+        // Auto Scaling has what is left of the fetch's time, and at least
+        // one attempt's: late, the fleet is taken with the lifecycles it
+        // had.
+        let left = self
+            .settings
+            .fetch_timeout
+            .saturating_sub(started.elapsed())
+            .max(self.settings.attempt_timeout);
+        self.auto_scaling.fill(&mut instances, left).await;
         Ok(Inventory {
             instances,
             source: self.describe(),
@@ -439,7 +469,7 @@ mod tests {
             region_from_imds: false,
             ..Ec2Settings::default()
         };
-        let source = Ec2Source::connect_counting(settings, CallCounts::default())
+        let source = Ec2Source::connect_counting(settings, ApiCalls::default())
             .await
             .unwrap();
         assert_eq!(

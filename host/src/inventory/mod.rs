@@ -3,8 +3,11 @@
 //! file ([`FileSource`]) or the EC2 API ([`Ec2Source`]). Every source's
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
+//! The EC2 source asks Auto Scaling about the groups its instances are in
+//! (`auto_scaling`).
 
 mod absence;
+mod auto_scaling;
 mod calls;
 mod describe;
 mod ec2;
@@ -14,7 +17,11 @@ mod lifecycle;
 mod page_guard;
 
 pub use absence::GraceSource;
-pub use calls::CallCounts;
+pub use auto_scaling::{
+    GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
+    calls_per_listing as auto_scaling_calls_per_listing,
+};
+pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};

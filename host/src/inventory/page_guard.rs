@@ -1,7 +1,8 @@
-//! What a DescribeInstances answer must be before its page counts: an SDK
-//! interceptor that caps every response body as it arrives
-//! ([`MAX_PAGE_BYTES`]) and requires a 2xx body to be one complete,
-//! well-formed `DescribeInstancesResponse` document.
+//! What a DescribeInstances (or DescribeAutoScalingGroups) answer must be
+//! before its page counts: an SDK interceptor that caps every response body
+//! as it arrives ([`MAX_PAGE_BYTES`]) and requires a 2xx body to be one
+//! complete, well-formed document of the operation's answer
+//! (`DescribeInstancesResponse`, `DescribeAutoScalingGroupsResponse`).
 //!
 //! The SDK's XML reader takes the end of its input for the end of the
 //! document, so without this check a page cut short reads as a shorter page
@@ -28,6 +29,8 @@ pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 
 /// The root element of the answer to DescribeInstances.
 const ROOT: &str = "DescribeInstancesResponse";
+/// The root element of the answer to DescribeAutoScalingGroups.
+pub(super) const AUTO_SCALING_ROOT: &str = "DescribeAutoScalingGroupsResponse";
 
 /// Why a DescribeInstances response was not taken as a page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,11 +42,12 @@ pub enum PageFault {
         })]
     TooLarge { limit: u64, declared: Option<u64> },
     #[error(
-        "the page is incomplete: the {ROOT} document stops after {received} bytes{}, \
+        "the page is incomplete: the {root} document stops after {received} bytes{}, \
          before its root element closes",
         match open { Some(element) => format!(" inside <{element}>"), None => String::new() }
     )]
     Incomplete {
+        root: &'static str,
         received: usize,
         open: Option<String>,
     },
@@ -51,21 +55,34 @@ pub enum PageFault {
     Malformed { detail: String },
     #[error("the response is an EC2 error: {code}: {message}")]
     ErrorDocument { code: String, message: String },
-    #[error("the response is not a DescribeInstances document ({})", excerpt(.body))]
-    NotDescribeInstances { body: Vec<u8> },
+    #[error("the response is not a {} document ({})", .root.trim_end_matches("Response"), excerpt(.body))]
+    NotTheAnswer { root: &'static str, body: Vec<u8> },
 }
 
 impl PageFault {
-    fn not_describe_instances(body: &[u8]) -> Self {
-        PageFault::NotDescribeInstances {
+    fn not_the_answer(root: &'static str, body: &[u8]) -> Self {
+        PageFault::NotTheAnswer {
+            root,
             body: body[..body.len().min(EXCERPT_BYTES)].to_vec(),
         }
     }
 }
 
-/// Caps and checks every DescribeInstances response of a client.
+/// Caps and checks every response of a client whose answers are `root`
+/// documents.
 #[derive(Debug)]
-pub(super) struct PageGuard;
+pub(super) struct PageGuard {
+    root: &'static str,
+}
+
+impl PageGuard {
+    /// For EC2's DescribeInstances.
+    pub(super) const DESCRIBE_INSTANCES: PageGuard = PageGuard { root: ROOT };
+    /// For Auto Scaling's DescribeAutoScalingGroups.
+    pub(super) const DESCRIBE_AUTO_SCALING_GROUPS: PageGuard = PageGuard {
+        root: AUTO_SCALING_ROOT,
+    };
+}
 
 impl Intercept for PageGuard {
     fn name(&self) -> &'static str {
@@ -119,7 +136,11 @@ impl Intercept for PageGuard {
             return Ok(());
         }
         // No bytes: the body never arrived in full, and that error stands.
-        let Some(Err(fault)) = response.body().bytes().map(check_page) else {
+        let Some(Err(fault)) = response
+            .body()
+            .bytes()
+            .map(|body| check_document(body, self.root))
+        else {
             return Ok(());
         };
         let transient = matches!(
@@ -180,7 +201,15 @@ impl Body for CappedBody {
 
 /// Checks that `body` is one complete, well-formed DescribeInstancesResponse
 /// document; says what it is otherwise.
-pub(super) fn check_page(body: &[u8]) -> Result<(), PageFault> {
+#[cfg(test)]
+fn check_page(body: &[u8]) -> Result<(), PageFault> {
+    check_document(body, ROOT)
+}
+
+/// Checks that `body` is one complete, well-formed `root` document (an
+/// EC2 or Auto Scaling error document is named as one); says what it is
+/// otherwise.
+fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault> {
     // A cut may fall inside a multi-byte character: what came before it is
     // still worth reading, to say where the document stops.
     let (text, cut_in_character) = match std::str::from_utf8(body) {
@@ -190,7 +219,7 @@ pub(super) fn check_page(body: &[u8]) -> Result<(), PageFault> {
             // Safe by construction: `valid_up_to` bytes are UTF-8.
             (std::str::from_utf8(valid).unwrap_or_default(), true)
         }
-        Err(_) => return Err(PageFault::not_describe_instances(body)),
+        Err(_) => return Err(PageFault::not_the_answer(root_name, body)),
     };
     let mut open: Vec<&str> = Vec::new();
     let mut root: Option<&str> = None;
@@ -202,14 +231,14 @@ pub(super) fn check_page(body: &[u8]) -> Result<(), PageFault> {
             Ok(token) => token,
             // A tag that runs into the end of the input was cut there.
             Err(err) if ends_early(&err) || !text[read..].contains('>') => {
-                return Err(incomplete_or_other(root, body, open.last(), &error));
+                return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
             }
             Err(err) => {
                 return Err(match root {
-                    Some(ROOT) => PageFault::Malformed {
+                    Some(name) if name == root_name => PageFault::Malformed {
                         detail: err.to_string(),
                     },
-                    _ => PageFault::not_describe_instances(body),
+                    _ => PageFault::not_the_answer(root_name, body),
                 });
             }
         };
@@ -219,17 +248,17 @@ pub(super) fn check_page(body: &[u8]) -> Result<(), PageFault> {
         {
             // The input stops in a start tag, whose name may be cut: even
             // the root's (`<DescribeInst`).
-            if root.is_none() && !ROOT.starts_with(local.as_str()) {
-                return Err(PageFault::not_describe_instances(body));
+            if root.is_none() && !root_name.starts_with(local.as_str()) {
+                return Err(PageFault::not_the_answer(root_name, body));
             }
-            return Err(incomplete_or_other(root, body, open.last(), &error));
+            return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
         }
         match token {
             xmlparser::Token::ElementStart { local, .. } => {
                 let name = local.as_str();
                 if root.is_none() {
-                    if !matches!(name, ROOT | "Response" | "Errors") {
-                        return Err(PageFault::not_describe_instances(body));
+                    if name != root_name && !matches!(name, "Response" | "Errors" | "ErrorResponse") {
+                        return Err(PageFault::not_the_answer(root_name, body));
                     }
                     root = Some(name);
                 }
@@ -253,31 +282,34 @@ pub(super) fn check_page(body: &[u8]) -> Result<(), PageFault> {
         }
     }
     if !open.is_empty() || cut_in_character {
-        return Err(incomplete_or_other(root, body, open.last(), &error));
+        return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
     }
     match root {
-        Some(ROOT) => Ok(()),
-        Some(_) => Err(error.fault(body)),
+        Some(name) if name == root_name => Ok(()),
+        Some(_) => Err(error.fault(root_name, body)),
         // Only a prologue (`<?xml ...?>`), or nothing.
-        None => Err(incomplete_or_other(None, body, None, &error)),
+        None => Err(incomplete_or_other(root_name, None, body, None, &error)),
     }
 }
 
 /// What a body that stops early is: an incomplete page if it was (or may
 /// have been going to be) a DescribeInstancesResponse.
 fn incomplete_or_other(
+    root_name: &'static str,
     root: Option<&str>,
     body: &[u8],
     open: Option<&&str>,
     error: &ErrorFields,
 ) -> PageFault {
+    let answer = root.is_none_or(|name| name == root_name);
     match root {
-        Some(ROOT) | None if body.trim_ascii_start().starts_with(b"<") => PageFault::Incomplete {
+        _ if answer && body.trim_ascii_start().starts_with(b"<") => PageFault::Incomplete {
+            root: root_name,
             received: body.len(),
             open: open.map(|element| (*element).to_owned()),
         },
-        Some(ROOT) | None => PageFault::not_describe_instances(body),
-        Some(_) => error.fault(body),
+        _ if answer => PageFault::not_the_answer(root_name, body),
+        _ => error.fault(root_name, body),
     }
 }
 
@@ -319,13 +351,13 @@ impl ErrorFields {
         }
     }
 
-    fn fault(&self, body: &[u8]) -> PageFault {
+    fn fault(&self, root_name: &'static str, body: &[u8]) -> PageFault {
         match &self.code {
             Some(code) => PageFault::ErrorDocument {
                 code: code.clone(),
                 message: self.message.clone().unwrap_or_default(),
             },
-            None => PageFault::not_describe_instances(body),
+            None => PageFault::not_the_answer(root_name, body),
         }
     }
 }
@@ -406,13 +438,14 @@ mod tests {
         assert_eq!(
             check_page(&PAGE.as_bytes()[..cut]),
             Err(PageFault::Incomplete {
+                root: ROOT,
                 received: cut,
                 open: Some("item".to_owned())
             })
         );
         assert!(matches!(
             check_page(b"<htm"),
-            Err(PageFault::NotDescribeInstances { .. })
+            Err(PageFault::NotTheAnswer { .. })
         ));
     }
 

@@ -29,6 +29,7 @@
 //! The object store and the lister are traits and time comes from tokio
 //! ([`Clock`]), so tests and the fleet simulation drive the real logic.
 
+use super::fold::Folding;
 use super::format::{Scope, Snapshot, Unusable};
 use super::gate::{listing_chance, pages};
 use super::store::{ObjectStore, Read, StoreError, Written};
@@ -180,6 +181,14 @@ pub struct Tally {
     pub reads_from_the_future: Counter,
     /// Snapshots held back: they would shrink the fleet served too much.
     pub reads_shrinking: Counter,
+    /// Leave markers, by what the lister did with them: instances marked
+    /// leaving in a snapshot written, markers skipped (they make no sense),
+    /// deleted (their instance is gone), and store requests about them
+    /// that failed.
+    pub markers_folded: Counter,
+    pub markers_skipped: Counter,
+    pub markers_deleted: Counter,
+    pub markers_failed: Counter,
     pub writes: Counter,
     pub leases_won: Counter,
     pub leases_lost: Counter,
@@ -236,6 +245,8 @@ struct Memory {
     /// The period of the last draw at the gate: one per period, however
     /// often a failing daemon retries.
     drawn_in: Option<u64>,
+    /// The leave markers read so far (a lister's).
+    folding: Folding,
 }
 
 /// What one read of the snapshot found.
@@ -704,14 +715,40 @@ impl Coordinator {
         let listed_at = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis(since_epoch(now))))
             .unwrap_or(now);
+        let share = share && self.writes();
+        let mut instances = listing.instances;
+        // The markers go into the snapshot for everyone: only a node that
+        // writes it reads them.
+        let markers_deadline = self.settings.refresh / 4;
+        let leftovers = if share {
+            Some(
+                memory
+                    .folding
+                    .fold(
+                        self.store.as_ref(),
+                        &self.prefix,
+                        &mut instances,
+                        markers_deadline,
+                        &self.tally,
+                    )
+                    .await,
+            )
+        } else {
+            None
+        };
         let snapshot = Snapshot {
             scope: self.scope.clone(),
             listed_at,
             writer: self.writer().map(str::to_owned),
-            instances: listing.instances,
+            instances,
         };
-        if share && self.writes() {
+        if share {
             self.share(&snapshot).await;
+        }
+        if let Some(leftovers) = leftovers {
+            leftovers
+                .delete(self.store.as_ref(), markers_deadline, &self.tally)
+                .await;
         }
         let snapshot = Arc::new(Remembered::from(snapshot));
         let fleet = Fleet {
@@ -765,11 +802,16 @@ impl Coordinator {
                 }
                 memory.drawn_in = Some(period);
                 let nodes = memory.fleet_size;
+                // A listing's calls: EC2's pages, and Auto Scaling's
+                // batches for the groups the fleet last served is in.
+                let auto_scaling = memory.snapshot.as_ref().map_or(0, |known| {
+                    crate::inventory::auto_scaling_calls_per_listing(&known.snapshot.instances)
+                });
                 let pages = pages(
                     nodes.unwrap_or(0),
                     self.lister.page_size(),
                     self.scope.regions.len(),
-                );
+                ) + auto_scaling;
                 listing_chance(
                     self.settings.ec2_budget,
                     self.settings.refresh,
@@ -837,3 +879,6 @@ fn millis(duration: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod marker_tests;

@@ -7,10 +7,13 @@
 //! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
 //! - [`gate`]: the fallback's fleet-wide budget;
 //! - [`leaving`]: the markers nodes that go away leave for the lister;
+//! - [`fold`]: the lister reads them into the snapshot, and deletes the
+//!   markers of gone instances;
 //! - [`s3`]: the store on S3;
 //! - [`source`]: all of it as an inventory source in front of EC2.
 
 pub mod coordinator;
+pub mod fold;
 pub mod format;
 pub mod gate;
 pub mod leaving;
@@ -27,4 +30,4 @@ pub use coordinator::{
 pub use format::{Scope, Snapshot};
 pub use source::Sharing;
 #[cfg(feature = "internals")]
-pub use store::{MemoryStore, ObjectStore, Read, StoreError, Written};
+pub use store::{Listed, MemoryStore, ObjectStore, Read, StoreError, Written};

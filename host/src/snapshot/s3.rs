@@ -1,6 +1,7 @@
 //! The object store on S3: a conditional GET (`If-None-Match: <etag>`, a 304
-//! costs a few bytes) and a PUT that is either plain or first-writer-wins
-//! (`If-None-Match: *`, every later writer gets 412).
+//! costs a few bytes), a PUT that is either plain or first-writer-wins
+//! (`If-None-Match: *`, every later writer gets 412), a ListObjectsV2 of a
+//! prefix (paginated, bounded in keys) and a DELETE.
 //!
 //! Every request has deadlines ([`Deadlines`]): to connect, to the first
 //! byte of the answer, and for the whole request, body included, so a store
@@ -12,16 +13,25 @@
 //! `AWS_ENDPOINT_URL`) is addressed path-style, as moto and most
 //! S3-compatible servers need.
 
-use super::store::{ObjectStore, Read, StoreError, Written};
+use super::store::{Listed, ObjectStore, Read, StoreError, Written};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest snapshot object read: a 100,000-instance fleet compresses to
 /// a few tens of MiB.
 pub const MAX_OBJECT_BYTES: u64 = 256 << 20;
+
+/// Keys a ListObjectsV2 page holds at most.
+const KEYS_PER_PAGE: usize = 1000;
+
+/// Pages a listing may take beyond the ones its keys need: S3 may answer a
+/// page with fewer keys than asked, but a store that keeps paging past
+/// these is not listing anything.
+const SPARE_LIST_PAGES: usize = 8;
 
 /// How long one request to the store may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +106,14 @@ impl S3Store {
             })
     }
 
-    async fn get_now(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+    /// Reads `key` unless its entity tag is `if_none_match`, as long as it
+    /// holds at most `limit` bytes.
+    async fn get_now(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+        limit: u64,
+    ) -> Result<Read, StoreError> {
         let answer = self
             .client
             .get_object()
@@ -115,11 +132,9 @@ impl S3Store {
                 };
             }
         };
-        let oversized = Read::Oversized {
-            limit: MAX_OBJECT_BYTES,
-        };
+        let oversized = Read::Oversized { limit };
         let length = output.content_length().unwrap_or(0);
-        if u64::try_from(length).is_ok_and(|length| length > MAX_OBJECT_BYTES) {
+        if u64::try_from(length).is_ok_and(|length| length > limit) {
             return Ok(oversized);
         }
         let etag = output.e_tag().unwrap_or_default().to_owned();
@@ -136,7 +151,7 @@ impl S3Store {
             ))
         })? {
             total = total.saturating_add(chunk.len() as u64);
-            if total > MAX_OBJECT_BYTES {
+            if total > limit {
                 return Ok(oversized);
             }
             chunks.push(chunk);
@@ -206,8 +221,90 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
-        self.within_deadline("reading", key, self.get_now(key, if_none_match))
+        self.within_deadline(
+            "reading",
+            key,
+            self.get_now(key, if_none_match, MAX_OBJECT_BYTES),
+        )
+        .await
+    }
+
+    async fn get_within(&self, key: &str, limit: u64) -> Result<Read, StoreError> {
+        self.within_deadline("reading", key, self.get_now(key, None, limit))
             .await
+    }
+
+    /// ListObjectsV2, a page of at most 1,000 keys at a time, until `limit`
+    /// keys or the last page; a continuation token seen before, or more
+    /// pages than the keys need (plus [`SPARE_LIST_PAGES`]), is an error.
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
+        let request = async {
+            let mut listed = Vec::new();
+            let mut tokens = HashSet::new();
+            let mut token: Option<String> = None;
+            let max_pages = limit.div_ceil(KEYS_PER_PAGE) + SPARE_LIST_PAGES;
+            let mut pages = 0;
+            while listed.len() < limit {
+                pages += 1;
+                if pages > max_pages {
+                    return Err(StoreError(format!(
+                        "listing {}/{prefix}: still paging after {max_pages} pages",
+                        self.described
+                    )));
+                }
+                let page_size = (limit - listed.len()).min(KEYS_PER_PAGE);
+                let page = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .max_keys(i32::try_from(page_size).unwrap_or(1000))
+                    .set_continuation_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|err| self.failure("listing", prefix, &err))?;
+                listed.extend(page.contents.unwrap_or_default().into_iter().filter_map(
+                    |object| {
+                        Some(Listed {
+                            key: object.key?,
+                            etag: object.e_tag.unwrap_or_default(),
+                            // Unknown: the read's own cap still holds.
+                            size: object
+                                .size
+                                .and_then(|size| u64::try_from(size).ok())
+                                .unwrap_or(0),
+                        })
+                    },
+                ));
+                match page.next_continuation_token.filter(|_| page.is_truncated == Some(true)) {
+                    None => break,
+                    Some(next) if !tokens.insert(next.clone()) => {
+                        return Err(StoreError(format!(
+                            "listing {}/{prefix}: the same continuation token came twice",
+                            self.described
+                        )));
+                    }
+                    Some(next) => token = Some(next),
+                }
+            }
+            listed.truncate(limit);
+            Ok(listed)
+        };
+        self.within_deadline("listing", prefix, request).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let request = async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| self.failure("deleting", key, &err))
+        };
+        self.within_deadline("deleting", key, request).await
     }
 
     async fn put(

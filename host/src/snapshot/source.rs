@@ -8,7 +8,7 @@ use super::format::Scope;
 use super::s3::{Deadlines, S3Store};
 use crate::identity::instance_id_from_imds;
 use crate::inventory::{
-    CallCounts, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
+    ApiCalls, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
 };
 use crate::settings::{
     DEFAULT_MAX_AGE_INTERVALS, MaxChange, Refresh, S3Location, SelfChoice, SnapshotSettings,
@@ -29,10 +29,10 @@ pub struct Sharing {
     /// Readers believe only a snapshot whose writer is a running instance
     /// of its fleet, so a node that knows no id never writes.
     pub own: SelfChoice,
-    /// Where coordination counts what it did, and EC2 calls are counted
-    /// (a daemon's metrics hold them, across reloads).
+    /// Where coordination counts what it did, and EC2 and Auto Scaling
+    /// calls are counted (a daemon's metrics hold them, across reloads).
     pub tally: Tally,
-    pub calls: CallCounts,
+    pub calls: ApiCalls,
 }
 
 impl Sharing {
@@ -46,7 +46,7 @@ impl Sharing {
             jitter: Duration::ZERO,
             own,
             tally: Tally::default(),
-            calls: CallCounts::default(),
+            calls: ApiCalls::default(),
         }
     }
 }

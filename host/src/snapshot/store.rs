@@ -1,6 +1,7 @@
-//! The two object operations coordination needs, as a trait: a conditional
-//! read and a write that may be first-writer-wins. [`S3Store`] does them on
-//! S3; [`MemoryStore`] in memory, for tests and the fleet simulation.
+//! The object operations coordination needs, as a trait: a conditional
+//! read (and one capped in bytes), a write that may be first-writer-wins, a
+//! bounded listing of a prefix and a delete. [`S3Store`] does them on S3;
+//! [`MemoryStore`] in memory, for tests and the fleet simulation.
 //!
 //! [`S3Store`]: super::s3::S3Store
 
@@ -38,6 +39,16 @@ pub enum Written {
     AlreadyThere,
 }
 
+/// One object a listing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    /// Its entity tag: a new one for every write.
+    pub etag: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Why an operation failed: unreachable, denied, throttled; said for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -58,6 +69,23 @@ pub trait ObjectStore: Send + Sync {
         body: Vec<u8>,
         only_if_absent: bool,
     ) -> Result<Written, StoreError>;
+
+    /// Reads `key` whole only if it holds at most `limit` bytes
+    /// ([`Read::Oversized`] otherwise). A store that reads as the bytes
+    /// arrive stops at the limit; this default reads the object first.
+    async fn get_within(&self, key: &str, limit: u64) -> Result<Read, StoreError> {
+        Ok(match self.get(key, None).await? {
+            Read::Found { body, .. } if body.len() as u64 > limit => Read::Oversized { limit },
+            read => read,
+        })
+    }
+
+    /// The objects whose keys start with `prefix`, in key order: the first
+    /// `limit` of them.
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError>;
+
+    /// Deletes `key`; deleting a missing key succeeds.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// An object's body and entity tag.
@@ -73,7 +101,8 @@ pub struct MemoryStore {
     down: AtomicBool,
     next_etag: AtomicU64,
     /// Requests by kind: reads answered with a body, not-modified answers,
-    /// misses, writes, refused first-writer writes, failures.
+    /// misses, writes, refused first-writer writes, listings, deletes,
+    /// failures.
     pub counts: Counts,
 }
 
@@ -85,6 +114,8 @@ pub struct Counts {
     pub missing: AtomicU64,
     pub writes: AtomicU64,
     pub refused: AtomicU64,
+    pub lists: AtomicU64,
+    pub deletes: AtomicU64,
     pub failed: AtomicU64,
 }
 
@@ -171,5 +202,33 @@ impl ObjectStore for MemoryStore {
         self.counts.writes.fetch_add(1, Ordering::Relaxed);
         objects.insert(key.to_owned(), (body.into(), self.etag()));
         Ok(Written::Stored)
+    }
+
+    async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
+        self.check_up()?;
+        self.counts.lists.fetch_add(1, Ordering::Relaxed);
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut listed: Vec<Listed> = objects
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .map(|(key, (body, etag))| Listed {
+                key: key.clone(),
+                etag: etag.clone(),
+                size: body.len() as u64,
+            })
+            .collect();
+        listed.sort_by(|a, b| a.key.cmp(&b.key));
+        listed.truncate(limit);
+        Ok(listed)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.check_up()?;
+        self.counts.deletes.fetch_add(1, Ordering::Relaxed);
+        self.objects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! and a scripted EC2.
 
 use super::*;
-use crate::snapshot::store::MemoryStore;
+use crate::snapshot::store::{Listed, MemoryStore};
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -499,6 +499,14 @@ impl ObjectStore for Hostile {
 
     async fn put(&self, _key: &str, _body: Vec<u8>, _: bool) -> Result<Written, StoreError> {
         Ok(Written::Stored)
+    }
+
+    async fn list(&self, _prefix: &str, _limit: usize) -> Result<Vec<Listed>, StoreError> {
+        Err(StoreError("<html>Service Unavailable</html>".to_owned()))
+    }
+
+    async fn delete(&self, _key: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,205 @@
+//! The lister's side of leave markers ([`super::leaving`]): before it writes
+//! the snapshot, the node that listed EC2 lists the markers (one
+//! ListObjectsV2, at most [`MAX_MARKERS`] keys), reads only those it has not
+//! read before (by key and entity tag, each under [`MAX_MARKER_BYTES`]),
+//! marks the instances they name as leaving, and afterwards deletes the
+//! markers of instances the listing no longer holds (or holds terminated).
+//!
+//! A marker can only mark an instance of the listing: it never adds one.
+//! Nothing about markers fails a listing: a marker that cannot be read or
+//! makes no sense is skipped with a WARN naming its key, and when the
+//! markers cannot be listed the ones read before still count.
+
+use super::coordinator::Tally;
+use super::leaving::{MAX_MARKER_BYTES, Marker, marked_instance, markers_prefix};
+use super::store::{Listed, ObjectStore, Read};
+use crate::inventory::{Instance, Leaving};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The most markers a listing lists, reads and deletes: the fleet's
+/// instances going away within one refresh interval, with room to spare.
+pub const MAX_MARKERS: usize = 1_000;
+
+/// Marker reads (and deletes) in flight at once.
+const IN_FLIGHT: usize = 16;
+
+/// What a marker said: how an instance leaves, or why it says nothing.
+type Decoded = Result<Leaving, String>;
+
+/// The markers a node has read, kept between its listings so that each is
+/// read once: by key, its entity tag and what it said.
+#[derive(Default)]
+pub struct Folding {
+    read: HashMap<String, (String, Decoded)>,
+}
+
+/// What folding found to do once the snapshot is written.
+#[derive(Debug, Default)]
+pub struct Leftovers {
+    /// Markers of instances that are gone.
+    pub gone: Vec<String>,
+}
+
+impl Folding {
+    /// Marks the `instances` that markers under `prefix` name as leaving,
+    /// spending at most `deadline` on the store; gives the markers to
+    /// delete once the snapshot is written.
+    pub async fn fold(
+        &mut self,
+        store: &dyn ObjectStore,
+        prefix: &str,
+        instances: &mut [Instance],
+        deadline: Duration,
+        tally: &Tally,
+    ) -> Leftovers {
+        let folder = markers_prefix(prefix);
+        let listed = match tokio::time::timeout(deadline, store.list(&folder, MAX_MARKERS + 1)).await
+        {
+            Ok(Ok(listed)) => listed,
+            failed => {
+                let error = match failed {
+                    Ok(Err(err)) => err.to_string(),
+                    _ => format!("no answer within {deadline:?}"),
+                };
+                tally.markers_failed.inc();
+                tracing::warn!(markers = %folder, %error, "Cannot list the leave markers; the snapshot carries the ones read before.");
+                self.apply_known(prefix, instances, tally);
+                return Leftovers::default();
+            }
+        };
+        let mut listed = listed;
+        if listed.len() > MAX_MARKERS {
+            tracing::warn!(markers = %folder, limit = MAX_MARKERS, "More leave markers than a listing reads; the rest wait for the next listing.");
+            listed.truncate(MAX_MARKERS);
+        }
+        let index: HashMap<&str, usize> = instances
+            .iter()
+            .enumerate()
+            .map(|(at, instance)| (instance.id.as_str(), at))
+            .collect();
+        let mut leftovers = Leftovers::default();
+        let mut to_read = Vec::new();
+        let mut known = HashMap::new();
+        for object in listed {
+            let Some(id) = marked_instance(prefix, &object.key) else {
+                continue;
+            };
+            let present = index
+                .get(id)
+                .is_some_and(|&at| instances[at].state != "terminated");
+            if !present {
+                leftovers.gone.push(object.key);
+                continue;
+            }
+            match self.read.remove(&object.key) {
+                Some((etag, decoded)) if etag == object.etag => {
+                    known.insert(object.key, (etag, decoded));
+                }
+                _ => to_read.push(object),
+            }
+        }
+        let reads = futures::stream::iter(to_read)
+            .map(|object| read_marker(store, prefix, object, tally))
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>();
+        match tokio::time::timeout(deadline, reads).await {
+            Ok(reads) => {
+                for (object, decoded) in reads.into_iter().flatten() {
+                    if let Err(why) = &decoded {
+                        tally.markers_skipped.inc();
+                        tracing::warn!(marker = %object.key, %why, "A leave marker makes no sense; it is skipped.");
+                    }
+                    known.insert(object.key, (object.etag, decoded));
+                }
+            }
+            Err(_) => {
+                tracing::warn!(markers = %folder, after = ?deadline, "Reading the leave markers took too long; the new ones wait for the next listing.");
+            }
+        }
+        self.read = known;
+        self.apply_known(prefix, instances, tally);
+        leftovers
+    }
+
+    /// Marks the instances the markers read so far name as leaving.
+    fn apply_known(&self, prefix: &str, instances: &mut [Instance], tally: &Tally) {
+        let leaving: HashMap<&str, &Leaving> = self
+            .read
+            .iter()
+            .filter_map(|(key, (_, decoded))| {
+                Some((marked_instance(prefix, key)?, decoded.as_ref().ok()?))
+            })
+            .collect();
+        if leaving.is_empty() {
+            return;
+        }
+        for instance in instances.iter_mut() {
+            if let Some(marked) = leaving.get(instance.id.as_str()) {
+                instance.leaving = Some((*marked).clone());
+                tally.markers_folded.inc();
+            }
+        }
+    }
+}
+
+impl Leftovers {
+    /// Deletes the markers of gone instances, spending at most `deadline`;
+    /// a marker that cannot be deleted now is deleted by a later listing.
+    pub async fn delete(self, store: &dyn ObjectStore, deadline: Duration, tally: &Tally) {
+        if self.gone.is_empty() {
+            return;
+        }
+        let deletes = futures::stream::iter(self.gone)
+            .map(|key| async move {
+                let deleted = store.delete(&key).await;
+                (key, deleted)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .for_each(|(key, deleted)| {
+                match deleted {
+                    Ok(()) => tally.markers_deleted.inc(),
+                    Err(error) => {
+                        tracing::warn!(marker = %key, %error, "Cannot delete the leave marker of a gone instance; a later listing will.");
+                        tally.markers_failed.inc()
+                    }
+                };
+                std::future::ready(())
+            });
+        if tokio::time::timeout(deadline, deletes).await.is_err() {
+            tracing::warn!(after = ?deadline, "Deleting leave markers took too long; a later listing deletes the rest.");
+        }
+    }
+}
+
+/// Reads and decodes one marker; `None` when it is gone or cannot be read
+/// now (it is tried again next listing).
+async fn read_marker(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    object: Listed,
+    tally: &Tally,
+) -> Option<(Listed, Decoded)> {
+    let id = marked_instance(prefix, &object.key)?.to_owned();
+    if object.size > MAX_MARKER_BYTES {
+        let why = format!(
+            "the marker is {} bytes, over the {MAX_MARKER_BYTES}-byte limit",
+            object.size
+        );
+        return Some((object, Err(why)));
+    }
+    let decoded = match store.get_within(&object.key, MAX_MARKER_BYTES).await {
+        Ok(Read::Found { body, .. }) => Marker::decode(&id, &body),
+        Ok(Read::Oversized { limit }) => Err(format!(
+            "the marker is over the {limit}-byte limit"
+        )),
+        Ok(Read::Missing | Read::NotModified) => return None,
+        Err(error) => {
+            tally.markers_failed.inc();
+            tracing::warn!(marker = %object.key, %error, "Cannot read a leave marker; it is tried again next listing.");
+            return None;
+        }
+    };
+    Some((object, decoded))
+}
