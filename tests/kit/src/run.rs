@@ -186,8 +186,14 @@ pub fn run_within(limit: Duration, mut command: Command) -> Run {
     }
 }
 
+/// Where a `rollcall` under test finds every AWS service no test named: a
+/// loopback port nothing listens on (the discard port), so nothing leaves
+/// the machine.
+pub const NO_SERVICE: &str = "http://127.0.0.1:9";
+
 /// Keeps a `rollcall` under test away from the machine's AWS settings (no
-/// profile, region, endpoint or IMDS) and its compiled-policy cache.
+/// profile, region, endpoint or IMDS; no service but on loopback) and its
+/// compiled-policy cache.
 pub fn isolate(command: &mut Command) {
     for (name, _) in std::env::vars() {
         if name.starts_with("AWS_") {
@@ -203,6 +209,10 @@ pub fn isolate(command: &mut Command) {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Every AWS service a test does not point somewhere itself (EC2's
+        // --endpoint-url, AWS_ENDPOINT_URL_AUTO_SCALING, ...) is refused on
+        // loopback rather than reached on the internet.
+        .env("AWS_ENDPOINT_URL", NO_SERVICE)
         .env("ROLLCALL_CACHE_DIR", test_cache());
 }
 
