@@ -1,8 +1,9 @@
 //! The lister's side of leave markers ([`super::leaving`]): before it writes
-//! the snapshot, the node that listed EC2 lists the markers (one
-//! ListObjectsV2, at most [`MAX_MARKERS`] keys), reads only those it has not
-//! read before (by key and entity tag, each under [`MAX_MARKER_BYTES`]),
-//! marks the instances they name as leaving, and afterwards deletes the
+//! the snapshot, the node that listed EC2 lists the markers (ListObjectsV2,
+//! a page per thousand, at most [`MAX_MARKERS`] keys), reads those it has
+//! not read before (by key and entity tag, each under [`MAX_MARKER_BYTES`])
+//! unless the listing already shows their instance leaving, marks the
+//! instances they name as leaving, and afterwards deletes the
 //! markers of instances the listing no longer holds (or holds terminated).
 //!
 //! A marker can only mark an instance of the listing: it never adds one.
@@ -18,9 +19,10 @@ use futures::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The most markers a listing lists, reads and deletes: the fleet's
-/// instances going away within one refresh interval, with room to spare.
-pub const MAX_MARKERS: usize = 1_000;
+/// The most markers a listing lists, reads and deletes: a scale-in of a
+/// whole 10,000-instance fleet with spot notices on top. Ten
+/// ListObjectsV2 pages; a marker's key is about 60 bytes.
+pub const MAX_MARKERS: usize = 10_000;
 
 /// Marker reads (and deletes) in flight at once.
 const IN_FLIGHT: usize = 16;
@@ -86,11 +88,14 @@ impl Folding {
             let Some(id) = marked_instance(prefix, &object.key) else {
                 continue;
             };
-            let present = index
-                .get(id)
-                .is_some_and(|&at| instances[at].state != "terminated");
-            if !present {
+            let Some(&at) = index.get(id).filter(|&&at| instances[at].state != "terminated")
+            else {
                 leftovers.gone.push(object.key);
+                continue;
+            };
+            if instances[at].leaving.is_some() {
+                // The listing already says it leaves (Auto Scaling is
+                // terminating it): its marker adds nothing worth a read.
                 continue;
             }
             match self.read.remove(&object.key) {
@@ -100,23 +105,24 @@ impl Folding {
                 _ => to_read.push(object),
             }
         }
-        let reads = futures::stream::iter(to_read)
+        let wanted = to_read.len();
+        // Reads done by the deadline count; the rest wait for the next
+        // listing.
+        let reads: Vec<_> = futures::stream::iter(to_read)
             .map(|object| read_marker(store, prefix, object, tally))
             .buffer_unordered(IN_FLIGHT)
-            .collect::<Vec<_>>();
-        match tokio::time::timeout(deadline, reads).await {
-            Ok(reads) => {
-                for (object, decoded) in reads.into_iter().flatten() {
-                    if let Err(why) = &decoded {
-                        tally.markers_skipped.inc();
-                        tracing::warn!(marker = %object.key, %why, "A leave marker makes no sense; it is skipped.");
-                    }
-                    known.insert(object.key, (object.etag, decoded));
-                }
+            .take_until(tokio::time::sleep(deadline))
+            .collect()
+            .await;
+        if reads.len() < wanted {
+            tracing::warn!(markers = %folder, after = ?deadline, read = reads.len(), wanted, "Reading the leave markers took too long; the rest wait for the next listing.");
+        }
+        for (object, decoded) in reads.into_iter().flatten() {
+            if let Err(why) = &decoded {
+                tally.markers_skipped.inc();
+                tracing::warn!(marker = %object.key, %why, "A leave marker makes no sense; it is skipped.");
             }
-            Err(_) => {
-                tracing::warn!(markers = %folder, after = ?deadline, "Reading the leave markers took too long; the new ones wait for the next listing.");
-            }
+            known.insert(object.key, (object.etag, decoded));
         }
         self.read = known;
         self.apply_known(prefix, instances, tally);
@@ -202,4 +208,121 @@ async fn read_marker(
         }
     };
     Some((object, decoded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::LeaveReason;
+    use crate::snapshot::leaving::marker_key;
+    use crate::snapshot::store::{MemoryStore, StoreError, Written};
+    use std::sync::atomic::Ordering;
+
+    const PREFIX: &str = "fleet/prod";
+    const DEADLINE: Duration = Duration::from_secs(7);
+
+    fn fleet(count: usize) -> Vec<Instance> {
+        (0..count)
+            .map(|n| Instance::running(&format!("i-{n:05}")))
+            .collect()
+    }
+
+    fn announce(store: &MemoryStore, id: &str) {
+        let leaving = Leaving::new(LeaveReason::Announced, None);
+        store.insert(&marker_key(PREFIX, id), Marker::new(id, &leaving).encode());
+    }
+
+    fn leaving(instances: &[Instance]) -> usize {
+        instances.iter().filter(|i| i.leaving.is_some()).count()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scale_in_s_worth_of_markers_is_folded_in_one_listing() {
+        // More markers than the thousand a single listing once read: the
+        // ones past the first thousand keys were left for later listings,
+        // after their instances had gone.
+        let store = MemoryStore::new();
+        let mut instances = fleet(2_500);
+        for instance in &instances {
+            announce(&store, &instance.id);
+        }
+        let mut folding = Folding::default();
+        let tally = Tally::default();
+        folding
+            .fold(&store, PREFIX, &mut instances, DEADLINE, &tally)
+            .await;
+        assert_eq!(leaving(&instances), 2_500);
+        assert_eq!(instances[2_499].leaving.as_ref().map(|l| l.reason), Some(LeaveReason::Announced));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_marker_of_an_instance_the_listing_shows_leaving_is_not_read() {
+        let store = MemoryStore::new();
+        let mut instances = fleet(3);
+        let terminating = Leaving::new(LeaveReason::AutoScalingTermination, None);
+        instances[0].leaving = Some(terminating.clone());
+        for instance in &instances {
+            announce(&store, &instance.id);
+        }
+        let mut folding = Folding::default();
+        folding
+            .fold(&store, PREFIX, &mut instances, DEADLINE, &Tally::default())
+            .await;
+        assert_eq!(store.counts.bodies.load(Ordering::Relaxed), 2, "two reads, not three");
+        assert_eq!(instances[0].leaving, Some(terminating), "the listing's word stays");
+        assert_eq!(leaving(&instances), 3);
+    }
+
+    /// A bucket whose reads of one key never answer.
+    struct OneSilentKey {
+        bucket: MemoryStore,
+        silent: String,
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for OneSilentKey {
+        fn describe(&self) -> String {
+            "one silent key".to_owned()
+        }
+
+        async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError> {
+            if key == self.silent {
+                std::future::pending::<()>().await;
+            }
+            self.bucket.get(key, if_none_match).await
+        }
+
+        async fn put(&self, key: &str, body: Vec<u8>, only: bool) -> Result<Written, StoreError> {
+            self.bucket.put(key, body, only).await
+        }
+
+        async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
+            self.bucket.list(prefix, limit).await
+        }
+
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.bucket.delete(key).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn markers_read_by_the_deadline_count_when_one_read_hangs() {
+        let bucket = MemoryStore::new();
+        let mut instances = fleet(40);
+        for instance in &instances {
+            announce(&bucket, &instance.id);
+        }
+        let store = OneSilentKey {
+            bucket,
+            silent: marker_key(PREFIX, "i-00000"),
+        };
+        let mut folding = Folding::default();
+        let started = tokio::time::Instant::now();
+        folding
+            .fold(&store, PREFIX, &mut instances, DEADLINE, &Tally::default())
+            .await;
+        assert!(started.elapsed() <= DEADLINE * 2, "the lists and reads keep to their deadlines");
+        assert_eq!(instances[0].leaving, None, "the silent one waits for the next listing");
+        assert_eq!(leaving(&instances), 39);
+    }
 }
