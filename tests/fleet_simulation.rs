@@ -9,6 +9,9 @@
 //! one interval); at 20 minutes 1,000 more boot within 60 s (each one
 //! `resolve` at boot, then a daemon); from 40 to 50 minutes S3 is down.
 //!
+//! A third run is the fleet as it lives: a scale-in and spot notices at
+//! once, through leave markers (`fleet_simulation/living.rs`).
+//!
 //! A second run poisons the snapshot: 2,000 nodes for 30 minutes, during
 //! which one object dated a year ahead, one that is not a snapshot and one
 //! that drops 90% of the fleet are written, and S3 then answers nothing
@@ -31,6 +34,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
+
+#[path = "fleet_simulation/living.rs"]
+mod living;
 
 const STEADY_NODES: usize = 9_000;
 const BOOTING_NODES: usize = 1_000;
@@ -81,6 +87,11 @@ impl Ec2Model {
     /// One listing's calls, now: `Ok` with the calls made, or the calls made
     /// when one was throttled.
     async fn calls(&self) -> Result<u64, u64> {
+        self.calls_for(self.pages()).await
+    }
+
+    /// A listing of `pages` pages' calls, now (see [`Ec2Model::calls`]).
+    async fn calls_for(&self, pages: usize) -> Result<u64, u64> {
         tokio::time::sleep(LISTING_TAKES).await;
         let now = Instant::now();
         let second = now.duration_since(self.start).as_secs() as usize;
@@ -89,7 +100,7 @@ impl Ec2Model {
         *tokens = (*tokens + now.duration_since(*refilled).as_secs_f64() * REFILL_PER_SECOND)
             .min(BUCKET_TOKENS);
         *refilled = now;
-        for made in 1..=self.pages() as u64 {
+        for made in 1..=pages as u64 {
             if *tokens < 1.0 {
                 self.throttled[second].fetch_add(1, Ordering::Relaxed);
                 return Err(made);
@@ -97,7 +108,7 @@ impl Ec2Model {
             *tokens -= 1.0;
             self.answered[second].fetch_add(1, Ordering::Relaxed);
         }
-        Ok(self.pages() as u64)
+        Ok(pages as u64)
     }
 }
 
@@ -208,7 +219,7 @@ fn start_of(n: usize, rng: &mut fastrand::Rng) -> Duration {
 
 fn coordinator(
     store: &Arc<dyn ObjectStore>,
-    ec2: &Arc<Ec2Model>,
+    lister: &Arc<dyn Lister>,
     decoding: &Arc<SharedDecoding>,
     clock: Clock,
     n: usize,
@@ -227,7 +238,7 @@ fn coordinator(
     };
     Coordinator::new(
         Arc::clone(store),
-        Arc::clone(ec2) as Arc<dyn Lister>,
+        Arc::clone(lister),
         PREFIX,
         settings,
         clock,
@@ -240,7 +251,8 @@ fn coordinator(
 #[derive(Clone)]
 struct Shared {
     store: Arc<dyn ObjectStore>,
-    ec2: Arc<Ec2Model>,
+    /// Who lists for a lease winner: the run's EC2 model unless it says.
+    lister: Arc<dyn Lister>,
     decoding: Arc<SharedDecoding>,
     clock: Clock,
     answers: Arc<Answers>,
@@ -251,7 +263,7 @@ impl Shared {
     fn new(store: Arc<dyn ObjectStore>, ec2: &Arc<Ec2Model>, clock: Clock, nodes: usize) -> Shared {
         Shared {
             store,
-            ec2: Arc::clone(ec2),
+            lister: Arc::clone(ec2) as Arc<dyn Lister>,
             decoding: Arc::new(SharedDecoding::default()),
             clock,
             answers: Arc::new(Answers::new(nodes)),
@@ -260,7 +272,14 @@ impl Shared {
     }
 
     fn coordinator(&self, n: usize, mode: Mode) -> Coordinator {
-        coordinator(&self.store, &self.ec2, &self.decoding, self.clock, n, mode)
+        coordinator(
+            &self.store,
+            &self.lister,
+            &self.decoding,
+            self.clock,
+            n,
+            mode,
+        )
     }
 }
 
