@@ -66,7 +66,7 @@ fn fate(n: usize) -> Fate {
     let learns = IMDS_POLL.mul_f64((n % 97) as f64 / 97.0);
     match n % 10 {
         0..=2 => Fate::ScaledIn { learns },
-        3 if (n / 10) % 2 == 0 => {
+        3 if (n / 10).is_multiple_of(2) => {
             let k = n / 20;
             let notice = SPOT_AT + SPOT_SPREAD.mul_f64(k as f64 / SPOT_NOTICES as f64);
             Fate::Spot { notice, learns }
