@@ -317,7 +317,7 @@ mod tests {
             // Every reason, with and without a deadline; some not leaving.
             leaving: (n % 4 != 3).then(|| Leaving {
                 reason: LeaveReason::ALL[n as usize % LeaveReason::ALL.len()],
-                deadline: (n % 2 == 0).then(|| format!("deadline-{n}")),
+                deadline: n.is_multiple_of(2).then(|| format!("deadline-{n}")),
             }),
         }
     }
