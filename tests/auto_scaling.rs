@@ -7,10 +7,10 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use kit::moto_fleet::Fleet;
+use kit::moto_fleet::{Fleet, Groups};
 use kit::plugins::ELASTIC_GRID;
-use kit::rollcall_command;
 use kit::servers::{Moto, Proxy, Reply, Stub};
+use kit::{member, rollcall_command};
 use rollcall::Ec2Settings;
 use rollcall::inventory::{
     AUTO_SCALING_MAX_PAGES_PER_BATCH, ApiCalls, Ec2Source, Instance, Inventory, InventorySource,
@@ -54,91 +54,6 @@ fn source(ec2: &str, auto_scaling: &str, calls: &ApiCalls) -> Ec2Source {
     Ec2Source::from_config(settings, config, calls.clone()).expect("a source")
 }
 
-/// Auto Scaling in moto, through the SDK.
-struct Groups {
-    client: aws_sdk_autoscaling::Client,
-}
-
-impl Groups {
-    fn new(moto: &Moto) -> Groups {
-        let config = aws_sdk_autoscaling::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(credentials())
-            .build();
-        Groups {
-            client: aws_sdk_autoscaling::Client::from_conf(config),
-        }
-    }
-
-    /// A group of `size` instances; their ids, sorted.
-    async fn create(&self, name: &str, size: i32) -> Vec<String> {
-        self.create_in(name, size, &[]).await
-    }
-
-    /// A group of `size` instances in the security groups `security_groups`;
-    /// their ids, sorted.
-    async fn create_in(&self, name: &str, size: i32, security_groups: &[String]) -> Vec<String> {
-        self.client
-            .create_launch_configuration()
-            .launch_configuration_name(name)
-            .image_id("ami-12c6146b")
-            .instance_type("t3.micro")
-            .set_security_groups(Some(security_groups.to_vec()))
-            .send()
-            .await
-            .expect("create launch configuration");
-        self.client
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .launch_configuration_name(name)
-            .min_size(0)
-            .max_size(size + 1)
-            .desired_capacity(size)
-            .availability_zones(format!("{REGION}a"))
-            .send()
-            .await
-            .expect("create auto scaling group");
-        let described = self
-            .client
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .expect("describe auto scaling group");
-        let mut ids: Vec<String> = described.auto_scaling_groups()[0]
-            .instances()
-            .iter()
-            .filter_map(|instance| instance.instance_id.clone())
-            .collect();
-        ids.sort();
-        assert_eq!(ids.len(), size as usize, "moto launched the group");
-        ids
-    }
-
-    async fn standby(&self, group: &str, id: &str, enter: bool) {
-        if enter {
-            self.client
-                .enter_standby()
-                .auto_scaling_group_name(group)
-                .instance_ids(id)
-                .should_decrement_desired_capacity(true)
-                .send()
-                .await
-                .expect("enter standby");
-        } else {
-            self.client
-                .exit_standby()
-                .auto_scaling_group_name(group)
-                .instance_ids(id)
-                .send()
-                .await
-                .expect("exit standby");
-        }
-    }
-}
-
 fn instance<'f>(fleet: &'f Inventory, id: &str) -> &'f Instance {
     fleet
         .instances
@@ -150,7 +65,7 @@ fn instance<'f>(fleet: &'f Inventory, id: &str) -> &'f Instance {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_instance_in_standby_is_listed_standby_with_its_group() {
     let moto = Moto::start();
-    let groups = Groups::new(&moto);
+    let groups = Groups::new(&moto, REGION);
     let web = groups.create("web", 2).await;
     groups.standby("web", &web[0], true).await;
     let loose = Fleet::new(&moto, REGION)
@@ -200,7 +115,7 @@ async fn a_fleet_without_the_group_tag_makes_no_auto_scaling_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_auto_scaling_call_keeps_the_last_lifecycle_and_the_whole_fleet() {
     let moto = Moto::start();
-    let groups = Groups::new(&moto);
+    let groups = Groups::new(&moto, REGION);
     let web = groups.create("web", 2).await;
     groups.standby("web", &web[0], true).await;
     let proxy = Proxy::start(&moto.endpoint);
@@ -280,7 +195,7 @@ fn groups_page(members: &[(&str, &str)], next: Option<&str>) -> Reply {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_page_of_auto_scaling_groups_is_read() {
     let moto = Moto::start();
-    let web = Groups::new(&moto).create("web", 2).await;
+    let web = Groups::new(&moto, REGION).create("web", 2).await;
     let (first, second) = (web[0].clone(), web[1].clone());
     let auto_scaling = Stub::start(move |request| match request.form_field("NextToken") {
         None => groups_page(&[(&first, "InService")], Some("page-2")),
@@ -310,7 +225,7 @@ async fn a_second_page_of_auto_scaling_groups_is_read() {
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_scaling_paging_without_end_is_cut_off_and_the_last_lifecycle_kept() {
     let moto = Moto::start();
-    let web = Groups::new(&moto).create("web", 2).await;
+    let web = Groups::new(&moto, REGION).create("web", 2).await;
     let endless = Arc::new(AtomicBool::new(false));
     let pages = AtomicUsize::new(0);
     let (first, paging) = (web[0].clone(), Arc::clone(&endless));
@@ -348,7 +263,7 @@ async fn auto_scaling_paging_without_end_is_cut_off_and_the_last_lifecycle_kept(
 async fn resolve_asks_auto_scaling_where_the_environment_says_and_members_carry_the_lifecycle() {
     let moto = Moto::start();
     let monitors = Fleet::new(&moto, REGION).group("eg-monitor").await;
-    let groups = Groups::new(&moto);
+    let groups = Groups::new(&moto, REGION);
     let web = groups.create_in("web", 2, &[monitors]).await;
     groups.standby("web", &web[0], true).await;
 
@@ -370,15 +285,8 @@ async fn resolve_asks_auto_scaling_where_the_environment_says_and_members_carry_
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "resolve failed: {stderr}");
     let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
-    let member = |id: &str| {
-        answer["members"]
-            .as_array()
-            .and_then(|members| members.iter().find(|member| member["instance_id"] == id))
-            .cloned()
-            .unwrap_or_else(|| panic!("{id} is a member: {answer}"))
-    };
-    let serving = member(&web[1]);
+    let serving = member(&answer, &web[1]);
     assert_eq!(serving["lifecycle"], "in-service", "{serving}");
     assert_eq!(serving["auto_scaling_group"], "web", "{serving}");
-    assert_eq!(member(&web[0])["lifecycle"], "standby", "{answer}");
+    assert_eq!(member(&answer, &web[0])["lifecycle"], "standby", "{answer}");
 }

@@ -3,12 +3,11 @@
 //! serves EC2 and the snapshot's S3; the kit's recording Auto Scaling
 //! serves what moto lacks (a lifecycle hook's wait, and its completion).
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use kit::daemon::Daemon;
-use kit::eventually;
-use kit::moto_fleet::Fleet;
+use kit::moto_fleet::{Bucket, Fleet};
 use kit::plugins::ELASTIC_GRID;
 use kit::servers::{AutoScaling, Imds, Moto};
+use kit::{eventually, member};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +23,7 @@ static ONE_WORLD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// first of them self.
 struct World {
     moto: Moto,
-    s3: aws_sdk_s3::Client,
+    bucket: Bucket,
     own: String,
     dir: tempfile::TempDir,
 }
@@ -32,26 +31,13 @@ struct World {
 impl World {
     async fn new() -> World {
         let moto = Moto::start();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&moto.endpoint)
-                .force_path_style(true)
-                .credentials_provider(Credentials::for_tests())
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .expect("bucket");
+        let bucket = Bucket::create(&moto, REGION, BUCKET).await;
         let ec2 = Fleet::new(&moto, REGION);
         let monitors = ec2.group("eg-monitor").await;
         let instances = ec2.launch(&[&monitors], 2, &[]).await;
         World {
             moto,
-            s3,
+            bucket,
             own: instances[0].clone(),
             dir: tempfile::tempdir().unwrap(),
         }
@@ -96,25 +82,8 @@ impl World {
 
     /// Self's leave marker in the bucket, once written.
     async fn marker(&self) -> Option<Value> {
-        let object = self
-            .s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(format!("fleet/leaving/{}", self.own))
-            .send()
-            .await
-            .ok()?;
-        let body = object.body.collect().await.ok()?.into_bytes();
-        serde_json::from_slice(&body).ok()
+        self.bucket.leave_marker("fleet", &self.own).await
     }
-}
-
-/// Self's member in `document`.
-fn own_member<'d>(document: &'d Value, own: &str) -> &'d Value {
-    document["members"]
-        .as_array()
-        .and_then(|members| members.iter().find(|member| member["instance_id"] == own))
-        .unwrap_or_else(|| panic!("self {own} is no member: {document}"))
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -157,7 +126,7 @@ async fn a_terminating_node_runs_its_hook_once_marks_its_leave_and_completes_the
     let document = daemon.membership().unwrap();
     assert_eq!(document["self"]["instance_id"], world.own.as_str());
     assert!(document["self"].get("leaving").is_none(), "{document}");
-    assert_eq!(own_member(&document, &world.own)["lifecycle"], "in-service");
+    assert_eq!(member(&document, &world.own)["lifecycle"], "in-service");
 
     imds.set(Imds::TARGET_LIFECYCLE_STATE, "Terminated");
     let completed = eventually(WAIT, "the lifecycle action completed", || {
@@ -196,7 +165,7 @@ async fn a_terminating_node_runs_its_hook_once_marks_its_leave_and_completes_the
         document["self"]["leaving"]["reason"],
         "auto-scaling-termination"
     );
-    let member = own_member(&document, &world.own);
+    let member = member(&document, &world.own);
     assert_eq!(member["leaving"]["reason"], "auto-scaling-termination");
     assert_eq!(member["lifecycle"], "terminating");
     let (_, events) = daemon.get("/v1/events");
@@ -255,7 +224,7 @@ async fn a_spot_notice_makes_self_leaving_in_the_document_and_the_env_file() {
         document["self"]["leaving"]["deadline"],
         "2026-12-07T10:02:00Z"
     );
-    let member = own_member(&document, &world.own);
+    let member = member(&document, &world.own);
     assert_eq!(member["leaving"]["reason"], "spot-interruption");
     eventually(WAIT, "self leaving in the env file", || {
         let lines = lines(&env_file);

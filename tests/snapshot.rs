@@ -3,10 +3,9 @@
 //! recorder), so `DescribeInstances` calls are counted from outside
 //! rollcall.
 
-use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use kit::daemon::Daemon;
 use kit::eventually;
-use kit::moto_fleet::Fleet;
+use kit::moto_fleet::{Bucket, Fleet};
 use kit::plugins::ELASTIC_GRID;
 use kit::servers::{Moto, Proxy};
 use kit::{ids, rollcall_command};
@@ -34,7 +33,7 @@ struct World {
     monitors: String,
     /// Where moto keeps its recording; removed with the world.
     _recording: tempfile::NamedTempFile,
-    s3: aws_sdk_s3::Client,
+    bucket: Bucket,
     ec2: Fleet,
     instances: Vec<String>,
 }
@@ -44,28 +43,14 @@ impl World {
         let recording = tempfile::NamedTempFile::new().unwrap();
         let moto =
             Moto::start_with(&[("MOTO_RECORDER_FILEPATH", recording.path().to_str().unwrap())]);
-        let credentials = Credentials::for_tests();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new(REGION))
-                .endpoint_url(&moto.endpoint)
-                .force_path_style(true)
-                .credentials_provider(credentials)
-                .build(),
-        );
-        s3.create_bucket()
-            .bucket(BUCKET)
-            .send()
-            .await
-            .expect("bucket");
+        let bucket = Bucket::create(&moto, REGION, BUCKET).await;
         let ec2 = Fleet::new(&moto, REGION);
         let monitors = ec2.group("eg-monitor").await;
         let mut world = World {
             moto,
             monitors,
             _recording: recording,
-            s3,
+            bucket,
             ec2,
             instances: Vec::new(),
         };
@@ -107,7 +92,8 @@ impl World {
     /// Writes the leave marker `body` for `instance_id`, as a node of any
     /// version would.
     async fn mark_leaving(&self, instance_id: &str, body: &str) {
-        self.s3
+        self.bucket
+            .client
             .put_object()
             .bucket(BUCKET)
             .key(format!("fleet/leaving/{instance_id}"))
@@ -120,7 +106,8 @@ impl World {
     /// The instance ids of the leave markers in the bucket, sorted.
     async fn markers(&self) -> Vec<String> {
         let listed = self
-            .s3
+            .bucket
+            .client
             .list_objects_v2()
             .bucket(BUCKET)
             .prefix("fleet/leaving/")

@@ -12,7 +12,7 @@
 //! | [`daemon`] | `rollcall watch` on a loopback port it chose itself |
 //! | [`http`] | `GET` and `POST` on loopback, and a kept-alive connection |
 //! | [`servers`] | `moto_server`, a stub answering what the test says, a proxy that goes down, a fake S3 bucket |
-//! | [`moto_fleet`] | a fleet in moto, launched through the AWS SDK |
+//! | [`moto_fleet`] | a fleet in moto, made through the AWS SDK: instances, Auto Scaling groups, the snapshot's bucket |
 //! | [`hand_made`] | policy components no toolchain makes |
 //! | [`nft`] | the real `nft` judging a ruleset, in a namespace of its own |
 

@@ -249,6 +249,19 @@ pub fn ids(document: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The member `instance_id` of `document`; fails the test, showing the
+/// document, when it is none.
+pub fn member<'d>(document: &'d Value, instance_id: &str) -> &'d Value {
+    document["members"]
+        .as_array()
+        .and_then(|members| {
+            members
+                .iter()
+                .find(|member| member["instance_id"] == instance_id)
+        })
+        .unwrap_or_else(|| panic!("{instance_id} is no member: {document}"))
+}
+
 /// The role of `instance_id` among the members, if it is one.
 pub fn role_of(document: &Value, instance_id: &str) -> Option<String> {
     document["members"]
