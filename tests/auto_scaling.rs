@@ -273,11 +273,8 @@ async fn resolve_asks_auto_scaling_where_the_environment_says_and_members_carry_
         .arg("resolve")
         .args(["--region", REGION, "--endpoint-url", &moto.endpoint])
         .args(["--plugin", ELASTIC_GRID, "--self", &web[1]])
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_ENDPOINT_URL_AUTO_SCALING", moto.endpoint.as_str()),
-        ])
+        .envs(kit::CREDENTIALS)
+        .env("AWS_ENDPOINT_URL_AUTO_SCALING", &moto.endpoint)
         .stdin(Stdio::null())
         .output()
         .expect("rollcall resolve runs");

@@ -3,6 +3,7 @@
 //! reading it with DescribeInstances. Stub servers stand in for IMDS and for
 //! an EC2 that fails.
 
+use kit::CREDENTIALS;
 use kit::background::Background;
 use kit::eventually;
 use kit::moto_fleet::Fleet;
@@ -13,10 +14,6 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const REGION: &str = "us-west-2";
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 
 /// The Elastic Grid fleet of the tests: two clusters, every kind of member.
 struct Launched {

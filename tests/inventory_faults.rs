@@ -6,6 +6,7 @@
 //! binary must refuse the fleet as a whole (`resolve` exit 4 for EC2, 2 for
 //! a file), and `watch` must keep its last good answer, marked stale.
 
+use kit::CREDENTIALS;
 use kit::daemon::Daemon;
 use kit::eventually;
 use kit::plugins::ELASTIC_GRID;
@@ -18,10 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const REGION: &str = "us-west-2";
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 const WAIT: Duration = Duration::from_secs(20);
 /// Instances in the fake fleet, and per page.
 const FLEET: usize = 15;

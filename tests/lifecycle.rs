@@ -3,6 +3,7 @@
 //! serves EC2 and the snapshot's S3; the kit's recording Auto Scaling
 //! serves what moto lacks (a lifecycle hook's wait, and its completion).
 
+use kit::CREDENTIALS;
 use kit::daemon::Daemon;
 use kit::moto_fleet::{Bucket, Fleet};
 use kit::plugins::ELASTIC_GRID;
@@ -67,10 +68,7 @@ impl World {
     }
 
     fn start(&self, config: &Path, imds: &Imds, extra: &[(&str, &str)]) -> Daemon {
-        let mut environment = vec![
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ];
+        let mut environment = CREDENTIALS.to_vec();
         environment.extend(imds.environment());
         environment.extend(extra);
         let daemon = Daemon::launch(["--config", config.to_str().unwrap()])

@@ -4,6 +4,7 @@
 //! interruption through its leave marker, stays a member but is no agent's
 //! registration target until it serves again.
 
+use kit::CREDENTIALS;
 use kit::daemon::Daemon;
 use kit::moto_fleet::{Bucket, Fleet, Groups};
 use kit::plugins::ELASTIC_GRID;
@@ -15,10 +16,6 @@ use time::format_description::well_known::Rfc3339;
 
 const REGION: &str = "us-east-1";
 const BUCKET: &str = "rollcall-fleet";
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 /// How long any change may take to reach a daemon refreshing every second.
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -3,6 +3,7 @@
 //! recorder), so `DescribeInstances` calls are counted from outside
 //! rollcall.
 
+use kit::CREDENTIALS;
 use kit::daemon::Daemon;
 use kit::eventually;
 use kit::moto_fleet::{Bucket, Fleet};
@@ -15,10 +16,6 @@ use std::time::{Duration, Instant};
 
 const REGION: &str = "us-east-1";
 const BUCKET: &str = "rollcall-fleet";
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 const WAIT: Duration = Duration::from_secs(30);
 
 /// One world at a time: twenty daemons or fifty processes are all two

@@ -4,6 +4,7 @@
 //! time and a bounded amount of memory, and be replaced by the node that
 //! lists next.
 
+use kit::CREDENTIALS;
 use kit::moto_fleet::Fleet;
 use kit::plugins::ELASTIC_GRID;
 use kit::servers::Moto;
@@ -17,10 +18,6 @@ use std::time::{Duration, Instant};
 
 const REGION: &str = "us-east-1";
 const SNAPSHOT: &str = "/fleet/prod/snapshot.zst";
-const CREDENTIALS: [(&str, &str); 2] = [
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-];
 
 /// moto with three running monitors.
 async fn fleet() -> (Moto, Vec<String>) {

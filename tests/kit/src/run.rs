@@ -186,6 +186,13 @@ pub fn run_within(limit: Duration, mut command: Command) -> Run {
     }
 }
 
+/// The credentials moto and the tests' stubs accept, for a `rollcall`
+/// under test's environment.
+pub const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
 /// Where a `rollcall` under test finds every AWS service no test named: a
 /// loopback port nothing listens on (the discard port), so nothing leaves
 /// the machine.
