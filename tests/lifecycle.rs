@@ -183,9 +183,19 @@ async fn a_terminating_node_runs_its_hook_once_marks_its_leave_and_completes_the
         Some(1.0)
     );
 
-    // More polls and refreshes: nothing runs or completes again, and the
-    // answer is still served.
-    std::thread::sleep(Duration::from_secs(5));
+    // Three more refreshes and many more looks at IMDS: nothing runs or
+    // completes again, and the answer is still served.
+    let refreshed = "rollcall_refreshes_total{outcome=\"ok\"}";
+    let (refreshes, looks) = (daemon.metric(refreshed).unwrap_or(0.0), imds.requests());
+    eventually(
+        WAIT,
+        "three more refreshes and ten more IMDS requests",
+        || {
+            let more =
+                daemon.metric(refreshed)? >= refreshes + 3.0 && imds.requests() >= looks + 10;
+            more.then_some(())
+        },
+    );
     assert_eq!(auto_scaling.calls("CompleteLifecycleAction").len(), 1);
     assert_eq!(lines(&hook_log).len(), 1);
     assert_eq!(

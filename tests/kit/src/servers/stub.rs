@@ -235,7 +235,7 @@ impl Refusing {
 pub struct Imds {
     pub endpoint: String,
     answers: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
-    _stub: Stub,
+    stub: Stub,
 }
 
 impl Imds {
@@ -272,7 +272,7 @@ impl Imds {
         let imds = Imds {
             endpoint: stub.endpoint.clone(),
             answers,
-            _stub: stub,
+            stub,
         };
         imds.set(Imds::INSTANCE_ID, instance_id);
         imds.set(Imds::REGION, region);
@@ -285,6 +285,11 @@ impl Imds {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(path.to_owned(), body.to_owned());
+    }
+
+    /// Requests answered so far (tokens included): how often it was asked.
+    pub fn requests(&self) -> usize {
+        self.stub.requests()
     }
 
     /// The environment that points the AWS SDK (and rollcall) at this IMDS.
