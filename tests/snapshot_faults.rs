@@ -7,8 +7,8 @@
 use kit::CREDENTIALS;
 use kit::moto_fleet::Fleet;
 use kit::plugins::ELASTIC_GRID;
-use kit::servers::Moto;
 use kit::servers::fake_s3::{FakeS3, Poison};
+use kit::servers::{Moto, Reply, Stub};
 use kit::{ids, rollcall_command};
 use std::io::Write;
 use std::path::Path;
@@ -304,4 +304,73 @@ async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_d
         let later = daemon.membership()?["inventory"]["fetched_at"].clone();
         (later != first).then_some(())
     });
+}
+
+/// The snapshot's store at `endpoint`, with a second for every deadline.
+fn store_at(endpoint: &str) -> std::sync::Arc<rollcall::snapshot::s3::S3Store> {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
+        .build();
+    let second = Duration::from_secs(1);
+    let deadlines = rollcall::snapshot::s3::Deadlines {
+        connect: second,
+        first_byte: second,
+        total: Duration::from_secs(10),
+    };
+    rollcall::snapshot::s3::S3Store::new(&config, "fleet", Some(endpoint), deadlines)
+}
+
+/// A ListObjectsV2 page of one marker that says more follow after `token`.
+fn endless_page(n: usize, token: &str) -> Reply {
+    Reply {
+        headers: vec![("Content-Type", "application/xml".to_owned())],
+        ..Reply::ok(&format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+             <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <Name>fleet</Name><Prefix>prod/leaving/</Prefix><KeyCount>1</KeyCount>\
+             <MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>\
+             <Contents><Key>prod/leaving/i-{n:017x}</Key><ETag>\"{n}\"</ETag>\
+             <Size>90</Size></Contents>\
+             <NextContinuationToken>{token}</NextContinuationToken></ListBucketResult>"
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_marker_listing_that_pages_forever_or_repeats_its_token_ends_in_an_error() {
+    use rollcall::snapshot::ObjectStore;
+    let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = Arc::clone(&pages);
+    let endless = Stub::start(move |_| {
+        let n = counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        endless_page(n, &format!("token-{n}"))
+    });
+    // 1,001 keys need two pages of a thousand; eight more are allowed.
+    let error = store_at(&endless.endpoint)
+        .list("prod/leaving/", 1_001)
+        .await
+        .expect_err("an endless listing is an error");
+    assert!(
+        error.to_string().contains("still paging after 10 pages"),
+        "{error}"
+    );
+    assert_eq!(endless.requests(), 10);
+
+    let repeating = Stub::start(|_| endless_page(0, "again"));
+    let error = store_at(&repeating.endpoint)
+        .list("prod/leaving/", 1_001)
+        .await
+        .expect_err("a repeated token is an error");
+    assert!(
+        error
+            .to_string()
+            .contains("the same continuation token came twice"),
+        "{error}"
+    );
+    assert_eq!(repeating.requests(), 2);
 }
