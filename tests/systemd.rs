@@ -3,7 +3,7 @@
 //! datagram socket the test binds and passes as `NOTIFY_SOCKET`: READY=1
 //! only once the first answer is written, WATCHDOG=1 at half
 //! `WATCHDOG_USEC` (and not at all for another `WATCHDOG_PID`), STOPPING=1
-//! on SIGTERM.
+//! on SIGTERM, and more time asked while a leave on stop finishes.
 
 use kit::daemon::Daemon;
 use kit::eventually;
@@ -12,6 +12,7 @@ use kit::{seed_fleet, workspace};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,12 +30,14 @@ struct Received {
     answer_out: bool,
 }
 
-/// A notify socket in a temporary directory, read by a thread until it
-/// receives STOPPING=1 or a minute has passed. Each datagram notes whether
-/// `answer_out` (a file the last sink to finish writes) existed then.
+/// A notify socket in a temporary directory, read by a thread until it has
+/// been drained after [`NotifySocket::finish`] or a minute has passed.
+/// Each datagram notes whether `answer_out` (a file the last sink to
+/// finish writes) existed then.
 struct NotifySocket {
     path: PathBuf,
     received: Arc<Mutex<Vec<Received>>>,
+    finished: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -48,28 +51,31 @@ impl NotifySocket {
         let received = Arc::new(Mutex::new(Vec::new()));
         let record = Arc::clone(&received);
         let answer_out = answer_out.to_owned();
+        let finished = Arc::new(AtomicBool::new(false));
+        let drained = Arc::clone(&finished);
         let reader = std::thread::spawn(move || {
             let until = Instant::now() + Duration::from_secs(60);
             let mut buffer = vec![0; 4096];
             while Instant::now() < until {
                 let Ok(length) = socket.recv(&mut buffer) else {
+                    // Nothing waiting: done once the test says so.
+                    if drained.load(Ordering::SeqCst) {
+                        return;
+                    }
                     continue;
                 };
                 let text = String::from_utf8_lossy(&buffer[..length]).into_owned();
-                let stopping = text.lines().any(|line| line == "STOPPING=1");
                 record.lock().unwrap().push(Received {
                     at: Instant::now(),
                     text,
                     answer_out: answer_out.exists(),
                 });
-                if stopping {
-                    return;
-                }
             }
         });
         NotifySocket {
             path,
             received,
+            finished,
             reader: Some(reader),
         }
     }
@@ -91,8 +97,10 @@ impl NotifySocket {
             .collect()
     }
 
-    /// Waits for the reader to see STOPPING=1 (or its minute to end).
+    /// Once the daemon has exited: waits for the reader to drain what it
+    /// sent (or for its minute to end).
     fn finish(&mut self) -> Vec<Received> {
+        self.finished.store(true, Ordering::SeqCst);
         if let Some(reader) = self.reader.take() {
             reader.join().unwrap();
         }
@@ -248,6 +256,58 @@ fn no_ready_without_an_answer_and_no_pings_for_another_process() {
         "no pings for WATCHDOG_PID=1: {received:?}"
     );
     assert!(received.last().unwrap().text.starts_with("STOPPING=1"));
+}
+
+#[test]
+fn a_leave_on_stop_asks_systemd_for_more_time_until_its_hook_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("membership.json");
+    let config = dir.path().join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "refresh = \"200ms\"\nself = \"i-df71a7b6\"\n\
+             [source]\nkind = \"file\"\npath = \"{fleet}\"\n\
+             [policy]\nplugin = \"{plugin}\"\n\
+             [[sink]]\nkind = \"file\"\npath = \"{output}\"\n\
+             [lifecycle]\nleave_on_stop = true\non_leave = [\"/bin/sh\", \"-c\", \"sleep 2\"]\n",
+            fleet = seed_fleet().display(),
+            plugin = ELASTIC_GRID,
+            output = output.display(),
+        ),
+    )
+    .unwrap();
+    let mut socket = NotifySocket::bind(dir.path(), &output);
+    let cache = dir.path().join("cache");
+    let mut daemon = Daemon::launch([
+        "--config",
+        config.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ])
+    .envs(&[("NOTIFY_SOCKET", socket.path())])
+    .start();
+    eventually(WAIT, "READY=1", || socket.with("READY=1").pop());
+
+    let stopped = Instant::now();
+    let (code, _) = daemon.terminate_within(WAIT);
+    assert_eq!(code, Some(0), "{}", daemon.stderr());
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(2),
+        "the daemon waited for its on_leave hook"
+    );
+    let received = socket.finish();
+    let stopping: Vec<&str> = received
+        .iter()
+        .map(|datagram| datagram.text.as_str())
+        .skip_while(|text| !text.starts_with("STOPPING=1"))
+        .collect();
+    assert!(
+        stopping.iter().any(|text| text
+            .lines()
+            .any(|line| line == "EXTEND_TIMEOUT_USEC=30000000")),
+        "after STOPPING=1, systemd is asked for 30 s more: {received:?}"
+    );
 }
 
 /// `systemd-analyze`, which must be installed (scripts/test installs the

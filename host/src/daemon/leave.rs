@@ -127,6 +127,11 @@ impl Departure {
         self.task.is_some()
     }
 
+    /// Whether a leave has started and not ended.
+    pub fn under_way(&self) -> bool {
+        self.task.as_ref().is_some_and(|task| !task.is_finished())
+    }
+
     /// Starts `leave` unless one started already; says whether it did.
     pub fn begin(&mut self, leave: impl Future<Output = ()> + Send + 'static) -> bool {
         if self.task.is_some() {

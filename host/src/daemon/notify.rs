@@ -161,6 +161,13 @@ impl Notifier {
         self.send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
     }
 
+    /// `EXTEND_TIMEOUT_USEC=`: systemd gives the stop `by` more (as much as
+    /// the protocol can say, about 71 minutes, at the most).
+    pub fn extend_stop(&mut self, by: Duration) {
+        let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+        self.send(&[NotifyState::ExtendTimeoutUsec(usec)]);
+    }
+
     /// Waits for the next watchdog ping and sends it; never resolves
     /// without a watchdog. Cancel-safe: a ping not yet due stays due.
     pub async fn watchdog_due(&mut self) {

@@ -49,6 +49,10 @@ use tokio::sync::{mpsc, watch as watch_channel};
 const DEBOUNCE: Duration = Duration::from_millis(150);
 /// First retry delay after a failed refresh; doubles up to the interval.
 const FIRST_RETRY: Duration = Duration::from_millis(500);
+/// While a leave finishes on stopping, systemd's stop timeout is extended
+/// by this much, every half of it: a leave that hangs past its own limit
+/// still ends, and systemd then stops waiting within this.
+const STOP_EXTENDED_BY: Duration = Duration::from_secs(30);
 
 pub struct Daemon {
     loader: SettingsLoader,
@@ -257,8 +261,8 @@ impl Daemon {
                 next_refresh = tokio::time::Instant::now() + self.next_delay();
             }
         }
-        self.leave_before_stopping().await;
         self.notifier.stopping();
+        self.leave_before_stopping().await;
         self.finish_publishing().await;
         tracing::info!("Stopped.");
     }
@@ -308,16 +312,27 @@ impl Daemon {
     }
 
     /// Stopping: with `leave_on_stop`, self leaves first; a leave under way
-    /// finishes (within its time limit).
+    /// finishes (within its time limit), while systemd is asked, a little
+    /// at a time, to wait for it beyond `TimeoutStopSec=`.
     async fn leave_before_stopping(&mut self) {
         if self.active.settings.lifecycle.leave_on_stop && !self.departure.started() {
             tracing::info!("Stopping with leave_on_stop: leaving first.");
             self.own_status.announce();
             self.self_changed();
         }
-        self.departure
-            .finish(Leave::limit(self.active.settings.lifecycle.on_leave_timeout))
-            .await;
+        if !self.departure.under_way() {
+            return;
+        }
+        let limit = Leave::limit(self.active.settings.lifecycle.on_leave_timeout);
+        let finishing = self.departure.finish(limit);
+        tokio::pin!(finishing);
+        loop {
+            self.notifier.extend_stop(STOP_EXTENDED_BY);
+            tokio::select! {
+                () = &mut finishing => break,
+                () = tokio::time::sleep(STOP_EXTENDED_BY / 2) => {}
+            }
+        }
     }
 
     /// Waits until every sink, retired or active, has published what it
