@@ -217,12 +217,20 @@ pub async fn look(imds: &dyn Metadata, known: &SelfLifecycle) -> SelfLifecycle {
 
 /// Asks IMDS every `every` and tells `known` whenever self's lifecycle
 /// changes; ends when nobody listens any more.
-pub async fn poll(imds: Arc<dyn Metadata>, every: Duration, known: watch::Sender<SelfLifecycle>) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+pub async fn poll(
+    imds: Arc<dyn Metadata>,
+    mut every: watch::Receiver<Duration>,
+    known: watch::Sender<SelfLifecycle>,
+) {
+    let mut ticks = ticking(*every.borrow_and_update());
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
+            // A reload changed how often: from now on.
+            Ok(()) = every.changed() => {
+                ticks = ticking(*every.borrow_and_update());
+                continue;
+            }
             () = known.closed() => return,
         }
         let before = known.borrow().clone();
@@ -240,6 +248,13 @@ pub async fn poll(imds: Arc<dyn Metadata>, every: Duration, known: watch::Sender
             true
         });
     }
+}
+
+/// Ticks every `every`, the first at once; late ticks are not made up.
+fn ticking(every: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
 }
 
 /// `{"action": "terminate|stop|hibernate", "time": "2026-...Z"}`.
@@ -333,7 +348,10 @@ mod tests {
     /// Answers from a map; a path missing from it is a 404, an `Err` entry
     /// an unreachable IMDS.
     #[derive(Default)]
-    struct Answers(Mutex<HashMap<&'static str, Result<String, String>>>);
+    struct Answers(
+        Mutex<HashMap<&'static str, Result<String, String>>>,
+        std::sync::atomic::AtomicUsize,
+    );
 
     impl Answers {
         fn set(&self, path: &'static str, answer: Result<&str, &str>) {
@@ -347,6 +365,9 @@ mod tests {
     #[async_trait::async_trait]
     impl Metadata for Answers {
         async fn read(&self, path: &str) -> Result<Option<String>, String> {
+            if path == TARGET_LIFECYCLE_STATE {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
             self.0.lock().unwrap().get(path).cloned().transpose()
         }
     }
@@ -461,11 +482,8 @@ mod tests {
     async fn polling_tells_each_change_once_and_stops_when_nobody_listens() {
         let imds = Arc::new(Answers::default());
         let (known, mut changes) = watch::channel(SelfLifecycle::default());
-        let polling = tokio::spawn(poll(
-            Arc::clone(&imds) as Arc<dyn Metadata>,
-            Duration::from_secs(5),
-            known,
-        ));
+        let (_every, every) = watch::channel(Duration::from_secs(5));
+        let polling = tokio::spawn(poll(Arc::clone(&imds) as Arc<dyn Metadata>, every, known));
         tokio::time::sleep(Duration::from_secs(12)).await;
         assert!(!changes.has_changed().unwrap(), "nothing to tell");
         imds.set(TARGET_LIFECYCLE_STATE, Ok("Terminated"));
@@ -478,5 +496,19 @@ mod tests {
             .await
             .expect("the poll ends")
             .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_pace_applies_from_the_next_look() {
+        let imds = Arc::new(Answers::default());
+        let (known, _changes) = watch::channel(SelfLifecycle::default());
+        let (pace, every) = watch::channel(Duration::from_secs(5));
+        tokio::spawn(poll(Arc::clone(&imds) as Arc<dyn Metadata>, every, known));
+        let looks = || imds.1.load(std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20_500)).await;
+        assert_eq!(looks(), 5, "at 0, 5, 10, 15 and 20 s");
+        pace.send(Duration::from_secs(1)).unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(looks(), 5 + 10, "at once, then every second");
     }
 }

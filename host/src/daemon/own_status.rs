@@ -9,6 +9,7 @@ use crate::inventory::{Inventory, LeaveReason, Leaving, LifecycleState};
 use crate::membership::Membership;
 use crate::self_lifecycle::SelfLifecycle;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::watch;
 
 #[derive(Default)]
@@ -16,6 +17,8 @@ pub struct OwnStatus {
     /// What IMDS says, kept current by [`crate::self_lifecycle::poll`];
     /// `None` when self does not come from IMDS.
     imds: Option<watch::Receiver<SelfLifecycle>>,
+    /// How often the poll asks IMDS; `None` without IMDS.
+    poll_every: Option<watch::Sender<Duration>>,
     /// A leave announced by the daemon itself (a stop with
     /// `leave_on_stop`).
     announced: Option<Leaving>,
@@ -24,11 +27,23 @@ pub struct OwnStatus {
 }
 
 impl OwnStatus {
-    /// Self's status as IMDS reports it through `imds`.
-    pub fn from_imds(imds: watch::Receiver<SelfLifecycle>) -> OwnStatus {
+    /// Self's status as IMDS reports it through `imds`, asked every
+    /// `poll_every` (which [`OwnStatus::set_poll_every`] changes).
+    pub fn from_imds(
+        imds: watch::Receiver<SelfLifecycle>,
+        poll_every: watch::Sender<Duration>,
+    ) -> OwnStatus {
         OwnStatus {
             imds: Some(imds),
+            poll_every: Some(poll_every),
             ..OwnStatus::default()
+        }
+    }
+
+    /// IMDS is asked every `every` from now on (a reload's new pace).
+    pub fn set_poll_every(&self, every: Duration) {
+        if let Some(poll_every) = &self.poll_every {
+            poll_every.send_if_modified(|current| std::mem::replace(current, every) != every);
         }
     }
 
@@ -141,7 +156,7 @@ mod tests {
     #[test]
     fn self_leaving_is_told_once_and_shown_in_every_answer() {
         let (imds, reader) = watch::channel(SelfLifecycle::default());
-        let mut own = OwnStatus::from_imds(reader);
+        let mut own = OwnStatus::from_imds(reader, watch::channel(Duration::from_secs(5)).0);
         let mut answer = sample(&[("i-a", "agent"), ("i-b", "agent")], &[]);
         with_self(&mut answer, "i-a");
         assert_eq!(own.overlay_answer(&mut answer.clone()), None);
@@ -169,7 +184,7 @@ mod tests {
     #[test]
     fn a_stop_announces_the_leave_unless_imds_gave_a_surer_reason() {
         let (imds, reader) = watch::channel(SelfLifecycle::default());
-        let mut own = OwnStatus::from_imds(reader);
+        let mut own = OwnStatus::from_imds(reader, watch::channel(Duration::from_secs(5)).0);
         imds.send_replace(SelfLifecycle {
             state: None,
             leaving: Some(Leaving::new(LeaveReason::RebalanceRecommendation, None)),

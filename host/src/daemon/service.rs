@@ -136,10 +136,10 @@ impl Daemon {
         let mut daemon = Daemon::new(loader, engine, active, status, events, metrics, notifier);
         if daemon.active.settings.own == SelfChoice::FromImds {
             let (known, reader) = watch_channel::channel(Default::default());
-            let every = daemon.active.settings.lifecycle.poll_every;
+            let (pace, every) = watch_channel::channel(daemon.active.settings.lifecycle.poll_every);
             let imds = Arc::new(crate::self_lifecycle::Imds::new());
             tokio::spawn(crate::self_lifecycle::poll(imds, every, known));
-            daemon.own_status = OwnStatus::from_imds(reader);
+            daemon.own_status = OwnStatus::from_imds(reader, pace);
         }
         daemon.rewatch();
         Ok(daemon)
@@ -519,6 +519,8 @@ impl Daemon {
                 }
                 self.active = *candidate;
                 self.guard = self.active.settings.guard.clone();
+                self.own_status
+                    .set_poll_every(self.active.settings.lifecycle.poll_every);
                 self.replace_publisher();
                 self.metrics.reload(Reloaded::Ok);
                 self.status.send_modify(|status| {
