@@ -10,14 +10,12 @@ use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region, SharedCredential
 use kit::moto_fleet::{Fleet, Groups};
 use kit::plugins::ELASTIC_GRID;
 use kit::servers::{Moto, Proxy, Reply, Stub};
-use kit::{member, rollcall_command};
+use kit::{member, rollcall_command, run_within};
 use rollcall::Ec2Settings;
 use rollcall::inventory::{
     AUTO_SCALING_MAX_PAGES_PER_BATCH, ApiCalls, Ec2Source, Instance, Inventory, InventorySource,
     Lifecycle, LifecycleState,
 };
-use serde_json::Value;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -269,19 +267,14 @@ async fn resolve_asks_auto_scaling_where_the_environment_says_and_members_carry_
 
     // EC2 at --endpoint-url alone; Auto Scaling where the SDK's
     // environment says, as in production.
-    let output = rollcall_command(None)
+    let mut resolve = rollcall_command(None);
+    resolve
         .arg("resolve")
         .args(["--region", REGION, "--endpoint-url", &moto.endpoint])
         .args(["--plugin", ELASTIC_GRID, "--self", &web[1]])
         .envs(kit::CREDENTIALS)
-        .env("AWS_ENDPOINT_URL_AUTO_SCALING", &moto.endpoint)
-        .stdin(Stdio::null())
-        .output()
-        .expect("rollcall resolve runs");
-
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "resolve failed: {stderr}");
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+        .env("AWS_ENDPOINT_URL_AUTO_SCALING", &moto.endpoint);
+    let answer = run_within(Duration::from_secs(60), resolve).json();
     let serving = member(&answer, &web[1]);
     assert_eq!(serving["lifecycle"], "in-service", "{serving}");
     assert_eq!(serving["auto_scaling_group"], "web", "{serving}");

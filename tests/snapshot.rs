@@ -9,7 +9,7 @@ use kit::eventually;
 use kit::moto_fleet::{Bucket, Fleet};
 use kit::plugins::ELASTIC_GRID;
 use kit::servers::{Moto, Proxy};
-use kit::{ids, rollcall_command};
+use kit::{ids, rollcall_command, run_within};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -221,18 +221,13 @@ async fn the_lister_folds_leave_markers_into_the_answer_and_deletes_those_of_gon
             .await;
     }
 
-    let output = rollcall_command(None)
+    let mut resolve = rollcall_command(None);
+    resolve
         .arg("resolve")
         .args(world.flags())
         .args(["--self", &own])
-        .envs(CREDENTIALS)
-        .stdin(Stdio::null())
-        .output()
-        .expect("rollcall resolve runs");
-
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "resolve failed: {stderr}");
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("a JSON answer");
+        .envs(CREDENTIALS);
+    let answer = run_within(WAIT, resolve).json();
     assert_eq!(
         answer["inventory"]["snapshot"]["listed_by"],
         own.as_str(),
