@@ -11,7 +11,7 @@ use crate::membership::Membership;
 use crate::self_lifecycle::{GROUP_TAG, Imds, Metadata};
 use crate::settings::{LifecycleSettings, SnapshotSettings, SourceSettings};
 use crate::sink::{ExecSink, Publication, Sink};
-use crate::snapshot::store::ObjectStore;
+use crate::snapshot::store::{Condition, ObjectStore};
 use crate::snapshot::leaving::{Marker, marker_key};
 use crate::snapshot::s3::{Deadlines, S3Store};
 use std::sync::Arc;
@@ -191,7 +191,7 @@ impl Announcer for MarkerWriter {
     async fn announce(&self, leaving: &Leaving) -> Result<(), String> {
         let body = Marker::new(&self.own, leaving).encode();
         self.store
-            .put(&self.key, body, false)
+            .put(&self.key, body, Condition::Always)
             .await
             .map(drop)
             .map_err(|err| format!("{}/{}: {err}", self.store.describe(), self.key))

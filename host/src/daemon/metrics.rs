@@ -63,6 +63,11 @@ struct OutcomeLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RoleLabel {
     role: String,
 }
@@ -116,6 +121,9 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let leases = Family::<OutcomeLabel, Counter>::default();
     let markers = Family::<OutcomeLabel, Counter>::default();
     let writes = Counter::default();
+    let conflicts = Counter::default();
+    let bytes = Family::<KindLabel, Counter>::default();
+    let shards = Family::<OutcomeLabel, Counter>::default();
     let age = Gauge::<f64, AtomicU64>::default();
     let members_dropped = Counter::default();
     registry.register(
@@ -148,6 +156,24 @@ fn register_counting(registry: &mut Registry) -> Counting {
         "snapshot_writes",
         "Snapshots this node listed and wrote",
         writes.clone(),
+    );
+    registry.register(
+        "snapshot_head_conflicts",
+        "Heads this node was about to write when another writer changed the head first (it \
+         reads the head again and retries)",
+        conflicts.clone(),
+    );
+    registry.register(
+        "snapshot_bytes",
+        "Bytes of the snapshot's objects read, by kind (head and shard: format 2; snapshot: \
+         format 1's snapshot.zst); an unchanged fleet costs a 304 on the head and nothing here",
+        bytes.clone(),
+    );
+    registry.register(
+        "snapshot_shards",
+        "Format 2's shards by what this node did with them (written: new content; swept: \
+         deleted once no head named them for snapshot_max_age)",
+        shards.clone(),
     );
     registry.register(
         "snapshot_leases",
@@ -186,7 +212,13 @@ fn register_counting(registry: &mut Registry) -> Counting {
             markers_skipped: series(&markers, "skipped"),
             markers_deleted: series(&markers, "deleted"),
             markers_failed: series(&markers, "failed"),
+            head_bytes: bytes.get_or_create(&KindLabel { kind: "head" }).clone(),
+            shard_bytes: bytes.get_or_create(&KindLabel { kind: "shard" }).clone(),
+            legacy_bytes: bytes.get_or_create(&KindLabel { kind: "snapshot" }).clone(),
             writes,
+            writes_lost: conflicts,
+            shards_written: series(&shards, "written"),
+            shards_swept: series(&shards, "swept"),
             leases_won: series(&leases, "won"),
             leases_lost: series(&leases, "lost"),
             snapshot_age: age,

@@ -6,6 +6,15 @@
 //! down, nothing written for `max_age`), list EC2 behind the fleet-wide gate
 //! (one draw per node per period), or keep the last answer.
 //!
+//! The snapshot is format 2 ([`super::head`], [`super::shard`]): a node
+//! reads the head conditionally (a 304 when nothing changed) and fetches
+//! only the shards it lacks ([`super::fetch`]); a writer writes the changed
+//! shards and swaps the head ([`super::publish`]) and sweeps old shards
+//! ([`super::sweep`]). Format 1 (`snapshot.zst`) is read when the head is
+//! missing or stale, so a fleet mid-upgrade keeps one listing per period:
+//! a node that sees a format-1 object from an older writer says so and
+//! writes format 1 too for [`COMPAT_PERIODS`] periods after.
+//!
 //! A lease's key names the refresh period and the snapshot it replaces:
 //! the first node to find a snapshot stale replaces it, once; a lease whose
 //! winner died expires with its period. A node's answer is then at most
@@ -29,10 +38,14 @@
 //! The object store and the lister are traits and time comes from tokio
 //! ([`Clock`]), so tests and the fleet simulation drive the real logic.
 
+use super::fetch::{Assembled, Decoded, FetchFailure, fetch_fleet};
 use super::fold::Folding;
-use super::format::{Scope, Snapshot, Unusable};
+use super::format::{MAX_SNAPSHOT_BYTES, Scope, Snapshot, Unusable};
 use super::gate::{listing_chance, pages};
-use super::store::{ObjectStore, Read, StoreError, Written};
+use super::head::{Head, MAX_HEAD_BYTES, head_key};
+use super::publish::{Draft, Published, publish};
+use super::store::{Condition, ObjectStore, Read, StoreError, Written};
+use super::sweep::Retired;
 use crate::inventory::{Instance, SourceError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -41,8 +54,13 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Mutex;
 
-/// The snapshot's object name under the prefix.
+/// Format 1's object name under the prefix.
 pub const SNAPSHOT_OBJECT: &str = "snapshot.zst";
+/// After a node last saw a format-1 object from an older writer, it writes
+/// format 1 beside format 2 for this many refresh periods.
+pub const COMPAT_PERIODS: u32 = 10;
+/// Tries to swap the head, when other writers keep winning.
+const HEAD_SWAPS: u32 = 3;
 /// Where leases go under the prefix:
 /// `lease/<period start>-<listing time of the snapshot replaced>`, both in
 /// milliseconds since the epoch (0 when there was none).
@@ -150,7 +168,10 @@ pub struct Coordination {
 #[derive(Debug, Clone)]
 pub struct Fleet {
     pub instances: Arc<[Instance]>,
+    /// When EC2 was last listed whole for it.
     pub listed_at: SystemTime,
+    /// When it last changed in the store: the listing, or an event since.
+    pub updated_at: SystemTime,
     pub origin: Origin,
 }
 
@@ -189,7 +210,17 @@ pub struct Tally {
     pub markers_skipped: Counter,
     pub markers_deleted: Counter,
     pub markers_failed: Counter,
+    /// Bytes of bodies read: format 2's heads and shards, format 1's
+    /// objects.
+    pub head_bytes: Counter,
+    pub shard_bytes: Counter,
+    pub legacy_bytes: Counter,
+    /// Heads this node wrote, and swaps it lost to another writer.
     pub writes: Counter,
+    pub writes_lost: Counter,
+    /// Shards written, and deleted by sweeps.
+    pub shards_written: Counter,
+    pub shards_swept: Counter,
     pub leases_won: Counter,
     pub leases_lost: Counter,
     /// The age of the snapshot last read, in seconds.
@@ -200,26 +231,47 @@ pub struct Tally {
 #[derive(Debug)]
 pub struct Remembered {
     pub listed_at: SystemTime,
+    pub updated_at: SystemTime,
     pub writer: Option<String>,
     pub instances: Arc<[Instance]>,
+    /// Format 1 from a writer that writes only format 1.
+    pub from_older_writer: bool,
 }
 
 impl From<Snapshot> for Remembered {
     fn from(snapshot: Snapshot) -> Self {
         Remembered {
             listed_at: snapshot.listed_at,
+            updated_at: snapshot.listed_at,
             writer: snapshot.writer,
             instances: snapshot.instances.into(),
+            from_older_writer: !snapshot.sharded,
         }
     }
 }
 
-/// Decoded snapshots by entity tag, shared by the coordinators of one
-/// process. A node has one coordinator, so this saves nothing in service;
-/// the fleet simulation runs thousands in one process and would otherwise
-/// decode every snapshot once per simulated node.
+impl From<&Assembled> for Remembered {
+    fn from(assembled: &Assembled) -> Self {
+        Remembered {
+            listed_at: assembled.head.listed_at,
+            updated_at: assembled.head.updated_at,
+            writer: assembled.head.writer.clone(),
+            instances: Arc::clone(&assembled.instances),
+            from_older_writer: false,
+        }
+    }
+}
+
+/// Decoded snapshots by entity tag, and decoded shards by name, shared by
+/// the coordinators of one process. A node has one coordinator, so this
+/// saves nothing in service; the fleet simulation runs thousands in one
+/// process and would otherwise decode every snapshot once per simulated
+/// node.
 #[derive(Default)]
-pub struct SharedDecoding(std::sync::Mutex<Option<(String, Arc<Remembered>)>>);
+pub struct SharedDecoding {
+    legacy: std::sync::Mutex<Option<(String, Arc<Remembered>)>>,
+    heads: Decoded,
+}
 
 /// A usable snapshot as this node knows it: with its entity tag (none for
 /// one this node listed itself) and when this node first saw it.
@@ -247,6 +299,19 @@ struct Memory {
     drawn_in: Option<u64>,
     /// The leave markers read so far (a lister's).
     folding: Folding,
+    /// Format 2: the last head this node took or wrote, with its entity
+    /// tag when known.
+    assembled: Option<(Option<String>, Arc<Assembled>)>,
+    /// The entity tag and revision of the head object last read, usable
+    /// or not: what a write swaps.
+    head_seen: Option<(String, u64)>,
+    /// Format 1's entity tag last read.
+    legacy_etag: Option<String>,
+    /// Until when this node writes format 1 too.
+    compat_until: Option<SystemTime>,
+    /// A head's shard was missing or wrong: the next write writes them all.
+    rewrite_all: bool,
+    retired: Retired,
 }
 
 /// What one read of the snapshot found.
@@ -321,7 +386,24 @@ impl Coordinator {
 
     /// Where the snapshot lives, for people.
     pub fn describe(&self) -> String {
+        format!("{}/{}", self.store.describe(), head_key(&self.prefix))
+    }
+
+    /// Format 1's object, for people.
+    fn describe_legacy(&self) -> String {
         format!("{}/{}", self.store.describe(), self.key(SNAPSHOT_OBJECT))
+    }
+
+    /// The longest gap between two looks at the head that still counts as
+    /// watching it (for sweeps): two refresh intervals.
+    fn watch_gap(&self) -> Duration {
+        self.settings.refresh.saturating_mul(2)
+    }
+
+    /// How long a shard stays after the last head naming it was replaced:
+    /// as long as a snapshot serves.
+    fn sweep_after(&self) -> Duration {
+        self.settings.max_age.max(self.settings.refresh)
     }
 
     fn key(&self, name: &str) -> String {
@@ -441,24 +523,44 @@ impl Coordinator {
         self.fall_back(memory, s3_failure).await
     }
 
-    /// Reads the snapshot (conditionally on the one remembered) and
-    /// remembers it if it is usable.
+    /// Reads the snapshot and remembers it if it is usable: the head
+    /// (format 2), and format 1 too when the head does not serve fresh.
     async fn read(&self, memory: &mut Memory) -> Found {
-        let etag = memory
-            .snapshot
+        let head = self.read_head(memory).await;
+        match head {
+            Found::Failed(_) | Found::Shrinking => return head,
+            Found::Usable if self.note_age(memory) < self.settings.fresh_for => return head,
+            Found::Usable | Found::Missing | Found::Unusable(_) => {}
+        }
+        // The head is missing, unusable or stale: an older writer may have
+        // listed since.
+        match (head, self.read_legacy(memory).await) {
+            (_, Found::Usable) | (Found::Usable, _) => Found::Usable,
+            (_, Found::Shrinking) => Found::Shrinking,
+            (Found::Missing, legacy) => legacy,
+            (head, _) => head,
+        }
+    }
+
+    /// Reads the head (conditionally on the one taken) and, when it is
+    /// new, the shards this node lacks.
+    async fn read_head(&self, memory: &mut Memory) -> Found {
+        let held_etag = memory
+            .assembled
             .as_ref()
-            .and_then(|known| known.etag.clone());
+            .and_then(|(etag, _)| etag.clone());
         let read = self
             .store
-            .get(&self.key(SNAPSHOT_OBJECT), etag.as_deref())
+            .get_within(&head_key(&self.prefix), held_etag.as_deref(), MAX_HEAD_BYTES)
             .await;
+        let now = self.clock.now();
         let (body, etag) = match read {
             Err(err) => {
                 self.tally.reads_failed.inc();
                 return Found::Failed(err);
             }
             Ok(Read::Missing) => {
-                self.tally.reads_missing.inc();
+                memory.head_seen = None;
                 return Found::Missing;
             }
             Ok(Read::Oversized { limit }) => {
@@ -467,29 +569,103 @@ impl Coordinator {
             }
             Ok(Read::NotModified) => {
                 self.tally.reads_not_modified.inc();
+                if let Some((_, assembled)) = &memory.assembled {
+                    let head = &assembled.head;
+                    memory
+                        .retired
+                        .saw(Some(head), head, now, self.watch_gap(), self.sweep_after() * 2);
+                }
                 self.note_age(memory);
                 return Found::Usable;
             }
             Ok(Read::Found { body, etag }) => (body, etag),
         };
-        let now = self.clock.now();
+        self.tally.head_bytes.inc_by(body.len() as u64);
+        let head = match Head::decode(&body, &self.scope) {
+            Ok(head) => head,
+            Err(why) => {
+                memory.head_seen = Some((etag, 0));
+                self.tally.reads_unusable.inc();
+                return Found::Unusable(why);
+            }
+        };
+        memory.head_seen = Some((etag.clone(), head.revision));
+        if let Err(why) = self
+            .check_clock(head.listed_at, now)
+            .and_then(|()| self.check_clock(head.updated_at, now))
+        {
+            self.tally.reads_from_the_future.inc();
+            return Found::Unusable(why);
+        }
+        let assembled = match self.decoding.heads.head(&etag) {
+            Some(assembled) => assembled,
+            None => match self.fetch_head_fleet(memory, head).await {
+                Ok(assembled) => {
+                    self.decoding.heads.keep_head(&etag, &assembled);
+                    assembled
+                }
+                Err(found) => return found,
+            },
+        };
+        let previous = memory.assembled.as_ref().map(|(_, held)| &held.head);
+        memory.retired.saw(
+            previous,
+            &assembled.head,
+            now,
+            self.watch_gap(),
+            self.sweep_after() * 2,
+        );
+        memory.assembled = Some((Some(etag.clone()), Arc::clone(&assembled)));
+        let snapshot = Arc::new(Remembered::from(&*assembled));
+        self.take(memory, snapshot, etag, now)
+    }
+
+    /// The fleet of a new head: its shards, those this node lacks fetched.
+    async fn fetch_head_fleet(
+        &self,
+        memory: &mut Memory,
+        head: Head,
+    ) -> Result<Arc<Assembled>, Found> {
+        let held = memory.assembled.as_ref().map(|(_, held)| &**held);
+        let deadline = (self.settings.refresh / 2).max(Duration::from_secs(1));
+        let (fetched, counted) = fetch_fleet(
+            self.store.as_ref(),
+            &self.prefix,
+            head,
+            held,
+            &self.decoding.heads,
+            deadline,
+            MAX_SNAPSHOT_BYTES,
+        )
+        .await;
+        self.tally.shard_bytes.inc_by(counted.bytes);
+        match fetched {
+            Ok(assembled) => Ok(Arc::new(assembled)),
+            Err(FetchFailure::Store(err)) => {
+                self.tally.reads_failed.inc();
+                Err(Found::Failed(err))
+            }
+            Err(FetchFailure::Unusable(why)) => {
+                self.tally.reads_unusable.inc();
+                memory.rewrite_all = true;
+                Err(Found::Unusable(why))
+            }
+        }
+    }
+
+    /// Takes a usable snapshot read as object `etag`, unless it shrinks the
+    /// fleet served too much (then it is held back).
+    fn take(
+        &self,
+        memory: &mut Memory,
+        snapshot: Arc<Remembered>,
+        etag: String,
+        now: SystemTime,
+    ) -> Found {
         let seen_at = match (&memory.held, &memory.snapshot) {
             (Some((held, _)), _) if held.etag.as_deref() == Some(etag.as_str()) => held.seen_at,
             (_, Some(known)) if known.etag.as_deref() == Some(etag.as_str()) => known.seen_at,
             _ => now,
-        };
-        let snapshot = match self.decode(&body, &etag).and_then(|snapshot| {
-            self.check_clock(&snapshot, now)?;
-            Ok(snapshot)
-        }) {
-            Ok(snapshot) => snapshot,
-            Err(why) => {
-                match why {
-                    Unusable::FromTheFuture { .. } => self.tally.reads_from_the_future.inc(),
-                    _ => self.tally.reads_unusable.inc(),
-                };
-                return Found::Unusable(why);
-            }
         };
         let known = Known {
             snapshot,
@@ -511,6 +687,72 @@ impl Coordinator {
         Found::Usable
     }
 
+    /// Reads format 1's object (conditionally on the one last read), and
+    /// takes it if it was listed after the snapshot this node holds.
+    async fn read_legacy(&self, memory: &mut Memory) -> Found {
+        let read = self
+            .store
+            .get(&self.key(SNAPSHOT_OBJECT), memory.legacy_etag.as_deref())
+            .await;
+        let (body, etag) = match read {
+            Err(err) => {
+                self.tally.reads_failed.inc();
+                return Found::Failed(err);
+            }
+            Ok(Read::Missing) => {
+                self.tally.reads_missing.inc();
+                return Found::Missing;
+            }
+            Ok(Read::Oversized { limit }) => {
+                self.tally.reads_unusable.inc();
+                return Found::Unusable(Unusable::TooLarge { limit });
+            }
+            // Taken when it was read, if it was newer.
+            Ok(Read::NotModified) => {
+                self.tally.reads_not_modified.inc();
+                self.note_age(memory);
+                return Found::Usable;
+            }
+            Ok(Read::Found { body, etag }) => (body, etag),
+        };
+        self.tally.legacy_bytes.inc_by(body.len() as u64);
+        memory.legacy_etag = Some(etag.clone());
+        let now = self.clock.now();
+        let snapshot = match self.decode(&body, &etag).and_then(|snapshot| {
+            self.check_clock(snapshot.listed_at, now)?;
+            Ok(snapshot)
+        }) {
+            Ok(snapshot) => snapshot,
+            Err(why) => {
+                match why {
+                    Unusable::FromTheFuture { .. } => self.tally.reads_from_the_future.inc(),
+                    _ => self.tally.reads_unusable.inc(),
+                };
+                return Found::Unusable(why);
+            }
+        };
+        let newer = memory
+            .snapshot
+            .as_ref()
+            .is_none_or(|known| known.snapshot.listed_at < snapshot.listed_at);
+        if !newer {
+            return Found::Usable;
+        }
+        if snapshot.from_older_writer {
+            if memory.compat_until.is_none_or(|until| until <= now) {
+                tracing::info!(
+                    snapshot = %self.describe_legacy(),
+                    writer = snapshot.writer.as_deref().unwrap_or("unknown"),
+                    "A format-1 snapshot from an older rollcall is in use; this node writes format 1 \
+                     beside format 2 until the older writers are gone."
+                );
+            }
+            let window = self.settings.refresh.saturating_mul(COMPAT_PERIODS);
+            memory.compat_until = now.checked_add(window);
+        }
+        self.take(memory, snapshot, etag, now)
+    }
+
     /// Sets the age gauge to the remembered snapshot's age, and gives it.
     fn note_age(&self, memory: &Memory) -> Duration {
         let age = memory
@@ -523,8 +765,8 @@ impl Coordinator {
 
     /// Refuses a snapshot listed further ahead of this node's clock than
     /// the skew allowed.
-    fn check_clock(&self, snapshot: &Remembered, now: SystemTime) -> Result<(), Unusable> {
-        match snapshot.listed_at.duration_since(now) {
+    fn check_clock(&self, at: SystemTime, now: SystemTime) -> Result<(), Unusable> {
+        match at.duration_since(now) {
             Ok(ahead) if ahead > self.settings.clock_skew => Err(Unusable::FromTheFuture {
                 ahead,
                 allowed: self.settings.clock_skew,
@@ -588,7 +830,7 @@ impl Coordinator {
     fn decode(&self, body: &[u8], etag: &str) -> Result<Arc<Remembered>, Unusable> {
         let mut shared = self
             .decoding
-            .0
+            .legacy
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((known, snapshot)) = shared.as_ref()
@@ -619,6 +861,7 @@ impl Coordinator {
         Some(Fleet {
             instances: Arc::clone(&snapshot.instances),
             listed_at: snapshot.listed_at,
+            updated_at: snapshot.updated_at,
             origin: Origin::Snapshot {
                 writer: snapshot.writer.clone(),
             },
@@ -643,8 +886,8 @@ impl Coordinator {
         });
         let body = lease.to_string().into_bytes();
         let key = self.lease_key(now, replacing);
-        let won = match self.store.put(&key, body.clone(), true).await? {
-            Written::Stored => match self.store.get(&key, None).await {
+        let won = match self.store.put(&key, body.clone(), Condition::IfAbsent).await? {
+            Written::Stored { .. } => match self.store.get(&key, None).await {
                 Ok(Read::Found { body: stored, .. }) if stored[..] == body[..] => true,
                 read => {
                     let found = match read {
@@ -659,7 +902,7 @@ impl Coordinator {
                     false
                 }
             },
-            Written::AlreadyThere => false,
+            Written::Refused => false,
         };
         if won {
             self.tally.leases_won.inc();
@@ -717,6 +960,8 @@ impl Coordinator {
             .unwrap_or(now);
         let share = share && self.writes();
         let mut instances = listing.instances;
+        // Every node serves the fleet in one order, id order, whoever listed.
+        instances.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         // The markers go into the snapshot for everyone: only a node that
         // writes it reads them.
         let markers_deadline = self.settings.refresh / 4;
@@ -736,55 +981,181 @@ impl Coordinator {
         } else {
             None
         };
-        let snapshot = Snapshot {
-            scope: self.scope.clone(),
-            listed_at,
-            writer: self.writer().map(str::to_owned),
-            instances,
+        let (snapshot, etag) = if share {
+            self.share(memory, instances, listed_at, listed_at).await
+        } else {
+            let snapshot = Remembered {
+                listed_at,
+                updated_at: listed_at,
+                writer: self.writer().map(str::to_owned),
+                instances: instances.into(),
+                from_older_writer: false,
+            };
+            (Arc::new(snapshot), None)
         };
-        if share {
-            self.share(&snapshot).await;
-        }
         if let Some(leftovers) = leftovers {
             leftovers
                 .delete(self.store.as_ref(), markers_deadline, &self.tally)
                 .await;
         }
-        let snapshot = Arc::new(Remembered::from(snapshot));
         let fleet = Fleet {
             instances: Arc::clone(&snapshot.instances),
             listed_at: snapshot.listed_at,
+            updated_at: snapshot.updated_at,
             origin: Origin::Listed,
         };
-        // Remembered without an entity tag: the next read fetches whatever
-        // is stored, this node's write or a later one.
+        // Remembered with the head's entity tag when this node wrote it (the
+        // next read is a 304 unless another writer came since); without,
+        // the next read fetches whatever is stored.
         memory.snapshot = Some(Known {
             snapshot,
-            etag: None,
+            etag,
             seen_at: now,
         });
         memory.held = None;
         Ok(fleet)
     }
 
-    /// Writes `snapshot` for the fleet; a failure is logged, and the fleet
-    /// lists again next period.
-    async fn share(&self, snapshot: &Snapshot) {
+    /// Writes `instances` for the fleet as the state listed at `listed_at`
+    /// and changed at `updated_at` (format 1 too while older writers are
+    /// about), and gives the fleet as readers will see it, with the head's
+    /// entity tag when it was written. A failure is logged; the fleet
+    /// lists EC2 again next period.
+    async fn share(
+        &self,
+        memory: &mut Memory,
+        instances: Vec<Instance>,
+        listed_at: SystemTime,
+        updated_at: SystemTime,
+    ) -> (Arc<Remembered>, Option<String>) {
+        let writer = self.writer().map(str::to_owned);
+        let now = self.clock.now();
+        if memory.compat_until.is_some_and(|until| now < until) {
+            self.share_legacy(&instances, listed_at, writer.clone()).await;
+        }
+        let deadline = (self.settings.refresh / 2).max(Duration::from_secs(1));
+        for _ in 0..HEAD_SWAPS {
+            let base = match (&memory.assembled, memory.rewrite_all) {
+                (Some((_, assembled)), false) => Some(Arc::clone(assembled)),
+                _ => None,
+            };
+            let (replaces, revision) = memory.head_seen.clone().unzip();
+            let draft = Draft {
+                head: Head {
+                    scope: self.scope.clone(),
+                    listed_at,
+                    updated_at,
+                    writer: writer.clone(),
+                    revision: revision.unwrap_or(0).saturating_add(1),
+                    instances: instances.len(),
+                    shards: Vec::new(),
+                },
+                replaces,
+            };
+            let published = publish(
+                self.store.as_ref(),
+                &self.prefix,
+                &instances,
+                base.as_deref(),
+                draft,
+                deadline,
+            )
+            .await;
+            match published {
+                Published::Written {
+                    assembled,
+                    etag,
+                    shards_written,
+                } => {
+                    self.tally.writes.inc();
+                    self.tally.shards_written.inc_by(shards_written as u64);
+                    memory.rewrite_all = false;
+                    memory.head_seen = etag.clone().map(|etag| (etag, assembled.head.revision));
+                    let previous = base.as_ref().map(|base| &base.head);
+                    memory.retired.saw(
+                        previous,
+                        &assembled.head,
+                        now,
+                        self.watch_gap(),
+                        self.sweep_after() * 2,
+                    );
+                    if listed_at == updated_at {
+                        let swept = memory
+                            .retired
+                            .sweep(
+                                self.store.as_ref(),
+                                &self.prefix,
+                                &assembled.head,
+                                now,
+                                self.sweep_after(),
+                                self.settings.refresh / 4,
+                            )
+                            .await;
+                        self.tally.shards_swept.inc_by(swept as u64);
+                    }
+                    if let Some(etag) = &etag {
+                        self.decoding.heads.keep_head(etag, &assembled);
+                    }
+                    memory.assembled = Some((etag.clone(), Arc::clone(&assembled)));
+                    return (Arc::new(Remembered::from(&*assembled)), etag);
+                }
+                Published::Lost => {
+                    self.tally.writes_lost.inc();
+                    tracing::debug!(snapshot = %self.describe(), "Another writer changed the head; reading it again.");
+                    self.learn_head(memory).await;
+                }
+                Published::Failed(error) => {
+                    tracing::warn!(snapshot = %self.describe(), %error, "Cannot write the snapshot; the fleet lists EC2 again next period.");
+                    break;
+                }
+            }
+        }
+        let snapshot = Remembered {
+            listed_at,
+            updated_at,
+            writer,
+            instances: instances.into(),
+            from_older_writer: false,
+        };
+        (Arc::new(snapshot), None)
+    }
+
+    /// The head's entity tag and revision as stored now (after a lost
+    /// swap): what the next swap replaces.
+    async fn learn_head(&self, memory: &mut Memory) {
+        let read = self
+            .store
+            .get_within(&head_key(&self.prefix), None, MAX_HEAD_BYTES)
+            .await;
+        memory.head_seen = match read {
+            Ok(Read::Found { body, etag }) => {
+                self.tally.head_bytes.inc_by(body.len() as u64);
+                let revision = Head::decode(&body, &self.scope).map_or(0, |head| head.revision);
+                Some((etag, revision))
+            }
+            _ => None,
+        };
+    }
+
+    /// Writes format 1's object for readers that read only that.
+    async fn share_legacy(&self, instances: &[Instance], listed_at: SystemTime, writer: Option<String>) {
+        let snapshot = Snapshot {
+            scope: self.scope.clone(),
+            listed_at,
+            writer,
+            instances: instances.to_vec(),
+            sharded: true,
+        };
         let written = match snapshot.encode() {
             Ok(object) => self
                 .store
-                .put(&self.key(SNAPSHOT_OBJECT), object, false)
+                .put(&self.key(SNAPSHOT_OBJECT), object, Condition::Always)
                 .await
                 .map_err(|err| err.to_string()),
             Err(why) => Err(format!("cannot encode it: {why}")),
         };
-        match written {
-            Ok(_) => {
-                self.tally.writes.inc();
-            }
-            Err(error) => {
-                tracing::warn!(snapshot = %self.describe(), %error, "Cannot write the snapshot; the fleet lists EC2 again next period.");
-            }
+        if let Err(error) = written {
+            tracing::warn!(snapshot = %self.describe_legacy(), %error, "Cannot write the format-1 snapshot for older readers.");
         }
     }
 

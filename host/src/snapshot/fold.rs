@@ -195,7 +195,7 @@ async fn read_marker(
         );
         return Some((object, Err(why)));
     }
-    let decoded = match store.get_within(&object.key, MAX_MARKER_BYTES).await {
+    let decoded = match store.get_within(&object.key, None, MAX_MARKER_BYTES).await {
         Ok(Read::Found { body, .. }) => Marker::decode(&id, &body),
         Ok(Read::Oversized { limit }) => Err(format!(
             "the marker is over the {limit}-byte limit"
@@ -215,7 +215,7 @@ mod tests {
     use super::*;
     use crate::inventory::LeaveReason;
     use crate::snapshot::leaving::marker_key;
-    use crate::snapshot::store::{MemoryStore, StoreError, Written};
+    use crate::snapshot::store::{Condition, MemoryStore, StoreError, Written};
     use std::sync::atomic::Ordering;
 
     const PREFIX: &str = "fleet/prod";
@@ -292,8 +292,13 @@ mod tests {
             self.bucket.get(key, if_none_match).await
         }
 
-        async fn put(&self, key: &str, body: Vec<u8>, only: bool) -> Result<Written, StoreError> {
-            self.bucket.put(key, body, only).await
+        async fn put(
+            &self,
+            key: &str,
+            body: Vec<u8>,
+            when: Condition<'_>,
+        ) -> Result<Written, StoreError> {
+            self.bucket.put(key, body, when).await
         }
 
         async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {

@@ -1,5 +1,6 @@
-//! The snapshot object: what one listing of EC2 found, for the whole fleet
-//! to share. One zstd frame holding a header line (JSON: format version,
+//! Format 1's snapshot object (`PREFIX/snapshot.zst`), and what every
+//! format shares (the scope, why an object is unusable): what one listing
+//! of EC2 found, for the whole fleet to share. One zstd frame holding a header line (JSON: format version,
 //! the listing's scope, when and by whom it was listed) and then the fleet
 //! as a describe-instances document, the format `rollcall inventory` writes.
 //!
@@ -66,6 +67,10 @@ struct Header {
     /// The instance that listed it, when it knew itself.
     #[serde(default)]
     writer: Option<String>,
+    /// Written by a rollcall that writes format 2 too (format-1 readers
+    /// ignore it): a reader that finds it absent has seen an older writer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sharded: bool,
 }
 
 /// Only the version, to refuse another format before reading more.
@@ -81,12 +86,14 @@ pub struct Snapshot {
     pub listed_at: SystemTime,
     pub writer: Option<String>,
     pub instances: Vec<Instance>,
+    /// Whether its writer writes format 2 too (see [`Header`]).
+    pub sharded: bool,
 }
 
 /// Why a snapshot object cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
-    #[error("it is snapshot format {found}; this rollcall reads format {FORMAT_VERSION}")]
+    #[error("it is snapshot format {found}; this rollcall reads formats 1 and 2")]
     Format { found: u32 },
     #[error("it lists {found}; this node lists {wanted}")]
     Scope { found: Scope, wanted: Scope },
@@ -117,6 +124,7 @@ impl Snapshot {
             scope: self.scope.clone(),
             listed_at_ms: millis_since_epoch(self.listed_at),
             writer: self.writer.clone(),
+            sharded: self.sharded,
         };
         let mut plain = serde_json::to_vec(&header).map_err(|err| format!("the header: {err}"))?;
         plain.push(b'\n');
@@ -186,17 +194,12 @@ impl Snapshot {
             listed_at,
             writer: Some(writer),
             instances,
+            sharded: header.sharded,
         })
     }
 }
 
-fn millis_since_epoch(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        .try_into()
-        .unwrap_or(u64::MAX)
-}
+use super::head::millis_since_epoch;
 
 #[cfg(test)]
 mod tests {
@@ -218,6 +221,7 @@ mod tests {
             listed_at: UNIX_EPOCH + Duration::from_millis(1_764_387_000_123),
             writer: Some("i-a".to_owned()),
             instances: vec![a, Instance::running("i-b")],
+            sharded: false,
         }
     }
 
@@ -242,12 +246,12 @@ mod tests {
     #[test]
     fn another_format_is_refused_before_the_rest_is_read() {
         let object =
-            zstd::bulk::compress(b"{\"format\": 2, \"anything\": []}\n[garbage", 3).unwrap();
+            zstd::bulk::compress(b"{\"format\": 3, \"anything\": []}\n[garbage", 3).unwrap();
         let err = Snapshot::decode(&object, &scope()).unwrap_err();
-        assert_eq!(err, Unusable::Format { found: 2 });
+        assert_eq!(err, Unusable::Format { found: 3 });
         assert!(
             err.to_string()
-                .contains("format 2; this rollcall reads format 1")
+                .contains("format 3; this rollcall reads formats 1 and 2")
         );
     }
 

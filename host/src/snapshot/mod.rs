@@ -2,7 +2,13 @@
 //! writes a snapshot to S3; every other node reads it. EC2's API budget is
 //! then spent per period, not per node (see README "Running at scale").
 //!
-//! - [`format`]: the snapshot object and its checks;
+//! - [`format`]: format 1's object, the scope, and why an object is
+//!   unusable;
+//! - [`head`], [`shard`]: format 2, a small head naming content-addressed
+//!   shards;
+//! - [`fetch`]: a reader's side of format 2 (only the shards it lacks);
+//! - [`publish`]: a writer's side (changed shards, then the head swapped);
+//! - [`sweep`]: shards no head names, deleted when no reader needs them;
 //! - [`store`]: the object operations as a trait, and an in-memory bucket;
 //! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
 //! - [`gate`]: the fallback's fleet-wide budget;
@@ -13,13 +19,18 @@
 //! - [`source`]: all of it as an inventory source in front of EC2.
 
 pub mod coordinator;
+pub mod fetch;
 pub mod fold;
 pub mod format;
 pub mod gate;
+pub mod head;
 pub mod leaving;
+pub mod publish;
 pub mod s3;
+pub mod shard;
 pub mod source;
 pub mod store;
+pub mod sweep;
 
 pub use coordinator::{Mode, Tally};
 #[cfg(feature = "internals")]
@@ -30,4 +41,4 @@ pub use coordinator::{
 pub use format::{Scope, Snapshot};
 pub use source::Sharing;
 #[cfg(feature = "internals")]
-pub use store::{Listed, MemoryStore, ObjectStore, Read, StoreError, Written};
+pub use store::{Condition, Listed, MemoryStore, ObjectStore, Read, StoreError, Written};

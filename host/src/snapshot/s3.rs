@@ -1,7 +1,8 @@
 //! The object store on S3: a conditional GET (`If-None-Match: <etag>`, a 304
-//! costs a few bytes), a PUT that is either plain or first-writer-wins
-//! (`If-None-Match: *`, every later writer gets 412), a ListObjectsV2 of a
-//! prefix (paginated, bounded in keys) and a DELETE.
+//! costs a few bytes), a PUT that is plain, first-writer-wins
+//! (`If-None-Match: *`, every later writer gets 412) or compare-and-swap
+//! (`If-Match: <etag>`), a ListObjectsV2 of a prefix (paginated, bounded in
+//! keys) and a DELETE.
 //!
 //! Every request has deadlines ([`Deadlines`]): to connect, to the first
 //! byte of the answer, and for the whole request, body included, so a store
@@ -13,7 +14,7 @@
 //! `AWS_ENDPOINT_URL`) is addressed path-style, as moto and most
 //! S3-compatible servers need.
 
-use super::store::{Listed, ObjectStore, Read, StoreError, Written};
+use super::store::{Condition, Listed, ObjectStore, Read, StoreError, Written};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -229,8 +230,13 @@ impl ObjectStore for S3Store {
         .await
     }
 
-    async fn get_within(&self, key: &str, limit: u64) -> Result<Read, StoreError> {
-        self.within_deadline("reading", key, self.get_now(key, None, limit))
+    async fn get_within(
+        &self,
+        key: &str,
+        if_none_match: Option<&str>,
+        limit: u64,
+    ) -> Result<Read, StoreError> {
+        self.within_deadline("reading", key, self.get_now(key, if_none_match, limit))
             .await
     }
 
@@ -273,6 +279,9 @@ impl ObjectStore for S3Store {
                                 .size
                                 .and_then(|size| u64::try_from(size).ok())
                                 .unwrap_or(0),
+                            modified: object
+                                .last_modified
+                                .and_then(|at| std::time::SystemTime::try_from(at).ok()),
                         })
                     },
                 ));
@@ -311,8 +320,14 @@ impl ObjectStore for S3Store {
         &self,
         key: &str,
         body: Vec<u8>,
-        only_if_absent: bool,
+        when: Condition<'_>,
     ) -> Result<Written, StoreError> {
+        let (if_none_match, if_match) = match when {
+            Condition::Always => (None, None),
+            Condition::IfAbsent => (Some("*".to_owned()), None),
+            Condition::IfMatch(etag) => (None, Some(etag.to_owned())),
+        };
+        let conditional = when != Condition::Always;
         let request = async {
             let answer = self
                 .client
@@ -320,14 +335,21 @@ impl ObjectStore for S3Store {
                 .bucket(&self.bucket)
                 .key(key)
                 .body(ByteStream::from(body))
-                .set_if_none_match(only_if_absent.then(|| "*".to_owned()))
+                .set_if_none_match(if_none_match)
+                .set_if_match(if_match)
                 .send()
                 .await;
             match answer {
-                Ok(_) => Ok(Written::Stored),
-                // 409: another conditional write of the key is in flight.
-                Err(err) if only_if_absent && matches!(status(&err), Some(412 | 409)) => {
-                    Ok(Written::AlreadyThere)
+                Ok(output) => Ok(Written::Stored {
+                    etag: output.e_tag,
+                }),
+                // 409: another conditional write of the key is in flight;
+                // 404: `If-Match` on an object that is gone.
+                Err(err)
+                    if conditional && matches!(status(&err), Some(412 | 409))
+                        || matches!(when, Condition::IfMatch(_)) && status(&err) == Some(404) =>
+                {
+                    Ok(Written::Refused)
                 }
                 Err(err) => Err(self.failure("writing", key, &err)),
             }

@@ -31,12 +31,27 @@ pub enum Read {
     },
 }
 
-/// What a write came to.
+/// When a write may happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition<'a> {
+    /// Whatever is there.
+    Always,
+    /// Only when no object has the key (`If-None-Match: *`): first writer
+    /// wins.
+    IfAbsent,
+    /// Only when the object still has this entity tag (`If-Match`):
+    /// compare-and-swap on what the writer read.
+    IfMatch(&'a str),
+}
+
+/// What a write came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
-    Stored,
-    /// `only_if_absent` and the object exists: another writer was first.
-    AlreadyThere,
+    /// Stored; with the new object's entity tag when the store said it.
+    Stored { etag: Option<String> },
+    /// The condition did not hold: another writer was first, or changed
+    /// the object since it was read.
+    Refused,
 }
 
 /// One object a listing found.
@@ -47,6 +62,8 @@ pub struct Listed {
     pub etag: String,
     /// Its size in bytes.
     pub size: u64,
+    /// When it was last written, when the store said.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Why an operation failed: unreachable, denied, throttled; said for people.
@@ -62,19 +79,20 @@ pub trait ObjectStore: Send + Sync {
     /// Reads `key`; `NotModified` when its entity tag is still `if_none_match`.
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError>;
 
-    /// Writes `key`; with `only_if_absent`, only when no object has that key.
-    async fn put(
+    /// Writes `key` if `when` holds.
+    async fn put(&self, key: &str, body: Vec<u8>, when: Condition<'_>)
+    -> Result<Written, StoreError>;
+
+    /// [`ObjectStore::get`], the object read whole only if it holds at most
+    /// `limit` bytes ([`Read::Oversized`] otherwise). A store that reads as
+    /// the bytes arrive stops at the limit; this default reads it first.
+    async fn get_within(
         &self,
         key: &str,
-        body: Vec<u8>,
-        only_if_absent: bool,
-    ) -> Result<Written, StoreError>;
-
-    /// Reads `key` whole only if it holds at most `limit` bytes
-    /// ([`Read::Oversized`] otherwise). A store that reads as the bytes
-    /// arrive stops at the limit; this default reads the object first.
-    async fn get_within(&self, key: &str, limit: u64) -> Result<Read, StoreError> {
-        Ok(match self.get(key, None).await? {
+        if_none_match: Option<&str>,
+        limit: u64,
+    ) -> Result<Read, StoreError> {
+        Ok(match self.get(key, if_none_match).await? {
             Read::Found { body, .. } if body.len() as u64 > limit => Read::Oversized { limit },
             read => read,
         })
@@ -88,9 +106,9 @@ pub trait ObjectStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 }
 
-/// An object's body and entity tag.
+/// An object's body, entity tag, and when it was written.
 #[cfg(any(test, feature = "internals"))]
-type Object = (Bytes, String);
+type Object = (Bytes, String, std::time::SystemTime);
 
 /// An in-memory bucket that can be taken down, and counts its requests:
 /// for the tests and the fleet simulation.
@@ -98,11 +116,14 @@ type Object = (Bytes, String);
 #[derive(Default)]
 pub struct MemoryStore {
     objects: Mutex<HashMap<String, Object>>,
+    /// The time objects are written at (the system's, or a test's paused
+    /// clock).
+    clock: Option<super::coordinator::Clock>,
     down: AtomicBool,
     next_etag: AtomicU64,
-    /// Requests by kind: reads answered with a body, not-modified answers,
-    /// misses, writes, refused first-writer writes, listings, deletes,
-    /// failures.
+    /// Requests by kind: reads answered with a body (and their bytes),
+    /// not-modified answers, misses, writes, refused conditional writes,
+    /// listings, deletes, failures.
     pub counts: Counts,
 }
 
@@ -110,6 +131,7 @@ pub struct MemoryStore {
 #[derive(Default, Debug)]
 pub struct Counts {
     pub bodies: AtomicU64,
+    pub body_bytes: AtomicU64,
     pub not_modified: AtomicU64,
     pub missing: AtomicU64,
     pub writes: AtomicU64,
@@ -123,6 +145,25 @@ pub struct Counts {
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// A bucket that dates its objects by `clock`.
+    pub fn with_clock(clock: super::coordinator::Clock) -> MemoryStore {
+        MemoryStore {
+            clock: Some(clock),
+            ..MemoryStore::default()
+        }
+    }
+
+    fn now(&self) -> std::time::SystemTime {
+        self.clock
+            .map_or_else(std::time::SystemTime::now, |clock| clock.now())
+    }
+
+    /// The body of `key`, if there is one (a test's look, not a request).
+    pub fn peek(&self, key: &str) -> Option<Bytes> {
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        objects.get(key).map(|(body, _, _)| body.clone())
     }
 
     /// Makes every request fail (`true`) or work again.
@@ -141,10 +182,11 @@ impl MemoryStore {
     /// Puts an object regardless of conditions (a test's setup).
     pub fn insert(&self, key: &str, body: Vec<u8>) {
         let etag = self.etag();
+        let now = self.now();
         self.objects
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned(), (body.into(), etag));
+            .insert(key.to_owned(), (body.into(), etag, now));
     }
 
     fn etag(&self) -> String {
@@ -172,16 +214,21 @@ impl ObjectStore for MemoryStore {
         let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
         let (counter, read) = match objects.get(key) {
             None => (&self.counts.missing, Read::Missing),
-            Some((_, etag)) if Some(etag.as_str()) == if_none_match => {
+            Some((_, etag, _)) if Some(etag.as_str()) == if_none_match => {
                 (&self.counts.not_modified, Read::NotModified)
             }
-            Some((body, etag)) => (
-                &self.counts.bodies,
-                Read::Found {
-                    body: body.clone(),
-                    etag: etag.clone(),
-                },
-            ),
+            Some((body, etag, _)) => {
+                self.counts
+                    .body_bytes
+                    .fetch_add(body.len() as u64, Ordering::Relaxed);
+                (
+                    &self.counts.bodies,
+                    Read::Found {
+                        body: body.clone(),
+                        etag: etag.clone(),
+                    },
+                )
+            }
         };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok(read)
@@ -191,17 +238,25 @@ impl ObjectStore for MemoryStore {
         &self,
         key: &str,
         body: Vec<u8>,
-        only_if_absent: bool,
+        when: Condition<'_>,
     ) -> Result<Written, StoreError> {
         self.check_up()?;
         let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
-        if only_if_absent && objects.contains_key(key) {
+        let holds = match when {
+            Condition::Always => true,
+            Condition::IfAbsent => !objects.contains_key(key),
+            Condition::IfMatch(wanted) => objects
+                .get(key)
+                .is_some_and(|(_, etag, _)| etag == wanted),
+        };
+        if !holds {
             self.counts.refused.fetch_add(1, Ordering::Relaxed);
-            return Ok(Written::AlreadyThere);
+            return Ok(Written::Refused);
         }
         self.counts.writes.fetch_add(1, Ordering::Relaxed);
-        objects.insert(key.to_owned(), (body.into(), self.etag()));
-        Ok(Written::Stored)
+        let etag = self.etag();
+        objects.insert(key.to_owned(), (body.into(), etag.clone(), self.now()));
+        Ok(Written::Stored { etag: Some(etag) })
     }
 
     async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
@@ -211,10 +266,11 @@ impl ObjectStore for MemoryStore {
         let mut listed: Vec<Listed> = objects
             .iter()
             .filter(|(key, _)| key.starts_with(prefix))
-            .map(|(key, (body, etag))| Listed {
+            .map(|(key, (body, etag, modified))| Listed {
                 key: key.clone(),
                 etag: etag.clone(),
                 size: body.len() as u64,
+                modified: Some(*modified),
             })
             .collect();
         listed.sort_by(|a, b| a.key.cmp(&b.key));

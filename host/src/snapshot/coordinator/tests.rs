@@ -2,6 +2,8 @@
 //! and a scripted EC2.
 
 use super::*;
+use crate::snapshot::head::Head;
+use crate::snapshot::publish::{Published, publish};
 use crate::snapshot::store::{Listed, MemoryStore};
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
@@ -162,12 +164,13 @@ async fn of_many_nodes_at_once_one_lists_and_the_others_read_its_snapshot() {
             == Origin::Snapshot {
                 writer: writer.clone()
             }));
+    let keys = store.keys();
+    assert_eq!(keys[..2], ["fleet/prod/head", "fleet/prod/lease/1764374400000-0"]);
+    assert!(keys[2].starts_with("fleet/prod/shards/"), "{keys:?}");
     assert_eq!(
-        store.keys(),
-        [
-            "fleet/prod/lease/1764374400000-0",
-            "fleet/prod/snapshot.zst"
-        ]
+        keys.len(),
+        3,
+        "one head, one lease and 20 instances' one shard"
     );
 }
 
@@ -337,9 +340,38 @@ fn written_by(writer: Option<&str>, size: usize, listed_at: SystemTime) -> Vec<u
         instances: (0..size)
             .map(|n| Instance::running(&format!("i-{n:05}")))
             .collect(),
+        sharded: false,
     }
     .encode()
     .unwrap()
+}
+
+/// Writes a head of `size` instances (`i-00000`...) as another node of
+/// this rollcall would: listed at `listed_at`, by `writer`, swapped for
+/// the head stored.
+async fn write_head(store: &MemoryStore, writer: &str, size: usize, listed_at: SystemTime) {
+    let replaces = match store.get("fleet/prod/head", None).await.unwrap() {
+        Read::Found { etag, .. } => Some(etag),
+        _ => None,
+    };
+    let instances: Vec<Instance> = (0..size)
+        .map(|n| Instance::running(&format!("i-{n:05}")))
+        .collect();
+    let draft = crate::snapshot::publish::Draft {
+        head: Head {
+            scope: Scope::new(vec!["us-east-1".to_owned()], Vec::new()),
+            listed_at,
+            updated_at: listed_at,
+            writer: Some(writer.to_owned()),
+            revision: 1,
+            instances: size,
+            shards: Vec::new(),
+        },
+        replaces,
+    };
+    let published =
+        publish(store, "fleet/prod", &instances, None, draft, Duration::from_secs(1)).await;
+    assert!(matches!(published, Published::Written { .. }), "{published:?}");
 }
 
 fn at(clock: &Clock, ahead: Duration) -> SystemTime {
@@ -442,7 +474,7 @@ async fn a_shrinking_snapshot_is_served_only_once_the_nodes_own_listing_or_the_n
 
     // Another node writes a fleet of 3: held back, the answer kept.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 3, clock.now()));
+    write_head(&store, "i-00001", 3, clock.now()).await;
     let err = node.refresh().await.unwrap_err();
     assert!(
         err.to_string()
@@ -454,7 +486,7 @@ async fn a_shrinking_snapshot_is_served_only_once_the_nodes_own_listing_or_the_n
 
     // The next snapshot says the same: confirmed.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    store.insert(SNAPSHOT_KEY, written_by(Some("i-00002"), 4, clock.now()));
+    write_head(&store, "i-00002", 4, clock.now()).await;
     let fleet = node.refresh().await.unwrap();
     assert_eq!(fleet.instances.len(), 4);
 }
@@ -497,8 +529,13 @@ impl ObjectStore for Hostile {
         })
     }
 
-    async fn put(&self, _key: &str, _body: Vec<u8>, _: bool) -> Result<Written, StoreError> {
-        Ok(Written::Stored)
+    async fn put(
+        &self,
+        _key: &str,
+        _body: Vec<u8>,
+        _: Condition<'_>,
+    ) -> Result<Written, StoreError> {
+        Ok(Written::Stored { etag: None })
     }
 
     async fn list(&self, _prefix: &str, _limit: usize) -> Result<Vec<Listed>, StoreError> {
