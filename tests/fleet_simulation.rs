@@ -13,8 +13,8 @@
 //! once, through leave markers (`fleet_simulation/living.rs`).
 //!
 //! A second run poisons the snapshot: 2,000 nodes for 30 minutes, during
-//! which one object dated a year ahead, one that is not a snapshot and one
-//! that drops 90% of the fleet are written, and S3 then answers nothing
+//! which one head dated a year ahead, one that is not a head and one that
+//! drops 90% of the fleet are written, and S3 then answers nothing
 //! within its deadline for five minutes.
 //!
 //! Modelled, not measured: a listing takes [`LISTING_TAKES`], then spends
@@ -26,9 +26,11 @@
 use prometheus_client::metrics::counter::Counter;
 use rollcall::daemon::service::next_delay;
 use rollcall::inventory::{Instance, SourceError};
+use rollcall::snapshot::head::{Head, head_key};
+use rollcall::snapshot::shard;
 use rollcall::snapshot::{
-    Clock, Coordination, Coordinator, ListFailure, Listed, Lister, Listing, MemoryStore, Mode,
-    ObjectStore, Read, Scope, SharedDecoding, Snapshot, StoreError, Tally, Written,
+    Clock, Condition, Coordination, Coordinator, ListFailure, Listed, Lister, Listing,
+    MemoryStore, Mode, ObjectStore, Read, Scope, SharedDecoding, StoreError, Tally, Written,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -579,10 +581,10 @@ impl ObjectStore for Slowable {
         &self,
         key: &str,
         body: Vec<u8>,
-        only_if_absent: bool,
+        when: Condition<'_>,
     ) -> Result<Written, StoreError> {
         self.check().await?;
-        self.bucket.put(key, body, only_if_absent).await
+        self.bucket.put(key, body, when).await
     }
 
     async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
@@ -596,17 +598,28 @@ impl ObjectStore for Slowable {
     }
 }
 
-/// A snapshot of the first `size` instances as a node with a wrong clock,
-/// or a forger, would write it: listed at `listed_at`, by instance 1.
-fn forged(size: usize, listed_at: SystemTime) -> Vec<u8> {
-    Snapshot {
+/// A head of the first `size` instances as a node with a wrong clock, or
+/// a forger, would write it: listed at `listed_at`, by instance 1; its
+/// shards in the bucket, the head put over whatever is there.
+fn forge(bucket: &MemoryStore, size: usize, listed_at: SystemTime) {
+    let instances: Vec<_> = (0..size).map(instance).collect();
+    let count = shard::shard_count(size, None);
+    let mut names = Vec::new();
+    for part in shard::split(&instances, count) {
+        let encoded = shard::encode(&part).unwrap();
+        bucket.insert(&shard::shard_key(PREFIX, &encoded.name), encoded.object);
+        names.push(encoded.name);
+    }
+    let head = Head {
         scope: Scope::new(vec!["us-east-1".to_owned()], Vec::new()),
         listed_at,
+        updated_at: listed_at,
         writer: Some(instance(1).id),
-        instances: (0..size).map(instance).collect(),
-    }
-    .encode()
-    .unwrap()
+        revision: u64::MAX,
+        instances: size,
+        shards: names,
+    };
+    bucket.insert(&head_key(PREFIX), head.encode());
 }
 
 /// The fleet's answers every [`SAMPLE_EVERY`] of the poisoned run.
@@ -669,20 +682,16 @@ async fn a_poisoned_snapshot_moves_no_node_and_spends_no_more_than_the_budget() 
     }
     let poisoner = Arc::clone(&store);
     nodes.spawn(async move {
-        let key = format!("{PREFIX}/snapshot.zst");
         let year = Duration::from_secs(365 * 86_400);
         tokio::time::sleep_until(start + FROM_THE_FUTURE_AT).await;
-        poisoner
-            .bucket
-            .insert(&key, forged(POISONED_NODES, clock.now() + year));
+        forge(&poisoner.bucket, POISONED_NODES, clock.now() + year);
         tokio::time::sleep_until(start + UNREADABLE_AT).await;
-        poisoner
-            .bucket
-            .insert(&key, b"<html>503 Service Unavailable</html>".to_vec());
+        poisoner.bucket.insert(
+            &head_key(PREFIX),
+            b"<html>503 Service Unavailable</html>".to_vec(),
+        );
         tokio::time::sleep_until(start + SHRINKING_AT).await;
-        poisoner
-            .bucket
-            .insert(&key, forged(POISONED_NODES / 10, clock.now()));
+        forge(&poisoner.bucket, POISONED_NODES / 10, clock.now());
         tokio::time::sleep_until(start + SLOW_S3.0).await;
         poisoner.slow.store(true, Ordering::SeqCst);
         tokio::time::sleep(SLOW_S3.1).await;

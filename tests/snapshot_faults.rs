@@ -1,8 +1,8 @@
 //! The shared snapshot as untrusted input, end to end: the real binary
-//! against moto for EC2 and a fake S3 on loopback whose snapshot object
-//! misbehaves (drips, is a zstd bomb, has no end). Each must cost a bounded
-//! time and a bounded amount of memory, and be replaced by the node that
-//! lists next.
+//! against moto for EC2 and a fake S3 on loopback whose snapshot misbehaves
+//! (a head that drips or has no end, a shard that is a zstd bomb). Each
+//! must cost a bounded time and a bounded amount of memory, and be replaced
+//! by the node that lists next.
 
 use kit::CREDENTIALS;
 use kit::moto_fleet::Fleet;
@@ -10,6 +10,8 @@ use kit::plugins::ELASTIC_GRID;
 use kit::servers::fake_s3::{FakeS3, Poison};
 use kit::servers::{Moto, Reply, Stub};
 use kit::{ids, rollcall_command};
+use rollcall::snapshot::head::Head;
+use rollcall::snapshot::shard::{self, ShardName};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REGION: &str = "us-east-1";
-const SNAPSHOT: &str = "/fleet/prod/snapshot.zst";
+const HEAD: &str = "/fleet/prod/head";
 
 /// moto with three running monitors.
 async fn fleet() -> (Moto, Vec<String>) {
@@ -139,7 +141,7 @@ fn ended_within(mut child: Child, limit: Duration) -> Ended {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dripping_snapshot_costs_resolve_its_deadlines_not_forever() {
     let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(SNAPSHOT, DRIP);
+    let s3 = FakeS3::start(HEAD, DRIP);
     let timeouts = [
         "--attempt-timeout",
         "2s",
@@ -193,11 +195,18 @@ const SNAPSHOT_CAP: u64 = 1 << 30;
 /// The compressed cap of a snapshot object.
 const OBJECT_CAP: u64 = 256 << 20;
 
-/// `resolve` with the snapshot `poison` at S3: it ends well, peaks under
-/// twice `cap` of memory, and replaces the object. Its peak, in MiB.
-async fn refused_under_its_cap_and_replaced(poison: Poison, cap: u64) -> u64 {
+/// `resolve` with the snapshot's object at `path` answering `poison` (and
+/// what `prepare` puts in the bucket): it ends well, peaks under twice
+/// `cap` of memory, and writes a new head. Its peak, in MiB.
+async fn refused_under_its_cap_and_replaced(
+    path: &str,
+    poison: Poison,
+    cap: u64,
+    prepare: impl FnOnce(&FakeS3, &[String]),
+) -> u64 {
     let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(SNAPSHOT, poison);
+    let s3 = FakeS3::start(path, poison);
+    prepare(&s3, &instances);
 
     let ended = ended_within(
         resolve(&moto, &s3, &instances[0], &[]),
@@ -211,7 +220,8 @@ async fn refused_under_its_cap_and_replaced(poison: Poison, cap: u64) -> u64 {
         ended.peak_rss_bytes >> 20,
         cap >> 20
     );
-    assert!(s3.written(SNAPSHOT), "the node that listed replaced it");
+    assert!(s3.written(HEAD), "the node that listed wrote a head");
+    assert!(s3.writes() > 0, "the node that listed wrote");
     ended.peak_rss_bytes >> 20
 }
 
@@ -219,32 +229,55 @@ async fn refused_under_its_cap_and_replaced(poison: Poison, cap: u64) -> u64 {
 async fn a_zstd_bomb_is_refused_within_twice_the_cap_and_replaced() {
     let bomb = zstd_bomb(2 * SNAPSHOT_CAP);
     assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
-    let peak =
-        refused_under_its_cap_and_replaced(Poison::Bytes(Arc::new(bomb)), SNAPSHOT_CAP).await;
+    // A head that names the bomb by its own hash: its name checks out.
+    let name = ShardName::of(&bomb);
+    let path = format!("/fleet{}", shard::shard_key("/prod", &name));
+    let poison = Poison::Bytes(Arc::new(bomb));
+    let peak = refused_under_its_cap_and_replaced(&path, poison, SNAPSHOT_CAP, |s3, instances| {
+        s3.put(HEAD, head_of(3, vec![name], &instances[0]));
+    })
+    .await;
     eprintln!("a zstd bomb: peak RSS {peak} MiB");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_object_past_the_cap_is_refused_as_it_arrives_and_replaced() {
     let endless = Poison::Endless { length: 300 << 20 };
-    let peak = refused_under_its_cap_and_replaced(endless, OBJECT_CAP).await;
+    let peak = refused_under_its_cap_and_replaced(HEAD, endless, OBJECT_CAP, |_, _| {}).await;
     eprintln!("a 300 MiB object: peak RSS {peak} MiB");
 }
 
-/// A snapshot of `instances` (ids only, running), listed now by `writer`,
-/// as another node of the fleet would write it.
-fn snapshot_of(instances: &[String], writer: &str) -> Vec<u8> {
-    rollcall::snapshot::Snapshot {
+/// A head of `count` instances in `shards`, listed now by `writer`.
+fn head_of(count: usize, shards: Vec<ShardName>, writer: &str) -> Vec<u8> {
+    let now = std::time::SystemTime::now();
+    Head {
         scope: rollcall::snapshot::Scope::new(vec![REGION.to_owned()], Vec::new()),
-        listed_at: std::time::SystemTime::now(),
+        listed_at: now,
+        updated_at: now,
         writer: Some(writer.to_owned()),
-        instances: instances
-            .iter()
-            .map(|id| rollcall::inventory::Instance::running(id))
-            .collect(),
+        revision: 1,
+        instances: count,
+        shards,
     }
     .encode()
-    .unwrap()
+}
+
+/// The snapshot of `instances` (ids only, running), listed now by
+/// `writer`, put into `s3` as another node of the fleet would write it.
+fn put_snapshot(s3: &FakeS3, instances: &[String], writer: &str) {
+    let instances: Vec<_> = instances
+        .iter()
+        .map(|id| rollcall::inventory::Instance::running(id))
+        .collect();
+    let count = shard::shard_count(instances.len(), None);
+    let mut names = Vec::new();
+    for part in shard::split(&instances, count) {
+        let encoded = shard::encode(&part).unwrap();
+        let path = format!("/fleet{}", shard::shard_key("/prod", &encoded.name));
+        s3.put(&path, encoded.object);
+        names.push(encoded.name);
+    }
+    s3.put(HEAD, head_of(instances.len(), names, writer));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -258,7 +291,7 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
     });
 
     // Another writer says only one instance is left.
-    s3.put(SNAPSHOT, snapshot_of(&instances[..1], &instances[0]));
+    put_snapshot(&s3, &instances[..1], &instances[0]);
 
     let (_, health) = kit::eventually(Duration::from_secs(30), "the shrink held back", || {
         let (status, health) = daemon.get("/healthz");
@@ -286,7 +319,7 @@ async fn a_daemon_keeps_its_answer_stale_while_a_shrinking_snapshot_is_unconfirm
 #[tokio::test(flavor = "multi_thread")]
 async fn a_daemon_whose_snapshot_drips_answers_from_its_own_listing_within_the_deadline() {
     let (moto, instances) = fleet().await;
-    let s3 = FakeS3::start(SNAPSHOT, DRIP);
+    let s3 = FakeS3::start(HEAD, DRIP);
     let daemon = watch(&moto, &s3, &instances[0], &["--fetch-timeout", "2s"]);
 
     // Each read gives up at --fetch-timeout; the daemon lists for itself

@@ -252,7 +252,7 @@ async fn living_node(n: usize, shared: Shared, views: Arc<Views>) {
             let id = instance(n).id;
             let marker = Marker::new(&id, &leaving).encode();
             store
-                .put(&marker_key(PREFIX, &id), marker, false)
+                .put(&marker_key(PREFIX, &id), marker, Condition::Always)
                 .await
                 .expect("the bucket takes the marker");
         });

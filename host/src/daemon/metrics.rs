@@ -189,6 +189,9 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let series = |family: &Family<OutcomeLabel, Counter>, outcome: &'static str| {
         family.get_or_create(&OutcomeLabel { outcome }).clone()
     };
+    // A series' guard is dropped before the next is made: the family's
+    // lock is taken again to add one.
+    let of_kind = |kind: &'static str| bytes.get_or_create(&KindLabel { kind }).clone();
     let api_calls = ApiCalls {
         ec2: CallCounts {
             answered: series(&ec2_calls, "ok"),
@@ -212,9 +215,9 @@ fn register_counting(registry: &mut Registry) -> Counting {
             markers_skipped: series(&markers, "skipped"),
             markers_deleted: series(&markers, "deleted"),
             markers_failed: series(&markers, "failed"),
-            head_bytes: bytes.get_or_create(&KindLabel { kind: "head" }).clone(),
-            shard_bytes: bytes.get_or_create(&KindLabel { kind: "shard" }).clone(),
-            legacy_bytes: bytes.get_or_create(&KindLabel { kind: "snapshot" }).clone(),
+            head_bytes: of_kind("head"),
+            shard_bytes: of_kind("shard"),
+            legacy_bytes: of_kind("snapshot"),
             writes,
             writes_lost: conflicts,
             shards_written: series(&shards, "written"),

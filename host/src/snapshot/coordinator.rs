@@ -43,7 +43,7 @@ use super::fold::Folding;
 use super::format::{MAX_SNAPSHOT_BYTES, Scope, Snapshot, Unusable};
 use super::gate::{listing_chance, pages};
 use super::head::{Head, MAX_HEAD_BYTES, head_key};
-use super::publish::{Draft, Published, publish};
+use super::publish::{Draft, Published, Replacing, publish};
 use super::store::{Condition, ObjectStore, Read, StoreError, Written};
 use super::sweep::Retired;
 use crate::inventory::{Instance, SourceError};
@@ -302,9 +302,9 @@ struct Memory {
     /// Format 2: the last head this node took or wrote, with its entity
     /// tag when known.
     assembled: Option<(Option<String>, Arc<Assembled>)>,
-    /// The entity tag and revision of the head object last read, usable
-    /// or not: what a write swaps.
-    head_seen: Option<(String, u64)>,
+    /// The head object last read, usable or not, and its revision: what a
+    /// write swaps.
+    head_seen: (Replacing, u64),
     /// Format 1's entity tag last read.
     legacy_etag: Option<String>,
     /// Until when this node writes format 1 too.
@@ -560,10 +560,11 @@ impl Coordinator {
                 return Found::Failed(err);
             }
             Ok(Read::Missing) => {
-                memory.head_seen = None;
+                memory.head_seen = (Replacing::Nothing, 0);
                 return Found::Missing;
             }
             Ok(Read::Oversized { limit }) => {
+                memory.head_seen = (Replacing::Unknown, 0);
                 self.tally.reads_unusable.inc();
                 return Found::Unusable(Unusable::TooLarge { limit });
             }
@@ -584,12 +585,12 @@ impl Coordinator {
         let head = match Head::decode(&body, &self.scope) {
             Ok(head) => head,
             Err(why) => {
-                memory.head_seen = Some((etag, 0));
+                memory.head_seen = (Replacing::Head(etag), 0);
                 self.tally.reads_unusable.inc();
                 return Found::Unusable(why);
             }
         };
-        memory.head_seen = Some((etag.clone(), head.revision));
+        memory.head_seen = (Replacing::Head(etag.clone()), head.revision);
         if let Err(why) = self
             .check_clock(head.listed_at, now)
             .and_then(|()| self.check_clock(head.updated_at, now))
@@ -1039,14 +1040,14 @@ impl Coordinator {
                 (Some((_, assembled)), false) => Some(Arc::clone(assembled)),
                 _ => None,
             };
-            let (replaces, revision) = memory.head_seen.clone().unzip();
+            let (replaces, revision) = memory.head_seen.clone();
             let draft = Draft {
                 head: Head {
                     scope: self.scope.clone(),
                     listed_at,
                     updated_at,
                     writer: writer.clone(),
-                    revision: revision.unwrap_or(0).saturating_add(1),
+                    revision: revision.saturating_add(1),
                     instances: instances.len(),
                     shards: Vec::new(),
                 },
@@ -1070,7 +1071,10 @@ impl Coordinator {
                     self.tally.writes.inc();
                     self.tally.shards_written.inc_by(shards_written as u64);
                     memory.rewrite_all = false;
-                    memory.head_seen = etag.clone().map(|etag| (etag, assembled.head.revision));
+                    memory.head_seen = (
+                        etag.clone().map_or(Replacing::Unknown, Replacing::Head),
+                        assembled.head.revision,
+                    );
                     let previous = base.as_ref().map(|base| &base.head);
                     memory.retired.saw(
                         previous,
@@ -1131,9 +1135,10 @@ impl Coordinator {
             Ok(Read::Found { body, etag }) => {
                 self.tally.head_bytes.inc_by(body.len() as u64);
                 let revision = Head::decode(&body, &self.scope).map_or(0, |head| head.revision);
-                Some((etag, revision))
+                (Replacing::Head(etag), revision)
             }
-            _ => None,
+            Ok(Read::Missing) => (Replacing::Nothing, 0),
+            Ok(Read::NotModified | Read::Oversized { .. }) | Err(_) => (Replacing::Unknown, 0),
         };
     }
 

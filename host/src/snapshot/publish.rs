@@ -35,8 +35,20 @@ pub enum Published {
 /// The head to write, but for its shards and count.
 pub struct Draft {
     pub head: Head,
-    /// The entity tag of the head this one replaces; `None`: there was none.
-    pub replaces: Option<String>,
+    pub replaces: Replacing,
+}
+
+/// What the writer found where the head goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Replacing {
+    /// No head: written only if there still is none.
+    #[default]
+    Nothing,
+    /// The head with this entity tag: written only if it is still there.
+    Head(String),
+    /// A head whose entity tag the store did not give (one too large to
+    /// read): written over whatever is there.
+    Unknown,
 }
 
 /// Writes `instances` as the state after `base` (whose unchanged shards
@@ -106,8 +118,9 @@ async fn write(
     head.instances = instances.len();
     head.shards = names;
     let condition = match &draft.replaces {
-        Some(etag) => Condition::IfMatch(etag),
-        None => Condition::IfAbsent,
+        Replacing::Head(etag) => Condition::IfMatch(etag),
+        Replacing::Nothing => Condition::IfAbsent,
+        Replacing::Unknown => Condition::Always,
     };
     let key = super::head::head_key(prefix);
     match store.put(&key, head.encode(), condition).await {
@@ -151,7 +164,7 @@ mod tests {
             .collect()
     }
 
-    fn draft(replaces: Option<String>) -> Draft {
+    fn draft(replaces: Replacing) -> Draft {
         let at = UNIX_EPOCH + Duration::from_secs(1_796_000_000);
         Draft {
             head: Head {
@@ -183,14 +196,14 @@ mod tests {
         let store = MemoryStore::new();
         let mut instances = fleet(1_000);
         let (first, etag, count) = written(
-            publish(&store, PREFIX, &instances, None, draft(None), DEADLINE).await,
+            publish(&store, PREFIX, &instances, None, draft(Replacing::Nothing), DEADLINE).await,
         )
         .await;
         assert_eq!(count, first.head.shards.len(), "every shard, the first time");
 
         instances[500].state = "stopping".to_owned();
         let (second, _, count) = written(
-            publish(&store, PREFIX, &instances, Some(&first), draft(etag), DEADLINE).await,
+            publish(&store, PREFIX, &instances, Some(&first), draft(Replacing::Head(etag.unwrap())), DEADLINE).await,
         )
         .await;
         assert_eq!(count, 1);
@@ -226,27 +239,27 @@ mod tests {
         let store = MemoryStore::new();
         let instances = fleet(10);
         let (_, etag, _) = written(
-            publish(&store, PREFIX, &instances, None, draft(None), DEADLINE).await,
+            publish(&store, PREFIX, &instances, None, draft(Replacing::Nothing), DEADLINE).await,
         )
         .await;
         let head_key = crate::snapshot::head::head_key(PREFIX);
         let before = store.get(&head_key, None).await.unwrap();
         // A head written by nobody's read: there is one already.
-        let lost = publish(&store, PREFIX, &fleet(3), None, draft(None), DEADLINE).await;
+        let lost = publish(&store, PREFIX, &fleet(3), None, draft(Replacing::Nothing), DEADLINE).await;
         assert!(matches!(lost, Published::Lost), "{lost:?}");
         let stale = publish(
             &store,
             PREFIX,
             &fleet(3),
             None,
-            draft(Some("\"not the one\"".to_owned())),
+            draft(Replacing::Head("\"not the one\"".to_owned())),
             DEADLINE,
         )
         .await;
         assert!(matches!(stale, Published::Lost), "{stale:?}");
         assert_eq!(store.get(&head_key, None).await.unwrap(), before);
         // The swap on the head read wins.
-        let won = publish(&store, PREFIX, &fleet(3), None, draft(etag), DEADLINE).await;
+        let won = publish(&store, PREFIX, &fleet(3), None, draft(Replacing::Head(etag.unwrap())), DEADLINE).await;
         assert!(matches!(won, Published::Written { .. }));
         assert!(matches!(
             store.get(&head_key, None).await.unwrap(),

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::snapshot::head::Head;
-use crate::snapshot::publish::{Published, publish};
+use crate::snapshot::publish::{Published, Replacing, publish};
 use crate::snapshot::store::{Listed, MemoryStore};
 use std::collections::VecDeque;
 use std::sync::Mutex as StdMutex;
@@ -351,8 +351,8 @@ fn written_by(writer: Option<&str>, size: usize, listed_at: SystemTime) -> Vec<u
 /// the head stored.
 async fn write_head(store: &MemoryStore, writer: &str, size: usize, listed_at: SystemTime) {
     let replaces = match store.get("fleet/prod/head", None).await.unwrap() {
-        Read::Found { etag, .. } => Some(etag),
-        _ => None,
+        Read::Found { etag, .. } => Replacing::Head(etag),
+        _ => Replacing::Nothing,
     };
     let instances: Vec<Instance> = (0..size)
         .map(|n| Instance::running(&format!("i-{n:05}")))
