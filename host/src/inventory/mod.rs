@@ -22,6 +22,7 @@ pub use auto_scaling::{
     GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
     calls_per_listing as auto_scaling_calls_per_listing,
 };
+#[cfg_attr(not(any(test, feature = "internals")), allow(unused_imports))]
 pub use by_id::{ByIds, MAX_FILTER_VALUES};
 pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
