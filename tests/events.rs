@@ -198,6 +198,24 @@ async fn a_body_that_is_no_event_is_received_refused_and_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_last() {
+    // moto checking credentials, which knows none of the tests'.
+    let moto = Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    let url = format!("{}/123456789012/rollcall-events", moto.endpoint);
+    let err = queue_at(&url, &moto.endpoint)
+        .receive(Duration::from_secs(1), 10)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueueError::Denied(_)), "{err:?}");
+    assert!(err.is_lasting());
+    // moto answers in XML, not SQS's JSON: the body is shown.
+    assert!(
+        err.to_string().contains("HTTP 403") && err.to_string().contains("InvalidClientTokenId"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_missing_queue_lasts_and_an_unreachable_one_passes_within_its_deadline() {
     let moto = Moto::start();
     let missing = format!("{}/123456789012/no-such-queue", moto.endpoint);

@@ -188,21 +188,30 @@ impl SqsQueue {
                 }
                 other => crate::report::error_chain(other),
             };
-            if detail.contains("credentials") {
-                return QueueError::Denied(format!(
-                    "{doing} {}: no usable AWS credentials: {detail}",
-                    self.described
-                ));
-            }
+            // No credentials yet (an instance role not served yet) may pass
+            // like any failure to send.
             return QueueError::Transient(format!("{doing} {}: {detail}", self.described));
         };
         let inner = service.err();
         let status = service.raw().status().as_u16();
         let code = printable(inner.code().unwrap_or(""), 100);
-        let message = printable(inner.message().unwrap_or(""), 300);
+        let message = match inner.message() {
+            Some(message) => printable(message, 300),
+            // Not an SQS error document: what came back, in short.
+            None if code.is_empty() => {
+                let body = service.raw().body().bytes().unwrap_or_default();
+                printable(&String::from_utf8_lossy(body), 300)
+            }
+            None => String::new(),
+        };
         let said = format!(
-            "{doing} {}: {code} (HTTP {status}){}",
+            "{doing} {}: {}HTTP {status}{}",
             self.described,
+            if code.is_empty() {
+                String::new()
+            } else {
+                format!("{code}, ")
+            },
             if message.is_empty() {
                 String::new()
             } else {
@@ -210,6 +219,10 @@ impl SqsQueue {
             }
         );
         match code.as_str() {
+            // Forbidden, whatever the body says.
+            "" if status == 403 => QueueError::Denied(format!(
+                "{said}; the credentials may not use the queue"
+            )),
             "AccessDenied" | "AccessDeniedException" | "KMS.AccessDeniedException" => {
                 QueueError::Denied(format!(
                     "{said}; a node needs sqs:ReceiveMessage and sqs:DeleteMessage on the queue"
