@@ -30,6 +30,7 @@ connect_timeout = "1s"
 attempt_timeout = "2s"
 fetch_timeout = "30s"
 max_attempts = 3
+snapshot = "s3://fleet-bucket/rollcall"
 
 [policy]
 plugin = "plugins/elastic_grid.wasm"
@@ -49,6 +50,10 @@ kind = "stdout"
 
 [http]
 listen = "127.0.0.1:7878"
+
+[events]
+queue = "https://sqs.us-east-1.amazonaws.com/123456789012/rollcall-events"
+endpoint_url = "http://127.0.0.1:4566"
 "#;
 
 /// Values that are wrong in most places, and some that once broke things.
@@ -243,4 +248,51 @@ fn absurd_durations_and_counts_are_usage_errors() {
             "0s is out of range: it must be from 100ms to 1day",
         ],
     );
+}
+
+/// A bad `[events]` table, and `--events-queue` without the snapshot,
+/// through the real binary: exit 2, the place named, no panic.
+#[test]
+fn a_bad_events_queue_is_a_usage_error_at_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rollcall.toml");
+    let queue = "https://sqs.us-east-1.amazonaws.com/123456789012/rollcall-events";
+    let policy = "[policy]\nplugin = \"p.wasm\"\n";
+    let shared = "[source]\nkind = \"ec2\"\nregions = [\"us-east-1\"]\n\
+                  snapshot = \"s3://fleet-bucket/rollcall\"\n";
+    let cases = [
+        (
+            format!("{shared}{policy}[events]\nqueue = \"rollcall-events\"\n"),
+            "8:9: \"rollcall-events\" is not an http:// or https:// URL",
+        ),
+        (
+            format!("{shared}{policy}[events]\nqueue = \"https://sqs.us-east-1.amazonaws.com\"\n"),
+            "8:9: \"https://sqs.us-east-1.amazonaws.com\" names no queue",
+        ),
+        (
+            format!("[source]\nkind = \"ec2\"\n{policy}[events]\nqueue = \"{queue}\"\n"),
+            "5:1: [events] needs the fleet's snapshot",
+        ),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&config, &text).unwrap();
+        let run = rollcall_in(["watch", "--config", config.to_str().unwrap()], &[]);
+        run.fails_with(2, &[&format!("{}:{expected}", config.display())]);
+    }
+    let run = rollcall_in(
+        ["watch", "--plugin", "p.wasm", "--events-queue", queue],
+        &[],
+    );
+    run.fails_with(2, &["--events-queue needs the fleet's snapshot"]);
+    let run = rollcall_in(
+        [
+            "watch",
+            "--plugin",
+            "p.wasm",
+            "--events-queue",
+            "ftp://queue",
+        ],
+        &[],
+    );
+    run.fails_with(2, &["--events-queue", "is not an http:// or https:// URL"]);
 }

@@ -20,7 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "terminal_text",
     ],
     &["settings"],
-    &["identity", "inventory", "self_lifecycle"],
+    &["events", "identity", "inventory", "self_lifecycle"],
     &["membership", "policy", "snapshot"],
     &[
         "cases", "changes", "diff", "explain", "output", "resolve", "sink", "wait",

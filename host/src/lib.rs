@@ -59,7 +59,8 @@
 //!   written.
 //! - `inventory`: the instance model and the sources that produce a fleet
 //!   (a describe-instances file, the EC2 API); `identity`: who am I, from
-//!   IMDSv2; `self_lifecycle`: whether and why self is going, from IMDSv2.
+//!   IMDSv2; `self_lifecycle`: whether and why self is going, from IMDSv2;
+//!   `events`: the fleet's EC2 and Auto Scaling events, from an SQS queue.
 //! - `policy`: the policy interface, the wasmtime runtime behind it, and the
 //!   validation of what a policy returns; `snapshot`: the fleet's shared
 //!   listing in S3, one EC2 listing per refresh period for the whole fleet;
@@ -111,7 +112,9 @@ mod self_lifecycle;
 mod sink;
 mod terminal_text;
 mod wait;
-internal_modules!(commands, daemon, inventory, policy, settings, snapshot);
+internal_modules!(
+    commands, daemon, events, inventory, policy, settings, snapshot
+);
 
 pub use changes::{ChangeEvent, ChangeKind};
 pub use daemon::WatchError;

@@ -820,6 +820,7 @@ mod tests {
             sinks: Vec::new(),
             listen: None,
             lifecycle: Default::default(),
+            events: None,
             config_path: None,
         };
         let loaded = settings.clone();

@@ -149,16 +149,28 @@ impl Ec2Source {
         Ok(instances)
     }
 
-    /// Every page of one region, following `NextToken` until EC2 gives none.
-    /// A token seen before would list pages again (or forever): an error,
-    /// never the end of the fleet. Tokens that never repeat end at
-    /// `--fetch-timeout`.
+    /// Every page of one region under the configured filters.
     async fn fetch_region(
         &self,
         region: &str,
         client: &Client,
     ) -> Result<Vec<Instance>, SourceError> {
         let filters: Vec<_> = self.settings.filters.iter().map(Filter::to_sdk).collect();
+        let instances = self.list_pages(region, client, filters).await?;
+        tracing::debug!(region, instances = instances.len(), "Region fetched.");
+        Ok(instances)
+    }
+
+    /// Every page of `DescribeInstances` under `filters` in one region,
+    /// following `NextToken` until EC2 gives none. A token seen before
+    /// would list pages again (or forever): an error, never the end of the
+    /// listing. Tokens that never repeat end at the caller's deadline.
+    pub(super) async fn list_pages(
+        &self,
+        region: &str,
+        client: &Client,
+        filters: Vec<aws_sdk_ec2::types::Filter>,
+    ) -> Result<Vec<Instance>, SourceError> {
         let mut instances = Vec::new();
         let mut tokens = HashSet::new();
         let mut next_token: Option<String> = None;
@@ -192,7 +204,7 @@ impl Ec2Source {
                     return Err(SourceError::Unavailable(format!(
                         "EC2 returned the same page token twice in {region} (page {page_count} \
                          of DescribeInstances at {}): following it would list pages again, so \
-                         the fleet is not taken",
+                         the listing is not taken",
                         self.endpoint(region)
                     )));
                 }
@@ -202,13 +214,16 @@ impl Ec2Source {
                 }
             }
         }
-        tracing::debug!(
-            region,
-            pages = page_count,
-            instances = instances.len(),
-            "Region fetched."
-        );
+        tracing::debug!(region, pages = page_count, "DescribeInstances paged.");
         Ok(instances)
+    }
+
+    /// The client of `region`, if the source reads it.
+    pub(super) fn client(&self, region: &str) -> Option<&Client> {
+        self.clients
+            .iter()
+            .find(|(name, _)| name == region)
+            .map(|(_, client)| client)
     }
 
     /// The endpoint of `region`, for people.
@@ -220,7 +235,7 @@ impl Ec2Source {
     }
 
     /// Why the merged fleet's ids are refused, with the regions involved.
-    fn id_error(&self, instances: &[Instance], problem: IdProblem) -> SourceError {
+    pub(super) fn id_error(&self, instances: &[Instance], problem: IdProblem) -> SourceError {
         let region_of = |index: usize| {
             instances
                 .get(index)

@@ -3,7 +3,9 @@
 //! and names one instance only.
 //!
 //! A file and the EC2 API are held to the same rule, so that a fleet replayed
-//! from a recording is refused for the same reasons as the live one.
+//! from a recording is refused for the same reasons as the live one. An id
+//! named from outside a listing (an event's, one asked for by id) is held
+//! to EC2's own shape as well ([`is_instance_id`]).
 
 use super::Instance;
 
@@ -29,6 +31,17 @@ pub enum IdProblem {
         first: usize,
         second: usize,
     },
+}
+
+/// Whether `text` has the shape of an id EC2 gives an instance: `i-` and 8
+/// (the older form) or 17 lowercase hexadecimal digits.
+pub fn is_instance_id(text: &str) -> bool {
+    text.strip_prefix("i-").is_some_and(|digits| {
+        matches!(digits.len(), 8 | 17)
+            && digits
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+    })
 }
 
 /// Checks the ids of `instances`, in listing order; the first problem found
@@ -73,6 +86,28 @@ mod tests {
 
     fn fleet(ids: &[&str]) -> Vec<Instance> {
         ids.iter().map(|id| Instance::running(id)).collect()
+    }
+
+    #[test]
+    fn instance_ids_have_ec2s_shape() {
+        for id in ["i-1234567890abcdef0", "i-abcd1111", "i-0000000000000000a"] {
+            assert!(is_instance_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "i-",
+            "i-abcd111",
+            "i-1234567890abcdef",
+            "i-1234567890abcdef01",
+            "i-1234567890ABCDEF0",
+            "I-1234567890abcdef0",
+            "i-0m00000000000spot",
+            "x-1234567890abcdef0",
+            "i-1234567890abcdef0 ",
+            "i-ééééééééé",
+        ] {
+            assert!(!is_instance_id(id), "{id:?}");
+        }
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
 //! The EC2 source asks Auto Scaling about the groups its instances are in
-//! (`auto_scaling`).
+//! (`auto_scaling`), and describes instances by id (`by_id`).
 
 mod absence;
 mod auto_scaling;
+mod by_id;
 mod calls;
 mod describe;
 mod ec2;
@@ -21,11 +22,13 @@ pub use auto_scaling::{
     GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
     calls_per_listing as auto_scaling_calls_per_listing,
 };
+#[cfg_attr(not(any(test, feature = "internals")), allow(unused_imports))]
+pub use by_id::{ByIds, MAX_FILTER_VALUES};
 pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
-pub use ids::check_ids;
+pub use ids::{check_ids, is_instance_id};
 pub use lifecycle::{
     LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus,
 };

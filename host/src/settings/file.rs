@@ -44,6 +44,12 @@ pub struct Config {
     /// How this node leaves the fleet.
     #[serde(default)]
     pub lifecycle: Option<super::lifecycle::LifecycleConfig>,
+    /// The queue of the fleet's events, with where its table was written.
+    #[serde(default)]
+    pub events: Option<toml::Spanned<super::events::EventsConfig>>,
+    /// Where `[events]` was written: its line and column.
+    #[serde(skip)]
+    pub events_at: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +173,10 @@ impl Config {
         if config.policy.settings.is_some() {
             config.policy.written_settings = WrittenTable::read(path, text)?;
         }
+        config.events_at = config
+            .events
+            .as_ref()
+            .map(|events| line_and_column(text, events.span().start));
         Ok(config)
     }
 }
@@ -423,6 +433,78 @@ listen = "127.0.0.1:7878"
         ] {
             let err = parse(&format!("{base}{line}\n")).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_events_table_is_read_beside_a_snapshot() {
+        let source = "[source]\nkind = \"ec2\"\nsnapshot = \"s3://fleet-bucket/rollcall\"\n\
+                      [policy]\nplugin = \"p\"\n";
+        let settings = parse(&format!(
+            "{source}[events]\nqueue = \"{QUEUE}\"\nendpoint_url = \"http://127.0.0.1:4566\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.events,
+            Some(crate::settings::EventsSettings {
+                queue: QUEUE.parse().unwrap(),
+                endpoint_url: Some("http://127.0.0.1:4566".to_owned()),
+            })
+        );
+        let bare = parse(&format!("{source}[events]\nqueue = \"{QUEUE}\"\n")).unwrap();
+        assert_eq!(bare.events.unwrap().endpoint_url, None);
+        assert_eq!(parse(source).unwrap().events, None);
+    }
+
+    const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/rollcall-events";
+
+    #[test]
+    fn a_bad_events_table_names_its_place() {
+        let shared = "[source]\nkind = \"ec2\"\nsnapshot = \"s3://fleet-bucket/rollcall\"\n\
+                      [policy]\nplugin = \"p\"\n[events]\n";
+        for (text, expected) in [
+            (
+                format!("{shared}queue = \"sqs.us-east-1.amazonaws.com/1/q\"\n"),
+                "/etc/rollcall/rollcall.toml:7:9: \"sqs.us-east-1.amazonaws.com/1/q\" is not an \
+                 http:// or https:// URL; expected an SQS queue URL, e.g. \
+                 https://sqs.us-east-1.amazonaws.com/123456789012/rollcall-events",
+            ),
+            (
+                format!("{shared}queue = \"https://sqs.us-east-1.amazonaws.com/\"\n"),
+                "/etc/rollcall/rollcall.toml:7:9: \"https://sqs.us-east-1.amazonaws.com/\" \
+                 names no queue (its path is empty)",
+            ),
+            (
+                format!("{shared}queue = \"{QUEUE}\"\nendpoint_url = \"localhost:4566\"\n"),
+                "/etc/rollcall/rollcall.toml:8:16: \"localhost:4566\" is not an http:// or \
+                 https:// URL; expected an endpoint URL",
+            ),
+            (
+                format!("{shared}queue = \"{QUEUE}\"\nqueue_url = \"x\"\n"),
+                "/etc/rollcall/rollcall.toml:8:1: unknown field `queue_url`",
+            ),
+            (
+                format!("{shared}endpoint_url = \"http://127.0.0.1:4566\"\n"),
+                "/etc/rollcall/rollcall.toml:6:1: missing field `queue`",
+            ),
+            (
+                format!(
+                    "[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n\n[events]\n\
+                     queue = \"{QUEUE}\"\n"
+                ),
+                "/etc/rollcall/rollcall.toml:6:1: [events] needs the fleet's snapshot, which \
+                 events refresh: add source.snapshot = \"s3://BUCKET/PREFIX\" to the EC2 source",
+            ),
+            (
+                format!(
+                    "[source]\nkind = \"file\"\npath = \"f.json\"\n[policy]\nplugin = \"p\"\n\
+                     [events]\nqueue = \"{QUEUE}\"\n"
+                ),
+                "/etc/rollcall/rollcall.toml:6:1: [events] needs the fleet's snapshot",
+            ),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{text}\n{err}");
         }
     }
 

@@ -12,6 +12,8 @@
 //! - [`policy`], [`plugin_toml`]: the plugin's settings and limits;
 //! - [`change`]: the change guard's settings;
 //! - [`lifecycle`]: how this node leaves (`[lifecycle]`, `--leave-on-stop`);
+//! - [`events`]: the queue of the fleet's events (`[events]`,
+//!   `--events-queue`);
 //! - [`format`]: the forms an answer takes;
 //! - [`overrides`]: the settings both flags and the file give, merged once;
 //! - [`ranges`]: the range of every duration and count;
@@ -20,6 +22,7 @@
 pub mod change;
 pub mod ec2;
 pub mod error;
+pub mod events;
 pub mod file;
 pub mod filter;
 pub mod format;
@@ -38,6 +41,7 @@ pub mod watch;
 pub use change::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 pub use ec2::Ec2Settings;
 pub use error::{Conflict, SettingsError};
+pub use events::{EventsSettings, QueueUrl};
 pub use file::{Config, SinkConfig};
 pub use filter::Filter;
 pub use format::Format;

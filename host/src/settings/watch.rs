@@ -7,9 +7,9 @@ use super::overrides::{InvalidSetting, PolicyLimitOverrides, checked};
 use super::policy::CacheArgs;
 use super::ranges;
 use super::{
-    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, LifecycleSettings, PluginSettings,
-    PolicyLimits,
-    Refresh, SelfArgs, SelfChoice, SettingsError, SourceArgs, SourceSettings,
+    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, EventsSettings, LifecycleSettings,
+    PluginSettings, PolicyLimits, QueueUrl, Refresh, SelfArgs, SelfChoice, SettingsError,
+    SourceArgs, SourceSettings,
 };
 use crate::paths;
 use clap::Args;
@@ -80,6 +80,12 @@ pub struct WatchArgs {
     /// on this address, e.g. 127.0.0.1:7878.
     #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
     pub listen: Option<SocketAddr>,
+
+    /// The SQS queue an EventBridge rule sends the fleet's EC2 and Auto
+    /// Scaling events to, so that the snapshot is refreshed within seconds
+    /// of a change; needs --snapshot ([events] queue; README "Events").
+    #[arg(long, value_name = "URL", help_heading = "Daemon")]
+    pub events_queue: Option<QueueUrl>,
 }
 
 /// Everything `rollcall watch` runs with, from a config file, flags, or both.
@@ -99,6 +105,9 @@ pub struct WatchSettings {
     pub listen: Option<SocketAddr>,
     /// How this node leaves the fleet.
     pub lifecycle: LifecycleSettings,
+    /// Where the fleet's events arrive, if they do: only beside the
+    /// fleet's snapshot, which they refresh.
+    pub events: Option<EventsSettings>,
     /// The configuration file, watched for changes; `None` with flags only.
     pub config_path: Option<PathBuf>,
 }
@@ -160,6 +169,21 @@ impl WatchSettings {
         let absent_grace = checked(&ranges::ABSENT_GRACE, config.absent_grace)
             .map_err(invalid)?
             .map_or(DEFAULT_ABSENT_GRACE, |grace| grace as u32);
+        let events = match &config.events {
+            Some(_) if !source.is_shared() => {
+                let (line, column) = config.events_at.unwrap_or((1, 1));
+                return Err(SettingsError::Syntax {
+                    path: origin.to_owned(),
+                    line,
+                    column,
+                    message: "[events] needs the fleet's snapshot, which events refresh: add \
+                              source.snapshot = \"s3://BUCKET/PREFIX\" to the EC2 source"
+                        .to_owned(),
+                });
+            }
+            Some(table) => Some(table.get_ref().settings()),
+            None => None,
+        };
         Ok(WatchSettings {
             source,
             own,
@@ -175,6 +199,7 @@ impl WatchSettings {
                 Some(table) => table.apply().map_err(invalid)?,
                 None => LifecycleSettings::default(),
             },
+            events,
             config_path: Some(origin.to_owned()),
         })
     }
@@ -204,6 +229,7 @@ impl WatchSettings {
                 sinks: Vec::new(),
                 listen: None,
                 lifecycle: LifecycleSettings::default(),
+                events: None,
                 config_path: None,
             },
         };
@@ -261,6 +287,25 @@ impl WatchSettings {
         }
         if let Some(listen) = args.listen {
             settings.listen = Some(listen);
+        }
+        if let Some(queue) = &args.events_queue {
+            let endpoint_url = settings
+                .events
+                .take()
+                .and_then(|events| events.endpoint_url);
+            settings.events = Some(EventsSettings {
+                queue: queue.clone(),
+                endpoint_url,
+            });
+        }
+        if settings.events.is_some() && !settings.source.is_shared() {
+            return Err(SettingsError::Usage(if args.events_queue.is_some() {
+                "--events-queue needs the fleet's snapshot, which events refresh: add \
+                 --snapshot s3://BUCKET/PREFIX"
+            } else {
+                "the configuration's [events] needs the fleet's snapshot, which events \
+                 refresh, and the flags name a source without one"
+            }));
         }
         normalise_watched_paths(&mut settings);
         Ok(settings)
@@ -422,6 +467,72 @@ memory_limit_mib = 32
         assert_eq!(
             watch(Some(EC2_SOURCE), &[]).unwrap().own,
             SelfChoice::FromImds
+        );
+    }
+
+    const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/rollcall-events";
+
+    #[test]
+    fn events_queue_needs_the_snapshot_and_beats_the_files_queue() {
+        let settings = watch(
+            None,
+            &["--plugin", "p.wasm", "--snapshot", "s3://fleet-bucket/rollcall", "--events-queue", QUEUE],
+        )
+        .unwrap();
+        assert_eq!(
+            settings.events,
+            Some(EventsSettings {
+                queue: QUEUE.parse().unwrap(),
+                endpoint_url: None
+            })
+        );
+        let err = watch(None, &["--plugin", "p.wasm", "--events-queue", QUEUE]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--events-queue needs the fleet's snapshot, which events refresh: add --snapshot \
+             s3://BUCKET/PREFIX"
+        );
+
+        let file = EC2_SOURCE.replace(
+            "max_attempts = 3",
+            "max_attempts = 3\nsnapshot = \"s3://fleet-bucket/rollcall\"",
+        ) + &format!("[events]\nqueue = \"{QUEUE}\"\nendpoint_url = \"http://127.0.0.1:4566\"\n");
+        let other = "https://sqs.eu-west-1.amazonaws.com/123456789012/other";
+        let settings = watch(Some(&file), &["--events-queue", other]).unwrap();
+        assert_eq!(
+            settings.events,
+            Some(EventsSettings {
+                queue: other.parse().unwrap(),
+                endpoint_url: Some("http://127.0.0.1:4566".to_owned())
+            }),
+            "the flag replaces the queue, the file's endpoint stays"
+        );
+        assert_eq!(
+            watch(Some(&file), &[]).unwrap().events.unwrap().queue.as_str(),
+            QUEUE
+        );
+        let err = watch(Some(&file), &["--inventory", "fleet.json"]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("the configuration's [events] needs the fleet's snapshot"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_events_queue_flag_is_refused_by_the_parser() {
+        let err = Cli::try_parse_from([
+            "rollcall",
+            "watch",
+            "--plugin",
+            "p.wasm",
+            "--events-queue",
+            "sqs.us-east-1.amazonaws.com/1/q",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(
+            err.to_string().contains("is not an http:// or https:// URL"),
+            "{err}"
         );
     }
 

@@ -3,7 +3,7 @@
 //! the requests run on a small runtime of the kit's own, so that plain tests
 //! and `#[tokio::test]`s call it alike.
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Method, Request, header};
@@ -27,6 +27,40 @@ pub fn get(address: &str, path: &str) -> Option<(u16, String)> {
 /// An empty `POST` to `path` on `address`: the status.
 pub fn post(address: &str, path: &str) -> Option<u16> {
     once(Method::POST, address, path).map(|(status, _)| status)
+}
+
+/// A `POST` of `body` to `path` on `address`, with `headers`, on a
+/// connection of its own: the status and the body; `None` when nothing
+/// answered in time.
+pub fn post_body(
+    address: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Option<(u16, Vec<u8>)> {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::HOST, address);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body)))
+        .expect("a request of a method, a path, headers and a body");
+    let address = address.to_owned();
+    on_runtime(async move {
+        let answering = async {
+            let stream = TcpStream::connect(&address).await.ok()?;
+            let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+            tokio::spawn(connection);
+            let response = sender.send_request(request).await.ok()?;
+            let status = response.status().as_u16();
+            let body = response.into_body().collect().await.ok()?.to_bytes();
+            Some((status, body.to_vec()))
+        };
+        tokio::time::timeout(ANSWER_LIMIT, answering).await.ok()?
+    })
 }
 
 /// One request on a connection of its own, closed after it.

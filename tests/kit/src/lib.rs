@@ -13,6 +13,7 @@
 //! | [`http`] | `GET` and `POST` on loopback, and a kept-alive connection |
 //! | [`servers`] | `moto_server`, a stub answering what the test says, a proxy that goes down, a fake S3 bucket |
 //! | [`moto_fleet`] | a fleet in moto, made through the AWS SDK: instances, Auto Scaling groups, the snapshot's bucket |
+//! | [`moto_events`] | the fleet's events in moto: an SQS queue, an EventBridge rule sending to it, events put on the bus |
 //! | [`hand_made`] | policy components no toolchain makes |
 //! | [`nft`] | the real `nft` judging a ruleset, in a namespace of its own |
 
@@ -20,6 +21,7 @@ pub mod background;
 pub mod daemon;
 pub mod hand_made;
 pub mod http;
+pub mod moto_events;
 pub mod moto_fleet;
 pub mod nft;
 pub mod plugins;
