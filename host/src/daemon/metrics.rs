@@ -125,6 +125,7 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let bytes = Family::<KindLabel, Counter>::default();
     let shards = Family::<OutcomeLabel, Counter>::default();
     let age = Gauge::<f64, AtomicU64>::default();
+    let change_age = Gauge::<f64, AtomicU64>::default();
     let members_dropped = Counter::default();
     registry.register(
         "members_dropped",
@@ -186,6 +187,14 @@ fn register_counting(registry: &mut Registry) -> Counting {
         Unit::Seconds,
         age.clone(),
     );
+    registry.register_with_unit(
+        "change_age",
+        "How long the last change to the snapshot this node took had been written when it took \
+         it (its answer is decided and published right after): freshness from the head's update \
+         to this node's answer",
+        Unit::Seconds,
+        change_age.clone(),
+    );
     let series = |family: &Family<OutcomeLabel, Counter>, outcome: &'static str| {
         family.get_or_create(&OutcomeLabel { outcome }).clone()
     };
@@ -225,6 +234,7 @@ fn register_counting(registry: &mut Registry) -> Counting {
             leases_won: series(&leases, "won"),
             leases_lost: series(&leases, "lost"),
             snapshot_age: age,
+            change_age,
         },
         api_calls,
         members_dropped,

@@ -355,11 +355,8 @@ impl Daemon {
     }
 
     fn next_delay(&self) -> Duration {
-        next_delay(
-            self.active.settings.refresh.every,
-            self.active.settings.refresh.jitter.mul_f64(fastrand::f64()),
-            self.failures_in_a_row,
-        )
+        let (every, jitter) = self.active.settings.pace();
+        next_delay(every, jitter.mul_f64(fastrand::f64()), self.failures_in_a_row)
     }
 
     fn settle_refresh(&mut self, refreshed: Refreshed) {

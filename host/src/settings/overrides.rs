@@ -97,6 +97,13 @@ pub struct Ec2Overrides {
     #[serde(default, with = "humantime_serde")]
     pub snapshot_max_age: Option<Duration>,
 
+    /// How often a daemon reads the snapshot's head (a 304 when nothing
+    /// changed), apart from how often the fleet is listed (--refresh)
+    /// [default: the refresh interval].
+    #[arg(long, value_name = "DURATION", value_parser = ranges::SNAPSHOT_POLL.parser())]
+    #[serde(default, with = "humantime_serde")]
+    pub snapshot_poll: Option<Duration>,
+
     /// How far ahead of this node's clock a snapshot's listing time may be
     /// before it is refused as from the future [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = ranges::SNAPSHOT_CLOCK_SKEW.parser())]
@@ -193,6 +200,11 @@ impl Ec2Overrides {
                         "--snapshot-max-age",
                     ),
                     (
+                        self.snapshot_poll.is_some(),
+                        ranges::SNAPSHOT_POLL.key,
+                        "--snapshot-poll",
+                    ),
+                    (
                         self.snapshot_clock_skew.is_some(),
                         ranges::SNAPSHOT_CLOCK_SKEW.key,
                         "--snapshot-clock-skew",
@@ -221,6 +233,9 @@ impl Ec2Overrides {
             checked(&ranges::EC2_BUDGET, self.ec2_budget)?.unwrap_or(snapshot.ec2_budget);
         if let Some(age) = checked(&ranges::SNAPSHOT_MAX_AGE, self.snapshot_max_age)? {
             snapshot.max_age = Some(age);
+        }
+        if let Some(poll) = checked(&ranges::SNAPSHOT_POLL, self.snapshot_poll)? {
+            snapshot.poll = Some(poll);
         }
         snapshot.clock_skew = checked(&ranges::SNAPSHOT_CLOCK_SKEW, self.snapshot_clock_skew)?
             .unwrap_or(snapshot.clock_skew);
@@ -576,7 +591,7 @@ imds = false
                 "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
                  `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
                  `max_attempts`, `snapshot`, `s3_endpoint_url`, `ec2_budget`, \
-                 `snapshot_max_age`, `snapshot_clock_skew`, `snapshot_max_shrink`, \
+                 `snapshot_max_age`, `snapshot_poll`, `snapshot_clock_skew`, `snapshot_max_shrink`, \
                  `snapshot_write`, `imds`"
             ),
             "{err}"

@@ -67,6 +67,11 @@ pub const SNAPSHOT_MAX_AGE: Bounded<Duration> = Bounded {
     key: "source.snapshot_max_age",
     range: millis(100)..=hours(24),
 };
+pub const SNAPSHOT_POLL: Bounded<Duration> = Bounded {
+    flag: Some("--snapshot-poll"),
+    key: "source.snapshot_poll",
+    range: millis(100)..=hours(1),
+};
 pub const SNAPSHOT_CLOCK_SKEW: Bounded<Duration> = Bounded {
     flag: Some("--snapshot-clock-skew"),
     key: "source.snapshot_clock_skew",

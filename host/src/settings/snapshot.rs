@@ -41,6 +41,8 @@ pub struct SnapshotSettings {
     pub ec2_budget: f64,
     /// `None`: [`DEFAULT_MAX_AGE_INTERVALS`] refresh intervals.
     pub max_age: Option<Duration>,
+    /// How often a daemon reads the head; `None`: every refresh interval.
+    pub poll: Option<Duration>,
     /// See [`DEFAULT_CLOCK_SKEW`].
     pub clock_skew: Duration,
     /// The share of the fleet served a new snapshot may remove before it
@@ -58,6 +60,7 @@ impl SnapshotSettings {
             endpoint_url: None,
             ec2_budget: DEFAULT_EC2_BUDGET,
             max_age: None,
+            poll: None,
             clock_skew: DEFAULT_CLOCK_SKEW,
             max_shrink: MaxChange::default(),
             write: SnapshotWrite::Auto,

@@ -113,6 +113,24 @@ pub struct WatchSettings {
 }
 
 impl WatchSettings {
+    /// How often the daemon refreshes, and the most jitter on it: every
+    /// refresh interval, or every snapshot poll when the fleet's snapshot
+    /// has one (the fleet is still listed once per refresh interval; a
+    /// poll reads the head, a 304 when nothing changed).
+    pub fn pace(&self) -> (Duration, Duration) {
+        let poll = match &self.source {
+            SourceSettings::Ec2 {
+                snapshot: Some(snapshot),
+                ..
+            } => snapshot.poll,
+            _ => None,
+        };
+        match poll {
+            Some(poll) => (poll, self.refresh.jitter.min(poll / 10)),
+            None => (self.refresh.every, self.refresh.jitter),
+        }
+    }
+
     /// The settings of the configuration file `config`, read from `origin`,
     /// checked.
     pub fn from_file(config: &Config, origin: &Path) -> Result<WatchSettings, SettingsError> {

@@ -225,6 +225,9 @@ pub struct Tally {
     pub leases_lost: Counter,
     /// The age of the snapshot last read, in seconds.
     pub snapshot_age: Gauge<f64, AtomicU64>,
+    /// How long the last change taken had been written when this node
+    /// took it (its answer is decided and published next), in seconds.
+    pub change_age: Gauge<f64, AtomicU64>,
 }
 
 /// A usable snapshot, as a node's process keeps it.
@@ -668,6 +671,10 @@ impl Coordinator {
             (_, Some(known)) if known.etag.as_deref() == Some(etag.as_str()) => known.seen_at,
             _ => now,
         };
+        if seen_at == now {
+            let age = now.duration_since(snapshot.updated_at).unwrap_or_default();
+            self.tally.change_age.set(age.as_secs_f64());
+        }
         let known = Known {
             snapshot,
             etag: Some(etag),
