@@ -29,8 +29,8 @@ use rollcall::inventory::{Instance, SourceError};
 use rollcall::snapshot::head::{Head, head_key};
 use rollcall::snapshot::shard;
 use rollcall::snapshot::{
-    Clock, Condition, Coordination, Coordinator, ListFailure, Listed, Lister, Listing,
-    MemoryStore, Mode, ObjectStore, Read, Scope, SharedDecoding, StoreError, Tally, Written,
+    Clock, Condition, Coordination, Coordinator, ListFailure, Listed, Lister, Listing, MemoryStore,
+    Mode, ObjectStore, Read, Scope, SharedDecoding, StoreError, Tally, Written,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -126,6 +126,8 @@ fn register_counting(registry: &mut Registry) -> Counting {
     let shards = Family::<OutcomeLabel, Counter>::default();
     let age = Gauge::<f64, AtomicU64>::default();
     let change_age = Gauge::<f64, AtomicU64>::default();
+    let events = Family::default();
+    let event_lag = Gauge::<f64, AtomicU64>::default();
     let members_dropped = Counter::default();
     registry.register(
         "members_dropped",
@@ -195,6 +197,21 @@ fn register_counting(registry: &mut Registry) -> Counting {
         Unit::Seconds,
         change_age.clone(),
     );
+    registry.register(
+        "events",
+        "EC2 events from the queue by kind (state_change, spot_interruption, rebalance, \
+         launch_lifecycle, terminate_lifecycle; unrecognised: not an event; queue: the queue \
+         itself) and outcome (applied, unchanged, outside, retried, unknown, failed, \
+         unrecognised; the queue's: denied, missing, unreachable); counted by the node that \
+         holds the event lease",
+        events.clone(),
+    );
+    registry.register_with_unit(
+        "event_lag",
+        "From the oldest event of the last head written for events to that head",
+        Unit::Seconds,
+        event_lag.clone(),
+    );
     let series = |family: &Family<OutcomeLabel, Counter>, outcome: &'static str| {
         family.get_or_create(&OutcomeLabel { outcome }).clone()
     };
@@ -235,6 +252,8 @@ fn register_counting(registry: &mut Registry) -> Counting {
             leases_lost: series(&leases, "lost"),
             snapshot_age: age,
             change_age,
+            events,
+            event_lag,
         },
         api_calls,
         members_dropped,

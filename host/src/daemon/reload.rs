@@ -401,6 +401,7 @@ async fn open_source(
         own: settings.own.clone(),
         tally: counting.snapshot.clone(),
         calls: counting.api_calls.clone(),
+        events: settings.events.clone(),
     };
     let source = settings.source.open(sharing).await?;
     Ok(Arc::new(GraceSource::new(source, settings.absent_grace)))
@@ -411,7 +412,8 @@ fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
     settings.source != current.source
         || settings.absent_grace != current.absent_grace
         || settings.source.is_shared()
-            && (settings.refresh.every != current.refresh.every
+            && (settings.events != current.events
+                || settings.refresh.every != current.refresh.every
                 || settings.refresh.jitter != current.refresh.jitter
                 || settings.own != current.own)
 }

@@ -228,6 +228,11 @@ pub struct Tally {
     /// How long the last change taken had been written when this node
     /// took it (its answer is decided and published next), in seconds.
     pub change_age: Gauge<f64, AtomicU64>,
+    /// Events from the queue, by kind and outcome ([`super::follow`]).
+    pub events: prometheus_client::metrics::family::Family<super::follow::EventLabels, Counter>,
+    /// From the oldest event of the last head written for events to that
+    /// head, in seconds.
+    pub event_lag: Gauge<f64, AtomicU64>,
 }
 
 /// A usable snapshot, as a node's process keeps it.
@@ -341,6 +346,8 @@ pub struct Coordinator {
     writer: std::sync::OnceLock<String>,
     rng: std::sync::Mutex<fastrand::Rng>,
     decoding: Arc<SharedDecoding>,
+    /// Counts this node's listings for the fleet (leases won and listed).
+    listings: tokio::sync::watch::Sender<u64>,
     pub tally: Tally,
 }
 
@@ -369,6 +376,7 @@ impl Coordinator {
             writer,
             rng: std::sync::Mutex::new(fastrand::Rng::with_seed(seed)),
             decoding: Arc::new(SharedDecoding::default()),
+            listings: tokio::sync::watch::Sender::new(0),
             tally: Tally::default(),
         }
     }
@@ -435,6 +443,11 @@ impl Coordinator {
         ))
     }
 
+    /// Where the snapshot is kept.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
     /// This node's instance id, if known.
     pub fn writer(&self) -> Option<&str> {
         self.writer.get().map(String::as_str)
@@ -495,6 +508,9 @@ impl Coordinator {
             match self.take_lease(replacing).await {
                 Ok(true) => {
                     let listed = self.list(memory, true).await;
+                    if listed.is_ok() {
+                        self.listings.send_modify(|count| *count += 1);
+                    }
                     return listed.or_else(|err| {
                         tracing::warn!(error = %err, "Listing EC2 for the fleet failed.");
                         // An older snapshot may still serve.
@@ -1036,13 +1052,32 @@ impl Coordinator {
         listed_at: SystemTime,
         updated_at: SystemTime,
     ) -> (Arc<Remembered>, Option<String>) {
+        match self
+            .share_within(memory, instances, listed_at, updated_at, HEAD_SWAPS)
+            .await
+        {
+            Shared::Written(snapshot, etag) => (snapshot, etag),
+            Shared::Lost(snapshot) | Shared::Failed(snapshot) => (snapshot, None),
+        }
+    }
+
+    /// [`Coordinator::share`], trying `swaps` times to swap the head.
+    async fn share_within(
+        &self,
+        memory: &mut Memory,
+        instances: Vec<Instance>,
+        listed_at: SystemTime,
+        updated_at: SystemTime,
+        swaps: u32,
+    ) -> Shared {
         let writer = self.writer().map(str::to_owned);
         let now = self.clock.now();
         if memory.compat_until.is_some_and(|until| now < until) {
             self.share_legacy(&instances, listed_at, writer.clone()).await;
         }
         let deadline = (self.settings.refresh / 2).max(Duration::from_secs(1));
-        for _ in 0..HEAD_SWAPS {
+        let mut lost = false;
+        for _ in 0..swaps {
             let base = match (&memory.assembled, memory.rewrite_all) {
                 (Some((_, assembled)), false) => Some(Arc::clone(assembled)),
                 _ => None,
@@ -1108,27 +1143,103 @@ impl Coordinator {
                         self.decoding.heads.keep_head(etag, &assembled);
                     }
                     memory.assembled = Some((etag.clone(), Arc::clone(&assembled)));
-                    return (Arc::new(Remembered::from(&*assembled)), etag);
+                    return Shared::Written(Arc::new(Remembered::from(&*assembled)), etag);
                 }
                 Published::Lost => {
+                    lost = true;
                     self.tally.writes_lost.inc();
                     tracing::debug!(snapshot = %self.describe(), "Another writer changed the head; reading it again.");
                     self.learn_head(memory).await;
                 }
                 Published::Failed(error) => {
                     tracing::warn!(snapshot = %self.describe(), %error, "Cannot write the snapshot; the fleet lists EC2 again next period.");
+                    lost = false;
                     break;
                 }
             }
         }
-        let snapshot = Remembered {
+        let snapshot = Arc::new(Remembered {
             listed_at,
             updated_at,
             writer,
             instances: instances.into(),
             from_older_writer: false,
-        };
-        (Arc::new(snapshot), None)
+        });
+        if lost {
+            Shared::Lost(snapshot)
+        } else {
+            Shared::Failed(snapshot)
+        }
+    }
+
+    /// Applies `change` to the fleet of the head as stored now and, if it
+    /// changed anything, writes the result as the next head: listed when
+    /// that head was, updated now. A head another writer swapped in first
+    /// is read again and `change` applied to it (at most [`HEAD_SWAPS`]
+    /// times). Only a usable head younger than `max_age` is changed.
+    pub async fn apply<F>(&self, mut change: F) -> Result<Applied, String>
+    where
+        F: FnMut(&mut Vec<Instance>) -> bool + Send,
+    {
+        if !self.writes() {
+            return Err("this node does not write the snapshot".to_owned());
+        }
+        let mut memory = self.memory.lock().await;
+        for _ in 0..HEAD_SWAPS {
+            let found = self.read_head(&mut memory).await;
+            let now = self.clock.now();
+            let assembled = match (found, &memory.assembled) {
+                (Found::Usable, Some((_, assembled))) => Arc::clone(assembled),
+                (Found::Failed(err), _) => return Err(format!("reading the head: {err}")),
+                (Found::Unusable(why), _) => return Err(format!("the head is unusable: {why}")),
+                _ => return Err("there is no usable head to change".to_owned()),
+            };
+            let age = now.duration_since(assembled.head.listed_at).unwrap_or_default();
+            if age > self.settings.max_age {
+                return Err(format!(
+                    "the head was listed {} ago, more than the {} a snapshot serves",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    humantime::format_duration(self.settings.max_age)
+                ));
+            }
+            let mut instances = assembled.instances.to_vec();
+            if !change(&mut instances) {
+                return Ok(Applied::Unchanged);
+            }
+            instances.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            let listed_at = assembled.head.listed_at;
+            let updated_at = UNIX_EPOCH
+                .checked_add(Duration::from_millis(millis(since_epoch(now))))
+                .unwrap_or(now)
+                .max(listed_at);
+            match self
+                .share_within(&mut memory, instances, listed_at, updated_at, 1)
+                .await
+            {
+                Shared::Written(snapshot, etag) => {
+                    memory.snapshot = Some(Known {
+                        snapshot,
+                        etag,
+                        seen_at: now,
+                    });
+                    memory.held = None;
+                    return Ok(Applied::Written { updated_at });
+                }
+                Shared::Lost(_) => continue,
+                Shared::Failed(_) => return Err("writing the head failed".to_owned()),
+            }
+        }
+        Err(format!(
+            "other writers changed the head {HEAD_SWAPS} times while this change was made"
+        ))
+    }
+
+    /// Waits until this node next lists EC2 for the fleet (it won a
+    /// refresh period's lease): the moment to see whether the event lease
+    /// is free, once per period for the whole fleet.
+    pub async fn listed_for_the_fleet(&self) {
+        let mut listings = self.listings.subscribe();
+        let _ = listings.changed().await;
     }
 
     /// The head's entity tag and revision as stored now (after a lost
@@ -1244,6 +1355,24 @@ impl Coordinator {
             ))),
         }
     }
+}
+
+/// What writing a fleet came to, and the fleet as it is served.
+enum Shared {
+    /// With the head's entity tag when the store gave it.
+    Written(Arc<Remembered>, Option<String>),
+    /// Another writer swapped the head in first, every time tried.
+    Lost(Arc<Remembered>),
+    Failed(Arc<Remembered>),
+}
+
+/// What applying a change came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The change changed nothing: no head written.
+    Unchanged,
+    /// A head written, at this update time.
+    Written { updated_at: SystemTime },
 }
 
 /// What the gate said, and the chance it drew against.

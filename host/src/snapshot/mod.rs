@@ -9,6 +9,8 @@
 //! - [`fetch`]: a reader's side of format 2 (only the shards it lacks);
 //! - [`publish`]: a writer's side (changed shards, then the head swapped);
 //! - [`sweep`]: shards no head names, deleted when no reader needs them;
+//! - [`event_lease`], [`follow`]: one node applies EC2's events to the
+//!   head within seconds;
 //! - [`store`]: the object operations as a trait, and an in-memory bucket;
 //! - [`coordinator`]: one refresh: read, use, lease, list, write, fall back;
 //! - [`gate`]: the fallback's fleet-wide budget;
@@ -19,7 +21,9 @@
 //! - [`source`]: all of it as an inventory source in front of EC2.
 
 pub mod coordinator;
+pub mod event_lease;
 pub mod fetch;
+pub mod follow;
 pub mod fold;
 pub mod format;
 pub mod gate;

@@ -1,21 +1,29 @@
 //! The shared snapshot as an inventory source: with a snapshot configured,
-//! the EC2 source lists only when coordination says this node should.
+//! the EC2 source lists only when coordination says this node should; with
+//! an event queue too, the node follows the fleet's events when it holds
+//! their lease ([`super::follow`]).
 
 use super::coordinator::{
     Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin, Tally,
 };
 use super::format::Scope;
 use super::s3::{Deadlines, S3Store};
+use super::follow::{Follower, Refresher};
+use super::store::ObjectStore;
+use crate::events::{Deadlines as QueueDeadlines, EventQueue, SqsQueue};
 use crate::identity::instance_id_from_imds;
 use crate::inventory::{
-    ApiCalls, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
+    ApiCalls, ByIds, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
 };
 use crate::settings::{
-    DEFAULT_MAX_AGE_INTERVALS, MaxChange, Refresh, S3Location, SelfChoice, SnapshotSettings,
+    DEFAULT_MAX_AGE_INTERVALS, EventsSettings, MaxChange, Refresh, S3Location, SelfChoice, SnapshotSettings,
     SnapshotWrite, SourceSettings,
 };
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The shortest event lease: a holder renews it every third of a term.
+const MIN_EVENT_LEASE_TERM: Duration = Duration::from_secs(5);
 
 /// What a node brings to the sharing: how it runs and how often it asks.
 #[derive(Debug, Clone)]
@@ -33,6 +41,8 @@ pub struct Sharing {
     /// calls are counted (a daemon's metrics hold them, across reloads).
     pub tally: Tally,
     pub calls: ApiCalls,
+    /// The queue of the fleet's events, for a daemon that follows them.
+    pub events: Option<EventsSettings>,
 }
 
 impl Sharing {
@@ -47,6 +57,7 @@ impl Sharing {
             own,
             tally: Tally::default(),
             calls: ApiCalls::default(),
+            events: None,
         }
     }
 }
@@ -69,11 +80,24 @@ impl SourceSettings {
 }
 
 pub struct SnapshotSource {
-    coordinator: Coordinator,
+    coordinator: Arc<Coordinator>,
     location: S3Location,
     ec2: String,
     /// Whether IMDS is still to be asked for this node's id.
     ask_imds: std::sync::atomic::AtomicBool,
+    /// The follower's task, once started.
+    following: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pending_events: std::sync::Mutex<Option<PendingFollower>>,
+}
+
+/// What a follower is made of, until this node knows its id.
+struct PendingFollower {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    queue: Arc<dyn EventQueue>,
+    refresher: Arc<dyn Refresher>,
+    regions: Vec<String>,
+    term: Duration,
 }
 
 impl SnapshotSource {
@@ -83,6 +107,20 @@ impl SnapshotSource {
     /// done, body included, within `--fetch-timeout`.
     pub fn new(ec2: Arc<Ec2Source>, settings: SnapshotSettings, sharing: Sharing) -> Self {
         let timeouts = ec2.settings();
+        let events = sharing.events.as_ref().map(|events| {
+            let deadlines = QueueDeadlines {
+                connect: timeouts.connect_timeout,
+                first_byte: timeouts.attempt_timeout,
+                total: timeouts.fetch_timeout,
+            };
+            let queue = SqsQueue::new(
+                ec2.sdk_config(),
+                &events.queue,
+                events.endpoint_url.as_deref(),
+                deadlines,
+            );
+            Arc::new(queue) as Arc<dyn EventQueue>
+        });
         let store = S3Store::new(
             ec2.sdk_config(),
             &settings.location.bucket,
@@ -113,6 +151,17 @@ impl SnapshotSource {
             },
             write: settings.write == SnapshotWrite::Auto,
         };
+        let refresher = Arc::clone(&ec2) as Arc<dyn Refresher>;
+        let regions: Vec<String> = ec2.regions().map(str::to_owned).collect();
+        let store = store as Arc<dyn ObjectStore>;
+        let pending_events = events.map(|queue| PendingFollower {
+            store: Arc::clone(&store),
+            prefix: settings.location.prefix.clone(),
+            queue,
+            refresher,
+            regions,
+            term: sharing.refresh.max(MIN_EVENT_LEASE_TERM),
+        });
         let coordinator = Coordinator::new(
             store,
             ec2,
@@ -123,10 +172,46 @@ impl SnapshotSource {
         )
         .with_tally(sharing.tally);
         SnapshotSource {
-            coordinator,
+            coordinator: Arc::new(coordinator),
             location: settings.location,
             ec2: described,
             ask_imds: (sharing.own == SelfChoice::FromImds).into(),
+            following: std::sync::Mutex::new(None),
+            pending_events: std::sync::Mutex::new(pending_events),
+        }
+    }
+
+    /// Starts following the fleet's events, once this node knows its id
+    /// (a node that never writes the snapshot never follows them).
+    fn follow_events(&self) {
+        let mut pending = self
+            .pending_events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(parts) = pending.take() else {
+            return;
+        };
+        let follower = Follower::new(
+            Arc::clone(&self.coordinator),
+            parts.store,
+            &parts.prefix,
+            parts.queue,
+            parts.refresher,
+            parts.regions,
+            parts.term,
+            Clock::system(),
+        );
+        match follower {
+            Some(follower) => {
+                let task = tokio::spawn(follower.run());
+                *self
+                    .following
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
+            }
+            None => {
+                tracing::warn!("This node does not know its instance id, so it never follows the fleet's events.");
+            }
         }
     }
 
@@ -167,6 +252,7 @@ impl InventorySource for SnapshotSource {
                 }
             }
         }
+        self.follow_events();
         let fleet = self.coordinator.refresh().await?;
         Ok(Inventory {
             instances: fleet.instances.to_vec(),
@@ -175,6 +261,26 @@ impl InventorySource for SnapshotSource {
             snapshot: Some(self.note(&fleet)),
             unconfirmed: Vec::new(),
         })
+    }
+}
+
+impl Drop for SnapshotSource {
+    /// A source replaced on reload stops following: the next one does.
+    fn drop(&mut self) {
+        let following = self
+            .following
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(task) = following.take() {
+            task.abort();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Refresher for Ec2Source {
+    async fn describe_ids(&self, region: &str, ids: &[String]) -> Result<ByIds, SourceError> {
+        Ec2Source::describe_ids(self, region, ids).await
     }
 }
 
