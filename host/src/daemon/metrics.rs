@@ -174,8 +174,8 @@ fn register_counting(registry: &mut Registry) -> Counting {
     );
     registry.register(
         "snapshot_shards",
-        "Format 2's shards by what this node did with them (written: new content; swept: \
-         deleted once no head named them for snapshot_max_age)",
+        "Format 2's shards by what this node did with them (fetched: read for a new head; \
+         written: new content; swept: deleted once no head named them for snapshot_max_age)",
         shards.clone(),
     );
     registry.register(
@@ -246,6 +246,7 @@ fn register_counting(registry: &mut Registry) -> Counting {
             legacy_bytes: of_kind("snapshot"),
             writes,
             writes_lost: conflicts,
+            shards_fetched: series(&shards, "fetched"),
             shards_written: series(&shards, "written"),
             shards_swept: series(&shards, "swept"),
             leases_won: series(&leases, "won"),

@@ -218,7 +218,8 @@ pub struct Tally {
     /// Heads this node wrote, and swaps it lost to another writer.
     pub writes: Counter,
     pub writes_lost: Counter,
-    /// Shards written, and deleted by sweeps.
+    /// Shards fetched (a reader's), written, and deleted by sweeps.
+    pub shards_fetched: Counter,
     pub shards_written: Counter,
     pub shards_swept: Counter,
     pub leases_won: Counter,
@@ -659,6 +660,7 @@ impl Coordinator {
         )
         .await;
         self.tally.shard_bytes.inc_by(counted.bytes);
+        self.tally.shards_fetched.inc_by(counted.shards);
         match fetched {
             Ok(assembled) => Ok(Arc::new(assembled)),
             Err(FetchFailure::Store(err)) => {

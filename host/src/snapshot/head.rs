@@ -112,7 +112,7 @@ impl Head {
             )));
         }
         let names = file.shards.len() / NAME_LENGTH;
-        if file.shards.len() % NAME_LENGTH != 0
+        if !file.shards.len().is_multiple_of(NAME_LENGTH)
             || !names.is_power_of_two()
             || names > MAX_SHARDS
         {

@@ -222,7 +222,7 @@ mod tests {
         let ip = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
         instance.private_dns_name = Some(format!("ip-{}.ec2.internal", ip.replace('.', "-")));
         instance.private_ipv4 = Some(ip);
-        let role = if n % 20 == 0 { "eg-monitor" } else { "eg-cybernode" };
+        let role = if n.is_multiple_of(20) { "eg-monitor" } else { "eg-cybernode" };
         instance.security_groups = vec![
             crate::inventory::SecurityGroup {
                 id: format!("sg-{:017x}", n % 20 / 19),
