@@ -626,3 +626,59 @@ async fn a_throttled_listing_is_reported_as_throttled() {
         tokio::time::sleep(REFRESH).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn during_an_upgrade_older_nodes_and_newer_ones_read_each_other_and_share_a_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(10, Duration::ZERO);
+    let clock = midnight();
+    let node = node(&store, &ec2, clock, 0);
+
+    // An older writer's format-1 snapshot, and no head: read and served.
+    store.insert(SNAPSHOT_KEY, written_by(Some("i-00001"), 10, clock.now()));
+    let fleet = node.refresh().await.unwrap();
+    assert_eq!(
+        fleet.origin,
+        Origin::Snapshot {
+            writer: Some("i-00001".to_owned())
+        }
+    );
+    assert_eq!(ec2.listings(), 0);
+
+    // Its next listing writes format 2, and format 1 beside it for the
+    // older readers: one listing, one time, so every node of either
+    // version names the same lease for the next period.
+    tokio::time::sleep(REFRESH).await;
+    let listed = node.refresh().await.unwrap();
+    assert_eq!(listed.origin, Origin::Listed);
+    let legacy = Snapshot::decode(&store.peek(SNAPSHOT_KEY).unwrap(), &ec2.scope()).unwrap();
+    let head = Head::decode(&store.peek("fleet/prod/head").unwrap(), &ec2.scope()).unwrap();
+    assert!(legacy.sharded, "marked as a newer writer's");
+    assert_eq!(legacy.listed_at, head.listed_at);
+    assert_eq!(legacy.instances.len(), head.instances);
+    assert_eq!(legacy.writer.as_deref(), Some("i-00000"));
+    let lease_of_older_node = node.lease_key(clock.now(), Some(legacy.listed_at));
+    let lease_of_newer_node = node.lease_key(clock.now(), Some(head.listed_at));
+    assert_eq!(lease_of_older_node, lease_of_newer_node);
+
+    // With no older writer seen for COMPAT_PERIODS periods, format 1 is no
+    // longer written.
+    for _ in 0..=COMPAT_PERIODS {
+        tokio::time::sleep(REFRESH).await;
+        node.refresh().await.unwrap();
+    }
+    store.delete(SNAPSHOT_KEY).await.unwrap();
+    tokio::time::sleep(REFRESH).await;
+    assert_eq!(node.refresh().await.unwrap().origin, Origin::Listed);
+    assert_eq!(store.peek(SNAPSHOT_KEY), None, "format 1 no longer written");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fleet_of_newer_nodes_writes_no_format_1() {
+    let store = Arc::new(MemoryStore::new());
+    let ec2 = ScriptedEc2::new(10, Duration::ZERO);
+    let node = node(&store, &ec2, midnight(), 0);
+    node.refresh().await.unwrap();
+    assert!(store.peek("fleet/prod/head").is_some());
+    assert_eq!(store.peek(SNAPSHOT_KEY), None);
+}
