@@ -10,7 +10,9 @@
 //! `resolve` at boot, then a daemon); from 40 to 50 minutes S3 is down.
 //!
 //! A third run is the fleet as it lives: a scale-in and spot notices at
-//! once, through leave markers (`fleet_simulation/living.rs`).
+//! once, through leave markers (`fleet_simulation/living.rs`). A fourth
+//! follows EC2's events, polling the head every 5 s and every 30 s
+//! (`fleet_simulation/events.rs`).
 //!
 //! A second run poisons the snapshot: 2,000 nodes for 30 minutes, during
 //! which one head dated a year ahead, one that is not a head and one that
@@ -39,6 +41,9 @@ use tokio::time::Instant;
 
 #[path = "fleet_simulation/living.rs"]
 mod living;
+
+#[path = "fleet_simulation/events.rs"]
+mod events;
 
 const STEADY_NODES: usize = 9_000;
 const BOOTING_NODES: usize = 1_000;

@@ -16,8 +16,12 @@ mod file;
 mod ids;
 mod lifecycle;
 mod page_guard;
+#[cfg(any(test, feature = "internals"))]
+mod sample;
 
 pub use absence::GraceSource;
+#[cfg(any(test, feature = "internals"))]
+pub use sample::described;
 pub use auto_scaling::{
     GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
     calls_per_listing as auto_scaling_calls_per_listing,

@@ -215,48 +215,9 @@ mod tests {
         assert_eq!(shard_count(10_000, Some(100)), 128);
     }
 
-    /// An instance as EC2 describes one of a grid's: addresses, names,
-    /// two groups, a few tags, placement, type, image and launch time.
-    fn described(n: usize) -> Instance {
-        let mut instance = Instance::running(&format!("i-{:017x}", n.wrapping_mul(0x9e37_79b9)));
-        let ip = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
-        instance.private_dns_name = Some(format!("ip-{}.ec2.internal", ip.replace('.', "-")));
-        instance.private_ipv4 = Some(ip);
-        let role = if n.is_multiple_of(20) { "eg-monitor" } else { "eg-cybernode" };
-        instance.security_groups = vec![
-            crate::inventory::SecurityGroup {
-                id: format!("sg-{:017x}", n % 20 / 19),
-                name: role.to_owned(),
-            },
-            crate::inventory::SecurityGroup {
-                id: format!("sg-{:017x}", 100 + n % 8),
-                name: format!("cluster-{}", n % 8),
-            },
-        ];
-        for (key, value) in [
-            ("Name", format!("grid-{n}")),
-            ("team", "search".to_owned()),
-            ("aws:autoscaling:groupName", format!("grid-asg-{}", n % 8)),
-        ] {
-            instance.tags.push(crate::inventory::Tag {
-                key: key.to_owned(),
-                value,
-            });
-        }
-        instance.availability_zone = Some(format!("us-east-1{}", ["a", "b", "c"][n % 3]));
-        instance.region = Some("us-east-1".to_owned());
-        instance.vpc_id = Some("vpc-0a1b2c3d4e5f60718".to_owned());
-        instance.subnet_id = Some(format!("subnet-{:017x}", n % 3));
-        instance.instance_type = Some("m5.large".to_owned());
-        instance.image_id = Some("ami-0abcdef1234567890".to_owned());
-        instance.launch_time = Some(format!("2026-11-{:02}T{:02}:{:02}:00Z", 1 + n % 28, n % 24, n % 60));
-        instance.account = Some("123456789012".to_owned());
-        instance
-    }
-
     #[test]
     fn at_ten_thousand_instances_a_change_costs_a_reader_under_sixteen_kib() {
-        let instances: Vec<Instance> = (0..10_000).map(described).collect();
+        let instances: Vec<Instance> = (0..10_000).map(crate::inventory::described).collect();
         let count = shard_count(instances.len(), None);
         let largest = split(&instances, count)
             .iter()
