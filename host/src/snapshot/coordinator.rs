@@ -408,6 +408,13 @@ impl Coordinator {
         format!("{}/{}", self.store.describe(), self.key(SNAPSHOT_OBJECT))
     }
 
+    /// Notes for sweeps that this node saw `head` at `now`, after
+    /// `previous`.
+    fn saw_head(&self, memory: &mut Memory, previous: Option<&Head>, head: &Head, now: SystemTime) {
+        let (gap, keep) = (self.watch_gap(), self.sweep_after() * 2);
+        memory.retired.saw(previous, head, now, gap, keep);
+    }
+
     /// The longest gap between two looks at the head that still counts as
     /// watching it (for sweeps): two refresh intervals.
     fn watch_gap(&self) -> Duration {
@@ -592,11 +599,9 @@ impl Coordinator {
             }
             Ok(Read::NotModified) => {
                 self.tally.reads_not_modified.inc();
-                if let Some((_, assembled)) = &memory.assembled {
+                if let Some((_, assembled)) = memory.assembled.clone() {
                     let head = &assembled.head;
-                    memory
-                        .retired
-                        .saw(Some(head), head, now, self.watch_gap(), self.sweep_after() * 2);
+                    self.saw_head(memory, Some(head), head, now);
                 }
                 self.note_age(memory);
                 return Found::Usable;
@@ -630,14 +635,9 @@ impl Coordinator {
                 Err(found) => return found,
             },
         };
-        let previous = memory.assembled.as_ref().map(|(_, held)| &held.head);
-        memory.retired.saw(
-            previous,
-            &assembled.head,
-            now,
-            self.watch_gap(),
-            self.sweep_after() * 2,
-        );
+        let previous = memory.assembled.as_ref().map(|(_, held)| Arc::clone(held));
+        let previous_head = previous.as_ref().map(|held| &held.head);
+        self.saw_head(memory, previous_head, &assembled.head, now);
         memory.assembled = Some((Some(etag.clone()), Arc::clone(&assembled)));
         let snapshot = Arc::new(Remembered::from(&*assembled));
         self.take(memory, snapshot, etag, now)
@@ -1131,13 +1131,7 @@ impl Coordinator {
                         assembled.head.revision,
                     );
                     let previous = base.as_ref().map(|base| &base.head);
-                    memory.retired.saw(
-                        previous,
-                        &assembled.head,
-                        now,
-                        self.watch_gap(),
-                        self.sweep_after() * 2,
-                    );
+                    self.saw_head(memory, previous, &assembled.head, now);
                     if listed_at == updated_at {
                         let swept = memory
                             .retired

@@ -142,17 +142,10 @@ impl Snapshot {
     /// [`Snapshot::decode`] with `cap` bytes at most decompressed.
     pub fn decode_within(object: &[u8], wanted: &Scope, cap: u64) -> Result<Snapshot, Unusable> {
         let corrupt = |what: String| Unusable::Corrupt(what);
-        let decoder = zstd::stream::read::Decoder::new(object)
-            .map_err(|err| corrupt(format!("cannot start zstd: {err}")))?;
-        // The size the frame says it holds: read into one buffer when true.
-        let declared = zstd::zstd_safe::get_frame_content_size(object)
-            .ok()
-            .flatten();
-        let plain = match read_within(decoder, cap, declared) {
-            Ok(Capped::Whole(plain)) => plain,
-            Ok(Capped::TooLong) => return Err(Unusable::TooLarge { limit: cap }),
-            Err(err) => return Err(corrupt(format!("not a zstd frame: {err}"))),
-        };
+        let plain = decompress_within(object, cap).map_err(|err| match err {
+            Unusable::Corrupt(why) => corrupt(why),
+            other => other,
+        })?;
         let newline = plain
             .iter()
             .position(|&byte| byte == b'\n')
@@ -200,6 +193,24 @@ impl Snapshot {
 }
 
 use super::head::millis_since_epoch;
+
+/// The content of the zstd frame `object`, decompressed under `cap` bytes
+/// as it is read: one that is more is [`Unusable::TooLarge`], one that is
+/// no frame [`Unusable::Corrupt`].
+pub fn decompress_within(object: &[u8], cap: u64) -> Result<Vec<u8>, Unusable> {
+    let corrupt = |what: String| Unusable::Corrupt(what);
+    let decoder = zstd::stream::read::Decoder::new(object)
+        .map_err(|err| corrupt(format!("cannot start zstd: {err}")))?;
+    // The size the frame says it holds: read into one buffer when true.
+    let declared = zstd::zstd_safe::get_frame_content_size(object)
+        .ok()
+        .flatten();
+    match read_within(decoder, cap, declared) {
+        Ok(Capped::Whole(plain)) => Ok(plain),
+        Ok(Capped::TooLong) => Err(Unusable::TooLarge { limit: cap }),
+        Err(err) => Err(corrupt(format!("not a zstd frame: {err}"))),
+    }
+}
 
 #[cfg(test)]
 mod tests {

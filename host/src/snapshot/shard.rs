@@ -9,8 +9,7 @@
 //! for, and decompresses it under a cap; what it holds is checked like any
 //! other fleet (ids) by the head's reader ([`super::head`]).
 
-use super::format::Unusable;
-use crate::bounded_read::{Capped, read_within};
+use super::format::{Unusable, decompress_within};
 use crate::inventory::{Instance, parse_describe_instances, write_describe_instances};
 use base64::Engine;
 use sha2::Digest;
@@ -150,16 +149,10 @@ pub fn decode(
             "its bytes are not the ones its name says (changed or cut)".to_owned(),
         ));
     }
-    let decoder = zstd::stream::read::Decoder::new(object)
-        .map_err(|err| corrupt(format!("cannot start zstd: {err}")))?;
-    let declared = zstd::zstd_safe::get_frame_content_size(object)
-        .ok()
-        .flatten();
-    let plain = match read_within(decoder, cap, declared) {
-        Ok(Capped::Whole(plain)) => plain,
-        Ok(Capped::TooLong) => return Err(Unusable::TooLarge { limit: cap }),
-        Err(err) => return Err(corrupt(format!("not a zstd frame: {err}"))),
-    };
+    let plain = decompress_within(object, cap).map_err(|err| match err {
+        Unusable::Corrupt(why) => corrupt(why),
+        other => other,
+    })?;
     let instances = parse_describe_instances(&plain).map_err(|err| corrupt(err.to_string()))?;
     Ok((instances, plain.len() as u64))
 }
