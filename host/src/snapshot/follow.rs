@@ -195,7 +195,8 @@ impl Follower {
     }
 
     /// The messages of one batch: the first long poll of at most `wait`,
-    /// then whatever arrives within [`BATCH_WINDOW`] of the first.
+    /// then whatever arrives within [`BATCH_WINDOW`] of the first, by long
+    /// polls of whole seconds.
     async fn gather(&self, wait: Duration) -> Result<Vec<Message>, QueueError> {
         let batch = crate::events::MAX_RECEIVE_BATCH;
         let mut messages = self.queue.receive(wait, batch).await?;
@@ -208,6 +209,12 @@ impl Follower {
             if left.is_zero() {
                 break;
             }
+            // SQS waits whole seconds: what is left of the window, rounded
+            // down, would be a short poll, again and again until the window
+            // ends (hundreds of requests a batch on moto). Rounded up, it is
+            // one long poll, back when a message comes or under a second
+            // past the window's end.
+            let left = Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0));
             let more = self.queue.receive(left, batch).await?;
             messages.extend(more);
         }

@@ -305,3 +305,66 @@ async fn when_the_holder_dies_another_node_takes_the_queue_within_two_terms() {
     assert_eq!(taken, 1);
     assert!(head_ids(&store).await.contains(&id(6)));
 }
+
+/// A queue that waits as SQS does, in whole seconds (a shorter wait is
+/// none), counting receives; past 20, a receive fails rather than spin on.
+struct WholeSeconds {
+    queue: MemoryQueue,
+    receives: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl EventQueue for WholeSeconds {
+    fn describe(&self) -> String {
+        "a queue waiting whole seconds".to_owned()
+    }
+
+    async fn receive(&self, wait: Duration, max: usize) -> Result<Vec<Message>, QueueError> {
+        let receives = self.receives.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if receives > 20 {
+            return Err(QueueError::Transient(format!("{receives} receives in one batch")));
+        }
+        let whole = Duration::from_secs(wait.as_secs());
+        self.queue.receive(whole, max).await
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<(), QueueError> {
+        self.queue.delete(receipts).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_long_polls_what_is_left_of_its_window_on_a_queue_of_whole_seconds() {
+    let (store, ec2, clock) = (Arc::new(MemoryStore::new()), Ec2::with(3), clock());
+    let queue = Arc::new(WholeSeconds {
+        queue: MemoryQueue::new(Duration::from_secs(60)),
+        receives: 0.into(),
+    });
+    let follower = Follower::new(
+        node(&store, &ec2, 0, clock),
+        Arc::clone(&store) as Arc<dyn ObjectStore>,
+        "fleet",
+        Arc::clone(&queue) as Arc<dyn EventQueue>,
+        Arc::clone(&ec2) as Arc<dyn Refresher>,
+        vec![REGION.to_owned()],
+        REFRESH,
+        clock,
+    )
+    .expect("the node knows its id");
+    queue.queue.push(state_change(&id(7), "running", clock.now()));
+    let later = {
+        let queue = Arc::clone(&queue);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            queue.queue.push(state_change(&id(8), "running", clock.now()));
+        })
+    };
+    let started = tokio::time::Instant::now();
+    let batch = follower.gather(Duration::from_secs(10)).await.expect("a batch");
+    later.await.unwrap();
+    assert_eq!(batch.len(), 2, "what arrived within the window");
+    // The first, the second 400 ms on, and a long poll of the 600 ms left
+    // rounded up to a second; not a short poll after another.
+    assert_eq!(queue.receives.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert!(started.elapsed() < BATCH_WINDOW * 2, "{:?}", started.elapsed());
+}
