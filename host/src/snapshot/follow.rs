@@ -14,7 +14,10 @@
 //!   or outside the source's filters leaves the fleet, as the next listing
 //!   would have it.
 //! - Spot notices, rebalance recommendations and Auto Scaling lifecycle
-//!   actions mark the instance leaving (or held) as IMDS would.
+//!   actions mark the instance leaving (or held) as IMDS would, and leave
+//!   a leave marker for it ([`super::leaving`]), so that the next listing
+//!   keeps the mark until the instance is gone, as it does for a node that
+//!   announces its own leave.
 //! - Events of regions the fleet does not list are ignored; a body that is
 //!   not an event is deleted. A queue that is missing or denied is said
 //!   once; the node lets the lease go and tries again much later, and the
@@ -25,7 +28,8 @@
 
 use super::coordinator::{Applied, Clock, Coordinator, Tally};
 use super::event_lease::EventLease;
-use super::store::ObjectStore;
+use super::leaving::{Marker, marker_key};
+use super::store::{Condition, ObjectStore};
 use crate::events::{Event, EventKind, EventQueue, Message, QueueError, parse_event};
 use crate::inventory::{
     ByIds, Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SourceError,
@@ -85,6 +89,8 @@ pub struct Follower {
     refresher: Arc<dyn Refresher>,
     regions: HashSet<String>,
     lease: EventLease,
+    /// Where leave markers go (the snapshot's prefix, trimmed).
+    prefix: String,
     clock: Clock,
     tally: Tally,
     /// Launch events whose instance EC2 did not return yet.
@@ -109,6 +115,7 @@ impl Follower {
         let tally = coordinator.tally.clone();
         Some(Follower {
             lease: EventLease::new(prefix.trim_matches('/'), &holder, term),
+            prefix: prefix.trim_matches('/').to_owned(),
             coordinator,
             store,
             queue,
@@ -173,7 +180,11 @@ impl Follower {
                         tokio::time::sleep(LASTING_BACKOFF).await;
                         continue;
                     }
-                    tracing::debug!(%error, "Reading the event queue failed.");
+                    if backoff == Duration::from_secs(1) {
+                        tracing::warn!(queue = %self.queue.describe(), %error, "Reading the event queue failed; trying again, the fleet refreshed by periods meanwhile.");
+                    } else {
+                        tracing::debug!(%error, "Reading the event queue failed again.");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
                 }
@@ -321,9 +332,36 @@ impl Follower {
             self.count(kind_label(&item.event.kind), outcome);
         }
         if applied.is_ok() {
+            self.leave_markers(&events, &found).await;
             done.extend(ready.into_iter().map(|item| item.receipt));
         }
         self.delete(done).await;
+    }
+
+    /// Leave markers for the instances `events` mark leaving, as they
+    /// stand in `found`: the listing folds them in until they are gone.
+    async fn leave_markers(&self, events: &[&Event], found: &HashMap<String, Instance>) {
+        for event in events {
+            let leaving_event = matches!(
+                event.kind,
+                EventKind::SpotInterruption { .. }
+                    | EventKind::Rebalance
+                    | EventKind::TerminateLifecycle
+            );
+            let Some(instance) = found.get(&event.instance_id).filter(|_| leaving_event) else {
+                continue;
+            };
+            let mut marked = instance.clone();
+            overlay(&mut marked, event);
+            let Some(leaving) = &marked.leaving else {
+                continue;
+            };
+            let key = marker_key(&self.prefix, &marked.id);
+            let body = Marker::new(&marked.id, leaving).encode();
+            if let Err(error) = self.store.put(&key, body, Condition::Always).await {
+                tracing::debug!(%error, marker = %key, "Cannot leave a marker for an event.");
+            }
+        }
     }
 
     async fn delete(&self, receipts: Vec<String>) {

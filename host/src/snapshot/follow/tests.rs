@@ -237,6 +237,19 @@ async fn a_spot_notice_marks_leaving_and_foreign_or_garbled_messages_go() {
     let expected = time::OffsetDateTime::from(deadline).format(&Rfc3339).unwrap();
     assert_eq!(leaving.deadline.as_deref(), Some(expected.as_str()));
     assert!(queue.is_empty(), "the foreign and the garbled are deleted too");
+    // A marker keeps the mark through the next listing (EC2 still lists
+    // the instance running).
+    let marker = store.peek(&crate::snapshot::leaving::marker_key("fleet", &id(2)));
+    assert!(marker.is_some(), "a leave marker for the spot instance");
+    tokio::time::sleep(REFRESH).await;
+    lister.refresh().await.unwrap();
+    let listed = head_fleet(&store).await;
+    let spot = listed.iter().find(|i| i.id == id(2)).unwrap();
+    assert_eq!(
+        spot.leaving.as_ref().map(|leaving| leaving.reason),
+        Some(LeaveReason::SpotInterruption),
+        "kept through the listing"
+    );
     assert_eq!(count(&lister.tally, "unrecognised", "unrecognised"), 1);
     assert_eq!(count(&lister.tally, "state_change", "outside"), 1);
 }
