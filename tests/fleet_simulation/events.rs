@@ -128,8 +128,11 @@ struct Change {
 #[derive(Default)]
 struct Changes {
     made: Mutex<Vec<Change>>,
-    judged: Mutex<VecDeque<(Weak<[Instance]>, Vec<bool>)>>,
+    judged: Mutex<VecDeque<Judged>>,
 }
+
+/// A fleet served lately, and which changes it shows.
+type Judged = (Weak<[Instance]>, Vec<bool>);
 
 /// Fleets whose judgement is kept.
 const JUDGED: usize = 8;
