@@ -1,11 +1,11 @@
 //! Command-line flags, and what they mean as settings.
 
-use crate::settings::{
-    CacheArgs, Format, PolicyLimitOverrides, SelfArgs, SourceArgs, WatchArgs, ranges,
-};
 use super::{
     EXIT_CASE_FAILED, EXIT_DIFFERENT, EXIT_INTERNAL, EXIT_OK, EXIT_POLICY, EXIT_SOURCE, EXIT_UNMET,
     EXIT_USAGE,
+};
+use crate::settings::{
+    CacheArgs, Format, PolicyLimitOverrides, SelfArgs, SourceArgs, WatchArgs, ranges,
 };
 use crate::wait::{Condition, Waiting};
 use clap::{Args, Parser, Subcommand};
@@ -31,39 +31,143 @@ enum Help {
 /// [`EXIT_INTERNAL`] ([`INTERNAL_FAILURE`]) ends every list.
 const EXIT_STATUSES: &[(Help, u8, &str)] = &[
     (Help::Rollcall, EXIT_OK, "done"),
-    (Help::Rollcall, EXIT_USAGE, "bad usage or input: flags, configuration, inventory file, plugin settings, unknown --self"),
+    (
+        Help::Rollcall,
+        EXIT_USAGE,
+        "bad usage or input: flags, configuration, inventory file, plugin settings, unknown --self",
+    ),
     (Help::Rollcall, EXIT_POLICY, POLICY_FAILED),
     (Help::Rollcall, EXIT_SOURCE, SOURCE_FAILED),
-    (Help::Resolve, EXIT_OK, "resolved: the answer is on stdout (or in --output)"),
-    (Help::Resolve, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self, or\n--output cannot be written"),
+    (
+        Help::Resolve,
+        EXIT_OK,
+        "resolved: the answer is on stdout (or in --output)",
+    ),
+    (
+        Help::Resolve,
+        EXIT_USAGE,
+        "bad usage or input: flags, inventory file, plugin settings, unknown --self, or\n--output cannot be written",
+    ),
     (Help::Resolve, EXIT_POLICY, POLICY_FAILED),
-    (Help::Resolve, EXIT_SOURCE, "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied, or the instance metadata service did not say which instance this is\n(with --wait-for: the last failure, when no answer came before the time was up)"),
-    (Help::Resolve, EXIT_UNMET, "--wait-for: the time was up before the answer met every condition; the last\nanswer is printed all the same, and stderr says what it lacked"),
-    (Help::Explain, EXIT_OK, "explained: the explanation is on stdout"),
-    (Help::Explain, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self or\n--instance"),
+    (
+        Help::Resolve,
+        EXIT_SOURCE,
+        "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied, or the instance metadata service did not say which instance this is\n(with --wait-for: the last failure, when no answer came before the time was up)",
+    ),
+    (
+        Help::Resolve,
+        EXIT_UNMET,
+        "--wait-for: the time was up before the answer met every condition; the last\nanswer is printed all the same, and stderr says what it lacked",
+    ),
+    (
+        Help::Explain,
+        EXIT_OK,
+        "explained: the explanation is on stdout",
+    ),
+    (
+        Help::Explain,
+        EXIT_USAGE,
+        "bad usage or input: flags, inventory file, plugin settings, unknown --self or\n--instance",
+    ),
     (Help::Explain, EXIT_POLICY, POLICY_FAILED),
     (Help::Explain, EXIT_SOURCE, SOURCE_FAILED),
-    (Help::Inventory, EXIT_OK, "recorded: the document is on stdout or in --output"),
-    (Help::Inventory, EXIT_USAGE, "bad usage: flags, or --output cannot be written"),
-    (Help::Inventory, EXIT_SOURCE, "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied"),
-    (Help::Watch, EXIT_OK, "stopped by SIGTERM or SIGINT; HTTP requests in flight get 5s, then their\nconnections are closed, and work abandoned (a blocked file read) 2s more"),
-    (Help::Watch, EXIT_USAGE, "bad usage or configuration at start: flags, configuration file, plugin settings"),
-    (Help::Watch, EXIT_POLICY, "the policy did not load at start (later reloads that fail roll back instead)"),
-    (Help::Watch, EXIT_SOURCE, "the inventory source could not be set up at start (an unreachable EC2 is not an\nerror: the daemon starts and retries)"),
-    (Help::Check, EXIT_OK, "accepted: this rollcall runs the plugin"),
-    (Help::Check, EXIT_USAGE, "bad usage: the plugin file is missing or unreadable"),
-    (Help::Check, EXIT_POLICY, "refused: not a WebAssembly component, built for another version of\nrollcall:policy, or importing what rollcall does not provide (the report\nsays which)"),
+    (
+        Help::Inventory,
+        EXIT_OK,
+        "recorded: the document is on stdout or in --output",
+    ),
+    (
+        Help::Inventory,
+        EXIT_USAGE,
+        "bad usage: flags, or --output cannot be written",
+    ),
+    (
+        Help::Inventory,
+        EXIT_SOURCE,
+        "the inventory source failed: EC2 unreachable, throttled, credentials missing or\ndenied",
+    ),
+    (
+        Help::Watch,
+        EXIT_OK,
+        "stopped by SIGTERM or SIGINT; HTTP requests in flight get 5s, then their\nconnections are closed, and work abandoned (a blocked file read) 2s more",
+    ),
+    (
+        Help::Watch,
+        EXIT_USAGE,
+        "bad usage or configuration at start: flags, configuration file, plugin settings",
+    ),
+    (
+        Help::Watch,
+        EXIT_POLICY,
+        "the policy did not load at start (later reloads that fail roll back instead)",
+    ),
+    (
+        Help::Watch,
+        EXIT_SOURCE,
+        "the inventory source could not be set up at start (an unreachable EC2 is not an\nerror: the daemon starts and retries)",
+    ),
+    (
+        Help::Check,
+        EXIT_OK,
+        "accepted: this rollcall runs the plugin",
+    ),
+    (
+        Help::Check,
+        EXIT_USAGE,
+        "bad usage: the plugin file is missing or unreadable",
+    ),
+    (
+        Help::Check,
+        EXIT_POLICY,
+        "refused: not a WebAssembly component, built for another version of\nrollcall:policy, or importing what rollcall does not provide (the report\nsays which)",
+    ),
     (Help::Diff, EXIT_OK, "both policies decide the same"),
-    (Help::Diff, EXIT_DIFFERENT, "they differ: the changes are on stdout, a summary on stderr"),
-    (Help::Diff, EXIT_USAGE, "bad usage or input: flags, inventory file, plugin settings, unknown --self"),
-    (Help::Diff, EXIT_POLICY, "a policy failed: would not load, trapped, returned an error or an invalid answer"),
-    (Help::Test, EXIT_OK, "every case passed (or, with --update, the files were rewritten)"),
-    (Help::Test, EXIT_CASE_FAILED, "a case failed: one line per difference, then `N passed, M failed`"),
-    (Help::Test, EXIT_USAGE, "bad usage or input: a malformed cases file (file:line), a missing\ninventory, an unknown self"),
+    (
+        Help::Diff,
+        EXIT_DIFFERENT,
+        "they differ: the changes are on stdout, a summary on stderr",
+    ),
+    (
+        Help::Diff,
+        EXIT_USAGE,
+        "bad usage or input: flags, inventory file, plugin settings, unknown --self",
+    ),
+    (
+        Help::Diff,
+        EXIT_POLICY,
+        "a policy failed: would not load, trapped, returned an error or an invalid answer",
+    ),
+    (
+        Help::Test,
+        EXIT_OK,
+        "every case passed (or, with --update, the files were rewritten)",
+    ),
+    (
+        Help::Test,
+        EXIT_CASE_FAILED,
+        "a case failed: one line per difference, then `N passed, M failed`",
+    ),
+    (
+        Help::Test,
+        EXIT_USAGE,
+        "bad usage or input: a malformed cases file (file:line), a missing\ninventory, an unknown self",
+    ),
     (Help::Test, EXIT_POLICY, "the plugin would not load"),
-    (Help::Compile, EXIT_OK, "compiled: the cache entry's path is on stdout"),
-    (Help::Compile, EXIT_USAGE, "bad usage: the plugin file is missing, or there is no cache directory"),
-    (Help::Compile, EXIT_POLICY, "the plugin is not a policy component, or the engine could not be set up"),
+    (
+        Help::Compile,
+        EXIT_OK,
+        "compiled: the cache entry's path is on stdout",
+    ),
+    (
+        Help::Compile,
+        EXIT_USAGE,
+        "bad usage: the plugin file is missing, or there is no cache directory",
+    ),
+    (
+        Help::Compile,
+        EXIT_POLICY,
+        "the plugin is not a policy component, or the engine could not be set up",
+    ),
 ];
 
 const POLICY_FAILED: &str =

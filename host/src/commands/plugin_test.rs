@@ -17,7 +17,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-
 /// One cases file, read.
 struct CasesFile {
     path: PathBuf,

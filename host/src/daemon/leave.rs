@@ -75,7 +75,9 @@ impl Leave {
                 match tokio::time::timeout(self.hook_timeout, hook.run(&leaving)).await {
                     Ok(Ok(())) => tracing::info!("on_leave finished."),
                     Ok(Err(error)) => tracing::error!(%error, "on_leave failed."),
-                    Err(_) => tracing::error!(timeout = ?self.hook_timeout, "on_leave did not finish in time."),
+                    Err(_) => {
+                        tracing::error!(timeout = ?self.hook_timeout, "on_leave did not finish in time.")
+                    }
                 }
             };
             let Some(actions) = &self.actions else {
@@ -83,14 +85,19 @@ impl Leave {
             };
             let beating = async {
                 let every = self.heartbeat_every;
-                let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                let mut beats =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
                 beats.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     beats.tick().await;
                     match tokio::time::timeout(CALL_LIMIT, actions.heartbeat()).await {
                         Ok(Ok(())) => tracing::debug!("Lifecycle action heartbeat sent."),
-                        Ok(Err(error)) => tracing::warn!(%error, "Lifecycle action heartbeat failed."),
-                        Err(_) => tracing::warn!(limit = ?CALL_LIMIT, "Lifecycle action heartbeat took too long."),
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "Lifecycle action heartbeat failed.")
+                        }
+                        Err(_) => {
+                            tracing::warn!(limit = ?CALL_LIMIT, "Lifecycle action heartbeat took too long.")
+                        }
                     }
                 }
             };
@@ -102,8 +109,12 @@ impl Leave {
             }
             match tokio::time::timeout(CALL_LIMIT, actions.complete()).await {
                 Ok(Ok(())) => tracing::info!("Lifecycle action completed: CONTINUE."),
-                Ok(Err(error)) => tracing::error!(%error, "Cannot complete the lifecycle action; Auto Scaling goes on at the hook's timeout."),
-                Err(_) => tracing::error!(limit = ?CALL_LIMIT, "Completing the lifecycle action took too long."),
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "Cannot complete the lifecycle action; Auto Scaling goes on at the hook's timeout.")
+                }
+                Err(_) => {
+                    tracing::error!(limit = ?CALL_LIMIT, "Completing the lifecycle action took too long.")
+                }
             }
         };
         futures::join!(announcing, hooking);
@@ -111,7 +122,9 @@ impl Leave {
 
     /// The longest a leave runs: the hook's time, then the completion.
     pub fn limit(hook_timeout: Duration) -> Duration {
-        hook_timeout.saturating_add(CALL_LIMIT).saturating_add(CALL_LIMIT)
+        hook_timeout
+            .saturating_add(CALL_LIMIT)
+            .saturating_add(CALL_LIMIT)
     }
 }
 
@@ -251,7 +264,9 @@ mod tests {
     async fn heartbeats_keep_the_action_alive_while_the_hook_runs_then_it_completes_once() {
         let record = Arc::new(Record::default());
         let started = Instant::now();
-        leave(&record, Some(Duration::from_secs(150))).run(spot()).await;
+        leave(&record, Some(Duration::from_secs(150)))
+            .run(spot())
+            .await;
         assert_eq!(record.times("hook spot-interruption"), [0]);
         assert_eq!(record.times("marker"), [0]);
         assert_eq!(record.times("heartbeat"), [60, 120]);
@@ -290,7 +305,9 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         assert!(departure.started());
-        departure.finish(Leave::limit(Duration::from_secs(300))).await;
+        departure
+            .finish(Leave::limit(Duration::from_secs(300)))
+            .await;
         assert_eq!(record.times("hook spot-interruption").len(), 1);
         assert_eq!(record.times("complete").len(), 1);
     }

@@ -4,16 +4,16 @@
 //! snapshot's S3, and the lifecycle action through the Auto Scaling API.
 //! [`prepare`] builds a [`Leave`] of what the settings name.
 
-use super::leave::{Announcer, Leave, LifecycleActions, LeaveHook};
+use super::leave::{Announcer, Leave, LeaveHook, LifecycleActions};
 use crate::changes::ChangeEvent;
 use crate::inventory::{ApiCalls, Ec2Source, Inventory, Leaving};
 use crate::membership::Membership;
 use crate::self_lifecycle::{GROUP_TAG, Imds, Metadata};
 use crate::settings::{LifecycleSettings, SnapshotSettings, SourceSettings};
 use crate::sink::{ExecSink, Publication, Sink};
-use crate::snapshot::store::{Condition, ObjectStore};
 use crate::snapshot::leaving::{Marker, marker_key};
 use crate::snapshot::s3::{Deadlines, S3Store};
+use crate::snapshot::store::{Condition, ObjectStore};
 use std::sync::Arc;
 
 /// The tag Auto Scaling puts on its instances, naming the group.
@@ -59,7 +59,9 @@ pub async fn prepare(context: Context) -> Leave {
     };
     let SourceSettings::Ec2 { ec2, snapshot } = &context.source else {
         if lifecycle.complete_lifecycle_hook.is_some() {
-            tracing::warn!("complete_lifecycle_hook needs the EC2 source; the lifecycle action is left to its timeout.");
+            tracing::warn!(
+                "complete_lifecycle_hook needs the EC2 source; the lifecycle action is left to its timeout."
+            );
         }
         return leave;
     };
@@ -84,7 +86,9 @@ pub async fn prepare(context: Context) -> Leave {
         total: super::leave::CALL_LIMIT,
     };
     if let Some(snapshot) = snapshot {
-        leave.announcer = Some(Box::new(MarkerWriter::new(config, snapshot, deadlines, &own)));
+        leave.announcer = Some(Box::new(MarkerWriter::new(
+            config, snapshot, deadlines, &own,
+        )));
     }
     if let Some(hook) = &lifecycle.complete_lifecycle_hook {
         match group(context.fleet.as_deref(), &own, context.imds).await {
@@ -107,7 +111,8 @@ pub async fn prepare(context: Context) -> Leave {
 
 /// Self's Auto Scaling group: the fleet's word, else IMDS's instance tags.
 async fn group(fleet: Option<&Inventory>, own: &str, imds: bool) -> Option<String> {
-    let instance = fleet.and_then(|fleet| fleet.instances.iter().find(|instance| instance.id == own));
+    let instance =
+        fleet.and_then(|fleet| fleet.instances.iter().find(|instance| instance.id == own));
     let listed = instance.and_then(|instance| {
         instance.lifecycle.group.clone().or_else(|| {
             instance
@@ -121,7 +126,9 @@ async fn group(fleet: Option<&Inventory>, own: &str, imds: bool) -> Option<Strin
         return listed;
     }
     match Imds::new().read(GROUP_TAG).await {
-        Ok(group) => group.map(|group| group.trim().to_owned()).filter(|group| !group.is_empty()),
+        Ok(group) => group
+            .map(|group| group.trim().to_owned())
+            .filter(|group| !group.is_empty()),
         Err(error) => {
             tracing::debug!(%error, "IMDS did not name self's Auto Scaling group.");
             None

@@ -9,9 +9,9 @@ use crate::inventory::{ApiCalls, CallCounts};
 use crate::membership::Membership;
 use crate::snapshot::Tally;
 use prometheus_client::collector::Collector;
+use prometheus_client::encoding::prometheus_text;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
-use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -826,7 +826,10 @@ mod tests {
             "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"throttled\"} 0",
         );
         assert_has(&text, "# TYPE rollcall_api_calls_total counter");
-        assert_has(&text, "rollcall_snapshot_markers_total{outcome=\"folded\"} 0");
+        assert_has(
+            &text,
+            "rollcall_snapshot_markers_total{outcome=\"folded\"} 0",
+        );
     }
 
     #[test]

@@ -126,7 +126,10 @@ impl OwnStatus {
 
     /// Writes self's word on `membership`; the first time self is seen
     /// leaving in an answer, the `self_leaving` change to tell with it.
-    pub fn overlay_answer(&mut self, membership: &mut Membership) -> Option<(ChangeKind, Vec<String>)> {
+    pub fn overlay_answer(
+        &mut self,
+        membership: &mut Membership,
+    ) -> Option<(ChangeKind, Vec<String>)> {
         let leaving = self.leaving();
         membership.overlay_self(self.state(), leaving.as_ref());
         let own = membership.own.as_ref()?;
@@ -172,7 +175,10 @@ mod tests {
         );
         let entry = first.own.as_ref().unwrap().leaving.as_ref().unwrap();
         assert_eq!(entry.reason, "auto-scaling-termination");
-        assert_eq!(first.members[0].status.lifecycle, LifecycleState::Terminating);
+        assert_eq!(
+            first.members[0].status.lifecycle,
+            LifecycleState::Terminating
+        );
         assert_eq!(first.members[0].status.leaving.as_ref(), Some(entry));
         assert_eq!(first.members[1].status.leaving, None);
 
@@ -219,6 +225,9 @@ mod tests {
             Some(Leaving::new(LeaveReason::Announced, None))
         );
         assert_eq!(overlaid.instances[1].leaving, None);
-        assert!(Arc::ptr_eq(&own.overlay_fleet(Arc::clone(&fleet), None), &fleet));
+        assert!(Arc::ptr_eq(
+            &own.overlay_fleet(Arc::clone(&fleet), None),
+            &fleet
+        ));
     }
 }

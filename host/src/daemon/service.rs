@@ -356,7 +356,11 @@ impl Daemon {
 
     fn next_delay(&self) -> Duration {
         let (every, jitter) = self.active.settings.pace();
-        next_delay(every, jitter.mul_f64(fastrand::f64()), self.failures_in_a_row)
+        next_delay(
+            every,
+            jitter.mul_f64(fastrand::f64()),
+            self.failures_in_a_row,
+        )
     }
 
     fn settle_refresh(&mut self, refreshed: Refreshed) {

@@ -116,7 +116,8 @@ impl Watch {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WatchError> {
         // Daemon::start sets the stale age the settings give.
-        let (status, status_reader) = watch_channel::channel(Status::new(Refresh::default().stale_after));
+        let (status, status_reader) =
+            watch_channel::channel(Status::new(Refresh::default().stale_after));
         let events = Arc::new(EventLog::new(EVENT_HISTORY));
         let metrics = Arc::new(Metrics::new());
         let daemon = Daemon::start(

@@ -197,7 +197,11 @@ pub fn parse_event(body: &[u8]) -> Result<Event, Unrecognised> {
                 EventKind::SpotInterruption { action },
             )
         }
-        REBALANCE => ("detail.instance-id", detail.instance_id, EventKind::Rebalance),
+        REBALANCE => (
+            "detail.instance-id",
+            detail.instance_id,
+            EventKind::Rebalance,
+        ),
         LAUNCH_LIFECYCLE => (
             "detail.EC2InstanceId",
             detail.ec2_instance_id,
@@ -429,7 +433,11 @@ mod tests {
                 at = &mut at[*parent];
             }
             at.as_object_mut().unwrap().remove(*last);
-            assert_eq!(parse(&body), Err(Unrecognised::Missing { field }), "{path:?}");
+            assert_eq!(
+                parse(&body),
+                Err(Unrecognised::Missing { field }),
+                "{path:?}"
+            );
         }
         let spot = event(EC2, SPOT_INTERRUPTION, json!({"instance-id": "i-abcd1111"}));
         assert_eq!(
@@ -438,7 +446,11 @@ mod tests {
                 field: "detail.instance-action"
             })
         );
-        let launch = event(AUTO_SCALING, LAUNCH_LIFECYCLE, json!({"instance-id": "i-abcd1111"}));
+        let launch = event(
+            AUTO_SCALING,
+            LAUNCH_LIFECYCLE,
+            json!({"instance-id": "i-abcd1111"}),
+        );
         assert_eq!(
             parse(&launch),
             Err(Unrecognised::Missing {
@@ -453,18 +465,66 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_what_was_expected() {
         let cases: [(&[&str], Value, &str); 12] = [
-            (&["detail", "instance-id"], json!("i-0m00000000000spot"), "detail.instance-id \"i-0m00000000000spot\" is not an instance id"),
-            (&["detail", "instance-id"], json!("i-1234567890ABCDEF0"), "is not an instance id"),
-            (&["detail", "instance-id"], json!(""), "is not an instance id"),
-            (&["detail", "state"], json!("exploded"), "detail.state \"exploded\" is not an instance state"),
-            (&["account"], json!("12345"), "account \"12345\" is not an account id"),
-            (&["region"], json!("US-EAST-1"), "region \"US-EAST-1\" is not a region name"),
-            (&["region"], json!("us-east-1\u{1b}[31m"), "region \"us-east-1?[31m\" is not a region name"),
-            (&["time"], json!("yesterday"), "time \"yesterday\" is not an RFC 3339 time"),
-            (&["time"], json!("2026-12-07 13:00:00"), "is not an RFC 3339 time"),
-            (&["time"], json!("1970-01-01T00:00:00Z"), "is not a time between 2006-08-25"),
-            (&["time"], json!("9999-12-31T23:59:59Z"), "is not a time between 2006-08-25"),
-            (&["time"], json!(1796648400), "the body is not an EventBridge event: invalid type: integer"),
+            (
+                &["detail", "instance-id"],
+                json!("i-0m00000000000spot"),
+                "detail.instance-id \"i-0m00000000000spot\" is not an instance id",
+            ),
+            (
+                &["detail", "instance-id"],
+                json!("i-1234567890ABCDEF0"),
+                "is not an instance id",
+            ),
+            (
+                &["detail", "instance-id"],
+                json!(""),
+                "is not an instance id",
+            ),
+            (
+                &["detail", "state"],
+                json!("exploded"),
+                "detail.state \"exploded\" is not an instance state",
+            ),
+            (
+                &["account"],
+                json!("12345"),
+                "account \"12345\" is not an account id",
+            ),
+            (
+                &["region"],
+                json!("US-EAST-1"),
+                "region \"US-EAST-1\" is not a region name",
+            ),
+            (
+                &["region"],
+                json!("us-east-1\u{1b}[31m"),
+                "region \"us-east-1?[31m\" is not a region name",
+            ),
+            (
+                &["time"],
+                json!("yesterday"),
+                "time \"yesterday\" is not an RFC 3339 time",
+            ),
+            (
+                &["time"],
+                json!("2026-12-07 13:00:00"),
+                "is not an RFC 3339 time",
+            ),
+            (
+                &["time"],
+                json!("1970-01-01T00:00:00Z"),
+                "is not a time between 2006-08-25",
+            ),
+            (
+                &["time"],
+                json!("9999-12-31T23:59:59Z"),
+                "is not a time between 2006-08-25",
+            ),
+            (
+                &["time"],
+                json!(1796648400),
+                "the body is not an EventBridge event: invalid type: integer",
+            ),
         ];
         for (path, value, says) in cases {
             let mut body = state_change();
@@ -496,10 +556,24 @@ mod tests {
             "the event is a \"EC2 AMI State Change\" from \"aws.ec2\", not one rollcall reads"
         );
         // A detail type rollcall reads, from a source that does not send it.
-        let forged = event("my.app", STATE_CHANGE, json!({"instance-id": "i-abcd1111", "state": "running"}));
-        assert!(matches!(parse(&forged), Err(Unrecognised::OtherEvent { .. })));
-        let swapped = event(AUTO_SCALING, STATE_CHANGE, json!({"instance-id": "i-abcd1111", "state": "running"}));
-        assert!(matches!(parse(&swapped), Err(Unrecognised::OtherEvent { .. })));
+        let forged = event(
+            "my.app",
+            STATE_CHANGE,
+            json!({"instance-id": "i-abcd1111", "state": "running"}),
+        );
+        assert!(matches!(
+            parse(&forged),
+            Err(Unrecognised::OtherEvent { .. })
+        ));
+        let swapped = event(
+            AUTO_SCALING,
+            STATE_CHANGE,
+            json!({"instance-id": "i-abcd1111", "state": "running"}),
+        );
+        assert!(matches!(
+            parse(&swapped),
+            Err(Unrecognised::OtherEvent { .. })
+        ));
     }
 
     #[test]
@@ -528,7 +602,11 @@ mod tests {
             assert!(parse_event(body).is_err(), "{body:?}");
         }
         // Deeper than serde_json's recursion limit: an error, no overflow.
-        let deep = format!("{{\"detail\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "{{\"detail\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         assert!(matches!(
             parse_event(deep.as_bytes()),
             Err(Unrecognised::NotAnEvent { .. })

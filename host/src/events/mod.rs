@@ -21,9 +21,9 @@ pub mod message;
 pub mod queue;
 
 pub use message::{DETAIL_TYPES, Event, EventKind, MAX_BODY_BYTES, Unrecognised, parse_event};
-#[cfg(any(test, feature = "internals"))]
-pub use queue::{MemoryQueue, QueueCounts};
 pub use queue::{
     Deadlines, EventQueue, MAX_DELETE_BATCH, MAX_RECEIVE_BATCH, MAX_WAIT, Message, QueueError,
     SqsQueue,
 };
+#[cfg(any(test, feature = "internals"))]
+pub use queue::{MemoryQueue, QueueCounts};

@@ -22,11 +22,11 @@ use aws_sdk_sqs::config::Region;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use bytes::Bytes;
-use std::time::{Duration, SystemTime};
 #[cfg(any(test, feature = "internals"))]
 use std::sync::atomic::{AtomicU64, Ordering};
 #[cfg(any(test, feature = "internals"))]
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 /// The longest long poll SQS allows (`WaitTimeSeconds`).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -220,9 +220,9 @@ impl SqsQueue {
         );
         match code.as_str() {
             // Forbidden, whatever the body says.
-            "" if status == 403 => QueueError::Denied(format!(
-                "{said}; the credentials may not use the queue"
-            )),
+            "" if status == 403 => {
+                QueueError::Denied(format!("{said}; the credentials may not use the queue"))
+            }
             "AccessDenied" | "AccessDeniedException" | "KMS.AccessDeniedException" => {
                 QueueError::Denied(format!(
                     "{said}; a node needs sqs:ReceiveMessage and sqs:DeleteMessage on the queue"
@@ -287,7 +287,9 @@ impl EventQueue for SqsQueue {
                 let sent_at = message
                     .attributes
                     .as_ref()
-                    .and_then(|attributes| attributes.get(&MessageSystemAttributeName::SentTimestamp))
+                    .and_then(|attributes| {
+                        attributes.get(&MessageSystemAttributeName::SentTimestamp)
+                    })
                     .and_then(|millis| millis.parse::<u64>().ok())
                     .and_then(|millis| {
                         SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(millis))
@@ -592,7 +594,13 @@ mod tests {
         assert_eq!(first[0].body, "one");
         // Hidden while it is being handled.
         let started = tokio::time::Instant::now();
-        assert!(queue.receive(Duration::from_secs(20), 10).await.unwrap().is_empty());
+        assert!(
+            queue
+                .receive(Duration::from_secs(20), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(started.elapsed(), Duration::from_secs(20));
         // Back after 30 s, under a new receipt: the old one deletes nothing.
         let again = queue.receive(Duration::from_secs(20), 10).await.unwrap();
@@ -623,7 +631,13 @@ mod tests {
         assert_eq!(messages.len(), 1);
         // A wait past SQS's is SQS's.
         let started = tokio::time::Instant::now();
-        assert!(queue.receive(Duration::from_secs(3600), 10).await.unwrap().is_empty());
+        assert!(
+            queue
+                .receive(Duration::from_secs(3600), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(started.elapsed(), MAX_WAIT);
     }
 
@@ -668,7 +682,13 @@ mod tests {
         let err = queue.receive(Duration::ZERO, 10).await.unwrap_err();
         assert!(err.is_lasting());
         queue.fail_with(Some(QueueError::Transient("throttled".into())));
-        assert!(!queue.receive(Duration::ZERO, 10).await.unwrap_err().is_lasting());
+        assert!(
+            !queue
+                .receive(Duration::ZERO, 10)
+                .await
+                .unwrap_err()
+                .is_lasting()
+        );
         assert!(QueueError::Missing("gone".into()).is_lasting());
         queue.fail_with(None);
         assert_eq!(queue.receive(Duration::ZERO, 10).await.unwrap().len(), 1);

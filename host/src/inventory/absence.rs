@@ -105,7 +105,9 @@ fn ended(instance: &Instance) -> bool {
         || instance.leaving.is_some()
         || matches!(
             instance.lifecycle.state,
-            LifecycleState::Terminating | LifecycleState::TerminatingWait | LifecycleState::Detaching
+            LifecycleState::Terminating
+                | LifecycleState::TerminatingWait
+                | LifecycleState::Detaching
         )
 }
 
@@ -184,7 +186,10 @@ mod tests {
         assert_eq!(dropout.unconfirmed, ["i-b"]);
         let back = source.fetch().await.unwrap();
         assert_eq!(ids(&back), ["i-a", "i-b"]);
-        assert!(back.unconfirmed.is_empty(), "back in the listing: confirmed");
+        assert!(
+            back.unconfirmed.is_empty(),
+            "back in the listing: confirmed"
+        );
         assert_eq!(source.fetch().await.unwrap().unconfirmed, ["i-b"]);
         let gone = source.fetch().await.unwrap();
         assert_eq!(ids(&gone), ["i-a"], "missing from two listings: gone");
@@ -238,7 +243,8 @@ mod tests {
                 missing: 0,
             },
         );
-        source.memory.lock().unwrap().listed_at = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+        source.memory.lock().unwrap().listed_at =
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1));
         for _ in 0..3 {
             assert_eq!(source.fetch().await.unwrap().unconfirmed, ["i-b"]);
         }

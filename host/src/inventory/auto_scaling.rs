@@ -128,10 +128,7 @@ impl AutoScaling {
                 }
             }
         }
-        let mut previous = self
-            .previous
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut previous = self.previous.lock().unwrap_or_else(PoisonError::into_inner);
         *previous = apply(instances, &wanted, &answered, std::mem::take(&mut previous));
     }
 
@@ -222,7 +219,9 @@ fn apply(
         // was among those asked.
         let asked = instance.region.as_deref().and_then(|region| {
             let asked_group = tagged.as_ref().is_none_or(|group| {
-                wanted.get(region).is_some_and(|names| names.contains(group))
+                wanted
+                    .get(region)
+                    .is_some_and(|names| names.contains(group))
             });
             answered.get(region).filter(|_| asked_group)
         });
@@ -330,7 +329,9 @@ fn describe_error(err: &SdkError<DescribeAutoScalingGroupsError>) -> String {
                     "access denied: the credentials lack the IAM permission \
                      autoscaling:DescribeAutoScalingGroups ({code}: {message})"
                 ),
-                _ => format!("DescribeAutoScalingGroups failed with HTTP {status}: {code}: {message}"),
+                _ => format!(
+                    "DescribeAutoScalingGroups failed with HTTP {status}: {code}: {message}"
+                ),
             }
         }
         SdkError::TimeoutError(_) => "DescribeAutoScalingGroups timed out".to_owned(),
@@ -366,8 +367,14 @@ mod tests {
         fleet[1].leaving = Some(announced.clone());
         let wanted = wanted_groups(&fleet);
         let states = HashMap::from([
-            ("i-1".to_owned(), Lifecycle::in_group("web", LifecycleState::TerminatingWait)),
-            ("i-2".to_owned(), Lifecycle::in_group("web", LifecycleState::Terminating)),
+            (
+                "i-1".to_owned(),
+                Lifecycle::in_group("web", LifecycleState::TerminatingWait),
+            ),
+            (
+                "i-2".to_owned(),
+                Lifecycle::in_group("web", LifecycleState::Terminating),
+            ),
         ]);
         // eu-west-1 did not answer; i-4 was standby in the last answer.
         let answered = HashMap::from([("us-east-1", states)]);
@@ -381,10 +388,19 @@ mod tests {
         let auto_scaling = Some(Leaving::new(LeaveReason::AutoScalingTermination, None));
         assert_eq!(fleet[0].leaving, auto_scaling);
         assert_eq!(fleet[1].leaving, Some(announced), "already leaving");
-        assert_eq!(fleet[2].lifecycle, Lifecycle::in_group("web", LifecycleState::NotInGroup));
+        assert_eq!(
+            fleet[2].lifecycle,
+            Lifecycle::in_group("web", LifecycleState::NotInGroup)
+        );
         assert_eq!(fleet[2].leaving, None);
-        assert_eq!(fleet[3].lifecycle, Lifecycle::in_group("db", LifecycleState::Standby));
-        assert_eq!(fleet[4].lifecycle, Lifecycle::in_group("db", LifecycleState::NotInGroup));
+        assert_eq!(
+            fleet[3].lifecycle,
+            Lifecycle::in_group("db", LifecycleState::Standby)
+        );
+        assert_eq!(
+            fleet[4].lifecycle,
+            Lifecycle::in_group("db", LifecycleState::NotInGroup)
+        );
         assert_eq!(remembered.len(), 5);
         assert_eq!(remembered["i-4"].state, LifecycleState::Standby);
     }

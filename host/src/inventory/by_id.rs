@@ -88,7 +88,10 @@ impl Ec2Source {
                 ))
             })??;
         check_ids(&found).map_err(|problem| self.id_error(&found, problem))?;
-        if let Some(stray) = found.iter().find(|instance| !seen.contains(instance.id.as_str())) {
+        if let Some(stray) = found
+            .iter()
+            .find(|instance| !seen.contains(instance.id.as_str()))
+        {
             return Err(SourceError::Unavailable(format!(
                 "DescribeInstances in {region} returned {:?}, which was not asked for: the \
                  endpoint ignored the instance-id filter, so its answer is not taken",

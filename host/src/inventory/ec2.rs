@@ -13,9 +13,7 @@ use super::calls::{ApiCalls, CountCalls};
 use super::describe::{ipv6_addresses, present};
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
-use super::{
-    Instance, Inventory, InventorySource, Lifecycle, SecurityGroup, SourceError, Tag,
-};
+use super::{Instance, Inventory, InventorySource, Lifecycle, SecurityGroup, SourceError, Tag};
 use crate::settings::{Ec2Settings, Filter};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
@@ -185,19 +183,16 @@ impl Ec2Source {
                 .await
                 .map_err(|err| self.describe_error(region, err))?;
             page_count += 1;
-            instances.extend(
-                page.reservations
-                    .unwrap_or_default()
-                    .into_iter()
-                    .flat_map(|reservation| {
-                        let account = present(reservation.owner_id);
-                        reservation
-                            .instances
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(move |instance| from_sdk(instance, region, account.clone()))
-                    }),
-            );
+            instances.extend(page.reservations.unwrap_or_default().into_iter().flat_map(
+                |reservation| {
+                    let account = present(reservation.owner_id);
+                    reservation
+                        .instances
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |instance| from_sdk(instance, region, account.clone()))
+                },
+            ));
             match page.next_token.filter(|token| !token.is_empty()) {
                 None => break,
                 Some(token) if tokens.contains(&token) => {

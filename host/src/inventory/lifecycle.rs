@@ -62,9 +62,7 @@ impl LifecycleState {
             "Terminating" | "Terminating:Proceed" | "Terminated" => LifecycleState::Terminating,
             "Terminating:Wait" => LifecycleState::TerminatingWait,
             "Detaching" | "Detached" => LifecycleState::Detaching,
-            warmed if warmed.starts_with("Warmed:") || warmed == "Warmed" => {
-                LifecycleState::Warmed
-            }
+            warmed if warmed.starts_with("Warmed:") || warmed == "Warmed" => LifecycleState::Warmed,
             _ => LifecycleState::Other,
         }
     }
@@ -97,10 +95,7 @@ impl LifecycleState {
     /// no group at all. Pending, held, standby, warm and going instances do
     /// not.
     pub fn serves(self) -> bool {
-        matches!(
-            self,
-            LifecycleState::NotInGroup | LifecycleState::InService
-        )
+        matches!(self, LifecycleState::NotInGroup | LifecycleState::InService)
     }
 }
 
@@ -257,11 +252,16 @@ mod state_name {
     use super::LifecycleState;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(state: &LifecycleState, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        state: &LifecycleState,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(state.name())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<LifecycleState, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<LifecycleState, D::Error> {
         let name = String::deserialize(deserializer)?;
         Ok(LifecycleState::from_name(&name).unwrap_or(LifecycleState::Other))
     }

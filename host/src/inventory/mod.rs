@@ -20,8 +20,6 @@ mod page_guard;
 mod sample;
 
 pub use absence::GraceSource;
-#[cfg(any(test, feature = "internals"))]
-pub use sample::described;
 pub use auto_scaling::{
     GROUP_TAG, MAX_PAGES_PER_BATCH as AUTO_SCALING_MAX_PAGES_PER_BATCH,
     calls_per_listing as auto_scaling_calls_per_listing,
@@ -33,10 +31,10 @@ pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use ids::{check_ids, is_instance_id};
-pub use lifecycle::{
-    LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus,
-};
+pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
+#[cfg(any(test, feature = "internals"))]
+pub use sample::described;
 
 use std::time::SystemTime;
 

@@ -231,7 +231,13 @@ fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault>
             Ok(token) => token,
             // A tag that runs into the end of the input was cut there.
             Err(err) if ends_early(&err) || !text[read..].contains('>') => {
-                return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
+                return Err(incomplete_or_other(
+                    root_name,
+                    root,
+                    body,
+                    open.last(),
+                    &error,
+                ));
             }
             Err(err) => {
                 return Err(match root {
@@ -251,13 +257,20 @@ fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault>
             if root.is_none() && !root_name.starts_with(local.as_str()) {
                 return Err(PageFault::not_the_answer(root_name, body));
             }
-            return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
+            return Err(incomplete_or_other(
+                root_name,
+                root,
+                body,
+                open.last(),
+                &error,
+            ));
         }
         match token {
             xmlparser::Token::ElementStart { local, .. } => {
                 let name = local.as_str();
                 if root.is_none() {
-                    if name != root_name && !matches!(name, "Response" | "Errors" | "ErrorResponse") {
+                    if name != root_name && !matches!(name, "Response" | "Errors" | "ErrorResponse")
+                    {
                         return Err(PageFault::not_the_answer(root_name, body));
                     }
                     root = Some(name);
@@ -282,7 +295,13 @@ fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault>
         }
     }
     if !open.is_empty() || cut_in_character {
-        return Err(incomplete_or_other(root_name, root, body, open.last(), &error));
+        return Err(incomplete_or_other(
+            root_name,
+            root,
+            body,
+            open.last(),
+            &error,
+        ));
     }
     match root {
         Some(name) if name == root_name => Ok(()),

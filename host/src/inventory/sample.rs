@@ -11,7 +11,11 @@ pub fn described(n: usize) -> Instance {
     let ip = format!("10.{}.{}.{}", n / 65_536 % 256, n / 256 % 256, n % 256);
     instance.private_dns_name = Some(format!("ip-{}.ec2.internal", ip.replace('.', "-")));
     instance.private_ipv4 = Some(ip);
-    let role = if n.is_multiple_of(20) { "eg-monitor" } else { "eg-cybernode" };
+    let role = if n.is_multiple_of(20) {
+        "eg-monitor"
+    } else {
+        "eg-cybernode"
+    };
     instance.security_groups = vec![
         SecurityGroup {
             id: format!("sg-{:017x}", n % 20 / 19),
@@ -38,7 +42,12 @@ pub fn described(n: usize) -> Instance {
     instance.subnet_id = Some(format!("subnet-{:017x}", n % 3));
     instance.instance_type = Some("m5.large".to_owned());
     instance.image_id = Some("ami-0abcdef1234567890".to_owned());
-    instance.launch_time = Some(format!("2026-11-{:02}T{:02}:{:02}:00Z", 1 + n % 28, n % 24, n % 60));
+    instance.launch_time = Some(format!(
+        "2026-11-{:02}T{:02}:{:02}:00Z",
+        1 + n % 28,
+        n % 24,
+        n % 60
+    ));
     instance.account = Some("123456789012".to_owned());
     instance
 }

@@ -68,7 +68,10 @@ impl LinkedPolicy {
 
 /// Whether `interface` (`rollcall:policy@0.2.0`) is version `version`.
 fn is(interface: &str, version: &str) -> bool {
-    interface.strip_prefix(world::PACKAGE).and_then(|rest| rest.strip_prefix('@')) == Some(version)
+    interface
+        .strip_prefix(world::PACKAGE)
+        .and_then(|rest| rest.strip_prefix('@'))
+        == Some(version)
 }
 
 /// An instance of a plugin, whatever version it speaks.

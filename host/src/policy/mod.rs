@@ -23,9 +23,9 @@ pub use check::PluginReport;
 #[doc(hidden)]
 pub use columns::{question, state as interface_state};
 pub(crate) use wasm::read_plugin_file;
+pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 #[cfg(test)]
 pub(crate) use world::INTERFACE;
-pub use wasm::{PolicyEngine, WasmPolicy, sha256_hex};
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;

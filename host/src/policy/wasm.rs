@@ -4,8 +4,8 @@
 use super::cache::CompiledCache;
 use super::check::PluginReport;
 use super::limits::EPOCH_TICK;
-use super::sandbox::{Sandbox, bounded};
 use super::linked::{self, LinkedPolicy, PolicyInstance};
+use super::sandbox::{Sandbox, bounded};
 use super::world::{self as bindings};
 use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
 use crate::capped_file;

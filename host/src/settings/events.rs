@@ -153,13 +153,14 @@ fn checked_url(text: &str) -> Result<(&str, &str, &str), String> {
         ));
     }
     let Some((scheme, host, path)) = split_url(text) else {
-        return Err(format!("{:?} is not an http:// or https:// URL", shown(text)));
+        return Err(format!(
+            "{:?} is not an http:// or https:// URL",
+            shown(text)
+        ));
     };
     // A port, when given, is digits after the last colon.
     let host_name = match host.rsplit_once(':') {
-        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name
-        }
+        Some((name, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
     };
     let valid_host = !host_name.is_empty()
@@ -222,7 +223,10 @@ mod tests {
     #[test]
     fn bad_queue_urls_say_what_is_wrong() {
         for (text, says) in [
-            ("sqs.us-east-1.amazonaws.com/1/q", "is not an http:// or https:// URL"),
+            (
+                "sqs.us-east-1.amazonaws.com/1/q",
+                "is not an http:// or https:// URL",
+            ),
             ("ftp://host/1/q", "is not an http:// or https:// URL"),
             ("https:///1/q", "has no usable host"),
             ("https://user@host/1/q", "has no usable host"),

@@ -400,18 +400,27 @@ listen = "127.0.0.1:7878"
         let lifecycle = &settings.lifecycle;
         assert!(lifecycle.leave_on_stop);
         assert_eq!(
-            lifecycle.on_leave.as_ref().map(|command| command.argv().to_vec()),
+            lifecycle
+                .on_leave
+                .as_ref()
+                .map(|command| command.argv().to_vec()),
             Some(vec!["/usr/local/bin/drain".to_owned(), "--now".to_owned()])
         );
         assert_eq!(lifecycle.on_leave_timeout, Duration::from_secs(120));
         assert_eq!(
-            lifecycle.complete_lifecycle_hook.as_ref().map(|hook| hook.as_str()),
+            lifecycle
+                .complete_lifecycle_hook
+                .as_ref()
+                .map(|hook| hook.as_str()),
             Some("drain")
         );
         assert_eq!(lifecycle.heartbeat_every, Duration::from_secs(30));
         assert_eq!(lifecycle.poll_every, Duration::from_secs(2));
         let defaults = parse("[source]\nkind = \"ec2\"\n[policy]\nplugin = \"p\"\n").unwrap();
-        assert_eq!(defaults.lifecycle, crate::settings::LifecycleSettings::default());
+        assert_eq!(
+            defaults.lifecycle,
+            crate::settings::LifecycleSettings::default()
+        );
 
         for (line, expected) in [
             (

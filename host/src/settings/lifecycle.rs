@@ -70,9 +70,7 @@ impl Default for LifecycleSettings {
 impl LifecycleConfig {
     /// The settings this table gives over the defaults, durations checked
     /// against their ranges.
-    pub fn apply(
-        &self,
-    ) -> Result<LifecycleSettings, super::overrides::InvalidSetting> {
+    pub fn apply(&self) -> Result<LifecycleSettings, super::overrides::InvalidSetting> {
         use super::overrides::checked;
         let defaults = LifecycleSettings::default();
         Ok(LifecycleSettings {

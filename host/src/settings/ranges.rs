@@ -175,12 +175,8 @@ pub const DURATIONS: [&Bounded<Duration>; 16] = [
     &LIFECYCLE_POLL,
 ];
 #[cfg(test)]
-pub const COUNTS: [&Bounded<i64>; 4] = [
-    &MAX_ATTEMPTS,
-    &PAGE_SIZE,
-    &ABSENT_GRACE,
-    &POLICY_MEMORY_MIB,
-];
+pub const COUNTS: [&Bounded<i64>; 4] =
+    [&MAX_ATTEMPTS, &PAGE_SIZE, &ABSENT_GRACE, &POLICY_MEMORY_MIB];
 #[cfg(test)]
 pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];
 

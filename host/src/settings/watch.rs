@@ -494,7 +494,14 @@ memory_limit_mib = 32
     fn events_queue_needs_the_snapshot_and_beats_the_files_queue() {
         let settings = watch(
             None,
-            &["--plugin", "p.wasm", "--snapshot", "s3://fleet-bucket/rollcall", "--events-queue", QUEUE],
+            &[
+                "--plugin",
+                "p.wasm",
+                "--snapshot",
+                "s3://fleet-bucket/rollcall",
+                "--events-queue",
+                QUEUE,
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -514,7 +521,9 @@ memory_limit_mib = 32
         let file = EC2_SOURCE.replace(
             "max_attempts = 3",
             "max_attempts = 3\nsnapshot = \"s3://fleet-bucket/rollcall\"",
-        ) + &format!("[events]\nqueue = \"{QUEUE}\"\nendpoint_url = \"http://127.0.0.1:4566\"\n");
+        ) + &format!(
+            "[events]\nqueue = \"{QUEUE}\"\nendpoint_url = \"http://127.0.0.1:4566\"\n"
+        );
         let other = "https://sqs.eu-west-1.amazonaws.com/123456789012/other";
         let settings = watch(Some(&file), &["--events-queue", other]).unwrap();
         assert_eq!(
@@ -526,12 +535,18 @@ memory_limit_mib = 32
             "the flag replaces the queue, the file's endpoint stays"
         );
         assert_eq!(
-            watch(Some(&file), &[]).unwrap().events.unwrap().queue.as_str(),
+            watch(Some(&file), &[])
+                .unwrap()
+                .events
+                .unwrap()
+                .queue
+                .as_str(),
             QUEUE
         );
         let err = watch(Some(&file), &["--inventory", "fleet.json"]).unwrap_err();
         assert!(
-            err.to_string().starts_with("the configuration's [events] needs the fleet's snapshot"),
+            err.to_string()
+                .starts_with("the configuration's [events] needs the fleet's snapshot"),
             "{err}"
         );
     }
@@ -549,7 +564,8 @@ memory_limit_mib = 32
         .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(
-            err.to_string().contains("is not an http:// or https:// URL"),
+            err.to_string()
+                .contains("is not an http:// or https:// URL"),
             "{err}"
         );
     }

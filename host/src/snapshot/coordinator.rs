@@ -574,13 +574,14 @@ impl Coordinator {
     /// Reads the head (conditionally on the one taken) and, when it is
     /// new, the shards this node lacks.
     async fn read_head(&self, memory: &mut Memory) -> Found {
-        let held_etag = memory
-            .assembled
-            .as_ref()
-            .and_then(|(etag, _)| etag.clone());
+        let held_etag = memory.assembled.as_ref().and_then(|(etag, _)| etag.clone());
         let read = self
             .store
-            .get_within(&head_key(&self.prefix), held_etag.as_deref(), MAX_HEAD_BYTES)
+            .get_within(
+                &head_key(&self.prefix),
+                held_etag.as_deref(),
+                MAX_HEAD_BYTES,
+            )
             .await;
         let now = self.clock.now();
         let (body, etag) = match read {
@@ -923,7 +924,11 @@ impl Coordinator {
             self.tally.leases_lost.inc();
             return Ok(false);
         }
-        let won = match self.store.put(&key, body.clone(), Condition::IfAbsent).await? {
+        let won = match self
+            .store
+            .put(&key, body.clone(), Condition::IfAbsent)
+            .await?
+        {
             Written::Stored { .. } => match self.store.get(&key, None).await {
                 Ok(Read::Found { body: stored, .. }) if stored[..] == body[..] => true,
                 read => {
@@ -1086,7 +1091,8 @@ impl Coordinator {
         let writer = self.writer().map(str::to_owned);
         let now = self.clock.now();
         if memory.compat_until.is_some_and(|until| now < until) {
-            self.share_legacy(&instances, listed_at, writer.clone()).await;
+            self.share_legacy(&instances, listed_at, writer.clone())
+                .await;
         }
         let deadline = (self.settings.refresh / 2).max(Duration::from_secs(1));
         let mut lost = false;
@@ -1201,7 +1207,9 @@ impl Coordinator {
                 (Found::Unusable(why), _) => return Err(format!("the head is unusable: {why}")),
                 _ => return Err("there is no usable head to change".to_owned()),
             };
-            let age = now.duration_since(assembled.head.listed_at).unwrap_or_default();
+            let age = now
+                .duration_since(assembled.head.listed_at)
+                .unwrap_or_default();
             if age > self.settings.max_age {
                 return Err(format!(
                     "the head was listed {} ago, more than the {} a snapshot serves",
@@ -1268,7 +1276,12 @@ impl Coordinator {
     }
 
     /// Writes format 1's object for readers that read only that.
-    async fn share_legacy(&self, instances: &[Instance], listed_at: SystemTime, writer: Option<String>) {
+    async fn share_legacy(
+        &self,
+        instances: &[Instance],
+        listed_at: SystemTime,
+        writer: Option<String>,
+    ) {
         let snapshot = Snapshot {
             scope: self.scope.clone(),
             listed_at,

@@ -148,7 +148,10 @@ mod tests {
         assert!(a.take_or_renew(&store, at(0)).await.unwrap());
         assert!(!b.take_or_renew(&store, at(1)).await.unwrap());
         assert!(a.take_or_renew(&store, at(10)).await.unwrap(), "renewed");
-        assert!(!b.take_or_renew(&store, at(39)).await.unwrap(), "renewed to 40");
+        assert!(
+            !b.take_or_renew(&store, at(39)).await.unwrap(),
+            "renewed to 40"
+        );
         // a stops renewing: b takes it once it ends, and a's renewal fails.
         assert!(b.take_or_renew(&store, at(41)).await.unwrap());
         assert!(!a.take_or_renew(&store, at(42)).await.unwrap());

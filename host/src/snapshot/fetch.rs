@@ -174,10 +174,7 @@ pub async fn fetch_fleet(
 }
 
 /// The fleet of `head` from its shards, every one of them read.
-fn assemble(
-    head: Head,
-    shards: Vec<Option<Arc<[Instance]>>>,
-) -> Result<Assembled, FetchFailure> {
+fn assemble(head: Head, shards: Vec<Option<Arc<[Instance]>>>) -> Result<Assembled, FetchFailure> {
     let shards: Vec<Arc<[Instance]>> = shards
         .into_iter()
         .map(|shard| shard.unwrap_or_else(|| Arc::from(Vec::new())))

@@ -57,7 +57,8 @@ impl Folding {
         tally: &Tally,
     ) -> Leftovers {
         let folder = markers_prefix(prefix);
-        let listed = match tokio::time::timeout(deadline, store.list(&folder, MAX_MARKERS + 1)).await
+        let listed = match tokio::time::timeout(deadline, store.list(&folder, MAX_MARKERS + 1))
+            .await
         {
             Ok(Ok(listed)) => listed,
             failed => {
@@ -88,7 +89,9 @@ impl Folding {
             let Some(id) = marked_instance(prefix, &object.key) else {
                 continue;
             };
-            let Some(&at) = index.get(id).filter(|&&at| instances[at].state != "terminated")
+            let Some(&at) = index
+                .get(id)
+                .filter(|&&at| instances[at].state != "terminated")
             else {
                 leftovers.gone.push(object.key);
                 continue;
@@ -197,9 +200,7 @@ async fn read_marker(
     }
     let decoded = match store.get_within(&object.key, None, MAX_MARKER_BYTES).await {
         Ok(Read::Found { body, .. }) => Marker::decode(&id, &body),
-        Ok(Read::Oversized { limit }) => Err(format!(
-            "the marker is over the {limit}-byte limit"
-        )),
+        Ok(Read::Oversized { limit }) => Err(format!("the marker is over the {limit}-byte limit")),
         Ok(Read::Missing | Read::NotModified) => return None,
         Err(error) => {
             tally.markers_failed.inc();
@@ -252,7 +253,10 @@ mod tests {
             .fold(&store, PREFIX, &mut instances, DEADLINE, &tally)
             .await;
         assert_eq!(leaving(&instances), 2_500);
-        assert_eq!(instances[2_499].leaving.as_ref().map(|l| l.reason), Some(LeaveReason::Announced));
+        assert_eq!(
+            instances[2_499].leaving.as_ref().map(|l| l.reason),
+            Some(LeaveReason::Announced)
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -268,8 +272,16 @@ mod tests {
         folding
             .fold(&store, PREFIX, &mut instances, DEADLINE, &Tally::default())
             .await;
-        assert_eq!(store.counts.bodies.load(Ordering::Relaxed), 2, "two reads, not three");
-        assert_eq!(instances[0].leaving, Some(terminating), "the listing's word stays");
+        assert_eq!(
+            store.counts.bodies.load(Ordering::Relaxed),
+            2,
+            "two reads, not three"
+        );
+        assert_eq!(
+            instances[0].leaving,
+            Some(terminating),
+            "the listing's word stays"
+        );
         assert_eq!(leaving(&instances), 3);
     }
 
@@ -326,8 +338,14 @@ mod tests {
         folding
             .fold(&store, PREFIX, &mut instances, DEADLINE, &Tally::default())
             .await;
-        assert!(started.elapsed() <= DEADLINE * 2, "the lists and reads keep to their deadlines");
-        assert_eq!(instances[0].leaving, None, "the silent one waits for the next listing");
+        assert!(
+            started.elapsed() <= DEADLINE * 2,
+            "the lists and reads keep to their deadlines"
+        );
+        assert_eq!(
+            instances[0].leaving, None,
+            "the silent one waits for the next listing"
+        );
         assert_eq!(leaving(&instances), 39);
     }
 }

@@ -143,7 +143,11 @@ impl Follower {
         loop {
             if !self.lease.is_held() {
                 self.coordinator.listed_for_the_fleet().await;
-                match self.lease.take_or_renew(self.store.as_ref(), self.clock.now()).await {
+                match self
+                    .lease
+                    .take_or_renew(self.store.as_ref(), self.clock.now())
+                    .await
+                {
                     Ok(true) => {
                         renewed = tokio::time::Instant::now();
                         tracing::info!(queue = %self.queue.describe(), "This node follows the fleet's events.");
@@ -191,7 +195,11 @@ impl Follower {
             }
             if self.lease.is_held() && renewed.elapsed() >= term / 3 {
                 renewed = tokio::time::Instant::now();
-                match self.lease.take_or_renew(self.store.as_ref(), self.clock.now()).await {
+                match self
+                    .lease
+                    .take_or_renew(self.store.as_ref(), self.clock.now())
+                    .await
+                {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::info!("Another node follows the fleet's events now.");
@@ -287,9 +295,10 @@ impl Follower {
         }
         // Launch events whose instance EC2 does not show yet wait for the
         // next batches; other absent ids leave the fleet.
-        let (waiting, ready): (Vec<Pending>, Vec<Pending>) = pending.into_iter().partition(|item| {
-            outside.contains(&item.event.instance_id) && launching(&item.event.kind)
-        });
+        let (waiting, ready): (Vec<Pending>, Vec<Pending>) =
+            pending.into_iter().partition(|item| {
+                outside.contains(&item.event.instance_id) && launching(&item.event.kind)
+            });
         for mut item in waiting {
             item.tries += 1;
             if item.tries >= LAUNCH_TRIES {

@@ -251,7 +251,10 @@ mod tests {
             ((format!("{name}{name}\""), "../../x/..\""), "power of two"),
             (("\"format\":2".to_owned(), "\"format\":3"), "format 3"),
             (
-                ("\"updated_at_ms\":1796000003000".to_owned(), "\"updated_at_ms\":1"),
+                (
+                    "\"updated_at_ms\":1796000003000".to_owned(),
+                    "\"updated_at_ms\":1",
+                ),
                 "before its listing",
             ),
         ] {
@@ -261,10 +264,12 @@ mod tests {
             assert!(err.to_string().contains(says), "{says}: {err}");
         }
         let bad_name = good.replacen(name.as_str(), "aaaaaaaaa/.", 1);
-        assert!(Head::decode(bad_name.as_bytes(), &scope())
-            .unwrap_err()
-            .to_string()
-            .contains("shard 0's name is not a name"));
+        assert!(
+            Head::decode(bad_name.as_bytes(), &scope())
+                .unwrap_err()
+                .to_string()
+                .contains("shard 0's name is not a name")
+        );
         let elsewhere = Scope::new(vec!["eu-west-1".to_owned()], Vec::new());
         assert!(matches!(
             Head::decode(good.as_bytes(), &elsewhere),

@@ -90,9 +90,10 @@ impl Marker {
                 marker.instance_id
             ));
         }
-        let deadline = marker
-            .deadline
-            .filter(|deadline| time::OffsetDateTime::parse(deadline, &time::format_description::well_known::Rfc3339).is_ok());
+        let deadline = marker.deadline.filter(|deadline| {
+            time::OffsetDateTime::parse(deadline, &time::format_description::well_known::Rfc3339)
+                .is_ok()
+        });
         Ok(Leaving::new(
             LeaveReason::from_name(&marker.reason).unwrap_or(LeaveReason::Other),
             deadline,
@@ -108,10 +109,19 @@ mod tests {
     fn keys_sit_beside_the_snapshot_and_read_back() {
         assert_eq!(marker_key("fleet/prod", "i-1"), "fleet/prod/leaving/i-1");
         assert_eq!(marker_key("", "i-1"), "leaving/i-1");
-        assert_eq!(marked_instance("fleet/prod", "fleet/prod/leaving/i-1"), Some("i-1"));
-        assert_eq!(marked_instance("fleet/prod", "fleet/prod/snapshot.zst"), None);
+        assert_eq!(
+            marked_instance("fleet/prod", "fleet/prod/leaving/i-1"),
+            Some("i-1")
+        );
+        assert_eq!(
+            marked_instance("fleet/prod", "fleet/prod/snapshot.zst"),
+            None
+        );
         assert_eq!(marked_instance("fleet/prod", "fleet/prod/leaving/"), None);
-        assert_eq!(marked_instance("fleet/prod", "fleet/prod/leaving/a/b"), None);
+        assert_eq!(
+            marked_instance("fleet/prod", "fleet/prod/leaving/a/b"),
+            None
+        );
     }
 
     #[test]
@@ -127,10 +137,22 @@ mod tests {
     #[test]
     fn a_marker_is_checked_for_sense() {
         let other = Marker::new("i-2", &Leaving::new(LeaveReason::Announced, None)).encode();
-        assert!(Marker::decode("i-1", &other).unwrap_err().contains("names \"i-2\""));
-        assert!(Marker::decode("i-1", b"{").unwrap_err().contains("not a leave marker"));
+        assert!(
+            Marker::decode("i-1", &other)
+                .unwrap_err()
+                .contains("names \"i-2\"")
+        );
+        assert!(
+            Marker::decode("i-1", b"{")
+                .unwrap_err()
+                .contains("not a leave marker")
+        );
         let big = vec![b' '; MAX_MARKER_BYTES as usize + 1];
-        assert!(Marker::decode("i-1", &big).unwrap_err().contains("over the"));
+        assert!(
+            Marker::decode("i-1", &big)
+                .unwrap_err()
+                .contains("over the")
+        );
         let odd = br#"{"instance_id": "i-1", "reason": "meteor", "deadline": "soon"}"#;
         assert_eq!(
             Marker::decode("i-1", odd),

@@ -23,8 +23,8 @@
 pub mod coordinator;
 pub mod event_lease;
 pub mod fetch;
-pub mod follow;
 pub mod fold;
+pub mod follow;
 pub mod format;
 pub mod gate;
 pub mod head;
@@ -36,11 +36,11 @@ pub mod source;
 pub mod store;
 pub mod sweep;
 
-pub use coordinator::{Mode, Tally};
 #[cfg(feature = "internals")]
 pub use coordinator::{
     Clock, Coordination, Coordinator, ListFailure, Lister, Listing, SharedDecoding,
 };
+pub use coordinator::{Mode, Tally};
 #[cfg(feature = "internals")]
 pub use format::{Scope, Snapshot};
 pub use source::Sharing;

@@ -104,7 +104,11 @@ async fn write(
     let writes = futures::stream::iter(new)
         .map(|shard| async move {
             store
-                .put(&shard_key(prefix, &shard.name), shard.object, Condition::IfAbsent)
+                .put(
+                    &shard_key(prefix, &shard.name),
+                    shard.object,
+                    Condition::IfAbsent,
+                )
                 .await
         })
         .buffer_unordered(IN_FLIGHT);
@@ -196,14 +200,34 @@ mod tests {
         let store = MemoryStore::new();
         let mut instances = fleet(1_000);
         let (first, etag, count) = written(
-            publish(&store, PREFIX, &instances, None, draft(Replacing::Nothing), DEADLINE).await,
+            publish(
+                &store,
+                PREFIX,
+                &instances,
+                None,
+                draft(Replacing::Nothing),
+                DEADLINE,
+            )
+            .await,
         )
         .await;
-        assert_eq!(count, first.head.shards.len(), "every shard, the first time");
+        assert_eq!(
+            count,
+            first.head.shards.len(),
+            "every shard, the first time"
+        );
 
         instances[500].state = "stopping".to_owned();
         let (second, _, count) = written(
-            publish(&store, PREFIX, &instances, Some(&first), draft(Replacing::Head(etag.unwrap())), DEADLINE).await,
+            publish(
+                &store,
+                PREFIX,
+                &instances,
+                Some(&first),
+                draft(Replacing::Head(etag.unwrap())),
+                DEADLINE,
+            )
+            .await,
         )
         .await;
         assert_eq!(count, 1);
@@ -239,13 +263,29 @@ mod tests {
         let store = MemoryStore::new();
         let instances = fleet(10);
         let (_, etag, _) = written(
-            publish(&store, PREFIX, &instances, None, draft(Replacing::Nothing), DEADLINE).await,
+            publish(
+                &store,
+                PREFIX,
+                &instances,
+                None,
+                draft(Replacing::Nothing),
+                DEADLINE,
+            )
+            .await,
         )
         .await;
         let head_key = crate::snapshot::head::head_key(PREFIX);
         let before = store.get(&head_key, None).await.unwrap();
         // A head written by nobody's read: there is one already.
-        let lost = publish(&store, PREFIX, &fleet(3), None, draft(Replacing::Nothing), DEADLINE).await;
+        let lost = publish(
+            &store,
+            PREFIX,
+            &fleet(3),
+            None,
+            draft(Replacing::Nothing),
+            DEADLINE,
+        )
+        .await;
         assert!(matches!(lost, Published::Lost), "{lost:?}");
         let stale = publish(
             &store,
@@ -259,7 +299,15 @@ mod tests {
         assert!(matches!(stale, Published::Lost), "{stale:?}");
         assert_eq!(store.get(&head_key, None).await.unwrap(), before);
         // The swap on the head read wins.
-        let won = publish(&store, PREFIX, &fleet(3), None, draft(Replacing::Head(etag.unwrap())), DEADLINE).await;
+        let won = publish(
+            &store,
+            PREFIX,
+            &fleet(3),
+            None,
+            draft(Replacing::Head(etag.unwrap())),
+            DEADLINE,
+        )
+        .await;
         assert!(matches!(won, Published::Written { .. }));
         assert!(matches!(
             store.get(&head_key, None).await.unwrap(),

@@ -244,61 +244,65 @@ impl ObjectStore for S3Store {
     /// keys or the last page; a continuation token seen before, or more
     /// pages than the keys need (plus [`SPARE_LIST_PAGES`]), is an error.
     async fn list(&self, prefix: &str, limit: usize) -> Result<Vec<Listed>, StoreError> {
-        let request = async {
-            let mut listed = Vec::new();
-            let mut tokens = HashSet::new();
-            let mut token: Option<String> = None;
-            let max_pages = limit.div_ceil(KEYS_PER_PAGE) + SPARE_LIST_PAGES;
-            let mut pages = 0;
-            while listed.len() < limit {
-                pages += 1;
-                if pages > max_pages {
-                    return Err(StoreError(format!(
-                        "listing {}/{prefix}: still paging after {max_pages} pages",
-                        self.described
-                    )));
-                }
-                let page_size = (limit - listed.len()).min(KEYS_PER_PAGE);
-                let page = self
-                    .client
-                    .list_objects_v2()
-                    .bucket(&self.bucket)
-                    .prefix(prefix)
-                    .max_keys(i32::try_from(page_size).unwrap_or(1000))
-                    .set_continuation_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|err| self.failure("listing", prefix, &err))?;
-                listed.extend(page.contents.unwrap_or_default().into_iter().filter_map(
-                    |object| {
-                        Some(Listed {
-                            key: object.key?,
-                            etag: object.e_tag.unwrap_or_default(),
-                            // Unknown: the read's own cap still holds.
-                            size: object
-                                .size
-                                .and_then(|size| u64::try_from(size).ok())
-                                .unwrap_or(0),
-                            modified: object
-                                .last_modified
-                                .and_then(|at| std::time::SystemTime::try_from(at).ok()),
-                        })
-                    },
-                ));
-                match page.next_continuation_token.filter(|_| page.is_truncated == Some(true)) {
-                    None => break,
-                    Some(next) if !tokens.insert(next.clone()) => {
+        let request =
+            async {
+                let mut listed = Vec::new();
+                let mut tokens = HashSet::new();
+                let mut token: Option<String> = None;
+                let max_pages = limit.div_ceil(KEYS_PER_PAGE) + SPARE_LIST_PAGES;
+                let mut pages = 0;
+                while listed.len() < limit {
+                    pages += 1;
+                    if pages > max_pages {
                         return Err(StoreError(format!(
-                            "listing {}/{prefix}: the same continuation token came twice",
+                            "listing {}/{prefix}: still paging after {max_pages} pages",
                             self.described
                         )));
                     }
-                    Some(next) => token = Some(next),
+                    let page_size = (limit - listed.len()).min(KEYS_PER_PAGE);
+                    let page = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .max_keys(i32::try_from(page_size).unwrap_or(1000))
+                        .set_continuation_token(token.take())
+                        .send()
+                        .await
+                        .map_err(|err| self.failure("listing", prefix, &err))?;
+                    listed.extend(page.contents.unwrap_or_default().into_iter().filter_map(
+                        |object| {
+                            Some(Listed {
+                                key: object.key?,
+                                etag: object.e_tag.unwrap_or_default(),
+                                // Unknown: the read's own cap still holds.
+                                size: object
+                                    .size
+                                    .and_then(|size| u64::try_from(size).ok())
+                                    .unwrap_or(0),
+                                modified: object
+                                    .last_modified
+                                    .and_then(|at| std::time::SystemTime::try_from(at).ok()),
+                            })
+                        },
+                    ));
+                    match page
+                        .next_continuation_token
+                        .filter(|_| page.is_truncated == Some(true))
+                    {
+                        None => break,
+                        Some(next) if !tokens.insert(next.clone()) => {
+                            return Err(StoreError(format!(
+                                "listing {}/{prefix}: the same continuation token came twice",
+                                self.described
+                            )));
+                        }
+                        Some(next) => token = Some(next),
+                    }
                 }
-            }
-            listed.truncate(limit);
-            Ok(listed)
-        };
+                listed.truncate(limit);
+                Ok(listed)
+            };
         self.within_deadline("listing", prefix, request).await
     }
 
@@ -340,9 +344,7 @@ impl ObjectStore for S3Store {
                 .send()
                 .await;
             match answer {
-                Ok(output) => Ok(Written::Stored {
-                    etag: output.e_tag,
-                }),
+                Ok(output) => Ok(Written::Stored { etag: output.e_tag }),
                 // 409: another conditional write of the key is in flight;
                 // 404: `If-Match` on an object that is gone.
                 Err(err)

@@ -76,9 +76,9 @@ impl std::fmt::Display for ShardName {
 pub fn shard_of(id: &str, count: usize) -> usize {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = id
-        .bytes()
-        .fold(OFFSET, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(PRIME));
+    let hash = id.bytes().fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    });
     // `count` is at most MAX_SHARDS: the cast keeps every bit used.
     (hash % count.max(1) as u64) as usize
 }
@@ -93,9 +93,9 @@ pub fn shard_count(instances: usize, current: Option<usize>) -> usize {
         count == 1 && instances <= 2 * INSTANCES_PER_SHARD
             || (INSTANCES_PER_SHARD / 4..=2 * INSTANCES_PER_SHARD).contains(&per_shard)
     };
-    if let Some(count) = current.filter(|&count| {
-        count.is_power_of_two() && count <= MAX_SHARDS && fits(count)
-    }) {
+    if let Some(count) =
+        current.filter(|&count| count.is_power_of_two() && count <= MAX_SHARDS && fits(count))
+    {
         return count;
     }
     instances
@@ -138,11 +138,7 @@ pub fn encode(instances: &[Instance]) -> Result<Encoded, String> {
 /// The instances of the shard `name`, from its object, and how many bytes
 /// they took decompressed: refused when the bytes are not the ones named,
 /// or hold more than `cap` bytes decompressed.
-pub fn decode(
-    name: &ShardName,
-    object: &[u8],
-    cap: u64,
-) -> Result<(Vec<Instance>, u64), Unusable> {
+pub fn decode(name: &ShardName, object: &[u8], cap: u64) -> Result<(Vec<Instance>, u64), Unusable> {
     let corrupt = |what: String| Unusable::Corrupt(format!("shard {name}: {what}"));
     if ShardName::of(object) != *name {
         return Err(corrupt(
@@ -230,7 +226,11 @@ mod tests {
         .len();
         eprintln!("{count} shards, largest {largest} bytes, head {head} bytes");
         assert!(head <= 2_048, "the head takes {head} bytes");
-        assert!(head + largest <= 16 << 10, "a change costs {} bytes", head + largest);
+        assert!(
+            head + largest <= 16 << 10,
+            "a change costs {} bytes",
+            head + largest
+        );
     }
 
     #[test]
@@ -250,7 +250,9 @@ mod tests {
         ));
         assert_eq!(
             plain,
-            zstd::bulk::decompress(&encoded.object, 1 << 20).unwrap().len() as u64
+            zstd::bulk::decompress(&encoded.object, 1 << 20)
+                .unwrap()
+                .len() as u64
         );
         assert_eq!(
             decode(&encoded.name, &encoded.object, plain - 1),
@@ -262,7 +264,10 @@ mod tests {
     fn only_names_a_shard_can_have_become_keys() {
         let name = encode(&[]).unwrap().name;
         assert_eq!(ShardName::parse(name.as_str()), Some(name.clone()));
-        assert_eq!(shard_key("fleet/prod", &name), format!("fleet/prod/shards/{name}"));
+        assert_eq!(
+            shard_key("fleet/prod", &name),
+            format!("fleet/prod/shards/{name}")
+        );
         for bad in ["", "../../head00", "abc", "aaaaaaaaaa/", "aaaaaaaaaaaa"] {
             assert_eq!(ShardName::parse(bad), None, "{bad:?}");
         }

@@ -6,9 +6,9 @@
 use super::coordinator::{
     Clock, Coordination, Coordinator, Fleet, ListFailure, Lister, Listing, Mode, Origin, Tally,
 };
+use super::follow::{Follower, Refresher};
 use super::format::Scope;
 use super::s3::{Deadlines, S3Store};
-use super::follow::{Follower, Refresher};
 use super::store::ObjectStore;
 use crate::events::{Deadlines as QueueDeadlines, EventQueue, SqsQueue};
 use crate::identity::instance_id_from_imds;
@@ -16,8 +16,8 @@ use crate::inventory::{
     ApiCalls, ByIds, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
 };
 use crate::settings::{
-    DEFAULT_MAX_AGE_INTERVALS, EventsSettings, MaxChange, Refresh, S3Location, SelfChoice, SnapshotSettings,
-    SnapshotWrite, SourceSettings,
+    DEFAULT_MAX_AGE_INTERVALS, EventsSettings, MaxChange, Refresh, S3Location, SelfChoice,
+    SnapshotSettings, SnapshotWrite, SourceSettings,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,7 +210,9 @@ impl SnapshotSource {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(task);
             }
             None => {
-                tracing::warn!("This node does not know its instance id, so it never follows the fleet's events.");
+                tracing::warn!(
+                    "This node does not know its instance id, so it never follows the fleet's events."
+                );
             }
         }
     }

@@ -80,8 +80,12 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &str, if_none_match: Option<&str>) -> Result<Read, StoreError>;
 
     /// Writes `key` if `when` holds.
-    async fn put(&self, key: &str, body: Vec<u8>, when: Condition<'_>)
-    -> Result<Written, StoreError>;
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        when: Condition<'_>,
+    ) -> Result<Written, StoreError>;
 
     /// [`ObjectStore::get`], the object read whole only if it holds at most
     /// `limit` bytes ([`Read::Oversized`] otherwise). A store that reads as
@@ -245,9 +249,9 @@ impl ObjectStore for MemoryStore {
         let holds = match when {
             Condition::Always => true,
             Condition::IfAbsent => !objects.contains_key(key),
-            Condition::IfMatch(wanted) => objects
-                .get(key)
-                .is_some_and(|(_, etag, _)| etag == wanted),
+            Condition::IfMatch(wanted) => {
+                objects.get(key).is_some_and(|(_, etag, _)| etag == wanted)
+            }
         };
         if !holds {
             self.counts.refused.fetch_add(1, Ordering::Relaxed);

@@ -116,7 +116,10 @@ impl Retired {
                 .into_iter()
                 .filter(|object| old_enough(object.modified))
                 .filter(|object| {
-                    let name = object.key.strip_prefix(&directory).and_then(ShardName::parse);
+                    let name = object
+                        .key
+                        .strip_prefix(&directory)
+                        .and_then(ShardName::parse);
                     // A key that is no shard's name is not the sweep's.
                     name.is_some_and(|name| !keep.contains(&name))
                 })
@@ -125,7 +128,10 @@ impl Retired {
             let deletes = futures::stream::iter(doomed)
                 .map(|key| async move { store.delete(&key).await.is_ok() })
                 .buffer_unordered(IN_FLIGHT);
-            deletes.filter(|deleted| std::future::ready(*deleted)).count().await
+            deletes
+                .filter(|deleted| std::future::ready(*deleted))
+                .count()
+                .await
         };
         let deleted = tokio::time::timeout(deadline, work).await.unwrap_or(0);
         if deleted > 0 {
@@ -180,7 +186,9 @@ mod tests {
         // Not watched long enough: nothing goes.
         let now_head = head(vec![name(0), name(3)]);
         assert_eq!(
-            retired.sweep(&store, "p", &now_head, clock.now(), AFTER, GAP).await,
+            retired
+                .sweep(&store, "p", &now_head, clock.now(), AFTER, GAP)
+                .await,
             0
         );
         for _ in 0..11 {

@@ -100,16 +100,28 @@ async fn markers_fold_into_the_written_snapshot_and_a_reader_sees_them() {
             writer: Some(WRITER.to_owned())
         }
     );
-    assert_eq!(leaving_of(&read, "i-1"), Some(spot()), "read from the snapshot");
+    assert_eq!(
+        leaving_of(&read, "i-1"),
+        Some(spot()),
+        "read from the snapshot"
+    );
     assert_eq!(writer.tally.markers_folded.get(), 1);
-    assert_eq!(markers(&store), [marker_key(PREFIX, "i-1")], "kept while i-1 is listed");
+    assert_eq!(
+        markers(&store),
+        [marker_key(PREFIX, "i-1")],
+        "kept while i-1 is listed"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_marker_adds_no_instance_and_markers_of_gone_instances_are_deleted() {
     let store = Arc::new(MemoryStore::new());
     let announced = Leaving::new(LeaveReason::Announced, None);
-    mark(&store, "i-unknown", Marker::new("i-unknown", &announced).encode());
+    mark(
+        &store,
+        "i-unknown",
+        Marker::new("i-unknown", &announced).encode(),
+    );
     mark(&store, "i-3", Marker::new("i-3", &announced).encode());
     mark(&store, "i-2", Marker::new("i-2", &announced).encode());
     let writer = node(&store, WRITER, true);
@@ -118,7 +130,11 @@ async fn a_marker_adds_no_instance_and_markers_of_gone_instances_are_deleted() {
 
     let ids: Vec<&str> = listed.instances.iter().map(|i| i.id.as_str()).collect();
     assert_eq!(ids, ["i-1", "i-2", "i-3", READER, WRITER], "in id order");
-    assert_eq!(leaving_of(&listed, "i-3"), None, "terminated: its marker is gone");
+    assert_eq!(
+        leaving_of(&listed, "i-3"),
+        None,
+        "terminated: its marker is gone"
+    );
     assert_eq!(leaving_of(&listed, "i-2"), Some(announced));
     assert_eq!(markers(&store), [marker_key(PREFIX, "i-2")]);
     assert_eq!(writer.tally.markers_deleted.get(), 2);
@@ -141,7 +157,11 @@ async fn an_oversized_or_garbled_marker_is_skipped_once_and_the_rest_count() {
         assert_eq!(fleet.origin, Origin::Listed);
         assert_eq!(leaving_of(fleet, "i-1"), None);
         assert_eq!(leaving_of(fleet, "i-2"), None);
-        assert_eq!(leaving_of(fleet, READER), None, "its marker names another instance");
+        assert_eq!(
+            leaving_of(fleet, READER),
+            None,
+            "its marker names another instance"
+        );
         assert_eq!(leaving_of(fleet, WRITER), Some(spot()));
     }
     assert_eq!(
@@ -149,7 +169,11 @@ async fn an_oversized_or_garbled_marker_is_skipped_once_and_the_rest_count() {
         3,
         "each bad marker skipped once, not read again"
     );
-    assert_eq!(markers(&store).len(), 4, "a bad marker of a listed instance stays");
+    assert_eq!(
+        markers(&store).len(),
+        4,
+        "a bad marker of a listed instance stays"
+    );
 }
 
 #[tokio::test(start_paused = true)]

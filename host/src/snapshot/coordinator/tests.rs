@@ -165,7 +165,10 @@ async fn of_many_nodes_at_once_one_lists_and_the_others_read_its_snapshot() {
                 writer: writer.clone()
             }));
     let keys = store.keys();
-    assert_eq!(keys[..2], ["fleet/prod/head", "fleet/prod/lease/1764374400000-0"]);
+    assert_eq!(
+        keys[..2],
+        ["fleet/prod/head", "fleet/prod/lease/1764374400000-0"]
+    );
     assert!(keys[2].starts_with("fleet/prod/shards/"), "{keys:?}");
     assert_eq!(
         keys.len(),
@@ -369,9 +372,19 @@ async fn write_head(store: &MemoryStore, writer: &str, size: usize, listed_at: S
         },
         replaces,
     };
-    let published =
-        publish(store, "fleet/prod", &instances, None, draft, Duration::from_secs(1)).await;
-    assert!(matches!(published, Published::Written { .. }), "{published:?}");
+    let published = publish(
+        store,
+        "fleet/prod",
+        &instances,
+        None,
+        draft,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert!(
+        matches!(published, Published::Written { .. }),
+        "{published:?}"
+    );
 }
 
 fn at(clock: &Clock, ahead: Duration) -> SystemTime {

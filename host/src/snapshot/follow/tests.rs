@@ -102,7 +102,9 @@ fn node(store: &Arc<MemoryStore>, ec2: &Arc<Ec2>, n: usize, clock: Clock) -> Arc
     };
     let lister = Arc::clone(ec2) as Arc<dyn Lister>;
     let store = Arc::clone(store) as Arc<dyn ObjectStore>;
-    Arc::new(Coordinator::new(store, lister, "fleet", settings, clock, n as u64))
+    Arc::new(Coordinator::new(
+        store, lister, "fleet", settings, clock, n as u64,
+    ))
 }
 
 /// `node`'s follower of `queue`, running.
@@ -151,7 +153,10 @@ fn state_change(instance: &str, state: &str, at: SystemTime) -> Vec<u8> {
 }
 
 fn count(tally: &Tally, kind: &'static str, outcome: &'static str) -> u64 {
-    tally.events.get_or_create(&EventLabels { kind, outcome }).get()
+    tally
+        .events
+        .get_or_create(&EventLabels { kind, outcome })
+        .get()
 }
 
 /// The fleet the head holds, read from the bucket.
@@ -196,7 +201,11 @@ async fn an_event_reaches_the_head_in_seconds_and_is_deleted_only_after() {
     assert!(head_ids(&store).await.contains(&id(7)));
     assert!(queue.is_empty(), "deleted once the head holds it");
     assert_eq!(count(&lister.tally, "state_change", "applied"), 1);
-    assert!(lister.tally.event_lag.get() <= 2.0, "{}", lister.tally.event_lag.get());
+    assert!(
+        lister.tally.event_lag.get() <= 2.0,
+        "{}",
+        lister.tally.event_lag.get()
+    );
 
     // The same event again (at least once): nothing changes.
     let writes = lister.tally.writes.get();
@@ -224,9 +233,23 @@ async fn a_spot_notice_marks_leaving_and_foreign_or_garbled_messages_go() {
 
     let detail = serde_json::json!({"instance-id": id(2), "instance-action": "terminate"});
     let at = clock.now();
-    queue.push(event("EC2 Spot Instance Interruption Warning", REGION, at, detail));
-    queue.push(state_change(&id(9), "running", at).iter().map(|_| b'x').collect::<Vec<u8>>());
-    queue.push(state_change(&id(8), "running", at).to_vec().replace_region("eu-west-1"));
+    queue.push(event(
+        "EC2 Spot Instance Interruption Warning",
+        REGION,
+        at,
+        detail,
+    ));
+    queue.push(
+        state_change(&id(9), "running", at)
+            .iter()
+            .map(|_| b'x')
+            .collect::<Vec<u8>>(),
+    );
+    queue.push(
+        state_change(&id(8), "running", at)
+            .to_vec()
+            .replace_region("eu-west-1"),
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let fleet = head_fleet(&store).await;
@@ -234,9 +257,14 @@ async fn a_spot_notice_marks_leaving_and_foreign_or_garbled_messages_go() {
     let leaving = spot.leaving.as_ref().expect("marked leaving");
     assert_eq!(leaving.reason, LeaveReason::SpotInterruption);
     let deadline = at + SPOT_NOTICE;
-    let expected = time::OffsetDateTime::from(deadline).format(&Rfc3339).unwrap();
+    let expected = time::OffsetDateTime::from(deadline)
+        .format(&Rfc3339)
+        .unwrap();
     assert_eq!(leaving.deadline.as_deref(), Some(expected.as_str()));
-    assert!(queue.is_empty(), "the foreign and the garbled are deleted too");
+    assert!(
+        queue.is_empty(),
+        "the foreign and the garbled are deleted too"
+    );
     // A marker keeps the mark through the next listing (EC2 still lists
     // the instance running).
     let marker = store.peek(&crate::snapshot::leaving::marker_key("fleet", &id(2)));
@@ -263,7 +291,10 @@ impl ReplaceRegion for Vec<u8> {
     fn replace_region(self, region: &str) -> Vec<u8> {
         String::from_utf8(self)
             .unwrap()
-            .replace(&format!("\"region\":\"{REGION}\""), &format!("\"region\":\"{region}\""))
+            .replace(
+                &format!("\"region\":\"{REGION}\""),
+                &format!("\"region\":\"{region}\""),
+            )
             .into_bytes()
     }
 }
@@ -333,9 +364,14 @@ impl EventQueue for WholeSeconds {
     }
 
     async fn receive(&self, wait: Duration, max: usize) -> Result<Vec<Message>, QueueError> {
-        let receives = self.receives.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let receives = self
+            .receives
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         if receives > 20 {
-            return Err(QueueError::Transient(format!("{receives} receives in one batch")));
+            return Err(QueueError::Transient(format!(
+                "{receives} receives in one batch"
+            )));
         }
         let whole = Duration::from_secs(wait.as_secs());
         self.queue.receive(whole, max).await
@@ -364,20 +400,31 @@ async fn a_batch_long_polls_what_is_left_of_its_window_on_a_queue_of_whole_secon
         clock,
     )
     .expect("the node knows its id");
-    queue.queue.push(state_change(&id(7), "running", clock.now()));
+    queue
+        .queue
+        .push(state_change(&id(7), "running", clock.now()));
     let later = {
         let queue = Arc::clone(&queue);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            queue.queue.push(state_change(&id(8), "running", clock.now()));
+            queue
+                .queue
+                .push(state_change(&id(8), "running", clock.now()));
         })
     };
     let started = tokio::time::Instant::now();
-    let batch = follower.gather(Duration::from_secs(10)).await.expect("a batch");
+    let batch = follower
+        .gather(Duration::from_secs(10))
+        .await
+        .expect("a batch");
     later.await.unwrap();
     assert_eq!(batch.len(), 2, "what arrived within the window");
     // The first, the second 400 ms on, and a long poll of the 600 ms left
     // rounded up to a second; not a short poll after another.
     assert_eq!(queue.receives.load(std::sync::atomic::Ordering::Relaxed), 3);
-    assert!(started.elapsed() < BATCH_WINDOW * 2, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < BATCH_WINDOW * 2,
+        "{:?}",
+        started.elapsed()
+    );
 }
