@@ -626,15 +626,12 @@ impl Coordinator {
             self.tally.reads_from_the_future.inc();
             return Found::Unusable(why);
         }
-        let assembled = match self.decoding.heads.head(&etag) {
-            Some(assembled) => assembled,
-            None => match self.fetch_head_fleet(memory, head).await {
-                Ok(assembled) => {
-                    self.decoding.heads.keep_head(&etag, &assembled);
-                    assembled
-                }
-                Err(found) => return found,
-            },
+        let assembled = match self.fetch_head_fleet(memory, head, &etag).await {
+            Ok(assembled) => {
+                self.decoding.heads.keep_head(&etag, &assembled);
+                assembled
+            }
+            Err(found) => return found,
         };
         let previous = memory.assembled.as_ref().map(|(_, held)| Arc::clone(held));
         let previous_head = previous.as_ref().map(|held| &held.head);
@@ -649,6 +646,7 @@ impl Coordinator {
         &self,
         memory: &mut Memory,
         head: Head,
+        etag: &str,
     ) -> Result<Arc<Assembled>, Found> {
         let held = memory.assembled.as_ref().map(|(_, held)| &**held);
         let deadline = (self.settings.refresh / 2).max(Duration::from_secs(1));
@@ -656,6 +654,7 @@ impl Coordinator {
             self.store.as_ref(),
             &self.prefix,
             head,
+            Some(etag),
             held,
             &self.decoding.heads,
             deadline,
@@ -665,7 +664,7 @@ impl Coordinator {
         self.tally.shard_bytes.inc_by(counted.bytes);
         self.tally.shards_fetched.inc_by(counted.shards);
         match fetched {
-            Ok(assembled) => Ok(Arc::new(assembled)),
+            Ok(assembled) => Ok(assembled),
             Err(FetchFailure::Store(err)) => {
                 self.tally.reads_failed.inc();
                 Err(Found::Failed(err))

@@ -98,16 +98,22 @@ pub struct Fetched {
 
 /// `head`'s fleet: the shards `held` has are taken from it, the others
 /// fetched from the store under `prefix`, all within `deadline`, those
-/// fetched decompressed under `cap` bytes together.
+/// fetched decompressed under `cap` bytes together. A head this process
+/// assembled before (`decoded`, with entity tag `etag`) is not assembled
+/// again, but its shards are still read as the node would read them (the
+/// fleet simulation counts every node's requests).
+#[allow(clippy::too_many_arguments)]
 pub async fn fetch_fleet(
     store: &dyn ObjectStore,
     prefix: &str,
     head: Head,
+    etag: Option<&str>,
     held: Option<&Assembled>,
     decoded: &Decoded,
     deadline: Duration,
     cap: u64,
-) -> (Result<Assembled, FetchFailure>, Fetched) {
+) -> (Result<Arc<Assembled>, FetchFailure>, Fetched) {
+    let before = etag.and_then(|etag| decoded.head(etag));
     let mut shards: Vec<Option<Arc<[Instance]>>> = head
         .shards
         .iter()
@@ -147,6 +153,9 @@ pub async fn fetch_fleet(
             };
             fetched.shards += 1;
             fetched.bytes += body.len() as u64;
+            if before.is_some() {
+                continue;
+            }
             let instances = match decoded.shard(&name) {
                 Some(instances) => instances,
                 None => {
@@ -163,7 +172,10 @@ pub async fn fetch_fleet(
         Ok(())
     };
     let outcome = match tokio::time::timeout(deadline, all).await {
-        Ok(Ok(())) => assemble(head, shards),
+        Ok(Ok(())) => match before {
+            Some(assembled) => Ok(assembled),
+            None => assemble(head, shards).map(Arc::new),
+        },
         Ok(Err(failure)) => Err(failure),
         Err(_) => Err(FetchFailure::Store(StoreError(format!(
             "the shards were not all read within {}",

@@ -243,6 +243,7 @@ mod tests {
             &store,
             PREFIX,
             second.head.clone(),
+            None,
             Some(&first),
             &Decoded::default(),
             DEADLINE,

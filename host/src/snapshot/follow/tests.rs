@@ -170,6 +170,7 @@ async fn head_fleet(store: &Arc<MemoryStore>) -> Vec<Instance> {
         "fleet",
         head,
         None,
+        None,
         &Decoded::default(),
         Duration::from_secs(5),
         1 << 30,
