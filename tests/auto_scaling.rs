@@ -28,7 +28,7 @@ fn credentials() -> Credentials {
 
 /// The EC2 source on moto at `ec2`, asking Auto Scaling at `auto_scaling`,
 /// counting into `calls`; one attempt per call.
-fn source(ec2: &str, auto_scaling: &str, calls: &ApiCalls) -> Ec2Source {
+async fn source(ec2: &str, auto_scaling: &str, calls: &ApiCalls) -> Ec2Source {
     let config = aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -49,7 +49,9 @@ fn source(ec2: &str, auto_scaling: &str, calls: &ApiCalls) -> Ec2Source {
         max_attempts: 1,
         ..Ec2Settings::default()
     };
-    Ec2Source::from_config(settings, config, calls.clone()).expect("a source")
+    Ec2Source::from_config(settings, config, calls.clone())
+        .await
+        .expect("a source")
 }
 
 fn instance<'f>(fleet: &'f Inventory, id: &str) -> &'f Instance {
@@ -73,6 +75,7 @@ async fn an_instance_in_standby_is_listed_standby_with_its_group() {
     let calls = ApiCalls::default();
 
     let fleet = source(&moto.endpoint, &moto.endpoint, &calls)
+        .await
         .fetch()
         .await
         .expect("the fleet");
@@ -100,6 +103,7 @@ async fn a_fleet_without_the_group_tag_makes_no_auto_scaling_call() {
     let calls = ApiCalls::default();
 
     let fleet = source(&moto.endpoint, &recording.endpoint, &calls)
+        .await
         .fetch()
         .await
         .expect("the fleet");
@@ -118,7 +122,7 @@ async fn a_failed_auto_scaling_call_keeps_the_last_lifecycle_and_the_whole_fleet
     groups.standby("web", &web[0], true).await;
     let proxy = Proxy::start(&moto.endpoint);
     let calls = ApiCalls::default();
-    let source = source(&moto.endpoint, &proxy.endpoint, &calls);
+    let source = source(&moto.endpoint, &proxy.endpoint, &calls).await;
     let standby = Lifecycle::in_group("web", LifecycleState::Standby);
 
     let first = source.fetch().await.expect("the first fleet");
@@ -203,6 +207,7 @@ async fn a_second_page_of_auto_scaling_groups_is_read() {
     let calls = ApiCalls::default();
 
     let fleet = source(&moto.endpoint, &auto_scaling.endpoint, &calls)
+        .await
         .fetch()
         .await
         .expect("the fleet");
@@ -237,7 +242,7 @@ async fn auto_scaling_paging_without_end_is_cut_off_and_the_last_lifecycle_kept(
         }
     });
     let calls = ApiCalls::default();
-    let source = source(&moto.endpoint, &auto_scaling.endpoint, &calls);
+    let source = source(&moto.endpoint, &auto_scaling.endpoint, &calls).await;
     let standby = Lifecycle::in_group("web", LifecycleState::Standby);
     let before = source.fetch().await.expect("the first fleet");
     assert_eq!(instance(&before, &web[0]).lifecycle, standby);

@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
 const REGION: &str = "us-west-2";
+/// moto's default account: every instance here is in it.
+const ACCOUNT: &str = "123456789012";
 
 /// 2026-12-07T13:00:00Z.
 const EVENT_TIME: u64 = 1_796_648_400;
@@ -241,7 +243,7 @@ async fn a_missing_queue_lasts_and_an_unreachable_one_passes_within_its_deadline
 }
 
 /// The EC2 source on moto with `filters`, counting into `calls`.
-fn source(moto: &Moto, filters: &[&str], calls: &ApiCalls) -> Ec2Source {
+async fn source(moto: &Moto, filters: &[&str], calls: &ApiCalls) -> Ec2Source {
     let settings = Ec2Settings {
         regions: vec![REGION.to_owned()],
         endpoint_url: Some(moto.endpoint.clone()),
@@ -253,7 +255,9 @@ fn source(moto: &Moto, filters: &[&str], calls: &ApiCalls) -> Ec2Source {
             .collect(),
         ..Ec2Settings::default()
     };
-    Ec2Source::from_config(settings, sdk_config(), calls.clone()).expect("a source")
+    Ec2Source::from_config(settings, sdk_config(), calls.clone())
+        .await
+        .expect("a source")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -264,7 +268,7 @@ async fn instances_described_by_id_are_found_unless_unknown_or_outside_the_filte
     let outsider = fleet.launch(&[], 1, &[("env", "test")]).await.remove(0);
     let unknown = "i-0123456789abcdef0".to_owned();
     let calls = ApiCalls::default();
-    let ec2 = source(&moto, &["Name=tag:env,Values=prod"], &calls);
+    let ec2 = source(&moto, &["Name=tag:env,Values=prod"], &calls).await;
 
     let asked = vec![
         prod[0].clone(),
@@ -273,7 +277,10 @@ async fn instances_described_by_id_are_found_unless_unknown_or_outside_the_filte
         outsider.clone(),
         prod[0].clone(),
     ];
-    let answer = ec2.describe_ids(REGION, &asked).await.expect("described");
+    let answer = ec2
+        .describe_ids(ACCOUNT, REGION, &asked)
+        .await
+        .expect("described");
     let mut found: Vec<&str> = answer.found.iter().map(|i| i.id.as_str()).collect();
     found.sort();
     let mut expected = vec![prod[0].as_str(), prod[1].as_str()];
@@ -288,11 +295,14 @@ async fn instances_described_by_id_are_found_unless_unknown_or_outside_the_filte
     assert_eq!(calls.ec2.answered.get(), 1);
 
     // A region the source does not read: every id outside, no call.
-    let elsewhere = ec2.describe_ids("eu-west-1", &asked[..2]).await.unwrap();
+    let elsewhere = ec2
+        .describe_ids(ACCOUNT, "eu-west-1", &asked[..2])
+        .await
+        .unwrap();
     assert!(elsewhere.found.is_empty());
     assert_eq!(elsewhere.outside, asked[..2]);
     assert!(
-        ec2.describe_ids(REGION, &[])
+        ec2.describe_ids(ACCOUNT, REGION, &[])
             .await
             .unwrap()
             .outside
@@ -303,7 +313,10 @@ async fn instances_described_by_id_are_found_unless_unknown_or_outside_the_filte
     // 250 ids beside a filter of one value: 199, then 51, a call.
     let mut many: Vec<String> = (0..248).map(|n| format!("i-{n:017x}")).collect();
     many.extend([prod[2].clone(), outsider.clone()]);
-    let answer = ec2.describe_ids(REGION, &many).await.expect("described");
+    let answer = ec2
+        .describe_ids(ACCOUNT, REGION, &many)
+        .await
+        .expect("described");
     assert_eq!(answer.found.len(), 1);
     assert_eq!(answer.found[0].id, prod[2]);
     assert_eq!(answer.outside.len(), 249);

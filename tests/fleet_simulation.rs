@@ -131,10 +131,7 @@ impl Lister for Ec2Model {
 
     async fn list(&self) -> Result<Listing, ListFailure> {
         match self.calls().await {
-            Ok(calls) => Ok(Listing {
-                instances: self.fleet.clone(),
-                calls,
-            }),
+            Ok(calls) => Ok(Listing::whole(self.fleet.clone(), calls)),
             Err(calls) => Err(ListFailure {
                 error: SourceError::Throttled("RequestLimitExceeded".to_owned()),
                 throttled: true,
@@ -623,6 +620,7 @@ fn forge(bucket: &MemoryStore, size: usize, listed_at: SystemTime) {
         revision: u64::MAX,
         instances: size,
         shards: names,
+        stale: Vec::new(),
     };
     bucket.insert(&head_key(PREFIX), head.encode());
 }

@@ -258,6 +258,7 @@ fn head_of(count: usize, shards: Vec<ShardName>, writer: &str) -> Vec<u8> {
         revision: 1,
         instances: count,
         shards,
+        stale: Vec::new(),
     }
     .encode()
 }

@@ -334,6 +334,7 @@ mod tests {
             fetched_at: std::time::UNIX_EPOCH,
             snapshot: None,
             unconfirmed: Vec::new(),
+            stale_parts: Vec::new(),
         }
     }
 

@@ -76,6 +76,23 @@ pub struct InventorySummary {
     /// whether this node did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotNote>,
+    /// Account-regions the latest listing could not list: their members
+    /// are as last listed, marked `stale`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale_parts: Vec<StalePartEntry>,
+}
+
+/// An account-region the latest listing could not list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StalePartEntry {
+    /// The account listed through a role; absent for this node's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    pub region: String,
+    /// Since when it has failed, RFC 3339.
+    pub since: String,
+    /// Why it failed last.
+    pub error: String,
 }
 
 impl Membership {
@@ -103,6 +120,10 @@ impl Membership {
             if let Some(instance) = instances.get(member.instance_id.as_str()) {
                 member.status = MemberStatus::of(instance);
                 member.status.unconfirmed = unconfirmed.contains(member.instance_id.as_str());
+                member.status.stale = inventory
+                    .stale_parts
+                    .iter()
+                    .any(|stale| stale.part.covers(instance));
             }
         }
         let member = |id: &str| {
@@ -155,6 +176,16 @@ impl Membership {
                 stale_for_seconds: None,
                 error: None,
                 snapshot: inventory.snapshot.clone(),
+                stale_parts: inventory
+                    .stale_parts
+                    .iter()
+                    .map(|stale| StalePartEntry {
+                        account: stale.part.account.clone(),
+                        region: stale.part.region.clone(),
+                        since: rfc3339(stale.since),
+                        error: stale.error.clone(),
+                    })
+                    .collect(),
             },
         }
     }
@@ -243,6 +274,7 @@ pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership 
             stale_for_seconds: None,
             error: None,
             snapshot: None,
+            stale_parts: Vec::new(),
         },
     }
 }

@@ -91,13 +91,18 @@ impl Lister for Ec2 {
         let instances: Vec<Instance> = self.instances.lock().unwrap().values().cloned().collect();
         let calls = instances.len().div_ceil(PAGE_SIZE).max(1) as u64;
         self.count(calls);
-        Ok(Listing { instances, calls })
+        Ok(Listing::whole(instances, calls))
     }
 }
 
 #[async_trait::async_trait]
 impl Refresher for Ec2 {
-    async fn describe_ids(&self, _region: &str, ids: &[String]) -> Result<ByIds, SourceError> {
+    async fn describe_ids(
+        &self,
+        _account: &str,
+        _region: &str,
+        ids: &[String],
+    ) -> Result<ByIds, SourceError> {
         tokio::time::sleep(BY_ID_TAKES).await;
         self.count(ids.len().div_ceil(200).max(1) as u64);
         let instances = self.instances.lock().unwrap();

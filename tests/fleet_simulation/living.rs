@@ -198,10 +198,7 @@ impl Lister for LivingEc2 {
         let asked = auto_scaling_calls_per_listing(&instances) as u64;
         self.auto_scaling[elapsed.as_secs() as usize].fetch_add(asked, Ordering::Relaxed);
         self.listings.fetch_add(1, Ordering::Relaxed);
-        Ok(Listing {
-            instances,
-            calls: calls + asked,
-        })
+        Ok(Listing::whole(instances, calls + asked))
     }
 }
 

@@ -79,6 +79,7 @@ mod tests {
             fetched_at: SystemTime::now(),
             snapshot: None,
             unconfirmed: Vec::new(),
+            stale_parts: Vec::new(),
         }
     }
 

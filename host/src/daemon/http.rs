@@ -442,6 +442,7 @@ mod tests {
                 stale_for_seconds: None,
                 error: None,
                 snapshot: None,
+                stale_parts: Vec::new(),
             },
         }
     }
@@ -681,6 +682,7 @@ mod tests {
                 fetched_at: SystemTime::now(),
                 snapshot: None,
                 unconfirmed: Vec::new(),
+                stale_parts: Vec::new(),
             };
             let policy = Gated {
                 identity: PolicyIdentity {

@@ -218,14 +218,11 @@ fn register_counting(registry: &mut Registry) -> Counting {
     // A series' guard is dropped before the next is made: the family's
     // lock is taken again to add one.
     let of_kind = |kind: &'static str| bytes.get_or_create(&KindLabel { kind }).clone();
-    let api_calls = ApiCalls {
-        ec2: CallCounts {
-            answered: series(&ec2_calls, "ok"),
-            throttled: series(&ec2_calls, "throttled"),
-            failed: series(&ec2_calls, "failed"),
-        },
-        auto_scaling: CallCounts::default(),
-    };
+    let api_calls = ApiCalls::counting_ec2_into(CallCounts {
+        answered: series(&ec2_calls, "ok"),
+        throttled: series(&ec2_calls, "throttled"),
+        failed: series(&ec2_calls, "failed"),
+    });
     registry.register_collector(Box::new(ApiCallsCollector(api_calls.clone())));
     Counting {
         snapshot: Tally {
@@ -261,15 +258,18 @@ fn register_counting(registry: &mut Registry) -> Counting {
     }
 }
 
-/// `rollcall_api_calls_total{service,outcome}`: every call a listing spends
-/// of the account's API budget, by service (`ec2`: DescribeInstances,
-/// `autoscaling`: DescribeAutoScalingGroups). The EC2 series read the same
-/// counters as `rollcall_ec2_calls_total`.
+/// `rollcall_api_calls_total{account,region,service,outcome}`: every call
+/// a listing spends of each account-region's API budget, by service (`ec2`:
+/// DescribeInstances, `autoscaling`: DescribeAutoScalingGroups); `account`
+/// is `own` for this node's own credentials. Summed over accounts and
+/// regions, the EC2 series are `rollcall_ec2_calls_total`.
 #[derive(Debug)]
 struct ApiCallsCollector(ApiCalls);
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ServiceOutcomeLabel {
+struct PartServiceOutcomeLabel {
+    account: String,
+    region: String,
     service: &'static str,
     outcome: &'static str,
 }
@@ -278,20 +278,28 @@ impl Collector for ApiCallsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let mut metric = encoder.encode_descriptor(
             "api_calls",
-            "API attempts by service (ec2: DescribeInstances, autoscaling: \
-             DescribeAutoScalingGroups) and outcome (ok, throttled, failed), retries included: \
-             together what listings spend of the account's API budget.",
+            "API attempts by account (own: this node's credentials), region, service (ec2: \
+             DescribeInstances, autoscaling: DescribeAutoScalingGroups) and outcome (ok, \
+             throttled, failed), retries included: together what listings spend of each \
+             account-region's API budget.",
             None,
             MetricType::Counter,
         )?;
-        for (service, counts) in [("ec2", &self.0.ec2), ("autoscaling", &self.0.auto_scaling)] {
-            for (outcome, counter) in [
-                ("ok", &counts.answered),
-                ("throttled", &counts.throttled),
-                ("failed", &counts.failed),
-            ] {
-                let label = ServiceOutcomeLabel { service, outcome };
-                counter.encode(metric.encode_family(&label)?)?;
+        for (part, calls) in self.0.by_part() {
+            for (service, counts) in [("ec2", &calls.ec2), ("autoscaling", &calls.auto_scaling)] {
+                for (outcome, counter) in [
+                    ("ok", &counts.answered),
+                    ("throttled", &counts.throttled),
+                    ("failed", &counts.failed),
+                ] {
+                    let label = PartServiceOutcomeLabel {
+                        account: part.account_label().to_owned(),
+                        region: part.region.clone(),
+                        service,
+                        outcome,
+                    };
+                    counter.encode(metric.encode_family(&label)?)?;
+                }
             }
         }
         Ok(())
@@ -800,30 +808,34 @@ mod tests {
     }
 
     #[test]
-    fn api_calls_count_per_service_and_ec2_s_also_in_the_old_metric() {
+    fn api_calls_count_per_account_region_and_service_and_ec2_s_also_in_the_old_metric() {
         let metrics = Metrics::new();
         let calls = metrics.counting().api_calls;
+        let own = crate::inventory::PartKey::new(None, "us-east-1");
+        let other = crate::inventory::PartKey::new(Some("111111111111"), "eu-west-1");
         calls.ec2.answered.inc();
         calls.ec2.answered.inc();
-        calls.auto_scaling.answered.inc();
-        calls.auto_scaling.failed.inc();
+        calls.part(&own).ec2.answered.inc();
+        calls.part(&other).ec2.answered.inc();
+        calls.part(&other).auto_scaling.answered.inc();
+        calls.part(&other).auto_scaling.failed.inc();
         let text = metrics.render();
         assert_has(&text, "rollcall_ec2_calls_total{outcome=\"ok\"} 2");
         assert_has(
             &text,
-            "rollcall_api_calls_total{service=\"ec2\",outcome=\"ok\"} 2",
+            "rollcall_api_calls_total{account=\"own\",region=\"us-east-1\",service=\"ec2\",outcome=\"ok\"} 1",
         );
         assert_has(
             &text,
-            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"ok\"} 1",
+            "rollcall_api_calls_total{account=\"111111111111\",region=\"eu-west-1\",service=\"ec2\",outcome=\"ok\"} 1",
         );
         assert_has(
             &text,
-            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"failed\"} 1",
+            "rollcall_api_calls_total{account=\"111111111111\",region=\"eu-west-1\",service=\"autoscaling\",outcome=\"failed\"} 1",
         );
         assert_has(
             &text,
-            "rollcall_api_calls_total{service=\"autoscaling\",outcome=\"throttled\"} 0",
+            "rollcall_api_calls_total{account=\"own\",region=\"us-east-1\",service=\"autoscaling\",outcome=\"throttled\"} 0",
         );
         assert_has(&text, "# TYPE rollcall_api_calls_total counter");
         assert_has(

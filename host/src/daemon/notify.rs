@@ -317,6 +317,7 @@ mod tests {
                 stale_for_seconds: None,
                 error: None,
                 snapshot: None,
+                stale_parts: Vec::new(),
             },
         })
     }

@@ -215,6 +215,7 @@ mod tests {
             fetched_at: std::time::SystemTime::UNIX_EPOCH,
             snapshot: None,
             unconfirmed: Vec::new(),
+            stale_parts: Vec::new(),
         });
         let same = own.overlay_fleet(Arc::clone(&fleet), Some("i-a"));
         assert!(Arc::ptr_eq(&same, &fleet), "nothing to say, nothing copied");

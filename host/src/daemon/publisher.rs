@@ -294,6 +294,7 @@ mod tests {
                 stale_for_seconds: None,
                 error: None,
                 snapshot: None,
+                stale_parts: Vec::new(),
             },
         })
     }

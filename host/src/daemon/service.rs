@@ -739,6 +739,7 @@ mod tests {
                     fetched_at: SystemTime::now(),
                     snapshot: None,
                     unconfirmed: Vec::new(),
+                    stale_parts: Vec::new(),
                 }),
                 Err(error) => Err(SourceError::Unavailable(error.to_owned())),
             }
@@ -961,6 +962,7 @@ mod tests {
                 fetched_at: SystemTime::now(),
                 snapshot: None,
                 unconfirmed: Vec::new(),
+                stale_parts: Vec::new(),
             })
         }
     }

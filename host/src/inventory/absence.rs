@@ -156,6 +156,7 @@ mod tests {
                 fetched_at: SystemTime::UNIX_EPOCH + Duration::from_secs(*moment),
                 snapshot: None,
                 unconfirmed: Vec::new(),
+                stale_parts: Vec::new(),
             })
         }
     }
@@ -232,6 +233,7 @@ mod tests {
                     fetched_at: SystemTime::UNIX_EPOCH,
                     snapshot: None,
                     unconfirmed: Vec::new(),
+                    stale_parts: Vec::new(),
                 })
             }
         }

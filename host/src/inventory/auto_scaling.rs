@@ -12,8 +12,9 @@
 //! ([`PageGuard`]), in groups asked per listing ([`MAX_GROUPS`]) and in
 //! instances read ([`MAX_INSTANCES`]).
 
-use super::calls::{CallCounts, CountCalls};
+use super::calls::ApiCalls;
 use super::page_guard::{PageGuard, printable};
+use super::parts::PartKey;
 use super::{Instance, LeaveReason, Leaving, Lifecycle, LifecycleState};
 use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::config::Region;
@@ -65,16 +66,18 @@ impl AutoScaling {
     /// of EC2 alone.
     pub(super) fn new(
         config: &aws_config::SdkConfig,
+        account: Option<&str>,
         regions: &[String],
-        calls: &CallCounts,
+        calls: &ApiCalls,
     ) -> AutoScaling {
         let clients = regions
             .iter()
             .map(|region| {
+                let part = PartKey::new(account, region);
                 let config = aws_sdk_autoscaling::config::Builder::from(config)
                     .region(Region::new(region.clone()))
                     .interceptor(PageGuard::DESCRIBE_AUTO_SCALING_GROUPS)
-                    .interceptor(CountCalls(calls.clone()))
+                    .interceptor(calls.counting_auto_scaling(&part))
                     .build();
                 (region.clone(), Client::from_conf(config))
             })
@@ -294,7 +297,7 @@ fn wanted_groups(instances: &[Instance]) -> Wanted {
 /// The `DescribeAutoScalingGroups` calls one listing of `instances` takes:
 /// one per [`NAMES_PER_CALL`] groups of each region (for the budget's
 /// estimate: a page per batch).
-pub fn calls_per_listing(instances: &[Instance]) -> usize {
+pub fn calls_per_listing<'a>(instances: impl IntoIterator<Item = &'a Instance>) -> usize {
     wanted_groups_quietly(instances)
         .values()
         .map(|names| names.len().div_ceil(NAMES_PER_CALL))
@@ -302,7 +305,9 @@ pub fn calls_per_listing(instances: &[Instance]) -> usize {
 }
 
 /// The groups instances name per region, uncapped and without a log.
-fn wanted_groups_quietly(instances: &[Instance]) -> BTreeMap<&str, HashSet<&str>> {
+fn wanted_groups_quietly<'a>(
+    instances: impl IntoIterator<Item = &'a Instance>,
+) -> BTreeMap<&'a str, HashSet<&'a str>> {
     let mut wanted: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
     for instance in instances {
         let group = instance

@@ -41,17 +41,23 @@ pub struct ByIds {
 }
 
 impl Ec2Source {
-    /// The instances of `ids` in `region`, under the source's filters:
-    /// those EC2 returned, and the ids it did not. A region the source does
-    /// not read has every id outside, and costs no call.
-    pub async fn describe_ids(&self, region: &str, ids: &[String]) -> Result<ByIds, SourceError> {
+    /// The instances of `ids` in `region` of `account`, under the source's
+    /// filters: those EC2 returned, and the ids it did not. An
+    /// account-region the source does not read has every id outside, and
+    /// costs no call (without roles, every account is this node's own).
+    pub async fn describe_ids(
+        &self,
+        account: &str,
+        region: &str,
+        ids: &[String],
+    ) -> Result<ByIds, SourceError> {
         let mut seen = HashSet::new();
         let asked: Vec<String> = ids
             .iter()
             .filter(|id| seen.insert(id.as_str()))
             .cloned()
             .collect();
-        let client = match self.client(region) {
+        let client = match self.client(Some(account), region) {
             Some(client) if !asked.is_empty() => client,
             _ => {
                 return Ok(ByIds {

@@ -1,41 +1,100 @@
 //! The EC2 API as an inventory source: `DescribeInstances` in every
-//! configured region, every page, merged into one fleet.
+//! configured account and region, every page, merged into one fleet.
 //!
-//! A fleet is taken only when every page of every region arrived whole: each
+//! A fleet is taken only when every page of every part arrived whole: each
 //! response passes [`PageGuard`] (size cap, complete document), pagination
 //! follows `NextToken` itself and refuses a token it has seen before, and
 //! the merged fleet passes the same id check as a file ([`check_ids`]).
 //! Then Auto Scaling fills in the lifecycle of instances in groups
 //! ([`super::auto_scaling`]); it adds to a fleet, never fails one.
+//!
+//! Other accounts are reached through roles (`[[source.accounts]]`,
+//! `--assume-role`) assumed with this node's credentials by the SDK's own
+//! provider, whose credentials each account's clients share, cached and
+//! renewed before they expire. Account-regions are listed a few at a time,
+//! each against its own budget; one that fails keeps its instances as
+//! last listed, marked stale ([`super::parts`]).
 
 use super::auto_scaling::AutoScaling;
-use super::calls::{ApiCalls, CountCalls};
+use super::calls::ApiCalls;
 use super::describe::{ipv6_addresses, present};
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
+use super::parts::{PartKey, PartSchedule, PartialListing, StalePart, list_parts, patch};
 use super::{Instance, Inventory, InventorySource, Lifecycle, SecurityGroup, SourceError, Tag};
-use crate::settings::{Ec2Settings, Filter};
+use crate::settings::{AccountSettings, Ec2Settings, Filter};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::Region;
+use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
 use aws_sdk_ec2::primitives::DateTimeFormat;
 use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-/// Reads the fleet with `DescribeInstances`, one client per region.
+/// Reads the fleet with `DescribeInstances`, one client per account and
+/// region.
 pub struct Ec2Source {
     settings: Ec2Settings,
-    clients: Vec<(String, Client)>,
+    /// Every account-region, in the order listed.
+    parts: Vec<PartClients>,
+    /// Their keys, in the same order.
+    keys: Vec<PartKey>,
     /// Credentials, region, retries and timeouts, for other AWS clients of
-    /// the same source (the snapshot's S3).
+    /// the same source (the snapshot's S3, the event queue): this node's
+    /// own.
     config: aws_config::SdkConfig,
     calls: ApiCalls,
+    schedule: PartSchedule,
+    /// The last fleet this source gave, for parts that fail the next
+    /// listing (kept only when there are several parts).
+    held: Mutex<Option<(Vec<Instance>, Vec<StalePart>)>>,
+}
+
+/// The clients of one account-region: of this node's own account, or of
+/// one reached through a role.
+struct PartClients {
+    key: PartKey,
+    /// The role and what assumes it, when the account is another's (shared
+    /// by the account's parts).
+    role: Option<(AccountSettings, SharedCredentialsProvider)>,
+    ec2: Client,
     auto_scaling: AutoScaling,
+}
+
+impl PartClients {
+    fn new(
+        settings: &Ec2Settings,
+        config: &aws_config::SdkConfig,
+        key: PartKey,
+        role: Option<(AccountSettings, SharedCredentialsProvider)>,
+        calls: &ApiCalls,
+    ) -> PartClients {
+        // The endpoint is EC2's alone: the shared configuration also
+        // serves the snapshot's S3.
+        let mut builder = aws_sdk_ec2::config::Builder::from(config)
+            .region(Region::new(key.region.clone()))
+            .interceptor(PageGuard::DESCRIBE_INSTANCES)
+            .interceptor(calls.counting_ec2(&key));
+        builder.set_endpoint_url(settings.endpoint_url.clone());
+        let auto_scaling = AutoScaling::new(
+            config,
+            key.account.as_deref(),
+            std::slice::from_ref(&key.region),
+            calls,
+        );
+        PartClients {
+            ec2: Client::from_conf(builder.build()),
+            auto_scaling,
+            role,
+            key,
+        }
+    }
 }
 
 impl Ec2Source {
@@ -67,14 +126,15 @@ impl Ec2Source {
             None => loader.region(region_chain(&settings)),
         };
         let config = loader.load().await;
-        Ec2Source::from_config(settings, config, calls)
+        Ec2Source::from_config(settings, config, calls).await
     }
 
     /// The source on `config` (credentials, region, retries, timeouts; its
-    /// endpoint serves Auto Scaling and S3, never EC2, whose endpoint is
-    /// `settings.endpoint_url`), counting calls into `calls`. Nothing is
-    /// sent yet. Fails if neither the settings nor `config` name a region.
-    pub fn from_config(
+    /// endpoint serves Auto Scaling, STS and S3, never EC2, whose endpoint
+    /// is `settings.endpoint_url`), counting calls into `calls`. Nothing is
+    /// sent yet: roles are assumed when first used. Fails if neither the
+    /// settings nor `config` name a region.
+    pub async fn from_config(
         settings: Ec2Settings,
         config: aws_config::SdkConfig,
         calls: ApiCalls,
@@ -90,29 +150,82 @@ impl Ec2Source {
         } else {
             settings.regions.clone()
         };
-        let clients = regions
-            .iter()
-            .cloned()
-            .map(|region| {
-                // The endpoint is EC2's alone: the shared configuration
-                // also serves the snapshot's S3.
-                let mut builder = aws_sdk_ec2::config::Builder::from(&config)
-                    .region(Region::new(region.clone()))
-                    .interceptor(PageGuard::DESCRIBE_INSTANCES)
-                    .interceptor(CountCalls(calls.ec2.clone()));
-                builder.set_endpoint_url(settings.endpoint_url.clone());
-                let config = builder.build();
-                (region, Client::from_conf(config))
-            })
-            .collect();
-        let auto_scaling = AutoScaling::new(&config, &regions, &calls.auto_scaling);
+        let mut parts = Vec::new();
+        if settings.accounts.is_empty() {
+            parts.extend(regions.iter().map(|region| {
+                PartClients::new(&settings, &config, PartKey::new(None, region), None, &calls)
+            }));
+        }
+        for account in &settings.accounts {
+            let mut assume =
+                aws_config::sts::AssumeRoleProvider::builder(account.role_arn.as_str())
+                    .session_name(&account.session_name)
+                    .configure(&config);
+            if let Some(id) = &account.external_id {
+                assume = assume.external_id(id);
+            }
+            let provider = SharedCredentialsProvider::new(assume.build().await);
+            // One cache per account: its clients in every region share the
+            // credentials, renewed before they expire.
+            let assumed = config
+                .to_builder()
+                .credentials_provider(provider.clone())
+                .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+                .build();
+            let own_regions = if account.regions.is_empty() {
+                &regions
+            } else {
+                &account.regions
+            };
+            parts.extend(own_regions.iter().map(|region| {
+                PartClients::new(
+                    &settings,
+                    &assumed,
+                    PartKey::new(Some(account.account()), region),
+                    Some((account.clone(), provider.clone())),
+                    &calls,
+                )
+            }));
+        }
+        let keys = parts.iter().map(|part| part.key.clone()).collect();
         Ok(Ec2Source {
             settings,
-            clients,
+            parts,
+            keys,
             config,
             calls,
-            auto_scaling,
+            schedule: PartSchedule::default(),
+            held: Mutex::new(None),
         })
+    }
+
+    /// Assumes every role once, all at once: an account whose role cannot
+    /// be assumed is an error naming the account and the role. Without
+    /// roles, nothing is sent.
+    pub async fn assume_roles(&self) -> Result<(), SourceError> {
+        let mut seen = HashSet::new();
+        let roles = self
+            .parts
+            .iter()
+            .filter_map(|part| part.role.as_ref())
+            .filter(|(account, _)| seen.insert(account.account()));
+        let checks = roles.map(|(account, provider)| async move {
+            provider
+                .provide_credentials()
+                .await
+                .map(|_| ())
+                .map_err(|err| {
+                    SourceError::Unavailable(format!(
+                        "account {}: cannot assume the role {} ({}): {}",
+                        account.account(),
+                        account.role_arn,
+                        "check the role's trust policy names this node's role, and its \
+                             external id",
+                        crate::report::error_chain(&err)
+                    ))
+                })
+        });
+        futures::future::try_join_all(checks).await.map(|_| ())
     }
 
     /// The settings it was opened with.
@@ -131,19 +244,97 @@ impl Ec2Source {
         &self.calls
     }
 
-    /// The regions this source reads.
+    /// The regions this source reads, each once.
     pub fn regions(&self) -> impl Iterator<Item = &str> {
-        self.clients.iter().map(|(region, _)| region.as_str())
+        let mut seen = HashSet::new();
+        self.keys
+            .iter()
+            .map(|part| part.region.as_str())
+            .filter(move |region| seen.insert(*region))
     }
 
-    async fn fetch_all(&self) -> Result<Vec<Instance>, SourceError> {
-        let fetches = self
-            .clients
+    /// Every account-region this source lists, in order.
+    pub fn parts(&self) -> &[PartKey] {
+        &self.keys
+    }
+
+    /// The accounts reached through roles, each once, in order; empty when
+    /// the source lists this node's own account.
+    pub fn accounts(&self) -> impl Iterator<Item = &str> {
+        let mut seen = HashSet::new();
+        self.keys
             .iter()
-            .map(|(region, client)| self.fetch_region(region, client));
-        let per_region = futures::future::try_join_all(fetches).await?;
-        let instances: Vec<Instance> = per_region.into_iter().flatten().collect();
-        check_ids(&instances).map_err(|problem| self.id_error(&instances, problem))?;
+            .filter_map(|part| part.account.as_deref())
+            .filter(move |account| seen.insert(*account))
+    }
+
+    /// Every part due, a few at a time, each with its Auto Scaling
+    /// lifecycles: the parts listed and those that failed. When every part
+    /// failed, the first failure (a throttled one, if any was).
+    pub(crate) async fn list_fleet(&self) -> Result<PartialListing, SourceError> {
+        let concurrency = usize::try_from(self.settings.listing_concurrency).unwrap_or(1);
+        let mut listing = list_parts(
+            &self.keys,
+            &self.schedule,
+            concurrency,
+            SystemTime::now(),
+            |key| self.list_part(key),
+        )
+        .await;
+        if listing.failed.len() == self.keys.len() {
+            let throttled = listing
+                .failed
+                .iter()
+                .position(|failure| matches!(failure.error, SourceError::Throttled(_)));
+            let failure = listing.failed.swap_remove(throttled.unwrap_or(0));
+            return Err(failure.error);
+        }
+        check_ids(&listing.instances)
+            .map_err(|problem| self.id_error(&listing.instances, problem))?;
+        Ok(listing)
+    }
+
+    /// One account-region: every page, then its Auto Scaling lifecycles,
+    /// within the fetch's time.
+    async fn list_part(&self, key: &PartKey) -> Result<Vec<Instance>, SourceError> {
+        let Some(part) = self.parts.iter().find(|part| part.key == *key) else {
+            return Err(SourceError::Unavailable(format!(
+                "{key}: not a part of this source"
+            )));
+        };
+        let started = tokio::time::Instant::now();
+        let listing = tokio::time::timeout(
+            self.settings.fetch_timeout,
+            self.fetch_region(&key.region, &part.ec2),
+        )
+        .await
+        .map_err(|_| {
+            SourceError::Unavailable(format!(
+                "listing took longer than {:?} (--fetch-timeout)",
+                self.settings.fetch_timeout
+            ))
+        })
+        .and_then(|listed| listed);
+        let mut instances = listing.map_err(|error| match &part.role {
+            Some((account, _)) => error.context(format!("{key} (role {})", account.role_arn)),
+            None => error,
+        })?;
+        if key.account.is_some() {
+            for instance in &mut instances {
+                if instance.account.is_none() {
+                    instance.account.clone_from(&key.account);
+                }
+            }
+        }
+        // Auto Scaling has what is left of the fetch's time, and at least
+        // one attempt's: late, the fleet is taken with the lifecycles it
+        // had.
+        let left = self
+            .settings
+            .fetch_timeout
+            .saturating_sub(started.elapsed())
+            .max(self.settings.attempt_timeout);
+        part.auto_scaling.fill(&mut instances, left).await;
         Ok(instances)
     }
 
@@ -214,11 +405,16 @@ impl Ec2Source {
     }
 
     /// The client of `region`, if the source reads it.
-    pub(super) fn client(&self, region: &str) -> Option<&Client> {
-        self.clients
+    /// The client of `region` in `account` (`None`: this node's own), if
+    /// the source reads it. Without roles, every account is this node's.
+    pub(super) fn client(&self, account: Option<&str>, region: &str) -> Option<&Client> {
+        self.parts
             .iter()
-            .find(|(name, _)| name == region)
-            .map(|(_, client)| client)
+            .find(|part| {
+                part.key.region == region
+                    && (part.key.account.is_none() || part.key.account.as_deref() == account)
+            })
+            .map(|part| &part.ec2)
     }
 
     /// The endpoint of `region`, for people.
@@ -340,37 +536,37 @@ impl Ec2Source {
 impl InventorySource for Ec2Source {
     fn describe(&self) -> String {
         let regions: Vec<&str> = self.regions().collect();
+        let accounts = match self.accounts().count() {
+            0 => String::new(),
+            1 => " in 1 account".to_owned(),
+            count => format!(" in {count} accounts"),
+        };
         match &self.settings.endpoint_url {
-            Some(endpoint) => format!("ec2:{} at {endpoint}", regions.join(",")),
-            None => format!("ec2:{}", regions.join(",")),
+            Some(endpoint) => format!("ec2:{}{accounts} at {endpoint}", regions.join(",")),
+            None => format!("ec2:{}{accounts}", regions.join(",")),
         }
     }
 
     async fn fetch(&self) -> Result<Inventory, SourceError> {
-        let started = tokio::time::Instant::now();
-        let mut instances = tokio::time::timeout(self.settings.fetch_timeout, self.fetch_all())
-            .await
-            .map_err(|_| {
-                SourceError::Unavailable(format!(
-                    "fetching the fleet took longer than {:?} (--fetch-timeout)",
-                    self.settings.fetch_timeout
-                ))
-            })??;
-        // Auto Scaling has what is left of the fetch's time, and at least
-        // one attempt's: late, the fleet is taken with the lifecycles it
-        // had.
-        let left = self
-            .settings
-            .fetch_timeout
-            .saturating_sub(started.elapsed())
-            .max(self.settings.attempt_timeout);
-        self.auto_scaling.fill(&mut instances, left).await;
+        let listing = self.list_fleet().await?;
+        let several = self.keys.len() > 1;
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = held
+            .as_ref()
+            .map(|(instances, stale)| (instances.as_slice(), stale.as_slice()));
+        let (instances, stale_parts) = patch(listing, kept)?;
+        check_ids(&instances).map_err(|problem| self.id_error(&instances, problem))?;
+        if several {
+            *held = Some((instances.clone(), stale_parts.clone()));
+        }
+        drop(held);
         Ok(Inventory {
             instances,
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,
             unconfirmed: Vec::new(),
+            stale_parts,
         })
     }
 }

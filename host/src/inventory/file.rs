@@ -60,6 +60,7 @@ impl InventorySource for FileSource {
             fetched_at: SystemTime::now(),
             snapshot: None,
             unconfirmed: Vec::new(),
+            stale_parts: Vec::new(),
         })
     }
 }

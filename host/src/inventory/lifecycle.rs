@@ -219,6 +219,10 @@ pub struct MemberStatus {
     /// sign that it ended: kept for a grace period, not yet `left`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unconfirmed: bool,
+    /// True when its account-region could not be listed this time: it is
+    /// as last listed (the document's `inventory.stale_parts` says why).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 impl MemberStatus {
@@ -233,6 +237,7 @@ impl MemberStatus {
                 deadline: leaving.deadline.clone(),
             }),
             unconfirmed: false,
+            stale: false,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! fleet passes the same id check ([`check_ids`]); both read their input
 //! under a size limit ([`MAX_INVENTORY_FILE_BYTES`], [`MAX_PAGE_BYTES`]).
 //! The EC2 source asks Auto Scaling about the groups its instances are in
-//! (`auto_scaling`), and describes instances by id (`by_id`).
+//! (`auto_scaling`), and describes instances by id (`by_id`). A fleet
+//! spanning accounts and regions is listed in parts (`parts`).
 
 mod absence;
 mod auto_scaling;
@@ -16,6 +17,7 @@ mod file;
 mod ids;
 mod lifecycle;
 mod page_guard;
+mod parts;
 #[cfg(any(test, feature = "internals"))]
 mod sample;
 
@@ -33,6 +35,11 @@ pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use ids::{check_ids, is_instance_id};
 pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
+#[cfg_attr(not(any(test, feature = "internals")), allow(unused_imports))]
+pub use parts::{
+    FIRST_RETRY as PART_FIRST_RETRY, PartFailure, PartKey, PartSchedule, PartialListing, StalePart,
+    list_parts, patch as patch_parts,
+};
 #[cfg(any(test, feature = "internals"))]
 pub use sample::described;
 
@@ -129,6 +136,9 @@ pub struct Inventory {
     /// Instances missing from the listing but kept for a grace
     /// ([`GraceSource`]): members still, not yet confirmed gone.
     pub unconfirmed: Vec<String>,
+    /// Account-regions that could not be listed this time: their instances
+    /// are the ones last listed.
+    pub stale_parts: Vec<StalePart>,
 }
 
 /// How a fetch through the fleet's shared snapshot came out.

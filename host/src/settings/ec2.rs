@@ -2,7 +2,12 @@
 //! page size, timeouts and retries.
 
 use super::Filter;
+use super::accounts::AccountSettings;
 use std::time::Duration;
+
+/// Account-regions listed at once unless `source.listing_concurrency`
+/// says otherwise: 400 account-regions of one page each take 50 rounds.
+pub const DEFAULT_LISTING_CONCURRENCY: u32 = 8;
 
 /// How to reach EC2 and what to ask it.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +15,11 @@ pub struct Ec2Settings {
     /// Regions to merge into one fleet; empty means the default chain's
     /// region (environment, profile, then IMDS when allowed).
     pub regions: Vec<String>,
+    /// The accounts the fleet spans, each reached through a role assumed
+    /// with this node's credentials; empty: this node's own account alone.
+    pub accounts: Vec<AccountSettings>,
+    /// Account-regions listed at once.
+    pub listing_concurrency: u32,
     /// The AWS profile to read settings and credentials from; `None`: the default chain.
     pub profile: Option<String>,
     /// Overrides the endpoint (and `AWS_ENDPOINT_URL[_EC2]`).
@@ -35,6 +45,8 @@ impl Default for Ec2Settings {
     fn default() -> Self {
         Ec2Settings {
             regions: Vec::new(),
+            accounts: Vec::new(),
+            listing_concurrency: DEFAULT_LISTING_CONCURRENCY,
             profile: None,
             endpoint_url: None,
             filters: Vec::new(),

@@ -3,6 +3,7 @@
 //! Unknown keys are errors with `file:line:column`. Relative paths are
 //! relative to the directory of the configuration file.
 
+use super::accounts::{repeated_account, repeated_account_message};
 use super::format::file_format;
 use super::overrides::{Ec2Overrides, PolicyLimitOverrides};
 use super::policy::WrittenTable;
@@ -170,6 +171,34 @@ impl Config {
                 relative(path);
             }
         }
+        if let SourceConfig::Ec2(ec2) = &config.source {
+            let roles: Vec<_> = ec2
+                .accounts
+                .iter()
+                .map(|account| &account.role_arn)
+                .collect();
+            if let Some((index, account)) = repeated_account(roles.iter().copied()) {
+                // Inside `[source]`'s tag, TOML gives no spans: the entry is
+                // found by its ARN, the same ARN counted as often as it
+                // came before.
+                let arn = roles[index].as_str();
+                let before = roles[..index]
+                    .iter()
+                    .filter(|role| role.as_str() == arn)
+                    .count();
+                let at = text
+                    .match_indices(arn)
+                    .nth(before)
+                    .map_or(0, |(at, _)| at.saturating_sub(1));
+                let (line, column) = line_and_column(text, at);
+                return Err(SettingsError::Syntax {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                    message: repeated_account_message(&account),
+                });
+            }
+        }
         if config.policy.settings.is_some() {
             config.policy.written_settings = WrittenTable::read(path, text)?;
         }
@@ -186,6 +215,8 @@ pub(super) fn located(path: &Path, text: &str, err: &toml::de::Error) -> Setting
     let offset = err
         .span()
         .map(|span| unknown_key_offset(text, span.start, err.message()).unwrap_or(span.start))
+        .filter(|&offset| offset > 0)
+        .or_else(|| quoted_value_offset(text, err.message()))
         .unwrap_or(0);
     let (line, column) = line_and_column(text, offset);
     SettingsError::Syntax {
@@ -194,6 +225,17 @@ pub(super) fn located(path: &Path, text: &str, err: &toml::de::Error) -> Setting
         column,
         message: err.message().trim_end().to_owned(),
     }
+}
+
+/// Values inside a table read through a `kind` tag (`[source]`) come with
+/// no place: a value's own check names it first, quoted (`"ap-moon-1" is
+/// not an AWS region`), so the place is where that value is written.
+fn quoted_value_offset(text: &str, message: &str) -> Option<usize> {
+    let value = message.strip_prefix('"')?.split('"').next()?;
+    if value.is_empty() {
+        return None;
+    }
+    text.find(&format!("\"{value}\""))
 }
 
 /// Tables read through a `kind` tag (`[source]`, `[[sink]]`) report unknown
@@ -581,5 +623,73 @@ listen = "127.0.0.1:7878"
         let err = parse("[source]\nkind = \"file\"\npath = \"f\"\n[policy]\nplugin = \"p\"\nsettings = {}\nsettings_file = \"s.json\"\n")
             .unwrap_err();
         assert!(err.to_string().contains("keep one"), "{err}");
+    }
+
+    const ACCOUNTS: &str = r#"[source]
+kind = "ec2"
+regions = ["us-east-1", "eu-west-1"]
+
+[[source.accounts]]
+role_arn = "arn:aws:iam::111111111111:role/rollcall-reader"
+external_id = "fleet-7"
+
+[[source.accounts]]
+role_arn = "arn:aws:iam::222222222222:role/rollcall-reader"
+session_name = "rollcall-prod"
+regions = ["ap-south-1"]
+
+[policy]
+plugin = "p.wasm"
+"#;
+
+    #[test]
+    fn accounts_are_read_with_their_roles_ids_and_regions() {
+        let settings = parse(ACCOUNTS).unwrap();
+        let SourceSettings::Ec2 { ec2, .. } = &settings.source else {
+            panic!("an EC2 source");
+        };
+        assert_eq!(ec2.accounts.len(), 2);
+        let [first, second] = &ec2.accounts[..] else {
+            unreachable!()
+        };
+        assert_eq!(first.account(), "111111111111");
+        assert_eq!(first.external_id.as_deref(), Some("fleet-7"));
+        assert_eq!(first.session_name, "rollcall");
+        assert!(first.regions.is_empty(), "the source's regions");
+        assert_eq!(second.session_name, "rollcall-prod");
+        assert_eq!(second.regions, ["ap-south-1"]);
+    }
+
+    /// Each bad account entry, and where its error must point.
+    #[test]
+    fn bad_accounts_are_refused_at_the_line_and_column_they_were_written() {
+        for (from, to, expected) in [
+            (
+                "arn:aws:iam::222222222222:role/rollcall-reader",
+                "arn:aws:iam::2222:role/rollcall-reader",
+                ":10:12: \"arn:aws:iam::2222:role/rollcall-reader\": \"2222\" is not an account id",
+            ),
+            ("[\"ap-south-1\"]", "[\"ap-moon-1\"]", ":12:12:"),
+            (
+                "arn:aws:iam::222222222222:role/rollcall-reader",
+                "arn:aws:iam::111111111111:role/other",
+                ":10:12: account 111111111111 is named twice",
+            ),
+            (
+                "regions = [\"us-east-1\", \"eu-west-1\"]",
+                "regions = [\"us-east-1\", \"eu-west-1\"]\nexternal_id = \"fleet-7\"",
+                ":4:1: unknown field `external_id`",
+            ),
+        ] {
+            assert!(ACCOUNTS.contains(from), "{from}");
+            let text = ACCOUNTS.replacen(from, to, 1);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("/etc/rollcall/rollcall.toml:") && err.contains(expected),
+                "{to}: {err}"
+            );
+        }
+        let err = parse(&ACCOUNTS.replace("ap-south-1", "ap-moon-1")).unwrap_err();
+        assert!(err.to_string().contains("is not an AWS region"), "{err}");
     }
 }

@@ -6,7 +6,8 @@
 //! - [`file`]: the `rollcall watch` configuration file (TOML schema);
 //! - [`watch`]: `watch`'s flags, and the file with the flags over it;
 //! - [`resolve`]: what the one-shot commands read the fleet with;
-//! - [`source`], [`ec2`], [`filter`], [`snapshot`]: where the fleet comes from;
+//! - [`source`], [`ec2`], [`accounts`], [`filter`], [`snapshot`]: where the
+//!   fleet comes from;
 //! - [`own`]: who this node is (`self`, `--self`);
 //! - [`refresh`]: how often, with the jitter and staleness that follow;
 //! - [`policy`], [`plugin_toml`]: the plugin's settings and limits;
@@ -19,6 +20,7 @@
 //! - [`ranges`]: the range of every duration and count;
 //! - [`error`]: what is wrong, and where.
 
+pub mod accounts;
 pub mod change;
 pub mod ec2;
 pub mod error;
@@ -38,6 +40,7 @@ pub mod snapshot;
 pub mod source;
 pub mod watch;
 
+pub use accounts::AccountSettings;
 pub use change::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 pub use ec2::Ec2Settings;
 pub use error::{Conflict, SettingsError};

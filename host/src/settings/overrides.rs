@@ -4,6 +4,9 @@
 //! applied onto the settings below it by one function. `rollcall watch`
 //! applies the file's overrides onto the defaults, then the flags'.
 
+use super::accounts::{
+    AccountConfig, AccountSettings, RegionName, RoleArn, repeated_account, repeated_account_message,
+};
 use super::ranges::{self, Bounded, Written};
 use super::{
     Ec2Settings, Filter, MaxChange, PolicyLimits, S3Location, SnapshotSettings, SnapshotWrite,
@@ -25,12 +28,29 @@ pub struct Ec2Overrides {
     /// EC2 region (default: AWS_REGION, the profile's region, or IMDS).
     #[arg(long, value_name = "REGION", conflicts_with = "regions")]
     #[serde(skip)]
-    pub region: Option<String>,
+    pub region: Option<RegionName>,
 
     /// Several regions merged into one fleet, comma-separated.
     #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
     #[serde(default)]
-    pub regions: Vec<String>,
+    pub regions: Vec<RegionName>,
+
+    /// List the account of this IAM role, assumed with this node's own
+    /// credentials, in the regions given (repeatable): the fleet is every
+    /// account named, merged into one. README "Many accounts".
+    #[arg(long = "assume-role", value_name = "ARN")]
+    #[serde(skip)]
+    pub assume_role: Vec<RoleArn>,
+
+    /// The accounts the fleet spans (`[[source.accounts]]`).
+    #[arg(skip)]
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+
+    /// Account-regions listed at once, each against its own EC2 budget
+    /// [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::LISTING_CONCURRENCY.range.clone()))]
+    pub listing_concurrency: Option<u32>,
 
     /// AWS profile for credentials and region (default: AWS_PROFILE or
     /// `default`).
@@ -138,10 +158,26 @@ impl Ec2Overrides {
     /// below rather than adding to them.
     pub fn apply_to(&self, mut base: Ec2Settings) -> Result<Ec2Settings, InvalidSetting> {
         if let Some(region) = &self.region {
-            base.regions = vec![region.clone()];
+            base.regions = vec![region.as_str().to_owned()];
         } else if !self.regions.is_empty() {
-            base.regions = self.regions.clone();
+            base.regions = self.regions.iter().map(|r| r.as_str().to_owned()).collect();
         }
+        if !self.assume_role.is_empty() {
+            if let Some((_, account)) = repeated_account(&self.assume_role) {
+                return Err(InvalidSetting::Accounts(repeated_account_message(&account)));
+            }
+            base.accounts = self
+                .assume_role
+                .iter()
+                .cloned()
+                .map(AccountSettings::of_role)
+                .collect();
+        } else if !self.accounts.is_empty() {
+            // The file's repeats were refused where they were written.
+            base.accounts = self.accounts.iter().map(AccountSettings::from).collect();
+        }
+        base.listing_concurrency = counted(&ranges::LISTING_CONCURRENCY, self.listing_concurrency)?
+            .unwrap_or(base.listing_concurrency);
         if self.profile.is_some() {
             base.profile = self.profile.clone();
         }
@@ -291,6 +327,9 @@ pub enum InvalidSetting {
     /// A filter not in the AWS CLI's syntax.
     #[error("source.filters: {0}")]
     Filter(String),
+    /// Accounts that cannot be listed as given.
+    #[error("source.accounts: {0}")]
+    Accounts(String),
     /// A snapshot setting with no snapshot to apply to.
     #[error("{key} is set, but no snapshot is: add source.snapshot = \"s3://BUCKET/PREFIX\"")]
     NeedsSnapshot {
@@ -310,6 +349,7 @@ impl InvalidSetting {
             } => format!("{flag}: {why}"),
             InvalidSetting::OutOfRange { flag: None, .. } => self.to_string(),
             InvalidSetting::Filter(why) => format!("--filter: {why}"),
+            InvalidSetting::Accounts(why) => format!("--assume-role: {why}"),
             InvalidSetting::NeedsSnapshot { flag, .. } => {
                 format!("{flag} tunes the fleet's snapshot: add --snapshot s3://BUCKET/PREFIX")
             }
@@ -487,6 +527,8 @@ imds = false
                 fetch_timeout: defaults.fetch_timeout,
                 max_attempts: defaults.max_attempts,
                 region_from_imds: false,
+                accounts: Vec::new(),
+                listing_concurrency: defaults.listing_concurrency,
             }
         );
 
@@ -522,7 +564,7 @@ imds = false
         // clap refuses both flags together; a struct holding both still
         // means one region.
         let both = Ec2Overrides {
-            region: Some("ap-south-1".into()),
+            region: Some("ap-south-1".parse().unwrap()),
             ..several
         };
         assert_eq!(both.apply_to(base).unwrap().regions, ["ap-south-1"]);
@@ -588,7 +630,8 @@ imds = false
         let err = toml::from_str::<Ec2Overrides>("region = \"us-east-1\"").unwrap_err();
         assert!(
             err.message().starts_with(
-                "unknown field `region`, expected one of `regions`, `profile`, `endpoint_url`, \
+                "unknown field `region`, expected one of `regions`, `accounts`, \
+                 `listing_concurrency`, `profile`, `endpoint_url`, \
                  `filters`, `page_size`, `connect_timeout`, `attempt_timeout`, `fetch_timeout`, \
                  `max_attempts`, `snapshot`, `s3_endpoint_url`, `ec2_budget`, \
                  `snapshot_max_age`, `snapshot_poll`, `snapshot_clock_skew`, `snapshot_max_shrink`, \

@@ -128,6 +128,12 @@ pub const MAX_ATTEMPTS: Bounded<i64> = Bounded {
     key: "source.max_attempts",
     range: 1..=20,
 };
+/// Account-regions listed at once.
+pub const LISTING_CONCURRENCY: Bounded<i64> = Bounded {
+    flag: Some("--listing-concurrency"),
+    key: "source.listing_concurrency",
+    range: 1..=64,
+};
 pub const PAGE_SIZE: Bounded<i64> = Bounded {
     flag: Some("--page-size"),
     key: "source.page_size",
@@ -175,8 +181,13 @@ pub const DURATIONS: [&Bounded<Duration>; 16] = [
     &LIFECYCLE_POLL,
 ];
 #[cfg(test)]
-pub const COUNTS: [&Bounded<i64>; 4] =
-    [&MAX_ATTEMPTS, &PAGE_SIZE, &ABSENT_GRACE, &POLICY_MEMORY_MIB];
+pub const COUNTS: [&Bounded<i64>; 5] = [
+    &MAX_ATTEMPTS,
+    &PAGE_SIZE,
+    &LISTING_CONCURRENCY,
+    &ABSENT_GRACE,
+    &POLICY_MEMORY_MIB,
+];
 #[cfg(test)]
 pub const RATES: [&Bounded<f64>; 1] = [&EC2_BUDGET];
 

@@ -453,11 +453,11 @@ memory_limit_mib = 32
     #[test]
     fn flags_choose_the_source_over_the_file() {
         // An EC2 flag turns a file source into EC2, on the defaults.
-        let settings = watch(Some(FILE_SOURCE), &["--regions", "a,b"]).unwrap();
+        let settings = watch(Some(FILE_SOURCE), &["--regions", "eu-west-1,eu-west-2"]).unwrap();
         assert_eq!(
             ec2(&settings),
             &Ec2Settings {
-                regions: vec!["a".into(), "b".into()],
+                regions: vec!["eu-west-1".into(), "eu-west-2".into()],
                 ..Ec2Settings::default()
             }
         );

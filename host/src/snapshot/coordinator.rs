@@ -41,12 +41,12 @@
 use super::fetch::{Assembled, Decoded, FetchFailure, fetch_fleet};
 use super::fold::Folding;
 use super::format::{MAX_SNAPSHOT_BYTES, Scope, Snapshot, Unusable};
-use super::gate::{listing_chance, pages};
+use super::gate::{busiest_part_calls, listing_chance};
 use super::head::{Head, MAX_HEAD_BYTES, head_key};
 use super::publish::{Draft, Published, Replacing, publish};
 use super::store::{Condition, ObjectStore, Read, StoreError, Written};
 use super::sweep::Retired;
-use crate::inventory::{Instance, SourceError};
+use crate::inventory::{Instance, PartFailure, PartKey, PartialListing, SourceError, StalePart};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use std::sync::Arc;
@@ -101,11 +101,27 @@ impl Clock {
     }
 }
 
-/// A whole fleet, listed by EC2.
+/// A fleet listed by EC2: every account-region, or all but those that
+/// failed.
 pub struct Listing {
     pub instances: Vec<Instance>,
     /// `DescribeInstances` calls it took.
     pub calls: u64,
+    /// The account-regions that could not be listed: their instances are
+    /// taken from the fleet this node holds, marked stale.
+    pub failed: Vec<PartFailure>,
+}
+
+impl Listing {
+    /// A listing of every part.
+    #[cfg_attr(not(any(test, feature = "internals")), allow(dead_code))]
+    pub fn whole(instances: Vec<Instance>, calls: u64) -> Listing {
+        Listing {
+            instances,
+            calls,
+            failed: Vec::new(),
+        }
+    }
 }
 
 /// Why a listing failed, and whether EC2 was throttling.
@@ -125,6 +141,16 @@ pub trait Lister: Send + Sync {
 
     /// `MaxResults` of each call.
     fn page_size(&self) -> u32;
+
+    /// The account-regions a listing covers, each with a budget of its
+    /// own: by default, the scope's regions in this node's own account.
+    fn parts(&self) -> Vec<PartKey> {
+        self.scope()
+            .regions
+            .iter()
+            .map(|region| PartKey::new(None, region))
+            .collect()
+    }
 
     async fn list(&self) -> Result<Listing, ListFailure>;
 }
@@ -149,7 +175,7 @@ pub struct Coordination {
     /// A snapshot older than this no longer serves: the node falls back.
     pub max_age: Duration,
     /// `DescribeInstances` calls per second the whole fleet may spend on
-    /// fallback listings.
+    /// fallback listings, in each account-region.
     pub ec2_budget: f64,
     /// This node's instance id, written into leases and snapshots (see
     /// [`Coordinator::learn_writer`] for one learnt later).
@@ -175,6 +201,9 @@ pub struct Fleet {
     /// When it last changed in the store: the listing, or an event since.
     pub updated_at: SystemTime,
     pub origin: Origin,
+    /// Account-regions its lister could not list: their instances are the
+    /// ones last listed.
+    pub stale_parts: Vec<StalePart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,6 +276,8 @@ pub struct Remembered {
     pub instances: Arc<[Instance]>,
     /// Format 1 from a writer that writes only format 1.
     pub from_older_writer: bool,
+    /// Account-regions its writer could not list (format 2 only).
+    pub stale_parts: Vec<StalePart>,
 }
 
 impl From<Snapshot> for Remembered {
@@ -257,6 +288,7 @@ impl From<Snapshot> for Remembered {
             writer: snapshot.writer,
             instances: snapshot.instances.into(),
             from_older_writer: !snapshot.sharded,
+            stale_parts: Vec::new(),
         }
     }
 }
@@ -269,6 +301,7 @@ impl From<&Assembled> for Remembered {
             writer: assembled.head.writer.clone(),
             instances: Arc::clone(&assembled.instances),
             from_older_writer: false,
+            stale_parts: assembled.head.stale.clone(),
         }
     }
 }
@@ -343,6 +376,8 @@ pub struct Coordinator {
     prefix: String,
     settings: Coordination,
     scope: Scope,
+    /// The lister's account-regions.
+    parts: Vec<PartKey>,
     clock: Clock,
     memory: Mutex<Memory>,
     /// This node's instance id, from the settings or learnt later.
@@ -364,6 +399,7 @@ impl Coordinator {
         seed: u64,
     ) -> Coordinator {
         let scope = lister.scope();
+        let parts = lister.parts();
         let writer = std::sync::OnceLock::new();
         if let Some(id) = &settings.writer {
             let _ = writer.set(id.clone());
@@ -374,6 +410,7 @@ impl Coordinator {
             prefix: prefix.trim_matches('/').to_owned(),
             settings,
             scope,
+            parts,
             clock,
             memory: Mutex::new(Memory::default()),
             writer,
@@ -890,6 +927,7 @@ impl Coordinator {
             instances: Arc::clone(&snapshot.instances),
             listed_at: snapshot.listed_at,
             updated_at: snapshot.updated_at,
+            stale_parts: snapshot.stale_parts.clone(),
             origin: Origin::Snapshot {
                 writer: snapshot.writer.clone(),
             },
@@ -993,6 +1031,17 @@ impl Coordinator {
             "Listed EC2."
         );
         memory.throttled_in_a_row = 0;
+        let held = memory.snapshot.as_ref().map(|known| {
+            (
+                &known.snapshot.instances[..],
+                &known.snapshot.stale_parts[..],
+            )
+        });
+        let partial = PartialListing {
+            instances: listing.instances,
+            failed: listing.failed,
+        };
+        let (instances, stale_parts) = crate::inventory::patch_parts(partial, held)?;
         // Whole milliseconds, as the snapshot stores it: the writer and its
         // readers then name the same moment.
         let now = self.clock.now();
@@ -1000,7 +1049,7 @@ impl Coordinator {
             .checked_add(Duration::from_millis(millis(since_epoch(now))))
             .unwrap_or(now);
         let share = share && self.writes();
-        let mut instances = listing.instances;
+        let mut instances = instances;
         // Every node serves the fleet in one order, id order, whoever listed.
         instances.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         // The markers go into the snapshot for everyone: only a node that
@@ -1023,7 +1072,8 @@ impl Coordinator {
             None
         };
         let (snapshot, etag) = if share {
-            self.share(memory, instances, listed_at, listed_at).await
+            self.share(memory, instances, stale_parts, listed_at, listed_at)
+                .await
         } else {
             let snapshot = Remembered {
                 listed_at,
@@ -1031,6 +1081,7 @@ impl Coordinator {
                 writer: self.writer().map(str::to_owned),
                 instances: instances.into(),
                 from_older_writer: false,
+                stale_parts,
             };
             (Arc::new(snapshot), None)
         };
@@ -1044,6 +1095,7 @@ impl Coordinator {
             listed_at: snapshot.listed_at,
             updated_at: snapshot.updated_at,
             origin: Origin::Listed,
+            stale_parts: snapshot.stale_parts.clone(),
         };
         // Remembered with the head's entity tag when this node wrote it (the
         // next read is a 304 unless another writer came since); without,
@@ -1066,11 +1118,19 @@ impl Coordinator {
         &self,
         memory: &mut Memory,
         instances: Vec<Instance>,
+        stale_parts: Vec<StalePart>,
         listed_at: SystemTime,
         updated_at: SystemTime,
     ) -> (Arc<Remembered>, Option<String>) {
         match self
-            .share_within(memory, instances, listed_at, updated_at, HEAD_SWAPS)
+            .share_within(
+                memory,
+                instances,
+                stale_parts,
+                listed_at,
+                updated_at,
+                HEAD_SWAPS,
+            )
             .await
         {
             Shared::Written(snapshot, etag) => (snapshot, etag),
@@ -1083,6 +1143,7 @@ impl Coordinator {
         &self,
         memory: &mut Memory,
         instances: Vec<Instance>,
+        stale_parts: Vec<StalePart>,
         listed_at: SystemTime,
         updated_at: SystemTime,
         swaps: u32,
@@ -1110,6 +1171,7 @@ impl Coordinator {
                     revision: revision.saturating_add(1),
                     instances: instances.len(),
                     shards: Vec::new(),
+                    stale: stale_parts.clone(),
                 },
                 replaces,
             };
@@ -1176,6 +1238,7 @@ impl Coordinator {
             writer,
             instances: instances.into(),
             from_older_writer: false,
+            stale_parts,
         });
         if lost {
             Shared::Lost(snapshot)
@@ -1226,8 +1289,18 @@ impl Coordinator {
                 .checked_add(Duration::from_millis(millis(since_epoch(now))))
                 .unwrap_or(now)
                 .max(listed_at);
+            // The parts stale at the listing stay so: events refresh a few
+            // instances, not a part.
+            let stale_parts = assembled.head.stale.clone();
             match self
-                .share_within(&mut memory, instances, listed_at, updated_at, 1)
+                .share_within(
+                    &mut memory,
+                    instances,
+                    stale_parts,
+                    listed_at,
+                    updated_at,
+                    1,
+                )
                 .await
             {
                 Shared::Written(snapshot, etag) => {
@@ -1315,16 +1388,15 @@ impl Coordinator {
                 }
                 memory.drawn_in = Some(period);
                 let nodes = memory.fleet_size;
-                // A listing's calls: EC2's pages, and Auto Scaling's
-                // batches for the groups the fleet last served is in.
-                let auto_scaling = memory.snapshot.as_ref().map_or(0, |known| {
-                    crate::inventory::auto_scaling_calls_per_listing(&known.snapshot.instances)
-                });
-                let pages = pages(
-                    nodes.unwrap_or(0),
-                    self.lister.page_size(),
-                    self.scope.regions.len(),
-                ) + auto_scaling;
+                // A listing's calls in its busiest account-region (each
+                // has a budget of its own): EC2's pages, and Auto
+                // Scaling's batches for the groups the fleet last served
+                // is in.
+                let known = memory
+                    .snapshot
+                    .as_ref()
+                    .map_or(&[][..], |known| &known.snapshot.instances[..]);
+                let pages = busiest_part_calls(known, &self.parts, self.lister.page_size());
                 listing_chance(
                     self.settings.ec2_budget,
                     self.settings.refresh,

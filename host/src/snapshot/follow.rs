@@ -70,9 +70,14 @@ pub struct EventLabels {
 /// EC2 asked for instances by id.
 #[async_trait::async_trait]
 pub trait Refresher: Send + Sync {
-    /// The instances of `ids` in `region` under the source's filters, and
-    /// the ids it did not return.
-    async fn describe_ids(&self, region: &str, ids: &[String]) -> Result<ByIds, SourceError>;
+    /// The instances of `ids` in `region` of `account` under the source's
+    /// filters, and the ids it did not return.
+    async fn describe_ids(
+        &self,
+        account: &str,
+        region: &str,
+        ids: &[String],
+    ) -> Result<ByIds, SourceError>;
 }
 
 /// A received event, and its message's receipt.
@@ -262,17 +267,17 @@ impl Follower {
                 }
             }
         }
-        let mut by_region: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut by_region: HashMap<(&str, &str), Vec<String>> = HashMap::new();
         for item in &pending {
             by_region
-                .entry(item.event.region.as_str())
+                .entry((item.event.account.as_str(), item.event.region.as_str()))
                 .or_default()
                 .push(item.event.instance_id.clone());
         }
         let mut found: HashMap<String, Instance> = HashMap::new();
         let mut outside: HashSet<String> = HashSet::new();
-        for (region, ids) in by_region {
-            match self.refresher.describe_ids(region, &ids).await {
+        for ((account, region), ids) in by_region {
+            match self.refresher.describe_ids(account, region, &ids).await {
                 Ok(answer) => {
                     outside.extend(answer.outside);
                     found.extend(

@@ -36,19 +36,45 @@ pub struct Scope {
     pub regions: Vec<String>,
     /// As written (`Name=...,Values=...`), sorted.
     pub filters: Vec<String>,
+    /// The accounts listed through roles, sorted, each as
+    /// `ACCOUNT` (in `regions`) or `ACCOUNT:REGION+REGION` (in its own);
+    /// empty for a fleet of the writer's own account, as before accounts
+    /// were read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
 }
 
 impl Scope {
     pub fn new(mut regions: Vec<String>, mut filters: Vec<String>) -> Scope {
         regions.sort();
         filters.sort();
-        Scope { regions, filters }
+        Scope {
+            regions,
+            filters,
+            accounts: Vec::new(),
+        }
+    }
+
+    /// The same scope across `accounts` (see [`Scope::accounts`]).
+    pub fn with_accounts(mut self, mut accounts: Vec<String>) -> Scope {
+        accounts.sort();
+        self.accounts = accounts;
+        self
     }
 }
 
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "regions [{}]", self.regions.join(", "))?;
+        match self.accounts.len() {
+            0 => {}
+            1..=5 => write!(f, ", accounts [{}]", self.accounts.join(", "))?,
+            many => write!(
+                f,
+                ", {many} accounts [{}, ...]",
+                self.accounts[..3].join(", ")
+            )?,
+        }
         if self.filters.is_empty() {
             write!(f, ", no filters")
         } else {

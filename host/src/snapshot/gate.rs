@@ -1,7 +1,10 @@
 //! How likely a node is to list EC2 itself when the shared snapshot cannot
 //! serve it: chosen so that the whole fleet's expected calls stay within a
-//! budget, whatever its size.
+//! budget in every account-region (each has a bucket of its own), whatever
+//! the fleet's size.
 
+use crate::inventory::{Instance, PartKey, auto_scaling_calls_per_listing};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The chance that one node lists EC2 this period, when every one of
@@ -25,11 +28,36 @@ pub fn listing_chance(
     (chance * backoff).clamp(0.0, 1.0)
 }
 
-/// The `DescribeInstances` calls one listing of `instances` takes:
-/// `page_size` a page, at least one call per region.
-pub fn pages(instances: usize, page_size: u32, regions: usize) -> usize {
-    let pages = instances.div_ceil(page_size.max(1) as usize).max(1);
-    pages + regions.saturating_sub(1)
+/// The calls one listing of `known` (the fleet last served) takes in its
+/// busiest account-region of `parts`, each of which has a budget of its
+/// own: `DescribeInstances` pages of `page_size`, at least one per part,
+/// and Auto Scaling's batches for the part's groups.
+pub fn busiest_part_calls(known: &[Instance], parts: &[PartKey], page_size: u32) -> usize {
+    let index: HashMap<(Option<&str>, &str), usize> = parts
+        .iter()
+        .enumerate()
+        .map(|(n, part)| ((part.account.as_deref(), part.region.as_str()), n))
+        .collect();
+    let mut by_part: Vec<Vec<&Instance>> = vec![Vec::new(); parts.len()];
+    for instance in known {
+        let Some(region) = instance.region.as_deref() else {
+            continue;
+        };
+        let part = index
+            .get(&(instance.account.as_deref(), region))
+            .or_else(|| index.get(&(None, region)));
+        if let Some(&part) = part {
+            by_part[part].push(instance);
+        }
+    }
+    by_part
+        .iter()
+        .map(|instances| {
+            let pages = instances.len().div_ceil(page_size.max(1) as usize).max(1);
+            pages + auto_scaling_calls_per_listing(instances.iter().copied())
+        })
+        .max()
+        .unwrap_or(1)
 }
 
 #[cfg(test)]
@@ -56,11 +84,31 @@ mod tests {
         assert!(listing_chance(2.0, REFRESH, Some(1_000), 1, u32::MAX) < 1e-9);
     }
 
+    fn instance(id: usize, account: &str, region: &str) -> Instance {
+        let mut instance = Instance::running(&format!("i-{id:017x}"));
+        instance.account = Some(account.to_owned());
+        instance.region = Some(region.to_owned());
+        instance
+    }
+
     #[test]
-    fn pages_per_listing() {
-        assert_eq!(pages(0, 1000, 1), 1);
-        assert_eq!(pages(1000, 1000, 1), 1);
-        assert_eq!(pages(1001, 1000, 1), 2);
-        assert_eq!(pages(10_000, 1000, 2), 11);
+    fn a_listing_costs_what_its_busiest_account_region_pays() {
+        let parts = [
+            PartKey::new(Some("111111111111"), "us-east-1"),
+            PartKey::new(Some("111111111111"), "eu-west-1"),
+            PartKey::new(Some("222222222222"), "us-east-1"),
+        ];
+        // 2,500 in one account-region, 10 in another, none in the third.
+        let mut known: Vec<Instance> = (0..2_500)
+            .map(|n| instance(n, "111111111111", "us-east-1"))
+            .collect();
+        known.extend((0..10).map(|n| instance(10_000 + n, "222222222222", "us-east-1")));
+        assert_eq!(busiest_part_calls(&known, &parts, 1000), 3);
+        // A fleet of one account and region: its pages, at least one.
+        let own = [PartKey::new(None, "us-east-1")];
+        assert_eq!(busiest_part_calls(&known, &own, 1000), 3);
+        assert_eq!(busiest_part_calls(&[], &own, 1000), 1);
+        assert_eq!(busiest_part_calls(&known[..1000], &own, 1000), 1);
+        assert_eq!(busiest_part_calls(&known[..1001], &own, 1000), 2);
     }
 }

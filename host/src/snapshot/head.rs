@@ -12,7 +12,7 @@
 
 use super::format::{Scope, Unusable};
 use super::shard::{MAX_SHARDS, NAME_LENGTH, ShardName};
-use crate::inventory::Instance;
+use crate::inventory::{Instance, PartKey, StalePart};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +40,25 @@ pub struct Head {
     pub instances: usize,
     /// In shard order; a power of two of them.
     pub shards: Vec<ShardName>,
+    /// Account-regions the writer could not list: their instances are the
+    /// ones last listed.
+    pub stale: Vec<StalePart>,
+}
+
+/// The most stale parts a head may name: every part of the largest scope
+/// with room.
+const MAX_STALE_PARTS: usize = 4096;
+/// The longest reason a head gives for a stale part, in characters.
+const MAX_STALE_REASON: usize = 500;
+
+/// A stale part, as written.
+#[derive(Serialize, Deserialize)]
+struct StaleFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
+    region: String,
+    since_ms: u64,
+    error: String,
 }
 
 /// The object, as written.
@@ -55,6 +74,9 @@ struct HeadFile {
     instances: u64,
     /// Every shard's name, [`NAME_LENGTH`] characters each.
     shards: String,
+    /// Older readers ignore it: they serve the instances as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    stale: Vec<StaleFile>,
 }
 
 /// Only the version, to refuse another format before reading more.
@@ -74,6 +96,16 @@ impl Head {
             revision: self.revision,
             instances: self.instances as u64,
             shards: self.shards.iter().map(ShardName::as_str).collect(),
+            stale: self
+                .stale
+                .iter()
+                .map(|stale| StaleFile {
+                    account: stale.part.account.clone(),
+                    region: stale.part.region.clone(),
+                    since_ms: millis_since_epoch(stale.since),
+                    error: stale.error.clone(),
+                })
+                .collect(),
         };
         // A head holds strings and numbers only: it always serialises.
         serde_json::to_vec(&file).unwrap_or_default()
@@ -131,6 +163,30 @@ impl Head {
             .collect::<Result<Vec<_>, _>>()?;
         let instances = usize::try_from(file.instances)
             .map_err(|_| corrupt(format!("{} instances", file.instances)))?;
+        if file.stale.len() > MAX_STALE_PARTS {
+            return Err(corrupt(format!(
+                "it names {} stale parts, more than {MAX_STALE_PARTS}",
+                file.stale.len()
+            )));
+        }
+        let stale = file
+            .stale
+            .into_iter()
+            .map(|stale| {
+                let since = time(stale.since_ms)?;
+                // What another node wrote reaches logs and documents:
+                // printable and short.
+                let printable = |text: &str| crate::inventory::printable(text, MAX_STALE_REASON);
+                Ok(StalePart {
+                    part: PartKey {
+                        account: stale.account.as_deref().map(printable),
+                        region: printable(&stale.region),
+                    },
+                    since,
+                    error: printable(&stale.error),
+                })
+            })
+            .collect::<Result<Vec<_>, Unusable>>()?;
         Ok(Head {
             scope: file.scope,
             listed_at,
@@ -139,6 +195,7 @@ impl Head {
             revision: file.revision,
             instances,
             shards,
+            stale,
         })
     }
 
@@ -210,6 +267,7 @@ mod tests {
             revision: 7,
             instances,
             shards,
+            stale: Vec::new(),
         }
     }
 

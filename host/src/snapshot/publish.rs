@@ -179,6 +179,7 @@ mod tests {
                 revision: 1,
                 instances: 0,
                 shards: Vec::new(),
+                stale: Vec::new(),
             },
             replaces,
         }

@@ -221,6 +221,7 @@ mod tests {
             revision: u64::from(u32::MAX),
             instances: instances.len(),
             shards: vec![encode(&[]).unwrap().name; count],
+            stale: Vec::new(),
         }
         .encode()
         .len();

@@ -13,7 +13,8 @@ use super::store::ObjectStore;
 use crate::events::{Deadlines as QueueDeadlines, EventQueue, SqsQueue};
 use crate::identity::instance_id_from_imds;
 use crate::inventory::{
-    ApiCalls, ByIds, Ec2Source, FileSource, Inventory, InventorySource, SnapshotNote, SourceError,
+    ApiCalls, ByIds, Ec2Source, FileSource, Inventory, InventorySource, PartKey, SnapshotNote,
+    SourceError,
 };
 use crate::settings::{
     DEFAULT_MAX_AGE_INTERVALS, EventsSettings, MaxChange, Refresh, S3Location, SelfChoice,
@@ -72,6 +73,13 @@ impl SourceSettings {
             SourceSettings::Ec2 { ec2, snapshot } => (ec2, snapshot),
         };
         let ec2 = Arc::new(Ec2Source::connect_counting(ec2.clone(), sharing.calls.clone()).await?);
+        // A node that lists for itself assumes every role now, so that a
+        // role it cannot assume stops it at start; behind a snapshot, the
+        // roles are assumed by whichever node lists, when it does, so a
+        // fleet does not call STS once per node and account.
+        if snapshot.is_none() {
+            ec2.assume_roles().await?;
+        }
         Ok(match snapshot {
             Some(snapshot) => Arc::new(SnapshotSource::new(ec2, snapshot.clone(), sharing)),
             None => ec2,
@@ -262,6 +270,7 @@ impl InventorySource for SnapshotSource {
             fetched_at: fleet.listed_at,
             snapshot: Some(self.note(&fleet)),
             unconfirmed: Vec::new(),
+            stale_parts: fleet.stale_parts.clone(),
         })
     }
 }
@@ -281,8 +290,13 @@ impl Drop for SnapshotSource {
 
 #[async_trait::async_trait]
 impl Refresher for Ec2Source {
-    async fn describe_ids(&self, region: &str, ids: &[String]) -> Result<ByIds, SourceError> {
-        Ec2Source::describe_ids(self, region, ids).await
+    async fn describe_ids(
+        &self,
+        account: &str,
+        region: &str,
+        ids: &[String],
+    ) -> Result<ByIds, SourceError> {
+        Ec2Source::describe_ids(self, account, region, ids).await
     }
 }
 
@@ -290,24 +304,41 @@ impl Refresher for Ec2Source {
 impl Lister for Ec2Source {
     fn scope(&self) -> Scope {
         let filters = self.settings().filters.iter().map(ToString::to_string);
+        let accounts = self.settings().accounts.iter().map(|account| {
+            if account.regions.is_empty() {
+                account.account().to_owned()
+            } else {
+                let mut regions = account.regions.clone();
+                regions.sort();
+                format!("{}:{}", account.account(), regions.join("+"))
+            }
+        });
         Scope::new(
             self.regions().map(str::to_owned).collect(),
             filters.collect(),
         )
+        .with_accounts(accounts.collect())
     }
 
     fn page_size(&self) -> u32 {
         self.settings().page_size.unsigned_abs()
     }
 
+    fn parts(&self) -> Vec<PartKey> {
+        Ec2Source::parts(self).to_vec()
+    }
+
+    /// Every account-region due; those that fail are the coordinator's to
+    /// fill from the fleet it holds.
     async fn list(&self) -> Result<Listing, ListFailure> {
         let before = self.calls().total();
-        let listed = InventorySource::fetch(self).await;
+        let listed = self.list_fleet().await;
         let calls = self.calls().total().saturating_sub(before);
         match listed {
-            Ok(inventory) => Ok(Listing {
-                instances: inventory.instances,
+            Ok(listing) => Ok(Listing {
+                instances: listing.instances,
                 calls,
+                failed: listing.failed,
             }),
             Err(error) => Err(ListFailure {
                 throttled: matches!(error, SourceError::Throttled(_)),

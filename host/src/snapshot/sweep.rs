@@ -161,6 +161,7 @@ mod tests {
             revision: 0,
             instances: 0,
             shards,
+            stale: Vec::new(),
         }
     }
 

@@ -33,10 +33,7 @@ impl Lister for Fixed {
             .map(Instance::running)
             .collect();
         instances[4].state = "terminated".to_owned();
-        Ok(Listing {
-            instances,
-            calls: 1,
-        })
+        Ok(Listing::whole(instances, 1))
     }
 }
 

@@ -64,12 +64,12 @@ impl Lister for ScriptedEc2 {
         tokio::time::sleep(self.takes).await;
         let answer = self.script.lock().unwrap().pop_front();
         match answer.unwrap_or(Answer::Fleet) {
-            Answer::Fleet => Ok(Listing {
-                instances: (0..self.size)
+            Answer::Fleet => Ok(Listing::whole(
+                (0..self.size)
                     .map(|n| Instance::running(&format!("i-{n:05}")))
                     .collect(),
-                calls: 1,
-            }),
+                1,
+            )),
             Answer::Throttled => Err(ListFailure {
                 error: SourceError::Throttled("Throttled".to_owned()),
                 throttled: true,
@@ -369,6 +369,7 @@ async fn write_head(store: &MemoryStore, writer: &str, size: usize, listed_at: S
             revision: 1,
             instances: size,
             shards: Vec::new(),
+            stale: Vec::new(),
         },
         replaces,
     };

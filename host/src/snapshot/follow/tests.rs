@@ -56,16 +56,18 @@ impl Lister for Ec2 {
 
     async fn list(&self) -> Result<Listing, ListFailure> {
         let instances = self.instances.lock().unwrap().values().cloned().collect();
-        Ok(Listing {
-            instances,
-            calls: 1,
-        })
+        Ok(Listing::whole(instances, 1))
     }
 }
 
 #[async_trait::async_trait]
 impl Refresher for Ec2 {
-    async fn describe_ids(&self, _region: &str, ids: &[String]) -> Result<ByIds, SourceError> {
+    async fn describe_ids(
+        &self,
+        _account: &str,
+        _region: &str,
+        ids: &[String],
+    ) -> Result<ByIds, SourceError> {
         *self.asks.lock().unwrap() += 1;
         let instances = self.instances.lock().unwrap();
         let mut lagging = self.lagging.lock().unwrap();
