@@ -152,6 +152,7 @@ fn random_fleet(random: &mut Random) -> Vec<Instance> {
                 .map(|name| SecurityGroup {
                     id: format!("sg-{name}"),
                     name: (*name).to_owned(),
+                    owner: None,
                 })
                 .collect();
             if random.chance(50) {

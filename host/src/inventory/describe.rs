@@ -39,6 +39,11 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
             let account = present(reservation.owner_id);
             reservation.instances.into_iter().map(move |raw| {
                 let mut instance = Instance::from(raw);
+                // The instance's account owns its groups (outside a shared
+                // VPC).
+                for group in &mut instance.security_groups {
+                    group.owner = account.clone();
+                }
                 instance.account = account.clone();
                 instance
             })
@@ -243,6 +248,7 @@ impl From<RawInstance> for Instance {
                 .map(|group| SecurityGroup {
                     id: group.group_id.unwrap_or_default(),
                     name: group.group_name.unwrap_or_default(),
+                    owner: None,
                 })
                 .collect(),
             tags: raw
@@ -397,7 +403,8 @@ mod tests {
             instance.security_groups,
             [SecurityGroup {
                 id: "sg-1".into(),
-                name: "eg-monitor".into()
+                name: "eg-monitor".into(),
+                owner: Some("123".into()),
             }]
         );
         assert_eq!(instance.tags, [Tag::new("Name", "monitor-1")]);
@@ -440,6 +447,9 @@ mod tests {
         let mut going = instances[0].clone();
         going.id = "i-going".into();
         going.account = Some("210987654321".into());
+        for group in &mut going.security_groups {
+            group.owner = going.account.clone();
+        }
         going.lifecycle = Lifecycle::in_group("web", LifecycleState::TerminatingWait);
         going.leaving = Some(Leaving::new(
             LeaveReason::SpotInterruption,

@@ -45,6 +45,9 @@ pub struct SecurityGroup {
     pub id: String,
     /// The group name, e.g. `eg-monitor`.
     pub name: String,
+    /// The AWS account that owns the group, e.g. `123456789012`; `None`
+    /// when unknown. Outside a shared VPC it is the instance's account.
+    pub owner: Option<String>,
 }
 
 /// One EC2 tag.
