@@ -30,7 +30,7 @@ pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
-pub use ids::{check_ids, is_instance_id};
+pub use ids::{check_ids, is_account_id, is_instance_id};
 pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
 #[cfg(any(test, feature = "internals"))]
