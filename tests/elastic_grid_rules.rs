@@ -498,3 +498,73 @@ fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
     }
     assert!(checked > 0, "the fleet has running agents");
 }
+
+/// `tests/fixtures/two-account-fleet.json`: accounts A and B each have an
+/// `eg-monitor` with a monitor in it; B's second instance is in A's
+/// `eg-monitor` (a group A shares, `OwnerId` in the file); A has an agent.
+const A_MONITOR: &str = "i-0a000000000000001";
+const A_AGENT: &str = "i-0a000000000000002";
+const B_MONITOR: &str = "i-0b000000000000001";
+const B_IN_A_GROUP: &str = "i-0b000000000000002";
+
+#[test]
+fn with_accounts_only_the_listed_accounts_eg_monitor_makes_monitors() {
+    let fleet = kit::fixture("two-account-fleet.json");
+    let resolve = |settings: &str| {
+        kit::resolve(
+            &fleet,
+            Path::new(ELASTIC_GRID),
+            &["--self", A_AGENT, "--plugin-config", settings],
+        )
+        .json()
+    };
+    let monitors = |document: &serde_json::Value| -> Vec<String> {
+        document["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .filter(|member| member["role"] == "monitor")
+            .map(|member| member["instance_id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let every = resolve("{}");
+    assert_eq!(monitors(&every), [A_MONITOR, B_MONITOR, B_IN_A_GROUP]);
+    assert_eq!(
+        kit::ids(&every, "register_with"),
+        [A_MONITOR, B_MONITOR, B_IN_A_GROUP]
+    );
+
+    let only_a = resolve(r#"{"accounts": ["111111111111"]}"#);
+    assert_eq!(monitors(&only_a), [A_MONITOR, B_IN_A_GROUP]);
+    assert_eq!(
+        kit::ids(&only_a, "register_with"),
+        [A_MONITOR, B_IN_A_GROUP]
+    );
+
+    let only_b = resolve(r#"{"accounts": ["222222222222"]}"#);
+    assert_eq!(monitors(&only_b), [B_MONITOR]);
+    assert_eq!(
+        kit::ids(&only_b, "members"),
+        [B_MONITOR],
+        "A's agent group is not B's"
+    );
+}
+
+#[test]
+fn a_bad_accounts_setting_is_refused_naming_it() {
+    let fleet = kit::fixture("two-account-fleet.json");
+    for (settings, says) in [
+        (r#"{"accounts": []}"#, "`accounts` is empty"),
+        (
+            r#"{"accounts": ["11111111111"]}"#,
+            "`accounts` holds \"11111111111\", which is not an AWS account id (12 digits)",
+        ),
+    ] {
+        kit::resolve(
+            &fleet,
+            Path::new(ELASTIC_GRID),
+            &["--plugin-config", settings],
+        )
+        .fails_with(2, &["invalid elastic-grid settings: ", says]);
+    }
+}
