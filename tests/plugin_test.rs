@@ -35,28 +35,38 @@ fn the_elastic_grid_cases_pass_in_every_language() {
         let run = test(&plugin, &[&cases], &[]);
         let name = plugin.display();
         assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
-        assert_eq!(run.stdout, "16 passed, 0 failed\n", "{name}");
+        assert_eq!(run.stdout, "18 passed, 0 failed\n", "{name}");
     }
 }
 
 #[test]
-fn the_0_2_0_build_which_cannot_see_who_serves_fails_exactly_the_serving_cases() {
+fn the_0_2_0_build_fails_exactly_the_serving_cases_and_refuses_accounts() {
     let run = test(
         &fixture("elastic-grid-0.2.0.wasm"),
         &[&fixture("elastic-grid-cases.toml")],
         &[],
     );
-    run.fails_with(1, &["7 of 16 cases failed"]);
+    run.fails_with(1, &["9 of 18 cases failed"]);
     let failed: Vec<&str> = run
         .stdout
         .lines()
         .filter(|line| line.starts_with("FAIL "))
         .collect();
-    assert_eq!(failed.len(), 7, "{}", run.stdout);
+    assert_eq!(failed.len(), 9, "{}", run.stdout);
+    // It cannot see who serves: it registers with them all.
+    let (serving, accounts) = failed.split_at(7);
     assert!(
-        failed
+        serving
             .iter()
             .all(|line| line.contains("register_with: expected")),
+        "{}",
+        run.stdout
+    );
+    // It has no `accounts` setting (nor group owners to apply it to).
+    assert!(
+        accounts
+            .iter()
+            .all(|line| line.contains("unknown field `accounts`")),
         "{}",
         run.stdout
     );

@@ -64,7 +64,7 @@ fn guest_fleet(instances: &[Instance]) -> sdk::Fleet {
             security_groups: instance
                 .security_groups
                 .iter()
-                .map(|group| (group.id.clone(), group.name.clone()))
+                .map(|group| (group.id.clone(), group.name.clone(), group.owner.clone()))
                 .collect(),
             tags: instance
                 .tags

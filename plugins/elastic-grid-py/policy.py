@@ -11,6 +11,9 @@ rule and reason for reason.
   group), else ``agent`` if in the agent group, else no role.
 - Clusters: with a prefix, every group whose name starts with it, prefix
   stripped, sorted.
+- With ``accounts``, only groups owned by one of those accounts count as the
+  monitor, agent and cluster groups; a group whose owner is unknown counts
+  as owned by its instance's account.
 - A monitor registers with every other monitor, an agent with every monitor,
   an instance without a role with nobody. With clustering on, only with
   monitors that share a cluster with self (two instances without any cluster
@@ -53,6 +56,9 @@ def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
                 answer.note(instance, f"not a member: {missing}")
                 continue
         groups = instance.security_group_indices
+        if settings.accounts is not None:
+            every = fleet.security_groups
+            groups = [group for group in groups if _counts(settings, instance, every[group])]
         is_monitor = any(group in monitors for group in groups)
         is_agent = any(group in agents for group in groups)
         if is_monitor:
@@ -60,10 +66,13 @@ def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
         elif is_agent:
             role, port = agent, settings.agent_port
         else:
-            if explain:
+            if explain and answer.explains(instance):
+                unlisted = _unlisted_groups(settings, instance)
                 answer.note(
                     instance,
-                    f"no role: in neither the monitor group {settings.monitor_group} "
+                    f"no role: {unlisted}"
+                    if unlisted
+                    else f"no role: in neither the monitor group {settings.monitor_group} "
                     f"nor the agent group {settings.agent_group}",
                 )
             continue
@@ -89,7 +98,9 @@ def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
         named = sorted(
             (group.name[len(prefix) :], group.index)
             for group in groups
-            if group.name.startswith(prefix) and len(group.name) > len(prefix)
+            if group.name.startswith(prefix)
+            and len(group.name) > len(prefix)
+            and (group.owner is None or settings.counts_account(group.owner))
         )
         for name, group in named:
             clusters_of[group] = answer.cluster(name)
@@ -113,6 +124,15 @@ def _missing_tag(settings: Settings, instance: Instance) -> Optional[str]:
 def _is(group: SecurityGroup, named: str) -> bool:
     """Whether ``group`` is the one a setting names, by name or by id."""
     return group.name == named or group.id == named
+
+
+def _counts(settings: Settings, instance: Instance, group: SecurityGroup) -> bool:
+    """Whether ``group`` counts for ``instance``: its owner (or, unknown,
+    the instance's account) is an account ``accounts`` lists."""
+    if settings.accounts is None:
+        return True
+    owner = group.owner if group.owner is not None else instance.account
+    return owner is not None and settings.counts_account(owner)
 
 
 def _register(settings: Settings, fleet: Fleet, answer: Answer, monitor: int) -> None:
@@ -154,8 +174,8 @@ def _explain_member(
             "a member: it carries every tag require_tags requires "
             f"({_required_tags(settings)})",
         )
-    monitor = _groups_named(instance, settings.monitor_group)
-    agent = _groups_named(instance, settings.agent_group)
+    monitor = _groups_named(settings, instance, settings.monitor_group)
+    agent = _groups_named(settings, instance, settings.agent_group)
     if monitor and in_both_groups:
         role = (
             f"role monitor: in the monitor group {monitor}, "
@@ -175,10 +195,15 @@ def _explain_member(
         from_groups = _describe(
             group
             for group in instance.security_groups
-            if len(group.name) > len(prefix) and group.name.startswith(prefix)
+            if len(group.name) > len(prefix)
+            and group.name.startswith(prefix)
+            and _counts(settings, instance, group)
         )
         reason = f"clusters {answer.cluster_names(clusters)}: from its groups {from_groups}"
     answer.note(instance, reason)
+    unlisted = _unlisted_groups(settings, instance)
+    if unlisted:
+        answer.note(instance, f"not counted: {unlisted}")
     kind = settings.address
     address = kind.read(instance)
     if address is not None:
@@ -208,6 +233,8 @@ def _explain_targets(settings: Settings, fleet: Fleet, answer: Answer, own: Memb
             reason = f"not a target: {candidate.unserving_reason}"
         elif missing is not None:
             reason = f"not a target: {missing}"
+        elif not _groups_named(settings, candidate, settings.monitor_group):
+            reason = f"not a target: {_unlisted_groups(settings, candidate)}"
         elif candidate.index in taken:
             if member is not None and settings.cluster_group_prefix is not None:
                 reason = (
@@ -235,9 +262,41 @@ def _required_tags(settings: Settings) -> str:
     )
 
 
-def _groups_named(instance: Instance, named: str) -> str:
-    """The instance's groups a setting names, described."""
-    return _describe(group for group in instance.security_groups if _is(group, named))
+def _groups_named(settings: Settings, instance: Instance, named: str) -> str:
+    """The instance's groups a setting names and ``accounts`` counts,
+    described."""
+    return _describe(
+        group
+        for group in instance.security_groups
+        if _is(group, named) and _counts(settings, instance, group)
+    )
+
+
+def _unlisted_groups(settings: Settings, instance: Instance) -> str:
+    """The instance's monitor, agent and cluster groups that ``accounts``
+    does not count, with their owners: ``its groups eg-monitor (sg-1) of
+    account 222222222222 are of no account accounts lists``; empty when
+    there are none."""
+    prefix = settings.cluster_group_prefix
+    described = []
+    for group in instance.security_groups:
+        meaningful = (
+            _is(group, settings.monitor_group)
+            or _is(group, settings.agent_group)
+            or (
+                prefix is not None
+                and len(group.name) > len(prefix)
+                and group.name.startswith(prefix)
+            )
+        )
+        if not meaningful or _counts(settings, instance, group):
+            continue
+        owner = group.owner if group.owner is not None else instance.account
+        whose = f"account {owner}" if owner is not None else "an unknown account"
+        described.append(f"{group.name} ({group.id}) of {whose}")
+    if not described:
+        return ""
+    return f"its groups {', '.join(described)} are of no account accounts lists"
 
 
 def _describe(groups: Iterable[SecurityGroup]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from rollcall_policy import AddressKind, PolicyError, read_settings
+from rollcall_policy import AddressKind, PolicyError, quote, read_settings
 
 POLICY = "elastic-grid"
 
@@ -32,6 +32,15 @@ class Settings:
     agent_port: Optional[int] = None
     #: Tags every member must carry, key to value; ``"*"`` takes any value.
     require_tags: dict[str, str] = field(default_factory=dict)
+    #: The AWS accounts (12 digits each) whose security groups count as the
+    #: monitor, agent and cluster groups; a group of unknown owner counts as
+    #: its instance's account's. ``None``: every account's.
+    accounts: Optional[tuple[str, ...]] = None
+
+    def counts_account(self, account: str) -> bool:
+        """Whether ``accounts`` counts the groups of ``account``: every
+        account does when the setting is absent."""
+        return self.accounts is None or account in self.accounts
 
     @classmethod
     def from_json(cls, document: str) -> "Settings":
@@ -76,7 +85,25 @@ class Settings:
                 if not isinstance(value, str):
                     _invalid(f"`require_tags.{key}` must be a string (\"*\" for any value)")
             values["require_tags"] = dict(sorted(tags.items()))
+        accounts = settings.get("accounts")
+        if accounts is not None:
+            if not isinstance(accounts, list) or not all(isinstance(a, str) for a in accounts):
+                _invalid("`accounts` must be a list of AWS account ids")
+            if not accounts:
+                _invalid("`accounts` is empty (leave it out to count every account's groups)")
+            for account in accounts:
+                if not _is_account_id(account):
+                    _invalid(
+                        f"`accounts` holds {quote(account)}, "
+                        "which is not an AWS account id (12 digits)"
+                    )
+            values["accounts"] = tuple(accounts)
         return cls(**values)
+
+
+def _is_account_id(text: str) -> bool:
+    """Whether ``text`` is an AWS account id: 12 decimal digits."""
+    return len(text) == 12 and all("0" <= char <= "9" for char in text)
 
 
 def _invalid(message: str):

@@ -9,7 +9,7 @@
 //! within EC2's lifetime, the body at most [`MAX_BODY_BYTES`]. A body that
 //! is none of this is an error naming what was wrong, never a panic.
 
-use crate::inventory::{is_instance_id, printable};
+use crate::inventory::{is_account_id, is_instance_id, printable};
 use serde::Deserialize;
 use std::time::SystemTime;
 use time::OffsetDateTime;
@@ -226,7 +226,7 @@ pub fn parse_event(body: &[u8]) -> Result<Event, Unrecognised> {
         return Err(invalid("region", &region, "a region name"));
     }
     let account = required("account", document.account)?;
-    if !(account.len() == 12 && account.bytes().all(|byte| byte.is_ascii_digit())) {
+    if !is_account_id(&account) {
         return Err(invalid("account", &account, "an account id (12 digits)"));
     }
     let time = required("time", document.time)?;

@@ -3,8 +3,12 @@
 //! Only the fields rollcall uses are modelled; unknown fields are ignored and
 //! every field but `InstanceId` and `State.Name` may be missing. A file holds
 //! either one such document or a JSON array of them (several pages).
+//!
+//! rollcall's recordings add what EC2's answer does not say: each
+//! instance's `Region`, `Lifecycle` and `Leaving`, and the `OwnerId` of a
+//! security group owned by another account than the reservation's.
 
-use super::ids::check_ids;
+use super::ids::{check_ids, is_account_id};
 use super::{Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag};
 use crate::located::ParseError;
 use serde::{Deserialize, Serialize};
@@ -37,11 +41,10 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
         .flat_map(|page| page.reservations)
         .flat_map(|reservation| {
             let account = present(reservation.owner_id);
-            reservation.instances.into_iter().map(move |raw| {
-                let mut instance = Instance::from(raw);
-                instance.account = account.clone();
-                instance
-            })
+            reservation
+                .instances
+                .into_iter()
+                .map(move |raw| instance(raw, &account))
         })
         .collect();
     check_ids(&instances).map_err(|problem| ParseError {
@@ -180,6 +183,33 @@ struct RawGroup {
     group_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     group_id: Option<String>,
+    /// Not part of EC2's answer (the AWS CLI prints no owner for an
+    /// instance's groups): the account that owns the group, which rollcall
+    /// writes only when it is not the reservation's. Missing: the
+    /// reservation's `OwnerId`; empty: nobody knows.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "group_owner"
+    )]
+    owner_id: Option<String>,
+}
+
+/// A group's `OwnerId`: an account id (12 digits), or empty for an owner
+/// nobody knows. Anything else is refused where it stands in the file: a
+/// mistyped account would silently make the group no one's.
+fn group_owner<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let owner = String::deserialize(deserializer)?;
+    if owner.is_empty() || is_account_id(&owner) {
+        Ok(Some(owner))
+    } else {
+        Err(serde::de::Error::custom(format_args!(
+            "a security group's OwnerId {owner:?} is not an AWS account id (12 digits)"
+        )))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,50 +250,54 @@ pub(super) fn ipv6_addresses(
     addresses
 }
 
-impl From<RawInstance> for Instance {
-    fn from(raw: RawInstance) -> Self {
-        let ipv6_addresses = ipv6_addresses(
-            raw.ipv6_address,
-            raw.network_interfaces
-                .into_iter()
-                .flat_map(|interface| interface.ipv6_addresses)
-                .map(|address| address.ipv6_address),
-        );
-        Instance {
-            id: raw.instance_id,
-            state: raw.state.name,
-            private_ipv4: present(raw.private_ip_address),
-            public_ipv4: present(raw.public_ip_address),
-            private_dns_name: present(raw.private_dns_name),
-            public_dns_name: present(raw.public_dns_name),
-            ipv6_addresses,
-            security_groups: raw
-                .security_groups
-                .into_iter()
-                .map(|group| SecurityGroup {
-                    id: group.group_id.unwrap_or_default(),
-                    name: group.group_name.unwrap_or_default(),
-                })
-                .collect(),
-            tags: raw
-                .tags
-                .into_iter()
-                .map(|tag| Tag {
-                    key: tag.key,
-                    value: tag.value,
-                })
-                .collect(),
-            availability_zone: present(raw.placement.and_then(|p| p.availability_zone)),
-            region: present(raw.region),
-            vpc_id: present(raw.vpc_id),
-            subnet_id: present(raw.subnet_id),
-            instance_type: present(raw.instance_type),
-            image_id: present(raw.image_id),
-            launch_time: present(raw.launch_time),
-            account: None,
-            lifecycle: raw.lifecycle.map(Lifecycle::from).unwrap_or_default(),
-            leaving: raw.leaving.map(Leaving::from),
-        }
+/// The instance `raw` describes, in a reservation owned by `account`: its
+/// account, and that of each group whose file names no other owner.
+fn instance(raw: RawInstance, account: &Option<String>) -> Instance {
+    let ipv6_addresses = ipv6_addresses(
+        raw.ipv6_address,
+        raw.network_interfaces
+            .into_iter()
+            .flat_map(|interface| interface.ipv6_addresses)
+            .map(|address| address.ipv6_address),
+    );
+    Instance {
+        id: raw.instance_id,
+        state: raw.state.name,
+        private_ipv4: present(raw.private_ip_address),
+        public_ipv4: present(raw.public_ip_address),
+        private_dns_name: present(raw.private_dns_name),
+        public_dns_name: present(raw.public_dns_name),
+        ipv6_addresses,
+        security_groups: raw
+            .security_groups
+            .into_iter()
+            .map(|group| SecurityGroup {
+                id: group.group_id.unwrap_or_default(),
+                name: group.group_name.unwrap_or_default(),
+                owner: match group.owner_id {
+                    None => account.clone(),
+                    named => present(named),
+                },
+            })
+            .collect(),
+        tags: raw
+            .tags
+            .into_iter()
+            .map(|tag| Tag {
+                key: tag.key,
+                value: tag.value,
+            })
+            .collect(),
+        availability_zone: present(raw.placement.and_then(|p| p.availability_zone)),
+        region: present(raw.region),
+        vpc_id: present(raw.vpc_id),
+        subnet_id: present(raw.subnet_id),
+        instance_type: present(raw.instance_type),
+        image_id: present(raw.image_id),
+        launch_time: present(raw.launch_time),
+        account: account.clone(),
+        lifecycle: raw.lifecycle.map(Lifecycle::from).unwrap_or_default(),
+        leaving: raw.leaving.map(Leaving::from),
     }
 }
 
@@ -286,9 +320,12 @@ impl From<RawLeaving> for Leaving {
     }
 }
 
-/// The instances as one describe-instances document (one reservation), which
-/// [`parse_describe_instances`] reads back unchanged. Each instance carries a
-/// `Region` field, rollcall's own addition.
+/// The instances as one describe-instances document (a reservation per run
+/// of instances of one account), which [`parse_describe_instances`] reads
+/// back unchanged. Each instance carries a `Region` field, rollcall's own
+/// addition, and a group owned by another account than its instance's an
+/// `OwnerId` (`""` when unknown): a single-account fleet is written as
+/// before groups had owners.
 pub fn write_describe_instances(instances: &[Instance]) -> serde_json::Result<String> {
     // One reservation per run of instances of one account, in order.
     let reservations = instances
@@ -302,6 +339,8 @@ pub fn write_describe_instances(instances: &[Instance]) -> serde_json::Result<St
 }
 
 impl From<&Instance> for RawInstance {
+    /// The instance as its reservation (owned by `instance.account`) lists
+    /// it.
     fn from(instance: &Instance) -> Self {
         RawInstance {
             instance_id: instance.id.clone(),
@@ -328,6 +367,8 @@ impl From<&Instance> for RawInstance {
                 .map(|group| RawGroup {
                     group_name: Some(group.name.clone()),
                     group_id: Some(group.id.clone()),
+                    owner_id: (group.owner != instance.account)
+                        .then(|| group.owner.clone().unwrap_or_default()),
                 })
                 .collect(),
             tags: instance
@@ -366,7 +407,7 @@ mod tests {
 
     const PAGE: &str = r#"{
       "Reservations": [
-        {"ReservationId": "r-1", "OwnerId": "123",
+        {"ReservationId": "r-1", "OwnerId": "123456789012",
          "Instances": [{
             "InstanceId": "i-2271a74b",
             "State": {"Code": 16, "Name": "running"},
@@ -397,13 +438,15 @@ mod tests {
             instance.security_groups,
             [SecurityGroup {
                 id: "sg-1".into(),
-                name: "eg-monitor".into()
-            }]
+                name: "eg-monitor".into(),
+                owner: Some("123456789012".into()),
+            }],
+            "a group is its reservation's owner's unless the file says otherwise"
         );
         assert_eq!(instance.tags, [Tag::new("Name", "monitor-1")]);
         assert_eq!(instance.availability_zone.as_deref(), Some("us-east-1a"));
         assert_eq!(instance.region, None);
-        assert_eq!(instance.account.as_deref(), Some("123"));
+        assert_eq!(instance.account.as_deref(), Some("123456789012"));
         assert_eq!(instance.lifecycle, Lifecycle::default());
         assert_eq!(instance.leaving, None);
     }
@@ -451,6 +494,95 @@ mod tests {
             parse_describe_instances(written.as_bytes()).unwrap(),
             instances
         );
+    }
+
+    /// PAGE's instance in a group of another account, one whose owner
+    /// nobody knows, and its own.
+    fn with_shared_groups() -> Vec<Instance> {
+        let mut instances = parse_describe_instances(PAGE.as_bytes()).unwrap();
+        let groups = &mut instances[0].security_groups;
+        groups.push(SecurityGroup {
+            id: "sg-2".into(),
+            name: "eg-monitor".into(),
+            owner: Some("210987654321".into()),
+        });
+        groups.push(SecurityGroup {
+            id: "sg-3".into(),
+            name: "cluster-blue".into(),
+            owner: None,
+        });
+        let mut ownerless = instances[0].clone();
+        ownerless.id = "i-ownerless".into();
+        ownerless.account = None;
+        instances.push(ownerless);
+        instances
+    }
+
+    #[test]
+    fn a_group_of_another_account_reads_back_from_a_recording() {
+        let instances = with_shared_groups();
+        let written = write_describe_instances(&instances).unwrap();
+        assert_eq!(
+            parse_describe_instances(written.as_bytes()).unwrap(),
+            instances
+        );
+        // Two reservations, and the groups whose owner is not their
+        // reservation's: sg-2 and sg-3 of the first, sg-1 and sg-2 of the
+        // ownerless instance's.
+        let owners: Vec<&str> = written
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("\"OwnerId\": "))
+            .collect();
+        assert_eq!(
+            owners,
+            [
+                "\"123456789012\",",
+                "\"210987654321\"",
+                "\"\"",
+                "\"123456789012\"",
+                "\"210987654321\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_account_fleet_is_written_without_group_owners() {
+        let instances = parse_describe_instances(PAGE.as_bytes()).unwrap();
+        let written = write_describe_instances(&instances).unwrap();
+        assert_eq!(written.matches("OwnerId").count(), 1, "{written}");
+    }
+
+    #[test]
+    fn an_empty_group_owner_is_an_unknown_one() {
+        let page = PAGE.replace(
+            r#""GroupId": "sg-1""#,
+            r#""GroupId": "sg-1", "OwnerId": """#,
+        );
+        let instance = &parse_describe_instances(page.as_bytes()).unwrap()[0];
+        assert_eq!(instance.security_groups[0].owner, None);
+        assert_eq!(instance.account.as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn a_group_owner_that_is_no_account_id_is_refused_where_it_stands() {
+        // As the file has it, and as the message shows it (escaped).
+        for (bad, shown) in [
+            ("12345", "\"12345\""),
+            ("1234567890123", "\"1234567890123\""),
+            ("12345678901x", "\"12345678901x\""),
+            ("\\u001b[2J", "\"\\u{1b}[2J\""),
+        ] {
+            let page = PAGE.replace(
+                r#""GroupId": "sg-1""#,
+                &format!(r#""GroupId": "sg-1", "OwnerId": "{bad}""#),
+            );
+            let err = parse_describe_instances(page.as_bytes()).unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("a security group's OwnerId {shown} is not an AWS account id (12 digits)")
+            );
+            assert_eq!(err.position.map(|(line, _)| line), Some(12), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -640,6 +640,7 @@ fn from_sdk(
             .map(|group| SecurityGroup {
                 id: group.group_id.unwrap_or_default(),
                 name: group.group_name.unwrap_or_default(),
+                owner: account.clone(),
             })
             .collect(),
         tags: instance

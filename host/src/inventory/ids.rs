@@ -5,7 +5,8 @@
 //! A file and the EC2 API are held to the same rule, so that a fleet replayed
 //! from a recording is refused for the same reasons as the live one. An id
 //! named from outside a listing (an event's, one asked for by id) is held
-//! to EC2's own shape as well ([`is_instance_id`]).
+//! to EC2's own shape as well ([`is_instance_id`]); an account id named in
+//! a file or an event, to AWS's ([`is_account_id`]).
 
 use super::Instance;
 
@@ -42,6 +43,12 @@ pub fn is_instance_id(text: &str) -> bool {
                 .bytes()
                 .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
     })
+}
+
+/// Whether `text` has the shape of an AWS account id: 12 decimal digits,
+/// e.g. `123456789012`.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// Checks the ids of `instances`, in listing order; the first problem found

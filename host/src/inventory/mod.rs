@@ -32,7 +32,7 @@ pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
-pub use ids::{check_ids, is_instance_id};
+pub use ids::{check_ids, is_account_id, is_instance_id};
 pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
 #[cfg_attr(not(any(test, feature = "internals")), allow(unused_imports))]
@@ -52,6 +52,9 @@ pub struct SecurityGroup {
     pub id: String,
     /// The group name, e.g. `eg-monitor`.
     pub name: String,
+    /// The AWS account that owns the group, e.g. `123456789012`; `None`
+    /// when unknown. Outside a shared VPC it is the instance's account.
+    pub owner: Option<String>,
 }
 
 /// One EC2 tag.

@@ -4,6 +4,9 @@
 
 use super::{Instance, SecurityGroup, Tag};
 
+/// The account that owns every made-up instance and its groups.
+const ACCOUNT: &str = "123456789012";
+
 /// An instance as EC2 describes one of a grid's: addresses, names,
 /// two groups, a few tags, placement, type, image and launch time.
 pub fn described(n: usize) -> Instance {
@@ -20,10 +23,12 @@ pub fn described(n: usize) -> Instance {
         SecurityGroup {
             id: format!("sg-{:017x}", n % 20 / 19),
             name: role.to_owned(),
+            owner: Some(ACCOUNT.to_owned()),
         },
         SecurityGroup {
             id: format!("sg-{:017x}", 100 + n % 8),
             name: format!("cluster-{}", n % 8),
+            owner: Some(ACCOUNT.to_owned()),
         },
     ];
     for (key, value) in [
@@ -48,6 +53,6 @@ pub fn described(n: usize) -> Instance {
         n % 24,
         n % 60
     ));
-    instance.account = Some("123456789012".to_owned());
+    instance.account = Some(ACCOUNT.to_owned());
     instance
 }

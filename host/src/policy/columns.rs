@@ -1,8 +1,9 @@
 //! The fleet as it crosses into a policy: the host's instances turned into
 //! the columns of `wit/policy.wit`'s `fleet` record. One pass over the
 //! fleet; each string is appended once to one shared text, and each distinct
-//! security group is listed once and referred to by index. A 0.2.0 plugin
-//! gets the same columns without the ones 0.3.0 added (`world::previous`).
+//! security group (an id, a name and an owner) is listed once and referred
+//! to by index. A 0.2.0 plugin gets the same columns without the ones 0.3.0
+//! added (`world::previous`).
 
 use super::world::types::{self, InstanceState};
 use crate::inventory::{Instance, LeaveReason, LifecycleState};
@@ -106,11 +107,14 @@ impl Strings {
     }
 }
 
+/// A security group as the fleet's table tells groups apart: its id, name
+/// and owner.
+type GroupKey<'a> = (&'a str, &'a str, Option<&'a str>);
+
 /// A security group seen at one position of an instance's list.
 #[derive(Clone, Copy)]
 struct RecentGroup<'a> {
-    id: &'a str,
-    name: &'a str,
+    key: GroupKey<'a>,
     index: u32,
 }
 
@@ -118,9 +122,9 @@ struct RecentGroup<'a> {
 struct Columns<'a> {
     fleet: types::Fleet,
     strings: Strings,
-    /// Security groups by id and name, to their index in
+    /// Security groups by id, name and owner, to their index in
     /// `fleet.security_groups`.
-    groups: HashMap<(&'a str, &'a str), u32>,
+    groups: HashMap<GroupKey<'a>, u32>,
     /// The previous instance's groups, by position.
     recent_groups: [RecentGroup<'a>; POSITIONS],
 }
@@ -168,8 +172,7 @@ impl<'a> Columns<'a> {
             },
             groups: HashMap::default(),
             recent_groups: [RecentGroup {
-                id: "",
-                name: "",
+                key: ("", "", None),
                 index: u32::MAX, // none seen yet
             }; POSITIONS],
         }
@@ -226,7 +229,12 @@ impl<'a> Columns<'a> {
         }
         fleet.ipv6_ends.push(fleet.ipv6_addresses.len() as u32);
         for (position, group) in instance.security_groups.iter().enumerate() {
-            let group = self.group(position, &group.id, &group.name)?;
+            let key = (
+                group.id.as_str(),
+                group.name.as_str(),
+                group.owner.as_deref(),
+            );
+            let group = self.group(position, key)?;
             self.fleet.instance_groups.push(group);
         }
         self.fleet
@@ -237,29 +245,30 @@ impl<'a> Columns<'a> {
 
     /// The index of a security group in the fleet's table, added the first
     /// time it is seen.
-    fn group(&mut self, position: usize, id: &'a str, name: &'a str) -> Result<u32, String> {
+    fn group(&mut self, position: usize, key: GroupKey<'a>) -> Result<u32, String> {
         if let Some(recent) = self.recent_groups.get(position)
-            && recent.id == id
-            && recent.name == name
+            && recent.key == key
             && recent.index != u32::MAX
         {
             return Ok(recent.index);
         }
-        let index = match self.groups.get(&(id, name)) {
+        let index = match self.groups.get(&key) {
             Some(&index) => index,
             None => {
+                let (id, name, owner) = key;
                 let group = types::SecurityGroup {
                     id: self.strings.push(id)?,
                     name: self.strings.push(name)?,
+                    owner: self.strings.push(owner.unwrap_or_default())?,
                 };
                 let index = self.fleet.security_groups.len() as u32;
                 self.fleet.security_groups.push(group);
-                self.groups.insert((id, name), index);
+                self.groups.insert(key, index);
                 index
             }
         };
         if let Some(recent) = self.recent_groups.get_mut(position) {
-            *recent = RecentGroup { id, name, index };
+            *recent = RecentGroup { key, index };
         }
         Ok(index)
     }
@@ -295,10 +304,13 @@ mod tests {
                 SecurityGroup {
                     id: "sg-shared".to_owned(),
                     name: "shared".to_owned(),
+                    owner: Some("111111111111".to_owned()),
                 },
+                // Owned or of an unknown owner, in turn.
                 SecurityGroup {
                     id: format!("sg-{n}"),
                     name: format!("own-{n}"),
+                    owner: n.is_multiple_of(2).then(|| format!("owner-{n}")),
                 },
             ],
             tags: vec![Tag::new("Name", format!("node-{n}")), Tag::new("env", "")],
@@ -403,6 +415,7 @@ mod tests {
                     .map(|group| guest::SecurityGroup {
                         id: group.id,
                         name: group.name,
+                        owner: group.owner,
                     })
                     .collect(),
                 ids,
@@ -458,6 +471,7 @@ mod tests {
                 .map(|group| SecurityGroup {
                     id: group.id.to_owned(),
                     name: group.name.to_owned(),
+                    owner: owned(group.owner),
                 })
                 .collect(),
             tags: instance
@@ -522,6 +536,31 @@ mod tests {
         assert_eq!(guest_states, expected);
         assert_eq!(guest.self_instance().map(|own| own.id()), Some("i-3"));
         assert_eq!(guest.explained().map(|it| it.id()), Some("i-bare"));
+    }
+
+    #[test]
+    fn a_group_is_listed_once_per_owner() {
+        let group = |owner: Option<&str>| SecurityGroup {
+            id: "sg-1".to_owned(),
+            name: "eg-monitor".to_owned(),
+            owner: owner.map(str::to_owned),
+        };
+        let mut fleet = Vec::new();
+        for (id, owner) in [
+            ("i-a", Some("111111111111")),
+            ("i-b", Some("222222222222")),
+            ("i-c", None),
+            ("i-d", Some("111111111111")),
+        ] {
+            let mut instance = Instance::running(id);
+            instance.security_groups.push(group(owner));
+            fleet.push(instance);
+        }
+        let question = question(&fleet, None, None).unwrap();
+        assert_eq!(question.fleet.instance_groups, [0, 1, 2, 0]);
+        let guest = sdk::Fleet::new(carried(question)).unwrap();
+        let owners: Vec<Option<&str>> = guest.security_groups().map(|group| group.owner).collect();
+        assert_eq!(owners, [Some("111111111111"), Some("222222222222"), None]);
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub const PACKAGE: &str = "rollcall:policy";
 
 /// `rollcall:policy@0.2.0`: its bindings, and the question and decision
 /// carried between its types and 0.3.0's. Its fleet is 0.3.0's without the
-/// columns 0.3.0 added; everything else has the same shape.
+/// columns 0.3.0 added and without the security groups' owners; everything
+/// else has the same shape.
 pub mod previous {
     use super::types;
     pub use super::v0_2::rollcall::policy::{host, types as old};
@@ -41,7 +42,7 @@ pub mod previous {
     pub const INTERFACE: &str = "rollcall:policy@0.2.0";
 
     /// The 0.3.0 question as a 0.2.0 plugin receives it: the shared columns
-    /// moved over, the ones 0.3.0 added dropped.
+    /// moved over, the ones 0.3.0 added (and each group's owner) dropped.
     pub fn question(question: types::Question) -> old::Question {
         let types::Fleet {
             text,
@@ -79,10 +80,12 @@ pub mod previous {
                 text_ends,
                 security_groups: security_groups
                     .into_iter()
-                    .map(|group| old::SecurityGroup {
-                        id: group.id,
-                        name: group.name,
-                    })
+                    .map(
+                        |types::SecurityGroup { id, name, owner: _ }| old::SecurityGroup {
+                            id,
+                            name,
+                        },
+                    )
                     .collect(),
                 ids,
                 states: states.into_iter().map(state).collect(),

@@ -11,6 +11,9 @@
  *   group), else `agent` if in the agent group, else no role.
  * - Clusters: with a prefix, every group whose name starts with it, prefix
  *   stripped, sorted.
+ * - With `accounts`, only groups owned by one of those accounts count as
+ *   the monitor, agent and cluster groups; a group whose owner is unknown
+ *   counts as owned by its instance's account.
  * - A monitor registers with every other monitor, an agent with every
  *   monitor, an instance without a role with nobody. With clustering on,
  *   only with monitors that share a cluster with self (two instances
@@ -57,8 +60,12 @@ export function decide(settings, fleet, answer) {
     let isMonitor = false;
     let isAgent = false;
     let clusters = [];
+    const listed = instanceListed(settings, instance);
     for (const group of instance.securityGroupIndices) {
       const meaning = meanings[group];
+      if (!counted(meaning, listed)) {
+        continue;
+      }
       isMonitor ||= meaning.monitor;
       isAgent ||= meaning.agent;
       if (meaning.cluster !== null) {
@@ -72,11 +79,12 @@ export function decide(settings, fleet, answer) {
     } else if (isAgent) {
       [role, port] = [agent, settings.agentPort];
     } else {
-      answer.note(
-        instance,
-        () =>
-          `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`,
-      );
+      answer.note(instance, () => {
+        const unlisted = unlistedGroups(settings, instance);
+        return unlisted === ""
+          ? `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`
+          : `no role: ${unlisted}`;
+      });
       continue;
     }
     // Cluster ids were handed out in name order: sorting them sorts the names.
@@ -101,12 +109,17 @@ function groupMeanings(settings, fleet, answer) {
     monitor: is(group, settings.monitorGroup),
     agent: is(group, settings.agentGroup),
     cluster: null,
+    owner: ownerOf(settings, group),
   }));
   const prefix = settings.clusterGroupPrefix;
   if (prefix !== null) {
     const clusters = [];
     for (const group of groups) {
-      if (group.name.length > prefix.length && group.name.startsWith(prefix)) {
+      if (
+        group.name.length > prefix.length &&
+        group.name.startsWith(prefix) &&
+        meanings[group.index].owner !== UNLISTED
+      ) {
         clusters.push([group.name.slice(prefix.length), group.index]);
       }
     }
@@ -135,6 +148,39 @@ function missingTag(settings, instance) {
 /** Whether `group` is the one a setting names, by name or by id. */
 function is(group, named) {
   return group.name === named || group.id === named;
+}
+
+/** A group's owner is one of the accounts `accounts` lists (or every account counts). */
+const LISTED = "listed";
+/** A group's owner is an account `accounts` does not list. */
+const UNLISTED = "unlisted";
+/** Nobody knows a group's owner: it counts as its instance's account's. */
+const UNKNOWN = "unknown";
+
+/** Whether `group`'s owner is one of the accounts `accounts` lists. */
+function ownerOf(settings, group) {
+  if (settings.accounts === null) {
+    return LISTED;
+  }
+  if (group.owner === null) {
+    return UNKNOWN;
+  }
+  return settings.countsAccount(group.owner) ? LISTED : UNLISTED;
+}
+
+/** Whether `accounts` lists the account that owns `instance`; false when it is unknown and `accounts` is set. */
+function instanceListed(settings, instance) {
+  return settings.accounts === null || (instance.account !== null && settings.countsAccount(instance.account));
+}
+
+/** Whether a group of this meaning counts for an instance whose account `accounts` lists (`listed`) or not. */
+function counted(meaning, listed) {
+  return meaning.owner === LISTED || (meaning.owner === UNKNOWN && listed);
+}
+
+/** Whether `group` counts for `instance`: its owner (or, unknown, the instance's account) is an account `accounts` lists. */
+function counts(settings, instance, group) {
+  return group.owner === null ? instanceListed(settings, instance) : settings.countsAccount(group.owner);
 }
 
 /** Numbers sorted ascending, each once. */
@@ -184,8 +230,8 @@ function explainMember(settings, instance, answer, inBothGroups, clusters) {
         `a member: it carries every tag require_tags requires (${requiredTags(settings)})`,
     );
   }
-  const monitor = groupsNamed(instance, settings.monitorGroup);
-  const agent = groupsNamed(instance, settings.agentGroup);
+  const monitor = groupsNamed(settings, instance, settings.monitorGroup);
+  const agent = groupsNamed(settings, instance, settings.agentGroup);
   answer.note(instance, () => {
     if (monitor === "") {
       return `role agent: in the agent group ${agent}`;
@@ -204,10 +250,17 @@ function explainMember(settings, instance, answer, inBothGroups, clusters) {
       return `no clusters: none of its groups' names starts with ${prefix}`;
     }
     const groups = instance.securityGroups.filter(
-      (group) => group.name.length > prefix.length && group.name.startsWith(prefix),
+      (group) =>
+        group.name.length > prefix.length &&
+        group.name.startsWith(prefix) &&
+        counts(settings, instance, group),
     );
     return `clusters ${answer.clusterNames(clusters)}: from its groups ${describe(groups)}`;
   });
+  const unlisted = unlistedGroups(settings, instance);
+  if (unlisted !== "") {
+    answer.note(instance, () => `not counted: ${unlisted}`);
+  }
   const kind = settings.address;
   answer.note(instance, () => {
     const address = kind.read(instance);
@@ -241,6 +294,8 @@ function explainTargets(settings, fleet, answer, own) {
       reason = `not a target: ${candidate.unservingReason}`;
     } else if ((missing = missingTag(settings, candidate)) !== null) {
       reason = `not a target: ${missing}`;
+    } else if (groupsNamed(settings, candidate, settings.monitorGroup) === "") {
+      reason = `not a target: ${unlistedGroups(settings, candidate)}`;
     } else if (taken.has(candidate.index)) {
       reason =
         member !== undefined && clustered
@@ -264,9 +319,34 @@ function requiredTags(settings) {
   ).join(", ");
 }
 
-/** The instance's groups a setting names, described. */
-function groupsNamed(instance, named) {
-  return describe(instance.securityGroups.filter((group) => is(group, named)));
+/** The instance's groups a setting names and `accounts` counts, described. */
+function groupsNamed(settings, instance, named) {
+  return describe(
+    instance.securityGroups.filter((group) => is(group, named) && counts(settings, instance, group)),
+  );
+}
+
+/**
+ * The instance's monitor, agent and cluster groups that `accounts` does not
+ * count, with their owners: `its groups eg-monitor (sg-1) of account
+ * 222222222222 are of no account accounts lists`; empty when there are none.
+ */
+function unlistedGroups(settings, instance) {
+  const prefix = settings.clusterGroupPrefix;
+  const groups = instance.securityGroups
+    .filter(
+      (group) =>
+        is(group, settings.monitorGroup) ||
+        is(group, settings.agentGroup) ||
+        (prefix !== null && group.name.length > prefix.length && group.name.startsWith(prefix)),
+    )
+    .filter((group) => !counts(settings, instance, group))
+    .map((group) => {
+      const owner = group.owner ?? instance.account;
+      const whose = owner === null ? "an unknown account" : `account ${owner}`;
+      return `${group.name} (${group.id}) of ${whose}`;
+    });
+  return groups.length === 0 ? "" : `its groups ${groups.join(", ")} are of no account accounts lists`;
 }
 
 /** `name (id)` of each group. */

@@ -5,7 +5,7 @@
  * errors.
  */
 
-import { readSettings, Setting } from "../../sdk-js/src/native.js";
+import { quote, readSettings, Setting } from "../../sdk-js/src/native.js";
 
 /** Every setting, its JSON key, reader and default. */
 const FIELDS = {
@@ -23,6 +23,12 @@ const FIELDS = {
   agent_port: Setting.optionalPort(),
   /** Tags every member must carry, key to value; `"*"` takes any value. */
   require_tags: Setting.textMap(),
+  /**
+   * The AWS accounts (12 digits each) whose security groups count as the
+   * monitor, agent and cluster groups; a group of unknown owner counts as
+   * its instance's account's. `null`: every account's.
+   */
+  accounts: Setting.optionalTextList(),
 };
 
 /** Every setting is optional; the defaults reproduce the original Elastic Grid. */
@@ -36,6 +42,7 @@ export class Settings {
     this.agentPort = read.agent_port;
     /** A `Map` from tag key to value, sorted by key. */
     this.requireTags = read.require_tags;
+    this.accounts = read.accounts;
     Object.freeze(this);
   }
 
@@ -60,5 +67,19 @@ export class Settings {
     if (this.requireTags.has("")) {
       throw fail("`require_tags` names an empty tag key");
     }
+    if (this.accounts !== null) {
+      if (this.accounts.length === 0) {
+        throw fail("`accounts` is empty (leave it out to count every account's groups)");
+      }
+      const bad = this.accounts.find((account) => !/^[0-9]{12}$/.test(account));
+      if (bad !== undefined) {
+        throw fail(`\`accounts\` holds ${quote(bad)}, which is not an AWS account id (12 digits)`);
+      }
+    }
+  }
+
+  /** Whether `accounts` counts the groups of `account`: every account does when it is absent. */
+  countsAccount(account) {
+    return this.accounts === null || this.accounts.includes(account);
   }
 }

@@ -344,3 +344,98 @@ test("monitors that do not serve stay members but are no targets", () => {
     ],
   );
 });
+
+const A = "111111111111";
+const B = "222222222222";
+const onlyA = () => settings({ cluster_group_prefix: "cluster-", accounts: [A] });
+
+/** `record` in `account`, each of its groups owned by `owner` (`null`: unknown), its group ids telling the owners' groups apart. */
+function owned(record, account, owner) {
+  return {
+    ...record,
+    account,
+    securityGroups: record.securityGroups.map(([id, name]) => [`${id}-${owner ?? "unknown"}`, name, owner]),
+  };
+}
+
+/**
+ * Instances of accounts A and B, all in groups named `eg-monitor`,
+ * `eg-cybernode` and `cluster-blue`, owned by their own account, by the
+ * other or by nobody known.
+ */
+function twoAccountFleet() {
+  const monitor = (id, ip) => instance(id, "running", ["eg-monitor", "cluster-blue"], ip);
+  const mixed = owned(instance("i-b-mixed", "running", ["eg-monitor", "eg-cybernode"], "10.2.0.9"), B, B);
+  // A's agent group, shared with B's instance (a shared VPC).
+  mixed.securityGroups[1] = ["sg-eg-cybernode-a", "eg-cybernode", A];
+  return [
+    owned(monitor("i-a-monitor", "10.1.0.1"), A, A),
+    owned(monitor("i-b-monitor", "10.2.0.1"), B, B),
+    owned(monitor("i-a-unknown", "10.1.0.2"), A, null),
+    owned(monitor("i-b-unknown", "10.2.0.2"), B, null),
+    owned(monitor("i-nobody", "10.3.0.1"), null, null),
+    owned(instance("i-a-agent", "running", ["eg-cybernode", "cluster-blue"], "10.1.1.1"), A, A),
+    mixed,
+  ];
+}
+
+test("with accounts only their groups are role and cluster groups", () => {
+  const fleet = twoAccountFleet();
+  const decision = decided(onlyA(), "i-a-agent", fleet);
+  assert.deepEqual(roles(decision), [
+    ["i-a-monitor", MONITOR],
+    ["i-a-unknown", MONITOR],
+    ["i-a-agent", AGENT],
+    ["i-b-mixed", AGENT],
+  ]);
+  assert.deepEqual(
+    decision.members.map((member) => [member.id, member.clusters]),
+    [
+      ["i-a-monitor", ["blue"]],
+      ["i-a-unknown", ["blue"]],
+      ["i-a-agent", ["blue"]],
+      ["i-b-mixed", []],
+    ],
+  );
+  assert.deepEqual(decision.registerWith, ["i-a-monitor", "i-a-unknown"]);
+  const members = (settings) => decided(settings, "i-a-agent", fleet).members.map((member) => member.id);
+  const every = fleet.map((record) => record.id);
+  assert.deepEqual(members(clustered()), every, "without accounts, every account counts");
+  const both = settings({ cluster_group_prefix: "cluster-", accounts: [B, A] });
+  assert.deepEqual(
+    members(both),
+    every.filter((id) => id !== "i-nobody"),
+    "a group of unknown owner on an instance of unknown account is no listed account's",
+  );
+});
+
+test("an unlisted account's groups are said to count for nothing", () => {
+  const fleet = twoAccountFleet();
+  const why = (id) => notesAbout(explained(onlyA(), "i-a-agent", id, fleet), id, "decision").join(" | ");
+  assert.equal(
+    why("i-b-monitor"),
+    "no role: its groups eg-monitor (sg-eg-monitor-222222222222) of account 222222222222, " +
+      "cluster-blue (sg-cluster-blue-222222222222) of account 222222222222 are of no account accounts lists",
+  );
+  assert.equal(
+    why("i-nobody"),
+    "no role: its groups eg-monitor (sg-eg-monitor-unknown) of an unknown account, " +
+      "cluster-blue (sg-cluster-blue-unknown) of an unknown account are of no account accounts lists",
+  );
+  assert.equal(
+    why("i-b-mixed"),
+    "role agent: in the agent group eg-cybernode (sg-eg-cybernode-a) | " +
+      "no clusters: none of its groups' names starts with cluster- | " +
+      "not counted: its groups eg-monitor (sg-eg-monitor-222222222222) of account 222222222222 " +
+      "are of no account accounts lists | " +
+      "address 10.2.0.9: its private-ip address",
+  );
+  const targets = explained(onlyA(), "i-a-agent", "i-a-agent", fleet);
+  assert.deepEqual(notesAbout(targets, "i-b-unknown", "target"), [
+    "not a target: its groups eg-monitor (sg-eg-monitor-unknown) of account 222222222222, " +
+      "cluster-blue (sg-cluster-blue-unknown) of account 222222222222 are of no account accounts lists",
+  ]);
+  assert.deepEqual(notesAbout(targets, "i-a-unknown", "target"), [
+    "a target: a monitor in cluster blue, as self is",
+  ]);
+});

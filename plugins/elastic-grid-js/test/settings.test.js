@@ -14,6 +14,8 @@ test("an empty document gives the defaults", () => {
   assert.equal(settings.monitorPort, null);
   assert.equal(settings.agentPort, null);
   assert.deepEqual(settings.requireTags, new Map());
+  assert.equal(settings.accounts, null);
+  assert.ok(settings.countsAccount("222222222222"), "without accounts, every account counts");
 });
 
 test("every setting is read", () => {
@@ -25,6 +27,7 @@ test("every setting is read", () => {
     monitor_port: 7070,
     agent_port: 7071,
     require_tags: { owner: "*", fleet: "blue" },
+    accounts: ["111111111111", "222222222222"],
   });
   assert.equal(settings.monitorGroup, "sg-1");
   assert.equal(settings.agentGroup, "workers");
@@ -33,6 +36,13 @@ test("every setting is read", () => {
   assert.equal(settings.monitorPort, 7070);
   assert.equal(settings.agentPort, 7071);
   assert.deepEqual([...settings.requireTags], [["fleet", "blue"], ["owner", "*"]], "sorted by key");
+  assert.deepEqual(settings.accounts, ["111111111111", "222222222222"]);
+});
+
+test("accounts counts only the accounts it lists", () => {
+  const one = Settings.fromObject({ accounts: ["111111111111"] });
+  assert.ok(one.countsAccount("111111111111"));
+  assert.ok(!one.countsAccount("222222222222"));
 });
 
 test("null leaves an optional setting out", () => {
@@ -44,7 +54,7 @@ test("null leaves an optional setting out", () => {
 test("unknown settings are rejected by name", () => {
   assert.throws(() => Settings.fromObject({ monitor_grup: "x" }), {
     message:
-      "invalid elastic-grid settings: unknown field `monitor_grup`, expected one of `monitor_group`, `agent_group`, `cluster_group_prefix`, `address`, `monitor_port`, `agent_port`, `require_tags`",
+      "invalid elastic-grid settings: unknown field `monitor_grup`, expected one of `monitor_group`, `agent_group`, `cluster_group_prefix`, `address`, `monitor_port`, `agent_port`, `require_tags`, `accounts`",
   });
 });
 
@@ -65,6 +75,13 @@ test("bad values are rejected with the Rust policy's words", () => {
     [{ require_tags: { fleet: 1 } }, "invalid type: integer `1`, expected a string"],
     [{ require_tags: null }, "invalid type: null, expected a map"],
     [{ require_tags: [] }, "invalid type: sequence, expected a map"],
+    [{ accounts: [] }, "`accounts` is empty (leave it out to count every account's groups)"],
+    [{ accounts: ["111111111111", "12345678901"] }, '`accounts` holds "12345678901", which is not an AWS account id (12 digits)'],
+    [{ accounts: ["1234567890123"] }, '`accounts` holds "1234567890123", which is not an AWS account id (12 digits)'],
+    [{ accounts: ["12345678901a"] }, '`accounts` holds "12345678901a", which is not an AWS account id (12 digits)'],
+    [{ accounts: [""] }, '`accounts` holds "", which is not an AWS account id (12 digits)'],
+    [{ accounts: "111111111111" }, 'invalid type: string "111111111111", expected a sequence'],
+    [{ accounts: [111111111111] }, "invalid type: integer `111111111111`, expected a string"],
   ]) {
     assert.throws(
       () => Settings.fromObject(settings),

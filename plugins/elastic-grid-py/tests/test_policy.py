@@ -60,6 +60,41 @@ def cluster_fleet():
 DEFAULT = Settings()
 CLUSTERED = Settings(cluster_group_prefix="cluster-")
 
+A, B = "111111111111", "222222222222"
+ONLY_A = Settings(cluster_group_prefix="cluster-", accounts=(A,))
+
+
+def owned(record, account, owner):
+    """``record`` in ``account``, each of its groups owned by ``owner``
+    (``None``: unknown), its group ids telling the owners' groups apart."""
+    record.account = account
+    record.security_groups = [
+        (f"{id}-{owner or 'unknown'}", name, owner) for id, name in record.security_groups
+    ]
+    return record
+
+
+def two_account_fleet():
+    """Instances of accounts A and B, all in groups named ``eg-monitor``,
+    ``eg-cybernode`` and ``cluster-blue``, owned by their own account, by
+    the other or by nobody known."""
+
+    def monitor(id, ip):
+        return instance(id, "running", ["eg-monitor", "cluster-blue"], ip)
+
+    mixed = owned(instance("i-b-mixed", "running", ["eg-monitor", "eg-cybernode"], "10.2.0.9"), B, B)
+    # A's agent group, shared with B's instance (a shared VPC).
+    mixed.security_groups[1] = ("sg-eg-cybernode-a", "eg-cybernode", A)
+    return [
+        owned(monitor("i-a-monitor", "10.1.0.1"), A, A),
+        owned(monitor("i-b-monitor", "10.2.0.1"), B, B),
+        owned(monitor("i-a-unknown", "10.1.0.2"), A, None),
+        owned(monitor("i-b-unknown", "10.2.0.2"), B, None),
+        owned(monitor("i-nobody", "10.3.0.1"), None, None),
+        owned(instance("i-a-agent", "running", ["eg-cybernode", "cluster-blue"], "10.1.1.1"), A, A),
+        mixed,
+    ]
+
 
 class Rules(unittest.TestCase):
     def test_the_seed_agent_registers_with_the_monitor(self):
@@ -257,6 +292,74 @@ class Reasons(unittest.TestCase):
             ],
         )
 
+    def test_with_accounts_only_their_groups_are_role_and_cluster_groups(self):
+        fleet = two_account_fleet()
+        decision = decided(ONLY_A, "i-a-agent", fleet)
+        self.assertEqual(
+            roles(decision),
+            [
+                ("i-a-monitor", MONITOR),
+                ("i-a-unknown", MONITOR),
+                ("i-a-agent", AGENT),
+                ("i-b-mixed", AGENT),
+            ],
+        )
+        self.assertEqual(
+            [(member["id"], member["clusters"]) for member in decision["members"]],
+            [
+                ("i-a-monitor", ["blue"]),
+                ("i-a-unknown", ["blue"]),
+                ("i-a-agent", ["blue"]),
+                ("i-b-mixed", []),
+            ],
+        )
+        self.assertEqual(decision["register_with"], ["i-a-monitor", "i-a-unknown"])
+        every = [record.id for record in fleet]
+        members = lambda settings: [m["id"] for m in decided(settings, "i-a-agent", fleet)["members"]]
+        self.assertEqual(members(CLUSTERED), every)
+        both = Settings(cluster_group_prefix="cluster-", accounts=(B, A))
+        self.assertEqual(members(both), [id for id in every if id != "i-nobody"])
+
+    def test_an_unlisted_accounts_groups_are_said_to_count_for_nothing(self):
+        fleet = two_account_fleet()
+
+        def why(id):
+            return " | ".join(notes_about(decided(ONLY_A, "i-a-agent", fleet, explain=id), id))
+
+        self.assertEqual(
+            why("i-b-monitor"),
+            "no role: its groups eg-monitor (sg-eg-monitor-222222222222) of account "
+            "222222222222, cluster-blue (sg-cluster-blue-222222222222) of account "
+            "222222222222 are of no account accounts lists",
+        )
+        self.assertEqual(
+            why("i-nobody"),
+            "no role: its groups eg-monitor (sg-eg-monitor-unknown) of an unknown account, "
+            "cluster-blue (sg-cluster-blue-unknown) of an unknown account are of no account "
+            "accounts lists",
+        )
+        self.assertEqual(
+            why("i-b-mixed"),
+            "role agent: in the agent group eg-cybernode (sg-eg-cybernode-a) | "
+            "no clusters: none of its groups' names starts with cluster- | "
+            "not counted: its groups eg-monitor (sg-eg-monitor-222222222222) of account "
+            "222222222222 are of no account accounts lists | "
+            "address 10.2.0.9: its private-ip address",
+        )
+        targets = decided(ONLY_A, "i-a-agent", fleet, explain="i-a-agent")
+        self.assertEqual(
+            notes_about(targets, "i-b-unknown", "target"),
+            [
+                "not a target: its groups eg-monitor (sg-eg-monitor-unknown) of account "
+                "222222222222, cluster-blue (sg-cluster-blue-unknown) of account 222222222222 "
+                "are of no account accounts lists"
+            ],
+        )
+        self.assertEqual(
+            notes_about(targets, "i-a-unknown", "target"),
+            ["a target: a monitor in cluster blue, as self is"],
+        )
+
 
 class SettingsTest(unittest.TestCase):
     def test_an_empty_document_gives_the_defaults(self):
@@ -267,7 +370,8 @@ class SettingsTest(unittest.TestCase):
             '{"monitor_group": "sg-1", "agent_group": "workers", '
             '"cluster_group_prefix": "cluster-", "address": "public-dns", '
             '"monitor_port": 7070, "agent_port": 7071, '
-            '"require_tags": {"owner": "*", "fleet": "blue"}}'
+            '"require_tags": {"owner": "*", "fleet": "blue"}, '
+            '"accounts": ["111111111111", "222222222222"]}'
         )
         self.assertEqual(settings.monitor_group, "sg-1")
         self.assertEqual(settings.agent_group, "workers")
@@ -275,6 +379,34 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual(settings.address.value, "public-dns")
         self.assertEqual((settings.monitor_port, settings.agent_port), (7070, 7071))
         self.assertEqual(list(settings.require_tags.items()), [("fleet", "blue"), ("owner", "*")])
+        self.assertEqual(settings.accounts, ("111111111111", "222222222222"))
+
+    def test_accounts_must_be_account_ids_and_not_none(self):
+        with self.assertRaisesRegex(
+            PolicyError,
+            r"^invalid elastic-grid settings: `accounts` is empty "
+            r"\(leave it out to count every account's groups\)$",
+        ):
+            Settings.from_json('{"accounts": []}')
+        for bad, shown in (
+            ("12345678901", '"12345678901"'),
+            ("1234567890123", '"1234567890123"'),
+            ("12345678901a", '"12345678901a"'),
+            ("", '""'),
+        ):
+            with self.subTest(bad=bad), self.assertRaises(PolicyError) as raised:
+                Settings.from_json(f'{{"accounts": ["111111111111", "{bad}"]}}')
+            self.assertEqual(
+                str(raised.exception),
+                f"invalid elastic-grid settings: `accounts` holds {shown}, "
+                "which is not an AWS account id (12 digits)",
+            )
+
+    def test_without_accounts_every_account_counts(self):
+        self.assertTrue(Settings().counts_account(B))
+        one = Settings.from_json('{"accounts": ["111111111111"]}')
+        self.assertTrue(one.counts_account(A))
+        self.assertFalse(one.counts_account(B))
 
     def test_unknown_settings_are_rejected_by_name(self):
         with self.assertRaisesRegex(PolicyError, "unknown field `monitor_grup`"):
@@ -292,6 +424,8 @@ class SettingsTest(unittest.TestCase):
             '{"require_tags": {"": "x"}}',
             '{"require_tags": {"fleet": 1}}',
             '{"require_tags": ["fleet"]}',
+            '{"accounts": "111111111111"}',
+            '{"accounts": [111111111111]}',
             "[]",
             "{",
         ):

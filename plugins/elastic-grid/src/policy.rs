@@ -9,6 +9,9 @@
 //!   group), else `agent` if in the agent group, else no role.
 //! - Clusters: with a prefix, every group whose name starts with it, prefix
 //!   stripped, sorted.
+//! - With `accounts`, only groups owned by one of those accounts count as
+//!   the monitor, agent and cluster groups; a group whose owner is unknown
+//!   counts as owned by its instance's account.
 //! - A monitor registers with every other monitor, an agent with every
 //!   monitor, an instance without a role with nobody. With clustering on, only
 //!   with monitors that share a cluster with self (two instances without any
@@ -35,6 +38,49 @@ struct GroupMeaning {
     monitor: bool,
     agent: bool,
     cluster: Option<ClusterId>,
+    owner: Owner,
+}
+
+/// Whether a group's owner is one of the accounts `accounts` lists.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum Owner {
+    /// One of them, or every account counts (no `accounts`).
+    #[default]
+    Listed,
+    /// An account `accounts` does not list.
+    Unlisted,
+    /// Nobody knows: the group counts as its instance's account's.
+    Unknown,
+}
+
+impl GroupMeaning {
+    /// Whether the group counts for an instance whose account `accounts`
+    /// lists (`instance_listed`) or not.
+    fn counts(self, instance_listed: bool) -> bool {
+        match self.owner {
+            Owner::Listed => true,
+            Owner::Unlisted => false,
+            Owner::Unknown => instance_listed,
+        }
+    }
+}
+
+/// Whether `accounts` lists the account that owns `instance`; false when
+/// the owner is unknown and `accounts` is set.
+fn instance_listed(settings: &Settings, instance: Instance<'_>) -> bool {
+    settings.accounts.is_none()
+        || instance
+            .account()
+            .is_some_and(|account| settings.counts_account(account))
+}
+
+/// Whether `group` counts for `instance`: its owner (or, unknown, the
+/// instance's) is an account `accounts` lists.
+fn counts(settings: &Settings, instance: Instance<'_>, group: SecurityGroup<'_>) -> bool {
+    match group.owner {
+        Some(owner) => settings.counts_account(owner),
+        None => instance_listed(settings, instance),
+    }
 }
 
 /// Decides members and self's registration targets into `answer`, with the
@@ -59,8 +105,12 @@ pub fn decide(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
         }
         let (mut is_monitor, mut is_agent) = (false, false);
         let mut clusters = Vec::new();
+        let listed = instance_listed(settings, instance);
         for &group in instance.security_group_indices() {
             let meaning = meanings[group as usize];
+            if !meaning.counts(listed) {
+                continue;
+            }
             is_monitor |= meaning.monitor;
             is_agent |= meaning.agent;
             clusters.extend(meaning.cluster);
@@ -71,10 +121,15 @@ pub fn decide(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
             (agent, settings.agent_port)
         } else {
             answer.note(instance, || {
-                format!(
-                    "no role: in neither the monitor group {} nor the agent group {}",
-                    settings.monitor_group, settings.agent_group
-                )
+                let unlisted = unlisted_groups(settings, instance);
+                if unlisted.is_empty() {
+                    format!(
+                        "no role: in neither the monitor group {} nor the agent group {}",
+                        settings.monitor_group, settings.agent_group
+                    )
+                } else {
+                    format!("no role: {unlisted}")
+                }
             });
             continue;
         };
@@ -112,11 +167,18 @@ fn group_meanings(settings: &Settings, fleet: &Fleet, answer: &mut Answer) -> Ve
             monitor: is(group, &settings.monitor_group),
             agent: is(group, &settings.agent_group),
             cluster: None,
+            owner: match group.owner {
+                _ if settings.accounts.is_none() => Owner::Listed,
+                None => Owner::Unknown,
+                Some(owner) if settings.counts_account(owner) => Owner::Listed,
+                Some(_) => Owner::Unlisted,
+            },
         })
         .collect();
     if let Some(prefix) = settings.cluster_group_prefix.as_deref() {
         let mut clusters: Vec<(&str, u32)> = fleet
             .security_groups()
+            .filter(|group| meanings[group.index as usize].owner != Owner::Unlisted)
             .filter_map(|group| {
                 let cluster = group.name.strip_prefix(prefix)?;
                 (!cluster.is_empty()).then_some((cluster, group.index))
@@ -213,8 +275,8 @@ fn explain_member(
             )
         });
     }
-    let monitor = groups_named(instance, &settings.monitor_group);
-    let agent = groups_named(instance, &settings.agent_group);
+    let monitor = groups_named(settings, instance, &settings.monitor_group);
+    let agent = groups_named(settings, instance, &settings.agent_group);
     answer.note(instance, || match (monitor.is_empty(), in_both_groups) {
         (false, true) => format!(
             "role monitor: in the monitor group {monitor}, which wins over the agent group {agent} it is also in"
@@ -236,11 +298,17 @@ fn explain_member(
                 "clusters {}: from its groups {}",
                 names.join(", "),
                 describe(instance.security_groups().filter(|group| {
-                    group.name.len() > prefix.len() && group.name.starts_with(prefix)
+                    group.name.len() > prefix.len()
+                        && group.name.starts_with(prefix)
+                        && counts(settings, instance, *group)
                 }))
             ),
         }
     });
+    let unlisted = unlisted_groups(settings, instance);
+    if !unlisted.is_empty() {
+        answer.note(instance, || format!("not counted: {unlisted}"));
+    }
     let kind = settings.address;
     answer.note(instance, || match kind.read(instance) {
         Some(address) => format!("address {address}: its {} address", kind.name()),
@@ -274,6 +342,8 @@ fn explain_targets(settings: &Settings, fleet: &Fleet, answer: &mut Answer, own:
             format!("not a target: {why}")
         } else if let Some(missing) = missing_tag(settings, candidate) {
             format!("not a target: {missing}")
+        } else if groups_named(settings, candidate, &settings.monitor_group).is_empty() {
+            format!("not a target: {}", unlisted_groups(settings, candidate))
         } else if taken.contains(&candidate.index()) {
             match &member {
                 Some(member) if settings.cluster_group_prefix.is_some() => format!(
@@ -316,9 +386,43 @@ fn required_tags(settings: &Settings) -> String {
         .join(", ")
 }
 
-/// The instance's groups a setting names, described.
-fn groups_named(instance: Instance<'_>, named: &str) -> String {
-    describe(instance.security_groups().filter(|group| is(*group, named)))
+/// The instance's groups a setting names and `accounts` counts, described.
+fn groups_named(settings: &Settings, instance: Instance<'_>, named: &str) -> String {
+    describe(
+        instance
+            .security_groups()
+            .filter(|group| is(*group, named) && counts(settings, instance, *group)),
+    )
+}
+
+/// The instance's monitor, agent and cluster groups that `accounts` does
+/// not count, with their owners: `its groups eg-monitor (sg-1) of account
+/// 222222222222 are of no account accounts lists`; empty when there are
+/// none.
+fn unlisted_groups(settings: &Settings, instance: Instance<'_>) -> String {
+    let prefix = settings.cluster_group_prefix.as_deref();
+    let groups: Vec<String> = instance
+        .security_groups()
+        .filter(|group| {
+            is(*group, &settings.monitor_group)
+                || is(*group, &settings.agent_group)
+                || prefix.is_some_and(|prefix| {
+                    group.name.len() > prefix.len() && group.name.starts_with(prefix)
+                })
+        })
+        .filter(|group| !counts(settings, instance, *group))
+        .map(|group| match group.owner.or(instance.account()) {
+            Some(owner) => format!("{} ({}) of account {owner}", group.name, group.id),
+            None => format!("{} ({}) of an unknown account", group.name, group.id),
+        })
+        .collect();
+    if groups.is_empty() {
+        return String::new();
+    }
+    format!(
+        "its groups {} are of no account accounts lists",
+        groups.join(", ")
+    )
 }
 
 /// `name (id)` of each group.
@@ -368,7 +472,7 @@ mod tests {
                 .unwrap_or_default(),
             security_groups: groups
                 .iter()
-                .map(|name| (format!("sg-{name}"), (*name).to_owned()))
+                .map(|name| (format!("sg-{name}"), (*name).to_owned(), None))
                 .collect(),
             availability_zone: Some("us-east-1a".to_owned()),
             region: Some("us-east-1".to_owned()),
@@ -876,6 +980,165 @@ mod tests {
                 "not a target: in Auto Scaling terminating-wait",
                 "not a target: leaving (spot-interruption by 2026-12-07T10:00:00Z)",
             ]
+        );
+    }
+
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
+
+    /// `record` in `account`, each of its groups owned by `owner` (`None`:
+    /// unknown), its group ids telling the owners' groups apart.
+    fn owned(
+        mut record: InstanceRecord,
+        account: Option<&str>,
+        owner: Option<&str>,
+    ) -> InstanceRecord {
+        record.account = account.map(str::to_owned);
+        for (id, _, group_owner) in &mut record.security_groups {
+            *group_owner = owner.map(str::to_owned);
+            id.push_str(&format!("-{}", owner.unwrap_or("unknown")));
+        }
+        record
+    }
+
+    fn only_account_a() -> Settings {
+        Settings {
+            accounts: Some(vec![A.to_owned()]),
+            ..clustered()
+        }
+    }
+
+    /// Instances of accounts A and B, all in groups named `eg-monitor`,
+    /// `eg-cybernode` and `cluster-blue`, owned by their own account, by
+    /// the other or by nobody known.
+    fn two_account_fleet() -> Vec<InstanceRecord> {
+        let running = |id, groups: &[&str], ip| instance(id, "running", groups, Some(ip));
+        let monitor = |id, ip| running(id, &["eg-monitor", "cluster-blue"], ip);
+        let mut mixed = owned(
+            running("i-b-mixed", &["eg-monitor", "eg-cybernode"], "10.2.0.9"),
+            Some(B),
+            Some(B),
+        );
+        // A's agent group, shared with B's instance (a shared VPC).
+        mixed.security_groups[1] = (
+            "sg-eg-cybernode-a".to_owned(),
+            "eg-cybernode".to_owned(),
+            Some(A.to_owned()),
+        );
+        vec![
+            owned(monitor("i-a-monitor", "10.1.0.1"), Some(A), Some(A)),
+            owned(monitor("i-b-monitor", "10.2.0.1"), Some(B), Some(B)),
+            owned(monitor("i-a-unknown", "10.1.0.2"), Some(A), None),
+            owned(monitor("i-b-unknown", "10.2.0.2"), Some(B), None),
+            owned(monitor("i-nobody", "10.3.0.1"), None, None),
+            owned(
+                running("i-a-agent", &["eg-cybernode", "cluster-blue"], "10.1.1.1"),
+                Some(A),
+                Some(A),
+            ),
+            mixed,
+        ]
+    }
+
+    #[test]
+    fn with_accounts_only_their_groups_are_role_and_cluster_groups() {
+        let fleet = two_account_fleet();
+        let decision = decided(&only_account_a(), Some("i-a-agent"), &fleet);
+        assert_eq!(
+            decision.roles(),
+            [
+                ("i-a-monitor", MONITOR),
+                ("i-a-unknown", MONITOR),
+                ("i-a-agent", AGENT),
+                ("i-b-mixed", AGENT),
+            ]
+        );
+        let clusters: Vec<(&str, Vec<String>)> = decision
+            .members
+            .iter()
+            .map(|member| (member.id.as_str(), member.clusters.clone()))
+            .collect();
+        assert_eq!(
+            clusters,
+            [
+                ("i-a-monitor", vec!["blue".to_owned()]),
+                ("i-a-unknown", vec!["blue".to_owned()]),
+                ("i-a-agent", vec!["blue".to_owned()]),
+                ("i-b-mixed", vec![]),
+            ]
+        );
+        assert_eq!(decision.register_with, ["i-a-monitor", "i-a-unknown"]);
+        let members = |settings: &Settings| -> Vec<String> {
+            let decision = decided(settings, Some("i-a-agent"), &fleet);
+            decision
+                .members
+                .iter()
+                .map(|member| member.id.clone())
+                .collect()
+        };
+        let every: Vec<String> = fleet.iter().map(|record| record.id.clone()).collect();
+        assert_eq!(
+            members(&clustered()),
+            every,
+            "without accounts, every account counts"
+        );
+        let both = Settings {
+            accounts: Some(vec![B.to_owned(), A.to_owned()]),
+            ..clustered()
+        };
+        let known: Vec<String> = every.into_iter().filter(|id| id != "i-nobody").collect();
+        assert_eq!(
+            members(&both),
+            known,
+            "a group of unknown owner on an instance of unknown account is no listed account's"
+        );
+    }
+
+    #[test]
+    fn an_unlisted_accounts_groups_are_said_to_count_for_nothing() {
+        let fleet = two_account_fleet();
+        let why = |id| {
+            explained(&only_account_a(), Some("i-a-agent"), Some(id), &fleet)
+                .notes_about(id, NoteTopic::Decision)
+                .join(" | ")
+        };
+        assert_eq!(
+            why("i-b-monitor"),
+            "no role: its groups eg-monitor (sg-eg-monitor-222222222222) of account \
+             222222222222, cluster-blue (sg-cluster-blue-222222222222) of account \
+             222222222222 are of no account accounts lists"
+        );
+        assert_eq!(
+            why("i-nobody"),
+            "no role: its groups eg-monitor (sg-eg-monitor-unknown) of an unknown account, \
+             cluster-blue (sg-cluster-blue-unknown) of an unknown account are of no account \
+             accounts lists"
+        );
+        assert_eq!(
+            why("i-b-mixed"),
+            "role agent: in the agent group eg-cybernode (sg-eg-cybernode-a) | \
+             no clusters: none of its groups' names starts with cluster- | \
+             not counted: its groups eg-monitor (sg-eg-monitor-222222222222) of account \
+             222222222222 are of no account accounts lists | \
+             address 10.2.0.9: its private-ip address"
+        );
+        let targets = explained(
+            &only_account_a(),
+            Some("i-a-agent"),
+            Some("i-a-agent"),
+            &fleet,
+        );
+        assert_eq!(
+            targets.notes_about("i-b-unknown", NoteTopic::Target),
+            [
+                "not a target: its groups eg-monitor (sg-eg-monitor-unknown) of account \
+              222222222222, cluster-blue (sg-cluster-blue-unknown) of account 222222222222 \
+              are of no account accounts lists"
+            ]
+        );
+        assert_eq!(
+            targets.notes_about("i-a-unknown", NoteTopic::Target),
+            ["a target: a monitor in cluster blue, as self is"]
         );
     }
 

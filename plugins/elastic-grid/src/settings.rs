@@ -1,6 +1,6 @@
 //! The policy's settings: the JSON document the operator passes to `configure`.
 
-use rollcall_policy_sdk::{AddressKind, settings_from_json};
+use rollcall_policy_sdk::{AddressKind, quote, settings_from_json};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -24,6 +24,11 @@ pub struct Settings {
     /// Tags every member must carry, key to value; `"*"` takes any value.
     /// Lets one account host several fleets on the same groups.
     pub require_tags: BTreeMap<String, String>,
+    /// The AWS accounts (12 digits each) whose security groups count as
+    /// the monitor, agent and cluster groups; a group of unknown owner
+    /// counts as its instance's account's. `None`: every account's. Tells
+    /// account A's `eg-monitor` from account B's in a fleet of several.
+    pub accounts: Option<Vec<String>>,
 }
 
 impl Default for Settings {
@@ -36,6 +41,7 @@ impl Default for Settings {
             monitor_port: None,
             agent_port: None,
             require_tags: BTreeMap::new(),
+            accounts: None,
         }
     }
 }
@@ -67,8 +73,35 @@ impl Settings {
                 "invalid elastic-grid settings: `require_tags` names an empty tag key".to_owned(),
             );
         }
+        if let Some(accounts) = &self.accounts {
+            if accounts.is_empty() {
+                return Err("invalid elastic-grid settings: `accounts` is empty \
+                     (leave it out to count every account's groups)"
+                    .to_owned());
+            }
+            if let Some(bad) = accounts.iter().find(|account| !is_account_id(account)) {
+                return Err(format!(
+                    "invalid elastic-grid settings: `accounts` holds {}, \
+                     which is not an AWS account id (12 digits)",
+                    quote(bad)
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// Whether `accounts` counts the groups of `account`: every account
+    /// does when the setting is absent.
+    pub fn counts_account(&self, account: &str) -> bool {
+        self.accounts
+            .as_ref()
+            .is_none_or(|accounts| accounts.iter().any(|listed| listed == account))
+    }
+}
+
+/// Whether `text` is an AWS account id: 12 decimal digits.
+fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -86,7 +119,8 @@ mod tests {
             r#"{"monitor_group": "sg-1", "agent_group": "workers",
                 "cluster_group_prefix": "cluster-", "address": "public-dns",
                 "monitor_port": 7070, "agent_port": 7071,
-                "require_tags": {"fleet": "blue", "owner": "*"}}"#,
+                "require_tags": {"fleet": "blue", "owner": "*"},
+                "accounts": ["111111111111", "222222222222"]}"#,
         )
         .unwrap();
         assert_eq!(settings.monitor_group, "sg-1");
@@ -97,6 +131,45 @@ mod tests {
         assert_eq!(settings.agent_port, Some(7071));
         assert_eq!(settings.require_tags["fleet"], "blue");
         assert_eq!(settings.require_tags["owner"], "*");
+        assert_eq!(
+            settings.accounts.as_deref(),
+            Some(&["111111111111".to_owned(), "222222222222".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn accounts_must_be_account_ids_and_not_none() {
+        let err = |json: &str| Settings::from_json(json).unwrap_err();
+        assert_eq!(
+            err(r#"{"accounts": []}"#),
+            "invalid elastic-grid settings: `accounts` is empty \
+             (leave it out to count every account's groups)"
+        );
+        for (bad, shown) in [
+            ("12345678901", "\"12345678901\""),
+            ("1234567890123", "\"1234567890123\""),
+            ("12345678901a", "\"12345678901a\""),
+            ("", "\"\""),
+        ] {
+            assert_eq!(
+                err(&format!(r#"{{"accounts": ["111111111111", "{bad}"]}}"#)),
+                format!(
+                    "invalid elastic-grid settings: `accounts` holds {shown}, \
+                     which is not an AWS account id (12 digits)"
+                )
+            );
+        }
+        assert!(Settings::from_json(r#"{"accounts": "111111111111"}"#).is_err());
+        assert!(Settings::from_json(r#"{"accounts": [111111111111]}"#).is_err());
+    }
+
+    #[test]
+    fn without_accounts_every_account_counts() {
+        let every = Settings::default();
+        assert!(every.counts_account("222222222222"));
+        let one = Settings::from_json(r#"{"accounts": ["111111111111"]}"#).unwrap();
+        assert!(one.counts_account("111111111111"));
+        assert!(!one.counts_account("222222222222"));
     }
 
     #[test]

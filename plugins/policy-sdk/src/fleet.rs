@@ -98,6 +98,7 @@ impl Fleet {
             index,
             id: self.text(group.id),
             name: self.text(group.name),
+            owner: self.optional_text(group.owner),
         }
     }
 
@@ -379,6 +380,11 @@ pub struct SecurityGroup<'a> {
     pub id: &'a str,
     /// The group name, e.g. `eg-monitor`.
     pub name: &'a str,
+    /// The AWS account that owns the group, e.g. `123456789012`, when the
+    /// host knows it (it takes the instance's account, unless a recorded
+    /// fleet names another). With several accounts in the fleet, it tells
+    /// account A's `eg-monitor` from account B's.
+    pub owner: Option<&'a str>,
 }
 
 /// One EC2 tag.

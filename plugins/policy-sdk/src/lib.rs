@@ -41,7 +41,8 @@
 //! [`Leaving`] with its [`LeaveReason`] and deadline), and `serves()`: false
 //! when the instance is leaving or Auto Scaling holds it out of service
 //! (pending-wait, standby, terminating, terminating-wait, detaching,
-//! warmed), with `unserving_reason()` saying why for a note.
+//! warmed), with `unserving_reason()` saying why for a note; and each
+//! [`SecurityGroup`]'s `owner`, the account that owns it.
 //!
 //! Layout: `bindings` is generated from `wit/policy.wit` (plugins use the
 //! re-exports below, not the module); `fleet` reads the fleet's columns as

@@ -16,8 +16,9 @@ pub struct InstanceRecord {
     pub private_dns_name: Option<String>,
     pub public_dns_name: Option<String>,
     pub ipv6_addresses: Vec<String>,
-    /// `(id, name)` of each group.
-    pub security_groups: Vec<(String, String)>,
+    /// `(id, name, owner)` of each group; the owner is an account id, or
+    /// `None` when unknown.
+    pub security_groups: Vec<(String, String, Option<String>)>,
     /// `(key, value)` of each tag.
     pub tags: Vec<(String, String)>,
     pub availability_zone: Option<String>,
@@ -114,7 +115,8 @@ impl Resolved {
 struct Columns {
     fleet: types::Fleet,
     strings: HashMap<String, u32>,
-    groups: HashMap<(u32, u32), u32>,
+    /// Groups by the strings of their id, name and owner.
+    groups: HashMap<(u32, u32, u32), u32>,
 }
 
 impl Columns {
@@ -219,13 +221,14 @@ impl Columns {
         }
         fleet.lifecycle_states.push(record.lifecycle);
         fleet.leaving_reasons.push(record.leaving_reason);
-        for (id, name) in &record.security_groups {
-            let key = (self.text(id), self.text(name));
+        for (id, name, owner) in &record.security_groups {
+            let key = (self.text(id), self.text(name), self.optional(owner));
             let next = self.groups.len() as u32;
             let group = *self.groups.entry(key).or_insert_with(|| {
                 self.fleet.security_groups.push(types::SecurityGroup {
                     id: key.0,
                     name: key.1,
+                    owner: key.2,
                 });
                 next
             });
@@ -263,8 +266,8 @@ mod tests {
             public_dns_name: text("public-dns"),
             ipv6_addresses: vec![format!("{id}-v6a"), format!("{id}-v6b")],
             security_groups: vec![
-                ("sg-shared".to_owned(), "shared".to_owned()),
-                (format!("sg-{id}"), format!("own-{id}")),
+                ("sg-shared".to_owned(), "shared".to_owned(), None),
+                (format!("sg-{id}"), format!("own-{id}"), text("owner")),
             ],
             tags: vec![
                 ("Name".to_owned(), id.to_owned()),
@@ -299,7 +302,13 @@ mod tests {
             ipv6_addresses: instance.ipv6_addresses().map(str::to_owned).collect(),
             security_groups: instance
                 .security_groups()
-                .map(|group| (group.id.to_owned(), group.name.to_owned()))
+                .map(|group| {
+                    (
+                        group.id.to_owned(),
+                        group.name.to_owned(),
+                        owned(group.owner),
+                    )
+                })
                 .collect(),
             tags: instance
                 .tags()

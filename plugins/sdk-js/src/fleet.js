@@ -166,9 +166,12 @@ export class Fleet {
 
   /**
    * Every distinct security group of the fleet, each once, as
-   * `{index, id, name}`. A group's `index` runs from 0 to the number of
-   * groups, so a policy can classify every group once, in a table, and look
-   * instances' groups up in it (`Instance.securityGroupIndices`).
+   * `{index, id, name, owner}`. A group's `index` runs from 0 to the number
+   * of groups, so a policy can classify every group once, in a table, and
+   * look instances' groups up in it (`Instance.securityGroupIndices`). Its
+   * `owner` is the AWS account that owns it (e.g. `123456789012`), or
+   * `null` when the host does not know: with several accounts in the fleet,
+   * it tells account A's `eg-monitor` from account B's.
    */
   get securityGroups() {
     if (this.groups === null) {
@@ -177,6 +180,7 @@ export class Fleet {
           index,
           id: this.strings.get(group.id),
           name: this.strings.get(group.name),
+          owner: this.strings.optional(group.owner),
         }),
       );
     }
@@ -361,7 +365,7 @@ export class Instance {
     return addresses;
   }
 
-  /** The security groups, in EC2's order, as `{index, id, name}`. */
+  /** The security groups, in EC2's order, as `{index, id, name, owner}`. */
   get securityGroups() {
     const groups = this.fleet.securityGroups;
     return Array.from(this.securityGroupIndices, (group) => groups[group]);

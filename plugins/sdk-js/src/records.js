@@ -5,9 +5,10 @@
  * A record is `{id, state, privateIpv4, publicIpv4, privateDnsName,
  * publicDnsName, availabilityZone, region, vpcId, subnetId, instanceType,
  * imageId, launchTime, account, lifecycle, lifecycleGroup, leavingReason,
- * leavingDeadline, ipv6Addresses: [...], securityGroups: [[id, name]],
- * tags: [[key, value]]}`; every field but `id` may be left out (`state`
- * then is `running`, `lifecycle` `not-in-group`, the others none).
+ * leavingDeadline, ipv6Addresses: [...], securityGroups: [[id, name,
+ * owner]], tags: [[key, value]]}`; every field but `id` may be left out
+ * (`state` then is `running`, `lifecycle` `not-in-group`, the others none),
+ * and so may a group's `owner` (an account id; unknown when left out).
  */
 
 import { Answer } from "./answer.js";
@@ -139,12 +140,13 @@ class ColumnsBuilder {
       const value = record[field];
       columns[column].push(value == null ? 0 : this.text(value));
     }
-    for (const [id, name] of record.securityGroups ?? []) {
-      const key = `${this.text(id)} ${this.text(name)}`;
+    for (const [id, name, owner] of record.securityGroups ?? []) {
+      const strings = { id: this.text(id), name: this.text(name), owner: owner == null ? 0 : this.text(owner) };
+      const key = `${strings.id} ${strings.name} ${strings.owner}`;
       let group = this.groups.get(key);
       if (group === undefined) {
         group = columns.securityGroups.length;
-        columns.securityGroups.push({ id: this.text(id), name: this.text(name) });
+        columns.securityGroups.push(strings);
         this.groups.set(key, group);
       }
       columns.instanceGroups.push(group);

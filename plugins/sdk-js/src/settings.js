@@ -98,6 +98,14 @@ function port(value) {
   return value;
 }
 
+/** An array of strings (a Rust `Vec<String>`). */
+function textList(value) {
+  if (!Array.isArray(value)) {
+    throw new Error(`invalid type: ${describeJson(value)}, expected a sequence`);
+  }
+  return Object.freeze(value.map(text));
+}
+
 /** An object of strings, as a `Map` sorted by key (a Rust `BTreeMap`). */
 function textMap(value) {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
@@ -124,6 +132,7 @@ export const Setting = Object.freeze({
   text: (fallback) => ({ read: text, default: fallback }),
   optionalText: () => ({ read: optional(text), default: null }),
   optionalPort: () => ({ read: optional(port), default: null }),
+  optionalTextList: () => ({ read: optional(textList), default: null }),
   textMap: () => ({ read: textMap, default: () => new Map() }),
   addressKind: (fallback = AddressKind.PRIVATE_IP) => ({ read: addressKind, default: fallback }),
 });

@@ -16,8 +16,8 @@ function full(id) {
     publicDnsName: text("public-dns"),
     ipv6Addresses: [`${id}-v6a`, `${id}-v6b`],
     securityGroups: [
-      ["sg-shared", "shared"],
-      [`sg-${id}`, `own-${id}`],
+      ["sg-shared", "shared", null],
+      [`sg-${id}`, `own-${id}`, text("owner")],
     ],
     tags: [
       ["Name", id],
@@ -48,7 +48,7 @@ function read(instance) {
     privateDnsName: instance.privateDnsName,
     publicDnsName: instance.publicDnsName,
     ipv6Addresses: instance.ipv6Addresses,
-    securityGroups: instance.securityGroups.map((group) => [group.id, group.name]),
+    securityGroups: instance.securityGroups.map((group) => [group.id, group.name, group.owner]),
     tags: instance.tags.map((tag) => [tag.key, tag.value]),
     availabilityZone: instance.availabilityZone,
     region: instance.region,
@@ -113,7 +113,7 @@ test("without self or explain, both are null", () => {
 test("text that is not ASCII reads back by its UTF-8 byte offsets", () => {
   const records = [
     { ...full("i-1"), tags: [["city", "Zürich"], ["Name", "東京 🦀 node"]] },
-    { ...full("i-2"), securityGroups: [["sg-ü", "cluster-Zürich"]], tags: [["emoji", "🦀"]] },
+    { ...full("i-2"), securityGroups: [["sg-ü", "cluster-Zürich", "Zürich-owner"]], tags: [["emoji", "🦀"]] },
     full("i-3"),
   ];
   const fleet = Fleet.fromRecords(records);
@@ -145,6 +145,24 @@ test("groups are listed once and shared by index", () => {
   );
   assert.deepEqual([...fleet.instance(0).securityGroupIndices], [0, 1]);
   assert.deepEqual([...fleet.instance(1).securityGroupIndices], [0, 2]);
+});
+
+test("a group is listed once per owner, and one without an owner has none", () => {
+  const group = (owner) => (owner === undefined ? ["sg-1", "eg-monitor"] : ["sg-1", "eg-monitor", owner]);
+  const fleet = Fleet.fromRecords([
+    { id: "i-a", securityGroups: [group("111111111111")] },
+    { id: "i-b", securityGroups: [group("222222222222")] },
+    { id: "i-c", securityGroups: [group(undefined)] },
+    { id: "i-d", securityGroups: [group("111111111111")] },
+  ]);
+  assert.deepEqual(
+    fleet.securityGroups.map((group) => group.owner),
+    ["111111111111", "222222222222", null],
+  );
+  assert.deepEqual(
+    fleet.instances().map((instance) => [...instance.securityGroupIndices]),
+    [[0], [1], [2], [0]],
+  );
 });
 
 test("a tag is found by its exact key", () => {

@@ -10,6 +10,7 @@ const FIELDS = {
   port: Setting.optionalPort(),
   tags: Setting.textMap(),
   address: Setting.addressKind(),
+  names: Setting.optionalTextList(),
 };
 
 const read = (settings) => readSettings("demo", settings, FIELDS);
@@ -34,6 +35,7 @@ test("missing settings take their defaults, maps fresh each time", () => {
     port: null,
     tags: new Map(),
     address: AddressKind.PRIVATE_IP,
+    names: null,
   });
   assert.notEqual(first.tags, read({}).tags);
   assert.deepEqual(read({ prefix: null, port: null }).prefix, null);
@@ -46,7 +48,9 @@ test("every kind of setting is read", () => {
     port: 65535,
     tags: { owner: "*", fleet: "blue", Zürich: "ja", "🦀": "1", "\uffee": "2" },
     address: "ipv6",
+    names: ["b", "a"],
   });
+  assert.deepEqual(settings.names, ["b", "a"]);
   assert.equal(settings.port, 65535);
   assert.equal(settings.address, AddressKind.IPV6);
   assert.deepEqual([...settings.tags.keys()], ["Zürich", "fleet", "owner", "\uffee", "🦀"], "Rust's key order");
@@ -55,7 +59,7 @@ test("every kind of setting is read", () => {
 test("unknown settings are rejected by name", () => {
   assert.throws(() => read({ nmae: "x" }), {
     message:
-      "invalid demo settings: unknown field `nmae`, expected one of `name`, `prefix`, `port`, `tags`, `address`",
+      "invalid demo settings: unknown field `nmae`, expected one of `name`, `prefix`, `port`, `tags`, `address`, `names`",
   });
 });
 
@@ -72,6 +76,8 @@ test("bad values are rejected in serde's words", () => {
     [{ tags: { fleet: 1 } }, "invalid type: integer `1`, expected a string"],
     [{ tags: null }, "invalid type: null, expected a map"],
     [{ tags: [] }, "invalid type: sequence, expected a map"],
+    [{ names: "a" }, 'invalid type: string "a", expected a sequence'],
+    [{ names: [1] }, "invalid type: integer `1`, expected a string"],
     [{ address: "ipv9" }, "unknown variant `ipv9`, expected one of `private-ip`, `public-ip`, `private-dns`, `public-dns`, `ipv6`"],
   ]) {
     assert.throws(() => read(settings), { message: `invalid demo settings: ${message}` }, JSON.stringify(settings));

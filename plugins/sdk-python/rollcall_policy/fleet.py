@@ -85,6 +85,11 @@ class SecurityGroup:
     id: str
     #: The group name, e.g. ``eg-monitor``.
     name: str
+    #: The AWS account that owns the group, e.g. ``123456789012``, when the
+    #: host knows it (it takes the instance's account, unless a recorded
+    #: fleet names another); ``None`` otherwise. With several accounts in
+    #: the fleet, it tells account A's ``eg-monitor`` from account B's.
+    owner: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,12 @@ class Fleet:
         in it."""
         if self._groups is None:
             self._groups = [
-                SecurityGroup(index, self.text(group.id), self.text(group.name))
+                SecurityGroup(
+                    index,
+                    self.text(group.id),
+                    self.text(group.name),
+                    self.optional_text(group.owner),
+                )
                 for index, group in enumerate(self._columns.security_groups)
             ]
         return self._groups

@@ -40,8 +40,9 @@ class InstanceRecord:
     private_dns_name: Optional[str] = None
     public_dns_name: Optional[str] = None
     ipv6_addresses: list[str] = field(default_factory=list)
-    #: ``(id, name)`` of each group.
-    security_groups: list[tuple[str, str]] = field(default_factory=list)
+    #: ``(id, name)`` or ``(id, name, owner)`` of each group; the owner is
+    #: an account id, ``None`` (or left out) when unknown.
+    security_groups: list[tuple] = field(default_factory=list)
     #: ``(key, value)`` of each tag.
     tags: list[tuple[str, str]] = field(default_factory=list)
     availability_zone: Optional[str] = None
@@ -83,7 +84,7 @@ class Columns:
         self.ipv6_ends: list[int] = []
         self.ipv6_addresses: list[int] = []
         self._strings: dict[str, int] = {}
-        self._groups: dict[tuple[int, int], int] = {}
+        self._groups: dict[tuple[int, int, int], int] = {}
         self._parts: list[str] = []
         self._length = 0
         self._intern("")
@@ -114,8 +115,15 @@ class Columns:
         for name, column in TEXT_FIELDS:
             value = getattr(record, name)
             getattr(self, column).append(0 if value is None else self._intern(value))
-        for group_id, name in record.security_groups:
-            key = (self._intern(group_id), self._intern(name))
+        for group_id, name, *owner in record.security_groups:
+            if len(owner) > 1:
+                raise ValueError(f"instance {record.id}: a group is (id, name) or (id, name, owner)")
+            owner = owner[0] if owner else None
+            key = (
+                self._intern(group_id),
+                self._intern(name),
+                0 if owner is None else self._intern(owner),
+            )
             group = self._groups.get(key)
             if group is None:
                 group = self._groups[key] = len(self.security_groups)
@@ -135,6 +143,7 @@ class Columns:
 class _Group:
     id: int
     name: int
+    owner: int
 
 
 def fleet_from_records(

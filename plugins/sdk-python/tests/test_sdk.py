@@ -33,7 +33,7 @@ def full(id, **fields):
         private_dns_name=f"{id}-private-dns",
         public_dns_name=f"{id}-public-dns",
         ipv6_addresses=[f"{id}-v6a", f"{id}-v6b"],
-        security_groups=[("sg-1", "eg-monitor"), (f"sg-{id}", f"own-{id}")],
+        security_groups=[("sg-1", "eg-monitor", None), (f"sg-{id}", f"own-{id}", f"{id}-owner")],
         tags=[("Name", f"{id}-name"), ("fleet", "blue")],
         availability_zone=f"{id}-zone",
         region=f"{id}-region",
@@ -100,7 +100,7 @@ class FleetTest(unittest.TestCase):
                 self.assertEqual(getattr(instance, field), getattr(record, field), field)
             self.assertEqual(instance.ipv6_addresses, record.ipv6_addresses)
             self.assertEqual(
-                [(group.id, group.name) for group in instance.security_groups],
+                [(group.id, group.name, group.owner) for group in instance.security_groups],
                 record.security_groups,
             )
             self.assertEqual(list(instance.tags.items()), record.tags)
@@ -160,6 +160,23 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(names, ["eg-monitor", "own-i-1", "own-i-2"])
         self.assertEqual([g.index for g in fleet.security_groups], [0, 1, 2])
         self.assertEqual(fleet.instance(1).security_group_indices, [0, 2])
+
+    def test_a_group_is_listed_once_per_owner_and_two_items_mean_no_owner(self):
+        fleet = fleet_from_records(
+            [
+                InstanceRecord(id="i-a", security_groups=[("sg-1", "eg-monitor", "111111111111")]),
+                InstanceRecord(id="i-b", security_groups=[("sg-1", "eg-monitor", "222222222222")]),
+                InstanceRecord(id="i-c", security_groups=[("sg-1", "eg-monitor")]),
+                InstanceRecord(id="i-d", security_groups=[("sg-1", "eg-monitor", "111111111111")]),
+            ]
+        )
+        self.assertEqual(
+            [group.owner for group in fleet.security_groups],
+            ["111111111111", "222222222222", None],
+        )
+        self.assertEqual(
+            [instance.security_group_indices for instance in fleet], [[0], [1], [2], [0]]
+        )
 
     def test_text_that_is_not_ascii_is_cut_at_the_right_bytes(self):
         records = [
