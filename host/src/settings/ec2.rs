@@ -32,7 +32,8 @@ pub struct Ec2Settings {
     pub connect_timeout: Duration,
     /// One HTTP attempt, retries not included.
     pub attempt_timeout: Duration,
-    /// The whole fetch: every page of every region, retries included.
+    /// Listing one account-region: every page, retries included, and its
+    /// Auto Scaling lifecycles.
     pub fetch_timeout: Duration,
     /// Attempts per call, the first included; throttling and 5xx answers
     /// are retried with exponential backoff and jitter.

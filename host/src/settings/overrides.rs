@@ -84,8 +84,8 @@ pub struct Ec2Overrides {
     #[serde(default, with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
 
-    /// Time for the whole fetch: every page of every region, retries
-    /// included [default: 120s].
+    /// Time for listing one account-region: every page, retries included,
+    /// and its Auto Scaling lifecycles [default: 120s].
     #[arg(long, value_name = "DURATION", value_parser = ranges::FETCH_TIMEOUT.parser())]
     #[serde(default, with = "humantime_serde")]
     pub fetch_timeout: Option<Duration>,

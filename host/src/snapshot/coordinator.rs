@@ -1485,3 +1485,6 @@ mod tests;
 
 #[cfg(test)]
 mod marker_tests;
+
+#[cfg(test)]
+mod parts_tests;

@@ -173,7 +173,9 @@ impl Head {
             .stale
             .into_iter()
             .map(|stale| {
-                let since = time(stale.since_ms)?;
+                // Failing since after the head was written makes no sense:
+                // since it was written, at the latest.
+                let since = time(stale.since_ms)?.min(updated_at);
                 // What another node wrote reaches logs and documents:
                 // printable and short.
                 let printable = |text: &str| crate::inventory::printable(text, MAX_STALE_REASON);
@@ -269,6 +271,35 @@ mod tests {
             shards,
             stale: Vec::new(),
         }
+    }
+
+    #[test]
+    fn stale_parts_read_back_printable_and_a_head_of_none_is_as_before() {
+        let one_shard = || vec![encode(&[]).unwrap().name];
+        let mut stale = head(one_shard(), 0);
+        let since = UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        stale.stale = vec![StalePart {
+            part: PartKey::new(Some("111111111111"), "eu-west-1"),
+            since,
+            error: "AccessDenied\u{1b}[31m".to_owned(),
+        }];
+        let read = Head::decode(&stale.encode(), &scope()).unwrap();
+        assert_eq!(read.stale[0].part, stale.stale[0].part);
+        assert_eq!(read.stale[0].since, since);
+        assert!(
+            !read.stale[0].error.contains('\u{1b}'),
+            "a reason from another node reaches terminals printable: {:?}",
+            read.stale[0].error
+        );
+        // A head without stale parts is written as before them.
+        let plain = String::from_utf8(head(one_shard(), 0).encode()).unwrap();
+        assert!(!plain.contains("stale"), "{plain}");
+        // Failing since after the head was written: since it was written.
+        let forged = String::from_utf8(stale.encode())
+            .unwrap()
+            .replace("1795000000000", "18446744073709551615");
+        let read = Head::decode(forged.as_bytes(), &scope()).unwrap();
+        assert_eq!(read.stale[0].since, stale.updated_at);
     }
 
     #[test]
