@@ -78,7 +78,8 @@ struct StateLabel {
 }
 
 /// The states `rollcall_members_by_state` counts members in.
-const MEMBER_STATES: [&str; 3] = ["serving", "leaving", "unconfirmed"];
+/// `stale`: its account-region could not be listed this time.
+const MEMBER_STATES: [&str; 4] = ["serving", "leaving", "unconfirmed", "stale"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SinkLabel {
@@ -508,6 +509,8 @@ impl Metrics {
         for member in &membership.members {
             let state = if member.status.unconfirmed {
                 2
+            } else if member.status.stale {
+                3
             } else if member.status.leaving.is_some() {
                 1
             } else {
@@ -691,18 +694,25 @@ mod tests {
         let metrics = Metrics::new();
         let text = metrics.render();
         assert_has(&text, r#"rollcall_members_by_state{state="leaving"} 0"#);
-        let mut answer = membership(&[("i-a", "agent"), ("i-b", "agent"), ("i-c", "agent")]);
+        let mut answer = membership(&[
+            ("i-a", "agent"),
+            ("i-b", "agent"),
+            ("i-c", "agent"),
+            ("i-d", "agent"),
+        ]);
         answer.members[0].status.leaving = Some(crate::inventory::LeavingEntry {
             reason: "spot-interruption".to_owned(),
             deadline: None,
         });
         answer.members[1].status.unconfirmed = true;
+        answer.members[3].status.stale = true;
         metrics.member_states(&answer);
         let text = metrics.render();
         for sample in [
             r#"rollcall_members_by_state{state="serving"} 1"#,
             r#"rollcall_members_by_state{state="leaving"} 1"#,
             r#"rollcall_members_by_state{state="unconfirmed"} 1"#,
+            r#"rollcall_members_by_state{state="stale"} 1"#,
         ] {
             assert_has(&text, sample);
         }
