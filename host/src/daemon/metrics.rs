@@ -280,14 +280,20 @@ impl Collector for ApiCallsCollector {
         let mut metric = encoder.encode_descriptor(
             "api_calls",
             "API attempts by account (own: this node's credentials), region, service (ec2: \
-             DescribeInstances, autoscaling: DescribeAutoScalingGroups) and outcome (ok, \
+             DescribeInstances, autoscaling: DescribeAutoScalingGroups, ec2_security_groups: \
+             DescribeSecurityGroups) and outcome (ok, \
              throttled, failed), retries included: together what listings spend of each \
              account-region's API budget.",
             None,
             MetricType::Counter,
         )?;
         for (part, calls) in self.0.by_part() {
-            for (service, counts) in [("ec2", &calls.ec2), ("autoscaling", &calls.auto_scaling)] {
+            let services = [
+                ("ec2", &calls.ec2),
+                ("autoscaling", &calls.auto_scaling),
+                ("ec2_security_groups", &calls.security_groups),
+            ];
+            for (service, counts) in services {
                 for (outcome, counter) in [
                     ("ok", &counts.answered),
                     ("throttled", &counts.throttled),

@@ -104,6 +104,9 @@ impl Ec2Source {
                 super::printable(&stray.id, 64)
             )));
         }
+        let mut found = found;
+        self.fill_group_owners(Some(account), region, &mut found)
+            .await;
         let returned: HashSet<&str> = found.iter().map(|instance| instance.id.as_str()).collect();
         let outside = asked
             .iter()

@@ -1,5 +1,6 @@
-//! Counts API attempts by outcome, per service: `DescribeInstances` (EC2)
-//! and `DescribeAutoScalingGroups` (Auto Scaling), in all and per
+//! Counts API attempts by outcome, per service: `DescribeInstances` (EC2),
+//! `DescribeAutoScalingGroups` (Auto Scaling) and `DescribeSecurityGroups`
+//! (EC2, for groups not met before), in all and per
 //! account-region. Each one, retries included, spends a token of the
 //! account-region's API budget, which every tool in the account shares; a
 //! listing's cost is the attempts of both.
@@ -37,7 +38,9 @@ pub struct ApiCalls {
     pub ec2: CallCounts,
     /// `DescribeAutoScalingGroups`.
     pub auto_scaling: CallCounts,
-    /// Each account-region's share of both.
+    /// `DescribeSecurityGroups`, for the owners of groups not met before.
+    pub security_groups: CallCounts,
+    /// Each account-region's share of them.
     parts: Arc<Mutex<BTreeMap<PartKey, PartCalls>>>,
 }
 
@@ -46,6 +49,7 @@ pub struct ApiCalls {
 pub struct PartCalls {
     pub ec2: CallCounts,
     pub auto_scaling: CallCounts,
+    pub security_groups: CallCounts,
 }
 
 impl ApiCalls {
@@ -61,7 +65,7 @@ impl ApiCalls {
     /// Every attempt so far, of both services: what a listing spends of the
     /// budget.
     pub fn total(&self) -> u64 {
-        self.ec2.total() + self.auto_scaling.total()
+        self.ec2.total() + self.auto_scaling.total() + self.security_groups.total()
     }
 
     /// The interceptor counting `DescribeInstances` in `part` (and in all).
@@ -78,6 +82,15 @@ impl ApiCalls {
         CountCalls {
             all: self.auto_scaling.clone(),
             part: self.part(part).auto_scaling,
+        }
+    }
+
+    /// The interceptor counting `DescribeSecurityGroups` in `part` (and in
+    /// all).
+    pub fn counting_security_groups(&self, part: &PartKey) -> CountCalls {
+        CountCalls {
+            all: self.security_groups.clone(),
+            part: self.part(part).security_groups,
         }
     }
 

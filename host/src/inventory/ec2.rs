@@ -17,6 +17,7 @@
 
 use super::auto_scaling::AutoScaling;
 use super::calls::ApiCalls;
+use super::group_owners::GroupOwners;
 use super::describe::{ipv6_addresses, present};
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
@@ -65,6 +66,9 @@ struct PartClients {
     role: Option<(AccountSettings, SharedCredentialsProvider)>,
     ec2: Client,
     auto_scaling: AutoScaling,
+    /// `DescribeSecurityGroups`, behind its own page guard.
+    security_groups: Client,
+    group_owners: GroupOwners,
 }
 
 impl PartClients {
@@ -82,6 +86,11 @@ impl PartClients {
             .interceptor(PageGuard::DESCRIBE_INSTANCES)
             .interceptor(calls.counting_ec2(&key));
         builder.set_endpoint_url(settings.endpoint_url.clone());
+        let mut groups = aws_sdk_ec2::config::Builder::from(config)
+            .region(Region::new(key.region.clone()))
+            .interceptor(PageGuard::DESCRIBE_SECURITY_GROUPS)
+            .interceptor(calls.counting_security_groups(&key));
+        groups.set_endpoint_url(settings.endpoint_url.clone());
         let auto_scaling = AutoScaling::new(
             config,
             key.account.as_deref(),
@@ -90,6 +99,8 @@ impl PartClients {
         );
         PartClients {
             ec2: Client::from_conf(builder.build()),
+            security_groups: Client::from_conf(groups.build()),
+            group_owners: GroupOwners::default(),
             auto_scaling,
             role,
             key,
@@ -335,6 +346,9 @@ impl Ec2Source {
             .saturating_sub(started.elapsed())
             .max(self.settings.attempt_timeout);
         part.auto_scaling.fill(&mut instances, left).await;
+        part.group_owners
+            .fill(&part.security_groups, &mut instances, left)
+            .await;
         Ok(instances)
     }
 
@@ -408,13 +422,33 @@ impl Ec2Source {
     /// The client of `region` in `account` (`None`: this node's own), if
     /// the source reads it. Without roles, every account is this node's.
     pub(super) fn client(&self, account: Option<&str>, region: &str) -> Option<&Client> {
-        self.parts
-            .iter()
-            .find(|part| {
-                part.key.region == region
-                    && (part.key.account.is_none() || part.key.account.as_deref() == account)
-            })
-            .map(|part| &part.ec2)
+        self.part_of(account, region).map(|part| &part.ec2)
+    }
+
+    fn part_of(&self, account: Option<&str>, region: &str) -> Option<&PartClients> {
+        self.parts.iter().find(|part| {
+            part.key.region == region
+                && (part.key.account.is_none() || part.key.account.as_deref() == account)
+        })
+    }
+
+    /// Gives the groups of `instances`, found in `region` of `account`,
+    /// the owners EC2 names (asking about groups not met before).
+    pub(super) async fn fill_group_owners(
+        &self,
+        account: Option<&str>,
+        region: &str,
+        instances: &mut [Instance],
+    ) {
+        if let Some(part) = self.part_of(account, region) {
+            part.group_owners
+                .fill(
+                    &part.security_groups,
+                    instances,
+                    self.settings.attempt_timeout,
+                )
+                .await;
+        }
     }
 
     /// The endpoint of `region`, for people.

@@ -14,6 +14,7 @@ mod calls;
 mod describe;
 mod ec2;
 mod file;
+mod group_owners;
 mod ids;
 mod lifecycle;
 mod page_guard;

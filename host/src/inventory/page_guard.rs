@@ -31,6 +31,8 @@ pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 const ROOT: &str = "DescribeInstancesResponse";
 /// The root element of the answer to DescribeAutoScalingGroups.
 pub(super) const AUTO_SCALING_ROOT: &str = "DescribeAutoScalingGroupsResponse";
+/// The root element of the answer to DescribeSecurityGroups.
+const SECURITY_GROUPS_ROOT: &str = "DescribeSecurityGroupsResponse";
 
 /// Why a DescribeInstances response was not taken as a page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +83,10 @@ impl PageGuard {
     /// For Auto Scaling's DescribeAutoScalingGroups.
     pub(super) const DESCRIBE_AUTO_SCALING_GROUPS: PageGuard = PageGuard {
         root: AUTO_SCALING_ROOT,
+    };
+    /// For EC2's DescribeSecurityGroups.
+    pub(super) const DESCRIBE_SECURITY_GROUPS: PageGuard = PageGuard {
+        root: SECURITY_GROUPS_ROOT,
     };
 }
 

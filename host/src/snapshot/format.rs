@@ -122,7 +122,10 @@ pub enum Unusable {
     #[error("it is snapshot format {found}; this rollcall reads formats 1 and 2")]
     Format { found: u32 },
     #[error("it lists {found}; this node lists {wanted}")]
-    Scope { found: Scope, wanted: Scope },
+    Scope {
+        found: Box<Scope>,
+        wanted: Box<Scope>,
+    },
     #[error("it is not a rollcall snapshot: {0}")]
     Corrupt(String),
     #[error("it is larger than {}, the most a snapshot may be", crate::bounded_read::size_text(*.limit))]
@@ -188,8 +191,8 @@ impl Snapshot {
             serde_json::from_slice(line).map_err(|err| corrupt(format!("header: {err}")))?;
         if header.scope != *wanted {
             return Err(Unusable::Scope {
-                found: header.scope,
-                wanted: wanted.clone(),
+                found: Box::new(header.scope),
+                wanted: Box::new(wanted.clone()),
             });
         }
         let listed_at = UNIX_EPOCH

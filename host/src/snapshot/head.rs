@@ -126,8 +126,8 @@ impl Head {
             serde_json::from_slice(object).map_err(|err| corrupt(err.to_string()))?;
         if file.scope != *wanted {
             return Err(Unusable::Scope {
-                found: file.scope,
-                wanted: wanted.clone(),
+                found: Box::new(file.scope),
+                wanted: Box::new(wanted.clone()),
             });
         }
         let time = |ms: u64| {
