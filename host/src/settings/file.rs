@@ -212,12 +212,16 @@ impl Config {
 
 /// A TOML error as `file:line:column: message`.
 pub(super) fn located(path: &Path, text: &str, err: &toml::de::Error) -> SettingsError {
-    let offset = err
-        .span()
-        .map(|span| unknown_key_offset(text, span.start, err.message()).unwrap_or(span.start))
-        .filter(|&offset| offset > 0)
-        .or_else(|| quoted_value_offset(text, err.message()))
-        .unwrap_or(0);
+    let offset = match err.span() {
+        Some(span) => unknown_key_offset(text, span.start, err.message())
+            .or_else(|| {
+                starts_table(text, span.start)
+                    .then(|| quoted_value_offset(text, span.start, err.message()))
+                    .flatten()
+            })
+            .unwrap_or(span.start),
+        None => quoted_value_offset(text, 0, err.message()).unwrap_or(0),
+    };
     let (line, column) = line_and_column(text, offset);
     SettingsError::Syntax {
         path: path.to_owned(),
@@ -228,14 +232,27 @@ pub(super) fn located(path: &Path, text: &str, err: &toml::de::Error) -> Setting
 }
 
 /// Values inside a table read through a `kind` tag (`[source]`) come with
-/// no place: a value's own check names it first, quoted (`"ap-moon-1" is
-/// not an AWS region`), so the place is where that value is written.
-fn quoted_value_offset(text: &str, message: &str) -> Option<usize> {
+/// the table's place, its header at `from`: a value's own check names it
+/// first, quoted (`"ap-moon-1" is not an AWS region`), so the place is
+/// where that value is written below the header.
+fn quoted_value_offset(text: &str, from: usize, message: &str) -> Option<usize> {
     let value = message.strip_prefix('"')?.split('"').next()?;
     if value.is_empty() {
         return None;
     }
-    text.find(&format!("\"{value}\""))
+    let below = text.get(from..)?.find(&format!("\"{value}\""))?;
+    Some(from + below)
+}
+
+/// Whether a table's header (`[source]`, `[[sink]]`) starts a line at
+/// `offset`: the place TOML gives what it found inside a tagged table.
+fn starts_table(text: &str, offset: usize) -> bool {
+    let line_start = text.get(..offset).map_or(0, |before| {
+        before.rfind('\n').map_or(0, |newline| newline + 1)
+    });
+    text.get(line_start..offset)
+        .is_some_and(|indent| indent.trim().is_empty())
+        && text.get(offset..).is_some_and(|rest| rest.starts_with('['))
 }
 
 /// Tables read through a `kind` tag (`[source]`, `[[sink]]`) report unknown
@@ -691,5 +708,41 @@ plugin = "p.wasm"
         }
         let err = parse(&ACCOUNTS.replace("ap-south-1", "ap-moon-1")).unwrap_err();
         assert!(err.to_string().contains("is not an AWS region"), "{err}");
+    }
+
+    /// `[source]` below other settings (as in most files): its bad values
+    /// are still found where they were written, not at its header.
+    #[test]
+    fn bad_account_values_are_placed_where_written_when_source_is_not_the_first_line() {
+        let below = format!("refresh = \"10s\"\n{ACCOUNTS}");
+        for (from, to, expected) in [
+            (
+                "arn:aws:iam::222222222222:role/rollcall-reader",
+                "arn:aws:iam::2222:role/rollcall-reader",
+                ":11:12: \"arn:aws:iam::2222:role/rollcall-reader\": \"2222\" is not an account id",
+            ),
+            (
+                "[\"ap-south-1\"]",
+                "[\"ap-moon-1\"]",
+                ":13:12: \"ap-moon-1\" is not an AWS region",
+            ),
+            (
+                "arn:aws:iam::222222222222:role/rollcall-reader",
+                "arn:aws:iam::111111111111:role/other",
+                ":11:12: account 111111111111 is named twice",
+            ),
+            (
+                "regions = [\"us-east-1\", \"eu-west-1\"]",
+                "regions = [\"us-east-1\", \"eu-west-1\"]\nexternal_id = \"fleet-7\"",
+                ":5:1: unknown field `external_id`",
+            ),
+        ] {
+            let text = below.replacen(from, to, 1);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.starts_with("/etc/rollcall/rollcall.toml:") && err.contains(expected),
+                "{to}: {err}"
+            );
+        }
     }
 }

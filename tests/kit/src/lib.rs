@@ -11,8 +11,8 @@
 //! | [`background`] | a run the test goes on beside |
 //! | [`daemon`] | `rollcall watch` on a loopback port it chose itself |
 //! | [`http`] | `GET` and `POST` on loopback, and a kept-alive connection |
-//! | [`servers`] | `moto_server`, a stub answering what the test says, a proxy that goes down, a fake S3 bucket |
-//! | [`moto_fleet`] | a fleet in moto, made through the AWS SDK: instances, Auto Scaling groups, the snapshot's bucket |
+//! | [`servers`] | `moto_server`, a stub answering what the test says, a proxy that goes down, a fake S3 bucket, a front before moto that answers what its rule picks out |
+//! | [`moto_fleet`] | a fleet in moto, made through the AWS SDK: instances (in any account, through a role assumed there), Auto Scaling groups, the snapshot's bucket |
 //! | [`moto_events`] | the fleet's events in moto: an SQS queue, an EventBridge rule sending to it, events put on the bus |
 //! | [`hand_made`] | policy components no toolchain makes |
 //! | [`nft`] | the real `nft` judging a ruleset, in a namespace of its own |

@@ -14,12 +14,25 @@ pub struct Fleet {
 }
 
 impl Fleet {
+    /// Launches into moto's default account.
     pub fn new(moto: &Moto, region: &str) -> Fleet {
+        Fleet::with_credentials(moto, region, Credentials::for_tests())
+    }
+
+    /// Launches into `account` (12 digits): as a role assumed there, whose
+    /// credentials moto gives that account's own backend.
+    pub async fn in_account(moto: &Moto, region: &str, account: &str) -> Fleet {
+        let credentials =
+            assume_role(moto, &format!("arn:aws:iam::{account}:role/fleet-maker")).await;
+        Fleet::with_credentials(moto, region, credentials)
+    }
+
+    fn with_credentials(moto: &Moto, region: &str, credentials: Credentials) -> Fleet {
         let config = aws_sdk_ec2::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
             .endpoint_url(&moto.endpoint)
-            .credentials_provider(Credentials::for_tests())
+            .credentials_provider(credentials)
             .build();
         Fleet {
             client: Client::from_conf(config),
@@ -95,6 +108,35 @@ impl Fleet {
             .expect("private ip")
             .to_owned()
     }
+}
+
+/// The credentials of `role_arn`, assumed in moto with the test
+/// credentials (moto makes no role exist first, and checks no trust).
+pub async fn assume_role(moto: &Moto, role_arn: &str) -> Credentials {
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::for_tests())
+            .build(),
+    );
+    let assumed = sts
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name("rollcall-test-kit")
+        .send()
+        .await
+        .expect("moto assumes the role")
+        .credentials
+        .expect("the assumed role's credentials");
+    Credentials::new(
+        assumed.access_key_id,
+        assumed.secret_access_key,
+        Some(assumed.session_token),
+        None,
+        "moto-assumed-role",
+    )
 }
 
 /// Auto Scaling in moto, through the SDK.

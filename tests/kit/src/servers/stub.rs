@@ -162,7 +162,7 @@ fn serve(stream: TcpStream, answer: &dyn Fn(&Request) -> Reply, counter: &Atomic
     }
 }
 
-fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
+pub(super) fn write_reply(stream: &mut TcpStream, reply: &Reply) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} Stub\r\n", reply.status);
     match reply.filler {
         Some(Filler { chunked: true, .. }) => head.push_str("Transfer-Encoding: chunked\r\n"),
