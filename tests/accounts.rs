@@ -313,6 +313,83 @@ fn denying_front(moto: &Moto, deny: &Arc<AtomicBool>) -> Front {
     })
 }
 
+/// EC2 before moto, saying that every group asked about by
+/// `DescribeSecurityGroups` in us-west-2 (B's region) is owned by A: B's
+/// agents sit in groups A shares with B (VPC sharing).
+fn sharing_front(moto: &Moto) -> Front {
+    Front::start(&moto.endpoint, move |asked| {
+        if asked.action() != Some("DescribeSecurityGroups")
+            || asked.region.as_deref() != Some(OREGON)
+        {
+            return None;
+        }
+        let items: String = asked
+            .filter_values()
+            .iter()
+            .map(|id| {
+                format!(
+                    "<item><ownerId>{A}</ownerId><groupId>{id}</groupId><groupName>shared</groupName>\
+                     <groupDescription>shared by A</groupDescription></item>"
+                )
+            })
+            .collect();
+        Some(Reply::ok(&format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeSecurityGroupsResponse \
+             xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r</requestId>\
+             <securityGroupInfo>{items}</securityGroupInfo></DescribeSecurityGroupsResponse>"
+        )))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_shared_from_another_account_reaches_the_policy_as_that_account_s() {
+    let world = World::new().await;
+    let front = sharing_front(&world.moto);
+    let env = world.env();
+    let base = [
+        "--assume-role",
+        &role(B),
+        "--region",
+        OREGON,
+        "--endpoint-url",
+        &front.endpoint,
+    ]
+    .map(str::to_owned);
+    let resolve = |accounts: &str| {
+        let settings = format!(r#"{{"accounts": ["{accounts}"]}}"#);
+        let mut args: Vec<&str> = vec!["resolve"];
+        args.extend(base.iter().map(String::as_str));
+        args.extend([
+            "--plugin",
+            ELASTIC_GRID,
+            "--self",
+            "none",
+            "--plugin-config",
+            &settings,
+        ]);
+        rollcall_in(&args, &env).json()
+    };
+    // B's agents are in eg-cybernode as EC2 names it, owned by A: they
+    // count when A's groups do, and not when only B's do.
+    let as_a = resolve(A);
+    let members: Vec<String> = sorted(ids(&as_a, "members"));
+    assert_eq!(members, sorted(world.oregon_agents.clone()), "{as_a}");
+    let as_b = resolve(B);
+    assert!(
+        ids(&as_b, "members").is_empty(),
+        "B owns none of the groups: {as_b}"
+    );
+    let asked = front
+        .answered()
+        .iter()
+        .filter(|entry| entry.asked.action() == Some("DescribeSecurityGroups"))
+        .count();
+    assert_eq!(
+        asked, 2,
+        "one DescribeSecurityGroups per resolve, for the groups not met before"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_denied_at_run_time_goes_stale_alone_while_the_others_keep_serving() {
     let world = World::new().await;

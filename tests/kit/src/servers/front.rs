@@ -21,6 +21,27 @@ pub struct Asked {
     /// The region of the `Authorization` header's SigV4 credential scope
     /// (`Credential=KEY/DATE/REGION/SERVICE/aws4_request`), if signed.
     pub region: Option<String>,
+    /// The request's body as text (EC2's query form: `Action=...&...`).
+    pub body: String,
+}
+
+impl Asked {
+    /// The EC2 query action the body names, e.g. `DescribeSecurityGroups`.
+    pub fn action(&self) -> Option<&str> {
+        self.body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+    }
+
+    /// The values of every `Filter.N.Value.M` in the body, in order.
+    pub fn filter_values(&self) -> Vec<String> {
+        self.body
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .filter(|(key, _)| key.starts_with("Filter.") && key.contains(".Value."))
+            .map(|(_, value)| value.to_owned())
+            .collect()
+    }
 }
 
 /// A request, and whether the front answered it itself (not forwarded).
@@ -166,6 +187,7 @@ fn serve(
             method: parts.next().unwrap_or_default().to_owned(),
             path: parts.next().unwrap_or_default().to_owned(),
             region: head.header("authorization").and_then(signed_region),
+            body: String::from_utf8_lossy(&body).into_owned(),
         };
         let own = rule(&asked);
         log.lock()
