@@ -17,8 +17,8 @@
 
 use super::auto_scaling::AutoScaling;
 use super::calls::ApiCalls;
-use super::group_owners::GroupOwners;
 use super::describe::{ipv6_addresses, present};
+use super::group_owners::GroupOwners;
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
 use super::parts::{PartKey, PartSchedule, PartialListing, StalePart, list_parts, patch};
@@ -346,9 +346,11 @@ impl Ec2Source {
             .saturating_sub(started.elapsed())
             .max(self.settings.attempt_timeout);
         part.auto_scaling.fill(&mut instances, left).await;
-        part.group_owners
-            .fill(&part.security_groups, &mut instances, left)
-            .await;
+        if part.role.is_some() {
+            part.group_owners
+                .fill(&part.security_groups, &mut instances, left)
+                .await;
+        }
         Ok(instances)
     }
 
@@ -433,14 +435,17 @@ impl Ec2Source {
     }
 
     /// Gives the groups of `instances`, found in `region` of `account`,
-    /// the owners EC2 names (asking about groups not met before).
+    /// the owners EC2 names (asking about groups not met before), when the
+    /// account is reached through a role.
     pub(super) async fn fill_group_owners(
         &self,
         account: Option<&str>,
         region: &str,
         instances: &mut [Instance],
     ) {
-        if let Some(part) = self.part_of(account, region) {
+        if let Some(part) = self.part_of(account, region)
+            && part.role.is_some()
+        {
             part.group_owners
                 .fill(
                     &part.security_groups,

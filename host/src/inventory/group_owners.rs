@@ -6,7 +6,10 @@
 //! before are asked of `DescribeSecurityGroups` (the `group-id` filter,
 //! [`IDS_PER_CALL`] a call) in the account-region that listed them, once:
 //! a group's owner never changes, so after the first listing a fleet costs
-//! no such call until a new group appears.
+//! no such call until a new group appears. Only accounts reached through a
+//! role are asked: a fleet of this node's own account alone costs what it
+//! did before accounts, and its groups are taken as its instances'
+//! accounts'.
 //!
 //! The lookup adds to a fleet, never fails one: a group EC2 does not show,
 //! or a call that fails (no `ec2:DescribeSecurityGroups`, throttled), leaves
@@ -118,10 +121,8 @@ impl GroupOwners {
                 }
             };
             let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut answered: HashMap<String, Option<String>> = batch
-                .iter()
-                .map(|id| (id.clone(), None))
-                .collect();
+            let mut answered: HashMap<String, Option<String>> =
+                batch.iter().map(|id| (id.clone(), None)).collect();
             for group in answer.security_groups.unwrap_or_default() {
                 if let (Some(id), Some(owner)) = (group.group_id, group.owner_id)
                     && answered.contains_key(&id)

@@ -4,7 +4,7 @@
 //!
 //! Parts are listed a few at a time ([`list_parts`]), each one that failed
 //! waits before it is asked again ([`PartSchedule`], doubling from
-//! [`FIRST_RETRY`] to [`LAST_RETRY`]), and a listing with failed parts
+//! [`FIRST_RETRY`] to [`LAST_RETRY`]; a fleet of one part never waits), and a listing with failed parts
 //! becomes a fleet by taking those parts' instances from the last fleet
 //! the node held, marked stale ([`patch`]). With nothing held, a failed
 //! part fails the listing: a fleet without it would be smaller than the
@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 /// failure in a row...
 pub const FIRST_RETRY: Duration = Duration::from_secs(15);
 /// ...and, the wait doubling with each failure, at least this often.
-pub const LAST_RETRY: Duration = Duration::from_secs(15 * 60);
+pub const LAST_RETRY: Duration = Duration::from_secs(5 * 60);
 
 /// One account-region a listing covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -167,6 +167,8 @@ impl PartSchedule {
 
 /// Lists every part with `list`, at most `concurrency` at once, skipping
 /// those still waiting after a failure; `now` is when failures are dated.
+/// A fleet of one part never waits: its failure is the listing's, retried
+/// as the caller retries a failed listing.
 pub async fn list_parts<'a, F, Fut>(
     parts: &'a [PartKey],
     schedule: &PartSchedule,
@@ -180,8 +182,9 @@ where
 {
     let mut failed = Vec::new();
     let mut due = Vec::new();
+    let one_part = parts.len() == 1;
     for part in parts {
-        match schedule.waiting(part) {
+        match schedule.waiting(part).filter(|_| !one_part) {
             Some(waiting) => failed.push(waiting),
             None => due.push(part),
         }
@@ -381,6 +384,23 @@ mod tests {
         let fresh = listing(&schedule, None, &asked).await;
         assert_eq!(times_asked(&asked), 4);
         assert!(fresh.failed.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fleet_of_one_part_is_asked_again_at_once_after_a_failure() {
+        let schedule = PartSchedule::default();
+        let only = [PartKey::new(None, "us-east-1")];
+        let asked = Mutex::new(0);
+        let at = SystemTime::UNIX_EPOCH;
+        for _ in 0..3 {
+            let listed = list_parts(&only, &schedule, 8, at, |_| {
+                *asked.lock().unwrap() += 1;
+                async { Err(SourceError::Unavailable("down".to_owned())) }
+            })
+            .await;
+            assert_eq!(listed.failed.len(), 1);
+        }
+        assert_eq!(*asked.lock().unwrap(), 3, "asked every time");
     }
 
     #[test]
