@@ -183,15 +183,7 @@ impl TryFrom<String> for ExternalId {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c);
-        if (2..=1224).contains(&text.len()) && text.chars().all(allowed) {
-            Ok(ExternalId(text))
-        } else {
-            Err(format!(
-                "{} is not an external id (2 to 1224 letters, digits or +=,.@:/-_)",
-                shown(&text)
-            ))
-        }
+        sts_text(text, "an external id", 1224, "+=,.@:/-_").map(ExternalId)
     }
 }
 
@@ -204,15 +196,21 @@ impl TryFrom<String> for SessionName {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c);
-        if (2..=64).contains(&text.len()) && text.chars().all(allowed) {
-            Ok(SessionName(text))
-        } else {
-            Err(format!(
-                "{} is not a session name (2 to 64 letters, digits or +=,.@-_)",
-                shown(&text)
-            ))
-        }
+        sts_text(text, "a session name", 64, "+=,.@-_").map(SessionName)
+    }
+}
+
+/// `text` if STS takes it as `what`: 2 to `longest` ASCII letters, digits
+/// or `punctuation`.
+fn sts_text(text: String, what: &str, longest: usize, punctuation: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || punctuation.contains(c);
+    if (2..=longest).contains(&text.len()) && text.chars().all(allowed) {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{} is not {what} (2 to {longest} letters, digits or {punctuation})",
+            shown(&text)
+        ))
     }
 }
 
