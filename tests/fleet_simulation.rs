@@ -12,7 +12,9 @@
 //! A third run is the fleet as it lives: a scale-in and spot notices at
 //! once, through leave markers (`fleet_simulation/living.rs`). A fourth
 //! follows EC2's events, polling the head every 5 s and every 30 s
-//! (`fleet_simulation/events.rs`).
+//! (`fleet_simulation/events.rs`). A fifth lists 100 accounts in 4
+//! regions, one account denied and one account-region throttled on the way
+//! (`fleet_simulation/accounts.rs`).
 //!
 //! A second run poisons the snapshot: 2,000 nodes for 30 minutes, during
 //! which one head dated a year ahead, one that is not a head and one that
@@ -44,6 +46,9 @@ mod living;
 
 #[path = "fleet_simulation/events.rs"]
 mod events;
+
+#[path = "fleet_simulation/accounts.rs"]
+mod accounts;
 
 const STEADY_NODES: usize = 9_000;
 const BOOTING_NODES: usize = 1_000;

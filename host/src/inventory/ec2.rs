@@ -269,6 +269,11 @@ impl Ec2Source {
         &self.keys
     }
 
+    /// When each account-region that failed is asked again.
+    pub(crate) fn schedule(&self) -> &PartSchedule {
+        &self.schedule
+    }
+
     /// The accounts reached through roles, each once, in order; empty when
     /// the source lists this node's own account.
     pub fn accounts(&self) -> impl Iterator<Item = &str> {

@@ -24,6 +24,15 @@ use std::time::{Duration, SystemTime};
 pub const FIRST_RETRY: Duration = Duration::from_secs(15);
 /// ...and, the wait doubling with each failure, at least this often.
 pub const LAST_RETRY: Duration = Duration::from_secs(5 * 60);
+/// Between the wait and the last error in a waiting part's message.
+const LAST_ERROR: &str = "; last: ";
+
+/// The wait after the `failures`th failure in a row.
+fn wait_after(failures: u32) -> Duration {
+    FIRST_RETRY
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(LAST_RETRY)
+}
 
 /// One account-region a listing covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,7 +128,7 @@ impl PartSchedule {
             .checked_duration_since(tokio::time::Instant::now())
             .filter(|left| !left.is_zero())?;
         let message = format!(
-            "{part}: not asked for another {}s after {} failures in a row; last: {}",
+            "{part}: not asked for another {}s after {} failures in a row{LAST_ERROR}{}",
             left.as_secs().max(1),
             waiting.failures,
             waiting.error
@@ -148,9 +157,7 @@ impl PartSchedule {
         let previous = waits.get(part);
         let failures = previous.map_or(1, |waiting| waiting.failures.saturating_add(1));
         let since = previous.map_or(now, |waiting| waiting.since);
-        let wait = FIRST_RETRY
-            .saturating_mul(1 << (failures - 1).min(16))
-            .min(LAST_RETRY);
+        let wait = wait_after(failures);
         waits.insert(
             part.clone(),
             Waiting {
@@ -162,6 +169,44 @@ impl PartSchedule {
             },
         );
         since
+    }
+
+    /// Takes up the failures other nodes met: each part `stale` names (the
+    /// fleet listed at `listed` marks it, failing since its `since`) waits
+    /// as though this node had asked it at every point of the doubling
+    /// waits from `since` up to `listed`. Whichever node lists, a failing
+    /// part is then asked about as often as one node alone would ask it,
+    /// not once per listing. A part this node's own failures keep waiting
+    /// longer is left as it is.
+    pub fn recall(&self, stale: &[StalePart], listed: SystemTime, now: SystemTime) {
+        let mut waits = self.waits.lock().unwrap_or_else(PoisonError::into_inner);
+        let instant = tokio::time::Instant::now();
+        for part in stale {
+            let asked = listed.duration_since(part.since).unwrap_or_default();
+            let (mut failures, mut next) = (1, FIRST_RETRY);
+            while next <= asked {
+                failures += 1;
+                next = next.saturating_add(wait_after(failures));
+            }
+            let due = part.since.checked_add(next).unwrap_or(now);
+            let Some(left) = due.duration_since(now).ok().filter(|left| !left.is_zero()) else {
+                continue;
+            };
+            let retry_at = instant + left;
+            let error = part.error.rsplit(LAST_ERROR).next().unwrap_or(&part.error);
+            let waiting = waits.entry(part.part.clone()).or_insert_with(|| Waiting {
+                failures,
+                retry_at,
+                since: part.since,
+                error: error.to_owned(),
+                throttled: false,
+            });
+            if waiting.retry_at < retry_at {
+                waiting.retry_at = retry_at;
+                waiting.failures = waiting.failures.max(failures);
+            }
+            waiting.since = waiting.since.min(part.since);
+        }
     }
 }
 
@@ -401,6 +446,44 @@ mod tests {
             assert_eq!(listed.failed.len(), 1);
         }
         assert_eq!(*asked.lock().unwrap(), 3, "asked every time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_part_another_node_found_failing_waits_as_if_this_node_had_failed_it() {
+        // Two nodes take turns listing, each every other period, each with
+        // its own schedule; one part fails throughout.
+        let nodes = [PartSchedule::default(), PartSchedule::default()];
+        let failing = parts()[2].clone();
+        let asked = Mutex::new(Vec::new());
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut held: Option<(SystemTime, Vec<StalePart>)> = None;
+        for period in 0..20u32 {
+            let now = start + Duration::from_secs(30) * period;
+            let schedule = &nodes[period as usize % 2];
+            if let Some((listed, stale)) = &held {
+                schedule.recall(stale, *listed, now);
+            }
+            let listed = listing(schedule, Some(&failing), &asked).await;
+            let kept: Vec<Instance> = Vec::new();
+            let stale = held.as_ref().map_or(&[][..], |(_, stale)| &stale[..]);
+            let (_, stale) = patch(listed, Some((&kept, stale))).unwrap();
+            assert_eq!(stale.len(), 1);
+            assert!(
+                stale[0].error.matches("not asked").count() <= 1,
+                "the last error is not nested: {}",
+                stale[0].error
+            );
+            held = Some((now, stale));
+            tokio::time::advance(Duration::from_secs(30)).await;
+        }
+        let times = asked
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|part| **part == failing)
+            .count();
+        // At 0, then the first period after 15, 45, 105, 225 and 465 s.
+        assert_eq!(times, 6, "asked {times} times in 20 periods");
     }
 
     #[test]

@@ -152,6 +152,13 @@ pub trait Lister: Send + Sync {
             .collect()
     }
 
+    /// Told before a listing of the parts the fleet this node holds
+    /// (whose listing had asked every part due by `listed`) marks stale: another node found them failing.
+    /// A lister that waits before asking a failing part again waits for
+    /// these too, so the fleet backs off as one node would, whichever node
+    /// lists. By default, nothing.
+    fn recall_stale(&self, _stale: &[StalePart], _listed: SystemTime, _now: SystemTime) {}
+
     async fn list(&self) -> Result<Listing, ListFailure>;
 }
 
@@ -1011,6 +1018,18 @@ impl Coordinator {
 
     /// Lists EC2, and (when `share`) writes the snapshot for everyone.
     async fn list(&self, memory: &mut Memory, share: bool) -> Result<Fleet, SourceError> {
+        // A part whose wait ended while the last listing ran was not asked
+        // by it: that listing is taken to have asked as of half a period
+        // before its listing time (a listing takes less).
+        if let Some(known) = &memory.snapshot {
+            let held = &known.snapshot;
+            let asked = held
+                .listed_at
+                .checked_sub(self.settings.refresh / 2)
+                .unwrap_or(held.listed_at);
+            self.lister
+                .recall_stale(&held.stale_parts, asked, self.clock.now());
+        }
         let listing = match self.lister.list().await {
             Ok(listing) => listing,
             Err(failure) => {

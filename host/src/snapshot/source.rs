@@ -14,14 +14,14 @@ use crate::events::{Deadlines as QueueDeadlines, EventQueue, SqsQueue};
 use crate::identity::instance_id_from_imds;
 use crate::inventory::{
     ApiCalls, ByIds, Ec2Source, FileSource, Inventory, InventorySource, PartKey, SnapshotNote,
-    SourceError,
+    SourceError, StalePart,
 };
 use crate::settings::{
     DEFAULT_MAX_AGE_INTERVALS, EventsSettings, MaxChange, Refresh, S3Location, SelfChoice,
     SnapshotSettings, SnapshotWrite, SourceSettings,
 };
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The shortest event lease: a holder renews it every third of a term.
 const MIN_EVENT_LEASE_TERM: Duration = Duration::from_secs(5);
@@ -326,6 +326,10 @@ impl Lister for Ec2Source {
 
     fn parts(&self) -> Vec<PartKey> {
         Ec2Source::parts(self).to_vec()
+    }
+
+    fn recall_stale(&self, stale: &[StalePart], listed: SystemTime, now: SystemTime) {
+        self.schedule().recall(stale, listed, now);
     }
 
     /// Every account-region due; those that fail are the coordinator's to
