@@ -54,7 +54,7 @@ const CALLS_TARGET: f64 = 0.05 * REFILL_PER_SECOND;
 /// full listings at once, more than this process's memory holds.
 const FIRST_BOOTS_ALONE: Duration = REFRESH;
 /// The concurrencies one listing is timed at, the host's default first.
-const CONCURRENCIES: [usize; 3] = [DEFAULT_LISTING_CONCURRENCY as usize, 16, 32];
+const CONCURRENCIES: [usize; 3] = [DEFAULT_LISTING_CONCURRENCY as usize, 8, 16];
 
 fn account(a: usize) -> String {
     format!("{:012}", 100_000_000_000 + a)
@@ -621,10 +621,8 @@ async fn a_hundred_accounts_in_four_regions_each_spend_their_own_budget_and_fail
             .as_secs_f64();
         let periods = (to - from).as_secs() / REFRESH.as_secs();
         println!(
-            "| {name} | {} | {calls:?} | {periods} | {unmarked} | {fresh_after:.0} | {bound:.0} \
-             ({:.0} as the issue states it) |",
+            "| {name} | {} | {calls:?} | {periods} | {unmarked} | {fresh_after:.0} | {bound:.0} |",
             parts.len(),
-            (PART_FIRST_RETRY + REFRESH * 2).as_secs_f64(),
         );
         faults.push((name, calls, periods, unmarked, fresh_after, bound));
     }
@@ -657,13 +655,13 @@ async fn a_hundred_accounts_in_four_regions_each_spend_their_own_budget_and_fail
         "{} spent {mean:.3} calls/s over the run, more than 5% of its refill",
         part_key(mean_part)
     );
-    // 2. Healthy parts' answers young at every node, and a fault does not
-    // age them. Not met as the issue states it (p99 60 s) at the default
-    // concurrency: a listing of 400 parts takes 15 s, longer than the
-    // losers of the lease wait for it (about 7.5 s), so they serve the
-    // snapshot before it for another period. Held to two periods and a
-    // listing, and the target printed.
-    let young = (REFRESH * 2 + slowest).as_secs_f64();
+    // 2. Healthy parts' answers young at every node (p99 within 60 s), and
+    // a fault does not age them. At concurrency 8 a listing of 400 parts
+    // takes 15 s, longer than the losers of the lease wait for it (about
+    // 7.5 s), and the p99 was 75 s: the default is 32.
+    // The most an answer ages: read at most a period old, kept a period
+    // and its jitter, and the listing it waited for.
+    let young = (REFRESH * 2 + JITTER + slowest).as_secs_f64();
     println!(
         "Healthy answer age p99 {calm99:.0} s calm, {fault99:.0} s during a fault: the issue's \
          {AGE_TARGET:.0} s {}",
@@ -674,12 +672,20 @@ async fn a_hundred_accounts_in_four_regions_each_spend_their_own_budget_and_fail
         }
     );
     assert!(
+        calm99 <= AGE_TARGET && fault99 <= AGE_TARGET,
+        "healthy answer age p99 {calm99:.0} s (calm) / {fault99:.0} s (a fault), over \
+         {AGE_TARGET:.0} s"
+    );
+    assert!(
         calm_max <= young && fault_max <= young,
         "healthy answer age max {calm_max:.0} s (calm) / {fault_max:.0} s (a fault), over \
          {young:.0} s"
     );
+    // During the faults the healthy p99 was 55 s against 52 s calm (one
+    // run): within a refresh's jitter, not a period, which a fault that
+    // held the listing back would cost.
     assert!(
-        fault99 <= calm99 + 1.0,
+        fault99 <= calm99 + JITTER.as_secs_f64(),
         "a fault aged the healthy parts' answers: p99 {fault99:.0} s against {calm99:.0} s"
     );
     // 3. A failing part fails alone: its instances kept and marked stale

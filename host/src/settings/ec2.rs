@@ -6,8 +6,13 @@ use super::accounts::AccountSettings;
 use std::time::Duration;
 
 /// Account-regions listed at once unless `source.listing_concurrency`
-/// says otherwise: 400 account-regions of one page each take 50 rounds.
-pub const DEFAULT_LISTING_CONCURRENCY: u32 = 8;
+/// says otherwise. The fleet simulation (BENCHMARKS.md, fifth run) lists
+/// 400 account-regions of a page each in 3.9 s at 32, 15 s at 8: longer
+/// than the losers of the lease wait for the winner (7.5 s at a 30 s
+/// refresh), whose answers then age a period more. Each account-region's
+/// calls stay one after another, so its budget is the same at any
+/// concurrency.
+pub const DEFAULT_LISTING_CONCURRENCY: u32 = 32;
 
 /// How to reach EC2 and what to ask it.
 #[derive(Debug, Clone, PartialEq)]

@@ -48,7 +48,7 @@ pub struct Ec2Overrides {
     pub accounts: Vec<AccountConfig>,
 
     /// Account-regions listed at once, each against its own EC2 budget
-    /// [default: 8].
+    /// [default: 32].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(ranges::LISTING_CONCURRENCY.range.clone()))]
     pub listing_concurrency: Option<u32>,
 
