@@ -34,6 +34,25 @@ fn wait_after(failures: u32) -> Duration {
         .min(LAST_RETRY)
 }
 
+/// The first point of the doubling waits (from a part's first failure)
+/// past `asked` after it, and the failures in a row it makes. A few
+/// doubling steps, then waits of [`LAST_RETRY`] counted at once: a `since`
+/// from another node, however old, costs no more.
+fn next_ask(asked: Duration) -> (u32, Duration) {
+    let (mut failures, mut next) = (1u32, FIRST_RETRY);
+    while next <= asked && wait_after(failures) < LAST_RETRY {
+        failures += 1;
+        next = next.saturating_add(wait_after(failures));
+    }
+    if next <= asked {
+        let steps = (asked - next).as_secs() / LAST_RETRY.as_secs() + 1;
+        let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+        failures = failures.saturating_add(steps);
+        next = next.saturating_add(LAST_RETRY.saturating_mul(steps));
+    }
+    (failures, next)
+}
+
 /// One account-region a listing covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PartKey {
@@ -183,11 +202,7 @@ impl PartSchedule {
         let instant = tokio::time::Instant::now();
         for part in stale {
             let asked = listed.duration_since(part.since).unwrap_or_default();
-            let (mut failures, mut next) = (1, FIRST_RETRY);
-            while next <= asked {
-                failures += 1;
-                next = next.saturating_add(wait_after(failures));
-            }
+            let (failures, next) = next_ask(asked);
             let due = part.since.checked_add(next).unwrap_or(now);
             let Some(left) = due.duration_since(now).ok().filter(|left| !left.is_zero()) else {
                 continue;
@@ -484,6 +499,23 @@ mod tests {
             .count();
         // At 0, then the first period after 15, 45, 105, 225 and 465 s.
         assert_eq!(times, 6, "asked {times} times in 20 periods");
+    }
+
+    #[test]
+    fn the_next_ask_follows_the_doubling_waits_then_the_longest_at_once() {
+        // Asked at 0, then 15, 45, 105, 225, 465 s, then every 300 s.
+        let at = |secs: u64| next_ask(Duration::from_secs(secs)).1.as_secs();
+        assert_eq!(at(0), 15);
+        assert_eq!(at(15), 45);
+        assert_eq!(at(44), 45);
+        assert_eq!(at(465), 765);
+        assert_eq!(at(764), 765);
+        assert_eq!(at(765), 1065);
+        // A part failing since 1970 by another node's word: one step.
+        let (failures, next) = next_ask(Duration::from_secs(1_800_000_000));
+        assert!(next > Duration::from_secs(1_800_000_000));
+        assert!(next <= Duration::from_secs(1_800_000_000) + LAST_RETRY);
+        assert!(failures > 5);
     }
 
     #[test]

@@ -152,8 +152,9 @@ pub trait Lister: Send + Sync {
             .collect()
     }
 
-    /// Told before a listing of the parts the fleet this node holds
-    /// (whose listing had asked every part due by `listed`) marks stale: another node found them failing.
+    /// Told before a listing of the parts the fleet this node holds marks
+    /// stale (its listing had asked every part due by `listed`): another
+    /// node found them failing.
     /// A lister that waits before asking a failing part again waits for
     /// these too, so the fleet backs off as one node would, whichever node
     /// lists. By default, nothing.
