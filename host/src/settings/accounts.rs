@@ -303,13 +303,13 @@ pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
-/// `text` quoted for a message: printable, at most 80 characters.
+/// `text` quoted for a message: printable, at most 80 bytes.
 fn shown(text: &str) -> String {
-    format!("{:?}", printable(text))
+    format!("\"{}\"", printable(text))
 }
 
 fn printable(text: &str) -> String {
-    crate::inventory::printable(text, 80)
+    crate::terminal_text::one_line_within(text, 80).0
 }
 
 #[cfg(test)]
