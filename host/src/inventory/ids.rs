@@ -9,6 +9,8 @@
 //! a file or an event, to AWS's ([`is_account_id`]).
 
 use super::Instance;
+/// The settings' check, which role ARNs are held to too.
+pub use crate::settings::accounts::is_account_id;
 
 /// Why the ids of a fleet cannot be trusted. Ids are shown escaped (`{:?}`),
 /// so that whatever a source sent cannot reach a terminal raw.
@@ -43,12 +45,6 @@ pub fn is_instance_id(text: &str) -> bool {
                 .bytes()
                 .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
     })
-}
-
-/// Whether `text` has the shape of an AWS account id: 12 decimal digits,
-/// e.g. `123456789012`.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// Checks the ids of `instances`, in listing order; the first problem found

@@ -298,7 +298,8 @@ pub fn repeated_account_message(account: &str) -> String {
     )
 }
 
-/// Whether `text` is an AWS account id: 12 digits.
+/// Whether `text` has the shape of an AWS account id: 12 decimal digits,
+/// e.g. `123456789012` (role ARNs, files, events and group owners alike).
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|byte| byte.is_ascii_digit())
 }
