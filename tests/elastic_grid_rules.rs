@@ -310,6 +310,7 @@ fn expected(
                 } else {
                     settings.agent_port
                 },
+                labels: Default::default(),
                 status: Default::default(),
             })
         })

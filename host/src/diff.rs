@@ -192,6 +192,7 @@ mod tests {
             clusters: clusters.iter().map(|name| (*name).to_owned()).collect(),
             address: address.map(str::to_owned),
             port: None,
+            labels: Default::default(),
             status: Default::default(),
         }
     }

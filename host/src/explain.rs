@@ -315,6 +315,7 @@ mod tests {
             clusters: vec!["blue".to_owned()],
             address: Some(format!("10.0.0.{}", &id[2..])),
             port: Some(7070),
+            labels: Default::default(),
             status: Default::default(),
         }
     }

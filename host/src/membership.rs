@@ -259,6 +259,7 @@ pub fn sample(members: &[(&str, &str)], targets: &[(&str, &str)]) -> Membership 
                 clusters: Vec::new(),
                 address: None,
                 port: None,
+                labels: Default::default(),
                 status: Default::default(),
             })
             .collect(),

@@ -123,6 +123,7 @@ mod tests {
             clusters: clusters.iter().map(|c| (*c).to_owned()).collect(),
             address: None,
             port: None,
+            labels: Default::default(),
             status: Default::default(),
         }
     }

@@ -132,6 +132,7 @@ mod tests {
                     },
                     address: None,
                     port: None,
+                    labels: Default::default(),
                     status: Default::default(),
                 })
                 .collect(),

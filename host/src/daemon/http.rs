@@ -427,6 +427,7 @@ mod tests {
                     clusters: Vec::new(),
                     address: Some("10.0.0.1".to_owned()),
                     port: None,
+                    labels: Default::default(),
                     status: Default::default(),
                 })
                 .collect(),
@@ -775,6 +776,7 @@ mod tests {
                         clusters: Vec::new(),
                         address: None,
                         port: None,
+                        labels: Default::default(),
                         status: Default::default(),
                     })
                     .collect(),

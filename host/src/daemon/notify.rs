@@ -299,6 +299,7 @@ mod tests {
             clusters: Vec::new(),
             address: None,
             port: None,
+            labels: Default::default(),
             status: Default::default(),
         };
         Arc::new(Membership {

@@ -775,6 +775,7 @@ mod tests {
                         clusters: Vec::new(),
                         address: instance.private_ipv4.clone(),
                         port: None,
+                        labels: Default::default(),
                         status: Default::default(),
                     })
                     .collect(),

@@ -233,6 +233,7 @@ mod tests {
                 clusters: clusters.iter().map(|&cluster| cluster.to_owned()).collect(),
                 address: address.map(str::to_owned),
                 port: Some(7070),
+                labels: Default::default(),
                 status: Default::default(),
             })
             .collect();

@@ -69,6 +69,7 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
             clusters: names,
             address,
             port: member.port,
+            labels: Default::default(),
             status: Default::default(),
         });
     }

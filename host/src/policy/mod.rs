@@ -35,6 +35,9 @@ use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// A member's labels: name to value, sorted by name.
+pub type Labels = std::collections::BTreeMap<String, String>;
+
 /// One member of the fleet, as decided by a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
@@ -48,6 +51,10 @@ pub struct Member {
     pub address: Option<String>,
     /// The port to use, when the policy gives one.
     pub port: Option<u16>,
+    /// The policy's labels for the member (team, zone, instance type...),
+    /// sorted by name; what consumers' formats carry beside the address.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
     /// What the fleet says about the member beside the decision (its
     /// account, lifecycle, leaving); filled in by the membership document,
     /// never by a policy.

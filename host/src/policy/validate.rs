@@ -247,6 +247,7 @@ mod tests {
             clusters: Vec::new(),
             address: address.map(str::to_owned),
             port: None,
+            labels: Default::default(),
             status: Default::default(),
         }
     }
