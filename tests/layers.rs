@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["events", "identity", "inventory", "self_lifecycle"],
     &["membership", "policy", "snapshot"],
     &[
-        "cases", "changes", "diff", "explain", "output", "resolve", "sink", "wait",
+        "cases", "changes", "diff", "explain", "graph", "output", "resolve", "sink", "wait",
     ],
     &["daemon", "embedded"],
     &["cli", "commands", "scaffold"],

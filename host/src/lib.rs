@@ -69,7 +69,8 @@
 //!   fetched fleet), `output` (the document as JSON, shell variables, a
 //!   table or nft sets), `changes` (what differs between two answers, as
 //!   events, and their recent history), `diff` (what differs between two
-//!   decisions), `explain`, `wait` (`resolve --wait-for`), `cases`
+//!   decisions), `explain`, `graph` (who registers with whom, for the
+//!   page and `--format dot`), `wait` (`resolve --wait-for`), `cases`
 //!   (`plugin test`), `sink` (where the daemon's answers go).
 //! - `daemon`: the `watch` loop behind one builder (`Watch`), its sinks'
 //!   tasks, HTTP API and metrics; `embedded`: that loop inside another
@@ -100,6 +101,7 @@ pub mod cli;
 mod diff;
 mod embedded;
 mod explain;
+mod graph;
 mod identity;
 mod located;
 mod membership;

@@ -6,6 +6,7 @@ use super::{
     engine, source,
 };
 use crate::commands::flags::{PolicyArgs, ResolveArgs};
+use crate::graph::{self, Graph, MAX_GRAPH_MEMBERS};
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
 use crate::output;
@@ -14,7 +15,7 @@ use crate::resolve::{ResolveError, resolve};
 use crate::settings::{Format, PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
@@ -26,6 +27,7 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
     }
     let source = source::open(&settings).await?;
     let choice = settings.own;
+    let format = args.format;
 
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
@@ -55,19 +57,30 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
     if let Ok((inventory, _)) = &first {
         leftovers.keep(Arc::clone(inventory));
     }
+    // The fleet of the latest answer: `--format dot` asks the policy again
+    // on it with each member as self.
+    let answered: std::sync::Mutex<Option<Arc<Inventory>>> = Default::default();
     let decide = |read: Result<Read, ResolveError>| {
         let policy = Arc::clone(&policy);
+        let answered = &answered;
         async move {
             let (inventory, own) = read?;
             tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
-            resolve(inventory, policy, own).await
+            let membership = resolve(Arc::clone(&inventory), policy, own).await?;
+            if format == Format::Dot {
+                *answered.lock().unwrap_or_else(PoisonError::into_inner) = Some(inventory);
+            }
+            Ok(membership)
         }
     };
     let first = decide(first).await;
-    let format = args.format;
     let output = args.output.as_deref();
+    let decided = || {
+        let inventory = answered.lock().unwrap_or_else(PoisonError::into_inner).take();
+        inventory.map(|inventory| (inventory, Arc::clone(&policy)))
+    };
     let Some(waiting) = waiting else {
-        return answer(first?, format, output, leftovers);
+        return answer(first?, format, decided(), output, leftovers).await;
     };
     let waited = waiting
         .until_met(started, tried(first), || async {
@@ -75,13 +88,13 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
         })
         .await;
     match waited {
-        Waited::Met(membership) => answer(membership, format, output, leftovers),
+        Waited::Met(membership) => answer(membership, format, decided(), output, leftovers).await,
         Waited::Unmet {
             last,
             unmet,
             failed_since,
         } => {
-            answer(last, format, output, leftovers)?;
+            answer(last, format, decided(), output, leftovers).await?;
             let mut message = format!(
                 "--wait-for {}: not met within {}: {}",
                 waiting.written(),
@@ -173,15 +186,27 @@ fn tried(outcome: Result<Membership, ResolveError>) -> Tried<ResolveError> {
 }
 
 /// Prints the answer, or writes it to `output`; the answer and its text
-/// are left to the process's end, as the fleet is.
-fn answer(
+/// are left to the process's end, as the fleet is. As `dot`, the whole
+/// registration graph, when the fleet and policy it was `decided` from are
+/// given.
+async fn answer(
     membership: Membership,
     format: Format,
+    decided: Option<(Arc<Inventory>, Arc<dyn Policy>)>,
     output: Option<&Path>,
     leftovers: &mut Leftovers,
 ) -> Result<(), Failure> {
-    let text = output::render(&membership, format)
-        .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
+    let text = match (format, decided) {
+        (Format::Dot, Some((inventory, policy))) => {
+            let membership = Arc::new(membership.clone());
+            let graph = Graph::decide_off_loop(membership, inventory, policy, MAX_GRAPH_MEMBERS)
+                .await
+                .map_err(|err| Failure::new(EXIT_INTERNAL, err))?;
+            Ok(graph::dot::render(&graph))
+        }
+        (format, _) => output::render(&membership, format),
+    }
+    .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
     let delivered = deliver(&text, output);
     leftovers.keep((membership, text));
     delivered

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `GET /v1/membership` | the membership document, as `resolve --format json` prints it; 503 before the first answer |
 //! | `GET /v1/explain/{instance_id}` | why the policy decided what it did about the instance, as `explain --format json` prints it, on the current fleet; 404 for an instance not in it, 503 before the first answer |
+//! | `GET /v1/graph` | the registration graph: `{"self", "nodes": [{"id", "role", "clusters", "address", "port", "flags"}], "edges": [{"from", "to"}], "notes"}`, the policy asked with each member as self (self's edges only above 500 members, as a note says), decided once per answer under the explanations' limit; 503 before the first answer |
+//! | `GET /` | a page that draws the graph and follows `/v1/graph` (nothing loaded from elsewhere) |
 //! | `GET /v1/events?since=N` | `{"events": [...]}`, the change events with a sequence above `N` (default 0) |
 //! | `GET /healthz` | 200 `{"status": "ok", ...}` or 503 `{"status": "unhealthy", "reason": ..., ...}` |
 //! | `GET /metrics` | the Prometheus text format |
@@ -18,6 +20,7 @@
 
 use super::connections::{self, ConnectionLimits, Routers};
 use super::explain_limit::{ExplainLimit, NoExplanation};
+use super::graph_api::{self, GraphCache};
 use super::limits::BUSY_RETRY_AFTER;
 use super::metrics::{self, Metrics};
 use super::status::{Health, Status};
@@ -47,6 +50,7 @@ pub struct HttpState {
     pub events: Arc<EventLog>,
     pub metrics: Arc<Metrics>,
     pub explanations: ExplainLimit,
+    pub graphs: Arc<GraphCache>,
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then stops
@@ -80,6 +84,8 @@ fn router(state: HttpState) -> Router {
         .route("/v1/membership", get(membership))
         .route("/v1/explain/{instance_id}", get(explanation))
         .route("/v1/events", get(events))
+        .route("/v1/graph", get(graph_api::graph))
+        .route("/", get(graph_api::page))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -100,7 +106,7 @@ async fn only_health() -> Response {
 }
 
 /// 503 for want of room, with `Retry-After`.
-fn busy(message: impl Into<String>) -> Response {
+pub(super) fn busy(message: impl Into<String>) -> Response {
     let mut response = error(StatusCode::SERVICE_UNAVAILABLE, message);
     response.headers_mut().insert(
         header::RETRY_AFTER,
@@ -109,7 +115,7 @@ fn busy(message: impl Into<String>) -> Response {
     response
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let message: String = message.into();
     (status, axum::Json(json!({ "error": message }))).into_response()
 }
@@ -282,6 +288,7 @@ mod tests {
                 events: events.clone(),
                 metrics: metrics.clone(),
                 explanations,
+                graphs: Default::default(),
             };
             Api {
                 state,

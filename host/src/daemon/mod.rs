@@ -4,6 +4,7 @@ pub mod baseline;
 pub mod connections;
 pub mod decide;
 pub mod explain_limit;
+pub mod graph_api;
 pub mod guard;
 pub mod http;
 pub mod leave;

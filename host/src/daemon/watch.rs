@@ -148,6 +148,7 @@ impl Watch {
                     limits::EXPLANATIONS_AT_ONCE,
                     limits::EXPLANATION_WAIT,
                 ),
+                graphs: Default::default(),
             };
             tokio::spawn(http::serve(listener, state, limits, async move {
                 let _ = stopping.wait_for(|stop| *stop).await;

@@ -31,6 +31,7 @@ pub fn render(membership: &Membership, format: Format) -> serde_json::Result<Str
         Format::Env => env::render(membership),
         Format::Text => text::render(membership),
         Format::Nft => nft::render(membership),
+        Format::Dot => crate::graph::dot::render(&crate::graph::Graph::of_answer(membership)),
     })
 }
 

@@ -14,6 +14,8 @@ pub enum Format {
     Text,
     /// An nftables script: sets of the addresses of self's cluster peers.
     Nft,
+    /// The registration graph for Graphviz (who registers with whom).
+    Dot,
 }
 
 /// A file sink's `format`: any but `text`, which is for people at a
