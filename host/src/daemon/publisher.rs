@@ -182,7 +182,10 @@ impl Publisher {
     }
 }
 
-/// One sink's task: publish whatever waits, until closed and empty.
+/// One sink's task: publish whatever waits, until closed and empty. An
+/// answer whose publication failed is published again after the sink's
+/// [`Sink::retry_after`] wait, unless a newer one arrives first; once
+/// closed, no retry is started.
 async fn deliver(
     sinks: Arc<[Box<dyn Sink>]>,
     index: usize,
@@ -190,6 +193,8 @@ async fn deliver(
     reports: Reports,
 ) {
     let sink = &sinks[index];
+    let mut retry: Option<(Delivery, tokio::time::Instant)> = None;
+    let mut failures: u32 = 0;
     loop {
         let next = {
             let mut slot = mailbox.slot.lock().unwrap_or_else(PoisonError::into_inner);
@@ -199,14 +204,48 @@ async fn deliver(
                 None => None,
             }
         };
-        match next {
-            Some(delivery) => publish_one(sink.as_ref(), &delivery, &reports).await,
-            None => mailbox.arrived.notified().await,
+        let delivery = match (next, retry.take()) {
+            (Some(delivery), _) => delivery,
+            (None, Some((failed, at))) => {
+                tokio::select! {
+                    () = mailbox.arrived.notified() => {
+                        retry = Some((failed, at));
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(at) => failed,
+                }
+            }
+            (None, None) => {
+                mailbox.arrived.notified().await;
+                continue;
+            }
+        };
+        if publish_one(sink.as_ref(), &delivery, &reports).await {
+            failures = 0;
+            continue;
+        }
+        failures = failures.saturating_add(1);
+        if let Some(wait) = sink.retry_after(failures) {
+            tracing::debug!(sink = %sink.describe(), ?wait, failures, "The answer is published again after a wait, unless a newer one comes first.");
+            // The retry holds up no one waiting for the answer to be out.
+            let Delivery {
+                membership,
+                changes,
+                ..
+            } = delivery;
+            let again = Delivery {
+                membership,
+                changes,
+                receipts: Vec::new(),
+            };
+            retry = Some((again, tokio::time::Instant::now() + wait));
         }
     }
 }
 
-async fn publish_one(sink: &dyn Sink, delivery: &Delivery, reports: &Reports) {
+/// Publishes `delivery` to `sink` and reports the outcome; whether it was
+/// published.
+async fn publish_one(sink: &dyn Sink, delivery: &Delivery, reports: &Reports) -> bool {
     let name = sink.describe();
     let publication = Publication {
         membership: &delivery.membership,
@@ -217,6 +256,7 @@ async fn publish_one(sink: &dyn Sink, delivery: &Delivery, reports: &Reports) {
             reports
                 .status
                 .send_if_modified(|status| status.sink_failures.remove(&name).is_some());
+            true
         }
         Err(error) => {
             tracing::warn!(sink = %name, %error, "Sink failed; the next change is published to it again.");
@@ -228,6 +268,7 @@ async fn publish_one(sink: &dyn Sink, delivery: &Delivery, reports: &Reports) {
             reports.status.send_modify(|status| {
                 status.sink_failures.insert(name, failure);
             });
+            false
         }
     }
 }
@@ -467,5 +508,92 @@ mod tests {
             failure.map(|failure| failure.error).as_deref(),
             Some("disk full")
         );
+    }
+
+    /// A sink that fails its first `failing` publications, noting each
+    /// attempt's answer and time, and asks to be retried after 10 s.
+    struct Flaky {
+        failing: usize,
+        attempts: Arc<Mutex<Vec<(String, Duration)>>>,
+        started: tokio::time::Instant,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for Flaky {
+        fn describe(&self) -> String {
+            "flaky".to_owned()
+        }
+
+        async fn publish(&self, publication: &Publication<'_>) -> Result<(), String> {
+            let mut attempts = self.attempts.lock().unwrap();
+            attempts.push((
+                publication.membership.inventory.fetched_at.clone(),
+                self.started.elapsed(),
+            ));
+            if attempts.len() <= self.failing {
+                return Err("throttled".to_owned());
+            }
+            Ok(())
+        }
+
+        fn retry_after(&self, failures: u32) -> Option<Duration> {
+            Some(Duration::from_secs(10) * failures)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_that_asks_for_retries_gets_the_failed_answer_again_each_failure_counted() {
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let sink = Flaky {
+            failing: 2,
+            attempts: Arc::clone(&attempts),
+            started: tokio::time::Instant::now(),
+        };
+        let reports = reports();
+        let publisher = Publisher::start(vec![Box::new(sink) as Box<dyn Sink>].into(), &reports);
+        let mut delivered = publisher.publish(&answer("first"), &[change(1)]);
+        // The failed answer holds up no one: it is out, if not written.
+        tokio::time::timeout(Duration::from_secs(1), delivered.wait())
+            .await
+            .expect("delivered at the first attempt");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let seconds: Vec<(String, u64)> = attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(answer, at)| (answer.clone(), at.as_secs()))
+            .collect();
+        let first = |at| ("first".to_owned(), at);
+        assert_eq!(seconds, [first(0), first(10), first(30)]);
+        let rendered = reports.metrics.render();
+        assert!(
+            rendered.contains("rollcall_sink_failures_total{sink=\"flaky\"} 2"),
+            "{rendered}"
+        );
+        assert!(reports.status.borrow().sink_failures.is_empty());
+        publisher.finish().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newer_answer_replaces_the_retry_of_a_failed_one() {
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let sink = Flaky {
+            failing: 1,
+            attempts: Arc::clone(&attempts),
+            started: tokio::time::Instant::now(),
+        };
+        let publisher = Publisher::start(vec![Box::new(sink) as Box<dyn Sink>].into(), &reports());
+        publisher.publish(&answer("first"), &[change(1)]);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        publisher.publish(&answer("second"), &[change(2)]);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let answers: Vec<String> = attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(answer, _)| answer.clone())
+            .collect();
+        assert_eq!(answers, ["first", "second"]);
+        publisher.finish().await;
     }
 }

@@ -121,6 +121,9 @@ pub enum SinkConfig {
     },
     /// Change events as JSON lines on stdout.
     Stdout {},
+    /// A, AAAA and SRV records per role and cluster in a Route 53 private
+    /// hosted zone.
+    Route53(super::route53::Route53Config),
 }
 
 fn json_format() -> Format {
@@ -389,6 +392,45 @@ listen = "127.0.0.1:7878"
                 format: Format::Nft
             }]
         );
+    }
+
+    #[test]
+    fn a_route53_sink_is_read_with_its_defaults_and_a_bad_value_is_refused_at_its_line() {
+        let head = "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+                    [[sink]]\nkind = \"route53\"\n";
+        let settings = parse(&format!(
+            "{head}zone_id = \"Z0ABC\"\nname = \"{{role}}.{{cluster}}.fleet.internal\"\n"
+        ))
+        .unwrap();
+        let [SinkConfig::Route53(route53)] = settings.sinks.as_slice() else {
+            panic!("{:?}", settings.sinks)
+        };
+        assert_eq!(route53.zone_id.as_str(), "Z0ABC");
+        assert_eq!(route53.name.suffix(), "fleet.internal");
+        assert_eq!(route53.ttl, Duration::from_secs(60));
+        assert_eq!(route53.writer_role, None);
+        for (body, expected) in [
+            (
+                "zone_id = \"Z0ABC\"\nname = \"{role}.{zone}.fleet.internal\"\n",
+                "rollcall.toml:9:8: \"{role}.{zone}.fleet.internal\" is not a name pattern: \
+                 {zone} is not a placeholder",
+            ),
+            (
+                "zone_id = \"nope\"\nname = \"{role}.fleet.internal\"\n",
+                "rollcall.toml:8:11: \"nope\" is not a hosted zone id",
+            ),
+            (
+                "zone_id = \"Z0ABC\"\nname = \"{role}.fleet.internal\"\nttl = \"0s\"\n",
+                "sink.ttl",
+            ),
+            (
+                "zone_id = \"Z0ABC\"\nname = \"{role}.fleet.internal\"\nwriter = \"me\"\n",
+                "rollcall.toml:10:1: unknown field `writer`",
+            ),
+        ] {
+            let error = parse(&format!("{head}{body}")).unwrap_err().to_string();
+            assert!(error.contains(expected), "{body}: {error}");
+        }
     }
 
     #[test]

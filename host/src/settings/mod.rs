@@ -16,6 +16,7 @@
 //! - [`events`]: the queue of the fleet's events (`[events]`,
 //!   `--events-queue`);
 //! - [`format`]: the forms an answer takes;
+//! - [`route53`]: the Route 53 sink's zone, name pattern, TTL and writer;
 //! - [`overrides`]: the settings both flags and the file give, merged once;
 //! - [`ranges`]: the range of every duration and count;
 //! - [`error`]: what is wrong, and where.
@@ -36,6 +37,7 @@ pub mod policy;
 pub mod ranges;
 pub mod refresh;
 pub mod resolve;
+pub mod route53;
 pub mod snapshot;
 pub mod source;
 pub mod watch;

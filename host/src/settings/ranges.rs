@@ -102,6 +102,13 @@ pub const EXEC_TIMEOUT: Bounded<Duration> = Bounded {
     key: "sink.timeout",
     range: millis(10)..=hours(1),
 };
+/// `[[sink]] kind = "route53"` `ttl`: Route 53 takes up to 2^31 - 1
+/// seconds; a week is longer than any membership should be cached.
+pub const ROUTE53_TTL: Bounded<Duration> = Bounded {
+    flag: None,
+    key: "sink.ttl",
+    range: Duration::from_secs(1)..=hours(7 * 24),
+};
 /// `[lifecycle] on_leave_timeout`: how long the leave hook may run.
 pub const ON_LEAVE_TIMEOUT: Bounded<Duration> = Bounded {
     flag: None,
@@ -162,7 +169,7 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
 
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
-pub const DURATIONS: [&Bounded<Duration>; 16] = [
+pub const DURATIONS: [&Bounded<Duration>; 17] = [
     &REFRESH,
     &JITTER,
     &STALE_AFTER,
@@ -173,6 +180,7 @@ pub const DURATIONS: [&Bounded<Duration>; 16] = [
     &SNAPSHOT_MAX_AGE,
     &SNAPSHOT_CLOCK_SKEW,
     &EXEC_TIMEOUT,
+    &ROUTE53_TTL,
     &CHANGE_WINDOW,
     &WAIT_TIMEOUT,
     &WAIT_INTERVAL,

@@ -172,8 +172,14 @@ impl WatchSettings {
                 .unwrap_or(DEFAULT_CHANGE_WINDOW),
         };
         for sink in &config.sinks {
-            if let SinkConfig::Exec { timeout, .. } = sink {
-                duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
+            match sink {
+                SinkConfig::Exec { timeout, .. } => {
+                    duration(&ranges::EXEC_TIMEOUT, Some(*timeout))?;
+                }
+                SinkConfig::Route53(route53) => {
+                    duration(&ranges::ROUTE53_TTL, Some(route53.ttl))?;
+                }
+                _ => {}
             }
         }
         let every = duration(&ranges::REFRESH, config.refresh)?.unwrap_or(Refresh::DEFAULT_EVERY);
