@@ -15,7 +15,7 @@ pub struct DecisionDiff {
     pub joined: Vec<MemberRole>,
     /// Members only the old decision had.
     pub left: Vec<MemberRole>,
-    /// Members of both whose role, clusters or address changed.
+    /// Members of both whose role, clusters, address or labels changed.
     pub changed: Vec<MemberChange>,
     /// Self's registration targets that only the new decision has, and that
     /// only the old one had, by self: one entry per self whose targets
@@ -49,6 +49,8 @@ pub struct MemberChange {
     pub clusters: Option<[String; 2]>,
     /// `[old, new]`, `address:port` (`-` for none).
     pub address: Option<[String; 2]>,
+    /// `[old, new]`, `name="value"` joined with `, ` (`-` for none).
+    pub labels: Option<[String; 2]>,
 }
 
 /// How one self's registration targets changed.
@@ -133,6 +135,7 @@ impl DecisionDiff {
                 ("role", &change.role),
                 ("clusters", &change.clusters),
                 ("address", &change.address),
+                ("labels", &change.labels),
             ] {
                 if let Some([old, new]) = values {
                     let _ = writeln!(text, "~ {} {what} {old} -> {new}", change.instance_id);
@@ -171,14 +174,27 @@ fn change(before: &Member, after: &Member) -> Option<MemberChange> {
             .as_deref()
             .map_or_else(|| "-".to_owned(), |address| endpoint(address, member.port))
     };
+    let labels = |member: &Member| match member.labels.is_empty() {
+        true => "-".to_owned(),
+        false => member
+            .labels
+            .iter()
+            .map(|(name, value)| format!("{name}={value:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     let change = MemberChange {
         instance_id: after.instance_id.clone(),
         role: differs(before.role.clone(), after.role.clone()),
         clusters: differs(clusters(before), clusters(after)),
         address: differs(address(before), address(after)),
+        labels: differs(labels(before), labels(after)),
     };
-    (change.role.is_some() || change.clusters.is_some() || change.address.is_some())
-        .then_some(change)
+    (change.role.is_some()
+        || change.clusters.is_some()
+        || change.address.is_some()
+        || change.labels.is_some())
+    .then_some(change)
 }
 
 #[cfg(test)]
@@ -241,6 +257,21 @@ mod tests {
              > i-3 now registers with i-4\n\
              > i-3 no longer registers with i-1\n\
              1 joined, 1 left, 1 changed; registration targets changed for 1 self\n"
+        );
+    }
+
+    #[test]
+    fn a_member_whose_labels_alone_changed_is_a_change() {
+        let old = decision(vec![member("i-1", "monitor", &[], Some("10.0.0.1"))]);
+        let mut new = old.clone();
+        new.members[0]
+            .labels
+            .insert("team".to_owned(), "blue \"x\"".to_owned());
+        let diff = DecisionDiff::members(&old, &new);
+        assert_eq!(
+            diff.text(),
+            "~ i-1 labels - -> team=\"blue \\\"x\\\"\"\n\
+             0 joined, 0 left, 1 changed; registration targets changed for 0 selves\n"
         );
     }
 }
