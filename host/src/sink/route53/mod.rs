@@ -171,6 +171,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fresh_empty_fleet_deletes_every_owned_record_set_with_its_values() {
+        let sink = sink();
+        let empty = sample(&[], &[]);
+        let desired = records::desired(&empty, &sink.config.name, 60);
+        assert!(desired.sets.is_empty());
+        let current: records::RecordSets = [(
+            ("monitor.fleet.internal.".to_owned(), records::RecordType::A),
+            records::RecordSet {
+                name: "monitor.fleet.internal.".to_owned(),
+                kind: records::RecordType::A,
+                ttl: 300,
+                values: vec!["10.0.0.1".to_owned()],
+            },
+        )]
+        .into_iter()
+        .collect();
+        let changes = diff::changes(&desired.sets, &current);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].action, diff::Action::Delete);
+        assert_eq!(changes[0].set, current.values().next().unwrap().clone());
+    }
+
+    #[test]
     fn a_failed_publication_is_retried_after_a_doubling_wait() {
         let sink = sink();
         let waits: Vec<u64> = [1, 2, 3, 9, 10, u32::MAX]

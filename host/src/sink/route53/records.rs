@@ -223,7 +223,10 @@ mod tests {
         NamePattern::try_from(text.to_owned()).unwrap()
     }
 
-    fn fleet(members: &[(&str, &str, &[&str], &str, Option<u16>)]) -> Membership {
+    /// A member: instance id, role, clusters, address, port.
+    type Written<'a> = (&'a str, &'a str, &'a [&'a str], &'a str, Option<u16>);
+
+    fn fleet(members: &[Written]) -> Membership {
         let mut membership = sample(&[], &[]);
         membership.members = members
             .iter()
@@ -332,7 +335,7 @@ mod tests {
             .map(|n| format!("10.0.{}.{}", n / 256, n % 256))
             .collect();
         let ids: Vec<String> = (0..addresses.len()).map(|n| format!("i-{n:05}")).collect();
-        let members: Vec<(&str, &str, &[&str], &str, Option<u16>)> = ids
+        let members: Vec<Written> = ids
             .iter()
             .zip(&addresses)
             .map(|(id, address)| (id.as_str(), "agent", &[][..], address.as_str(), None))
