@@ -148,7 +148,10 @@ mod tests {
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
             self.evaluations.fetch_add(1, Ordering::SeqCst);
-            let members = instances.iter().map(|instance| member(&instance.id)).collect();
+            let members = instances
+                .iter()
+                .map(|instance| member(&instance.id))
+                .collect();
             let register_with = (self_id != Some("i-0"))
                 .then(|| "i-0".to_owned())
                 .into_iter()
