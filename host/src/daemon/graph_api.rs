@@ -19,8 +19,11 @@ use tokio::sync::OnceCell;
 /// request for it, which the others wait for.
 #[derive(Default)]
 pub struct GraphCache {
-    latest: Mutex<Option<(Arc<Membership>, Arc<OnceCell<Arc<Graph>>>)>>,
+    latest: Mutex<Option<Cached>>,
 }
+
+/// An answer, and its graph once decided.
+type Cached = (Arc<Membership>, Arc<OnceCell<Arc<Graph>>>);
 
 /// Why there is no graph to serve.
 #[derive(Debug, thiserror::Error)]
