@@ -76,7 +76,10 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
     let first = decide(first).await;
     let output = args.output.as_deref();
     let decided = || {
-        let inventory = answered.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let inventory = answered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         inventory.map(|inventory| (inventory, Arc::clone(&policy)))
     };
     let Some(waiting) = waiting else {

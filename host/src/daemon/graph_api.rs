@@ -19,8 +19,11 @@ use tokio::sync::OnceCell;
 /// request for it, which the others wait for.
 #[derive(Default)]
 pub struct GraphCache {
-    latest: Mutex<Option<(Arc<Membership>, Arc<OnceCell<Arc<Graph>>>)>>,
+    latest: Mutex<Option<Cached>>,
 }
+
+/// An answer, and its graph once decided.
+type Cached = (Arc<Membership>, Arc<OnceCell<Arc<Graph>>>);
 
 /// Why there is no graph to serve.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +151,10 @@ mod tests {
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
             self.evaluations.fetch_add(1, Ordering::SeqCst);
-            let members = instances.iter().map(|instance| member(&instance.id)).collect();
+            let members = instances
+                .iter()
+                .map(|instance| member(&instance.id))
+                .collect();
             let register_with = (self_id != Some("i-0"))
                 .then(|| "i-0".to_owned())
                 .into_iter()

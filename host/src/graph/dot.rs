@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Shapes given to roles in name order, round again past the last.
-const SHAPES: &[&str] = &["box", "ellipse", "diamond", "hexagon", "octagon", "triangle"];
+const SHAPES: &[&str] = &[
+    "box", "ellipse", "diamond", "hexagon", "octagon", "triangle",
+];
 
 /// Fill colours given to roles in name order (the page's palette).
 const COLOURS: &[&str] = &[
@@ -220,16 +222,14 @@ mod tests {
             );
             // Outside the strings only DOT's own words and punctuation.
             assert!(
-                outside.chars().all(|c| c.is_ascii_alphanumeric()
-                    || " =[],;{}#>-_".contains(c)),
+                outside
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " =[],;{}#>-_".contains(c)),
                 "{outside:?} in {line:?}"
             );
             assert!(!outside.contains("S S"), "{line:?}");
         }
-        let node_line = lines
-            .iter()
-            .find(|line| line.contains("shape="))
-            .unwrap();
+        let node_line = lines.iter().find(|line| line.contains("shape=")).unwrap();
         let (outside, strings) = tokens(node_line);
         assert_eq!(
             outside,
@@ -237,7 +237,13 @@ mod tests {
         );
         assert_eq!(strings[0], hostile[1], "groups in cluster name order");
         let edge = lines[lines.len() - 2];
-        assert_eq!(tokens(edge), ("  S -> S;".to_owned(), hostile[..2].iter().map(|s| s.to_string()).collect()));
+        assert_eq!(
+            tokens(edge),
+            (
+                "  S -> S;".to_owned(),
+                hostile[..2].iter().map(|s| s.to_string()).collect()
+            )
+        );
     }
 
     #[test]

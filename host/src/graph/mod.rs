@@ -216,7 +216,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -252,7 +252,16 @@ mod tests {
             .collect();
         let mut members: Vec<Member> = ids
             .iter()
-            .map(|id| member(id, if id.starts_with("m-") { "monitor" } else { "agent" }))
+            .map(|id| {
+                member(
+                    id,
+                    if id.starts_with("m-") {
+                        "monitor"
+                    } else {
+                        "agent"
+                    },
+                )
+            })
             .collect();
         members.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
         let inventory = Inventory {
@@ -421,7 +430,12 @@ mod tests {
         let flags: Vec<(&str, Vec<&str>)> = graph
             .nodes
             .iter()
-            .map(|node| (node.id.as_str(), node.flags.iter().map(|f| f.name()).collect()))
+            .map(|node| {
+                (
+                    node.id.as_str(),
+                    node.flags.iter().map(|f| f.name()).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             flags,
@@ -433,8 +447,14 @@ mod tests {
             ]
         );
         let json = serde_json::to_value(&graph).unwrap();
-        assert_eq!(json["nodes"][3]["flags"], serde_json::json!(["stale", "unconfirmed"]));
-        assert_eq!(json["edges"][0], serde_json::json!({"from": "a-0", "to": "m-0"}));
+        assert_eq!(
+            json["nodes"][3]["flags"],
+            serde_json::json!(["stale", "unconfirmed"])
+        );
+        assert_eq!(
+            json["edges"][0],
+            serde_json::json!({"from": "a-0", "to": "m-0"})
+        );
         assert_eq!(json["self"], "a-0");
     }
 
