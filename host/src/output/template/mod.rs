@@ -147,6 +147,8 @@ impl Template {
 fn environment() -> Result<Environment<'static>, minijinja::Error> {
     let mut environment = Environment::new();
     environment.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Errors say what was undefined, in release builds too.
+    environment.set_debug(true);
     environment.set_auto_escape_callback(|_| AutoEscape::None);
     environment.set_recursion_limit(TEMPLATE_RECURSION);
     environment.set_syntax(
@@ -253,5 +255,101 @@ impl Write for CappedOutput {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Template, TemplateError> {
+        Template::load("t.j2", text)
+    }
+
+    fn refused(text: &str) -> TemplateError {
+        match load(text) {
+            Ok(_) => panic!("{text:?} was loaded"),
+            Err(err) => err,
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_at_load_at_its_line_even_in_a_branch_not_taken() {
+        let err = refused("# a\n{% if false %}\n  {{ mebmers }}\n{% endif %}\n");
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(err.to_string().starts_with("t.j2:3: `mebmers` is not in the membership document; a template reads self, register_with, members,"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_attribute_is_refused_at_load_by_the_sample() {
+        let err = refused("{% for m in members %}\n{{ m.adress }}\n{% endfor %}\n");
+        assert_eq!(
+            err.to_string(),
+            "t.j2:2: undefined value: `m.adress` is undefined"
+        );
+        let err = refused("{{ inventory.sorce }}\n");
+        assert_eq!(err.line, Some(1), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_refused_at_its_line() {
+        let err = refused("line one\n{% for m in members %}\n{{ m.role \n");
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(
+            err.to_string().starts_with("t.j2:3: syntax error: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_first_use_of_a_name_skips_strings_attributes_and_text() {
+        let text = "bogus\n{{ \"bogus\" }}\n{{ m.bogus }}\n{{ x }}{{ bogus_too }}\n{% if bogus %}";
+        assert_eq!(first_use(text, "bogus"), 5);
+        assert_eq!(first_use(text, "x"), 4);
+        assert_eq!(first_use(text, "absent"), 1);
+    }
+
+    #[test]
+    fn a_template_that_loops_without_end_runs_out_of_fuel() {
+        let err = refused(
+            "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}\n",
+        );
+        assert!(err.message.contains("more work than"), "{err}");
+    }
+
+    #[test]
+    fn a_small_template_cannot_write_without_bound() {
+        let text = "{% for m in members %}{% for i in range(100) %}{{ \"x\" * 10000 }}{% endfor %}{% endfor %}";
+        let err = refused(text);
+        assert!(
+            err.message
+                .starts_with("the output grew past 1114112 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn recursion_is_bounded() {
+        let err = refused("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}");
+        assert!(err.message.contains("recursion limit"), "{err}");
+    }
+
+    #[test]
+    fn a_render_that_fails_on_an_answer_says_where() {
+        let template = load("{{ members[0].labels.team }}\n").unwrap();
+        let mut membership = sample::membership();
+        membership.members[0].labels.clear();
+        let err = template.render(&membership).unwrap_err();
+        assert_eq!(err.line, Some(1), "{err}");
+        assert!(err.message.contains("undefined"), "{err}");
+    }
+
+    #[test]
+    fn values_are_written_as_they_are_without_escaping() {
+        let template = load("{{ self.instance_id }} <{{ \"&'\" }}>\n").unwrap();
+        assert_eq!(
+            template.render(&sample::membership()).unwrap(),
+            "i-0c3 <&'>\n"
+        );
     }
 }
