@@ -11,15 +11,15 @@ use crate::membership::Membership;
 use crate::output::{self, RenderError};
 use crate::policy::{CompiledCache, Policy};
 use crate::resolve::{ResolveError, resolve};
-use crate::settings::{PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
+use crate::settings::{PluginSettings, PolicyLimits, ResolveSettings, SelfChoice, SettingsError};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
-    let renderer =
-        output::Renderer::new(&args.format).map_err(|unusable| Failure::from(unusable.setting))?;
+    let renderer = output::Renderer::new(&args.format)
+        .map_err(|err| Failure::from(SettingsError::from(err)))?;
     let load = PolicyLoad::from_args(&args.policy)?;
     let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
     let waiting = args.wait.waiting();

@@ -96,7 +96,7 @@ mod tests {
 
     fn render(format: Bundled, membership: &Membership) -> String {
         Renderer::new(&Format::Bundled(format))
-            .unwrap_or_else(|err| panic!("{}: {}", format.name(), err.template))
+            .unwrap_or_else(|err| panic!("{}: {err}", format.name()))
             .render(membership)
             .unwrap_or_else(|err| panic!("{}: {err}", format.name()))
     }
@@ -284,7 +284,7 @@ mod tests {
                     .into(),
         };
         let own = Renderer::new(&Format::Template(template))
-            .unwrap_or_else(|err| panic!("{}", err.template))
+            .unwrap_or_else(|err| panic!("{err}"))
             .render(&membership)
             .unwrap();
         let first = own.split('|').next().unwrap();

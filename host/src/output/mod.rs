@@ -49,9 +49,7 @@ pub fn render(membership: &Membership, format: Format) -> Result<String, RenderE
         Format::Env => env::render(membership),
         Format::Text => text::render(membership),
         Format::Nft => nft::render(membership),
-        Format::Bundled(_) | Format::Template(_) => Renderer::new(&format)
-            .map_err(|err| err.template)?
-            .render(membership)?,
+        Format::Bundled(_) | Format::Template(_) => Renderer::new(&format)?.render(membership)?,
     })
 }
 
@@ -67,44 +65,31 @@ enum Writer {
     Template(Arc<Template>),
 }
 
-/// A template that cannot be used, as a settings error (`FILE:LINE: ...`)
-/// and as the template's own.
-#[derive(Debug)]
-pub struct Unusable {
-    /// The template's error.
-    pub template: TemplateError,
-    /// The same, as settings say it.
-    pub setting: SettingsError,
+/// A template that cannot be used, as the settings say it: `FILE:LINE: what`.
+impl From<TemplateError> for SettingsError {
+    fn from(err: TemplateError) -> Self {
+        SettingsError::Template {
+            path: err.name.into(),
+            line: err.line.unwrap_or(1),
+            message: err.message,
+        }
+    }
 }
 
 impl Renderer {
     /// The renderer of `format`; for a template, once it has loaded and
     /// passed its checks.
-    pub fn new(format: &Format) -> Result<Renderer, Unusable> {
-        let (name, text, path) = match format {
+    pub fn new(format: &Format) -> Result<Renderer, TemplateError> {
+        let (name, text) = match format {
             Format::Bundled(bundled) => (
                 format!("format {}", bundled.name()),
                 bundled::template(*bundled),
-                None,
             ),
-            Format::Template(file) => (
-                file.path.display().to_string(),
-                &*file.text,
-                Some(file.path.clone()),
-            ),
+            Format::Template(file) => (file.path.display().to_string(), &*file.text),
             own => return Ok(Renderer(Writer::Own(own.clone()))),
         };
-        match Template::load(&name, text) {
-            Ok(template) => Ok(Renderer(Writer::Template(Arc::new(template)))),
-            Err(template) => Err(Unusable {
-                setting: SettingsError::Template {
-                    path: path.unwrap_or_else(|| name.into()),
-                    line: template.line.unwrap_or(1),
-                    message: template.message.clone(),
-                },
-                template,
-            }),
-        }
+        let template = Template::load(&name, text)?;
+        Ok(Renderer(Writer::Template(Arc::new(template))))
     }
 
     /// `membership` in the renderer's format.

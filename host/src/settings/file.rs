@@ -390,6 +390,64 @@ listen = "127.0.0.1:7878"
     }
 
     #[test]
+    fn a_file_sink_takes_a_bundled_format_or_a_template_read_with_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("rollcall.toml");
+        std::fs::write(dir.path().join("peers.j2"), "{{ peers|length }}\n").unwrap();
+        let text = "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+                    [[sink]]\nkind = \"file\"\npath = \"seeds\"\nformat = \"elasticsearch-seed-hosts\"\n\
+                    [[sink]]\nkind = \"file\"\npath = \"peers\"\nformat = \"template\"\ntemplate = \"peers.j2\"\n";
+        let settings =
+            WatchSettings::from_file(&Config::parse(&config, text).unwrap(), &config).unwrap();
+        assert_eq!(
+            settings.sinks,
+            [
+                SinkConfig::File {
+                    path: dir.path().join("seeds"),
+                    format: Format::Bundled(crate::settings::Bundled::ElasticsearchSeedHosts)
+                },
+                SinkConfig::File {
+                    path: dir.path().join("peers"),
+                    format: Format::Template(crate::settings::TemplateFile {
+                        path: dir.path().join("peers.j2"),
+                        text: "{{ peers|length }}\n".into()
+                    })
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_sink_refuses_text_unknown_formats_and_a_template_half_given() {
+        let sink = |fields: &str| {
+            let text = format!(
+                "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+                 [[sink]]\nkind = \"file\"\npath = \"out\"\n{fields}\n"
+            );
+            parse(&text).unwrap_err().to_string()
+        };
+        let err = sink("format = \"text\"");
+        assert!(err.contains("format \"text\" is for people at a terminal; a file sink takes json, env, nft, elasticsearch-seed-hosts"), "{err}");
+        let err = sink("format = \"yaml\"");
+        assert!(err.contains("no format is called \"yaml\""), "{err}");
+        let err = sink("format = \"template\"");
+        assert!(
+            err.contains("format = \"template\" needs template = \"FILE\""),
+            "{err}"
+        );
+        let err = sink("format = \"json\"\ntemplate = \"t.j2\"");
+        assert!(
+            err.contains("template = \"FILE\" is read only with format = \"template\""),
+            "{err}"
+        );
+        let err = sink("format = \"template\"\ntemplate = \"/nonexistent/t.j2\"");
+        assert!(
+            err.starts_with("cannot read template /nonexistent/t.j2: "),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn defaults_follow_the_refresh_interval_and_the_source() {
         let settings = parse(
             "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n",

@@ -38,3 +38,34 @@ impl Sink for AtomicFileSink {
             .map_err(|err| format!("cannot write {}: {err}", self.path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::sample;
+    use crate::settings::{Format, TemplateFile};
+
+    #[tokio::test]
+    async fn a_template_that_fails_on_an_answer_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("first");
+        let template = TemplateFile {
+            path: "first.j2".into(),
+            text: "{{ members[0].instance_id }}\n".into(),
+        };
+        let renderer = Renderer::new(&Format::Template(template)).unwrap();
+        let sink = AtomicFileSink::new(path.clone(), renderer);
+        let one = sample(&[("i-a", "monitor")], &[]);
+        let publication = |membership| Publication {
+            membership,
+            changes: &[],
+        };
+        sink.publish(&publication(&one)).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i-a\n");
+
+        let none = sample(&[], &[]);
+        let err = sink.publish(&publication(&none)).await.unwrap_err();
+        assert!(err.starts_with("first.j2:1: undefined value"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "i-a\n");
+    }
+}

@@ -53,7 +53,7 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
 pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, SettingsError> {
     Ok(match config {
         SinkConfig::File { path, format } => {
-            let renderer = Renderer::new(format).map_err(|unusable| unusable.setting)?;
+            let renderer = Renderer::new(format).map_err(SettingsError::from)?;
             Box::new(AtomicFileSink::new(path.clone(), renderer))
         }
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
