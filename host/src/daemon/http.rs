@@ -500,6 +500,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn prometheus_sd_is_503_until_there_is_an_answer_then_the_file_sd_json() {
+        let api = Api::new();
+        let reply = api.get("/v1/prometheus-sd").await;
+        assert_eq!(reply.status, 503);
+
+        let document = membership();
+        api.status.send_modify(|status| {
+            status.membership = Some(Arc::new(document.clone()));
+            status.last_success = Some(SystemTime::now());
+        });
+        let reply = api.get("/v1/prometheus-sd").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.body,
+            output::render(&document, Format::Bundled(Bundled::PrometheusFileSd)).unwrap(),
+            "what resolve --format prometheus-file-sd prints"
+        );
+        let groups = reply.json();
+        assert_eq!(groups.as_array().unwrap().len(), 2);
+        assert_eq!(groups[1]["targets"], json!(["10.0.0.1"]));
+        assert_eq!(groups[1]["labels"]["__meta_rollcall_instance_id"], "i-b");
+    }
+
+    #[tokio::test]
     async fn events_since_a_sequence() {
         let api = Api::new();
         assert_eq!(api.get("/v1/events").await.json(), json!({ "events": [] }));
