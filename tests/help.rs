@@ -4,8 +4,9 @@
 
 use kit::{rollcall, workspace};
 
-const COMMANDS: [(&str, &[&str]); 10] = [
+const COMMANDS: [(&str, &[&str]); 11] = [
     ("rollcall", &[]),
+    ("formats", &["formats"]),
     ("resolve", &["resolve"]),
     ("explain", &["explain"]),
     ("inventory", &["inventory"]),

@@ -9,16 +9,20 @@ use crate::commands::flags::{PolicyArgs, ResolveArgs};
 use crate::graph::{self, Graph, MAX_GRAPH_MEMBERS};
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::output;
+use crate::output::{self, RenderError};
 use crate::policy::{CompiledCache, Policy};
 use crate::resolve::{ResolveError, resolve};
-use crate::settings::{Format, PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
+use crate::settings::{
+    Format, PluginSettings, PolicyLimits, ResolveSettings, SelfChoice, SettingsError,
+};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
 pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
+    let renderer = output::Renderer::new(&args.format)
+        .map_err(|err| Failure::from(SettingsError::from(err)))?;
     let load = PolicyLoad::from_args(&args.policy)?;
     let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
     let waiting = args.wait.waiting();
@@ -27,7 +31,7 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
     }
     let source = source::open(&settings).await?;
     let choice = settings.own;
-    let format = args.format;
+    let draws_graph = args.format == Format::Dot;
 
     // Compiling the plugin, asking IMDS who we are and reading the fleet are
     // independent: overlap them.
@@ -67,13 +71,14 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
             let (inventory, own) = read?;
             tracing::debug!(instances = inventory.instances.len(), source = %inventory.source, "Inventory fetched.");
             let membership = resolve(Arc::clone(&inventory), policy, own).await?;
-            if format == Format::Dot {
+            if draws_graph {
                 *answered.lock().unwrap_or_else(PoisonError::into_inner) = Some(inventory);
             }
             Ok(membership)
         }
     };
     let first = decide(first).await;
+    let format = &renderer;
     let output = args.output.as_deref();
     let decided = || {
         let inventory = answered
@@ -194,22 +199,31 @@ fn tried(outcome: Result<Membership, ResolveError>) -> Tried<ResolveError> {
 /// given.
 async fn answer(
     membership: Membership,
-    format: Format,
+    format: &output::Renderer,
     decided: Option<(Arc<Inventory>, Arc<dyn Policy>)>,
     output: Option<&Path>,
     leftovers: &mut Leftovers,
 ) -> Result<(), Failure> {
-    let text = match (format, decided) {
-        (Format::Dot, Some((inventory, policy))) => {
+    let text = match decided {
+        // Only `--format dot` keeps what was decided: the whole graph.
+        Some((inventory, policy)) => {
             let membership = Arc::new(membership.clone());
             let graph = Graph::decide_off_loop(membership, inventory, policy, MAX_GRAPH_MEMBERS)
                 .await
                 .map_err(|err| Failure::new(EXIT_INTERNAL, err))?;
-            Ok(graph::dot::render(&graph))
+            graph::dot::render(&graph)
         }
-        (format, _) => output::render(&membership, format),
-    }
-    .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
+        None => format.render(&membership).map_err(|err| match err {
+            // The template's author can mend it; rollcall did not fail.
+            RenderError::Template(err) => Failure::new(
+                EXIT_USAGE,
+                format!("the template failed on this answer: {err}"),
+            ),
+            RenderError::Json(err) => {
+                Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}"))
+            }
+        })?,
+    };
     let delivered = deliver(&text, output);
     leftovers.keep((membership, text));
     delivered

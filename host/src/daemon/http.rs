@@ -7,6 +7,7 @@
 //! | `GET /v1/explain/{instance_id}` | why the policy decided what it did about the instance, as `explain --format json` prints it, on the current fleet; 404 for an instance not in it, 503 before the first answer |
 //! | `GET /v1/graph` | the registration graph: `{"self", "nodes": [{"id", "role", "clusters", "address", "port", "flags"}], "edges": [{"from", "to"}], "notes"}`, the policy asked with each member as self (self's edges only above 500 members, as a note says), decided once per answer under the explanations' limit; 503 before the first answer |
 //! | `GET /` | a page that draws the graph and follows `/v1/graph` (nothing loaded from elsewhere) |
+//! | `GET /v1/prometheus-sd` | the members as Prometheus `http_sd` JSON, as `resolve --format prometheus-file-sd` prints it; 503 before the first answer |
 //! | `GET /v1/events?since=N` | `{"events": [...]}`, the change events with a sequence above `N` (default 0) |
 //! | `GET /healthz` | 200 `{"status": "ok", ...}` or 503 `{"status": "unhealthy", "reason": ..., ...}` |
 //! | `GET /metrics` | the Prometheus text format |
@@ -28,7 +29,7 @@ use crate::changes::EventLog;
 use crate::explain::{ExplainError, explain};
 use crate::membership::rfc3339;
 use crate::output;
-use crate::settings::Format;
+use crate::settings::{Bundled, Format};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -82,6 +83,7 @@ pub async fn serve(
 fn router(state: HttpState) -> Router {
     Router::new()
         .route("/v1/membership", get(membership))
+        .route("/v1/prometheus-sd", get(prometheus_sd))
         .route("/v1/explain/{instance_id}", get(explanation))
         .route("/v1/events", get(events))
         .route("/v1/graph", get(graph_api::graph))
@@ -135,6 +137,27 @@ async fn membership(State(state): State<HttpState>) -> Response {
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("could not serialize the membership: {cause}"),
+            )
+        }
+    }
+}
+
+/// The current members as Prometheus `http_sd` targets.
+async fn prometheus_sd(State(state): State<HttpState>) -> Response {
+    let current = state.status.borrow().membership.clone();
+    let Some(current) = current else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no membership yet: the first refresh has not succeeded",
+        );
+    };
+    match output::render(&current, Format::Bundled(Bundled::PrometheusFileSd)) {
+        Ok(groups) => ([(header::CONTENT_TYPE, "application/json")], groups).into_response(),
+        Err(cause) => {
+            tracing::error!(error = %cause, "Could not write the Prometheus targets.");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("could not write the Prometheus targets: {cause}"),
             )
         }
     }
@@ -481,6 +504,30 @@ mod tests {
         );
         let parsed: Membership = serde_json::from_value(reply.json()).unwrap();
         assert_eq!(parsed, document);
+    }
+
+    #[tokio::test]
+    async fn prometheus_sd_is_503_until_there_is_an_answer_then_the_file_sd_json() {
+        let api = Api::new();
+        let reply = api.get("/v1/prometheus-sd").await;
+        assert_eq!(reply.status, 503);
+
+        let document = membership();
+        api.status.send_modify(|status| {
+            status.membership = Some(Arc::new(document.clone()));
+            status.last_success = Some(SystemTime::now());
+        });
+        let reply = api.get("/v1/prometheus-sd").await;
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.body,
+            output::render(&document, Format::Bundled(Bundled::PrometheusFileSd)).unwrap(),
+            "what resolve --format prometheus-file-sd prints"
+        );
+        let groups = reply.json();
+        assert_eq!(groups.as_array().unwrap().len(), 2);
+        assert_eq!(groups[1]["targets"], json!(["10.0.0.1"]));
+        assert_eq!(groups[1]["labels"]["__meta_rollcall_instance_id"], "i-b");
     }
 
     #[tokio::test]

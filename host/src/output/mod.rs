@@ -1,16 +1,34 @@
 //! The membership document in the formats `resolve --format` and the file
-//! sink offer.
+//! sink offer: rollcall's own (JSON, shell variables, a table, nft sets),
+//! the consumer formats it ships, and templates of the operator's own.
 
+mod bundled;
 mod env;
 mod nft;
+mod template;
 mod text;
 
 pub use env::variables as env_variables;
+pub use template::{Template, TemplateError};
 
 use crate::membership::Membership;
-use crate::settings::Format;
+use crate::settings::{Format, SettingsError};
+use std::sync::Arc;
 
-/// The document in `format`, ending in a newline.
+/// Why an answer could not be written in its format.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The document would not serialize.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A template failed: it would not load, or failed on this answer.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+/// The document in `format`, ending in a newline (a template's ends as
+/// the template does). A template is parsed and checked on every call: a
+/// sink keeps a [`Renderer`] instead.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -25,14 +43,63 @@ use crate::settings::Format;
 /// # Ok(())
 /// # }
 /// ```
-pub fn render(membership: &Membership, format: Format) -> serde_json::Result<String> {
+pub fn render(membership: &Membership, format: Format) -> Result<String, RenderError> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(membership)? + "\n",
         Format::Env => env::render(membership),
         Format::Text => text::render(membership),
         Format::Nft => nft::render(membership),
         Format::Dot => crate::graph::dot::render(&crate::graph::Graph::of_answer(membership)),
+        Format::Bundled(_) | Format::Template(_) => Renderer::new(&format)?.render(membership)?,
     })
+}
+
+/// What writes answers in one format: a template parsed and checked once,
+/// when it is built, then used for every answer.
+#[derive(Clone)]
+pub struct Renderer(Writer);
+
+#[derive(Clone)]
+enum Writer {
+    /// A format of rollcall's own.
+    Own(Format),
+    Template(Arc<Template>),
+}
+
+/// A template that cannot be used, as the settings say it: `FILE:LINE: what`.
+impl From<TemplateError> for SettingsError {
+    fn from(err: TemplateError) -> Self {
+        SettingsError::Template {
+            path: err.name.into(),
+            line: err.line.unwrap_or(1),
+            message: err.message,
+        }
+    }
+}
+
+impl Renderer {
+    /// The renderer of `format`; for a template, once it has loaded and
+    /// passed its checks.
+    pub fn new(format: &Format) -> Result<Renderer, TemplateError> {
+        let (name, text) = match format {
+            Format::Bundled(bundled) => (
+                format!("format {}", bundled.name()),
+                bundled::template(*bundled),
+            ),
+            Format::Template(file) => (file.path.display().to_string(), &*file.text),
+            own => return Ok(Renderer(Writer::Own(own.clone()))),
+        };
+        let template = Template::load(&name, text)?;
+        Ok(Renderer(Writer::Template(Arc::new(template))))
+    }
+
+    /// `membership` in the renderer's format.
+    pub fn render(&self, membership: &Membership) -> Result<String, RenderError> {
+        match &self.0 {
+            Writer::Own(format) => render(membership, format.clone()),
+            Writer::Template(template) => Ok(template.render(membership)?),
+        }
+    }
 }
 
 /// `address` or `address:port`, with IPv6 addresses bracketed when a port

@@ -4,7 +4,7 @@
 //! relative to the directory of the configuration file.
 
 use super::accounts::{repeated_account, repeated_account_message};
-use super::format::file_format;
+use super::format::file_sink;
 use super::overrides::{Ec2Overrides, PolicyLimitOverrides};
 use super::policy::WrittenTable;
 use super::{ChangeId, Format, MaxChange, SettingsError};
@@ -107,12 +107,11 @@ impl PolicyConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkConfig {
-    /// The document written atomically to `path` on every change.
-    File {
-        path: PathBuf,
-        #[serde(default = "json_format", deserialize_with = "file_format")]
-        format: Format,
-    },
+    /// The document written atomically to `path` on every change, in
+    /// `format` (`format = "template"` with `template = "FILE"` for a
+    /// template of the operator's own).
+    #[serde(deserialize_with = "file_sink")]
+    File { path: PathBuf, format: Format },
     /// A command run on every change, the document on stdin.
     Exec {
         command: Vec<String>,
@@ -124,10 +123,6 @@ pub enum SinkConfig {
     /// A, AAAA and SRV records per role and cluster in a Route 53 private
     /// hosted zone.
     Route53(super::route53::Route53Config),
-}
-
-fn json_format() -> Format {
-    Format::Json
 }
 
 fn exec_timeout() -> Duration {
@@ -170,8 +165,11 @@ impl Config {
             relative(file);
         }
         for sink in &mut config.sinks {
-            if let SinkConfig::File { path, .. } = sink {
+            if let SinkConfig::File { path, format } = sink {
                 relative(path);
+                if let Format::Template(template) = format {
+                    relative(&mut template.path);
+                }
             }
         }
         if let SourceConfig::Ec2(ec2) = &config.source {
@@ -431,6 +429,64 @@ listen = "127.0.0.1:7878"
             let error = parse(&format!("{head}{body}")).unwrap_err().to_string();
             assert!(error.contains(expected), "{body}: {error}");
         }
+    }
+
+    #[test]
+    fn a_file_sink_takes_a_bundled_format_or_a_template_read_with_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("rollcall.toml");
+        std::fs::write(dir.path().join("peers.j2"), "{{ peers|length }}\n").unwrap();
+        let text = "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+                    [[sink]]\nkind = \"file\"\npath = \"seeds\"\nformat = \"elasticsearch-seed-hosts\"\n\
+                    [[sink]]\nkind = \"file\"\npath = \"peers\"\nformat = \"template\"\ntemplate = \"peers.j2\"\n";
+        let settings =
+            WatchSettings::from_file(&Config::parse(&config, text).unwrap(), &config).unwrap();
+        assert_eq!(
+            settings.sinks,
+            [
+                SinkConfig::File {
+                    path: dir.path().join("seeds"),
+                    format: Format::Bundled(crate::settings::Bundled::ElasticsearchSeedHosts)
+                },
+                SinkConfig::File {
+                    path: dir.path().join("peers"),
+                    format: Format::Template(crate::settings::TemplateFile {
+                        path: dir.path().join("peers.j2"),
+                        text: "{{ peers|length }}\n".into()
+                    })
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_file_sink_refuses_text_unknown_formats_and_a_template_half_given() {
+        let sink = |fields: &str| {
+            let text = format!(
+                "[source]\nkind = \"file\"\npath = \"fleet.json\"\n[policy]\nplugin = \"p.wasm\"\n\
+                 [[sink]]\nkind = \"file\"\npath = \"out\"\n{fields}\n"
+            );
+            parse(&text).unwrap_err().to_string()
+        };
+        let err = sink("format = \"text\"");
+        assert!(err.contains("format \"text\" is for people at a terminal; a file sink takes json, env, nft, elasticsearch-seed-hosts"), "{err}");
+        let err = sink("format = \"yaml\"");
+        assert!(err.contains("no format is called \"yaml\""), "{err}");
+        let err = sink("format = \"template\"");
+        assert!(
+            err.contains("format = \"template\" needs template = \"FILE\""),
+            "{err}"
+        );
+        let err = sink("format = \"json\"\ntemplate = \"t.j2\"");
+        assert!(
+            err.contains("template = \"FILE\" is read only with format = \"template\""),
+            "{err}"
+        );
+        let err = sink("format = \"template\"\ntemplate = \"/nonexistent/t.j2\"");
+        assert!(
+            err.starts_with("cannot read template /nonexistent/t.j2: "),
+            "{err}"
+        );
     }
 
     #[test]
