@@ -1,0 +1,22 @@
+//! The bundled formats read by their real consumers, started by the tests
+//! on loopback: etcd forms a cluster from `etcd-initial-cluster`, haproxy
+//! and nginx accept `haproxy-backend` and `nginx-upstream` and hold exactly
+//! the fleet, Prometheus discovers the fleet through `prometheus-file-sd`
+//! and through a daemon's `GET /v1/prometheus-sd`. The consumers are
+//! Debian's packages, which `scripts/test` installs; a missing one fails
+//! its test. Elasticsearch, Consul and Cassandra are in no Debian
+//! repository: their formats are held by golden files (tests/formats).
+
+#[path = "consumers/hand_made.rs"]
+mod hand_made;
+#[path = "consumers/harness.rs"]
+mod harness;
+#[path = "consumers/hostile.rs"]
+mod hostile;
+
+#[path = "consumers/etcd.rs"]
+mod etcd;
+#[path = "consumers/haproxy.rs"]
+mod haproxy;
+#[path = "consumers/nginx.rs"]
+mod nginx;
