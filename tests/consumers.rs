@@ -20,3 +20,5 @@ mod etcd;
 mod haproxy;
 #[path = "consumers/nginx.rs"]
 mod nginx;
+#[path = "consumers/prometheus.rs"]
+mod prometheus;

@@ -24,16 +24,24 @@ pub struct Member {
 }
 
 impl Member {
-    /// `ADDR:PORT` (IPv6 bracketed), or `ADDR`.
-    pub fn endpoint(&self) -> String {
-        let address = if self.address.contains(':') {
-            format!("[{}]", self.address)
-        } else {
-            self.address.clone()
+    /// The member `id` of `role` at `endpoint` (`ADDR`, `ADDR:PORT` or
+    /// `[V6]:PORT`), as a consumer read it.
+    pub fn at(id: &str, role: &str, endpoint: &str) -> Member {
+        let (address, port) = match endpoint.strip_prefix('[') {
+            Some(bracketed) => {
+                let (address, port) = bracketed.split_once(']').expect("a closing bracket");
+                (address, port.strip_prefix(':'))
+            }
+            None => match endpoint.rsplit_once(':') {
+                Some((address, port)) => (address, Some(port)),
+                None => (endpoint, None),
+            },
         };
-        match self.port {
-            Some(port) => format!("{address}:{port}"),
-            None => address,
+        Member {
+            id: id.to_owned(),
+            role: role.to_owned(),
+            address: address.to_owned(),
+            port: port.map(|port| port.parse().expect("a port")),
         }
     }
 

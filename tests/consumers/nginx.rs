@@ -117,7 +117,7 @@ fn upstream_servers(output: &str) -> Vec<(String, Member)> {
                     break;
                 }
                 [server, endpoint, end, after @ ..] if server == "server" && end == ";" => {
-                    servers.push((name.clone(), member_at(endpoint)));
+                    servers.push((name.clone(), Member::at("", "", endpoint)));
                     rest = after;
                 }
                 _ => panic!("not `server ENDPOINT;` at {rest:?}:\n{output}"),
@@ -126,24 +126,4 @@ fn upstream_servers(output: &str) -> Vec<(String, Member)> {
     }
     assert!(rest.is_empty(), "left over: {rest:?}:\n{output}");
     servers
-}
-
-/// The address and port of `ADDR`, `ADDR:PORT` or `[V6]:PORT`.
-fn member_at(endpoint: &str) -> Member {
-    let (address, port) = match endpoint.strip_prefix('[') {
-        Some(bracketed) => {
-            let (address, port) = bracketed.split_once(']').expect("a closing bracket");
-            (address, port.strip_prefix(':'))
-        }
-        None => match endpoint.rsplit_once(':') {
-            Some((address, port)) => (address, Some(port)),
-            None => (endpoint, None),
-        },
-    };
-    Member {
-        id: String::new(),
-        role: String::new(),
-        address: address.to_owned(),
-        port: port.map(|port| port.parse().expect("a port")),
-    }
 }

@@ -1,0 +1,189 @@
+//! Prometheus: `prometheus-file-sd` passes `promtool check config` through
+//! a config whose `file_sd_configs` read it, and a Prometheus started on it
+//! discovers every member with its labels as rollcall wrote them; a
+//! Prometheus whose `http_sd_configs` ask a daemon's `/v1/prometheus-sd`
+//! discovers the fleet, and a member that joins it.
+
+use super::harness::{Consumer, Instance, check, free_port, program, write, write_fleet};
+use super::hostile::{AGENT_PORT, MONITOR_PORT, Member, SELF, cases, is_plain, members};
+use kit::daemon::Daemon;
+use kit::plugins::ELASTIC_GRID;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// How long Prometheus may take to start and discover (its discovery
+/// manager passes on changes every 5 s).
+const DISCOVERY_LIMIT: Duration = Duration::from_secs(60);
+
+/// A Prometheus on a free loopback port, its data in `dir`; killed when
+/// dropped. Scrapes once an hour: the members' ports refuse on loopback.
+struct Prometheus {
+    server: Consumer,
+    address: String,
+}
+
+impl Prometheus {
+    /// Checks `scrape_configs` (YAML, indented under the key) with
+    /// `promtool check config`, then starts Prometheus on it.
+    fn start(dir: &Path, scrape_configs: &str) -> Prometheus {
+        let config = write(
+            dir,
+            "prometheus.yml",
+            &format!("global:\n  scrape_interval: 1h\nscrape_configs:\n{scrape_configs}"),
+        );
+        let mut checking = Command::new(program("promtool", "prometheus"));
+        checking.args(["check", "config"]).arg(&config);
+        check(
+            &format!("promtool check config on\n{scrape_configs}"),
+            checking,
+        );
+
+        let address = format!("127.0.0.1:{}", free_port());
+        let mut command = Command::new(program("prometheus", "prometheus"));
+        command
+            .arg("--config.file")
+            .arg(&config)
+            .arg("--storage.tsdb.path")
+            .arg(dir.join("data"))
+            .arg("--web.listen-address")
+            .arg(&address);
+        let server = Consumer::start("prometheus", command, &dir.join("prometheus.log"));
+        Prometheus { server, address }
+    }
+
+    /// Waits until the targets of job `job` with a plain address are
+    /// `expected` (each shown on stderr as it changes); all its targets.
+    fn discovers(&mut self, job: &str, what: &str, expected: &[Member]) -> Vec<Member> {
+        let address = self.address.clone();
+        let mut last = None;
+        self.server.eventually(DISCOVERY_LIMIT, what, || {
+            let targets = targets(&address, job);
+            if targets != last {
+                eprintln!("Prometheus's targets of {job}: {targets:#?}");
+                last.clone_from(&targets);
+            }
+            let targets = targets?;
+            let plain: Vec<&Member> = targets
+                .iter()
+                .filter(|target| is_plain(&target.address))
+                .collect();
+            (plain == expected.iter().collect::<Vec<_>>()).then_some(targets)
+        })
+    }
+}
+
+/// The active targets of job `job` of the Prometheus at `address`, once it
+/// has discovered at least one there, as members: instance id, role and
+/// the address and port of `__address__`, sorted.
+fn targets(address: &str, job: &str) -> Option<Vec<Member>> {
+    let (status, body) = kit::http::get(address, "/api/v1/targets?state=active")?;
+    let answer: Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
+    let mut targets: Vec<Member> = answer["data"]["activeTargets"]
+        .as_array()?
+        .iter()
+        .filter(|target| target["scrapePool"] == job)
+        .map(|target| {
+            let labels = &target["discoveredLabels"];
+            let label = |name: &str| labels[name].as_str().unwrap_or_default().to_owned();
+            Member::at(
+                &label("__meta_rollcall_instance_id"),
+                &label("__meta_rollcall_role"),
+                &label("__address__"),
+            )
+        })
+        .collect();
+    targets.sort();
+    (!targets.is_empty()).then_some(targets)
+}
+
+#[test]
+fn prometheus_discovers_every_member_through_prometheus_file_sd() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = cases(dir.path());
+    let mut scrape_configs = String::new();
+    let mut expected = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let (output, members) = case.resolve("prometheus-file-sd");
+        assert!(output.ends_with('\n'), "{output:?}");
+        let file = write(dir.path(), &format!("targets-{index}.json"), &output);
+        scrape_configs += &format!(
+            "  - job_name: case-{index}\n    file_sd_configs:\n      - files: [{}]\n        refresh_interval: 1s\n",
+            file.display()
+        );
+        expected.push((case.name, output, members));
+    }
+    let mut prometheus = Prometheus::start(dir.path(), &scrape_configs);
+    for (index, (case, output, members)) in expected.iter().enumerate() {
+        // JSON escapes what it must: every member Prometheus takes for a
+        // target is there, with its id and role as they are.
+        let wanted: Vec<Member> = members
+            .iter()
+            .filter(|member| is_plain(&member.address))
+            .cloned()
+            .collect();
+        let found = prometheus.discovers(
+            &format!("case-{index}"),
+            &format!("case {case} from\n{output}"),
+            &wanted,
+        );
+        for target in &found {
+            assert!(
+                members.contains(target),
+                "case {case}: Prometheus read {target:?}, no member, from\n{output}"
+            );
+        }
+    }
+}
+
+#[test]
+fn prometheus_discovers_the_fleet_and_a_joining_member_through_the_daemons_http_sd() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    let mut instances = vec![
+        Instance::monitor(SELF, "127.0.0.41"),
+        Instance::monitor("i-0000000000000c002", "127.0.0.42"),
+        Instance::agent("i-0000000000000c003", "127.0.0.43"),
+    ];
+    write_fleet(&fleet, &instances);
+    let settings = format!(r#"{{"monitor_port": {MONITOR_PORT}, "agent_port": {AGENT_PORT}}}"#);
+    let daemon = Daemon::start([
+        "--inventory",
+        &fleet.to_string_lossy(),
+        "--plugin",
+        ELASTIC_GRID,
+        "--plugin-config",
+        &settings,
+        "--self",
+        SELF,
+        "--refresh",
+        "1s",
+    ]);
+    let document = kit::eventually(DISCOVERY_LIMIT, "the daemon's first answer", || {
+        daemon.membership()
+    });
+    let mut expected = members(&document);
+    expected.sort();
+    assert_eq!(expected.len(), 3, "{document}");
+
+    let mut prometheus = Prometheus::start(
+        dir.path(),
+        &format!(
+            "  - job_name: rollcall\n    http_sd_configs:\n      \
+             - url: http://{}/v1/prometheus-sd\n        refresh_interval: 1s\n",
+            daemon.address()
+        ),
+    );
+    prometheus.discovers("rollcall", "the fleet through http_sd", &expected);
+
+    instances.push(Instance::agent("i-0000000000000c004", "127.0.0.44"));
+    write_fleet(&fleet, &instances);
+    expected.push(Member {
+        id: "i-0000000000000c004".to_owned(),
+        role: "agent".to_owned(),
+        address: "127.0.0.44".to_owned(),
+        port: Some(AGENT_PORT),
+    });
+    prometheus.discovers("rollcall", "the member that joined", &expected);
+}
