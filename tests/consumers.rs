@@ -22,3 +22,5 @@ mod haproxy;
 mod nginx;
 #[path = "consumers/prometheus.rs"]
 mod prometheus;
+#[path = "consumers/rabbitmq.rs"]
+mod rabbitmq;

@@ -1,11 +1,11 @@
 # What the scripts install when it is missing; sourced, not run.
 
 # Installs the Debian package PACKAGE unless COMMAND is already on the PATH
-# (sbin included); as root, or through sudo. SERVICE: the systemd unit the
-# package starts and enables on install (a server the tests start
-# themselves): under systemd it is stopped and disabled again, so that no
-# port stays held and nothing runs after the tests or at the next boot.
-ensure_debian_package() { # COMMAND PACKAGE [SERVICE]
+# (sbin included); as root, or through sudo. SERVICE...: the systemd units
+# the package starts and enables on install (servers the tests start
+# themselves): under systemd they are stopped and disabled again, so that
+# no port stays held and nothing runs after the tests or at the next boot.
+ensure_debian_package() { # COMMAND PACKAGE [SERVICE...]
     PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null && return
     echo "${0##*/}: installing $2 ($1)" >&2
     local as_root
@@ -13,8 +13,8 @@ ensure_debian_package() { # COMMAND PACKAGE [SERVICE]
     $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "$2" >/dev/null
-    if [ -n "${3:-}" ] && [ -d /run/systemd/system ]; then
-        $as_root systemctl disable --now --quiet "$3"
+    if [ "$#" -gt 2 ] && [ -d /run/systemd/system ]; then
+        $as_root systemctl disable --now --quiet "${@:3}"
     fi
 }
 

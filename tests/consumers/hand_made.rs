@@ -128,6 +128,30 @@ pub fn render(document: &Value, format: &str) -> String {
                 .collect();
             format!("{}\n", serde_json::to_string_pretty(&groups).unwrap())
         }
+        "rabbitmq-classic-config" => {
+            let self_id = document["self"]["instance_id"].as_str().unwrap();
+            let mut ids: Vec<&str> = document["register_with"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|target| target["instance_id"].as_str().unwrap())
+                .chain([self_id])
+                .collect();
+            ids.sort();
+            let mut text = "cluster_formation.peer_discovery_backend = classic_config\n".to_owned();
+            for (n, id) in ids.iter().enumerate() {
+                let member = addressed(document)
+                    .into_iter()
+                    .find(|member| member["instance_id"] == *id)
+                    .unwrap();
+                text += &format!(
+                    "cluster_formation.classic_config.nodes.{} = rabbit@{}\n",
+                    n + 1,
+                    member["address"].as_str().unwrap()
+                );
+            }
+            text
+        }
         other => panic!("no hand-made {other}"),
     }
 }

@@ -2,8 +2,10 @@
 //! installs, a consumer process killed when dropped, free loopback ports,
 //! fleet files made to measure, and rollcall's answer in a bundled format.
 
+use rustix::process::{Pid, Signal, kill_process_group};
 use serde_json::{Value, json};
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,8 +51,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A consumer server the test started: killed (SIGKILL) and reaped when
-/// dropped, its stdout and stderr in one log file the test can read.
+/// A consumer server the test started, in a process group of its own:
+/// the group is killed (SIGKILL) and the server reaped when dropped (a
+/// server started by a script, RabbitMQ's, runs as the script's child),
+/// its stdout and stderr in one log file the test can read.
 pub struct Consumer {
     name: String,
     child: Child,
@@ -62,6 +66,7 @@ impl Consumer {
     pub fn start(name: &str, mut command: Command, log: &Path) -> Consumer {
         let file = File::create(log).expect("the consumer's log file");
         command
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("the log file twice"))
             .stderr(file);
@@ -131,7 +136,7 @@ pub fn eventually<T>(
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = kill_process_group(Pid::from_child(&self.child), Signal::KILL);
         let _ = self.child.wait();
     }
 }
