@@ -1,11 +1,14 @@
 //! etcd: three members started from rollcall's `etcd-initial-cluster`
-//! output form one cluster.
+//! output form one cluster; and what etcd reads in the output of a fleet
+//! whose ids would break it is exactly the members it can name.
 
 use super::harness::{
     CHECK_LIMIT, Consumer, Instance, bundled, check, eventually, program, write_fleet,
 };
+use super::hostile::cases;
 use kit::plugins::ELASTIC_GRID;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
@@ -132,4 +135,55 @@ fn three_members_started_from_etcd_initial_cluster_form_one_cluster() {
     for member in &mut members {
         member.assert_running();
     }
+}
+
+#[test]
+fn etcd_initial_cluster_names_each_member_as_etcd_reads_it_whatever_the_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases(dir.path()) {
+        let (output, members) = case.resolve("etcd-initial-cluster");
+        let line = output
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("no newline at the end of {output:?}"));
+        let read = urls_map(line);
+        let context = format!("case {}: {line:?} is read as {read:?}", case.name);
+        let peers = |id: &str| -> Option<Vec<String>> {
+            let member = members.iter().find(|member| member.id == id)?;
+            let address = if member.address.contains(':') {
+                format!("[{}]", member.address)
+            } else {
+                member.address.clone()
+            };
+            Some(vec![format!(
+                "http://{address}:{}",
+                member.port.unwrap_or(2380)
+            )])
+        };
+        for (name, urls) in &read {
+            assert_eq!(Some(urls.clone()), peers(name), "{context}");
+        }
+        // Self, and every target a format can carry.
+        let monitors = members
+            .iter()
+            .filter(|member| member.role == "monitor" && member.is_clean());
+        for member in monitors {
+            assert!(
+                read.contains_key(&member.id),
+                "{} is missing: {context}",
+                member.id
+            );
+        }
+    }
+}
+
+/// What etcd makes of `--initial-cluster` (types.NewURLsMap's parse):
+/// entries split at every `,`, each a name up to its first `=` and a URL;
+/// nothing unescaped.
+fn urls_map(value: &str) -> BTreeMap<String, Vec<String>> {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in value.split(',').filter(|entry| !entry.is_empty()) {
+        let (name, url) = entry.split_once('=').unwrap_or((entry, ""));
+        map.entry(name.to_owned()).or_default().push(url.to_owned());
+    }
+    map
 }

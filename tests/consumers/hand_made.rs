@@ -57,6 +57,7 @@ pub fn render(document: &Value, format: &str) -> String {
                 .iter()
                 .map(|target| target["instance_id"].as_str().unwrap())
                 .chain([self_id])
+                .filter(|id| super::hostile::is_plain(id))
                 .collect();
             ids.sort();
             let entries: Vec<String> = ids

@@ -134,6 +134,8 @@ pub fn cases(dir: &Path) -> Vec<Case> {
             Instance::monitor("i-quote\"d", "127.0.0.51"),
             Instance::monitor("i-semi;colon", "127.0.0.52"),
             Instance::monitor("i-hash#tag", "127.0.0.53"),
+            Instance::monitor("i-com,ma", "127.0.0.59"),
+            Instance::monitor("i-eq=ual", "127.0.0.60"),
             Instance::agent("i-brace{}", "127.0.0.54"),
             Instance::agent("i-{{moustache}}", "127.0.0.55"),
             Instance::agent("i-per%cent", "127.0.0.56"),
