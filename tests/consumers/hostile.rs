@@ -98,31 +98,47 @@ impl Case {
             self.self_id,
             format,
         );
-        let document = resolve(
+        let document: Value =
+            serde_json::from_str(&self.resolve_json()).expect("--format json is JSON");
+        (output, members(&document))
+    }
+
+    /// rollcall's membership document (`--format json`).
+    pub fn resolve_json(&self) -> String {
+        resolve(
             &self.fleet,
             self.plugin,
             &self.settings,
             self.self_id,
             "json",
-        );
-        let document: Value = serde_json::from_str(&document).expect("--format json is JSON");
-        (output, members(&document))
+        )
     }
 }
 
 /// Self in every case: a clean monitor.
 pub const SELF: &str = "i-0000000000000c001";
 
-/// The cases, their fleets written in `dir`: a clean fleet; hostile ids and
+/// The cases, their fleets written in `dir`: a clean fleet in clusters
+/// `blue` and `green` (one agent in none); hostile ids and
 /// addresses under Elastic Grid; hostile roles under tag-roles.
 pub fn cases(dir: &Path) -> Vec<Case> {
     let clean = dir.join("clean.json");
+    let in_clusters = |mut instance: Instance<'static>, clusters: &[&'static str]| {
+        instance.groups.extend(clusters);
+        instance
+    };
     write_fleet(
         &clean,
         &[
-            Instance::monitor(SELF, "127.0.0.41"),
-            Instance::monitor("i-0000000000000c002", "127.0.0.42"),
-            Instance::agent("i-0000000000000c003", "127.0.0.43"),
+            in_clusters(Instance::monitor(SELF, "127.0.0.41"), &["cluster-blue"]),
+            in_clusters(
+                Instance::monitor("i-0000000000000c002", "127.0.0.42"),
+                &["cluster-blue", "cluster-green"],
+            ),
+            in_clusters(
+                Instance::agent("i-0000000000000c003", "127.0.0.43"),
+                &["cluster-blue"],
+            ),
             Instance::agent("i-0000000000000c004", "127.0.0.44"),
         ],
     );
@@ -177,7 +193,9 @@ pub fn cases(dir: &Path) -> Vec<Case> {
             name: "clean",
             fleet: clean,
             plugin: ELASTIC_GRID,
-            settings: elastic_grid.clone(),
+            settings: format!(
+                r#"{{"monitor_port": {MONITOR_PORT}, "agent_port": {AGENT_PORT}, "cluster_group_prefix": "cluster-"}}"#
+            ),
             self_id: SELF,
         },
         Case {

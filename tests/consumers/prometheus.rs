@@ -78,20 +78,27 @@ impl Prometheus {
 /// has discovered at least one there, as members: instance id, role and
 /// the address and port of `__address__`, sorted.
 fn targets(address: &str, job: &str) -> Option<Vec<Member>> {
+    let labelled = labelled_targets(address, job)?;
+    Some(labelled.into_iter().map(|(member, _)| member).collect())
+}
+
+/// Like [`targets`], each with its `__meta_rollcall_clusters` label.
+fn labelled_targets(address: &str, job: &str) -> Option<Vec<(Member, String)>> {
     let (status, body) = kit::http::get(address, "/api/v1/targets?state=active")?;
     let answer: Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
-    let mut targets: Vec<Member> = answer["data"]["activeTargets"]
+    let mut targets: Vec<(Member, String)> = answer["data"]["activeTargets"]
         .as_array()?
         .iter()
         .filter(|target| target["scrapePool"] == job)
         .map(|target| {
             let labels = &target["discoveredLabels"];
             let label = |name: &str| labels[name].as_str().unwrap_or_default().to_owned();
-            Member::at(
+            let member = Member::at(
                 &label("__meta_rollcall_instance_id"),
                 &label("__meta_rollcall_role"),
                 &label("__address__"),
-            )
+            );
+            (member, label("__meta_rollcall_clusters"))
         })
         .collect();
     targets.sort();
@@ -132,6 +139,24 @@ fn prometheus_discovers_every_member_through_prometheus_file_sd() {
             assert!(
                 members.contains(target),
                 "case {case}: Prometheus read {target:?}, no member, from\n{output}"
+            );
+        }
+        // Each member's clusters, as `,a,b,` (a regex can match `,a,`).
+        let document: Value = serde_json::from_str(&cases[index].resolve_json()).unwrap();
+        let job = format!("case-{index}");
+        let labelled = labelled_targets(&prometheus.address, &job).unwrap_or_default();
+        for (target, clusters) in labelled {
+            let member = kit::member(&document, &target.id);
+            let names: Vec<&str> = member["clusters"]
+                .as_array()
+                .expect("clusters")
+                .iter()
+                .map(|name| name.as_str().expect("a cluster name"))
+                .collect();
+            assert_eq!(
+                clusters,
+                format!(",{},", names.join(",")),
+                "case {case}: {target:?}"
             );
         }
     }
