@@ -79,6 +79,16 @@ pub const CONFIG: FileCap = FileCap {
     streams: false,
 };
 
+/// A template (`--format template:FILE`, a file sink's `template`): 1 MiB,
+/// far more than any configuration a template writes needs to say.
+pub const TEMPLATE: FileCap = FileCap {
+    file: "template file",
+    content: "template",
+    one: "a template",
+    limit: 1 << 20,
+    streams: false,
+};
+
 /// Why a capped read gave nothing; said after the file's path.
 #[derive(Debug, thiserror::Error)]
 pub enum CappedReadError {

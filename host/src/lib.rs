@@ -123,13 +123,13 @@ pub use inventory::{
     FileSource, Instance, Inventory, InventorySource, SecurityGroup, SnapshotNote, SourceError, Tag,
 };
 pub use membership::{InventorySummary, Membership, SelfEntry, Target};
-pub use output::render;
+pub use output::{RenderError, Renderer, TemplateError, render};
 pub use policy::{
     CompiledCache, Decision, Member, Note, NoteTopic, PluginReport, Policy, PolicyEngine,
     PolicyError, PolicyIdentity, WasmPolicy,
 };
 pub use resolve::{ResolveError, resolve};
 pub use settings::{
-    Ec2Settings, Filter, Format, MaxChange, PolicyLimits, S3Location, SnapshotSettings,
-    SnapshotWrite,
+    Bundled, Ec2Settings, Filter, Format, MaxChange, PolicyLimits, S3Location, SnapshotSettings,
+    SnapshotWrite, TemplateFile,
 };

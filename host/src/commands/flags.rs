@@ -5,7 +5,7 @@ use super::{
     EXIT_USAGE,
 };
 use crate::settings::{
-    CacheArgs, Format, PolicyLimitOverrides, SelfArgs, SourceArgs, WatchArgs, ranges,
+    CacheArgs, Format, FormatParser, PolicyLimitOverrides, SelfArgs, SourceArgs, WatchArgs, ranges,
 };
 use crate::wait::{Condition, Waiting};
 use clap::{Args, Parser, Subcommand};
@@ -252,6 +252,12 @@ pub enum Command {
     /// Work with plugin files.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// List the consumer formats rollcall ships: each one's name (for
+    /// `resolve --format NAME` and a file sink's `format = "NAME"`), what
+    /// it holds, and the consumer's file or setting it feeds. Each is a
+    /// template built into rollcall; `--format template:FILE` takes one of
+    /// your own, fed the same membership document (README "Templates").
+    Formats,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,8 +334,10 @@ pub struct ResolveArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
-    /// How to print the answer.
-    #[arg(long, value_enum, default_value_t = Format::Json, help_heading = "Output")]
+    /// How to print the answer: a format of rollcall's, a consumer's
+    /// (`rollcall formats` lists them), or template:FILE, a template of
+    /// your own fed the membership document.
+    #[arg(long, value_name = "FORMAT", value_parser = FormatParser, default_value = "json", help_heading = "Output")]
     pub format: Format,
 
     /// Write the answer here (atomically: readers see the old file or the

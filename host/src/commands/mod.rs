@@ -2,6 +2,7 @@
 
 mod explain;
 pub mod flags;
+mod formats;
 mod inventory;
 mod plugin;
 mod plugin_test;
@@ -133,6 +134,7 @@ pub async fn run(cli: Cli, leftovers: &mut Leftovers) -> Result<(), Failure> {
         Command::Inventory(args) => inventory::run(args).await,
         Command::Watch(args) => watch::run(args).await,
         Command::Plugin(command) => plugin::run(command).await,
+        Command::Formats => formats::run(),
     }
 }
 

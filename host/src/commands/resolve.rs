@@ -8,16 +8,18 @@ use super::{
 use crate::commands::flags::{PolicyArgs, ResolveArgs};
 use crate::inventory::{Inventory, InventorySource, SourceError};
 use crate::membership::Membership;
-use crate::output;
+use crate::output::{self, RenderError};
 use crate::policy::{CompiledCache, Policy};
 use crate::resolve::{ResolveError, resolve};
-use crate::settings::{Format, PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
+use crate::settings::{PluginSettings, PolicyLimits, ResolveSettings, SelfChoice};
 use crate::wait::{Tried, Waited, Waiting};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Failure> {
     check_output(args.output.as_deref())?;
+    let renderer =
+        output::Renderer::new(&args.format).map_err(|unusable| Failure::from(unusable.setting))?;
     let load = PolicyLoad::from_args(&args.policy)?;
     let settings = ResolveSettings::from_flags(&args.source, &args.identity)?;
     let waiting = args.wait.waiting();
@@ -64,7 +66,7 @@ pub async fn run(args: ResolveArgs, leftovers: &mut Leftovers) -> Result<(), Fai
         }
     };
     let first = decide(first).await;
-    let format = args.format;
+    let format = &renderer;
     let output = args.output.as_deref();
     let Some(waiting) = waiting else {
         return answer(first?, format, output, leftovers);
@@ -176,12 +178,20 @@ fn tried(outcome: Result<Membership, ResolveError>) -> Tried<ResolveError> {
 /// are left to the process's end, as the fleet is.
 fn answer(
     membership: Membership,
-    format: Format,
+    format: &output::Renderer,
     output: Option<&Path>,
     leftovers: &mut Leftovers,
 ) -> Result<(), Failure> {
-    let text = output::render(&membership, format)
-        .map_err(|err| Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}")))?;
+    let text = format.render(&membership).map_err(|err| match err {
+        // The template's author can mend it; rollcall did not fail.
+        RenderError::Template(err) => Failure::new(
+            EXIT_USAGE,
+            format!("the template failed on this answer: {err}"),
+        ),
+        RenderError::Json(err) => {
+            Failure::new(EXIT_INTERNAL, format!("cannot render the answer: {err}"))
+        }
+    })?;
     let delivered = deliver(&text, output);
     leftovers.keep((membership, text));
     delivered

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `GET /v1/membership` | the membership document, as `resolve --format json` prints it; 503 before the first answer |
 //! | `GET /v1/explain/{instance_id}` | why the policy decided what it did about the instance, as `explain --format json` prints it, on the current fleet; 404 for an instance not in it, 503 before the first answer |
+//! | `GET /v1/prometheus-sd` | the members as Prometheus `http_sd` JSON, as `resolve --format prometheus-file-sd` prints it; 503 before the first answer |
 //! | `GET /v1/events?since=N` | `{"events": [...]}`, the change events with a sequence above `N` (default 0) |
 //! | `GET /healthz` | 200 `{"status": "ok", ...}` or 503 `{"status": "unhealthy", "reason": ..., ...}` |
 //! | `GET /metrics` | the Prometheus text format |
@@ -25,7 +26,7 @@ use crate::changes::EventLog;
 use crate::explain::{ExplainError, explain};
 use crate::membership::rfc3339;
 use crate::output;
-use crate::settings::Format;
+use crate::settings::{Bundled, Format};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -78,6 +79,7 @@ pub async fn serve(
 fn router(state: HttpState) -> Router {
     Router::new()
         .route("/v1/membership", get(membership))
+        .route("/v1/prometheus-sd", get(prometheus_sd))
         .route("/v1/explain/{instance_id}", get(explanation))
         .route("/v1/events", get(events))
         .route("/healthz", get(healthz))
@@ -129,6 +131,27 @@ async fn membership(State(state): State<HttpState>) -> Response {
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("could not serialize the membership: {cause}"),
+            )
+        }
+    }
+}
+
+/// The current members as Prometheus `http_sd` targets.
+async fn prometheus_sd(State(state): State<HttpState>) -> Response {
+    let current = state.status.borrow().membership.clone();
+    let Some(current) = current else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no membership yet: the first refresh has not succeeded",
+        );
+    };
+    match output::render(&current, Format::Bundled(Bundled::PrometheusFileSd)) {
+        Ok(groups) => ([(header::CONTENT_TYPE, "application/json")], groups).into_response(),
+        Err(cause) => {
+            tracing::error!(error = %cause, "Could not write the Prometheus targets.");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("could not write the Prometheus targets: {cause}"),
             )
         }
     }

@@ -125,11 +125,13 @@ impl Active {
         engine: &PolicyEngine,
         counting: &Counting,
     ) -> Result<Active, BuildError> {
+        // The sinks first: a bad template is found before any fetch.
+        let sinks = build_sinks(&settings, &extra_sinks)?;
         let files = PolicyFiles::read(&settings).await?;
         let policy = build_policy(engine, &settings, files).await?;
         let source = open_source(&settings, counting).await?;
         Ok(Active {
-            sinks: build_sinks(&settings, &extra_sinks),
+            sinks,
             own: known_self(&settings.own),
             settings,
             extra_sinks,
@@ -209,7 +211,7 @@ async fn try_prepare(
         sinks: if settings.sinks == current.settings.sinks {
             Arc::clone(&current.sinks)
         } else {
-            build_sinks(&settings, &current.extra_sinks)
+            build_sinks(&settings, &current.extra_sinks).map_err(|err| err.to_string())?
         },
         settings,
         extra_sinks: current.extra_sinks.clone(),
@@ -418,11 +420,15 @@ fn source_changed(settings: &WatchSettings, current: &WatchSettings) -> bool {
                 || settings.own != current.own)
 }
 
-/// The sinks `settings` name, then the program's own.
-fn build_sinks(settings: &WatchSettings, extra: &[Arc<dyn Sink>]) -> Arc<[Box<dyn Sink>]> {
+/// The sinks `settings` name, then the program's own; or why one of them
+/// cannot be built (a template that fails its checks).
+fn build_sinks(
+    settings: &WatchSettings,
+    extra: &[Arc<dyn Sink>],
+) -> Result<Arc<[Box<dyn Sink>]>, SettingsError> {
     let extra = extra
         .iter()
-        .map(|sink| Box::new(Arc::clone(sink)) as Box<dyn Sink>);
+        .map(|sink| Ok(Box::new(Arc::clone(sink)) as Box<dyn Sink>));
     settings
         .sinks
         .iter()

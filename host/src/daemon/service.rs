@@ -37,7 +37,7 @@ use crate::changes::EventLog;
 use crate::inventory::Inventory;
 use crate::membership::{Membership, rfc3339};
 use crate::policy::PolicyEngine;
-use crate::settings::{ChangeGuard, SelfChoice, SourceSettings, WatchSettings};
+use crate::settings::{ChangeGuard, Format, SelfChoice, SinkConfig, SourceSettings, WatchSettings};
 use crate::sink::Sink;
 use prometheus_client::metrics::counter::Counter;
 use std::path::PathBuf;
@@ -611,6 +611,15 @@ impl Daemon {
         }
         if let SourceSettings::File(path) = &settings.source {
             files.push((path.clone(), Signal::Refresh));
+        }
+        for sink in &settings.sinks {
+            if let SinkConfig::File {
+                format: Format::Template(template),
+                ..
+            } = sink
+            {
+                files.push((template.path.clone(), Signal::Reload));
+            }
         }
         // The new watches start before the old ones stop: no change made
         // meanwhile goes unseen.

@@ -1,16 +1,34 @@
 //! The membership document in the formats `resolve --format` and the file
-//! sink offer.
+//! sink offer: rollcall's own (JSON, shell variables, a table, nft sets),
+//! the consumer formats it ships, and templates of the operator's own.
 
+mod bundled;
 mod env;
 mod nft;
+mod template;
 mod text;
 
 pub use env::variables as env_variables;
+pub use template::{Template, TemplateError};
 
 use crate::membership::Membership;
-use crate::settings::Format;
+use crate::settings::{Format, SettingsError};
+use std::sync::Arc;
 
-/// The document in `format`, ending in a newline.
+/// Why an answer could not be written in its format.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The document would not serialize.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A template failed: it would not load, or failed on this answer.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+/// The document in `format`, ending in a newline (a template's ends as
+/// the template does). A template is parsed and checked on every call: a
+/// sink keeps a [`Renderer`] instead.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -25,13 +43,77 @@ use crate::settings::Format;
 /// # Ok(())
 /// # }
 /// ```
-pub fn render(membership: &Membership, format: Format) -> serde_json::Result<String> {
+pub fn render(membership: &Membership, format: Format) -> Result<String, RenderError> {
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(membership)? + "\n",
         Format::Env => env::render(membership),
         Format::Text => text::render(membership),
         Format::Nft => nft::render(membership),
+        Format::Bundled(_) | Format::Template(_) => Renderer::new(&format)
+            .map_err(|err| err.template)?
+            .render(membership)?,
     })
+}
+
+/// What writes answers in one format: a template parsed and checked once,
+/// when it is built, then used for every answer.
+#[derive(Clone)]
+pub struct Renderer(Writer);
+
+#[derive(Clone)]
+enum Writer {
+    /// A format of rollcall's own.
+    Own(Format),
+    Template(Arc<Template>),
+}
+
+/// A template that cannot be used, as a settings error (`FILE:LINE: ...`)
+/// and as the template's own.
+#[derive(Debug)]
+pub struct Unusable {
+    /// The template's error.
+    pub template: TemplateError,
+    /// The same, as settings say it.
+    pub setting: SettingsError,
+}
+
+impl Renderer {
+    /// The renderer of `format`; for a template, once it has loaded and
+    /// passed its checks.
+    pub fn new(format: &Format) -> Result<Renderer, Unusable> {
+        let (name, text, path) = match format {
+            Format::Bundled(bundled) => (
+                format!("format {}", bundled.name()),
+                bundled::template(*bundled),
+                None,
+            ),
+            Format::Template(file) => (
+                file.path.display().to_string(),
+                &*file.text,
+                Some(file.path.clone()),
+            ),
+            own => return Ok(Renderer(Writer::Own(own.clone()))),
+        };
+        match Template::load(&name, text) {
+            Ok(template) => Ok(Renderer(Writer::Template(Arc::new(template)))),
+            Err(template) => Err(Unusable {
+                setting: SettingsError::Template {
+                    path: path.unwrap_or_else(|| name.into()),
+                    line: template.line.unwrap_or(1),
+                    message: template.message.clone(),
+                },
+                template,
+            }),
+        }
+    }
+
+    /// `membership` in the renderer's format.
+    pub fn render(&self, membership: &Membership) -> Result<String, RenderError> {
+        match &self.0 {
+            Writer::Own(format) => render(membership, format.clone()),
+            Writer::Template(template) => Ok(template.render(membership)?),
+        }
+    }
 }
 
 /// `address` or `address:port`, with IPv6 addresses bracketed when a port

@@ -24,6 +24,14 @@ pub enum SettingsError {
         column: usize,
         message: String,
     },
+    /// A template that cannot be used: it does not parse, or names what
+    /// the membership document does not have, at a line of it.
+    #[error("{}:{line}: {message}", path.display())]
+    Template {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     /// Policy settings that are not a JSON document.
     #[error("{} (expected a JSON document)", problem.located_in(origin))]
     NotJson {

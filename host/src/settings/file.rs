@@ -4,7 +4,7 @@
 //! relative to the directory of the configuration file.
 
 use super::accounts::{repeated_account, repeated_account_message};
-use super::format::file_format;
+use super::format::file_sink;
 use super::overrides::{Ec2Overrides, PolicyLimitOverrides};
 use super::policy::WrittenTable;
 use super::{ChangeId, Format, MaxChange, SettingsError};
@@ -107,12 +107,11 @@ impl PolicyConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkConfig {
-    /// The document written atomically to `path` on every change.
-    File {
-        path: PathBuf,
-        #[serde(default = "json_format", deserialize_with = "file_format")]
-        format: Format,
-    },
+    /// The document written atomically to `path` on every change, in
+    /// `format` (`format = "template"` with `template = "FILE"` for a
+    /// template of the operator's own).
+    #[serde(deserialize_with = "file_sink")]
+    File { path: PathBuf, format: Format },
     /// A command run on every change, the document on stdin.
     Exec {
         command: Vec<String>,
@@ -121,10 +120,6 @@ pub enum SinkConfig {
     },
     /// Change events as JSON lines on stdout.
     Stdout {},
-}
-
-fn json_format() -> Format {
-    Format::Json
 }
 
 fn exec_timeout() -> Duration {
@@ -167,8 +162,11 @@ impl Config {
             relative(file);
         }
         for sink in &mut config.sinks {
-            if let SinkConfig::File { path, .. } = sink {
+            if let SinkConfig::File { path, format } = sink {
                 relative(path);
+                if let Format::Template(template) = format {
+                    relative(&mut template.path);
+                }
             }
         }
         if let SourceConfig::Ec2(ec2) = &config.source {

@@ -15,12 +15,14 @@
 //! - [`lifecycle`]: how this node leaves (`[lifecycle]`, `--leave-on-stop`);
 //! - [`events`]: the queue of the fleet's events (`[events]`,
 //!   `--events-queue`);
-//! - [`format`]: the forms an answer takes;
+//! - [`format`], [`bundled`]: the forms an answer takes, and the consumer
+//!   formats rollcall ships;
 //! - [`overrides`]: the settings both flags and the file give, merged once;
 //! - [`ranges`]: the range of every duration and count;
 //! - [`error`]: what is wrong, and where.
 
 pub mod accounts;
+pub mod bundled;
 pub mod change;
 pub mod ec2;
 pub mod error;
@@ -41,13 +43,14 @@ pub mod source;
 pub mod watch;
 
 pub use accounts::AccountSettings;
+pub use bundled::Bundled;
 pub use change::{ChangeGuard, ChangeId, DEFAULT_CHANGE_WINDOW, MaxChange};
 pub use ec2::Ec2Settings;
 pub use error::{Conflict, SettingsError};
 pub use events::{EventsSettings, QueueUrl};
 pub use file::{Config, SinkConfig};
 pub use filter::Filter;
-pub use format::Format;
+pub use format::{Format, FormatParser, TemplateFile};
 pub use lifecycle::LifecycleSettings;
 pub use overrides::PolicyLimitOverrides;
 pub use own::{SelfArgs, SelfChoice};

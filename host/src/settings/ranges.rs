@@ -160,6 +160,24 @@ pub const EC2_BUDGET: Bounded<f64> = Bounded {
     range: 0.01..=20.0,
 };
 
+// Templates (`--format template:FILE`, the bundled formats): fixed limits
+// on one render, not settings. Fuel is minijinja's budget of steps and
+// data (about one fuel per instruction and per 64 bytes made); the
+// bundled formats use under 100 a member.
+
+/// The fuel every render has, whatever the fleet.
+pub const TEMPLATE_FUEL_BASE: u64 = 1_000_000;
+/// The fuel a render gains for each member of the answer.
+pub const TEMPLATE_FUEL_PER_MEMBER: u64 = 5_000;
+/// The output every render may write, whatever the fleet: 1 MiB.
+pub const TEMPLATE_OUTPUT_BASE: u64 = 1 << 20;
+/// The output a render may write for each member: 16 KiB (a member with
+/// many labels in JSON is under 4 KiB).
+pub const TEMPLATE_OUTPUT_PER_MEMBER: u64 = 16 << 10;
+/// How deep a template may nest loops, macros and calls (minijinja's own
+/// cap without a growing stack is 500).
+pub const TEMPLATE_RECURSION: usize = 100;
+
 /// Every bounded setting, for the documentation and its test.
 #[cfg(test)]
 pub const DURATIONS: [&Bounded<Duration>; 16] = [

@@ -7,9 +7,9 @@ use super::overrides::{InvalidSetting, PolicyLimitOverrides, checked};
 use super::policy::CacheArgs;
 use super::ranges;
 use super::{
-    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, EventsSettings, LifecycleSettings,
-    PluginSettings, PolicyLimits, QueueUrl, Refresh, SelfArgs, SelfChoice, SettingsError,
-    SourceArgs, SourceSettings,
+    ChangeGuard, Conflict, DEFAULT_CHANGE_WINDOW, Ec2Settings, EventsSettings, Format,
+    LifecycleSettings, PluginSettings, PolicyLimits, QueueUrl, Refresh, SelfArgs, SelfChoice,
+    SettingsError, SourceArgs, SourceSettings, TemplateFile,
 };
 use crate::paths;
 use clap::Args;
@@ -202,6 +202,16 @@ impl WatchSettings {
             Some(table) => Some(table.get_ref().settings()),
             None => None,
         };
+        let mut sinks = config.sinks.clone();
+        for sink in &mut sinks {
+            if let SinkConfig::File {
+                format: Format::Template(template),
+                ..
+            } = sink
+            {
+                *template = TemplateFile::read(&template.path)?;
+            }
+        }
         Ok(WatchSettings {
             source,
             own,
@@ -211,7 +221,7 @@ impl WatchSettings {
             plugin_settings,
             limits,
             guard,
-            sinks: config.sinks.clone(),
+            sinks,
             listen: config.http.as_ref().map(|http| http.listen),
             lifecycle: match &config.lifecycle {
                 Some(table) => table.apply().map_err(invalid)?,
@@ -343,6 +353,15 @@ fn normalise_watched_paths(settings: &mut WatchSettings) {
     }
     if let Some(path) = &mut settings.config_path {
         *path = paths::normalised(path);
+    }
+    for sink in &mut settings.sinks {
+        if let SinkConfig::File {
+            format: Format::Template(template),
+            ..
+        } = sink
+        {
+            template.path = paths::normalised(&template.path);
+        }
     }
 }
 

@@ -3,18 +3,18 @@
 
 use super::{Publication, Sink};
 use crate::atomic_file::write_atomically;
-use crate::output::render;
-use crate::settings::Format;
+use crate::output::Renderer;
 use std::path::PathBuf;
 
 pub struct AtomicFileSink {
     path: PathBuf,
-    format: Format,
+    renderer: Renderer,
 }
 
 impl AtomicFileSink {
-    pub fn new(path: PathBuf, format: Format) -> Self {
-        AtomicFileSink { path, format }
+    /// A sink writing to `path` in the renderer's format.
+    pub fn new(path: PathBuf, renderer: Renderer) -> Self {
+        AtomicFileSink { path, renderer }
     }
 }
 
@@ -25,7 +25,12 @@ impl Sink for AtomicFileSink {
     }
 
     async fn publish(&self, publication: &Publication<'_>) -> Result<(), String> {
-        let text = render(publication.membership, self.format).map_err(|err| err.to_string())?;
+        // A failed render writes nothing: the file keeps its last good
+        // content, and the failure is the sink's, logged and counted.
+        let text = self
+            .renderer
+            .render(publication.membership)
+            .map_err(|err| err.to_string())?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, text.as_bytes()))
             .await

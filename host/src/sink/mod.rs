@@ -16,7 +16,8 @@ pub use stdout::StdoutSink;
 
 use crate::changes::ChangeEvent;
 use crate::membership::Membership;
-use crate::settings::SinkConfig;
+use crate::output::Renderer;
+use crate::settings::{SettingsError, SinkConfig};
 use std::sync::Arc;
 
 /// One answer and the changes that led to it.
@@ -47,11 +48,15 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     }
 }
 
-/// The sink a configuration entry describes.
-pub fn build(config: &SinkConfig) -> Box<dyn Sink> {
-    match config {
-        SinkConfig::File { path, format } => Box::new(AtomicFileSink::new(path.clone(), *format)),
+/// The sink a configuration entry describes; a file sink's template is
+/// loaded and checked here (a bad one names its file and line).
+pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, SettingsError> {
+    Ok(match config {
+        SinkConfig::File { path, format } => {
+            let renderer = Renderer::new(format).map_err(|unusable| unusable.setting)?;
+            Box::new(AtomicFileSink::new(path.clone(), renderer))
+        }
         SinkConfig::Exec { command, timeout } => Box::new(ExecSink::new(command.clone(), *timeout)),
         SinkConfig::Stdout {} => Box::new(StdoutSink::new()),
-    }
+    })
 }
