@@ -7,8 +7,6 @@
 //! its test. Elasticsearch, Consul and Cassandra are in no Debian
 //! repository: their formats are held by golden files (tests/formats).
 
-#[path = "consumers/hand_made.rs"]
-mod hand_made;
 #[path = "consumers/harness.rs"]
 mod harness;
 #[path = "consumers/hostile.rs"]

@@ -243,7 +243,5 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// rollcall's answer for `self_id` in the bundled format `format`.
 pub fn bundled(fleet: &Path, plugin: &str, settings: &str, self_id: &str, format: &str) -> String {
-    let document = resolve(fleet, plugin, settings, self_id, "json");
-    let document = serde_json::from_str(&document).expect("--format json is JSON");
-    super::hand_made::render(&document, format)
+    resolve(fleet, plugin, settings, self_id, format)
 }
