@@ -113,8 +113,9 @@ fn a_rabbitmq_node_reads_exactly_the_nodes_of_rabbitmq_classic_config() {
         .map(|(_, address)| format!("'rabbit@{address}'"))
         .collect();
     expected.sort();
+    // Erlang's printer wraps long terms: whitespace means nothing there.
+    let nodes: String = nodes.split_whitespace().collect();
     let listed = nodes
-        .trim()
         .strip_prefix("{ok,{[")
         .and_then(|rest| rest.strip_suffix("],disc}}"))
         .unwrap_or_else(|| panic!("not {{ok,{{[NODES],disc}}}}: {nodes}\nfrom:\n{output}"));
