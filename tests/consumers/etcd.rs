@@ -3,7 +3,7 @@
 //! whose ids would break it is exactly the members it can name.
 
 use super::harness::{
-    CHECK_LIMIT, Consumer, Instance, bundled, check, eventually, program, write_fleet,
+    CHECK_LIMIT, Consumer, Instance, check, eventually, program, resolve, write_fleet,
 };
 use super::hostile::cases;
 use kit::plugins::ELASTIC_GRID;
@@ -44,7 +44,7 @@ fn three_members_started_from_etcd_initial_cluster_form_one_cluster() {
         .iter()
         .map(|&(id, address)| {
             let initial_cluster =
-                bundled(&fleet, ELASTIC_GRID, &settings, id, "etcd-initial-cluster");
+                resolve(&fleet, ELASTIC_GRID, &settings, id, "etcd-initial-cluster");
             let initial_cluster = initial_cluster
                 .strip_suffix('\n')
                 .unwrap_or_else(|| panic!("no newline at the end of {initial_cluster:?}"));

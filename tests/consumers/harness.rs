@@ -1,6 +1,6 @@
 //! What every consumer test shares: the consumer programs `scripts/test`
 //! installs, a consumer process killed when dropped, free loopback ports,
-//! fleet files made to measure, and rollcall's answer in a bundled format.
+//! fleet files made to measure, and rollcall's answer in a format.
 
 use rustix::process::{Pid, Signal, kill_process_group};
 use serde_json::{Value, json};
@@ -239,9 +239,4 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
     path
-}
-
-/// rollcall's answer for `self_id` in the bundled format `format`.
-pub fn bundled(fleet: &Path, plugin: &str, settings: &str, self_id: &str, format: &str) -> String {
-    resolve(fleet, plugin, settings, self_id, format)
 }

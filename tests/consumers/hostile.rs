@@ -91,7 +91,7 @@ pub struct Case {
 impl Case {
     /// rollcall's output in `format`, and the members of its JSON document.
     pub fn resolve(&self, format: &str) -> (String, Vec<Member>) {
-        let output = super::harness::bundled(
+        let output = super::harness::resolve(
             &self.fleet,
             self.plugin,
             &self.settings,

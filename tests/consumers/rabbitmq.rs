@@ -2,7 +2,7 @@
 //! `rabbitmq-classic-config` output reads exactly self and its targets as
 //! the cluster's nodes.
 
-use super::harness::bundled;
+use super::harness::resolve;
 use super::harness::{CHECK_LIMIT, Consumer, Instance, free_port, program, write, write_fleet};
 use kit::plugins::ELASTIC_GRID;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ fn a_rabbitmq_node_reads_exactly_the_nodes_of_rabbitmq_classic_config() {
         .map(|&(id, address)| Instance::monitor(id, address))
         .collect();
     write_fleet(&fleet, &instances);
-    let output = bundled(
+    let output = resolve(
         &fleet,
         ELASTIC_GRID,
         "{}",
