@@ -5,13 +5,14 @@
 //! Python and JavaScript (`plugins/elastic-grid*`); each must give the one
 //! answer the rules give. The build of the 0.2.0 interface
 //! (`tests/fixtures/elastic-grid-0.2.0.wasm`) must still decide as the
-//! current one on fleets that carry nothing 0.3.0 added.
+//! current one on fleets that carry nothing 0.3.0 added (its members
+//! without labels, which 0.2.0 cannot give).
 
 use kit::plugins::{ELASTIC_GRID, elastic_grid_js, elastic_grid_py};
 use rollcall::inventory::{
     Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag,
 };
-use rollcall::policy::{Member, PolicyEngine, evaluate, explained};
+use rollcall::policy::{Labels, Member, PolicyEngine, evaluate, explained};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -90,6 +91,8 @@ struct Settings {
     require_tags: Vec<(&'static str, &'static str)>,
     /// The accounts whose groups count; `None`: every account's.
     accounts: Option<Vec<&'static str>>,
+    /// The tags whose values become labels of their keys' names.
+    labels_from_tags: Vec<&'static str>,
 }
 
 impl Settings {
@@ -124,6 +127,7 @@ impl Settings {
                 1 => vec![ACCOUNTS[1]],
                 _ => ACCOUNTS.to_vec(),
             }),
+            labels_from_tags: Vec::new(),
         }
     }
 
@@ -153,7 +157,40 @@ impl Settings {
         if let Some(accounts) = &self.accounts {
             settings["accounts"] = json!(accounts);
         }
+        if !self.labels_from_tags.is_empty() {
+            settings["labels_from_tags"] = json!(self.labels_from_tags);
+        }
         settings.to_string()
+    }
+}
+
+/// The tags the random fleets may carry beside `Name`, `fleet` and
+/// `owner`, with their values: a team (with a space and non-ASCII, both
+/// allowed in a label's value) and a tag key that is not a label name.
+const LABEL_TAGS: [(&str, [&str; 3]); 2] = [
+    ("team", ["payments", "équipe bleue", ""]),
+    ("cost-center", ["42", "43", "44"]),
+];
+
+/// Labels on top of a random round, drawn from their own stream so that
+/// the rounds' fleets and settings stay those the counts below were
+/// measured on: `labels_from_tags`, and each instance's zone, type and
+/// `team` and `cost-center` tags.
+fn add_labels(random: &mut Random, settings: &mut Settings, fleet: &mut [Instance]) {
+    settings.labels_from_tags = ["team", "fleet", "Name", "owner"]
+        .into_iter()
+        .filter(|_| random.chance(40))
+        .collect();
+    for instance in fleet {
+        instance.availability_zone =
+            [Some("us-east-1a"), Some("us-east-1b"), None][random.below(3)].map(str::to_owned);
+        instance.instance_type =
+            [Some("t3.micro"), Some("m5.large"), None][random.below(3)].map(str::to_owned);
+        for (key, values) in LABEL_TAGS {
+            if random.chance(50) {
+                instance.tags.push(Tag::new(key, values[random.below(3)]));
+            }
+        }
     }
 }
 
@@ -285,6 +322,23 @@ fn expected(
         "ipv6" => instance.ipv6_addresses.first().cloned(),
         _ => instance.public_dns_name.clone(),
     };
+    // Each tag `labels_from_tags` names that the instance carries, its zone
+    // and its type.
+    let labels = |instance: &Instance| -> Labels {
+        let mut labels: Labels = instance
+            .tags
+            .iter()
+            .filter(|tag| settings.labels_from_tags.contains(&tag.key.as_str()))
+            .map(|tag| (tag.key.clone(), tag.value.clone()))
+            .collect();
+        if let Some(zone) = &instance.availability_zone {
+            labels.insert("zone".to_owned(), zone.clone());
+        }
+        if let Some(kind) = &instance.instance_type {
+            labels.insert("instance_type".to_owned(), kind.clone());
+        }
+        labels
+    };
     let carries_required_tags = |instance: &Instance| {
         settings.require_tags.iter().all(|(key, wanted)| {
             instance
@@ -310,7 +364,7 @@ fn expected(
                 } else {
                     settings.agent_port
                 },
-                labels: Default::default(),
+                labels: labels(instance),
                 status: Default::default(),
             })
         })
@@ -373,12 +427,15 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
     let mut kept_out = 0;
     let mut owned_out = 0;
     let mut unserving_monitors = 0;
+    let mut labelled_from_tags = 0;
+    let mut label_random = Random(0x1abe_15f0_7a65_0001);
     for round in 0..300 {
-        let settings = Settings::random(&mut random);
+        let mut settings = Settings::random(&mut random);
+        let mut fleet = random_fleet(&mut random);
+        add_labels(&mut label_random, &mut settings, &mut fleet);
         let policy = compiled
             .reconfigured(&settings.json())
             .expect("settings accepted");
-        let fleet = random_fleet(&mut random);
         let self_id = random
             .chance(85)
             .then(|| fleet[random.below(fleet.len())].id.clone());
@@ -389,6 +446,10 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
         assert_eq!(decision.members, members, "round {round}: members");
         assert_eq!(decision.register_with, targets, "round {round}: targets");
         registrations += targets.len();
+        labelled_from_tags += members
+            .iter()
+            .filter(|member| member.labels.len() > 2)
+            .count();
         unserving_monitors += members
             .iter()
             .filter(|member| member.role == "monitor")
@@ -436,6 +497,10 @@ fn decides_random_fleets_as_the_rules_say(plugin: &Path) {
         unserving_monitors > 60,
         "the generator must produce monitors that do not serve ({unserving_monitors})"
     );
+    assert!(
+        labelled_from_tags > 300,
+        "the generator must produce members labelled from tags ({labelled_from_tags})"
+    );
 }
 
 #[test]
@@ -474,7 +539,14 @@ fn the_0_2_0_build_decides_as_the_current_one_on_fleets_without_lifecycle_or_lea
             explained(policy, &fleet, self_id.as_deref(), explain.as_deref())
                 .unwrap_or_else(|err| panic!("round {round}: {err}"))
         };
-        let (old, new) = (decide(&previous), decide(&current));
+        let (old, mut new) = (decide(&previous), decide(&current));
+        for member in &mut new.members {
+            assert!(
+                member.labels.contains_key("zone"),
+                "round {round}: 0.3.0 labels its members"
+            );
+            member.labels.clear();
+        }
         assert_eq!(old.members, new.members, "round {round}: members");
         assert_eq!(
             old.register_with, new.register_with,
@@ -501,6 +573,7 @@ fn the_binary_agrees_with_the_rules_on_a_recorded_random_fleet() {
         agent_port: None,
         require_tags: Vec::new(),
         accounts: None,
+        labels_from_tags: Vec::new(),
     };
     let fleet: Vec<Instance> = (0..5).flat_map(|_| random_fleet(&mut random)).collect();
     let document = json!({"Reservations": fleet.iter().map(|instance| json!({
@@ -620,5 +693,132 @@ fn a_bad_accounts_setting_is_refused_naming_it() {
             &["--plugin-config", settings],
         )
         .fails_with(2, &["invalid elastic-grid settings: ", says]);
+    }
+}
+
+/// `tests/fixtures/labelled-fleet.json`: a monitor tagged with a team, a
+/// name and a cost center; an agent with a team (a space and non-ASCII in
+/// it) and a name; an agent with a name and no zone or type; an agent
+/// whose team holds a newline.
+const LABELLED: [&str; 4] = [
+    "i-01abe1000000000001",
+    "i-01abe1000000000002",
+    "i-01abe1000000000003",
+    "i-01abe1000000000004",
+];
+
+/// The Elastic Grid policy in every language, by name.
+fn every_language() -> [(&'static str, std::path::PathBuf); 3] {
+    [
+        ("rust", Path::new(ELASTIC_GRID).to_owned()),
+        ("python", elastic_grid_py()),
+        ("javascript", elastic_grid_js()),
+    ]
+}
+
+#[test]
+fn every_language_labels_members_with_the_tags_asked_for_their_zone_and_type() {
+    let fleet = kit::fixture("labelled-fleet.json");
+    for (language, plugin) in every_language() {
+        let resolve = |settings: &str| {
+            kit::resolve(
+                &fleet,
+                &plugin,
+                &[
+                    "--self",
+                    LABELLED[1],
+                    "--format",
+                    "json",
+                    "--plugin-config",
+                    settings,
+                ],
+            )
+        };
+        let run = resolve(r#"{"labels_from_tags": ["team", "Name"]}"#);
+        assert_eq!(run.code, 0, "{language}: {}", run.stderr);
+        let document = run.json();
+        assert_eq!(
+            document["members"],
+            json!([
+                {
+                    "instance_id": LABELLED[0], "role": "monitor", "clusters": [],
+                    "address": "10.3.0.1", "port": null,
+                    "labels": {"Name": "monitor-1", "instance_type": "m5.large",
+                               "team": "payments", "zone": "us-east-1a"},
+                    "account": "111111111111", "lifecycle": "not-in-group",
+                },
+                {
+                    "instance_id": LABELLED[1], "role": "agent", "clusters": [],
+                    "address": "10.3.0.2", "port": null,
+                    "labels": {"Name": "agent-2", "instance_type": "t3.micro",
+                               "team": "équipe bleue", "zone": "us-east-1b"},
+                    "account": "111111111111", "lifecycle": "not-in-group",
+                },
+                {
+                    "instance_id": LABELLED[2], "role": "agent", "clusters": [],
+                    "address": "10.3.0.3", "port": null,
+                    "labels": {"Name": "agent-3"},
+                    "account": "111111111111", "lifecycle": "not-in-group",
+                },
+            ]),
+            "{language}"
+        );
+        assert!(
+            run.stderr.contains(LABELLED[3])
+                && run.stderr.contains(
+                    r#"its label team has the value "blue\nred", with '\n', a control character"#
+                ),
+            "{language}: the member with a newline in its team is dropped, saying why: {}",
+            run.stderr
+        );
+        assert_eq!(
+            kit::ids(&document, "register_with"),
+            [LABELLED[0]],
+            "{language}"
+        );
+
+        let plain = resolve("{}").json();
+        let labels: Vec<&serde_json::Value> = plain["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|member| &member["labels"])
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                &json!({"instance_type": "m5.large", "zone": "us-east-1a"}),
+                &json!({"instance_type": "t3.micro", "zone": "us-east-1b"}),
+                &serde_json::Value::Null,
+                &json!({"instance_type": "t3.micro", "zone": "us-east-1a"}),
+            ],
+            "{language}: without labels_from_tags, zone and type only (and no key for none)"
+        );
+    }
+}
+
+#[test]
+fn every_language_refuses_labels_from_tags_that_name_no_label() {
+    let fleet = kit::fixture("labelled-fleet.json");
+    for (language, plugin) in every_language() {
+        for (settings, says) in [
+            (
+                r#"{"labels_from_tags": ["cost-center"]}"#,
+                "`labels_from_tags` names the tag \"cost-center\", whose key is no label name \
+                 (1 to 64 bytes of ASCII letters, digits and _, not starting with a digit or __)",
+            ),
+            (
+                r#"{"labels_from_tags": ["zone"]}"#,
+                "`labels_from_tags` names the tag \"zone\", a label elastic-grid sets itself",
+            ),
+        ] {
+            let run = kit::resolve(&fleet, &plugin, &["--plugin-config", settings]);
+            assert_eq!(run.code, 2, "{language}: {settings}: {}", run.stderr);
+            assert!(
+                run.stderr.contains("invalid elastic-grid settings: ") && run.stderr.contains(says),
+                "{language}: {settings}: {}",
+                run.stderr
+            );
+        }
     }
 }

@@ -114,6 +114,7 @@ fn another_instance_is_explained_in_text_with_whether_self_registers_with_it() {
     assert!(
         run.stdout.starts_with(&format!(
             "{MONITOR} (running): monitor, at 10.251.199.99\n\
+             labels: instance_type=\"m1.small\", zone=\"us-east-1b\"\n\
              self ({AGENT}) registers with it: yes\n\
              why, says policy elastic_grid:\n  role monitor: in the monitor group eg-monitor"
         )),

@@ -175,6 +175,11 @@ fn a_member_whose_text_would_reach_a_terminal_or_split_an_address_is_dropped_alo
             r#"its address "10.0.0.1 10.0.0.2" has ' ', a space"#,
         ),
         ("empty-role", "its role is empty"),
+        (
+            "control-label",
+            r#"its label team has the value "\u{1b}[31mblue", with '\u{1b}', a control character"#,
+        ),
+        ("label-twice", r#"its label name "team" is given twice"#),
     ] {
         for format in ["json", "env", "text"] {
             let run = misbehave(mode, &["--format", format]);

@@ -1,6 +1,6 @@
 //! Why a policy decided what it did about one instance (`rollcall explain`,
 //! and `GET /v1/explain/{instance_id}` of `watch`): the instance's role,
-//! clusters and address, whether self registers with it, and the policy's
+//! clusters, address and labels, whether self registers with it, and the policy's
 //! reasons in its own words; for self, why each candidate target was taken
 //! or left out.
 
@@ -236,6 +236,18 @@ impl Explanation {
             }
         }
         text.push('\n');
+        if let Some(member) = self
+            .member
+            .as_ref()
+            .filter(|member| !member.labels.is_empty())
+        {
+            let labels: Vec<String> = member
+                .labels
+                .iter()
+                .map(|(name, value)| format!("{name}={value:?}"))
+                .collect();
+            let _ = writeln!(text, "labels: {}", labels.join(", "));
+        }
         if let Some(group) = &self.status.auto_scaling_group {
             let _ = writeln!(
                 text,
@@ -397,6 +409,44 @@ mod tests {
              self (i-1) registers with it: yes\n\
              why, says policy grid:\n  (the policy gave no reasons)\n"
         );
+    }
+
+    #[test]
+    fn a_members_labels_are_shown_sorted_and_quoted() {
+        let mut labelled = decision();
+        labelled.members[1].labels = [
+            ("zone", "us-east-1a"),
+            ("team", "a b, c=\"d\""),
+            ("empty", ""),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        let explanation = Explanation::new(
+            labelled,
+            &inventory(),
+            Some("i-1".to_owned()),
+            "i-2".to_owned(),
+            &identity(),
+        );
+        assert_eq!(
+            explanation.text(),
+            "i-2 (running): monitor, clusters blue, at 10.0.0.2:7070\n\
+             labels: empty=\"\", team=\"a b, c=\\\"d\\\"\", zone=\"us-east-1a\"\n\
+             self (i-1) registers with it: yes\n\
+             why, says policy grid:\n  (the policy gave no reasons)\n"
+        );
+        let json = serde_json::to_value(&explanation).unwrap();
+        assert_eq!(json["member"]["labels"]["zone"], "us-east-1a");
+        let unlabelled = serde_json::to_value(Explanation::new(
+            decision(),
+            &inventory(),
+            Some("i-1".to_owned()),
+            "i-2".to_owned(),
+            &identity(),
+        ))
+        .unwrap();
+        assert_eq!(unlabelled["member"].get("labels"), None, "none: no key");
     }
 
     #[test]

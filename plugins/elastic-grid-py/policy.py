@@ -19,7 +19,11 @@ rule and reason for reason.
   monitors that share a cluster with self (two instances without any cluster
   count as sharing). Monitors without an address of the chosen kind stay
   members but are no registration target; so do monitors that do not serve
-  (leaving, or held out of service by Auto Scaling: ``Instance.serves``)."""
+  (leaving, or held out of service by Auto Scaling: ``Instance.serves``).
+- Labels: every member gets ``zone`` (its availability zone) and
+  ``instance_type`` when the fleet knows them, and, for each tag
+  ``labels_from_tags`` names that the instance carries, a label of the tag's
+  key with the tag's value."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from typing import Iterable, Optional
 from rollcall_policy import Answer, Fleet, Instance, Member, SecurityGroup
 from rollcall_policy import quote, share_a_cluster, shared_clusters
 
-from settings import Settings
+from settings import INSTANCE_TYPE_LABEL, ZONE_LABEL, Settings
 
 MONITOR = "monitor"
 AGENT = "agent"
@@ -81,7 +85,9 @@ def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
         clusters = sorted({clusters_of[group] for group in groups if group in clusters_of})
         if explain and answer.explains(instance):
             _explain_member(settings, instance, answer, is_monitor and is_agent, clusters)
-        answer.add_member(instance, role, clusters, settings.address.of(instance), port)
+        answer.add_member(
+            instance, role, clusters, settings.address.of(instance), port, _labels(settings, instance)
+        )
     _register(settings, fleet, answer, monitor)
 
 
@@ -105,6 +111,23 @@ def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
         for name, group in named:
             clusters_of[group] = answer.cluster(name)
     return monitors, agents, clusters_of
+
+
+def _labels(settings: Settings, instance: Instance) -> list[tuple[str, str]]:
+    """A member's labels: the tags ``labels_from_tags`` names that it
+    carries, its zone and its instance type."""
+    labels = []
+    for key in settings.labels_from_tags:
+        value = instance.tag(key)
+        if value is not None:
+            labels.append((key, value))
+    zone = instance.availability_zone
+    if zone is not None:
+        labels.append((ZONE_LABEL, zone))
+    kind = instance.instance_type
+    if kind is not None:
+        labels.append((INSTANCE_TYPE_LABEL, kind))
+    return labels
 
 
 def _missing_tag(settings: Settings, instance: Instance) -> Optional[str]:

@@ -11,6 +11,15 @@ from rollcall_policy import AddressKind, PolicyError, quote, read_settings
 
 POLICY = "elastic-grid"
 
+#: The labels every member gets: its availability zone and instance type.
+ZONE_LABEL = "zone"
+INSTANCE_TYPE_LABEL = "instance_type"
+#: The labels a member may carry (the host's limit); ``zone`` and
+#: ``instance_type`` take two of them.
+LABELS_PER_MEMBER = 16
+#: The longest label name (the host's limit).
+LABEL_NAME_BYTES = 64
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -36,6 +45,10 @@ class Settings:
     #: monitor, agent and cluster groups; a group of unknown owner counts as
     #: its instance's account's. ``None``: every account's.
     accounts: Optional[tuple[str, ...]] = None
+    #: Tags whose value becomes a member's label of the same name, when the
+    #: instance carries the tag (beside ``zone`` and ``instance_type``, which
+    #: every member gets). Each key must be a label name (:func:`is_label_name`).
+    labels_from_tags: tuple[str, ...] = ()
 
     def counts_account(self, account: str) -> bool:
         """Whether ``accounts`` counts the groups of ``account``: every
@@ -98,7 +111,48 @@ class Settings:
                         "which is not an AWS account id (12 digits)"
                     )
             values["accounts"] = tuple(accounts)
+        tags = settings.get("labels_from_tags")
+        if tags is not None:
+            values["labels_from_tags"] = _labels_from_tags(tags)
         return cls(**values)
+
+
+def _labels_from_tags(tags) -> tuple[str, ...]:
+    """The ``labels_from_tags`` setting, checked as the Rust policy checks
+    it."""
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        _invalid("`labels_from_tags` must be a list of tag keys")
+    most = LABELS_PER_MEMBER - 2
+    if len(tags) > most:
+        _invalid(
+            f"`labels_from_tags` names {len(tags)} tags, more than {most} "
+            f"(a member carries at most {LABELS_PER_MEMBER} labels, "
+            f"{ZONE_LABEL} and {INSTANCE_TYPE_LABEL} among them)"
+        )
+    for at, tag in enumerate(tags):
+        if not is_label_name(tag):
+            _invalid(
+                f"`labels_from_tags` names the tag {quote(tag)}, whose key is no label name "
+                f"(1 to {LABEL_NAME_BYTES} bytes of ASCII letters, digits and _, "
+                "not starting with a digit or __)"
+            )
+        if tag in (ZONE_LABEL, INSTANCE_TYPE_LABEL):
+            _invalid(f"`labels_from_tags` names the tag {quote(tag)}, a label {POLICY} sets itself")
+        if tag in tags[:at]:
+            _invalid(f"`labels_from_tags` names the tag {quote(tag)} twice")
+    return tuple(tags)
+
+
+def is_label_name(name: str) -> bool:
+    """Whether ``name`` is a label name as the host takes it:
+    ``[a-zA-Z_][a-zA-Z0-9_]*``, 1 to 64 bytes, not starting with ``__``."""
+    return (
+        0 < len(name) <= LABEL_NAME_BYTES
+        and name.isascii()
+        and (name[0].isalpha() or name[0] == "_")
+        and not name.startswith("__")
+        and all(char.isalnum() or char == "_" for char in name)
+    )
 
 
 def _is_account_id(text: str) -> bool:

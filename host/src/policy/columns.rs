@@ -275,7 +275,7 @@ impl<'a> Columns<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     //! The host's lowering against the SDK's reading: a fleet encoded here,
     //! carried field by field into the guest bindings' types (as the
     //! canonical ABI would), must read back through the SDK's accessors as
@@ -290,7 +290,7 @@ mod tests {
 
     /// An instance with every field set, each to a value of its own. No
     /// `..`: a new field of the model must be added here.
-    fn full(n: u32, state: &str) -> Instance {
+    pub(crate) fn full(n: u32, state: &str) -> Instance {
         let text = |field: &str| Some(format!("{field}-{n}"));
         Instance {
             id: format!("i-{n}"),
@@ -375,7 +375,7 @@ mod tests {
     }
 
     /// The question as the guest's bindings would receive it.
-    fn carried(question: types::Question) -> guest::Question {
+    pub(crate) fn carried(question: types::Question) -> guest::Question {
         let types::Fleet {
             text,
             text_ends,

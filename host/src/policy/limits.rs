@@ -1,7 +1,8 @@
 //! How much a policy may take: CPU time per call, linear memory, tables, and
 //! the host-side objects it can make. Each is enforced by wasmtime (epoch
 //! interruption, a resource limiter, a capped resource table), so a runaway
-//! plugin costs a failed call, never the host.
+//! plugin costs a failed call, never the host. And how much its answer may
+//! say about one member (labels), enforced by `validate`.
 
 use crate::settings::PolicyLimits;
 use std::time::Duration;
@@ -32,6 +33,17 @@ pub const RANDOM_BYTES_PER_CALL: u64 = 64 * 1024;
 /// of the inventory: the fleet itself lives in the plugin's memory, and a
 /// fleet of 100,000 instances needs well over 64 MiB.
 pub const MEMORY_PER_INSTANCE: usize = 2 * 1024;
+
+/// Labels one member may carry (`wit/policy.wit`'s `label`).
+pub const LABELS_PER_MEMBER: usize = 16;
+
+/// Bytes of a label's name: a Prometheus label name, with room to be a
+/// suffix of one.
+pub const LABEL_NAME_BYTES: usize = 64;
+
+/// Bytes of a label's value: any EC2 tag value (256 Unicode characters)
+/// fits.
+pub const LABEL_VALUE_BYTES: usize = 1024;
 
 impl PolicyLimits {
     /// The epoch deadline for one call: the time limit in ticks, rounded up,

@@ -3,15 +3,18 @@
 //! be reached, and no role, cluster or address carries what a shell word, an
 //! environment variable or a terminal cannot hold safely.
 //!
-//! A member whose role, cluster names or address cannot be used is dropped
-//! from the answer (with a [`NoteTopic::Dropped`] note saying why), and
+//! A member whose role, cluster names, address or labels cannot be used is
+//! dropped from the answer (with a [`NoteTopic::Dropped`] note saying why;
+//! `answer` drops those with too many labels or a label name twice), and
 //! stops being a registration target: such text comes from whoever can tag
 //! or name one instance, and one instance must not fail every node's
-//! answer. Everything else wrong (an unknown instance, a member listed
+//! answer. The label rules are `wit/policy.wit`'s (`label`), their bounds
+//! in `limits`. Everything else wrong (an unknown instance, a member listed
 //! twice, a target that is no member) is the policy's bug and fails the
 //! whole answer.
 
-use super::{Decision, Member, Note, NoteTopic};
+use super::limits::{LABEL_NAME_BYTES, LABEL_VALUE_BYTES, LABELS_PER_MEMBER};
+use super::{Decision, Labels, Member, Note, NoteTopic};
 use crate::inventory::Instance;
 use foldhash::{HashMap, HashSet};
 
@@ -89,9 +92,10 @@ pub fn validated(
 }
 
 /// Takes out of `decision` every member of the inventory whose role,
-/// clusters or address cannot be used, and every registration target so
-/// dropped (all of them when self is dropped: without a role, self
-/// registers with nobody). Returns a note for each member dropped.
+/// clusters, address or labels cannot be used, and every registration
+/// target so dropped or already dropped by `answer` (all of them when self
+/// is dropped: without a role, self registers with nobody). Returns a note
+/// for each member dropped here.
 fn drop_unusable(
     decision: &mut Decision,
     known: &HashSet<&str>,
@@ -116,13 +120,19 @@ fn drop_unusable(
             None => true,
         }
     });
-    if dropped.is_empty() {
-        return dropped;
-    }
     let gone: HashSet<&str> = dropped
         .iter()
+        .chain(
+            decision
+                .notes
+                .iter()
+                .filter(|note| note.topic == NoteTopic::Dropped),
+        )
         .map(|note| note.instance_id.as_str())
         .collect();
+    if gone.is_empty() {
+        return dropped;
+    }
     if self_id.is_some_and(|id| gone.contains(id)) {
         decision.register_with.clear();
     } else {
@@ -166,7 +176,66 @@ impl Problems {
     }
 }
 
-/// Why `member`'s role, clusters or address cannot be used, if one cannot.
+/// Why a member with `count` labels has too many, if it has.
+pub(super) fn too_many_labels(count: usize) -> Option<String> {
+    (count > LABELS_PER_MEMBER)
+        .then(|| format!("it has {count} labels, more than {LABELS_PER_MEMBER}"))
+}
+
+/// Why a member whose label `name` is given twice is dropped.
+pub(super) fn label_twice(name: &str) -> String {
+    format!("its label name {} is given twice", quoted(name))
+}
+
+/// Why `labels` cannot be used, if they cannot: too many, a name that is
+/// not a label name, a value too long or with a character
+/// [`first_unsafe`] refuses.
+fn unusable_labels(labels: &Labels) -> Option<String> {
+    too_many_labels(labels.len()).or_else(|| {
+        labels.iter().find_map(|(name, value)| {
+            if !is_label_name(name) {
+                Some(format!(
+                    "its label name {} is not one (1 to {LABEL_NAME_BYTES} bytes of ASCII \
+                     letters, digits and _, not starting with a digit or __)",
+                    quoted(name)
+                ))
+            } else if value.len() > LABEL_VALUE_BYTES {
+                Some(format!(
+                    "its label {name} has a value of {} bytes, more than {LABEL_VALUE_BYTES}",
+                    value.len()
+                ))
+            } else {
+                first_unsafe(value, true).map(|(character, kind)| {
+                    format!(
+                        "its label {name} has the value {}, with {character:?}, {kind}",
+                        quoted(value)
+                    )
+                })
+            }
+        })
+    })
+}
+
+/// Whether `name` is a label name: `[a-zA-Z_][a-zA-Z0-9_]*`, 1 to
+/// [`LABEL_NAME_BYTES`] bytes, not starting with `__` (Prometheus keeps
+/// those for itself).
+fn is_label_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match bytes.first() {
+        None => false,
+        Some(first) => {
+            bytes.len() <= LABEL_NAME_BYTES
+                && (first.is_ascii_alphabetic() || *first == b'_')
+                && !name.starts_with("__")
+                && bytes
+                    .iter()
+                    .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+        }
+    }
+}
+
+/// Why `member`'s role, clusters, address or labels cannot be used, if
+/// one cannot.
 fn unusable(member: &Member) -> Option<String> {
     let name = |what: &str, text: &str| {
         if text.trim().is_empty() {
@@ -191,6 +260,7 @@ fn unusable(member: &Member) -> Option<String> {
                 format!("its address {} has {character:?}, {kind}", quoted(address))
             }),
         })
+        .or_else(|| unusable_labels(&member.labels))
 }
 
 /// The first character of `text` that cannot be shown or passed on safely,
@@ -373,6 +443,137 @@ mod tests {
                 ("i-f", "its role is empty"),
                 ("i-g", "its address is empty"),
             ]
+        );
+    }
+
+    /// A member of `fleet()`'s `i-a` with these labels.
+    fn labelled(labels: &[(&str, &str)]) -> Member {
+        let mut labelled = member("i-a", "agent", Some("10.0.0.1"));
+        labelled.labels = labels
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        labelled
+    }
+
+    /// Why `member` is dropped, if it is.
+    fn dropped_for(member: Member) -> Option<String> {
+        let decision = Decision {
+            members: vec![member],
+            register_with: Vec::new(),
+            notes: Vec::new(),
+        };
+        let decision = validated(decision, &fleet(), None).unwrap();
+        let reason = drops(&decision).first().map(|(_, text)| text.to_string());
+        assert_eq!(decision.members.is_empty(), reason.is_some());
+        reason
+    }
+
+    #[test]
+    fn labels_within_every_bound_are_kept() {
+        let name = format!("n{}", "_".repeat(LABEL_NAME_BYTES - 1));
+        let value = "é".repeat(LABEL_VALUE_BYTES / 2);
+        let mut many: Vec<(String, String)> = (0..LABELS_PER_MEMBER - 3)
+            .map(|n| (format!("label_{n}"), format!("value {n}")))
+            .collect();
+        many.push((name, value));
+        many.push(("_team".to_owned(), String::new()));
+        many.push(("Zone9".to_owned(), "us-east-1a; {{ x }} % # \"'".to_owned()));
+        let pairs: Vec<(&str, &str)> = many
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(dropped_for(labelled(&pairs)), None);
+    }
+
+    #[test]
+    fn a_member_with_more_labels_than_allowed_is_dropped() {
+        let many: Vec<String> = (0..=LABELS_PER_MEMBER).map(|n| format!("l{n}")).collect();
+        let pairs: Vec<(&str, &str)> = many.iter().map(|name| (name.as_str(), "x")).collect();
+        assert_eq!(
+            dropped_for(labelled(&pairs)).as_deref(),
+            Some("it has 17 labels, more than 16")
+        );
+    }
+
+    #[test]
+    fn a_label_name_must_be_a_prometheus_label_name_of_bounded_length() {
+        let long = "a".repeat(LABEL_NAME_BYTES + 1);
+        for name in [
+            "",
+            "9lives",
+            "cost-center",
+            "a:b",
+            "team name",
+            "équipe",
+            "__meta",
+            &long,
+        ] {
+            let reason = dropped_for(labelled(&[("ok", "x"), (name, "x")]));
+            assert_eq!(
+                reason,
+                Some(format!(
+                    "its label name {} is not one (1 to 64 bytes of ASCII letters, digits \
+                     and _, not starting with a digit or __)",
+                    quoted(name)
+                )),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_label_value_must_be_short_and_printable() {
+        let long = "x".repeat(LABEL_VALUE_BYTES + 1);
+        assert_eq!(
+            dropped_for(labelled(&[("team", &long)])).as_deref(),
+            Some("its label team has a value of 1025 bytes, more than 1024")
+        );
+        for (value, shown) in [
+            (
+                "blue\nred",
+                r#"its label team has the value "blue\nred", with '\n', a control character"#,
+            ),
+            (
+                "\u{1b}[31m",
+                r#"its label team has the value "\u{1b}[31m", with '\u{1b}', a control character"#,
+            ),
+            (
+                "a\u{a0}b",
+                r#"its label team has the value "a\u{a0}b", with '\u{a0}', whitespace other than a space"#,
+            ),
+            (
+                "abc\u{202e}fed",
+                r#"its label team has the value "abc\u{202e}fed", with '\u{202e}', a bidirectional text control"#,
+            ),
+        ] {
+            assert_eq!(
+                dropped_for(labelled(&[("team", value)])).as_deref(),
+                Some(shown),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_member_dropped_while_its_answer_was_read_is_no_target() {
+        let decision = Decision {
+            members: vec![
+                member("i-a", "agent", Some("10.0.0.1")),
+                member("i-c", "monitor", Some("10.0.0.3")),
+            ],
+            register_with: vec!["i-b".into(), "i-c".into()],
+            notes: vec![Note {
+                instance_id: "i-b".to_owned(),
+                topic: NoteTopic::Dropped,
+                text: r#"its label name "team" is given twice"#.to_owned(),
+            }],
+        };
+        let decision = validated(decision, &fleet(), Some("i-a")).unwrap();
+        assert_eq!(decision.register_with, ["i-c"]);
+        assert_eq!(
+            drops(&decision),
+            [("i-b", r#"its label name "team" is given twice"#)]
         );
     }
 

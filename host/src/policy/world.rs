@@ -125,7 +125,8 @@ pub mod previous {
         }
     }
 
-    /// A 0.2.0 decision in 0.3.0's types (the same shape).
+    /// A 0.2.0 decision in 0.3.0's types (the same shape, without labels:
+    /// a 0.2.0 plugin's members have none).
     pub fn decision(decision: old::Decision) -> types::Decision {
         let old::Decision {
             roles,
@@ -137,6 +138,8 @@ pub mod previous {
         types::Decision {
             roles,
             clusters,
+            label_names: Vec::new(),
+            label_values: Vec::new(),
             members: members
                 .into_iter()
                 .map(|member| types::Member {
@@ -145,6 +148,7 @@ pub mod previous {
                     clusters: member.clusters,
                     address: member.address.map(address),
                     port: member.port,
+                    labels: Vec::new(),
                 })
                 .collect(),
             register_with,

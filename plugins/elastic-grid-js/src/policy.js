@@ -21,6 +21,10 @@
  *   the chosen kind stay members but are no registration target; so do
  *   monitors that do not serve (leaving, or held out of service by Auto
  *   Scaling: `Instance.serves`).
+ * - Labels: every member gets `zone` (its availability zone) and
+ *   `instance_type` when the fleet knows them, and, for each tag
+ *   `labels_from_tags` names that the instance carries, a label of the
+ *   tag's key with the tag's value.
  */
 
 import {
@@ -29,11 +33,35 @@ import {
   shareACluster,
   sharedClusters,
 } from "../../sdk-js/src/native.js";
+import { INSTANCE_TYPE_LABEL, ZONE_LABEL } from "./settings.js";
 
 /** The role of instances in the monitor group. */
 export const MONITOR = "monitor";
 /** The role of instances in the agent group. */
 export const AGENT = "agent";
+
+/**
+ * A member's labels as `[name, value]` pairs: the tags `labels_from_tags`
+ * names that it carries, its zone and its instance type.
+ */
+function labels(settings, instance) {
+  const pairs = [];
+  for (const key of settings.labelsFromTags) {
+    const value = instance.tag(key);
+    if (value !== null && value !== undefined) {
+      pairs.push([key, value]);
+    }
+  }
+  const zone = instance.availabilityZone;
+  if (zone !== null && zone !== undefined) {
+    pairs.push([ZONE_LABEL, zone]);
+  }
+  const kind = instance.instanceType;
+  if (kind !== null && kind !== undefined) {
+    pairs.push([INSTANCE_TYPE_LABEL, kind]);
+  }
+  return pairs;
+}
 
 /**
  * Decides members and self's registration targets into `answer`, with the
@@ -93,7 +121,7 @@ export function decide(settings, fleet, answer) {
     if (answer.explains(instance)) {
       explainMember(settings, instance, answer, isMonitor && isAgent, clusters);
     }
-    answer.addMember({ instance, role, clusters, address, port });
+    answer.addMember({ instance, role, clusters, address, port, labels: labels(settings, instance) });
   }
   register(settings, fleet, answer, monitor);
 }

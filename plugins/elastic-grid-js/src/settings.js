@@ -29,7 +29,31 @@ const FIELDS = {
    * its instance's account's. `null`: every account's.
    */
   accounts: Setting.optionalTextList(),
+  /**
+   * Tags whose value becomes a member's label of the same name, when the
+   * instance carries the tag (beside `zone` and `instance_type`, which every
+   * member gets). Each key must be a label name (`isLabelName`).
+   */
+  labels_from_tags: Setting.textList(),
 };
+
+/** The labels every member gets: its availability zone and instance type. */
+export const ZONE_LABEL = "zone";
+export const INSTANCE_TYPE_LABEL = "instance_type";
+/** The labels a member may carry (the host's limit); `zone` and `instance_type` take two. */
+const LABELS_PER_MEMBER = 16;
+/** The longest label name (the host's limit). */
+const LABEL_NAME_BYTES = 64;
+
+/**
+ * Whether `name` is a label name as the host takes it:
+ * `[a-zA-Z_][a-zA-Z0-9_]*`, 1 to 64 bytes, not starting with `__`.
+ */
+export function isLabelName(name) {
+  return (
+    name.length <= LABEL_NAME_BYTES && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && !name.startsWith("__")
+  );
+}
 
 /** Every setting is optional; the defaults reproduce the original Elastic Grid. */
 export class Settings {
@@ -43,6 +67,7 @@ export class Settings {
     /** A `Map` from tag key to value, sorted by key. */
     this.requireTags = read.require_tags;
     this.accounts = read.accounts;
+    this.labelsFromTags = read.labels_from_tags;
     Object.freeze(this);
   }
 
@@ -76,6 +101,32 @@ export class Settings {
         throw fail(`\`accounts\` holds ${quote(bad)}, which is not an AWS account id (12 digits)`);
       }
     }
+    this.checkLabelsFromTags(fail);
+  }
+
+  checkLabelsFromTags(fail) {
+    const tags = this.labelsFromTags;
+    const most = LABELS_PER_MEMBER - 2;
+    if (tags.length > most) {
+      throw fail(
+        `\`labels_from_tags\` names ${tags.length} tags, more than ${most} ` +
+          `(a member carries at most ${LABELS_PER_MEMBER} labels, ${ZONE_LABEL} and ${INSTANCE_TYPE_LABEL} among them)`,
+      );
+    }
+    tags.forEach((tag, at) => {
+      if (!isLabelName(tag)) {
+        throw fail(
+          `\`labels_from_tags\` names the tag ${quote(tag)}, whose key is no label name ` +
+            `(1 to ${LABEL_NAME_BYTES} bytes of ASCII letters, digits and _, not starting with a digit or __)`,
+        );
+      }
+      if (tag === ZONE_LABEL || tag === INSTANCE_TYPE_LABEL) {
+        throw fail(`\`labels_from_tags\` names the tag ${quote(tag)}, a label elastic-grid sets itself`);
+      }
+      if (tags.indexOf(tag) < at) {
+        throw fail(`\`labels_from_tags\` names the tag ${quote(tag)} twice`);
+      }
+    });
   }
 
   /** Whether `accounts` counts the groups of `account`: every account does when it is absent. */

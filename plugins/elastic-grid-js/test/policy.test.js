@@ -439,3 +439,25 @@ test("an unlisted account's groups are said to count for nothing", () => {
     "a target: a monitor in cluster blue, as self is",
   ]);
 });
+
+test("members are labelled with their zone, type and the tags asked for", () => {
+  const bare = instance("i-3", "running", ["eg-cybernode"], "10.0.0.3");
+  delete bare.availabilityZone;
+  delete bare.instanceType;
+  const fleet = [
+    tagged(instance("i-1", "running", ["eg-monitor"], "10.0.0.1"), [
+      ["team", "payments"],
+      ["Name", "node-1"],
+      ["other", "x"],
+    ]),
+    tagged(instance("i-2", "running", ["eg-cybernode"], "10.0.0.2"), [["team", ""]]),
+    bare,
+  ];
+  const labels = (chosen) => decided(chosen, null, fleet).members.map((member) => member.labels);
+  assert.deepEqual(labels(settings({ labels_from_tags: ["team", "Name", "absent"] })), [
+    { team: "payments", Name: "node-1", zone: "us-east-1a", instance_type: "m1.small" },
+    { team: "", zone: "us-east-1a", instance_type: "m1.small" },
+    {},
+  ]);
+  assert.deepEqual(labels(settings({}))[0], { zone: "us-east-1a", instance_type: "m1.small" });
+});

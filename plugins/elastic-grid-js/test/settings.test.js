@@ -15,6 +15,7 @@ test("an empty document gives the defaults", () => {
   assert.equal(settings.agentPort, null);
   assert.deepEqual(settings.requireTags, new Map());
   assert.equal(settings.accounts, null);
+  assert.deepEqual(settings.labelsFromTags, []);
   assert.ok(settings.countsAccount("222222222222"), "without accounts, every account counts");
 });
 
@@ -28,6 +29,7 @@ test("every setting is read", () => {
     agent_port: 7071,
     require_tags: { owner: "*", fleet: "blue" },
     accounts: ["111111111111", "222222222222"],
+    labels_from_tags: ["team", "Name"],
   });
   assert.equal(settings.monitorGroup, "sg-1");
   assert.equal(settings.agentGroup, "workers");
@@ -37,6 +39,39 @@ test("every setting is read", () => {
   assert.equal(settings.agentPort, 7071);
   assert.deepEqual([...settings.requireTags], [["fleet", "blue"], ["owner", "*"]], "sorted by key");
   assert.deepEqual(settings.accounts, ["111111111111", "222222222222"]);
+  assert.deepEqual(settings.labelsFromTags, ["team", "Name"]);
+});
+
+test("labels_from_tags must name tags whose keys are label names, once", () => {
+  const err = (tags) => {
+    try {
+      Settings.fromObject({ labels_from_tags: tags });
+    } catch (error) {
+      return error.message;
+    }
+    return null;
+  };
+  const noLabelName = (shown) =>
+    `invalid elastic-grid settings: \`labels_from_tags\` names the tag ${shown}, whose key is no label name ` +
+    "(1 to 64 bytes of ASCII letters, digits and _, not starting with a digit or __)";
+  for (const bad of ["cost-center", "aws:autoscaling:groupName", "9lives", "__meta", "", "team name", "équipe", "a".repeat(65)]) {
+    assert.equal(err([bad]), noLabelName(JSON.stringify(bad)), bad);
+  }
+  assert.equal(err(["a".repeat(64), "_team", "Team_2"]), null);
+  assert.equal(
+    err(["team", "zone"]),
+    'invalid elastic-grid settings: `labels_from_tags` names the tag "zone", a label elastic-grid sets itself',
+  );
+  assert.match(err(["instance_type"]), /a label elastic-grid sets itself/);
+  assert.equal(err(["team", "team"]), 'invalid elastic-grid settings: `labels_from_tags` names the tag "team" twice');
+  const fifteen = Array.from({ length: 15 }, (_, n) => `t${n}`);
+  assert.equal(
+    err(fifteen),
+    "invalid elastic-grid settings: `labels_from_tags` names 15 tags, more than 14 " +
+      "(a member carries at most 16 labels, zone and instance_type among them)",
+  );
+  assert.equal(err(fifteen.slice(0, 14)), null);
+  assert.match(err("team"), /expected a sequence/);
 });
 
 test("accounts counts only the accounts it lists", () => {
@@ -54,7 +89,7 @@ test("null leaves an optional setting out", () => {
 test("unknown settings are rejected by name", () => {
   assert.throws(() => Settings.fromObject({ monitor_grup: "x" }), {
     message:
-      "invalid elastic-grid settings: unknown field `monitor_grup`, expected one of `monitor_group`, `agent_group`, `cluster_group_prefix`, `address`, `monitor_port`, `agent_port`, `require_tags`, `accounts`",
+      "invalid elastic-grid settings: unknown field `monitor_grup`, expected one of `monitor_group`, `agent_group`, `cluster_group_prefix`, `address`, `monitor_port`, `agent_port`, `require_tags`, `accounts`, `labels_from_tags`",
   });
 });
 

@@ -177,6 +177,33 @@ class Rules(unittest.TestCase):
         self.assertEqual(decided(settings, "i-green-m", fleet)["register_with"], [])
 
 
+class Labels(unittest.TestCase):
+    def test_members_are_labelled_with_their_zone_type_and_the_tags_asked_for(self):
+        settings = Settings(labels_from_tags=("team", "Name", "absent"))
+        first = instance(
+            "i-1", "running", ["eg-monitor"], "10.0.0.1",
+            tags=[("team", "payments"), ("Name", "node-1"), ("other", "x")],
+        )
+        first.instance_type = "m1.small"
+        second = instance("i-2", "running", ["eg-cybernode"], "10.0.0.2", tags=[("team", "")])
+        bare = instance("i-3", "running", ["eg-cybernode"], "10.0.0.3")
+        bare.availability_zone = None
+        fleet = [first, second, bare]
+
+        def labels(settings):
+            return [member["labels"] for member in decided(settings, None, fleet)["members"]]
+
+        self.assertEqual(
+            labels(settings),
+            [
+                {"team": "payments", "Name": "node-1", "zone": "us-east-1a", "instance_type": "m1.small"},
+                {"team": "", "zone": "us-east-1a"},
+                {},
+            ],
+        )
+        self.assertEqual(labels(Settings())[0], {"zone": "us-east-1a", "instance_type": "m1.small"})
+
+
 class Reasons(unittest.TestCase):
     def test_an_explained_member_gets_its_role_clusters_and_address_in_words(self):
         decision = decided(CLUSTERED, "i-ab", cluster_fleet(), explain="i-mbg")
@@ -371,7 +398,8 @@ class SettingsTest(unittest.TestCase):
             '"cluster_group_prefix": "cluster-", "address": "public-dns", '
             '"monitor_port": 7070, "agent_port": 7071, '
             '"require_tags": {"owner": "*", "fleet": "blue"}, '
-            '"accounts": ["111111111111", "222222222222"]}'
+            '"accounts": ["111111111111", "222222222222"], '
+            '"labels_from_tags": ["team", "Name"]}'
         )
         self.assertEqual(settings.monitor_group, "sg-1")
         self.assertEqual(settings.agent_group, "workers")
@@ -380,6 +408,52 @@ class SettingsTest(unittest.TestCase):
         self.assertEqual((settings.monitor_port, settings.agent_port), (7070, 7071))
         self.assertEqual(list(settings.require_tags.items()), [("fleet", "blue"), ("owner", "*")])
         self.assertEqual(settings.accounts, ("111111111111", "222222222222"))
+        self.assertEqual(settings.labels_from_tags, ("team", "Name"))
+
+    def test_labels_from_tags_must_name_tags_whose_keys_are_label_names_once(self):
+        def err(tags):
+            with self.assertRaises(PolicyError) as raised:
+                Settings.from_json(f'{{"labels_from_tags": {tags}}}')
+            return str(raised.exception)
+
+        def no_label_name(shown):
+            return (
+                f"invalid elastic-grid settings: `labels_from_tags` names the tag {shown}, "
+                "whose key is no label name (1 to 64 bytes of ASCII letters, digits and _, "
+                "not starting with a digit or __)"
+            )
+
+        for bad in (
+            '"cost-center"',
+            '"aws:autoscaling:groupName"',
+            '"9lives"',
+            '"__meta"',
+            '""',
+            '"team name"',
+            '"équipe"',
+            '"' + "a" * 65 + '"',
+        ):
+            with self.subTest(bad=bad):
+                self.assertEqual(err(f"[{bad}]"), no_label_name(bad))
+        Settings.from_json('{"labels_from_tags": ["' + "a" * 64 + '", "_team", "Team_2"]}')
+        self.assertEqual(
+            err('["team", "zone"]'),
+            'invalid elastic-grid settings: `labels_from_tags` names the tag "zone", '
+            "a label elastic-grid sets itself",
+        )
+        self.assertIn("a label elastic-grid sets itself", err('["instance_type"]'))
+        self.assertEqual(
+            err('["team", "team"]'),
+            'invalid elastic-grid settings: `labels_from_tags` names the tag "team" twice',
+        )
+        fifteen = [f'"t{n}"' for n in range(15)]
+        self.assertEqual(
+            err(f"[{','.join(fifteen)}]"),
+            "invalid elastic-grid settings: `labels_from_tags` names 15 tags, more than 14 "
+            "(a member carries at most 16 labels, zone and instance_type among them)",
+        )
+        Settings.from_json(f'{{"labels_from_tags": [{",".join(fifteen[:14])}]}}')
+        self.assertIn("must be a list", err('"team"'))
 
     def test_accounts_must_be_account_ids_and_not_none(self):
         with self.assertRaisesRegex(

@@ -19,11 +19,15 @@
 //!   kind stay members but are no registration target; so do monitors that
 //!   do not serve (leaving, or held out of service by Auto Scaling: see
 //!   `Instance::serves`).
+//! - Labels: every member gets `zone` (its availability zone) and
+//!   `instance_type` when the fleet knows them, and, for each tag
+//!   `labels_from_tags` names that the instance carries, a label of the
+//!   tag's key with the tag's value.
 
-use crate::settings::Settings;
+use crate::settings::{INSTANCE_TYPE_LABEL, Settings, ZONE_LABEL};
 use rollcall_policy_sdk::{
-    Answer, ClusterId, Fleet, Instance, Member, RoleId, SecurityGroup, quote, share_a_cluster,
-    shared_clusters,
+    Answer, ClusterId, Fleet, Instance, Label, Member, RoleId, SecurityGroup, quote,
+    share_a_cluster, shared_clusters,
 };
 
 /// The role of instances in the monitor group.
@@ -147,12 +151,14 @@ pub fn decide(settings: &Settings, fleet: &Fleet, answer: &mut Answer) {
                 &clusters,
             );
         }
+        let labels = labels(settings, instance, answer);
         answer.add_member(Member {
             instance: instance.index(),
             role,
             clusters,
             address,
             port,
+            labels,
         });
     }
     register(settings, fleet, answer, monitor);
@@ -190,6 +196,24 @@ fn group_meanings(settings: &Settings, fleet: &Fleet, answer: &mut Answer) -> Ve
         }
     }
     meanings
+}
+
+/// A member's labels: the tags `labels_from_tags` names that it carries,
+/// its zone and its instance type.
+fn labels(settings: &Settings, instance: Instance<'_>, answer: &mut Answer) -> Vec<Label> {
+    let mut labels = Vec::with_capacity(settings.labels_from_tags.len() + 2);
+    for key in &settings.labels_from_tags {
+        if let Some(value) = instance.tag(key) {
+            labels.push(answer.label(key, value));
+        }
+    }
+    if let Some(zone) = instance.availability_zone() {
+        labels.push(answer.label(ZONE_LABEL, zone));
+    }
+    if let Some(kind) = instance.instance_type() {
+        labels.push(answer.label(INSTANCE_TYPE_LABEL, kind));
+    }
+    labels
 }
 
 /// Why `instance` fails `require_tags`, if it does.
@@ -543,6 +567,62 @@ mod tests {
             Some("10.251.199.99")
         );
         assert!(decision.notes.is_empty(), "no notes unless asked");
+    }
+
+    #[test]
+    fn members_are_labelled_with_their_zone_type_and_the_tags_asked_for() {
+        let settings = Settings {
+            labels_from_tags: vec!["team".to_owned(), "Name".to_owned(), "absent".to_owned()],
+            ..Settings::default()
+        };
+        let mut bare = instance("i-3", "running", &["eg-cybernode"], Some("10.0.0.3"));
+        bare.availability_zone = None;
+        bare.instance_type = None;
+        let fleet = [
+            tagged(
+                instance("i-1", "running", &["eg-monitor"], Some("10.0.0.1")),
+                &[("team", "payments"), ("Name", "node-1"), ("other", "x")],
+            ),
+            tagged(
+                instance("i-2", "running", &["eg-cybernode"], Some("10.0.0.2")),
+                &[("team", "")],
+            ),
+            bare,
+        ];
+        let labels = |settings: &Settings| -> Vec<Vec<(String, String)>> {
+            decided(settings, None, &fleet)
+                .members
+                .into_iter()
+                .map(|member| member.labels)
+                .collect()
+        };
+        let pairs = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            labels(&settings),
+            [
+                pairs(&[
+                    ("team", "payments"),
+                    ("Name", "node-1"),
+                    ("zone", "us-east-1a"),
+                    ("instance_type", "m1.small")
+                ]),
+                pairs(&[
+                    ("team", ""),
+                    ("zone", "us-east-1a"),
+                    ("instance_type", "m1.small")
+                ]),
+                pairs(&[]),
+            ]
+        );
+        assert_eq!(
+            labels(&Settings::default())[0],
+            pairs(&[("zone", "us-east-1a"), ("instance_type", "m1.small")])
+        );
     }
 
     #[test]

@@ -29,7 +29,23 @@ pub struct Settings {
     /// counts as its instance's account's. `None`: every account's. Tells
     /// account A's `eg-monitor` from account B's in a fleet of several.
     pub accounts: Option<Vec<String>>,
+    /// Tags whose value becomes a member's label of the same name, when the
+    /// instance carries the tag (beside `zone` and `instance_type`, which
+    /// every member gets). Each key must be a label name: the host's rule,
+    /// [`is_label_name`].
+    pub labels_from_tags: Vec<String>,
 }
+
+/// The labels every member gets: its availability zone and instance type.
+pub const ZONE_LABEL: &str = "zone";
+/// See [`ZONE_LABEL`].
+pub const INSTANCE_TYPE_LABEL: &str = "instance_type";
+
+/// The labels a member may carry (the host's limit); `zone` and
+/// `instance_type` take two of them.
+const LABELS_PER_MEMBER: usize = 16;
+/// The longest label name (the host's limit).
+const LABEL_NAME_BYTES: usize = 64;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -42,6 +58,7 @@ impl Default for Settings {
             agent_port: None,
             require_tags: BTreeMap::new(),
             accounts: None,
+            labels_from_tags: Vec::new(),
         }
     }
 }
@@ -87,6 +104,43 @@ impl Settings {
                 ));
             }
         }
+        self.check_labels_from_tags()
+    }
+
+    fn check_labels_from_tags(&self) -> Result<(), String> {
+        let tags = &self.labels_from_tags;
+        let most = LABELS_PER_MEMBER - 2;
+        if tags.len() > most {
+            return Err(format!(
+                "invalid elastic-grid settings: `labels_from_tags` names {} tags, more than \
+                 {most} (a member carries at most {LABELS_PER_MEMBER} labels, \
+                 {ZONE_LABEL} and {INSTANCE_TYPE_LABEL} among them)",
+                tags.len()
+            ));
+        }
+        for (at, tag) in tags.iter().enumerate() {
+            if !is_label_name(tag) {
+                return Err(format!(
+                    "invalid elastic-grid settings: `labels_from_tags` names the tag {}, \
+                     whose key is no label name (1 to {LABEL_NAME_BYTES} bytes of ASCII \
+                     letters, digits and _, not starting with a digit or __)",
+                    quote(tag)
+                ));
+            }
+            if tag == ZONE_LABEL || tag == INSTANCE_TYPE_LABEL {
+                return Err(format!(
+                    "invalid elastic-grid settings: `labels_from_tags` names the tag {}, \
+                     a label elastic-grid sets itself",
+                    quote(tag)
+                ));
+            }
+            if tags[..at].contains(tag) {
+                return Err(format!(
+                    "invalid elastic-grid settings: `labels_from_tags` names the tag {} twice",
+                    quote(tag)
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -97,6 +151,20 @@ impl Settings {
             .as_ref()
             .is_none_or(|accounts| accounts.iter().any(|listed| listed == account))
     }
+}
+
+/// Whether `name` is a label name as the host takes it:
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, 1 to 64 bytes, not starting with `__`.
+pub fn is_label_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(|first| {
+        bytes.len() <= LABEL_NAME_BYTES
+            && (first.is_ascii_alphabetic() || *first == b'_')
+            && !name.starts_with("__")
+            && bytes
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+    })
 }
 
 /// Whether `text` is an AWS account id: 12 decimal digits.
@@ -120,7 +188,8 @@ mod tests {
                 "cluster_group_prefix": "cluster-", "address": "public-dns",
                 "monitor_port": 7070, "agent_port": 7071,
                 "require_tags": {"fleet": "blue", "owner": "*"},
-                "accounts": ["111111111111", "222222222222"]}"#,
+                "accounts": ["111111111111", "222222222222"],
+                "labels_from_tags": ["team", "Name"]}"#,
         )
         .unwrap();
         assert_eq!(settings.monitor_group, "sg-1");
@@ -135,6 +204,69 @@ mod tests {
             settings.accounts.as_deref(),
             Some(&["111111111111".to_owned(), "222222222222".to_owned()][..])
         );
+        assert_eq!(settings.labels_from_tags, ["team", "Name"]);
+    }
+
+    #[test]
+    fn labels_from_tags_must_name_tags_whose_keys_are_label_names_once() {
+        let err = |tags: &str| {
+            Settings::from_json(&format!(r#"{{"labels_from_tags": {tags}}}"#)).unwrap_err()
+        };
+        let no_label_name = |shown: &str| {
+            format!(
+                "invalid elastic-grid settings: `labels_from_tags` names the tag {shown}, \
+                 whose key is no label name (1 to 64 bytes of ASCII letters, digits and _, \
+                 not starting with a digit or __)"
+            )
+        };
+        for bad in [
+            r#""cost-center""#,
+            r#""aws:autoscaling:groupName""#,
+            r#""9lives""#,
+            r#""__meta""#,
+            "\"\"",
+            r#""team name""#,
+            r#""équipe""#,
+        ] {
+            assert_eq!(err(&format!("[{bad}]")), no_label_name(bad), "{bad}");
+        }
+        let long = "a".repeat(65);
+        assert_eq!(
+            err(&format!(r#"["{long}"]"#)),
+            no_label_name(&format!("\"{long}\""))
+        );
+        assert!(
+            Settings::from_json(&format!(
+                r#"{{"labels_from_tags": ["{}"]}}"#,
+                "a".repeat(64)
+            ))
+            .is_ok()
+        );
+        assert!(Settings::from_json(r#"{"labels_from_tags": ["_team", "Team_2"]}"#).is_ok());
+        assert_eq!(
+            err(r#"["team", "zone"]"#),
+            "invalid elastic-grid settings: `labels_from_tags` names the tag \"zone\", \
+             a label elastic-grid sets itself"
+        );
+        assert!(err(r#"["instance_type"]"#).contains("a label elastic-grid sets itself"));
+        assert_eq!(
+            err(r#"["team", "team"]"#),
+            "invalid elastic-grid settings: `labels_from_tags` names the tag \"team\" twice"
+        );
+        let fifteen: Vec<String> = (0..15).map(|n| format!("\"t{n}\"")).collect();
+        assert_eq!(
+            err(&format!("[{}]", fifteen.join(","))),
+            "invalid elastic-grid settings: `labels_from_tags` names 15 tags, more than 14 \
+             (a member carries at most 16 labels, zone and instance_type among them)"
+        );
+        assert!(
+            Settings::from_json(&format!(
+                r#"{{"labels_from_tags": [{}]}}"#,
+                fifteen[..14].join(",")
+            ))
+            .is_ok()
+        );
+        assert!(Settings::from_json(r#"{"labels_from_tags": "team"}"#).is_err());
     }
 
     #[test]

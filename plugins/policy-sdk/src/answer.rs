@@ -15,6 +15,14 @@ pub struct RoleId(u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClusterId(u32);
 
+/// A label of a member, a name and a value of the answer; see
+/// [`Answer::label`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Label {
+    name: u32,
+    value: u32,
+}
+
 /// The address peers should use to reach a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
@@ -37,6 +45,10 @@ pub struct Member {
     /// `None` when the instance has no address of the kind the policy chose.
     pub address: Option<Address>,
     pub port: Option<u16>,
+    /// Labels from [`Answer::label`], each name at most once (the host's
+    /// rules for names and values are `wit/policy.wit`'s `label`); may be
+    /// empty.
+    pub labels: Vec<Label>,
 }
 
 /// Names used by members, each once, in the order first asked for.
@@ -63,6 +75,8 @@ impl Names {
 pub struct Answer {
     roles: Names,
     clusters: Names,
+    label_names: Names,
+    label_values: Names,
     members: Vec<Member>,
     register_with: Vec<u32>,
     notes: Vec<types::Note>,
@@ -76,6 +90,8 @@ impl Answer {
         Answer {
             roles: Names::default(),
             clusters: Names::default(),
+            label_names: Names::default(),
+            label_values: Names::default(),
             members: Vec::new(),
             register_with: Vec::new(),
             notes: Vec::new(),
@@ -92,6 +108,24 @@ impl Answer {
     /// The cluster called `name` (added the first time it is asked for).
     pub fn cluster(&mut self, name: &str) -> ClusterId {
         ClusterId(self.clusters.intern(name))
+    }
+
+    /// The label `name` = `value` (each added the first time it is asked
+    /// for): names and values cross to the host once however many members
+    /// carry them.
+    pub fn label(&mut self, name: &str, value: &str) -> Label {
+        Label {
+            name: self.label_names.intern(name),
+            value: self.label_values.intern(value),
+        }
+    }
+
+    /// The name and value of a label of this answer.
+    pub fn label_text(&self, label: Label) -> (&str, &str) {
+        (
+            &self.label_names.names[label.name as usize],
+            &self.label_values.names[label.value as usize],
+        )
     }
 
     /// The name of a role of this answer.
@@ -181,11 +215,15 @@ impl Answer {
         });
     }
 
-    /// The answer as it crosses back to the host.
-    pub(crate) fn into_decision(self) -> types::Decision {
+    /// The answer as it crosses back to the host. (Public for the host's
+    /// round-trip test, which carries it into the host's types.)
+    #[doc(hidden)]
+    pub fn into_decision(self) -> types::Decision {
         types::Decision {
             roles: self.roles.names,
             clusters: self.clusters.names,
+            label_names: self.label_names.names,
+            label_values: self.label_values.names,
             members: self
                 .members
                 .into_iter()
@@ -202,6 +240,14 @@ impl Answer {
                         Address::Other(text) => types::Address::Other(text),
                     }),
                     port: member.port,
+                    labels: member
+                        .labels
+                        .into_iter()
+                        .map(|label| types::Label {
+                            name: label.name,
+                            value: label.value,
+                        })
+                        .collect(),
                 })
                 .collect(),
             register_with: self.register_with,
@@ -237,6 +283,14 @@ impl Answer {
                         Address::Other(text) => Some(text.clone()),
                     }),
                     port: member.port,
+                    labels: member
+                        .labels
+                        .iter()
+                        .map(|label| {
+                            let (name, value) = self.label_text(*label);
+                            (name.to_owned(), value.to_owned())
+                        })
+                        .collect(),
                 })
                 .collect(),
             register_with: self.register_with.iter().map(|&index| id(index)).collect(),
@@ -267,6 +321,8 @@ pub struct ResolvedMember {
     pub clusters: Vec<String>,
     pub address: Option<String>,
     pub port: Option<u16>,
+    /// `(name, value)`, in the order the policy gave them.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Resolved {
@@ -337,6 +393,56 @@ mod tests {
     }
 
     #[test]
+    fn labels_cross_as_names_and_values_each_listed_once() {
+        let fleet = fleet(None, None);
+        let mut answer = Answer::new(&fleet);
+        let agent = answer.role("agent");
+        for (index, zone) in [(0, "us-east-1a"), (1, "us-east-1b"), (2, "us-east-1a")] {
+            let labels = vec![answer.label("zone", zone), answer.label("team", "blue")];
+            answer.add_member(Member {
+                instance: index,
+                role: agent,
+                clusters: Vec::new(),
+                address: None,
+                port: None,
+                labels,
+            });
+        }
+        let zone_a = answer.label("zone", "us-east-1a");
+        assert_eq!(answer.label_text(zone_a), ("zone", "us-east-1a"));
+        let resolved = answer.resolved(&fleet);
+        assert_eq!(
+            resolved.members[1].labels,
+            [
+                ("zone".to_owned(), "us-east-1b".to_owned()),
+                ("team".to_owned(), "blue".to_owned())
+            ]
+        );
+        let decision = answer.into_decision();
+        assert_eq!(decision.label_names, ["zone", "team"]);
+        assert_eq!(decision.label_values, ["us-east-1a", "blue", "us-east-1b"]);
+        let crossed: Vec<Vec<(u32, u32)>> = decision
+            .members
+            .iter()
+            .map(|member| {
+                member
+                    .labels
+                    .iter()
+                    .map(|label| (label.name, label.value))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            crossed,
+            [
+                vec![(0, 0), (1, 1)],
+                vec![(0, 2), (1, 1)],
+                vec![(0, 0), (1, 1)]
+            ]
+        );
+    }
+
+    #[test]
     fn clusters_sort_by_name_without_repeats() {
         let mut answer = Answer::new(&fleet(None, None));
         let red = answer.cluster("red");
@@ -359,6 +465,7 @@ mod tests {
             clusters: vec![blue],
             address: AddressKind::PrivateIp.of(second),
             port: Some(7070),
+            labels: Vec::new(),
         });
         answer.register_with(second);
         let resolved = answer.resolved(&fleet);
@@ -370,6 +477,7 @@ mod tests {
                 clusters: vec!["blue".to_owned()],
                 address: Some("10.0.0.2".to_owned()),
                 port: Some(7070),
+                labels: Vec::new(),
             }]
         );
         assert_eq!(resolved.register_with, ["i-2"]);

@@ -25,6 +25,7 @@
 //!                 clusters: Vec::new(),
 //!                 address: AddressKind::PrivateIp.of(instance),
 //!                 port: None,
+//!                 labels: Vec::new(),
 //!             });
 //!         }
 //!         Ok(())
@@ -43,6 +44,10 @@
 //! (pending-wait, standby, terminating, terminating-wait, detaching,
 //! warmed), with `unserving_reason()` saying why for a note; and each
 //! [`SecurityGroup`]'s `owner`, the account that owns it.
+//!
+//! A [`Member`] carries labels for its consumers (team, zone, instance
+//! type...): [`Answer::label`] interns a name and a value, so each crosses
+//! to the host once however many members carry it.
 //!
 //! Layout: `bindings` is generated from `wit/policy.wit` (plugins use the
 //! re-exports below, not the module); `fleet` reads the fleet's columns as
@@ -81,7 +86,7 @@ pub mod bindings {
 
 pub use address::AddressKind;
 pub use answer::{
-    Address, Answer, ClusterId, Member, NoteTopic, Resolved, ResolvedMember, RoleId, quote,
+    Address, Answer, ClusterId, Label, Member, NoteTopic, Resolved, ResolvedMember, RoleId, quote,
     share_a_cluster, shared_clusters,
 };
 pub use bindings::rollcall::policy::host::log;

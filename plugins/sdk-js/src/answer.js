@@ -17,7 +17,9 @@ class Names {
 
   intern(name) {
     if (typeof name !== "string") {
-      throw new TypeError(`a role or cluster name must be a string, not ${JSON.stringify(name)}`);
+      throw new TypeError(
+        `a role, cluster or label name or label value must be a string, not ${JSON.stringify(name)}`,
+      );
     }
     let id = this.index.get(name);
     if (id === undefined) {
@@ -37,6 +39,20 @@ class Names {
   }
 }
 
+/** The labels of a member without any: one array shared by all of them. */
+const NO_LABELS = Object.freeze([]);
+
+/**
+ * The `[name, value]` pairs of `labels`: an object of name to value, a
+ * `Map`, or an iterable of pairs.
+ */
+function labelPairs(labels) {
+  if (labels instanceof Map || Symbol.iterator in labels) {
+    return labels;
+  }
+  return Object.entries(labels);
+}
+
 /** The index of an instance given as an `Instance` or as an index. */
 function indexOf(instance) {
   return typeof instance === "number" ? instance : instance.index;
@@ -49,6 +65,8 @@ export class Answer {
     this.fleet = fleet;
     this.roles = new Names();
     this.clusters = new Names();
+    this.labelNames = new Names();
+    this.labelValues = new Names();
     this.memberList = [];
     this.targetList = [];
     this.noteList = [];
@@ -101,15 +119,26 @@ export class Answer {
    * Adds a member; each instance at most once. `instance` is an `Instance`
    * or its index, `role` and `clusters` ids from `role` and `cluster`,
    * `address` from `AddressKind.of` or `otherAddress` (`null`: none),
-   * `port` a number or `null`.
+   * `port` a number or `null`, `labels` an object of label name to value
+   * (or a `Map`, or `[name, value]` pairs; each name once, by the host's
+   * rules in `wit/policy.wit`'s `label`). Names and values cross to the
+   * host once however many members carry them.
    */
-  addMember({ instance, role, clusters = [], address = null, port = null }) {
+  addMember({ instance, role, clusters = [], address = null, port = null, labels = null }) {
+    let interned = NO_LABELS;
+    if (labels !== null) {
+      interned = [];
+      for (const [name, value] of labelPairs(labels)) {
+        interned.push({ name: this.labelNames.intern(name), value: this.labelValues.intern(value) });
+      }
+    }
     this.memberList.push({
       instance: indexOf(instance),
       role,
       clusters,
       address,
       port,
+      labels: interned,
     });
   }
 
@@ -177,12 +206,15 @@ export class Answer {
     return {
       roles: this.roles.names,
       clusters: this.clusters.names,
+      labelNames: this.labelNames.names,
+      labelValues: this.labelValues.names,
       members: this.memberList.map((member) => ({
         instance: member.instance,
         role: member.role,
         clusters: member.clusters,
         address: member.address ?? undefined,
         port: member.port ?? undefined,
+        labels: member.labels,
       })),
       registerWith: this.targetList,
       notes: this.noteList,
@@ -192,8 +224,9 @@ export class Answer {
   /**
    * The answer with every index turned back into ids and names, as the
    * host will read it: what native unit tests compare.
-   * `{members: [{id, role, clusters, address, port}], registerWith: [id],
-   * notes: [[id, topic, text]]}`, with `null` for no address or port.
+   * `{members: [{id, role, clusters, address, port, labels}], registerWith:
+   * [id], notes: [[id, topic, text]]}`, with `null` for no address or port
+   * and `labels` an object of name to value.
    */
   resolved() {
     const id = (index) => this.fleet.instance(index)?.id ?? `#${index}`;
@@ -204,6 +237,12 @@ export class Answer {
         clusters: Array.from(member.clusters, (cluster) => this.clusterName(cluster)),
         address: this.readAddress(member),
         port: member.port ?? null,
+        labels: Object.fromEntries(
+          member.labels.map((label) => [
+            this.labelNames.name(label.name),
+            this.labelValues.name(label.value),
+          ]),
+        ),
       })),
       registerWith: this.targetList.map(id),
       notes: this.noteList.map((note) => [id(note.instance), note.topic, note.text]),

@@ -133,6 +133,7 @@ export const Setting = Object.freeze({
   optionalText: () => ({ read: optional(text), default: null }),
   optionalPort: () => ({ read: optional(port), default: null }),
   optionalTextList: () => ({ read: optional(textList), default: null }),
+  textList: () => ({ read: textList, default: () => Object.freeze([]) }),
   textMap: () => ({ read: textMap, default: () => new Map() }),
   addressKind: (fallback = AddressKind.PRIVATE_IP) => ({ read: addressKind, default: fallback }),
 });

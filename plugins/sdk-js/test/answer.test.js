@@ -76,8 +76,8 @@ test("the resolved answer names ids, roles and own addresses", () => {
   );
   assert.deepEqual(resolved, {
     members: [
-      { id: "i-2", role: "monitor", clusters: ["blue"], address: "10.0.0.2", port: 7070 },
-      { id: "i-1", role: "agent", clusters: [], address: "agent.example", port: null },
+      { id: "i-2", role: "monitor", clusters: ["blue"], address: "10.0.0.2", port: 7070, labels: {} },
+      { id: "i-1", role: "agent", clusters: [], address: "agent.example", port: null, labels: {} },
     ],
     registerWith: ["i-2"],
     notes: [],
@@ -105,14 +105,63 @@ test("the decision is the WIT record as componentize-js lowers it", () => {
   assert.deepEqual(answer.toDecision(), {
     roles: ["monitor", "agent"],
     clusters: ["blue"],
+    labelNames: [],
+    labelValues: [],
     members: [
-      { instance: 1, role: 0, clusters: [], address: undefined, port: undefined },
-      { instance: 2, role: 1, clusters: [0], address: undefined, port: 7071 },
-      { instance: 0, role: 1, clusters: [], address: { tag: "own", val: "private-ipv4" }, port: undefined },
+      { instance: 1, role: 0, clusters: [], address: undefined, port: undefined, labels: [] },
+      { instance: 2, role: 1, clusters: [0], address: undefined, port: 7071, labels: [] },
+      {
+        instance: 0,
+        role: 1,
+        clusters: [],
+        address: { tag: "own", val: "private-ipv4" },
+        port: undefined,
+        labels: [],
+      },
     ],
     registerWith: [1],
     notes: [{ instance: 1, topic: "decision", text: "about 2" }],
   });
+});
+
+test("labels cross as names and values, each listed once", () => {
+  const answer = new Answer(fleet());
+  const agent = answer.role("agent");
+  for (const [instance, zone] of [
+    [0, "us-east-1a"],
+    [1, "us-east-1b"],
+    [2, "us-east-1a"],
+  ]) {
+    answer.addMember({ instance, role: agent, labels: { zone, team: "blue" } });
+  }
+  answer.addMember({ instance: 1, role: agent, labels: new Map([["team", "red"]]) });
+  answer.addMember({ instance: 2, role: agent, labels: [["team", ""]] });
+  answer.addMember({ instance: 0, role: agent });
+  const decision = answer.toDecision();
+  assert.deepEqual(decision.labelNames, ["zone", "team"]);
+  assert.deepEqual(decision.labelValues, ["us-east-1a", "blue", "us-east-1b", "red", ""]);
+  const pairs = (member) => member.labels.map((label) => [label.name, label.value]);
+  assert.deepEqual(decision.members.map(pairs), [
+    [[0, 0], [1, 1]],
+    [[0, 2], [1, 1]],
+    [[0, 0], [1, 1]],
+    [[1, 3]],
+    [[1, 4]],
+    [],
+  ]);
+  assert.equal(decision.members[5].labels, answer.members[0 + 5].labels, "no array made for no labels");
+  assert.deepEqual(
+    answer.resolved().members.map((member) => member.labels),
+    [
+      { zone: "us-east-1a", team: "blue" },
+      { zone: "us-east-1b", team: "blue" },
+      { zone: "us-east-1a", team: "blue" },
+      { team: "red" },
+      { team: "" },
+      {},
+    ],
+  );
+  assert.throws(() => answer.addMember({ instance: 0, role: agent, labels: { team: 7 } }), TypeError);
 });
 
 test("notes are kept only for what was asked, and made only then", () => {

@@ -57,12 +57,15 @@ test("configure then decide returns the decision and logs one debug line", () =>
     val: {
       roles: ["agent"],
       clusters: [],
+      labelNames: [],
+      labelValues: [],
       members: [0, 1].map((instance) => ({
         instance,
         role: 0,
         clusters: [],
         address: { tag: "own", val: "private-ipv4" },
         port: undefined,
+        labels: [],
       })),
       registerWith: [0],
       notes: [{ instance: 0, topic: "decision", text: "every candidate is an agent" }],

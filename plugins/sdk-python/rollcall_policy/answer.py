@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Union
+from typing import Callable, Iterable, Mapping, Optional, Union
 
 from .address import AddressKind
 from .fleet import Fleet, Instance
@@ -13,6 +13,12 @@ from .fleet import Fleet, Instance
 #: A member's address: one of the instance's own (an :class:`AddressKind`,
 #: read by the host) or any other address as text, e.g. a name from a tag.
 Address = Union[AddressKind, str]
+
+#: A member's labels: name to value (a team from a tag, the zone...). The
+#: host's rules for them are ``wit/policy.wit``'s ``label``: a name is 1 to
+#: 64 bytes of ASCII letters, digits and ``_``, not starting with a digit or
+#: ``__``; a value at most 1,024 bytes of printable text; at most 16 labels.
+Labels = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
 #: A note's text, or a function that makes it (called only when the note is
 #: kept, so that reasons cost nothing in ordinary evaluations).
@@ -32,6 +38,8 @@ class Member:
     #: ``None`` when the instance has no address of the kind the policy chose.
     address: Optional[Address] = None
     port: Optional[int] = None
+    #: ``(name id, value id)`` pairs, interned by :meth:`Answer.add_member`.
+    labels: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +81,8 @@ class Answer:
         self.fleet = fleet
         self._roles = _Names()
         self._clusters = _Names()
+        self._label_names = _Names()
+        self._label_values = _Names()
         #: The members added so far, in the order they were added.
         self.members: list[Member] = []
         #: Self's registration targets so far, as instance indices.
@@ -115,9 +125,18 @@ class Answer:
         clusters: Iterable[int] = (),
         address: Optional[Address] = None,
         port: Optional[int] = None,
+        labels: Optional[Labels] = None,
     ) -> Member:
-        """Adds a member; each instance at most once."""
-        member = Member(_index(instance), role, list(clusters), address, port)
+        """Adds a member; each instance at most once. ``labels`` maps label
+        names to values (a dict, or ``(name, value)`` pairs, each name
+        once); names and values cross to the host once however many members
+        carry them."""
+        pairs = []
+        if labels:
+            items = labels.items() if isinstance(labels, Mapping) else labels
+            names, values = self._label_names.intern, self._label_values.intern
+            pairs = [(names(name), values(value)) for name, value in items]
+        member = Member(_index(instance), role, list(clusters), address, port, pairs)
         self.members.append(member)
         return member
 
@@ -153,7 +172,8 @@ class Answer:
     def resolved(self) -> dict:
         """The answer with every index turned back into ids and names, as the
         host will read it: what native tests compare. ``members`` holds
-        ``{id, role, clusters, address, port}``, ``register_with`` ids,
+        ``{id, role, clusters, address, port, labels}`` (``labels`` a dict of
+        name to value), ``register_with`` ids,
         ``notes`` ``(id, topic, text)``."""
         fleet = self.fleet
 
@@ -174,6 +194,10 @@ class Answer:
                     "clusters": [self.cluster_name(cluster) for cluster in member.clusters],
                     "address": address_of(member),
                     "port": member.port,
+                    "labels": {
+                        self.label_names[name]: self.label_values[value]
+                        for name, value in member.labels
+                    },
                 }
                 for member in self.members
             ],
@@ -190,6 +214,16 @@ class Answer:
     def clusters(self) -> list[str]:
         """Every cluster name, by id."""
         return self._clusters.names
+
+    @property
+    def label_names(self) -> list[str]:
+        """Every label name, by id."""
+        return self._label_names.names
+
+    @property
+    def label_values(self) -> list[str]:
+        """Every label value, by id."""
+        return self._label_values.names
 
 
 def _text(text: Text) -> str:

@@ -138,9 +138,12 @@ def _decision(answer: Answer):
         return types.Address_Own(types.AddressKind[_OWN_KINDS[value.value]])
 
     topics = {"decision": types.NoteTopic.DECISION, "target": types.NoteTopic.TARGET}
+    label = types.Label
     return types.Decision(
         roles=answer.roles,
         clusters=answer.clusters,
+        label_names=answer.label_names,
+        label_values=answer.label_values,
         members=[
             types.Member(
                 member.instance,
@@ -148,6 +151,7 @@ def _decision(answer: Answer):
                 member.clusters,
                 address(member.address),
                 member.port,
+                [label(name, value) for name, value in member.labels],
             )
             for member in answer.members
         ],

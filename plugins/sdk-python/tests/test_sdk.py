@@ -252,10 +252,42 @@ class AnswerTest(unittest.TestCase):
         resolved = answer.resolved()
         self.assertEqual(
             resolved["members"][0],
-            {"id": "i-1", "role": "monitor", "clusters": ["blue"], "address": "10.0.0.1", "port": 7070},
+            {
+                "id": "i-1",
+                "role": "monitor",
+                "clusters": ["blue"],
+                "address": "10.0.0.1",
+                "port": 7070,
+                "labels": {},
+            },
         )
         self.assertEqual(resolved["members"][3]["address"], "monitor.example.com")
         self.assertEqual(resolved["register_with"], ["i-2"])
+
+    def test_labels_cross_as_names_and_values_each_listed_once(self):
+        fleet = self.fleet()
+        answer = Answer(fleet)
+        agent = answer.role("agent")
+        for index, zone in ((0, "us-east-1a"), (1, "us-east-1b"), (2, "us-east-1a")):
+            answer.add_member(index, agent, labels={"zone": zone, "team": "blue"})
+        answer.add_member(1, agent, labels=[("team", "red")])
+        answer.add_member(2, agent)
+        self.assertEqual(answer.label_names, ["zone", "team"])
+        self.assertEqual(answer.label_values, ["us-east-1a", "blue", "us-east-1b", "red"])
+        self.assertEqual(
+            [member.labels for member in answer.members],
+            [[(0, 0), (1, 1)], [(0, 2), (1, 1)], [(0, 0), (1, 1)], [(1, 3)], []],
+        )
+        self.assertEqual(
+            [member["labels"] for member in answer.resolved()["members"]],
+            [
+                {"zone": "us-east-1a", "team": "blue"},
+                {"zone": "us-east-1b", "team": "blue"},
+                {"zone": "us-east-1a", "team": "blue"},
+                {"team": "red"},
+                {},
+            ],
+        )
 
     def test_notes_are_kept_only_for_the_explained_instance(self):
         calls = []

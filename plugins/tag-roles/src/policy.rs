@@ -63,6 +63,7 @@ fn member<'a>(
         clusters,
         address: settings.address.of(instance),
         port: settings.ports.get(role).copied(),
+        labels: Vec::new(),
     };
     if answer.explains(instance) {
         explain_member(settings, instance, answer, role, &member.clusters);

@@ -15,7 +15,9 @@
 //! - floods: `huge-error` (an 8 MB error message on every call);
 //! - answers that would reach shells and terminals: `control-role` (a role
 //!   with a terminal escape and a NUL), `spaced-address` (two addresses in
-//!   one), `spaced-cluster` (a cluster name with a space);
+//!   one), `spaced-cluster` (a cluster name with a space), `control-label`
+//!   (a label value with a terminal escape), `label-twice` (a label name
+//!   given twice);
 //! - escapes, each reported as `decide`'s error message: `read-file` (reads
 //!   `/etc/passwd`), `read-env` (reads the environment), `connect` (connects
 //!   to `127.0.0.1` on the settings' `"port"`);
@@ -95,9 +97,8 @@ impl Policy for Misbehaving {
         match mode.as_str() {
             "ignore" => Ok(()),
             "well-behaved" | "unknown-member" | "empty-role" | "duplicate-member"
-            | "self-target" | "control-role" | "spaced-address" | "spaced-cluster" => {
-                flawed_answer(mode, fleet, answer)
-            }
+            | "self-target" | "control-role" | "spaced-address" | "spaced-cluster"
+            | "control-label" | "label-twice" => flawed_answer(mode, fleet, answer),
             "giant-output" => {
                 giant_output(*count, answer);
                 Ok(())
@@ -156,6 +157,7 @@ fn flawed_answer(mode: &str, fleet: &Fleet, answer: &mut Answer) -> Result<(), S
             clusters: Vec::new(),
             address: AddressKind::PrivateIp.of(instance),
             port: None,
+            labels: Vec::new(),
         })
         .collect();
     if fleet.self_instance().is_some() {
@@ -187,6 +189,7 @@ fn spoil(
             clusters: Vec::new(),
             address: None,
             port: None,
+            labels: Vec::new(),
         }),
         "duplicate-member" => {
             let duplicate = first(members, mode)?.clone();
@@ -203,6 +206,13 @@ fn spoil(
             first(members, mode)?.address = Some(Address::Other("10.0.0.1 10.0.0.2".to_owned()));
         }
         "spaced-cluster" => first(members, mode)?.clusters = vec![answer.cluster("blue green")],
+        "control-label" => {
+            first(members, mode)?.labels = vec![answer.label("team", "\u{1b}[31mblue")]
+        }
+        "label-twice" => {
+            first(members, mode)?.labels =
+                vec![answer.label("team", "blue"), answer.label("team", "red")]
+        }
         _ => {}
     }
     Ok(())
@@ -226,6 +236,7 @@ fn giant_output(count: usize, answer: &mut Answer) {
             clusters: Vec::new(),
             address: None,
             port: None,
+            labels: Vec::new(),
         });
     }
 }

@@ -51,6 +51,7 @@ impl Policy for RolesByGroup {
                 clusters: Vec::new(),
                 address: AddressKind::PrivateIp.of(instance),
                 port: None,
+                labels: Vec::new(),
             });
         }
         let monitor = answer.role("monitor");
