@@ -141,8 +141,13 @@ impl Drop for Consumer {
     }
 }
 
-/// One instance of a fleet file: running, with a private address, in the
-/// security groups and with the tags given.
+/// Every instance's availability zone and type.
+pub const ZONE: &str = "us-east-1a";
+pub const INSTANCE_TYPE: &str = "t3.micro";
+
+/// One instance of a fleet file: running, in [`ZONE`], of
+/// [`INSTANCE_TYPE`], with a private address, in the security groups and
+/// with the tags given.
 pub struct Instance<'a> {
     pub id: &'a str,
     pub address: &'a str,
@@ -187,6 +192,8 @@ impl<'a> Instance<'a> {
             "InstanceId": self.id,
             "PrivateIpAddress": self.address,
             "State": {"Code": 16, "Name": "running"},
+            "Placement": {"AvailabilityZone": ZONE},
+            "InstanceType": INSTANCE_TYPE,
             "SecurityGroups": groups,
             "Tags": tags,
         })

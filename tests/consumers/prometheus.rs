@@ -4,7 +4,9 @@
 //! Prometheus whose `http_sd_configs` ask a daemon's `/v1/prometheus-sd`
 //! discovers the fleet, and a member that joins it.
 
-use super::harness::{Consumer, Instance, check, free_port, program, write, write_fleet};
+use super::harness::{
+    Consumer, INSTANCE_TYPE, Instance, ZONE, check, free_port, program, resolve, write, write_fleet,
+};
 use super::hostile::{AGENT_PORT, MONITOR_PORT, Member, SELF, cases, members};
 use kit::daemon::Daemon;
 use kit::plugins::ELASTIC_GRID;
@@ -80,11 +82,11 @@ fn targets(address: &str, job: &str) -> Option<Vec<Member>> {
     Some(labelled.into_iter().map(|(member, _)| member).collect())
 }
 
-/// Like [`targets`], each with its `__meta_rollcall_clusters` label.
-fn labelled_targets(address: &str, job: &str) -> Option<Vec<(Member, String)>> {
+/// Like [`targets`], each with every label Prometheus discovered.
+fn labelled_targets(address: &str, job: &str) -> Option<Vec<(Member, Value)>> {
     let (status, body) = kit::http::get(address, "/api/v1/targets?state=active")?;
     let answer: Value = serde_json::from_str(&body).ok().filter(|_| status == 200)?;
-    let mut targets: Vec<(Member, String)> = answer["data"]["activeTargets"]
+    let mut targets: Vec<(Member, Value)> = answer["data"]["activeTargets"]
         .as_array()?
         .iter()
         .filter(|target| target["scrapePool"] == job)
@@ -96,10 +98,10 @@ fn labelled_targets(address: &str, job: &str) -> Option<Vec<(Member, String)>> {
                 &label("__meta_rollcall_role"),
                 &label("__address__"),
             );
-            (member, label("__meta_rollcall_clusters"))
+            (member, labels.clone())
         })
         .collect();
-    targets.sort();
+    targets.sort_by(|(a, _), (b, _)| a.cmp(b));
     (!targets.is_empty()).then_some(targets)
 }
 
@@ -144,7 +146,10 @@ fn prometheus_discovers_every_member_through_prometheus_file_sd() {
         let document: Value = serde_json::from_str(&cases[index].resolve_json()).unwrap();
         let job = format!("case-{index}");
         let labelled = labelled_targets(&prometheus.address, &job).unwrap_or_default();
-        for (target, clusters) in labelled {
+        for (target, labels) in labelled {
+            let clusters = labels["__meta_rollcall_clusters"]
+                .as_str()
+                .unwrap_or_default();
             let member = kit::member(&document, &target.id);
             let names: Vec<&str> = member["clusters"]
                 .as_array()
@@ -211,4 +216,63 @@ fn prometheus_discovers_the_fleet_and_a_joining_member_through_the_daemons_http_
         port: Some(AGENT_PORT),
     });
     prometheus.discovers("rollcall", "the member that joined", &expected);
+}
+
+/// Values of the `team` tag that would break a format without escapes.
+const TEAMS: [(&str, &str); 4] = [
+    ("i-0000000000000l001", "a\"b'c"),
+    ("i-0000000000000l002", "{{ team }} {% raw %}"),
+    ("i-0000000000000l003", "50% #1; {x}"),
+    ("i-0000000000000l004", "équipe ü \\ /"),
+];
+
+#[test]
+fn prometheus_reads_each_members_labels_as_rollcall_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet.json");
+    let instances: Vec<Instance> = TEAMS
+        .iter()
+        .enumerate()
+        .map(|(index, &(id, team))| Instance {
+            tags: vec![("team", team)],
+            ..Instance::monitor(
+                id,
+                ["127.0.0.91", "127.0.0.92", "127.0.0.93", "127.0.0.94"][index],
+            )
+        })
+        .collect();
+    write_fleet(&fleet, &instances);
+    let settings = format!(r#"{{"monitor_port": {MONITOR_PORT}, "labels_from_tags": ["team"]}}"#);
+    let (self_id, _) = TEAMS[0];
+    let output = resolve(
+        &fleet,
+        ELASTIC_GRID,
+        &settings,
+        self_id,
+        "prometheus-file-sd",
+    );
+    let file = write(dir.path(), "targets.json", &output);
+    let mut prometheus = Prometheus::start(
+        dir.path(),
+        &format!(
+            "  - job_name: rollcall\n    file_sd_configs:\n      - files: [{}]\n        refresh_interval: 1s\n",
+            file.display()
+        ),
+    );
+    let address = prometheus.address.clone();
+    let labelled = prometheus
+        .server
+        .eventually(DISCOVERY_LIMIT, "the labelled members", || {
+            labelled_targets(&address, "rollcall").filter(|targets| targets.len() == TEAMS.len())
+        });
+    for (target, labels) in labelled {
+        let (_, team) = TEAMS
+            .iter()
+            .find(|(id, _)| *id == target.id)
+            .unwrap_or_else(|| panic!("{target:?} is no member: {output}"));
+        let label = |name: &str| labels[format!("__meta_rollcall_label_{name}")].clone();
+        assert_eq!(label("team"), *team, "{output}");
+        assert_eq!(label("zone"), ZONE, "{output}");
+        assert_eq!(label("instance_type"), INSTANCE_TYPE, "{output}");
+    }
 }
