@@ -1,15 +1,25 @@
 # What the scripts install when it is missing; sourced, not run.
 
 # Installs the Debian package PACKAGE unless COMMAND is already on the PATH
-# (sbin included); as root, or through sudo.
-ensure_debian_package() { # COMMAND PACKAGE
+# (sbin included); as root, or through sudo. SERVICE...: the systemd units
+# the package starts and enables on install (servers the tests start
+# themselves): under systemd they are stopped and disabled again, so that
+# no port stays held and nothing runs after the tests or at the next boot.
+ensure_debian_package() { # COMMAND PACKAGE [SERVICE...]
     PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null && return
     echo "${0##*/}: installing $2 ($1)" >&2
     local as_root
     as_root=$([ "$(id -u)" -eq 0 ] || echo sudo)
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # The package lists once per script, however many packages it installs.
+    if [ -z "${ROLLCALL_APT_UPDATED:-}" ]; then
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        ROLLCALL_APT_UPDATED=1
+    fi
     $as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+    if [ "$#" -gt 2 ] && [ -d /run/systemd/system ]; then
+        $as_root systemctl disable --now --quiet "${@:3}"
+    fi
 }
 
 # The static target: Rust's musl target, and a C compiler for musl (aws-lc-sys
