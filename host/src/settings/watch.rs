@@ -76,8 +76,9 @@ pub struct WatchArgs {
     #[arg(long, help_heading = "Daemon")]
     pub leave_on_stop: bool,
 
-    /// Serve the HTTP API (/v1/membership, /v1/events, /healthz, /metrics)
-    /// on this address, e.g. 127.0.0.1:7878.
+    /// Serve the HTTP API (/ a picture of the fleet, /v1/membership,
+    /// /v1/graph, /v1/prometheus-sd, /v1/explain/ID, /v1/events, /healthz,
+    /// /metrics) on this address, e.g. 127.0.0.1:7878.
     #[arg(long, value_name = "ADDR", help_heading = "Daemon")]
     pub listen: Option<SocketAddr>,
 
