@@ -680,7 +680,7 @@ mod tests {
         let reply = api.get("/v1/nothing").await;
         assert_eq!(reply.status, 404);
         assert_eq!(reply.json(), json!({ "error": "no such resource" }));
-        assert_eq!(api.get("/").await.status, 404);
+        assert_eq!(api.get("/v1").await.status, 404);
         assert_eq!(api.request("POST", "/v1/membership").await.status, 405);
         assert_eq!(api.request("DELETE", "/healthz").await.status, 405);
     }

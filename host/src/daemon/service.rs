@@ -80,6 +80,10 @@ pub struct Daemon {
     publisher: Publisher,
     /// Publishers of sinks a reload replaced, finishing what they had.
     retired: Vec<Publisher>,
+    /// True while the active sinks, new from a reload, have been handed no
+    /// answer: the next answer goes to them even if it changed nothing (a
+    /// mended template, a new file sink).
+    sinks_unfed: bool,
     /// Tells systemd (if it runs the daemon) how it is doing.
     notifier: Notifier,
     /// The first answer, while sinks still have it: systemd hears the
@@ -183,6 +187,7 @@ impl Daemon {
             watcher: None,
             publisher,
             retired: Vec::new(),
+            sinks_unfed: false,
             notifier,
             first_delivery: None,
             own_status: OwnStatus::default(),
@@ -421,10 +426,11 @@ impl Daemon {
                 status.refresh_failure = None;
             }
         });
-        if changed.is_empty() && !first {
+        if changed.is_empty() && !first && !self.sinks_unfed {
             self.first_answer_out(None);
             return;
         }
+        self.sinks_unfed = false;
         let at = rfc3339(now);
         let events: Vec<_> = changed
             .into_iter()
@@ -595,6 +601,7 @@ impl Daemon {
             metrics: Arc::clone(&self.metrics),
         };
         let new = Publisher::start(Arc::clone(&self.active.sinks), &reports);
+        self.sinks_unfed = true;
         let old = std::mem::replace(&mut self.publisher, new);
         self.retired.retain(|publisher| !publisher.is_finished());
         self.retired.push(old.retire());

@@ -469,7 +469,7 @@ listen = "127.0.0.1:7878"
             parse(&text).unwrap_err().to_string()
         };
         let err = sink("format = \"text\"");
-        assert!(err.contains("format \"text\" is for people at a terminal; a file sink takes json, env, nft, elasticsearch-seed-hosts"), "{err}");
+        assert!(err.contains("format \"text\" is for people at a terminal; a file sink takes json, env, nft, dot, elasticsearch-seed-hosts"), "{err}");
         let err = sink("format = \"yaml\"");
         assert!(err.contains("no format is called \"yaml\""), "{err}");
         let err = sink("format = \"template\"");
