@@ -9,7 +9,7 @@ use super::{
 };
 use crate::commands::flags::{DiffArgs, PluginCommand};
 use crate::diff::DecisionDiff;
-use crate::inventory::{FileSource, Instance, InventorySource};
+use crate::inventory::{FileSource, Instances, InventorySource};
 use crate::policy::{Policy, WasmPolicy, evaluate};
 use crate::resolve::self_in_fleet;
 use crate::settings::{PluginSettings, PolicyLimits};
@@ -95,7 +95,7 @@ async fn diff(args: DiffArgs) -> Result<(), Failure> {
 fn compare(
     old: &dyn Policy,
     new: &dyn Policy,
-    instances: &[Instance],
+    instances: &Instances,
     self_id: Option<&str>,
     all_selves: bool,
 ) -> Result<DecisionDiff, Failure> {

@@ -605,7 +605,7 @@ impl InventorySource for Ec2Source {
         }
         drop(held);
         Ok(Inventory {
-            instances,
+            instances: instances.into(),
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,

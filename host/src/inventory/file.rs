@@ -55,7 +55,7 @@ impl InventorySource for FileSource {
         let instances = parse_describe_instances(&bytes)
             .map_err(|err| SourceError::Input(err.located_in(&self.path)))?;
         Ok(Inventory {
-            instances,
+            instances: instances.into(),
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,

@@ -14,8 +14,10 @@ mod calls;
 mod describe;
 mod ec2;
 mod file;
+mod fleet;
 mod group_owners;
 mod ids;
+mod instances;
 mod lifecycle;
 mod page_guard;
 mod parts;
@@ -33,6 +35,8 @@ pub use calls::{ApiCalls, CallCounts};
 pub use describe::{parse_describe_instances, write_describe_instances};
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
+pub use fleet::{Field, Fleet, FleetBuilder, FleetTooLarge, GroupRow};
+pub use instances::Instances;
 pub use ids::{check_ids, is_account_id, is_instance_id};
 pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
@@ -42,7 +46,7 @@ pub use parts::{
     list_parts, patch as patch_parts,
 };
 #[cfg(any(test, feature = "internals"))]
-pub use sample::described;
+pub use sample::{described, every_field};
 
 use std::time::SystemTime;
 
@@ -127,8 +131,9 @@ pub struct Instance {
 /// A complete fleet, fetched at one moment from one source.
 #[derive(Debug, Clone)]
 pub struct Inventory {
-    /// Every instance listed, whatever its state.
-    pub instances: Vec<Instance>,
+    /// Every instance listed, whatever its state: in columns as a reader
+    /// filled them, read as a `Vec<Instance>` when asked.
+    pub instances: Instances,
     /// Where the fleet comes from, for people: a path or an endpoint. The
     /// same for every fetch of one source.
     pub source: String,

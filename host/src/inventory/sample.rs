@@ -2,7 +2,7 @@
 //! tests, the simulation and the benchmarks that measure sizes: addresses,
 //! names, two groups, a few tags, placement, type, image and launch time.
 
-use super::{Instance, SecurityGroup, Tag};
+use super::{Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag};
 
 /// The account that owns every made-up instance and its groups.
 const ACCOUNT: &str = "123456789012";
@@ -55,4 +55,50 @@ pub fn described(n: usize) -> Instance {
     ));
     instance.account = Some(ACCOUNT.to_owned());
     instance
+}
+
+/// An instance with every field set, each to a value of its own. No
+/// `..`: a new field of the model must be added here.
+pub fn every_field(n: u32, state: &str) -> Instance {
+    let text = |field: &str| Some(format!("{field}-{n}"));
+    Instance {
+        id: format!("i-{n}"),
+        state: state.to_owned(),
+        private_ipv4: text("private-ipv4"),
+        public_ipv4: text("public-ipv4"),
+        private_dns_name: text("private-dns"),
+        public_dns_name: text("public-dns"),
+        ipv6_addresses: vec![format!("2600::{n}:1"), format!("2600::{n}:2")],
+        security_groups: vec![
+            SecurityGroup {
+                id: "sg-shared".to_owned(),
+                name: "shared".to_owned(),
+                owner: Some("111111111111".to_owned()),
+            },
+            // Owned or of an unknown owner, in turn.
+            SecurityGroup {
+                id: format!("sg-{n}"),
+                name: format!("own-{n}"),
+                owner: n.is_multiple_of(2).then(|| format!("owner-{n}")),
+            },
+        ],
+        tags: vec![Tag::new("Name", format!("node-{n}")), Tag::new("env", "")],
+        availability_zone: text("zone"),
+        region: text("region"),
+        vpc_id: text("vpc"),
+        subnet_id: text("subnet"),
+        instance_type: text("type"),
+        image_id: text("image"),
+        launch_time: text("launch"),
+        account: text("account"),
+        lifecycle: Lifecycle {
+            state: LifecycleState::ALL[n as usize % LifecycleState::ALL.len()],
+            group: text("group"),
+        },
+        // Every reason, with and without a deadline; some not leaving.
+        leaving: (n % 4 != 3).then(|| Leaving {
+            reason: LeaveReason::ALL[n as usize % LeaveReason::ALL.len()],
+            deadline: n.is_multiple_of(2).then(|| format!("deadline-{n}")),
+        }),
+    }
 }

@@ -8,10 +8,10 @@
 use super::validate::{self, Problems};
 use super::world::types;
 use super::{Decision, Labels, Member, Note, NoteTopic};
-use crate::inventory::Instance;
+use crate::inventory::{Field, Fleet};
 
 /// The decision in ids and names, or the problems with the answer.
-pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decision, Vec<String>> {
+pub fn decision(answer: types::Decision, fleet: &Fleet) -> Result<Decision, Vec<String>> {
     let types::Decision {
         roles,
         clusters,
@@ -22,20 +22,21 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
         notes,
     } = answer;
     let mut problems = Problems::default();
-    let instance = |index: u32| instances.get(index as usize);
-    let count = instances.len();
+    let count = fleet.len();
+    // An instance of the fleet, by index.
+    let instance = |index: u32| ((index as usize) < count).then_some(index as usize);
 
     let mut decided = Vec::with_capacity(members.len());
     let mut dropped = Vec::new();
     for member in members {
-        let Some(instance) = instance(member.instance) else {
+        let Some(index) = instance(member.instance) else {
             problems.push(format!(
                 "member #{} is not in the fleet ({count} instances)",
                 member.instance
             ));
             continue;
         };
-        let id = &instance.id;
+        let id = fleet.id(index);
         let Some(role) = roles.get(member.role as usize) else {
             problems.push(format!(
                 "member {id} has role #{}, but the answer names {} roles",
@@ -57,7 +58,7 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
         let address = match member.address {
             None => None,
             Some(types::Address::Other(address)) => Some(address),
-            Some(types::Address::Own(kind)) => match own_address(instance, kind) {
+            Some(types::Address::Own(kind)) => match own_address(fleet, index, kind) {
                 Some(address) => Some(address.to_owned()),
                 None => {
                     problems.push(format!(
@@ -78,7 +79,7 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
             Ok(labels) => labels,
             Err(text) => {
                 dropped.push(Note {
-                    instance_id: id.clone(),
+                    instance_id: id.to_owned(),
                     topic: NoteTopic::Dropped,
                     text,
                 });
@@ -86,7 +87,7 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
             }
         };
         decided.push(Member {
-            instance_id: id.clone(),
+            instance_id: id.to_owned(),
             role: role.clone(),
             clusters: names,
             address,
@@ -99,7 +100,7 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
     let mut targets = Vec::with_capacity(register_with.len());
     for target in register_with {
         match instance(target) {
-            Some(instance) => targets.push(instance.id.clone()),
+            Some(index) => targets.push(fleet.id(index).to_owned()),
             None => problems.push(format!(
                 "registration target #{target} is not in the fleet ({count} instances)"
             )),
@@ -109,8 +110,8 @@ pub fn decision(answer: types::Decision, instances: &[Instance]) -> Result<Decis
     let mut reasons = Vec::with_capacity(notes.len());
     for note in notes {
         match instance(note.instance) {
-            Some(instance) => reasons.push(Note {
-                instance_id: instance.id.clone(),
+            Some(index) => reasons.push(Note {
+                instance_id: fleet.id(index).to_owned(),
                 topic: match note.topic {
                     types::NoteTopic::Decision => NoteTopic::Decision,
                     types::NoteTopic::Target => NoteTopic::Target,
@@ -175,14 +176,15 @@ fn labels(
 }
 
 /// The instance's own address of this kind, if it has one.
-fn own_address(instance: &Instance, kind: types::AddressKind) -> Option<&str> {
-    match kind {
-        types::AddressKind::PrivateIpv4 => instance.private_ipv4.as_deref(),
-        types::AddressKind::PublicIpv4 => instance.public_ipv4.as_deref(),
-        types::AddressKind::PrivateDnsName => instance.private_dns_name.as_deref(),
-        types::AddressKind::PublicDnsName => instance.public_dns_name.as_deref(),
-        types::AddressKind::Ipv6 => instance.ipv6_addresses.first().map(String::as_str),
-    }
+fn own_address(fleet: &Fleet, index: usize, kind: types::AddressKind) -> Option<&str> {
+    let field = match kind {
+        types::AddressKind::PrivateIpv4 => Field::PrivateIpv4,
+        types::AddressKind::PublicIpv4 => Field::PublicIpv4,
+        types::AddressKind::PrivateDnsName => Field::PrivateDnsName,
+        types::AddressKind::PublicDnsName => Field::PublicDnsName,
+        types::AddressKind::Ipv6 => return fleet.ipv6_addresses(index).next(),
+    };
+    fleet.field(index, field)
 }
 
 /// The kind as `wit/policy.wit` names it.
@@ -271,7 +273,7 @@ mod tests {
 
     fn fleet() -> Vec<Instance> {
         (0..4)
-            .map(|n| crate::policy::columns::tests::full(n, "running"))
+            .map(|n| crate::inventory::every_field(n, "running"))
             .collect()
     }
 

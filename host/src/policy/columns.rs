@@ -1,38 +1,79 @@
-//! The fleet as it crosses into a policy: the host's instances turned into
-//! the columns of `wit/policy.wit`'s `fleet` record. One pass over the
-//! fleet; each string is appended once to one shared text, and each distinct
-//! security group (an id, a name and an owner) is listed once and referred
-//! to by index. A 0.2.0 plugin gets the same columns without the ones 0.3.0
+//! The fleet as it crosses into a policy: the host's columns ([`Fleet`])
+//! copied into `wit/policy.wit`'s `fleet` record, buffer by buffer, the
+//! states turned into the interface's enums. The host's model has the
+//! interface's layout, so nothing is encoded here: a question costs the
+//! copies. A 0.2.0 plugin gets the same columns without the ones 0.3.0
 //! added (`world::previous`).
 
 use super::world::types::{self, InstanceState};
-use crate::inventory::{Instance, LeaveReason, LifecycleState};
-use foldhash::HashMap;
+use crate::inventory::{Field, Fleet, LeaveReason, LifecycleState};
 
 /// The question a policy answers: the fleet, seen from `self_id`, and the
 /// instance to explain. Ids that name no instance give `None`. (Public for
 /// the boundary benchmark, which times it alone.)
-pub fn question(
-    instances: &[Instance],
-    self_id: Option<&str>,
-    explain: Option<&str>,
-) -> Result<types::Question, String> {
-    let mut columns = Columns::with_capacity(instances.len());
-    let (mut self_instance, mut explained) = (None, None);
-    for instance in instances {
-        let index = columns.push(instance)?;
-        if self_id == Some(instance.id.as_str()) {
-            self_instance = Some(index);
-        }
-        if explain == Some(instance.id.as_str()) {
-            explained = Some(index);
-        }
+pub fn question(fleet: &Fleet, self_id: Option<&str>, explain: Option<&str>) -> types::Question {
+    let index_of = |id: Option<&str>| {
+        let id = id?;
+        fleet
+            .ids()
+            .position(|candidate| candidate == id)
+            .and_then(|index| u32::try_from(index).ok())
+    };
+    let column = |field: Field| fleet.fields[field as usize].clone();
+    types::Question {
+        fleet: types::Fleet {
+            text: fleet.text.clone(),
+            text_ends: fleet.text_ends.clone(),
+            security_groups: fleet
+                .groups
+                .iter()
+                .map(|group| types::SecurityGroup {
+                    id: group.id,
+                    name: group.name,
+                    owner: group.owner,
+                })
+                .collect(),
+            ids: fleet.ids.clone(),
+            states: fleet
+                .states
+                .iter()
+                .map(|&name| state(fleet.string(name)))
+                .collect(),
+            private_ipv4s: column(Field::PrivateIpv4),
+            public_ipv4s: column(Field::PublicIpv4),
+            private_dns_names: column(Field::PrivateDnsName),
+            public_dns_names: column(Field::PublicDnsName),
+            availability_zones: column(Field::AvailabilityZone),
+            regions: column(Field::Region),
+            vpc_ids: column(Field::VpcId),
+            subnet_ids: column(Field::SubnetId),
+            instance_types: column(Field::InstanceType),
+            image_ids: column(Field::ImageId),
+            launch_times: column(Field::LaunchTime),
+            accounts: column(Field::Account),
+            lifecycle_states: fleet
+                .lifecycle_states
+                .iter()
+                .map(|&state| lifecycle_state(state))
+                .collect(),
+            lifecycle_groups: column(Field::LifecycleGroup),
+            leaving_reasons: fleet
+                .leaving_reasons
+                .iter()
+                .map(|reason| reason.map(leave_reason))
+                .collect(),
+            leaving_deadlines: column(Field::LeavingDeadline),
+            group_ends: fleet.group_ends.clone(),
+            instance_groups: fleet.instance_groups.clone(),
+            tag_ends: fleet.tag_ends.clone(),
+            tag_keys: fleet.tag_keys.clone(),
+            tag_values: fleet.tag_values.clone(),
+            ipv6_ends: fleet.ipv6_ends.clone(),
+            ipv6_addresses: fleet.ipv6_addresses.clone(),
+        },
+        self_instance: index_of(self_id),
+        explain: index_of(explain),
     }
-    Ok(types::Question {
-        fleet: columns.finish(),
-        self_instance,
-        explain: explained,
-    })
 }
 
 /// The state as the interface's enum; `Other` for a name it does not know.
@@ -76,204 +117,6 @@ fn leave_reason(reason: LeaveReason) -> types::LeaveReason {
     }
 }
 
-/// How many of an instance's security groups are compared with the same
-/// position of the previous instance before the table is searched: fleets
-/// list the same groups in the same order on instance after instance.
-const POSITIONS: usize = 8;
-
-/// The fleet's text under construction: every string, appended.
-struct Strings {
-    text: String,
-    ends: Vec<u32>,
-}
-
-impl Strings {
-    /// Appends a string; the empty string is string 0. Nothing is looked
-    /// up: appending costs less than finding a repeat, and only security
-    /// groups need to be listed once.
-    fn push(&mut self, text: &str) -> Result<u32, String> {
-        if text.is_empty() {
-            return Ok(0);
-        }
-        self.text.push_str(text);
-        let end = u32::try_from(self.text.len())
-            .map_err(|_| "the fleet's text is over 4 GiB".to_owned())?;
-        self.ends.push(end);
-        Ok(self.ends.len() as u32 - 1)
-    }
-
-    fn optional(&mut self, text: &Option<String>) -> Result<u32, String> {
-        text.as_deref().map_or(Ok(0), |text| self.push(text))
-    }
-}
-
-/// A security group as the fleet's table tells groups apart: its id, name
-/// and owner.
-type GroupKey<'a> = (&'a str, &'a str, Option<&'a str>);
-
-/// A security group seen at one position of an instance's list.
-#[derive(Clone, Copy)]
-struct RecentGroup<'a> {
-    key: GroupKey<'a>,
-    index: u32,
-}
-
-/// The columns under construction.
-struct Columns<'a> {
-    fleet: types::Fleet,
-    strings: Strings,
-    /// Security groups by id, name and owner, to their index in
-    /// `fleet.security_groups`.
-    groups: HashMap<GroupKey<'a>, u32>,
-    /// The previous instance's groups, by position.
-    recent_groups: [RecentGroup<'a>; POSITIONS],
-}
-
-impl<'a> Columns<'a> {
-    fn with_capacity(instances: usize) -> Self {
-        let column = || Vec::with_capacity(instances);
-        let mut ends = Vec::with_capacity(instances * 16);
-        ends.push(0);
-        Columns {
-            fleet: types::Fleet {
-                text: String::new(),
-                text_ends: Vec::new(),
-                security_groups: Vec::new(),
-                ids: column(),
-                states: Vec::with_capacity(instances),
-                private_ipv4s: column(),
-                public_ipv4s: column(),
-                private_dns_names: column(),
-                public_dns_names: column(),
-                availability_zones: column(),
-                regions: column(),
-                vpc_ids: column(),
-                subnet_ids: column(),
-                instance_types: column(),
-                image_ids: column(),
-                launch_times: column(),
-                accounts: column(),
-                lifecycle_states: Vec::with_capacity(instances),
-                lifecycle_groups: column(),
-                leaving_reasons: Vec::with_capacity(instances),
-                leaving_deadlines: column(),
-                group_ends: column(),
-                instance_groups: Vec::with_capacity(instances * 4),
-                tag_ends: column(),
-                tag_keys: Vec::with_capacity(instances * 4),
-                tag_values: Vec::with_capacity(instances * 4),
-                ipv6_ends: column(),
-                ipv6_addresses: column(),
-            },
-            strings: Strings {
-                // What an instance's strings take, about.
-                text: String::with_capacity(instances * 256),
-                ends,
-            },
-            groups: HashMap::default(),
-            recent_groups: [RecentGroup {
-                key: ("", "", None),
-                index: u32::MAX, // none seen yet
-            }; POSITIONS],
-        }
-    }
-
-    /// The finished columns.
-    fn finish(mut self) -> types::Fleet {
-        self.fleet.text = self.strings.text;
-        self.fleet.text_ends = self.strings.ends;
-        self.fleet
-    }
-
-    /// Adds one instance; returns its index.
-    fn push(&mut self, instance: &'a Instance) -> Result<u32, String> {
-        let index = self.fleet.ids.len() as u32;
-        let (strings, fleet) = (&mut self.strings, &mut self.fleet);
-        fleet.ids.push(strings.push(&instance.id)?);
-        fleet.states.push(state(&instance.state));
-        for (column, text) in [
-            (&mut fleet.private_ipv4s, &instance.private_ipv4),
-            (&mut fleet.public_ipv4s, &instance.public_ipv4),
-            (&mut fleet.private_dns_names, &instance.private_dns_name),
-            (&mut fleet.public_dns_names, &instance.public_dns_name),
-            (&mut fleet.availability_zones, &instance.availability_zone),
-            (&mut fleet.regions, &instance.region),
-            (&mut fleet.vpc_ids, &instance.vpc_id),
-            (&mut fleet.subnet_ids, &instance.subnet_id),
-            (&mut fleet.instance_types, &instance.instance_type),
-            (&mut fleet.image_ids, &instance.image_id),
-            (&mut fleet.launch_times, &instance.launch_time),
-            (&mut fleet.accounts, &instance.account),
-            (&mut fleet.lifecycle_groups, &instance.lifecycle.group),
-        ] {
-            column.push(strings.optional(text)?);
-        }
-        fleet
-            .lifecycle_states
-            .push(lifecycle_state(instance.lifecycle.state));
-        let leaving = instance.leaving.as_ref();
-        fleet
-            .leaving_reasons
-            .push(leaving.map(|leaving| leave_reason(leaving.reason)));
-        fleet.leaving_deadlines.push(match leaving {
-            Some(leaving) => strings.optional(&leaving.deadline)?,
-            None => 0,
-        });
-        for tag in &instance.tags {
-            fleet.tag_keys.push(strings.push(&tag.key)?);
-            fleet.tag_values.push(strings.push(&tag.value)?);
-        }
-        fleet.tag_ends.push(fleet.tag_keys.len() as u32);
-        for address in &instance.ipv6_addresses {
-            fleet.ipv6_addresses.push(strings.push(address)?);
-        }
-        fleet.ipv6_ends.push(fleet.ipv6_addresses.len() as u32);
-        for (position, group) in instance.security_groups.iter().enumerate() {
-            let key = (
-                group.id.as_str(),
-                group.name.as_str(),
-                group.owner.as_deref(),
-            );
-            let group = self.group(position, key)?;
-            self.fleet.instance_groups.push(group);
-        }
-        self.fleet
-            .group_ends
-            .push(self.fleet.instance_groups.len() as u32);
-        Ok(index)
-    }
-
-    /// The index of a security group in the fleet's table, added the first
-    /// time it is seen.
-    fn group(&mut self, position: usize, key: GroupKey<'a>) -> Result<u32, String> {
-        if let Some(recent) = self.recent_groups.get(position)
-            && recent.key == key
-            && recent.index != u32::MAX
-        {
-            return Ok(recent.index);
-        }
-        let index = match self.groups.get(&key) {
-            Some(&index) => index,
-            None => {
-                let (id, name, owner) = key;
-                let group = types::SecurityGroup {
-                    id: self.strings.push(id)?,
-                    name: self.strings.push(name)?,
-                    owner: self.strings.push(owner.unwrap_or_default())?,
-                };
-                let index = self.fleet.security_groups.len() as u32;
-                self.fleet.security_groups.push(group);
-                self.groups.insert(key, index);
-                index
-            }
-        };
-        if let Some(recent) = self.recent_groups.get_mut(position) {
-            *recent = RecentGroup { key, index };
-        }
-        Ok(index)
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     //! The host's lowering against the SDK's reading: a fleet encoded here,
@@ -284,55 +127,9 @@ pub(super) mod tests {
     //! compare.
 
     use super::*;
-    use crate::inventory::{Leaving, Lifecycle, SecurityGroup, Tag};
+    use crate::inventory::every_field as full;
     use rollcall_policy_sdk as sdk;
     use rollcall_policy_sdk::bindings::rollcall::policy::types as guest;
-
-    /// An instance with every field set, each to a value of its own. No
-    /// `..`: a new field of the model must be added here.
-    pub(crate) fn full(n: u32, state: &str) -> Instance {
-        let text = |field: &str| Some(format!("{field}-{n}"));
-        Instance {
-            id: format!("i-{n}"),
-            state: state.to_owned(),
-            private_ipv4: text("private-ipv4"),
-            public_ipv4: text("public-ipv4"),
-            private_dns_name: text("private-dns"),
-            public_dns_name: text("public-dns"),
-            ipv6_addresses: vec![format!("2600::{n}:1"), format!("2600::{n}:2")],
-            security_groups: vec![
-                SecurityGroup {
-                    id: "sg-shared".to_owned(),
-                    name: "shared".to_owned(),
-                    owner: Some("111111111111".to_owned()),
-                },
-                // Owned or of an unknown owner, in turn.
-                SecurityGroup {
-                    id: format!("sg-{n}"),
-                    name: format!("own-{n}"),
-                    owner: n.is_multiple_of(2).then(|| format!("owner-{n}")),
-                },
-            ],
-            tags: vec![Tag::new("Name", format!("node-{n}")), Tag::new("env", "")],
-            availability_zone: text("zone"),
-            region: text("region"),
-            vpc_id: text("vpc"),
-            subnet_id: text("subnet"),
-            instance_type: text("type"),
-            image_id: text("image"),
-            launch_time: text("launch"),
-            account: text("account"),
-            lifecycle: Lifecycle {
-                state: LifecycleState::ALL[n as usize % LifecycleState::ALL.len()],
-                group: text("group"),
-            },
-            // Every reason, with and without a deadline; some not leaving.
-            leaving: (n % 4 != 3).then(|| Leaving {
-                reason: LeaveReason::ALL[n as usize % LeaveReason::ALL.len()],
-                deadline: n.is_multiple_of(2).then(|| format!("deadline-{n}")),
-            }),
-        }
-    }
 
     fn guest_state(state: InstanceState) -> guest::InstanceState {
         match state {

@@ -30,7 +30,7 @@ pub(crate) use world::INTERFACE;
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;
 
-use crate::inventory::{Instance, MemberStatus};
+use crate::inventory::{Fleet, Instances, MemberStatus};
 use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -209,12 +209,13 @@ pub trait Policy: Send + Sync {
     /// Which plugin this is, for every answer.
     fn identity(&self) -> &PolicyIdentity;
 
-    /// Decides for `instances`, seen from `self_id` (which, when given, names
-    /// one of them), with the policy's reasons about `explain` when given.
-    /// The answer is not validated yet: [`crate::resolve`] validates it.
+    /// Decides for the fleet, seen from `self_id` (which, when given, names
+    /// one of its instances), with the policy's reasons about `explain` when
+    /// given. The answer is not validated yet: [`crate::resolve`] validates
+    /// it.
     fn decide(
         &self,
-        instances: &[Instance],
+        fleet: &Fleet,
         self_id: Option<&str>,
         explain: Option<&str>,
     ) -> Result<Decision, PolicyError>;
@@ -224,7 +225,7 @@ pub trait Policy: Send + Sync {
 /// instance id, every id known, every target a reachable member.
 pub fn evaluate(
     policy: &dyn Policy,
-    instances: &[Instance],
+    instances: &Instances,
     self_id: Option<&str>,
 ) -> Result<Decision, PolicyError> {
     explained(policy, instances, self_id, None)
@@ -233,12 +234,16 @@ pub fn evaluate(
 /// [`evaluate`], with the policy's reasons about the instance `explain`.
 pub fn explained(
     policy: &dyn Policy,
-    instances: &[Instance],
+    instances: &Instances,
     self_id: Option<&str>,
     explain: Option<&str>,
 ) -> Result<Decision, PolicyError> {
-    let decision = policy.decide(instances, self_id, explain)?;
-    let decision = validate::validated(decision, instances, self_id).map_err(|problems| {
+    let fleet = instances.fleet().map_err(|err| PolicyError::Failed {
+        name: policy.identity().name(),
+        message: err.to_string(),
+    })?;
+    let decision = policy.decide(fleet, self_id, explain)?;
+    let decision = validate::validated(decision, fleet, self_id).map_err(|problems| {
         PolicyError::InvalidAnswer {
             name: policy.identity().name(),
             problems,

@@ -15,7 +15,7 @@
 
 use super::limits::{LABEL_NAME_BYTES, LABEL_VALUE_BYTES, LABELS_PER_MEMBER};
 use super::{Decision, Labels, Member, Note, NoteTopic};
-use crate::inventory::Instance;
+use crate::inventory::Fleet;
 use foldhash::{HashMap, HashSet};
 
 /// How many problems an error lists before it summarises the rest.
@@ -28,16 +28,13 @@ const QUOTED_CHARS: usize = 64;
 /// first few, and how many more).
 pub fn validated(
     mut decision: Decision,
-    instances: &[Instance],
+    fleet: &Fleet,
     self_id: Option<&str>,
 ) -> Result<Decision, Vec<String>> {
     let mut problems = Problems::default();
     // foldhash: ids come from EC2 and the plugin, not from an attacker
     // choosing collisions, and SipHash showed in the profile at 100k.
-    let known: HashSet<&str> = instances
-        .iter()
-        .map(|instance| instance.id.as_str())
-        .collect();
+    let known: HashSet<&str> = fleet.ids().collect();
 
     let dropped = drop_unusable(&mut decision, &known, self_id);
 

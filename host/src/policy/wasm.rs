@@ -9,7 +9,7 @@ use super::sandbox::{Sandbox, bounded};
 use super::world::{self as bindings};
 use super::{Decision, Policy, PolicyError, PolicyIdentity, answer, columns};
 use crate::capped_file;
-use crate::inventory::Instance;
+use crate::inventory::Fleet;
 use crate::settings::PolicyLimits;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -347,7 +347,7 @@ impl Policy for WasmPolicy {
 
     fn decide(
         &self,
-        instances: &[Instance],
+        fleet: &Fleet,
         self_id: Option<&str>,
         explain: Option<&str>,
     ) -> Result<Decision, PolicyError> {
@@ -355,12 +355,12 @@ impl Policy for WasmPolicy {
             name: self.identity.name(),
             message: bounded(message),
         };
-        let question = columns::question(instances, self_id, explain).map_err(failed)?;
-        let decision = self.with_instance(instances.len(), |policy, store| {
+        let question = columns::question(fleet, self_id, explain);
+        let decision = self.with_instance(fleet.len(), |policy, store| {
             let answer = policy.call_decide(&mut *store, question)?;
             Ok(answer.map_err(failed))
         })?;
-        answer::decision(decision, instances).map_err(|problems| PolicyError::InvalidAnswer {
+        answer::decision(decision, fleet).map_err(|problems| PolicyError::InvalidAnswer {
             name: self.identity.name(),
             problems,
         })

@@ -265,7 +265,7 @@ impl InventorySource for SnapshotSource {
         self.follow_events();
         let fleet = self.coordinator.refresh().await?;
         Ok(Inventory {
-            instances: fleet.instances.to_vec(),
+            instances: fleet.instances.to_vec().into(),
             source: self.describe(),
             fetched_at: fleet.listed_at,
             snapshot: Some(self.note(&fleet)),
