@@ -3,6 +3,7 @@
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
 use crate::inventory::{
+    Field,
     Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote,
 };
 use crate::policy::{Decision, Member, PolicyIdentity};
@@ -109,21 +110,29 @@ impl Membership {
             register_with,
             ..
         } = decision;
-        let instances: std::collections::HashMap<&str, &crate::inventory::Instance> = inventory
-            .instances
+        // The columns the policy decided on: made then, kept since.
+        let fleet = inventory.instances.fleet().ok();
+        let indices: std::collections::HashMap<&str, usize> = fleet
             .iter()
-            .map(|instance| (instance.id.as_str(), instance))
+            .flat_map(|fleet| fleet.ids().enumerate())
+            .map(|(index, id)| (id, index))
             .collect();
+        let status = |id: &str| {
+            let (fleet, &index) = (fleet?, indices.get(id)?);
+            Some((fleet, index, MemberStatus::in_fleet(fleet, index)))
+        };
         let unconfirmed: std::collections::HashSet<&str> =
             inventory.unconfirmed.iter().map(String::as_str).collect();
         for member in &mut members {
-            if let Some(instance) = instances.get(member.instance_id.as_str()) {
-                member.status = MemberStatus::of(instance);
+            if let Some((fleet, index, status)) = status(&member.instance_id) {
+                member.status = status;
                 member.status.unconfirmed = unconfirmed.contains(member.instance_id.as_str());
-                member.status.stale = inventory
-                    .stale_parts
-                    .iter()
-                    .any(|stale| stale.part.covers(instance));
+                member.status.stale = inventory.stale_parts.iter().any(|stale| {
+                    stale.part.covers_listing(
+                        fleet.field(index, Field::Region),
+                        fleet.field(index, Field::Account),
+                    )
+                });
             }
         }
         let member = |id: &str| {
@@ -133,9 +142,7 @@ impl Membership {
                 .map(|index| &members[index])
         };
         let own = self_id.map(|id| {
-            let leaving = instances
-                .get(id)
-                .and_then(|instance| MemberStatus::of(instance).leaving);
+            let leaving = status(id).and_then(|(_, _, status)| status.leaving);
             match member(id) {
                 Some(own) => SelfEntry {
                     instance_id: id.to_owned(),

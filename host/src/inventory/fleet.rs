@@ -144,6 +144,19 @@ impl Fleet {
         (!text.is_empty()).then_some(text)
     }
 
+    /// The Auto Scaling lifecycle state of instance `index`.
+    pub fn lifecycle_state(&self, index: usize) -> LifecycleState {
+        self.lifecycle_states
+            .get(index)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Why instance `index` is leaving, if it is.
+    pub fn leave_reason(&self, index: usize) -> Option<LeaveReason> {
+        self.leaving_reasons.get(index).copied().flatten()
+    }
+
     /// The run `[start, end)` of instance `index` in a column of runs.
     fn run(ends: &[u32], index: usize) -> std::ops::Range<usize> {
         let start = match index.checked_sub(1) {
@@ -219,19 +232,10 @@ impl Fleet {
             launch_time: text(Field::LaunchTime),
             account: text(Field::Account),
             lifecycle: Lifecycle {
-                state: self
-                    .lifecycle_states
-                    .get(index)
-                    .copied()
-                    .unwrap_or_default(),
+                state: self.lifecycle_state(index),
                 group: text(Field::LifecycleGroup),
             },
-            leaving: self
-                .leaving_reasons
-                .get(index)
-                .copied()
-                .flatten()
-                .map(|reason| Leaving {
+            leaving: self.leave_reason(index).map(|reason| Leaving {
                     reason,
                     deadline: text(Field::LeavingDeadline),
                 }),

@@ -31,6 +31,28 @@ impl Instances {
         Ok(self.columns.get_or_init(|| fleet))
     }
 
+    /// How many instances, without making the owned form.
+    pub fn len(&self) -> usize {
+        match (&self.owned, self.listed.get(), self.columns.get()) {
+            (Some(owned), _, _) | (None, Some(owned), _) => owned.len(),
+            (None, None, Some(fleet)) => fleet.len(),
+            (None, None, None) => 0,
+        }
+    }
+
+    /// Whether there is no instance.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether an instance has this id, without making the owned form.
+    pub fn contains_id(&self, id: &str) -> bool {
+        match (&self.owned, self.columns.get()) {
+            (None, Some(fleet)) => fleet.ids().any(|known| known == id),
+            _ => self.iter().any(|instance| instance.id == id),
+        }
+    }
+
     /// The fleet in columns, without the owned instances it may have
     /// been made from.
     pub fn into_fleet(self) -> Result<Fleet, FleetTooLarge> {

@@ -226,6 +226,23 @@ pub struct MemberStatus {
 }
 
 impl MemberStatus {
+    /// What instance `index` of `fleet` says about itself; confirmed.
+    pub fn in_fleet(fleet: &super::Fleet, index: usize) -> MemberStatus {
+        use super::Field;
+        let text = |field| fleet.field(index, field).map(str::to_owned);
+        MemberStatus {
+            account: text(Field::Account),
+            lifecycle: fleet.lifecycle_state(index),
+            auto_scaling_group: text(Field::LifecycleGroup),
+            leaving: fleet.leave_reason(index).map(|reason| LeavingEntry {
+                reason: reason.name().to_owned(),
+                deadline: text(Field::LeavingDeadline),
+            }),
+            unconfirmed: false,
+            stale: false,
+        }
+    }
+
     /// What `instance` says about itself; confirmed.
     pub fn of(instance: &crate::inventory::Instance) -> MemberStatus {
         MemberStatus {

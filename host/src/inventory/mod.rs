@@ -195,9 +195,7 @@ impl Instance {
 impl Inventory {
     /// Whether an instance with this id is in the fleet.
     pub fn contains(&self, instance_id: &str) -> bool {
-        self.instances
-            .iter()
-            .any(|instance| instance.id == instance_id)
+        self.instances.contains_id(instance_id)
     }
 }
 

@@ -74,8 +74,14 @@ impl PartKey {
     /// Whether `instance` was listed in this part: its region, and its
     /// account when the part names one.
     pub fn covers(&self, instance: &Instance) -> bool {
-        instance.region.as_deref() == Some(self.region.as_str())
-            && (self.account.is_none() || instance.account == self.account)
+        self.covers_listing(instance.region.as_deref(), instance.account.as_deref())
+    }
+
+    /// Whether an instance of this region and account was listed in this
+    /// part.
+    pub fn covers_listing(&self, region: Option<&str>, account: Option<&str>) -> bool {
+        region == Some(self.region.as_str())
+            && (self.account.is_none() || account == self.account.as_deref())
     }
 
     /// The account as metrics label it: the id, or `own`.
