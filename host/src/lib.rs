@@ -122,12 +122,13 @@ pub use changes::{ChangeEvent, ChangeKind};
 pub use daemon::WatchError;
 pub use embedded::{open_ec2, watch};
 pub use inventory::{
-    FileSource, Instance, Inventory, InventorySource, SecurityGroup, SnapshotNote, SourceError, Tag,
+    Field, FileSource, Fleet, Instance, Instances, Inventory, InventorySource, SecurityGroup,
+    SnapshotNote, SourceError, Tag,
 };
 pub use membership::{InventorySummary, Membership, SelfEntry, Target};
 pub use output::{RenderError, Renderer, TemplateError, render};
 pub use policy::{
-    CompiledCache, Decision, Member, Note, NoteTopic, PluginReport, Policy, PolicyEngine,
+    AsFleet, CompiledCache, Decision, Member, Note, NoteTopic, PluginReport, Policy, PolicyEngine,
     PolicyError, PolicyIdentity, WasmPolicy,
 };
 pub use resolve::{ResolveError, resolve};
