@@ -67,7 +67,8 @@ def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
         (key, wanted, fleet.tag_values(key)) for key, wanted in settings.require_tags.items()
     ]
     from_tags = [(key, fleet.tag_values(key)) for key in settings.labels_from_tags]
-    zones, kinds = columns.availability_zones, columns.instance_types
+    zones = fleet.optional_texts(columns.availability_zones)
+    kinds = fleet.optional_texts(columns.instance_types)
     listed = _listed_instances(settings, fleet)
     groups = fleet.security_groups
     meanings = {}
@@ -100,7 +101,7 @@ def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
         labels_key = (zones[index], kinds[index], *(values[index] for _, values in from_tags))
         labels = label_sets.get(labels_key)
         if labels is None:
-            labels = label_sets[labels_key] = _labels(settings, fleet, answer, from_tags, index)
+            labels = label_sets[labels_key] = _labels(answer, labels_key, from_tags)
         address = addresses[index]
         answer.add_member(index, role, clusters, address, port, labels)
         if role == monitor:
@@ -116,16 +117,12 @@ def _listed_instances(settings: Settings, fleet: Fleet) -> Optional[list[bool]]:
     account counts."""
     if settings.accounts is None:
         return None
-    text = fleet.optional_text
-    verdicts = {}
-    listed = []
-    for account in fleet.columns.accounts:
-        verdict = verdicts.get(account)
-        if verdict is None:
-            owner = text(account)
-            verdict = verdicts[account] = owner is not None and settings.counts_account(owner)
-        listed.append(verdict)
-    return listed
+    accounts = fleet.optional_texts(fleet.columns.accounts)
+    verdicts = {
+        account: account is not None and settings.counts_account(account)
+        for account in set(accounts)
+    }
+    return list(map(verdicts.__getitem__, accounts))
 
 
 def _meaning(
@@ -208,21 +205,16 @@ def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
     return monitors, agents, clusters_of
 
 
-def _labels(
-    settings: Settings, fleet: Fleet, answer: Answer, from_tags: list, index: int
-) -> tuple:
-    """A member's labels: the tags ``labels_from_tags`` names that it
-    carries, its zone and its instance type."""
-    labels = []
-    for key, values in from_tags:
-        value = values[index]
-        if value is not None:
-            labels.append(answer.label(key, value))
-    columns = fleet.columns
-    zone = fleet.optional_text(columns.availability_zones[index])
+def _labels(answer: Answer, values: tuple, from_tags: list) -> tuple:
+    """A member's labels, from its zone, its instance type and the values
+    of the tags ``labels_from_tags`` names (``None`` for a tag it does not
+    carry): those tags it carries, its zone and its instance type."""
+    zone, kind, *tags = values
+    labels = [
+        answer.label(key, value) for (key, _), value in zip(from_tags, tags) if value is not None
+    ]
     if zone is not None:
         labels.append(answer.label(ZONE_LABEL, zone))
-    kind = fleet.optional_text(columns.instance_types[index])
     if kind is not None:
         labels.append(answer.label(INSTANCE_TYPE_LABEL, kind))
     return tuple(labels)

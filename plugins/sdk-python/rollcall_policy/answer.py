@@ -95,6 +95,8 @@ class Answer:
         self._label_names = _Names()
         self._label_values = _Names()
         self._labels: dict[tuple[str, str], Label] = {}
+        # Tuples of labels already checked, by id.
+        self._label_tuples: dict[int, tuple] = {}
         # The members, in columns.
         self._member_instances: list[int] = []
         self._member_roles: list[int] = []
@@ -165,11 +167,18 @@ class Answer:
         them: nothing is copied per member then."""
         if not labels:
             labels = ()
-        elif type(labels) is not tuple or not all(type(item) is Label for item in labels):
-            items = labels.items() if isinstance(labels, Mapping) else labels
-            labels = tuple(
-                item if type(item) is Label else self.label(*item) for item in items
+        elif self._label_tuples.get(id(labels)) is not labels:
+            items = (
+                labels.items()
+                if type(labels) is dict or isinstance(labels, Mapping)
+                else labels
             )
+            given = labels
+            labels = tuple(item if type(item) is Label else self.label(*item) for item in items)
+            if type(given) is tuple and given == labels:
+                # The same tuple again (members sharing labels) is taken as
+                # it is; kept here, so that its id stays its own.
+                self._label_tuples[id(given)] = given
         self._member_instances.append(instance if type(instance) is int else _index(instance))
         self._member_roles.append(role)
         self._member_clusters.append(tuple(clusters))
