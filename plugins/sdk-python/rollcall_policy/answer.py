@@ -176,9 +176,10 @@ class Answer:
             given = labels
             labels = tuple(item if type(item) is Label else self.label(*item) for item in items)
             if type(given) is tuple and given == labels:
-                # The same tuple again (members sharing labels) is taken as
-                # it is; kept here, so that its id stays its own.
-                self._label_tuples[id(given)] = given
+                # A tuple of labels is taken as it is, and, given again
+                # (members sharing labels), without a look; kept here, so
+                # that its id stays its own.
+                labels = self._label_tuples[id(given)] = given
         self._member_instances.append(instance if type(instance) is int else _index(instance))
         self._member_roles.append(role)
         self._member_clusters.append(tuple(clusters))
