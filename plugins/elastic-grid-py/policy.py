@@ -40,55 +40,147 @@ AGENT = "agent"
 
 def decide(settings: Settings, fleet: Fleet, answer: Answer) -> None:
     """Decides members and self's registration targets into ``answer``, with
-    the reasons when the operator asked to explain an instance."""
+    the reasons when the operator asked to explain an instance.
+
+    It works over the fleet's columns by index: each combination of
+    security groups (with, under ``accounts``, whether the instance's
+    account is listed) is classified once, each combination of labels made
+    once, and an :class:`Instance` is made only for the instance the
+    operator asked about."""
     monitors, agents, clusters_of = _group_meanings(settings, fleet, answer)
     monitor = answer.role(MONITOR)
     agent = answer.role(AGENT)
-    explain = fleet.explain_index is not None
-    for instance in fleet:
-        if not instance.is_running and not instance.is_self:
-            if explain:
-                answer.note(
-                    instance,
-                    lambda: f"not a member: it is {instance.state_name} "
-                    "(only running instances, and self, are members)",
-                )
-            continue
-        if settings.require_tags:
-            missing = _missing_tag(settings, instance)
-            if missing is not None:
-                answer.note(instance, f"not a member: {missing}")
-                continue
-        groups = instance.security_group_indices
-        if settings.accounts is not None:
-            every = fleet.security_groups
-            groups = [group for group in groups if _counts(settings, instance, every[group])]
-        is_monitor = any(group in monitors for group in groups)
-        is_agent = any(group in agents for group in groups)
-        if is_monitor:
-            role, port = monitor, settings.monitor_port
-        elif is_agent:
-            role, port = agent, settings.agent_port
-        else:
-            if explain and answer.explains(instance):
-                unlisted = _unlisted_groups(settings, instance)
-                answer.note(
-                    instance,
-                    f"no role: {unlisted}"
-                    if unlisted
-                    else f"no role: in neither the monitor group {settings.monitor_group} "
-                    f"nor the agent group {settings.agent_group}",
-                )
-            continue
-        # Cluster ids were handed out in name order: sorting them sorts the
-        # names.
-        clusters = sorted({clusters_of[group] for group in groups if group in clusters_of})
-        if explain and answer.explains(instance):
-            _explain_member(settings, instance, answer, is_monitor and is_agent, clusters)
-        answer.add_member(
-            instance, role, clusters, settings.address.of(instance), port, _labels(settings, instance)
+    columns = fleet.columns
+    explained = fleet.explain_index
+    own = fleet.self_index
+    candidates = fleet.candidate_indices()
+    if explained is not None and columns.states[explained] != "running" and explained != own:
+        instance = fleet.instance(explained)
+        answer.note(
+            instance,
+            f"not a member: it is {instance.state_name} "
+            "(only running instances, and self, are members)",
         )
-    _register(settings, fleet, answer, monitor)
+    runs = fleet.security_group_runs()
+    addresses = settings.address.of_each(fleet)
+    required = [
+        (key, wanted, fleet.tag_values(key)) for key, wanted in settings.require_tags.items()
+    ]
+    from_tags = [(key, fleet.tag_values(key)) for key in settings.labels_from_tags]
+    zones = fleet.optional_texts(columns.availability_zones)
+    kinds = fleet.optional_texts(columns.instance_types)
+    listed = _listed_instances(settings, fleet)
+    groups = fleet.security_groups
+    meanings = {}
+    label_sets = {}
+    # The monitors among the members, in member order: (index, clusters,
+    # address).
+    found = []
+    own_clusters = None
+    for index in candidates:
+        if required:
+            missing = _missing(required, index)
+            if missing is not None:
+                if index == explained:
+                    answer.note(index, f"not a member: {missing}")
+                continue
+        key = runs[index] if listed is None else (runs[index], listed[index])
+        meaning = meanings.get(key)
+        if meaning is None:
+            meaning = meanings[key] = _meaning(
+                settings, groups, runs[index], listed is None or listed[index],
+                monitors, agents, clusters_of, monitor, agent,
+            )
+        if not meaning:
+            if index == explained:
+                _explain_no_role(settings, fleet.instance(index), answer)
+            continue
+        role, port, clusters, in_both_groups = meaning
+        if index == explained:
+            _explain_member(settings, fleet.instance(index), answer, in_both_groups, list(clusters))
+        labels_key = (zones[index], kinds[index], *(values[index] for _, values in from_tags))
+        labels = label_sets.get(labels_key)
+        if labels is None:
+            labels = label_sets[labels_key] = _labels(answer, labels_key, from_tags)
+        address = addresses[index]
+        answer.add_member(index, role, clusters, address, port, labels)
+        if role == monitor:
+            found.append((index, clusters, address))
+        if index == own:
+            own_clusters = clusters
+    _register(settings, fleet, answer, found, own_clusters)
+
+
+def _listed_instances(settings: Settings, fleet: Fleet) -> Optional[list[bool]]:
+    """Whether ``accounts`` lists each instance's account (a group of
+    unknown owner counts as its instance's account's); ``None`` when every
+    account counts."""
+    if settings.accounts is None:
+        return None
+    accounts = fleet.optional_texts(fleet.columns.accounts)
+    verdicts = {
+        account: account is not None and settings.counts_account(account)
+        for account in set(accounts)
+    }
+    return list(map(verdicts.__getitem__, accounts))
+
+
+def _meaning(
+    settings: Settings,
+    groups: list[SecurityGroup],
+    run: tuple[int, ...],
+    instance_listed: bool,
+    monitors: set[int],
+    agents: set[int],
+    clusters_of: dict[int, int],
+    monitor: int,
+    agent: int,
+):
+    """What an instance in the groups ``run`` is: ``(role, port, clusters,
+    in both role groups)``, or ``False`` for no role."""
+    if settings.accounts is not None:
+        run = [
+            group
+            for group in run
+            if (
+                settings.counts_account(groups[group].owner)
+                if groups[group].owner is not None
+                else instance_listed
+            )
+        ]
+    is_monitor = any(group in monitors for group in run)
+    is_agent = any(group in agents for group in run)
+    if not is_monitor and not is_agent:
+        return False
+    role, port = (monitor, settings.monitor_port) if is_monitor else (agent, settings.agent_port)
+    # Cluster ids were handed out in name order: sorting them sorts the
+    # names.
+    clusters = tuple(sorted({clusters_of[group] for group in run if group in clusters_of}))
+    return role, port, clusters, is_monitor and is_agent
+
+
+def _missing(required: list, index: int) -> Optional[str]:
+    """Why the instance at ``index`` fails ``require_tags``, if it does,
+    from the tags' columns."""
+    for key, wanted, values in required:
+        value = values[index]
+        if value is None:
+            return f"it lacks the tag {key}, which require_tags requires"
+        if wanted != "*" and value != wanted:
+            return f"its tag {key} is {quote(value)}, and require_tags requires {quote(wanted)}"
+    return None
+
+
+def _explain_no_role(settings: Settings, instance: Instance, answer: Answer) -> None:
+    """Why an instance has no role."""
+    unlisted = _unlisted_groups(settings, instance)
+    answer.note(
+        instance,
+        f"no role: {unlisted}"
+        if unlisted
+        else f"no role: in neither the monitor group {settings.monitor_group} "
+        f"nor the agent group {settings.agent_group}",
+    )
 
 
 def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
@@ -113,21 +205,19 @@ def _group_meanings(settings: Settings, fleet: Fleet, answer: Answer):
     return monitors, agents, clusters_of
 
 
-def _labels(settings: Settings, instance: Instance) -> list[tuple[str, str]]:
-    """A member's labels: the tags ``labels_from_tags`` names that it
-    carries, its zone and its instance type."""
-    labels = []
-    for key in settings.labels_from_tags:
-        value = instance.tag(key)
-        if value is not None:
-            labels.append((key, value))
-    zone = instance.availability_zone
+def _labels(answer: Answer, values: tuple, from_tags: list) -> tuple:
+    """A member's labels, from its zone, its instance type and the values
+    of the tags ``labels_from_tags`` names (``None`` for a tag it does not
+    carry): those tags it carries, its zone and its instance type."""
+    zone, kind, *tags = values
+    labels = [
+        answer.label(key, value) for (key, _), value in zip(from_tags, tags) if value is not None
+    ]
     if zone is not None:
-        labels.append((ZONE_LABEL, zone))
-    kind = instance.instance_type
+        labels.append(answer.label(ZONE_LABEL, zone))
     if kind is not None:
-        labels.append((INSTANCE_TYPE_LABEL, kind))
-    return labels
+        labels.append(answer.label(INSTANCE_TYPE_LABEL, kind))
+    return tuple(labels)
 
 
 def _missing_tag(settings: Settings, instance: Instance) -> Optional[str]:
@@ -158,28 +248,30 @@ def _counts(settings: Settings, instance: Instance, group: SecurityGroup) -> boo
     return owner is not None and settings.counts_account(owner)
 
 
-def _register(settings: Settings, fleet: Fleet, answer: Answer, monitor: int) -> None:
-    """Self's registration targets: every other monitor with an address that
-    shares a cluster with self (when clustering is on); with the reason for
-    every monitor when the operator asked to explain self."""
+def _register(
+    settings: Settings, fleet: Fleet, answer: Answer, monitors: list, own_clusters
+) -> None:
+    """Self's registration targets: every other monitor (of ``monitors``,
+    the monitor members in member order) with an address that shares a
+    cluster with self (when clustering is on); with the reason for every
+    monitor when the operator asked to explain self."""
     own = fleet.self_instance
     if own is None:
         return
-    own_member = next((m for m in answer.members if m.instance == own.index), None)
-    if own_member is None:
+    if own_clusters is None:
         answer.note(own, "self has no role, so it registers with nobody")
         return
     clustered = settings.cluster_group_prefix is not None
-    for target in answer.members:
+    for index, clusters, address in monitors:
         if (
-            target.role == monitor
-            and target.instance != own.index
-            and target.address is not None
-            and fleet.instance(target.instance).serves
-            and (not clustered or share_a_cluster(own_member.clusters, target.clusters))
+            index != own.index
+            and address is not None
+            and fleet.instance(index).serves
+            and (not clustered or share_a_cluster(own_clusters, clusters))
         ):
-            answer.register_with(target.instance)
+            answer.register_with(index)
     if answer.explains_targets:
+        own_member = next(member for member in answer.members if member.instance == own.index)
         _explain_targets(settings, fleet, answer, own_member)
 
 

@@ -4,6 +4,7 @@ the operator asks ``rollcall explain``, the reasons."""
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Optional, Union
 
@@ -25,9 +26,14 @@ Labels = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 Text = Union[str, Callable[[], str]]
 
 
+#: One label of a member, interned: a name id and a value id (see
+#: :meth:`Answer.label`). Equal to the plain ``(name id, value id)`` pair.
+Label = namedtuple("Label", ("name", "value"))
+
+
 @dataclass
 class Member:
-    """One member of the fleet."""
+    """One member of the fleet, as :attr:`Answer.members` reads it back."""
 
     #: The member's index in the fleet (:attr:`Instance.index`).
     instance: int
@@ -75,7 +81,12 @@ def _index(instance: Union[Instance, int]) -> int:
 
 
 class Answer:
-    """A policy's answer under construction: ``decide`` fills it."""
+    """A policy's answer under construction: ``decide`` fills it.
+
+    The members are kept in columns (one list per field, entry ``k`` of
+    each describing the ``k``-th member added), not as one object each: the
+    answer crosses to the host from them, and :attr:`members` builds
+    :class:`Member` objects only for a policy that reads them back."""
 
     def __init__(self, fleet: Fleet):
         self.fleet = fleet
@@ -83,8 +94,16 @@ class Answer:
         self._clusters = _Names()
         self._label_names = _Names()
         self._label_values = _Names()
-        #: The members added so far, in the order they were added.
-        self.members: list[Member] = []
+        self._labels: dict[tuple[str, str], Label] = {}
+        # Tuples of labels already checked, by id.
+        self._label_tuples: dict[int, tuple] = {}
+        # The members, in columns.
+        self._member_instances: list[int] = []
+        self._member_roles: list[int] = []
+        self._member_clusters: list[tuple[int, ...]] = []
+        self._member_addresses: list[Optional[Address]] = []
+        self._member_ports: list[Optional[int]] = []
+        self._member_labels: list[tuple[Label, ...]] = []
         #: Self's registration targets so far, as instance indices.
         self.targets: list[int] = []
         #: The notes kept so far.
@@ -102,6 +121,19 @@ class Answer:
         """The cluster called ``name`` (added the first time it is asked
         for)."""
         return self._clusters.intern(name)
+
+    def label(self, name: str, value: str) -> Label:
+        """The label ``name`` = ``value``, its name and value interned (each
+        crosses to the host once however many members carry it). A policy
+        that gives many members the same labels makes each :class:`Label`
+        once and passes them to :meth:`add_member`."""
+        key = (name, value)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = Label(
+                self._label_names.intern(name), self._label_values.intern(value)
+            )
+        return found
 
     def role_name(self, role: int) -> str:
         return self._roles.names[role]
@@ -126,19 +158,55 @@ class Answer:
         address: Optional[Address] = None,
         port: Optional[int] = None,
         labels: Optional[Labels] = None,
-    ) -> Member:
+    ) -> None:
         """Adds a member; each instance at most once. ``labels`` maps label
         names to values (a dict, or ``(name, value)`` pairs, each name
-        once); names and values cross to the host once however many members
-        carry them."""
-        pairs = []
-        if labels:
-            items = labels.items() if isinstance(labels, Mapping) else labels
-            names, values = self._label_names.intern, self._label_values.intern
-            pairs = [(names(name), values(value)) for name, value in items]
-        member = Member(_index(instance), role, list(clusters), address, port, pairs)
-        self.members.append(member)
-        return member
+        once), or holds :class:`Label` s from :meth:`label`; names and
+        values cross to the host once however many members carry them.
+        Members that share their clusters or labels may share one tuple of
+        them: nothing is copied per member then."""
+        if not labels:
+            labels = ()
+        elif self._label_tuples.get(id(labels)) is not labels:
+            items = (
+                labels.items()
+                if type(labels) is dict or isinstance(labels, Mapping)
+                else labels
+            )
+            given = labels
+            labels = tuple(item if type(item) is Label else self.label(*item) for item in items)
+            if type(given) is tuple and given == labels:
+                # A tuple of labels is taken as it is, and, given again
+                # (members sharing labels), without a look; kept here, so
+                # that its id stays its own.
+                labels = self._label_tuples[id(given)] = given
+        self._member_instances.append(instance if type(instance) is int else _index(instance))
+        self._member_roles.append(role)
+        self._member_clusters.append(tuple(clusters))
+        self._member_addresses.append(address)
+        self._member_ports.append(port)
+        self._member_labels.append(labels)
+
+    @property
+    def members(self) -> list[Member]:
+        """The members added so far, in the order they were added (made
+        anew on each read: changing them changes nothing)."""
+        return [
+            Member(instance, role, list(clusters), address, port, list(labels))
+            for instance, role, clusters, address, port, labels in zip(
+                self._member_instances,
+                self._member_roles,
+                self._member_clusters,
+                self._member_addresses,
+                self._member_ports,
+                self._member_labels,
+            )
+        ]
+
+    @property
+    def member_count(self) -> int:
+        """The number of members added so far (without building them)."""
+        return len(self._member_instances)
 
     def register_with(self, target: Union[Instance, int]) -> None:
         """Makes ``target`` one of self's registration targets: it must be a

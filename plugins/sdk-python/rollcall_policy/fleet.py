@@ -5,6 +5,8 @@ sends (``wit/policy.wit``, record ``fleet``). Nothing is decoded up front: an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain, compress, repeat
+from operator import sub
 from typing import Iterator, Optional
 
 #: The EC2 state names, as the interface's ``instance-state`` enum has them.
@@ -111,7 +113,16 @@ class Fleet:
     ``lifecycle_states`` lifecycle state names (:data:`LIFECYCLE_STATES`) and
     its ``leaving_reasons`` reason names (:data:`LEAVE_REASONS`) or ``None``."""
 
-    __slots__ = ("_columns", "_text", "_bytes", "_groups", "self_index", "explain_index")
+    __slots__ = (
+        "_columns",
+        "_text",
+        "_bytes",
+        "_groups",
+        "_group_runs",
+        "_tag_owners",
+        "self_index",
+        "explain_index",
+    )
 
     def __init__(self, columns, self_instance: Optional[int], explain: Optional[int]):
         _check(columns)
@@ -128,6 +139,8 @@ class Fleet:
         self._text = text if text.isascii() else None
         self._bytes = None if self._text is not None else text.encode()
         self._groups = None
+        self._group_runs = None
+        self._tag_owners = None
         self.self_index = self_instance
         self.explain_index = explain
 
@@ -159,6 +172,16 @@ class Fleet:
         """The instance the operator asked ``rollcall explain`` about, if any."""
         return None if self.explain_index is None else Instance(self, self.explain_index)
 
+    def candidate_indices(self) -> list[int]:
+        """The indices of :meth:`candidates`, without an :class:`Instance`
+        each: every ``running`` instance, and self whatever its state."""
+        indices = list(compress(range(len(self)), map("running".__eq__, self._columns.states)))
+        own = self.self_index
+        if own is not None and self._columns.states[own] != "running":
+            indices.append(own)
+            indices.sort()
+        return indices
+
     def candidates(self) -> Iterator["Instance"]:
         """The instances that may be members, in fleet order: every
         ``running`` one, and self whatever its state (at boot EC2 may still
@@ -189,6 +212,42 @@ class Fleet:
             ]
         return self._groups
 
+    def security_group_runs(self) -> list[tuple[int, ...]]:
+        """Each instance's security groups as a tuple of indices into
+        :attr:`security_groups`, in EC2's order: entry ``i`` is instance
+        ``i``'s :attr:`Instance.security_group_indices`. Made once, in bulk;
+        instances in the same groups have equal tuples, so a policy can
+        classify each combination of groups once."""
+        if self._group_runs is None:
+            columns = self._columns
+            ends = columns.group_ends
+            self._group_runs = list(
+                map(tuple, map(columns.instance_groups.__getitem__, map(slice, _starts(ends), ends)))
+            )
+        return self._group_runs
+
+    def tag_values(self, key: str) -> list[Optional[str]]:
+        """The value of the tag ``key`` for every instance, ``None`` for an
+        instance without it: entry ``i`` is instance ``i``'s
+        :meth:`Instance.tag` ``(key)``, read in one pass over the tags that
+        compares each distinct key's text once."""
+        columns = self._columns
+        keys = columns.tag_keys
+        wanted = {at for at in set(keys) if self.text(at) == key}
+        values: list[Optional[str]] = [None] * len(self)
+        if not wanted:
+            return values
+        if self._tag_owners is None:
+            ends = columns.tag_ends
+            counts = map(sub, ends, _starts(ends))
+            self._tag_owners = list(chain.from_iterable(map(repeat, range(len(self)), counts)))
+        owners, tag_values, text = self._tag_owners, columns.tag_values, self.text
+        # Backwards, so that an instance's first tag of that key wins, as
+        # in `Instance.tag`.
+        for at in reversed(list(compress(range(len(keys)), map(wanted.__contains__, keys)))):
+            values[owners[at]] = text(tag_values[at])
+        return values
+
     def text(self, index: int) -> str:
         """String ``index`` of the fleet's text."""
         ends = self._columns.text_ends
@@ -201,6 +260,26 @@ class Fleet:
         """String ``index``, ``None`` when it is the empty string 0."""
         return self.text(index) if index else None
 
+    def texts(self, indices: list[int]) -> list[str]:
+        """:meth:`text` of each index, in one pass made of C calls (no
+        Python frame per string): for a column of :class:`text` such as
+        ``fleet.columns.availability_zones``. The host need not store equal
+        strings once, so a policy that groups instances by a field groups
+        them by these strings, not by the indices."""
+        columns = self._columns
+        ends = columns.text_ends
+        starts = [0]
+        starts += ends
+        slices = map(slice, map(starts.__getitem__, indices), map(ends.__getitem__, indices))
+        if self._text is not None:
+            return list(map(self._text.__getitem__, slices))
+        return list(map(bytes.decode, map(self._bytes.__getitem__, slices)))
+
+    def optional_texts(self, indices: list[int]) -> list[Optional[str]]:
+        """:meth:`optional_text` of each index (``None`` for string 0), in
+        one pass like :meth:`texts`."""
+        return list(map({0: None}.get, indices, self.texts(indices)))
+
     def run(self, ends: list[int], index: int) -> range:
         """The run of a shared list that belongs to instance ``index``."""
         return range(ends[index - 1] if index else 0, ends[index])
@@ -209,6 +288,13 @@ class Fleet:
     def columns(self):
         """The columns themselves, for a policy that reads them in bulk."""
         return self._columns
+
+
+def _starts(ends: list[int]) -> list[int]:
+    """Where each run of a shared list starts, given where each ends."""
+    starts = [0]
+    starts += ends[:-1]
+    return starts
 
 
 def _optional_text(column: str, doc: str) -> property:

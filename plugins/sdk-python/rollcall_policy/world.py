@@ -17,6 +17,7 @@ try:
 except ImportError:  # plain CPython: native tests
     host = types = Err = None
 
+from .address import AddressKind
 from .answer import Answer
 from .fleet import Fleet
 from .settings import PolicyError, read_settings
@@ -52,14 +53,14 @@ def export_policy(policy_class, name: str | None = None):
             if WitWorld.policy is None:
                 _fail("decide was called before configure")
             columns = question.fleet
+            # The enums' members to their names, in C (`map`), not in a
+            # Python loop: three columns of one entry per instance.
             states, lifecycle_states, reasons = _names()
-            columns.states = [states[state] for state in columns.states]
-            columns.lifecycle_states = [
-                lifecycle_states[state] for state in columns.lifecycle_states
-            ]
-            columns.leaving_reasons = [
-                None if reason is None else reasons[reason] for reason in columns.leaving_reasons
-            ]
+            columns.states = list(map(states.__getitem__, columns.states))
+            columns.lifecycle_states = list(
+                map(lifecycle_states.__getitem__, columns.lifecycle_states)
+            )
+            columns.leaving_reasons = list(map(reasons.__getitem__, columns.leaving_reasons))
             fleet = _guard(
                 policy_name,
                 "decide",
@@ -69,13 +70,33 @@ def export_policy(policy_class, name: str | None = None):
             _guard(policy_name, "decide", lambda: WitWorld.policy.decide(fleet, answer))
             log(
                 "debug",
-                f"{len(answer.members)} members of {len(fleet)} instances, "
+                f"{answer.member_count} members of {len(fleet)} instances, "
                 f"self registers with {len(answer.targets)}",
             )
             return _decision(answer)
 
     return WitWorld
 
+
+def _lift_enums_by_lookup(*enums) -> None:
+    """Makes the binding's lifting of these enums a dictionary lookup.
+
+    componentize-py lifts each entry of an enum column by calling the enum
+    class with the discriminant (``InstanceState(1)``), which runs
+    ``EnumType.__call__`` and ``Enum.__new__`` in Python: two frames per
+    instance and column, the largest part of lifting the fleet. Giving
+    each class a metaclass whose ``__call__`` is its
+    ``_value2member_map_.__getitem__`` (a C function) returns the very same
+    members without a Python frame; everything else about the classes
+    (iteration, ``InstanceState.RUNNING``, ``isinstance``) is unchanged."""
+    for enum in enums:
+        lookup = enum._value2member_map_.__getitem__
+        fast = type(f"{enum.__name__}ByLookup", (type(enum),), {"__call__": lookup})
+        enum.__class__ = fast
+
+
+if types is not None:
+    _lift_enums_by_lookup(types.InstanceState, types.LifecycleState, types.LeaveReason)
 
 _NAMES = None
 
@@ -92,7 +113,7 @@ def _names() -> tuple[dict, dict, dict]:
         _NAMES = (
             names(types.InstanceState),
             names(types.LifecycleState),
-            names(types.LeaveReason),
+            {None: None, **names(types.LeaveReason)},
         )
     return _NAMES
 
@@ -128,33 +149,62 @@ _OWN_KINDS = {
 
 
 def _decision(answer: Answer):
-    """The answer as it crosses back to the host."""
-
-    def address(value):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return types.Address_Other(value)
-        return types.Address_Own(types.AddressKind[_OWN_KINDS[value.value]])
-
-    topics = {"decision": types.NoteTopic.DECISION, "target": types.NoteTopic.TARGET}
+    """The answer as it crosses back to the host, built from the answer's
+    columns: what many members share (their address kind, their clusters,
+    their labels) is made once and shared, so that the objects made per
+    member are the member records alone."""
+    addresses = _addresses(answer._member_addresses)
+    clusters = _shared_lists(answer._member_clusters, list)
     label = types.Label
+    labels = _shared_lists(
+        answer._member_labels, lambda pairs: [label(name, value) for name, value in pairs]
+    )
+    topics = {"decision": types.NoteTopic.DECISION, "target": types.NoteTopic.TARGET}
     return types.Decision(
         roles=answer.roles,
         clusters=answer.clusters,
         label_names=answer.label_names,
         label_values=answer.label_values,
-        members=[
-            types.Member(
-                member.instance,
-                member.role,
-                member.clusters,
-                address(member.address),
-                member.port,
-                [label(name, value) for name, value in member.labels],
+        members=list(
+            map(
+                types.Member,
+                answer._member_instances,
+                answer._member_roles,
+                clusters,
+                addresses,
+                answer._member_ports,
+                labels,
             )
-            for member in answer.members
-        ],
+        ),
         register_with=answer.targets,
         notes=[types.Note(note.instance, topics[note.topic], note.text) for note in answer.notes],
     )
+
+
+_OWN = None
+
+
+def _addresses(addresses: list) -> list:
+    """Each member's address as the interface's ``address``: one object per
+    address kind, shared by every member of that kind; one per address
+    given as text."""
+    global _OWN
+    if _OWN is None:
+        _OWN = {None: None}
+        for kind in AddressKind:
+            _OWN[kind] = types.Address_Own(types.AddressKind[_OWN_KINDS[kind.value]])
+    try:
+        return list(map(_OWN.__getitem__, addresses))
+    except KeyError:  # a text address
+        return [
+            types.Address_Other(address) if isinstance(address, str) else _OWN[address]
+            for address in addresses
+        ]
+
+
+def _shared_lists(column: list, make) -> list:
+    """``make(entry)`` for each entry of ``column`` (tuples), made once per
+    distinct entry and shared: the host reads the lists, nothing changes
+    them."""
+    made = {entry: make(entry) for entry in set(column)}
+    return list(map(made.__getitem__, column))

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import unittest
+from dataclasses import replace
 from pathlib import Path
 
 from rollcall_policy import (
@@ -220,6 +221,69 @@ class FleetTest(unittest.TestCase):
             fleet_from_records([InstanceRecord(id="i-1")], self_id="i-9")
         with self.assertRaisesRegex(ValueError, "unknown state 'rebooting'"):
             fleet_from_records([InstanceRecord(id="i-1", state="rebooting")])
+
+
+class BulkReadersTest(unittest.TestCase):
+    """Each bulk reader says, for every instance at once, what the
+    per-instance accessor says: on a fleet with missing values, repeated
+    and non-ASCII strings, a stopped self and a tag key given twice."""
+
+    def fleet(self, self_id="i-4"):
+        records = [
+            replace(full("i-1"), tags=[("team", "pay"), ("fleet", "blue")]),
+            InstanceRecord(id="i-2", state="stopped", tags=[("team", "Zürich")]),
+            replace(full("i-3"), tags=[("team", "東京"), ("team", "second")], ipv6_addresses=[]),
+            InstanceRecord(id="i-4", state="pending", security_groups=[("sg-1", "eg-monitor")]),
+            full("i-5"),
+        ]
+        return fleet_from_records(records, self_id)
+
+    def test_bulk_readers_agree_with_the_accessors(self):
+        for self_id in ("i-4", "i-1", None):
+            fleet = self.fleet(self_id)
+            instances = list(fleet)
+            self.assertEqual(
+                fleet.candidate_indices(), [instance.index for instance in fleet.candidates()]
+            )
+            self.assertEqual(
+                fleet.security_group_runs(),
+                [tuple(instance.security_group_indices) for instance in instances],
+            )
+            for key in ("team", "fleet", "Name", "absent"):
+                self.assertEqual(
+                    fleet.tag_values(key), [instance.tag(key) for instance in instances], key
+                )
+            columns = fleet.columns
+            self.assertEqual(
+                fleet.optional_texts(columns.availability_zones),
+                [instance.availability_zone for instance in instances],
+            )
+            self.assertEqual(
+                fleet.texts(columns.ids), [instance.id for instance in instances]
+            )
+            for kind in AddressKind:
+                self.assertEqual(
+                    kind.of_each(fleet), [kind.of(instance) for instance in instances], kind
+                )
+
+    def test_a_shared_tuple_of_labels_is_taken_as_it_is(self):
+        fleet = self.fleet()
+        answer = Answer(fleet)
+        agent = answer.role("agent")
+        labels = (answer.label("zone", "a"), answer.label("team", "pay"))
+        clusters = (answer.cluster("blue"),)
+        for index in (0, 2):
+            answer.add_member(index, agent, clusters, labels=labels)
+        answer.add_member(4, agent, labels=[("zone", "a")])
+        self.assertEqual(answer.member_count, 3)
+        self.assertIs(answer._member_labels[0], answer._member_labels[1])
+        self.assertEqual(
+            [member.labels for member in answer.members], [[(0, 0), (1, 1)]] * 2 + [[(0, 0)]]
+        )
+        self.assertEqual(
+            [member["labels"] for member in answer.resolved()["members"]],
+            [{"zone": "a", "team": "pay"}] * 2 + [{"zone": "a"}],
+        )
 
 
 class AnswerTest(unittest.TestCase):
