@@ -40,123 +40,268 @@ export const MONITOR = "monitor";
 /** The role of instances in the agent group. */
 export const AGENT = "agent";
 
-/**
- * A member's labels as `[name, value]` pairs: the tags `labels_from_tags`
- * names that it carries, its zone and its instance type.
- */
-function labels(settings, instance) {
-  const pairs = [];
-  for (const key of settings.labelsFromTags) {
-    const value = instance.tag(key);
-    if (value !== null && value !== undefined) {
-      pairs.push([key, value]);
-    }
-  }
-  const zone = instance.availabilityZone;
-  if (zone !== null && zone !== undefined) {
-    pairs.push([ZONE_LABEL, zone]);
-  }
-  const kind = instance.instanceType;
-  if (kind !== null && kind !== undefined) {
-    pairs.push([INSTANCE_TYPE_LABEL, kind]);
-  }
-  return pairs;
-}
+/** What a security group means to the policy: bits of `GroupTable.roles`. */
+const MONITOR_GROUP = 1;
+const AGENT_GROUP = 2;
+
+/** A group's owner is one of the accounts `accounts` lists (or every account counts). */
+const LISTED = 0;
+/** A group's owner is an account `accounts` does not list. */
+const UNLISTED = 1;
+/** Nobody knows a group's owner: it counts as its instance's account's. */
+const UNKNOWN = 2;
 
 /**
  * Decides members and self's registration targets into `answer`, with the
  * reasons when the operator asked to explain an instance.
+ *
+ * One pass over the fleet by index: groups are looked up in a table made
+ * once per group, tags and accounts compared where they lie in the fleet's
+ * text, and no object or string is made for an instance unless it is the
+ * one explained (the reasons are made for it alone).
  */
 export function decide(settings, fleet, answer) {
-  const meanings = groupMeanings(settings, fleet, answer);
+  const table = new GroupTable(settings, fleet, answer);
   const monitor = answer.role(MONITOR);
   const agent = answer.role(AGENT);
-  for (const instance of fleet.instances()) {
-    if (!instance.isRunning && !instance.isSelf) {
-      answer.note(
-        instance,
-        () =>
-          `not a member: it is ${instance.stateName} (only running instances, and self, are members)`,
-      );
+  const labels = new MemberLabels(settings, fleet, answer);
+  const accounts = new ListedAccounts(settings, fleet);
+  const required = Array.from(settings.requireTags);
+  const kind = settings.address;
+  const { states, groupEnds, instanceGroups } = fleet.columns;
+  const { selfIndex, explainIndex } = fleet;
+  const targets = new Targets();
+  const clusters = [];
+  for (let index = 0; index < fleet.length; index++) {
+    const explained = index === explainIndex;
+    if (states[index] !== "running" && index !== selfIndex) {
+      if (explained) {
+        const instance = fleet.at(index);
+        answer.note(
+          instance,
+          () =>
+            `not a member: it is ${instance.stateName} (only running instances, and self, are members)`,
+        );
+      }
       continue;
     }
-    const missing = missingTag(settings, instance);
-    if (missing !== null) {
-      answer.note(instance, () => `not a member: ${missing}`);
+    if (required.length > 0 && !carriesRequiredTags(fleet, index, required)) {
+      if (explained) {
+        const missing = missingTag(settings, fleet.at(index));
+        answer.note(index, () => `not a member: ${missing}`);
+      }
       continue;
     }
-    let isMonitor = false;
-    let isAgent = false;
-    let clusters = [];
-    const listed = instanceListed(settings, instance);
-    for (const group of instance.securityGroupIndices) {
-      const meaning = meanings[group];
-      if (!counted(meaning, listed)) {
+    const listed = accounts.listed(index);
+    let roles = 0;
+    clusters.length = 0;
+    const end = groupEnds[index];
+    for (let at = index === 0 ? 0 : groupEnds[index - 1]; at < end; at++) {
+      const group = instanceGroups[at];
+      const owner = table.owners[group];
+      if (owner === UNLISTED || (owner === UNKNOWN && !listed)) {
         continue;
       }
-      isMonitor ||= meaning.monitor;
-      isAgent ||= meaning.agent;
-      if (meaning.cluster !== null) {
-        clusters.push(meaning.cluster);
+      roles |= table.roles[group];
+      const cluster = table.clusters[group];
+      if (cluster >= 0) {
+        clusters.push(cluster);
       }
     }
     let role;
     let port;
-    if (isMonitor) {
+    if ((roles & MONITOR_GROUP) !== 0) {
       [role, port] = [monitor, settings.monitorPort];
-    } else if (isAgent) {
+    } else if ((roles & AGENT_GROUP) !== 0) {
       [role, port] = [agent, settings.agentPort];
     } else {
-      answer.note(instance, () => {
-        const unlisted = unlistedGroups(settings, instance);
-        return unlisted === ""
-          ? `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`
-          : `no role: ${unlisted}`;
-      });
+      if (explained) {
+        const instance = fleet.at(index);
+        answer.note(instance, () => {
+          const unlisted = unlistedGroups(settings, instance);
+          return unlisted === ""
+            ? `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`
+            : `no role: ${unlisted}`;
+        });
+      }
       continue;
     }
     // Cluster ids were handed out in name order: sorting them sorts the names.
-    clusters = sortedUnique(clusters);
-    const address = settings.address.of(instance);
-    if (answer.explains(instance)) {
-      explainMember(settings, instance, answer, isMonitor && isAgent, clusters);
+    const clusterSet = answer.clusterSet(sortedUnique(clusters));
+    const address = kind.at(fleet, index);
+    if (explained) {
+      const both = (roles & (MONITOR_GROUP | AGENT_GROUP)) === (MONITOR_GROUP | AGENT_GROUP);
+      explainMember(settings, fleet.at(index), answer, both, clusterSet);
     }
-    answer.addMember({ instance, role, clusters, address, port, labels: labels(settings, instance) });
+    answer.addMemberAt(index, role, clusterSet, address, port, labels.of(index));
+    if (index === selfIndex) {
+      targets.own = clusterSet;
+    } else if (role === monitor && address !== null && fleet.servesAt(index)) {
+      targets.add(index, clusterSet);
+    }
   }
-  register(settings, fleet, answer, monitor);
+  register(settings, fleet, answer, targets);
 }
 
 /**
  * What each security group of the fleet means to the policy, worked out
- * once per group rather than once per instance; clusters are named in name
- * order so that cluster ids sort as their names do.
+ * once per group rather than once per instance, in columns by the group's
+ * index: its role bits, its cluster id (-1 for none) and whose it is.
+ * Clusters are named in name order so that cluster ids sort as their names
+ * do.
  */
-function groupMeanings(settings, fleet, answer) {
-  const groups = fleet.securityGroups;
-  const meanings = groups.map((group) => ({
-    monitor: is(group, settings.monitorGroup),
-    agent: is(group, settings.agentGroup),
-    cluster: null,
-    owner: ownerOf(settings, group),
-  }));
-  const prefix = settings.clusterGroupPrefix;
-  if (prefix !== null) {
-    const clusters = [];
+class GroupTable {
+  constructor(settings, fleet, answer) {
+    const groups = fleet.securityGroups;
+    this.roles = new Uint8Array(groups.length);
+    this.clusters = new Int32Array(groups.length).fill(-1);
+    this.owners = new Uint8Array(groups.length);
     for (const group of groups) {
-      if (
-        group.name.length > prefix.length &&
-        group.name.startsWith(prefix) &&
-        meanings[group.index].owner !== UNLISTED
-      ) {
-        clusters.push([group.name.slice(prefix.length), group.index]);
+      this.roles[group.index] =
+        (is(group, settings.monitorGroup) ? MONITOR_GROUP : 0) |
+        (is(group, settings.agentGroup) ? AGENT_GROUP : 0);
+      this.owners[group.index] = ownerOf(settings, group);
+    }
+    const prefix = settings.clusterGroupPrefix;
+    if (prefix !== null) {
+      const clusters = [];
+      for (const group of groups) {
+        if (
+          group.name.length > prefix.length &&
+          group.name.startsWith(prefix) &&
+          this.owners[group.index] !== UNLISTED
+        ) {
+          clusters.push([group.name.slice(prefix.length), group.index]);
+        }
+      }
+      clusters.sort(([a, first], [b, second]) => compareText(a, b) || first - second);
+      for (const [name, group] of clusters) {
+        this.clusters[group] = answer.cluster(name);
       }
     }
-    clusters.sort(([a, first], [b, second]) => compareText(a, b) || first - second);
-    for (const [name, group] of clusters) {
-      meanings[group].cluster = answer.cluster(name);
+  }
+}
+
+/**
+ * A member's labels: the tags `labels_from_tags` names that it carries, its
+ * zone and its instance type, as the answer's shared list of ids. Values
+ * are told apart where they lie in the fleet's text (zones and types for
+ * the whole fleet at once): members with the same labels share one list,
+ * and no string is made per member.
+ */
+class MemberLabels {
+  constructor(settings, fleet, answer) {
+    this.fleet = fleet;
+    this.answer = answer;
+    this.tags = settings.labelsFromTags;
+    this.tagNames = this.tags.map((key) => answer.labelName(key));
+    this.zone = answer.labelName(ZONE_LABEL);
+    this.instanceType = answer.labelName(INSTANCE_TYPE_LABEL);
+    const { strings, columns } = fleet;
+    this.zones = strings.keysOf(columns.availabilityZones);
+    this.instanceTypes = strings.keysOf(columns.instanceTypes);
+    /** Without tags, the lists by zone and type (their keys, one number). */
+    this.byZoneAndType = new Map();
+    this.ids = [];
+  }
+
+  /** The labels of instance `index`. */
+  of(index) {
+    if (this.tags.length === 0) {
+      const key = (this.zones[index] + 1) * 0x100000000 + (this.instanceTypes[index] + 1);
+      let labels = this.byZoneAndType.get(key);
+      if (labels === undefined) {
+        labels = this.make(index);
+        this.byZoneAndType.set(key, labels);
+      }
+      return labels;
+    }
+    return this.make(index);
+  }
+
+  /** The labels of instance `index`, from its tags, zone and type. */
+  make(index) {
+    const { fleet, answer, ids } = this;
+    ids.length = 0;
+    for (let at = 0; at < this.tags.length; at++) {
+      const value = fleet.tagValueAt(index, this.tags[at]);
+      if (value >= 0) {
+        ids.push(this.tagNames[at], answer.labelValueOfText(value));
+      }
+    }
+    const zone = this.zones[index];
+    if (zone >= 0) {
+      ids.push(this.zone, answer.labelValue(fleet.strings.keyText(zone)));
+    }
+    const instanceType = this.instanceTypes[index];
+    if (instanceType >= 0) {
+      ids.push(this.instanceType, answer.labelValue(fleet.strings.keyText(instanceType)));
+    }
+    return answer.labelSet(ids);
+  }
+}
+
+/**
+ * Whether `accounts` lists the account that owns each instance, decided
+ * once per distinct account; false when it is unknown and `accounts` is
+ * set.
+ */
+class ListedAccounts {
+  constructor(settings, fleet) {
+    this.settings = settings;
+    this.fleet = fleet;
+    this.verdicts = [];
+  }
+
+  /** Whether `accounts` lists the account of instance `index` (`instanceListed`, by index). */
+  listed(index) {
+    if (this.settings.accounts === null) {
+      return true;
+    }
+    const account = this.fleet.columns.accounts[index];
+    if (account === 0) {
+      return false;
+    }
+    const { strings } = this.fleet;
+    const key = strings.key(account);
+    let verdict = this.verdicts[key];
+    if (verdict === undefined) {
+      verdict = this.settings.countsAccount(strings.keyText(key));
+      this.verdicts[key] = verdict;
+    }
+    return verdict;
+  }
+}
+
+/** Whether instance `index` carries every tag of `required` (`[key, value]`, `"*"` for any value). */
+function carriesRequiredTags(fleet, index, required) {
+  for (let at = 0; at < required.length; at++) {
+    const [key, wanted] = required[at];
+    const value = fleet.tagValueAt(index, key);
+    if (value < 0 || (wanted !== "*" && !fleet.strings.equals(value, wanted))) {
+      return false;
     }
   }
-  return meanings;
+  return true;
+}
+
+/**
+ * The monitors self may register with, in fleet order, with their
+ * clusters: every member that is a monitor, not self, has an address and
+ * serves; and self's clusters once it is a member.
+ */
+class Targets {
+  constructor() {
+    this.indices = [];
+    this.clusters = [];
+    /** Self's clusters; `null` while self is no member. */
+    this.own = null;
+  }
+
+  add(index, clusters) {
+    this.indices.push(index);
+    this.clusters.push(clusters);
+  }
 }
 
 /** Why `instance` fails `require_tags`, `null` when it does not. */
@@ -178,13 +323,6 @@ function is(group, named) {
   return group.name === named || group.id === named;
 }
 
-/** A group's owner is one of the accounts `accounts` lists (or every account counts). */
-const LISTED = "listed";
-/** A group's owner is an account `accounts` does not list. */
-const UNLISTED = "unlisted";
-/** Nobody knows a group's owner: it counts as its instance's account's. */
-const UNKNOWN = "unknown";
-
 /** Whether `group`'s owner is one of the accounts `accounts` lists. */
 function ownerOf(settings, group) {
   if (settings.accounts === null) {
@@ -201,51 +339,49 @@ function instanceListed(settings, instance) {
   return settings.accounts === null || (instance.account !== null && settings.countsAccount(instance.account));
 }
 
-/** Whether a group of this meaning counts for an instance whose account `accounts` lists (`listed`) or not. */
-function counted(meaning, listed) {
-  return meaning.owner === LISTED || (meaning.owner === UNKNOWN && listed);
-}
-
 /** Whether `group` counts for `instance`: its owner (or, unknown, the instance's account) is an account `accounts` lists. */
 function counts(settings, instance, group) {
   return group.owner === null ? instanceListed(settings, instance) : settings.countsAccount(group.owner);
 }
 
-/** Numbers sorted ascending, each once. */
+/** Numbers sorted ascending, each once, in place; returns them. */
 function sortedUnique(numbers) {
+  if (numbers.length < 2) {
+    return numbers;
+  }
   numbers.sort((a, b) => a - b);
-  return numbers.filter((number, at) => at === 0 || numbers[at - 1] !== number);
+  let kept = 1;
+  for (let at = 1; at < numbers.length; at++) {
+    if (numbers[at] !== numbers[kept - 1]) {
+      numbers[kept++] = numbers[at];
+    }
+  }
+  numbers.length = kept;
+  return numbers;
 }
 
 /**
  * Self's registration targets: every other monitor with an address that
- * shares a cluster with self (when clustering is on); with the reason for
- * every monitor when the operator asked to explain self.
+ * serves and shares a cluster with self (when clustering is on); with the
+ * reason for every monitor when the operator asked to explain self.
  */
-function register(settings, fleet, answer, monitor) {
-  const own = fleet.selfInstance;
+function register(settings, fleet, answer, targets) {
+  const own = fleet.selfIndex;
   if (own === null) {
     return;
   }
-  const ownMember = answer.members.find((member) => member.instance === own.index);
-  if (ownMember === undefined) {
+  if (targets.own === null) {
     answer.note(own, () => "self has no role, so it registers with nobody");
     return;
   }
   const clustered = settings.clusterGroupPrefix !== null;
-  const targets = answer.members.filter(
-    (target) =>
-      target.role === monitor &&
-      target.instance !== own.index &&
-      target.address !== null &&
-      fleet.instance(target.instance).serves &&
-      (!clustered || shareACluster(ownMember.clusters, target.clusters)),
-  );
-  for (const target of targets) {
-    answer.registerWith(target.instance);
+  for (let at = 0; at < targets.indices.length; at++) {
+    if (!clustered || shareACluster(targets.own, targets.clusters[at])) {
+      answer.registerWith(targets.indices[at]);
+    }
   }
   if (answer.explainsTargets) {
-    explainTargets(settings, fleet, answer, ownMember);
+    explainTargets(settings, fleet, answer, { clusters: targets.own });
   }
 }
 

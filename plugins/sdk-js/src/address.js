@@ -9,12 +9,15 @@
 
 /** One kind of address EC2 reports for an instance. */
 class Kind {
-  constructor(name, wit, read) {
+  constructor(name, wit, read, present) {
     /** The name settings use, e.g. `private-ip`. */
     this.name = name;
     /** The WIT `address-kind`, e.g. `private-ipv4`. */
     this.wit = wit;
     this.reader = read;
+    this.present = present;
+    /** The member's address, one object for every member (read only). */
+    this.own = Object.freeze({ tag: "own", val: wit });
     Object.freeze(this);
   }
 
@@ -29,7 +32,12 @@ class Kind {
    * reported none.
    */
   of(instance) {
-    return this.read(instance) === null ? null : { tag: "own", val: this.wit };
+    return this.at(instance.fleet, instance.index);
+  }
+
+  /** `of` for instance `index` of `fleet`, without making the instance or the address. */
+  at(fleet, index) {
+    return this.present(fleet.columns, index) ? this.own : null;
   }
 
   toString() {
@@ -37,12 +45,21 @@ class Kind {
   }
 }
 
+/** Whether a column of optional strings has one for instance `index` (0 is none). */
+const hasText = (column) => (columns, index) => columns[column][index] !== 0;
+
 const KINDS = [
-  new Kind("private-ip", "private-ipv4", (instance) => instance.privateIpv4),
-  new Kind("public-ip", "public-ipv4", (instance) => instance.publicIpv4),
-  new Kind("private-dns", "private-dns-name", (instance) => instance.privateDnsName),
-  new Kind("public-dns", "public-dns-name", (instance) => instance.publicDnsName),
-  new Kind("ipv6", "ipv6", (instance) => instance.ipv6Addresses[0] ?? null),
+  new Kind("private-ip", "private-ipv4", (instance) => instance.privateIpv4, hasText("privateIpv4s")),
+  new Kind("public-ip", "public-ipv4", (instance) => instance.publicIpv4, hasText("publicIpv4s")),
+  new Kind("private-dns", "private-dns-name", (instance) => instance.privateDnsName, hasText("privateDnsNames")),
+  new Kind("public-dns", "public-dns-name", (instance) => instance.publicDnsName, hasText("publicDnsNames")),
+  new Kind(
+    "ipv6",
+    "ipv6",
+    (instance) => instance.ipv6Addresses[0] ?? null,
+    // The instance has one when its run of addresses is not empty.
+    (columns, index) => (index === 0 ? 0 : columns.ipv6Ends[index - 1]) < columns.ipv6Ends[index],
+  ),
 ];
 
 /** The five kinds, and `parse` for the setting's names. */
