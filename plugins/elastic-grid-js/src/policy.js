@@ -56,23 +56,28 @@ const UNKNOWN = 2;
  * reasons when the operator asked to explain an instance.
  *
  * One pass over the fleet by index: groups are looked up in a table made
- * once per group, tags and accounts compared where they lie in the fleet's
- * text, and no object or string is made for an instance unless it is the
- * one explained (the reasons are made for it alone).
+ * once per group, zones, types, accounts and addresses read for the whole
+ * fleet at once, and no object or string is made for an instance unless it
+ * is the one explained (the reasons are made for it alone). What the loop
+ * reads is in locals: in the component's interpreter reading an object's
+ * property costs as much as the work it is read for.
  */
 export function decide(settings, fleet, answer) {
   const table = new GroupTable(settings, fleet, answer);
+  const { roles: groupRoles, clusters: groupClusters, owners: groupOwners } = table;
   const monitor = answer.role(MONITOR);
   const agent = answer.role(AGENT);
-  const labels = new MemberLabels(settings, fleet, answer);
-  const accounts = new ListedAccounts(settings, fleet);
+  const labelsOf = memberLabels(settings, fleet, answer);
+  const listed = listedAccounts(settings, fleet);
   const required = Array.from(settings.requireTags);
-  const kind = settings.address;
+  const addresses = settings.address.ofEach(fleet);
   const { states, groupEnds, instanceGroups } = fleet.columns;
   const { selfIndex, explainIndex } = fleet;
+  const clusterSets = new ClusterSets(answer);
+  const more = [];
   const targets = new Targets();
-  const clusters = [];
-  for (let index = 0; index < fleet.length; index++) {
+  const count = fleet.length;
+  for (let index = 0, start = 0; index < count; start = groupEnds[index], index++) {
     const explained = index === explainIndex;
     if (states[index] !== "running" && index !== selfIndex) {
       if (explained) {
@@ -92,20 +97,25 @@ export function decide(settings, fleet, answer) {
       }
       continue;
     }
-    const listed = accounts.listed(index);
+    // A group of unknown owner counts as the instance's account's.
+    const unknownCounts = listed === null || listed[index] === 1;
     let roles = 0;
-    clusters.length = 0;
-    const end = groupEnds[index];
-    for (let at = index === 0 ? 0 : groupEnds[index - 1]; at < end; at++) {
+    // The first cluster, and any more in `more`: most instances have one.
+    let first = -1;
+    more.length = 0;
+    for (let at = start, end = groupEnds[index]; at < end; at++) {
       const group = instanceGroups[at];
-      const owner = table.owners[group];
-      if (owner === UNLISTED || (owner === UNKNOWN && !listed)) {
-        continue;
-      }
-      roles |= table.roles[group];
-      const cluster = table.clusters[group];
-      if (cluster >= 0) {
-        clusters.push(cluster);
+      const owner = groupOwners[group];
+      if (owner === LISTED || (owner === UNKNOWN && unknownCounts)) {
+        roles |= groupRoles[group];
+        const cluster = groupClusters[group];
+        if (cluster < 0) {
+          // No cluster.
+        } else if (first < 0) {
+          first = cluster;
+        } else {
+          more.push(cluster);
+        }
       }
     }
     let role;
@@ -126,21 +136,55 @@ export function decide(settings, fleet, answer) {
       }
       continue;
     }
-    // Cluster ids were handed out in name order: sorting them sorts the names.
-    const clusterSet = answer.clusterSet(sortedUnique(clusters));
-    const address = kind.at(fleet, index);
+    const clusters = clusterSets.of(first, more);
+    const address = addresses[index];
     if (explained) {
       const both = (roles & (MONITOR_GROUP | AGENT_GROUP)) === (MONITOR_GROUP | AGENT_GROUP);
-      explainMember(settings, fleet.at(index), answer, both, clusterSet);
+      explainMember(settings, fleet.at(index), answer, both, clusters);
     }
-    answer.addMemberAt(index, role, clusterSet, address, port, labels.of(index));
+    answer.addMemberAt(index, role, clusters, address, port, labelsOf(index));
     if (index === selfIndex) {
-      targets.own = clusterSet;
+      targets.own = clusters;
     } else if (role === monitor && address !== null && fleet.servesAt(index)) {
-      targets.add(index, clusterSet);
+      targets.add(index, clusters);
     }
   }
   register(settings, fleet, answer, targets);
+}
+
+/**
+ * An instance's clusters as the answer's shared list: most instances have
+ * none or one, which need no sorting and no call into the answer once that
+ * list is made.
+ */
+class ClusterSets {
+  constructor(answer) {
+    this.answer = answer;
+    this.none = answer.clusterSet([]);
+    /** The list of one cluster, by its id. */
+    this.single = [];
+  }
+
+  /**
+   * The list of cluster `first` (none when negative) and those of `more`,
+   * each once, in name order (cluster ids were handed out in name order:
+   * sorting them sorts the names). Changes `more`.
+   */
+  of(first, more) {
+    if (first < 0) {
+      return this.none;
+    }
+    if (more.length === 0) {
+      let set = this.single[first];
+      if (set === undefined) {
+        set = this.answer.clusterSet([first]);
+        this.single[first] = set;
+      }
+      return set;
+    }
+    more.push(first);
+    return this.answer.clusterSet(sortedUnique(more));
+  }
 }
 
 /**
@@ -184,93 +228,76 @@ class GroupTable {
 
 /**
  * A member's labels: the tags `labels_from_tags` names that it carries, its
- * zone and its instance type, as the answer's shared list of ids. Values
- * are told apart where they lie in the fleet's text (zones and types for
- * the whole fleet at once): members with the same labels share one list,
- * and no string is made per member.
+ * zone and its instance type, as the answer's shared list of ids; a
+ * function of the instance's index. Values are told apart where they lie in
+ * the fleet's text (zones and types for the whole fleet at once): members
+ * with the same labels share one list, and no string is made per member.
  */
-class MemberLabels {
-  constructor(settings, fleet, answer) {
-    this.fleet = fleet;
-    this.answer = answer;
-    this.tags = settings.labelsFromTags;
-    this.tagNames = this.tags.map((key) => answer.labelName(key));
-    this.zone = answer.labelName(ZONE_LABEL);
-    this.instanceType = answer.labelName(INSTANCE_TYPE_LABEL);
-    const { strings, columns } = fleet;
-    this.zones = strings.keysOf(columns.availabilityZones);
-    this.instanceTypes = strings.keysOf(columns.instanceTypes);
-    /** Without tags, the lists by zone and type (their keys, one number). */
-    this.byZoneAndType = new Map();
-    this.ids = [];
-  }
-
-  /** The labels of instance `index`. */
-  of(index) {
-    if (this.tags.length === 0) {
-      const key = (this.zones[index] + 1) * 0x100000000 + (this.instanceTypes[index] + 1);
-      let labels = this.byZoneAndType.get(key);
-      if (labels === undefined) {
-        labels = this.make(index);
-        this.byZoneAndType.set(key, labels);
-      }
-      return labels;
-    }
-    return this.make(index);
-  }
-
-  /** The labels of instance `index`, from its tags, zone and type. */
-  make(index) {
-    const { fleet, answer, ids } = this;
+function memberLabels(settings, fleet, answer) {
+  const tags = settings.labelsFromTags;
+  const tagNames = tags.map((key) => answer.labelName(key));
+  const zoneName = answer.labelName(ZONE_LABEL);
+  const typeName = answer.labelName(INSTANCE_TYPE_LABEL);
+  const { strings, columns } = fleet;
+  const zones = strings.keysOf(columns.availabilityZones);
+  const types = strings.keysOf(columns.instanceTypes);
+  const ids = [];
+  const make = (index) => {
     ids.length = 0;
-    for (let at = 0; at < this.tags.length; at++) {
-      const value = fleet.tagValueAt(index, this.tags[at]);
+    for (let at = 0; at < tags.length; at++) {
+      const value = fleet.tagValueAt(index, tags[at]);
       if (value >= 0) {
-        ids.push(this.tagNames[at], answer.labelValueOfText(value));
+        ids.push(tagNames[at], answer.labelValueOfText(value));
       }
     }
-    const zone = this.zones[index];
-    if (zone >= 0) {
-      ids.push(this.zone, answer.labelValue(fleet.strings.keyText(zone)));
+    if (zones[index] >= 0) {
+      ids.push(zoneName, answer.labelValue(strings.keyText(zones[index])));
     }
-    const instanceType = this.instanceTypes[index];
-    if (instanceType >= 0) {
-      ids.push(this.instanceType, answer.labelValue(fleet.strings.keyText(instanceType)));
+    if (types[index] >= 0) {
+      ids.push(typeName, answer.labelValue(strings.keyText(types[index])));
     }
     return answer.labelSet(ids);
+  };
+  if (tags.length > 0) {
+    return make;
   }
+  // Without tags, a member's labels follow from its zone and type alone.
+  const byZoneAndType = new Map();
+  return (index) => {
+    const key = (zones[index] + 1) * 0x100000000 + (types[index] + 1);
+    let labels = byZoneAndType.get(key);
+    if (labels === undefined) {
+      labels = make(index);
+      byZoneAndType.set(key, labels);
+    }
+    return labels;
+  };
 }
 
 /**
- * Whether `accounts` lists the account that owns each instance, decided
- * once per distinct account; false when it is unknown and `accounts` is
- * set.
+ * Whether `accounts` lists the account that owns each instance, by index
+ * (1 when it does, 0 when it does not or the account is unknown), decided
+ * once per distinct account; `null` when `accounts` is not set (every
+ * account counts).
  */
-class ListedAccounts {
-  constructor(settings, fleet) {
-    this.settings = settings;
-    this.fleet = fleet;
-    this.verdicts = [];
+function listedAccounts(settings, fleet) {
+  if (settings.accounts === null) {
+    return null;
   }
-
-  /** Whether `accounts` lists the account of instance `index` (`instanceListed`, by index). */
-  listed(index) {
-    if (this.settings.accounts === null) {
-      return true;
+  const { strings } = fleet;
+  const keys = strings.keysOf(fleet.columns.accounts);
+  const verdicts = [];
+  const listed = new Uint8Array(keys.length);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index];
+    if (key >= 0) {
+      if (verdicts[key] === undefined) {
+        verdicts[key] = settings.countsAccount(strings.keyText(key)) ? 1 : 0;
+      }
+      listed[index] = verdicts[key];
     }
-    const account = this.fleet.columns.accounts[index];
-    if (account === 0) {
-      return false;
-    }
-    const { strings } = this.fleet;
-    const key = strings.key(account);
-    let verdict = this.verdicts[key];
-    if (verdict === undefined) {
-      verdict = this.settings.countsAccount(strings.keyText(key));
-      this.verdicts[key] = verdict;
-    }
-    return verdict;
   }
+  return listed;
 }
 
 /** Whether instance `index` carries every tag of `required` (`[key, value]`, `"*"` for any value). */

@@ -93,16 +93,36 @@ export class FleetText {
    */
   keysOf(column) {
     const keys = new Int32Array(column.length);
-    const ends = this.ends;
+    // What the loop reads, in locals: reading an object's property costs
+    // more in the component's interpreter than comparing a string.
+    const { text, keyed, byLength, ends, ascii } = this;
     for (let at = 0; at < column.length; at++) {
       const index = column[at];
       if (index === 0) {
         keys[at] = -1;
-      } else if (this.ascii && index < ends.length) {
-        keys[at] = this.keyAt(ends[index - 1], ends[index]);
-      } else {
-        keys[at] = this.key(index);
+        continue;
       }
+      let from;
+      let to;
+      if (ascii && index < ends.length) {
+        from = ends[index - 1];
+        to = ends[index];
+      } else {
+        this.locate(index);
+        ({ from, to } = this);
+      }
+      // The strings of this length seen so far, compared in place.
+      const compared = to - from < SHORT ? byLength[to - from] : null;
+      let key = -1;
+      if (compared != null) {
+        for (let candidate = 0; candidate < compared.length; candidate++) {
+          if (text.startsWith(keyed[compared[candidate]], from)) {
+            key = compared[candidate];
+            break;
+          }
+        }
+      }
+      keys[at] = key >= 0 ? key : this.keyAt(from, to);
     }
     return keys;
   }

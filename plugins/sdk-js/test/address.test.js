@@ -55,6 +55,9 @@ test("by index, each kind answers as for the instance, with one shared address",
       assert.equal(kind.at(fleet, instance.index), kind.of(instance));
     }
   }
+  for (const kind of AddressKind.ALL) {
+    assert.deepEqual(kind.ofEach(fleet), fleet.instances().map((instance) => kind.of(instance)));
+  }
   assert.equal(AddressKind.PRIVATE_IP.at(fleet, 0), AddressKind.PRIVATE_IP.own);
   assert.ok(Object.isFrozen(AddressKind.PRIVATE_IP.own));
 });
