@@ -40,123 +40,295 @@ export const MONITOR = "monitor";
 /** The role of instances in the agent group. */
 export const AGENT = "agent";
 
-/**
- * A member's labels as `[name, value]` pairs: the tags `labels_from_tags`
- * names that it carries, its zone and its instance type.
- */
-function labels(settings, instance) {
-  const pairs = [];
-  for (const key of settings.labelsFromTags) {
-    const value = instance.tag(key);
-    if (value !== null && value !== undefined) {
-      pairs.push([key, value]);
-    }
-  }
-  const zone = instance.availabilityZone;
-  if (zone !== null && zone !== undefined) {
-    pairs.push([ZONE_LABEL, zone]);
-  }
-  const kind = instance.instanceType;
-  if (kind !== null && kind !== undefined) {
-    pairs.push([INSTANCE_TYPE_LABEL, kind]);
-  }
-  return pairs;
-}
+/** What a security group means to the policy: bits of `GroupTable.roles`. */
+const MONITOR_GROUP = 1;
+const AGENT_GROUP = 2;
+
+/** A group's owner is one of the accounts `accounts` lists (or every account counts). */
+const LISTED = 0;
+/** A group's owner is an account `accounts` does not list. */
+const UNLISTED = 1;
+/** Nobody knows a group's owner: it counts as its instance's account's. */
+const UNKNOWN = 2;
 
 /**
  * Decides members and self's registration targets into `answer`, with the
  * reasons when the operator asked to explain an instance.
+ *
+ * One pass over the fleet by index: groups are looked up in a table made
+ * once per group, zones, types, accounts and addresses read for the whole
+ * fleet at once, and no object or string is made for an instance unless it
+ * is the one explained (the reasons are made for it alone). What the loop
+ * reads is in locals: in the component's interpreter reading an object's
+ * property costs as much as the work it is read for.
  */
 export function decide(settings, fleet, answer) {
-  const meanings = groupMeanings(settings, fleet, answer);
+  const table = new GroupTable(settings, fleet, answer);
+  const { roles: groupRoles, clusters: groupClusters, owners: groupOwners } = table;
   const monitor = answer.role(MONITOR);
   const agent = answer.role(AGENT);
-  for (const instance of fleet.instances()) {
-    if (!instance.isRunning && !instance.isSelf) {
-      answer.note(
-        instance,
-        () =>
-          `not a member: it is ${instance.stateName} (only running instances, and self, are members)`,
-      );
-      continue;
-    }
-    const missing = missingTag(settings, instance);
-    if (missing !== null) {
-      answer.note(instance, () => `not a member: ${missing}`);
-      continue;
-    }
-    let isMonitor = false;
-    let isAgent = false;
-    let clusters = [];
-    const listed = instanceListed(settings, instance);
-    for (const group of instance.securityGroupIndices) {
-      const meaning = meanings[group];
-      if (!counted(meaning, listed)) {
-        continue;
+  const labelsOf = memberLabels(settings, fleet, answer);
+  const listed = listedAccounts(settings, fleet);
+  const required = Array.from(settings.requireTags);
+  const addresses = settings.address.ofEach(fleet);
+  const { states, groupEnds, instanceGroups } = fleet.columns;
+  const { selfIndex, explainIndex } = fleet;
+  const clusterSets = new ClusterSets(answer);
+  const more = [];
+  const targets = new Targets();
+  const count = fleet.length;
+  for (let index = 0, start = 0; index < count; start = groupEnds[index], index++) {
+    const explained = index === explainIndex;
+    if (states[index] !== "running" && index !== selfIndex) {
+      if (explained) {
+        const instance = fleet.at(index);
+        answer.note(
+          instance,
+          () =>
+            `not a member: it is ${instance.stateName} (only running instances, and self, are members)`,
+        );
       }
-      isMonitor ||= meaning.monitor;
-      isAgent ||= meaning.agent;
-      if (meaning.cluster !== null) {
-        clusters.push(meaning.cluster);
+      continue;
+    }
+    if (required.length > 0 && !carriesRequiredTags(fleet, index, required)) {
+      if (explained) {
+        const missing = missingTag(settings, fleet.at(index));
+        answer.note(index, () => `not a member: ${missing}`);
+      }
+      continue;
+    }
+    // A group of unknown owner counts as the instance's account's.
+    const unknownCounts = listed === null || listed[index] === 1;
+    let roles = 0;
+    // The first cluster, and any more in `more`: most instances have one.
+    let first = -1;
+    more.length = 0;
+    for (let at = start, end = groupEnds[index]; at < end; at++) {
+      const group = instanceGroups[at];
+      const owner = groupOwners[group];
+      if (owner === LISTED || (owner === UNKNOWN && unknownCounts)) {
+        roles |= groupRoles[group];
+        const cluster = groupClusters[group];
+        if (cluster < 0) {
+          // No cluster.
+        } else if (first < 0) {
+          first = cluster;
+        } else {
+          more.push(cluster);
+        }
       }
     }
     let role;
     let port;
-    if (isMonitor) {
+    if ((roles & MONITOR_GROUP) !== 0) {
       [role, port] = [monitor, settings.monitorPort];
-    } else if (isAgent) {
+    } else if ((roles & AGENT_GROUP) !== 0) {
       [role, port] = [agent, settings.agentPort];
     } else {
-      answer.note(instance, () => {
-        const unlisted = unlistedGroups(settings, instance);
-        return unlisted === ""
-          ? `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`
-          : `no role: ${unlisted}`;
-      });
+      if (explained) {
+        const instance = fleet.at(index);
+        answer.note(instance, () => {
+          const unlisted = unlistedGroups(settings, instance);
+          return unlisted === ""
+            ? `no role: in neither the monitor group ${settings.monitorGroup} nor the agent group ${settings.agentGroup}`
+            : `no role: ${unlisted}`;
+        });
+      }
       continue;
     }
-    // Cluster ids were handed out in name order: sorting them sorts the names.
-    clusters = sortedUnique(clusters);
-    const address = settings.address.of(instance);
-    if (answer.explains(instance)) {
-      explainMember(settings, instance, answer, isMonitor && isAgent, clusters);
+    const clusters = clusterSets.of(first, more);
+    const address = addresses[index];
+    if (explained) {
+      const both = (roles & (MONITOR_GROUP | AGENT_GROUP)) === (MONITOR_GROUP | AGENT_GROUP);
+      explainMember(settings, fleet.at(index), answer, both, clusters);
     }
-    answer.addMember({ instance, role, clusters, address, port, labels: labels(settings, instance) });
+    answer.addMemberAt(index, role, clusters, address, port, labelsOf(index));
+    if (index === selfIndex) {
+      targets.own = clusters;
+    } else if (role === monitor && address !== null && fleet.servesAt(index)) {
+      targets.add(index, clusters);
+    }
   }
-  register(settings, fleet, answer, monitor);
+  register(settings, fleet, answer, targets);
+}
+
+/**
+ * An instance's clusters as the answer's shared list: most instances have
+ * none or one, which need no sorting and no call into the answer once that
+ * list is made.
+ */
+class ClusterSets {
+  constructor(answer) {
+    this.answer = answer;
+    this.none = answer.clusterSet([]);
+    /** The list of one cluster, by its id. */
+    this.single = [];
+  }
+
+  /**
+   * The list of cluster `first` (none when negative) and those of `more`,
+   * each once, in name order (cluster ids were handed out in name order:
+   * sorting them sorts the names). Changes `more`.
+   */
+  of(first, more) {
+    if (first < 0) {
+      return this.none;
+    }
+    if (more.length === 0) {
+      let set = this.single[first];
+      if (set === undefined) {
+        set = this.answer.clusterSet([first]);
+        this.single[first] = set;
+      }
+      return set;
+    }
+    more.push(first);
+    return this.answer.clusterSet(sortedUnique(more));
+  }
 }
 
 /**
  * What each security group of the fleet means to the policy, worked out
- * once per group rather than once per instance; clusters are named in name
- * order so that cluster ids sort as their names do.
+ * once per group rather than once per instance, in columns by the group's
+ * index: its role bits, its cluster id (-1 for none) and whose it is.
+ * Clusters are named in name order so that cluster ids sort as their names
+ * do.
  */
-function groupMeanings(settings, fleet, answer) {
-  const groups = fleet.securityGroups;
-  const meanings = groups.map((group) => ({
-    monitor: is(group, settings.monitorGroup),
-    agent: is(group, settings.agentGroup),
-    cluster: null,
-    owner: ownerOf(settings, group),
-  }));
-  const prefix = settings.clusterGroupPrefix;
-  if (prefix !== null) {
-    const clusters = [];
+class GroupTable {
+  constructor(settings, fleet, answer) {
+    const groups = fleet.securityGroups;
+    this.roles = new Uint8Array(groups.length);
+    this.clusters = new Int32Array(groups.length).fill(-1);
+    this.owners = new Uint8Array(groups.length);
     for (const group of groups) {
-      if (
-        group.name.length > prefix.length &&
-        group.name.startsWith(prefix) &&
-        meanings[group.index].owner !== UNLISTED
-      ) {
-        clusters.push([group.name.slice(prefix.length), group.index]);
+      this.roles[group.index] =
+        (is(group, settings.monitorGroup) ? MONITOR_GROUP : 0) |
+        (is(group, settings.agentGroup) ? AGENT_GROUP : 0);
+      this.owners[group.index] = ownerOf(settings, group);
+    }
+    const prefix = settings.clusterGroupPrefix;
+    if (prefix !== null) {
+      const clusters = [];
+      for (const group of groups) {
+        if (
+          group.name.length > prefix.length &&
+          group.name.startsWith(prefix) &&
+          this.owners[group.index] !== UNLISTED
+        ) {
+          clusters.push([group.name.slice(prefix.length), group.index]);
+        }
+      }
+      clusters.sort(([a, first], [b, second]) => compareText(a, b) || first - second);
+      for (const [name, group] of clusters) {
+        this.clusters[group] = answer.cluster(name);
       }
     }
-    clusters.sort(([a, first], [b, second]) => compareText(a, b) || first - second);
-    for (const [name, group] of clusters) {
-      meanings[group].cluster = answer.cluster(name);
+  }
+}
+
+/**
+ * A member's labels: the tags `labels_from_tags` names that it carries, its
+ * zone and its instance type, as the answer's shared list of ids; a
+ * function of the instance's index. Values are told apart where they lie in
+ * the fleet's text (zones and types for the whole fleet at once): members
+ * with the same labels share one list, and no string is made per member.
+ */
+function memberLabels(settings, fleet, answer) {
+  const tags = settings.labelsFromTags;
+  const tagNames = tags.map((key) => answer.labelName(key));
+  const zoneName = answer.labelName(ZONE_LABEL);
+  const typeName = answer.labelName(INSTANCE_TYPE_LABEL);
+  const { strings, columns } = fleet;
+  const zones = strings.keysOf(columns.availabilityZones);
+  const types = strings.keysOf(columns.instanceTypes);
+  const ids = [];
+  const make = (index) => {
+    ids.length = 0;
+    for (let at = 0; at < tags.length; at++) {
+      const value = fleet.tagValueAt(index, tags[at]);
+      if (value >= 0) {
+        ids.push(tagNames[at], answer.labelValueOfText(value));
+      }
+    }
+    if (zones[index] >= 0) {
+      ids.push(zoneName, answer.labelValue(strings.keyText(zones[index])));
+    }
+    if (types[index] >= 0) {
+      ids.push(typeName, answer.labelValue(strings.keyText(types[index])));
+    }
+    return answer.labelSet(ids);
+  };
+  if (tags.length > 0) {
+    return make;
+  }
+  // Without tags, a member's labels follow from its zone and type alone.
+  const byZoneAndType = new Map();
+  return (index) => {
+    const key = (zones[index] + 1) * 0x100000000 + (types[index] + 1);
+    let labels = byZoneAndType.get(key);
+    if (labels === undefined) {
+      labels = make(index);
+      byZoneAndType.set(key, labels);
+    }
+    return labels;
+  };
+}
+
+/**
+ * Whether `accounts` lists the account that owns each instance, by index
+ * (1 when it does, 0 when it does not or the account is unknown), decided
+ * once per distinct account; `null` when `accounts` is not set (every
+ * account counts).
+ */
+function listedAccounts(settings, fleet) {
+  if (settings.accounts === null) {
+    return null;
+  }
+  const { strings } = fleet;
+  const keys = strings.keysOf(fleet.columns.accounts);
+  const verdicts = [];
+  const listed = new Uint8Array(keys.length);
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index];
+    if (key >= 0) {
+      if (verdicts[key] === undefined) {
+        verdicts[key] = settings.countsAccount(strings.keyText(key)) ? 1 : 0;
+      }
+      listed[index] = verdicts[key];
     }
   }
-  return meanings;
+  return listed;
+}
+
+/** Whether instance `index` carries every tag of `required` (`[key, value]`, `"*"` for any value). */
+function carriesRequiredTags(fleet, index, required) {
+  for (let at = 0; at < required.length; at++) {
+    const [key, wanted] = required[at];
+    const value = fleet.tagValueAt(index, key);
+    if (value < 0 || (wanted !== "*" && !fleet.strings.equals(value, wanted))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The monitors self may register with, in fleet order, with their
+ * clusters: every member that is a monitor, not self, has an address and
+ * serves; and self's clusters once it is a member.
+ */
+class Targets {
+  constructor() {
+    this.indices = [];
+    this.clusters = [];
+    /** Self's clusters; `null` while self is no member. */
+    this.own = null;
+  }
+
+  add(index, clusters) {
+    this.indices.push(index);
+    this.clusters.push(clusters);
+  }
 }
 
 /** Why `instance` fails `require_tags`, `null` when it does not. */
@@ -178,13 +350,6 @@ function is(group, named) {
   return group.name === named || group.id === named;
 }
 
-/** A group's owner is one of the accounts `accounts` lists (or every account counts). */
-const LISTED = "listed";
-/** A group's owner is an account `accounts` does not list. */
-const UNLISTED = "unlisted";
-/** Nobody knows a group's owner: it counts as its instance's account's. */
-const UNKNOWN = "unknown";
-
 /** Whether `group`'s owner is one of the accounts `accounts` lists. */
 function ownerOf(settings, group) {
   if (settings.accounts === null) {
@@ -201,51 +366,49 @@ function instanceListed(settings, instance) {
   return settings.accounts === null || (instance.account !== null && settings.countsAccount(instance.account));
 }
 
-/** Whether a group of this meaning counts for an instance whose account `accounts` lists (`listed`) or not. */
-function counted(meaning, listed) {
-  return meaning.owner === LISTED || (meaning.owner === UNKNOWN && listed);
-}
-
 /** Whether `group` counts for `instance`: its owner (or, unknown, the instance's account) is an account `accounts` lists. */
 function counts(settings, instance, group) {
   return group.owner === null ? instanceListed(settings, instance) : settings.countsAccount(group.owner);
 }
 
-/** Numbers sorted ascending, each once. */
+/** Numbers sorted ascending, each once, in place; returns them. */
 function sortedUnique(numbers) {
+  if (numbers.length < 2) {
+    return numbers;
+  }
   numbers.sort((a, b) => a - b);
-  return numbers.filter((number, at) => at === 0 || numbers[at - 1] !== number);
+  let kept = 1;
+  for (let at = 1; at < numbers.length; at++) {
+    if (numbers[at] !== numbers[kept - 1]) {
+      numbers[kept++] = numbers[at];
+    }
+  }
+  numbers.length = kept;
+  return numbers;
 }
 
 /**
  * Self's registration targets: every other monitor with an address that
- * shares a cluster with self (when clustering is on); with the reason for
- * every monitor when the operator asked to explain self.
+ * serves and shares a cluster with self (when clustering is on); with the
+ * reason for every monitor when the operator asked to explain self.
  */
-function register(settings, fleet, answer, monitor) {
-  const own = fleet.selfInstance;
+function register(settings, fleet, answer, targets) {
+  const own = fleet.selfIndex;
   if (own === null) {
     return;
   }
-  const ownMember = answer.members.find((member) => member.instance === own.index);
-  if (ownMember === undefined) {
+  if (targets.own === null) {
     answer.note(own, () => "self has no role, so it registers with nobody");
     return;
   }
   const clustered = settings.clusterGroupPrefix !== null;
-  const targets = answer.members.filter(
-    (target) =>
-      target.role === monitor &&
-      target.instance !== own.index &&
-      target.address !== null &&
-      fleet.instance(target.instance).serves &&
-      (!clustered || shareACluster(ownMember.clusters, target.clusters)),
-  );
-  for (const target of targets) {
-    answer.registerWith(target.instance);
+  for (let at = 0; at < targets.indices.length; at++) {
+    if (!clustered || shareACluster(targets.own, targets.clusters[at])) {
+      answer.registerWith(targets.indices[at]);
+    }
   }
   if (answer.explainsTargets) {
-    explainTargets(settings, fleet, answer, ownMember);
+    explainTargets(settings, fleet, answer, { clusters: targets.own });
   }
 }
 

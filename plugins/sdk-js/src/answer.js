@@ -39,8 +39,69 @@ class Names {
   }
 }
 
-/** The labels of a member without any: one array shared by all of them. */
-const NO_LABELS = Object.freeze([]);
+/** The clusters of a member without any: one array shared by all of them. */
+const NO_CLUSTERS = Object.freeze(new Uint32Array(0));
+
+/** Marks the label lists an answer made (`Answer.labelSet`), with the answer's `LabelSets`. */
+const MADE_BY = Symbol("label list of");
+
+/**
+ * Members' labels, each distinct list of (name, value) ids made once and
+ * shared by every member that carries it: what crosses to the host is the
+ * same array for all of them, and deciding a fleet makes no label objects
+ * per member.
+ */
+class LabelSets {
+  constructor() {
+    /** A tree of lists: each node maps the next pair to the node after it. */
+    this.root = { next: new Map(), list: null };
+    this.none = this.freeze([]);
+  }
+
+  /**
+   * The shared list of the pairs in `ids` (name, value, name, value, ...),
+   * checked the first time it is asked for.
+   */
+  of(ids) {
+    if (ids.length === 0) {
+      return this.none;
+    }
+    let node = this.root;
+    for (let at = 0; at < ids.length; at += 2) {
+      // Both ids are below 2^32: one number keys the pair.
+      const key = ids[at] * 0x100000000 + ids[at + 1];
+      let next = node.next.get(key);
+      if (next === undefined) {
+        next = { next: new Map(), list: null };
+        node.next.set(key, next);
+      }
+      node = next;
+    }
+    if (node.list === null) {
+      if (ids.length % 2 !== 0) {
+        throw new TypeError("label ids come in pairs: a name id, then a value id");
+      }
+      const list = [];
+      for (let at = 0; at < ids.length; at += 2) {
+        const name = checkId(ids[at], "label name");
+        list.push(Object.freeze({ name, value: checkId(ids[at + 1], "label value") }));
+      }
+      node.list = this.freeze(list);
+    }
+    return node.list;
+  }
+
+  /** `list`, marked as made here and frozen: members share it. */
+  freeze(list) {
+    Object.defineProperty(list, MADE_BY, { value: this });
+    return Object.freeze(list);
+  }
+
+  /** Whether `labels` is a list made here. */
+  made(labels) {
+    return labels[MADE_BY] === this;
+  }
+}
 
 /**
  * The `[name, value]` pairs of `labels`: an object of name to value, a
@@ -58,7 +119,21 @@ function indexOf(instance) {
   return typeof instance === "number" ? instance : instance.index;
 }
 
-/** A policy's answer under construction: the policy's `decide` fills it. */
+/** A cluster or other id: a whole number from 0 to 2^32 - 1. */
+function checkId(id, what) {
+  if (!(Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+    throw new TypeError(`a ${what} must be an id from the answer, not ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
+/**
+ * A policy's answer under construction: the policy's `decide` fills it.
+ *
+ * Each member is kept as the record that crosses to the host, whose cluster
+ * list and labels are shared with every member that has the same
+ * (`Uint32Array`s and frozen arrays: read them, never change them).
+ */
 export class Answer {
   /** An empty answer for `fleet`. */
   constructor(fleet) {
@@ -67,11 +142,18 @@ export class Answer {
     this.clusters = new Names();
     this.labelNames = new Names();
     this.labelValues = new Names();
+    this.labelSets = new LabelSets();
+    /** Label value ids by the key of a fleet string (`labelValueOfText`). */
+    this.valueOfKey = [];
+    /** Lists of one cluster by its id, and of two by both. */
+    this.singleClusters = [];
+    this.pairsOfClusters = new Map();
     this.memberList = [];
     this.targetList = [];
     this.noteList = [];
     this.selfIndex = fleet.selfIndex;
     this.explainIndex = fleet.explainIndex;
+    this.scratch = [];
   }
 
   /** The id of the role called `name` (added the first time it is asked for). */
@@ -116,33 +198,131 @@ export class Answer {
   }
 
   /**
-   * Adds a member; each instance at most once. `instance` is an `Instance`
-   * or its index, `role` and `clusters` ids from `role` and `cluster`,
-   * `address` from `AddressKind.of` or `otherAddress` (`null`: none),
-   * `port` a number or `null`, `labels` an object of label name to value
-   * (or a `Map`, or `[name, value]` pairs; each name once, by the host's
-   * rules in `wit/policy.wit`'s `label`). Names and values cross to the
-   * host once however many members carry them.
+   * The cluster ids `ids` (an array or a typed array, which the answer does
+   * not keep) as a member's clusters: a `Uint32Array`, the same one for
+   * every member with no cluster, or with the same one or two.
    */
-  addMember({ instance, role, clusters = [], address = null, port = null, labels = null }) {
-    let interned = NO_LABELS;
-    if (labels !== null) {
-      interned = [];
-      for (const [name, value] of labelPairs(labels)) {
-        interned.push({ name: this.labelNames.intern(name), value: this.labelValues.intern(value) });
+  clusterSet(ids) {
+    switch (ids.length) {
+      case 0:
+        return NO_CLUSTERS;
+      case 1: {
+        const id = ids[0];
+        let set = this.singleClusters[id];
+        if (set === undefined) {
+          set = Uint32Array.of(checkId(id, "cluster"));
+          this.singleClusters[id] = set;
+        }
+        return set;
       }
+      case 2: {
+        const key = checkId(ids[0], "cluster") * 0x100000000 + checkId(ids[1], "cluster");
+        let set = this.pairsOfClusters.get(key);
+        if (set === undefined) {
+          set = Uint32Array.of(ids[0], ids[1]);
+          this.pairsOfClusters.set(key, set);
+        }
+        return set;
+      }
+      default:
+        for (let at = 0; at < ids.length; at++) {
+          checkId(ids[at], "cluster");
+        }
+        return Uint32Array.from(ids);
     }
+  }
+
+  /** The id of the label name `name` (added the first time it is asked for). */
+  labelName(name) {
+    return this.labelNames.intern(name);
+  }
+
+  /** The id of the label value `value` (added the first time it is asked for). */
+  labelValue(value) {
+    return this.labelValues.intern(value);
+  }
+
+  /**
+   * The id of the label value that is string `text` of the fleet (a tag's
+   * value from `Fleet.tagValueAt`, a zone from its column), without making
+   * the string for every instance that has it.
+   */
+  labelValueOfText(text) {
+    const key = this.fleet.strings.key(text);
+    let id = this.valueOfKey[key];
+    if (id === undefined) {
+      id = this.labelValues.intern(this.fleet.strings.keyText(key));
+      this.valueOfKey[key] = id;
+    }
+    return id;
+  }
+
+  /**
+   * A member's labels from ids: `ids` holds a label name id and a label
+   * value id for each label, one after the other (`[zone, us-east-1a, type,
+   * m5.large]`; the answer does not keep it). Members with the same labels
+   * get the same list: pass it as `addMember`'s `labels`.
+   */
+  labelSet(ids) {
+    return this.labelSets.of(ids);
+  }
+
+  /**
+   * Adds a member; each instance at most once. `instance` is an `Instance`
+   * or its index, `role` and `clusters` ids from `role` and `cluster` (an
+   * array or a typed array, not kept), `address` from `AddressKind.of` (or
+   * `at`) or `otherAddress` (`null`: none), `port` a number or `null`,
+   * `labels` an object of label name to value (or a `Map`, or `[name,
+   * value]` pairs; each name once, by the host's rules in
+   * `wit/policy.wit`'s `label`), or a list from `labelSet`. Names and values
+   * cross to the host once however many members carry them.
+   */
+  addMember({ instance, role, clusters = NO_CLUSTERS, address = null, port = null, labels = null }) {
+    let list = this.labelSets.none;
+    if (labels !== null) {
+      list = this.labelSets.made(labels) ? labels : this.internLabels(labels);
+    }
+    this.addMemberAt(indexOf(instance), role, this.clusterSet(clusters), address, port, list);
+  }
+
+  /**
+   * `addMember` for policies that decide large fleets by index, without an
+   * object per call: instance `index` with `role`, `clusters` from
+   * `clusterSet`, `address` (or `null`), `port` (or `null`) and `labels`
+   * from `labelSet` (or `null`: none).
+   */
+  addMemberAt(index, role, clusters, address, port, labels) {
+    // The record that crosses to the host (componentize-js takes `null` for
+    // an option's none), and what `members` shows.
     this.memberList.push({
-      instance: indexOf(instance),
+      instance: index,
       role,
       clusters,
       address,
       port,
-      labels: interned,
+      labels: labels ?? this.labelSets.none,
     });
   }
 
-  /** The members added so far, in the order they were added. */
+  /** The shared list of labels given as names and values. */
+  internLabels(labels) {
+    const ids = this.scratch;
+    ids.length = 0;
+    for (const [name, value] of labelPairs(labels)) {
+      ids.push(this.labelNames.intern(name), this.labelValues.intern(value));
+    }
+    return this.labelSets.of(ids);
+  }
+
+  /** How many members were added so far. */
+  get memberCount() {
+    return this.memberList.length;
+  }
+
+  /**
+   * The members added so far, in the order they were added, as `{instance,
+   * role, clusters, address, port, labels}` (`null` for no address or port).
+   */
   get members() {
     return this.memberList;
   }
@@ -201,22 +381,20 @@ export class Answer {
     });
   }
 
-  /** The answer as it crosses back to the host: the WIT `decision`. */
+  /**
+   * The answer as it crosses back to the host: the WIT `decision`, with
+   * every `list<u32>` a `Uint32Array` (componentize-js copies those in one
+   * go, and checks an array's numbers one by one) and `null` for an
+   * option's none.
+   */
   toDecision() {
     return {
       roles: this.roles.names,
       clusters: this.clusters.names,
       labelNames: this.labelNames.names,
       labelValues: this.labelValues.names,
-      members: this.memberList.map((member) => ({
-        instance: member.instance,
-        role: member.role,
-        clusters: member.clusters,
-        address: member.address ?? undefined,
-        port: member.port ?? undefined,
-        labels: member.labels,
-      })),
-      registerWith: this.targetList,
+      members: this.memberList,
+      registerWith: Uint32Array.from(this.targetList),
       notes: this.noteList,
     };
   }
@@ -287,8 +465,8 @@ export function shareACluster(ours, theirs) {
   if (ours.length === 0 && theirs.length === 0) {
     return true;
   }
-  for (const cluster of ours) {
-    if (theirs.includes(cluster)) {
+  for (let at = 0; at < ours.length; at++) {
+    if (theirs.includes(ours[at])) {
       return true;
     }
   }

@@ -41,7 +41,7 @@ export function exportPolicy(Policy) {
         policy.decide(fleet, answer);
         log(
           "debug",
-          `${answer.members.length} members of ${fleet.length} instances, ` +
+          `${answer.memberCount} members of ${fleet.length} instances, ` +
             `self registers with ${answer.targets.length}`,
         );
         return answer.toDecision();

@@ -80,7 +80,12 @@ export function resolveRecords(records, { self = null, explain = null } = {}, de
   return answer.resolved();
 }
 
-/** The WIT `fleet` columns of these records, every string interned. */
+/**
+ * The WIT `fleet` columns of these records, as the host makes them: every
+ * string appended where it is used (the same zone on two instances is two
+ * strings), the empty string and none as string 0, each distinct security
+ * group listed once.
+ */
 export function columnsOf(records) {
   const columns = new ColumnsBuilder();
   for (const record of records) {
@@ -95,7 +100,6 @@ class ColumnsBuilder {
     this.parts = [];
     this.textEnds = [];
     this.bytes = 0;
-    this.strings = new Map();
     this.groups = new Map();
     this.columns = {
       securityGroups: [],
@@ -106,20 +110,19 @@ class ColumnsBuilder {
     for (const name of NUMBER_COLUMNS) {
       this.columns[name] = [];
     }
-    this.text("");
+    // String 0, the empty one.
+    this.textEnds.push(0);
   }
 
-  /** The index of `text`, added the first time. */
+  /** The index of `text`, appended (0 for the empty string). */
   text(text) {
-    let index = this.strings.get(text);
-    if (index === undefined) {
-      this.parts.push(text);
-      this.bytes += new TextEncoder().encode(text).length;
-      this.textEnds.push(this.bytes);
-      index = this.textEnds.length - 1;
-      this.strings.set(text, index);
+    if (text === "") {
+      return 0;
     }
-    return index;
+    this.parts.push(text);
+    this.bytes += new TextEncoder().encode(text).length;
+    this.textEnds.push(this.bytes);
+    return this.textEnds.length - 1;
   }
 
   push(record) {
@@ -141,12 +144,11 @@ class ColumnsBuilder {
       columns[column].push(value == null ? 0 : this.text(value));
     }
     for (const [id, name, owner] of record.securityGroups ?? []) {
-      const strings = { id: this.text(id), name: this.text(name), owner: owner == null ? 0 : this.text(owner) };
-      const key = `${strings.id} ${strings.name} ${strings.owner}`;
+      const key = JSON.stringify([id, name, owner ?? null]);
       let group = this.groups.get(key);
       if (group === undefined) {
         group = columns.securityGroups.length;
-        columns.securityGroups.push(strings);
+        columns.securityGroups.push({ id: this.text(id), name: this.text(name), owner: owner == null ? 0 : this.text(owner) });
         this.groups.set(key, group);
       }
       columns.instanceGroups.push(group);

@@ -42,3 +42,22 @@ test("each kind picks its address, and ipv6 the first", () => {
   assert.deepEqual(AddressKind.PRIVATE_DNS.of(instance), { tag: "own", val: "private-dns-name" });
   assert.equal(AddressKind.PUBLIC_DNS.of(instance), null);
 });
+
+test("by index, each kind answers as for the instance, with one shared address", () => {
+  const fleet = Fleet.fromRecords([
+    { id: "i-1", privateIpv4: "10.0.0.1", ipv6Addresses: ["2600:1f18::1"] },
+    { id: "i-2", publicDnsName: "ec2-2.compute-1.amazonaws.com" },
+    { id: "i-3" },
+  ]);
+  for (const kind of AddressKind.ALL) {
+    for (const instance of fleet.instances()) {
+      assert.deepEqual(kind.at(fleet, instance.index), kind.read(instance) === null ? null : { tag: "own", val: kind.wit });
+      assert.equal(kind.at(fleet, instance.index), kind.of(instance));
+    }
+  }
+  for (const kind of AddressKind.ALL) {
+    assert.deepEqual(kind.ofEach(fleet), fleet.instances().map((instance) => kind.of(instance)));
+  }
+  assert.equal(AddressKind.PRIVATE_IP.at(fleet, 0), AddressKind.PRIVATE_IP.own);
+  assert.ok(Object.isFrozen(AddressKind.PRIVATE_IP.own));
+});

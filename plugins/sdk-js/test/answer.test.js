@@ -84,7 +84,7 @@ test("the resolved answer names ids, roles and own addresses", () => {
   });
 });
 
-test("the decision is the WIT record as componentize-js lowers it", () => {
+test("the decision is the WIT record as componentize-js lowers it: lists of numbers typed, null for none", () => {
   const answer = new Answer(fleet({ self: "i-1", explain: "i-2" }));
   const second = answer.fleet.instance(1);
   answer.addMember({
@@ -108,18 +108,18 @@ test("the decision is the WIT record as componentize-js lowers it", () => {
     labelNames: [],
     labelValues: [],
     members: [
-      { instance: 1, role: 0, clusters: [], address: undefined, port: undefined, labels: [] },
-      { instance: 2, role: 1, clusters: [0], address: undefined, port: 7071, labels: [] },
+      { instance: 1, role: 0, clusters: new Uint32Array(0), address: null, port: null, labels: [] },
+      { instance: 2, role: 1, clusters: Uint32Array.of(0), address: null, port: 7071, labels: [] },
       {
         instance: 0,
         role: 1,
-        clusters: [],
+        clusters: new Uint32Array(0),
         address: { tag: "own", val: "private-ipv4" },
-        port: undefined,
+        port: null,
         labels: [],
       },
     ],
-    registerWith: [1],
+    registerWith: Uint32Array.of(1),
     notes: [{ instance: 1, topic: "decision", text: "about 2" }],
   });
 });
@@ -214,4 +214,55 @@ test("clusters are shared by a common one or by having none", () => {
   assert.equal(shareACluster([a, b], [b, c]), true);
   assert.equal(shareACluster([a], [b, c]), false);
   assert.deepEqual(sharedClusters([a, b, c], [c, b]), [b, c]);
+});
+
+test("members with the same clusters or labels share one list", () => {
+  const answer = new Answer(fleet());
+  const agent = answer.role("agent");
+  const [blue, green] = [answer.cluster("blue"), answer.cluster("green")];
+  const zone = answer.labelName("zone");
+  const east = answer.labelValue("us-east-1a");
+  const labels = answer.labelSet([zone, east]);
+  assert.equal(answer.labelSet([zone, east]), labels);
+  assert.deepEqual(labels, [{ name: zone, value: east }]);
+  assert.ok(Object.isFrozen(labels));
+  answer.addMember({ instance: 0, role: agent, clusters: [blue], labels: { zone: "us-east-1a" } });
+  answer.addMemberAt(1, agent, answer.clusterSet([blue]), null, null, labels);
+  answer.addMember({ instance: 2, role: agent, clusters: [blue, green] });
+  const [first, second, third] = answer.toDecision().members;
+  assert.equal(first.clusters, second.clusters);
+  assert.equal(first.labels, labels);
+  assert.equal(second.labels, labels);
+  assert.equal(answer.clusterSet([blue, green]), third.clusters);
+  assert.deepEqual(third.clusters, Uint32Array.of(blue, green));
+  assert.equal(third.labels, answer.members[2].labels);
+  assert.deepEqual(answer.resolved().members.map((member) => [member.clusters, member.labels]), [
+    [["blue"], { zone: "us-east-1a" }],
+    [["blue"], { zone: "us-east-1a" }],
+    [["blue", "green"], {}],
+  ]);
+});
+
+test("a label value is taken from the fleet's text without making it per member", () => {
+  const records = [
+    { id: "i-1", availabilityZone: "us-east-1a" },
+    { id: "i-2", availabilityZone: "Zürich-1" },
+    { id: "i-3", availabilityZone: "us-east-1a" },
+  ];
+  const answer = new Answer(Fleet.fromRecords(records));
+  const zones = answer.fleet.columns.availabilityZones;
+  const ids = Array.from(zones, (text) => answer.labelValueOfText(text));
+  assert.equal(ids[0], ids[2], "one value for one zone, wherever it lies in the text");
+  assert.deepEqual(answer.toDecision().labelValues, ["us-east-1a", "Zürich-1"]);
+  assert.equal(answer.labelValue("Zürich-1"), ids[1]);
+});
+
+test("ids that are no ids are refused", () => {
+  const answer = new Answer(fleet());
+  assert.throws(() => answer.labelSet([0]), { name: "TypeError", message: /label ids come in pairs/ });
+  assert.throws(() => answer.labelSet([0, -1]), { name: "TypeError", message: /label value must be an id/ });
+  assert.throws(() => answer.labelSet([1.5, 0]), { name: "TypeError", message: /label name must be an id/ });
+  assert.throws(() => answer.clusterSet([-1]), { name: "TypeError", message: /cluster must be an id/ });
+  assert.throws(() => answer.clusterSet([0, "1"]), TypeError);
+  assert.throws(() => answer.clusterSet([0, 1, 2 ** 32]), TypeError);
 });

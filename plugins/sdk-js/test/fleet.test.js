@@ -291,3 +291,29 @@ test("an unknown lifecycle state or leave reason is an error", () => {
     /unknown leave reason "meteor"/,
   );
 });
+
+test("by index, candidates, serving and tags read as the instances do", () => {
+  const records = [
+    { id: "i-run", tags: [["team", "blue"], ["env", ""]] },
+    { id: "i-stopped", state: "stopped", tags: [["Team", "red"]] },
+    { id: "i-self", state: "pending", lifecycle: "standby" },
+    { id: "i-going", leavingReason: "announced", tags: [["team", "Zürich"]] },
+  ];
+  const fleet = Fleet.fromRecords(records, { self: "i-self" });
+  const candidates = fleet.candidates().map((instance) => instance.index);
+  assert.deepEqual(candidates, [0, 2, 3]);
+  assert.deepEqual(
+    records.map((_, index) => fleet.isCandidate(index)),
+    [true, false, true, true],
+  );
+  assert.deepEqual(
+    fleet.instances().map((instance) => fleet.servesAt(instance.index)),
+    fleet.instances().map((instance) => instance.serves),
+  );
+  assert.deepEqual(records.map((_, index) => fleet.servesAt(index)), [true, true, false, false]);
+  const team = records.map((_, index) => fleet.tagValueAt(index, "team"));
+  assert.deepEqual(team.map((value) => (value < 0 ? null : fleet.strings.get(value))), ["blue", null, null, "Zürich"]);
+  assert.equal(fleet.tagValueAt(0, "env"), 0, "an empty value is string 0, not none");
+  assert.equal(fleet.instance(0).tag("env"), "");
+  assert.equal(fleet.tagValueAt(0, "Env"), -1);
+});

@@ -62,12 +62,12 @@ test("configure then decide returns the decision and logs one debug line", () =>
       members: [0, 1].map((instance) => ({
         instance,
         role: 0,
-        clusters: [],
+        clusters: new Uint32Array(0),
         address: { tag: "own", val: "private-ipv4" },
-        port: undefined,
+        port: null,
         labels: [],
       })),
-      registerWith: [0],
+      registerWith: Uint32Array.of(0),
       notes: [{ instance: 0, topic: "decision", text: "every candidate is an agent" }],
     },
   });
