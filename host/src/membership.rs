@@ -3,8 +3,7 @@
 //! every later consumer (file sinks, HTTP) reuses it unchanged.
 
 use crate::inventory::{
-    Field,
-    Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote,
+    Field, Inventory, Leaving, LeavingEntry, LifecycleState, MemberStatus, SnapshotNote,
 };
 use crate::policy::{Decision, Member, PolicyIdentity};
 use serde::{Deserialize, Serialize};

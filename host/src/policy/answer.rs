@@ -281,7 +281,8 @@ mod tests {
     #[test]
     fn what_the_sdk_answers_reads_back_as_its_own_resolved_answer() {
         let fleet = fleet();
-        let question = question(&fleet, Some("i-0"), Some("i-0"));
+        let asking = question(&fleet, Some("i-0"), Some("i-0"));
+        let question = asking.question();
         let guest = sdk::Fleet::new(carried(question)).unwrap();
         let mut answer = sdk::Answer::new(&guest);
         let monitor = answer.role("monitor");

@@ -1,17 +1,30 @@
 //! The fleet as it crosses into a policy: the host's columns ([`Fleet`])
-//! copied into `wit/policy.wit`'s `fleet` record, buffer by buffer, the
-//! states turned into the interface's enums. The host's model has the
-//! interface's layout, so nothing is encoded here: a question costs the
-//! copies. A 0.2.0 plugin gets the same columns without the ones 0.3.0
+//! lent to `wit/policy.wit`'s `fleet` record as they are (the bindings
+//! borrow their parameters), only the states turned into the interface's
+//! enums. The host's model has the interface's layout, so nothing is
+//! encoded here: carrying the question into the guest is its one copy. A 0.2.0 plugin gets the same columns without the ones 0.3.0
 //! added (`world::previous`).
 
 use super::world::types::{self, InstanceState};
 use crate::inventory::{Field, Fleet, LeaveReason, LifecycleState};
 
-/// The question a policy answers: the fleet, seen from `self_id`, and the
-/// instance to explain. Ids that name no instance give `None`. (Public for
-/// the boundary benchmark, which times it alone.)
-pub fn question(fleet: &Fleet, self_id: Option<&str>, explain: Option<&str>) -> types::Question {
+/// A question being asked: the fleet's own buffers, lent as they are, and
+/// the few columns the interface types otherwise (the states as its enums,
+/// the security groups as records), made for it.
+pub struct Asking<'a> {
+    fleet: &'a Fleet,
+    states: Vec<InstanceState>,
+    lifecycle_states: Vec<types::LifecycleState>,
+    leaving_reasons: Vec<Option<types::LeaveReason>>,
+    security_groups: Vec<types::SecurityGroup>,
+    self_instance: Option<u32>,
+    explain: Option<u32>,
+}
+
+/// The question a policy answers about `fleet`, seen from `self_id`, with
+/// the instance to explain. Ids that name no instance give `None`. (Public
+/// for the boundary benchmark, which times it alone.)
+pub fn question<'a>(fleet: &'a Fleet, self_id: Option<&str>, explain: Option<&str>) -> Asking<'a> {
     let index_of = |id: Option<&str>| {
         let id = id?;
         fleet
@@ -19,60 +32,77 @@ pub fn question(fleet: &Fleet, self_id: Option<&str>, explain: Option<&str>) -> 
             .position(|candidate| candidate == id)
             .and_then(|index| u32::try_from(index).ok())
     };
-    let column = |field: Field| fleet.fields[field as usize].clone();
-    types::Question {
-        fleet: types::Fleet {
-            text: fleet.text.clone(),
-            text_ends: fleet.text_ends.clone(),
-            security_groups: fleet
-                .groups
-                .iter()
-                .map(|group| types::SecurityGroup {
-                    id: group.id,
-                    name: group.name,
-                    owner: group.owner,
-                })
-                .collect(),
-            ids: fleet.ids.clone(),
-            states: fleet
-                .states
-                .iter()
-                .map(|&name| state(fleet.string(name)))
-                .collect(),
-            private_ipv4s: column(Field::PrivateIpv4),
-            public_ipv4s: column(Field::PublicIpv4),
-            private_dns_names: column(Field::PrivateDnsName),
-            public_dns_names: column(Field::PublicDnsName),
-            availability_zones: column(Field::AvailabilityZone),
-            regions: column(Field::Region),
-            vpc_ids: column(Field::VpcId),
-            subnet_ids: column(Field::SubnetId),
-            instance_types: column(Field::InstanceType),
-            image_ids: column(Field::ImageId),
-            launch_times: column(Field::LaunchTime),
-            accounts: column(Field::Account),
-            lifecycle_states: fleet
-                .lifecycle_states
-                .iter()
-                .map(|&state| lifecycle_state(state))
-                .collect(),
-            lifecycle_groups: column(Field::LifecycleGroup),
-            leaving_reasons: fleet
-                .leaving_reasons
-                .iter()
-                .map(|reason| reason.map(leave_reason))
-                .collect(),
-            leaving_deadlines: column(Field::LeavingDeadline),
-            group_ends: fleet.group_ends.clone(),
-            instance_groups: fleet.instance_groups.clone(),
-            tag_ends: fleet.tag_ends.clone(),
-            tag_keys: fleet.tag_keys.clone(),
-            tag_values: fleet.tag_values.clone(),
-            ipv6_ends: fleet.ipv6_ends.clone(),
-            ipv6_addresses: fleet.ipv6_addresses.clone(),
-        },
+    Asking {
+        fleet,
+        states: fleet
+            .states
+            .iter()
+            .map(|&name| state(fleet.string(name)))
+            .collect(),
+        lifecycle_states: fleet
+            .lifecycle_states
+            .iter()
+            .map(|&state| lifecycle_state(state))
+            .collect(),
+        leaving_reasons: fleet
+            .leaving_reasons
+            .iter()
+            .map(|reason| reason.map(leave_reason))
+            .collect(),
+        security_groups: fleet
+            .groups
+            .iter()
+            .map(|group| types::SecurityGroup {
+                id: group.id,
+                name: group.name,
+                owner: group.owner,
+            })
+            .collect(),
         self_instance: index_of(self_id),
         explain: index_of(explain),
+    }
+}
+
+impl Asking<'_> {
+    /// The question in the interface's types, borrowing every column:
+    /// carrying it into the guest is the only copy.
+    pub fn question(&self) -> types::Question<'_> {
+        let fleet = self.fleet;
+        let column = |field: Field| fleet.fields[field as usize].as_slice();
+        types::Question {
+            fleet: types::Fleet {
+                text: &fleet.text,
+                text_ends: &fleet.text_ends,
+                security_groups: &self.security_groups,
+                ids: &fleet.ids,
+                states: &self.states,
+                private_ipv4s: column(Field::PrivateIpv4),
+                public_ipv4s: column(Field::PublicIpv4),
+                private_dns_names: column(Field::PrivateDnsName),
+                public_dns_names: column(Field::PublicDnsName),
+                availability_zones: column(Field::AvailabilityZone),
+                regions: column(Field::Region),
+                vpc_ids: column(Field::VpcId),
+                subnet_ids: column(Field::SubnetId),
+                instance_types: column(Field::InstanceType),
+                image_ids: column(Field::ImageId),
+                launch_times: column(Field::LaunchTime),
+                accounts: column(Field::Account),
+                lifecycle_states: &self.lifecycle_states,
+                lifecycle_groups: column(Field::LifecycleGroup),
+                leaving_reasons: &self.leaving_reasons,
+                leaving_deadlines: column(Field::LeavingDeadline),
+                group_ends: &fleet.group_ends,
+                instance_groups: &fleet.instance_groups,
+                tag_ends: &fleet.tag_ends,
+                tag_keys: &fleet.tag_keys,
+                tag_values: &fleet.tag_values,
+                ipv6_ends: &fleet.ipv6_ends,
+                ipv6_addresses: &fleet.ipv6_addresses,
+            },
+            self_instance: self.self_instance,
+            explain: self.explain,
+        }
     }
 }
 
@@ -173,7 +203,7 @@ pub(super) mod tests {
     }
 
     /// The question as the guest's bindings would receive it.
-    pub(crate) fn carried(question: types::Question) -> guest::Question {
+    pub(crate) fn carried(question: types::Question<'_>) -> guest::Question {
         let types::Fleet {
             text,
             text_ends,
@@ -206,47 +236,49 @@ pub(super) mod tests {
         } = question.fleet;
         guest::Question {
             fleet: guest::Fleet {
-                text,
-                text_ends,
+                text: text.to_owned(),
+                text_ends: text_ends.to_vec(),
                 security_groups: security_groups
-                    .into_iter()
+                    .iter()
                     .map(|group| guest::SecurityGroup {
                         id: group.id,
                         name: group.name,
                         owner: group.owner,
                     })
                     .collect(),
-                ids,
-                states: states.into_iter().map(guest_state).collect(),
-                private_ipv4s,
-                public_ipv4s,
-                private_dns_names,
-                public_dns_names,
-                availability_zones,
-                regions,
-                vpc_ids,
-                subnet_ids,
-                instance_types,
-                image_ids,
-                launch_times,
-                accounts,
+                ids: ids.to_vec(),
+                states: states.iter().copied().map(guest_state).collect(),
+                private_ipv4s: private_ipv4s.to_vec(),
+                public_ipv4s: public_ipv4s.to_vec(),
+                private_dns_names: private_dns_names.to_vec(),
+                public_dns_names: public_dns_names.to_vec(),
+                availability_zones: availability_zones.to_vec(),
+                regions: regions.to_vec(),
+                vpc_ids: vpc_ids.to_vec(),
+                subnet_ids: subnet_ids.to_vec(),
+                instance_types: instance_types.to_vec(),
+                image_ids: image_ids.to_vec(),
+                launch_times: launch_times.to_vec(),
+                accounts: accounts.to_vec(),
                 lifecycle_states: lifecycle_states
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .map(guest_lifecycle_state)
                     .collect(),
-                lifecycle_groups,
+                lifecycle_groups: lifecycle_groups.to_vec(),
                 leaving_reasons: leaving_reasons
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .map(|reason| reason.map(guest_leave_reason))
                     .collect(),
-                leaving_deadlines,
-                group_ends,
-                instance_groups,
-                tag_ends,
-                tag_keys,
-                tag_values,
-                ipv6_ends,
-                ipv6_addresses,
+                leaving_deadlines: leaving_deadlines.to_vec(),
+                group_ends: group_ends.to_vec(),
+                instance_groups: instance_groups.to_vec(),
+                tag_ends: tag_ends.to_vec(),
+                tag_keys: tag_keys.to_vec(),
+                tag_values: tag_values.to_vec(),
+                ipv6_ends: ipv6_ends.to_vec(),
+                ipv6_addresses: ipv6_addresses.to_vec(),
             },
             self_instance: question.self_instance,
             explain: question.explain,
@@ -312,7 +344,9 @@ pub(super) mod tests {
             .map(|n| full(n as u32, states.get(n).copied().unwrap_or("running")))
             .collect();
         fleet.push(Instance::running("i-bare"));
-        let question = question(&Fleet::from_instances(&fleet).unwrap(), Some("i-3"), Some("i-bare"));
+        let columns = Fleet::from_instances(&fleet).unwrap();
+        let asking = question(&columns, Some("i-3"), Some("i-bare"));
+        let question = asking.question();
         assert_eq!(
             question.fleet.security_groups.len(),
             1 + LifecycleState::ALL.len(),
@@ -354,7 +388,9 @@ pub(super) mod tests {
             instance.security_groups.push(group(owner));
             fleet.push(instance);
         }
-        let question = question(&Fleet::from_instances(&fleet).unwrap(), None, None);
+        let columns = Fleet::from_instances(&fleet).unwrap();
+        let asking = question(&columns, None, None);
+        let question = asking.question();
         assert_eq!(question.fleet.instance_groups, [0, 1, 2, 0]);
         let guest = sdk::Fleet::new(carried(question)).unwrap();
         let owners: Vec<Option<&str>> = guest.security_groups().map(|group| group.owner).collect();
@@ -365,14 +401,18 @@ pub(super) mod tests {
     fn a_state_the_interface_does_not_know_crosses_as_other() {
         let mut odd = Instance::running("i-odd");
         odd.state = "hibernating".to_owned();
-        let question = question(&Fleet::from_instances(&[odd]).unwrap(), None, None);
+        let columns = Fleet::from_instances(&[odd]).unwrap();
+        let asking = question(&columns, None, None);
+        let question = asking.question();
         assert_eq!(question.fleet.states, [InstanceState::Other]);
     }
 
     #[test]
     fn ids_that_name_no_instance_are_none() {
         let fleet = [Instance::running("i-1")];
-        let question = question(&Fleet::from_instances(&fleet).unwrap(), Some("i-2"), Some("i-3"));
+        let columns = Fleet::from_instances(&fleet).unwrap();
+        let asking = question(&columns, Some("i-2"), Some("i-3"));
+        let question = asking.question();
         assert_eq!((question.self_instance, question.explain), (None, None));
     }
 }

@@ -98,10 +98,10 @@ impl PolicyInstance {
     pub fn call_decide(
         &self,
         store: &mut Store<Sandbox>,
-        question: types::Question,
+        question: types::Question<'_>,
     ) -> wasmtime::Result<Result<types::Decision, String>> {
         match self {
-            PolicyInstance::Current(policy) => policy.call_decide(store, &question),
+            PolicyInstance::Current(policy) => policy.call_decide(store, question),
             PolicyInstance::Previous(policy) => Ok(policy
                 .call_decide(store, &previous::question(question))?
                 .map(previous::decision)),

@@ -355,9 +355,9 @@ impl Policy for WasmPolicy {
             name: self.identity.name(),
             message: bounded(message),
         };
-        let question = columns::question(fleet, self_id, explain);
+        let asking = columns::question(fleet, self_id, explain);
         let decision = self.with_instance(fleet.len(), |policy, store| {
-            let answer = policy.call_decide(&mut *store, question)?;
+            let answer = policy.call_decide(&mut *store, asking.question())?;
             Ok(answer.map_err(failed))
         })?;
         answer::decision(decision, fleet).map_err(|problems| PolicyError::InvalidAnswer {

@@ -8,6 +8,11 @@ mod current {
     wasmtime::component::bindgen!({
         world: "policy",
         path: "../wit",
+        // The question is lent, not moved: the host's columns cross as
+        // they are.
+        ownership: Borrowing {
+            duplicate_if_necessary: false
+        },
     });
 }
 
@@ -42,8 +47,8 @@ pub mod previous {
     pub const INTERFACE: &str = "rollcall:policy@0.2.0";
 
     /// The 0.3.0 question as a 0.2.0 plugin receives it: the shared columns
-    /// moved over, the ones 0.3.0 added (and each group's owner) dropped.
-    pub fn question(question: types::Question) -> old::Question {
+    /// copied over, the ones 0.3.0 added (and each group's owner) dropped.
+    pub fn question(question: types::Question<'_>) -> old::Question {
         let types::Fleet {
             text,
             text_ends,
@@ -76,37 +81,37 @@ pub mod previous {
         } = question.fleet;
         old::Question {
             fleet: old::Fleet {
-                text,
-                text_ends,
+                text: text.to_owned(),
+                text_ends: text_ends.to_vec(),
                 security_groups: security_groups
-                    .into_iter()
+                    .iter()
                     .map(
-                        |types::SecurityGroup { id, name, owner: _ }| old::SecurityGroup {
+                        |&types::SecurityGroup { id, name, owner: _ }| old::SecurityGroup {
                             id,
                             name,
                         },
                     )
                     .collect(),
-                ids,
-                states: states.into_iter().map(state).collect(),
-                private_ipv4s,
-                public_ipv4s,
-                private_dns_names,
-                public_dns_names,
-                availability_zones,
-                regions,
-                vpc_ids,
-                subnet_ids,
-                instance_types,
-                image_ids,
-                launch_times,
-                group_ends,
-                instance_groups,
-                tag_ends,
-                tag_keys,
-                tag_values,
-                ipv6_ends,
-                ipv6_addresses,
+                ids: ids.to_vec(),
+                states: states.iter().copied().map(state).collect(),
+                private_ipv4s: private_ipv4s.to_vec(),
+                public_ipv4s: public_ipv4s.to_vec(),
+                private_dns_names: private_dns_names.to_vec(),
+                public_dns_names: public_dns_names.to_vec(),
+                availability_zones: availability_zones.to_vec(),
+                regions: regions.to_vec(),
+                vpc_ids: vpc_ids.to_vec(),
+                subnet_ids: subnet_ids.to_vec(),
+                instance_types: instance_types.to_vec(),
+                image_ids: image_ids.to_vec(),
+                launch_times: launch_times.to_vec(),
+                group_ends: group_ends.to_vec(),
+                instance_groups: instance_groups.to_vec(),
+                tag_ends: tag_ends.to_vec(),
+                tag_keys: tag_keys.to_vec(),
+                tag_values: tag_values.to_vec(),
+                ipv6_ends: ipv6_ends.to_vec(),
+                ipv6_addresses: ipv6_addresses.to_vec(),
             },
             self_instance: question.self_instance,
             explain: question.explain,
