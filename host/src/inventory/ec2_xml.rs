@@ -671,3 +671,6 @@ fn launch_time<'a>(text: Text<'a>, scratch: &mut String) -> Result<Text<'a>, Str
     }
     Ok(Text::Scratch(start, scratch.len()))
 }
+
+#[cfg(test)]
+mod tests;
