@@ -5,8 +5,9 @@
 //! split into its phases:
 //!
 //! - `fixed`: a fresh sandbox, instantiation and `configure` (an empty fleet);
-//! - `encode`: the host turning its instances into the interface's columns
-//!   (`rollcall::policy::question`), alone;
+//! - `encode`: the question to the policy made from the host's fleet
+//!   (`rollcall::policy::question`), alone: since the host keeps the fleet
+//!   in the interface's columns, a copy of their buffers;
 //! - `input`: carrying the fleet into the guest, encoding included, measured
 //!   with a probe policy that takes the fleet and returns nothing
 //!   (`misbehaving`, mode `ignore`), minus `fixed`;
@@ -28,7 +29,7 @@ mod measure;
 mod summary;
 
 use criterion::{BenchmarkId, Criterion};
-use rollcall::inventory::{Instance, LeaveReason, LifecycleState, parse_describe_instances};
+use rollcall::inventory::{Fleet, Instance, LeaveReason, LifecycleState, parse_describe_instances};
 use rollcall::policy::{Policy, PolicyEngine, interface_state, question};
 use rollcall::settings::PolicyLimits;
 use rollcall_policy_sdk as sdk;
@@ -159,38 +160,43 @@ fn boundary(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("decide");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(5));
-    group.bench_function("fixed", |bench| bench.iter(|| wasm.decide(&[], None, None)));
+    group.bench_function("fixed", |bench| {
+        bench.iter(|| wasm.decide(&Fleet::default(), None, None))
+    });
     for count in FLEETS {
         let fleet = instances(count);
         let guest = guest_fleet(&fleet);
+        let columns = Fleet::from_instances(&fleet).expect("the fleet fits in columns");
         let native = native_decide(&settings, &guest).resolved(&guest);
-        let through_wasm = wasm.decide(&fleet, own, None).expect("wasm decides");
+        let through_wasm = wasm.decide(&columns, own, None).expect("wasm decides");
         let mut native_targets = native.register_with.clone();
         native_targets.sort();
         let mut wasm_targets = through_wasm.register_with.clone();
         wasm_targets.sort();
         assert_eq!(native_targets, wasm_targets, "same answer");
         assert_eq!(native.members.len(), through_wasm.members.len());
-        let explained = wasm.decide(&fleet, own, own).expect("wasm explains");
+        let explained = wasm.decide(&columns, own, own).expect("wasm explains");
         assert!(!explained.notes.is_empty(), "explaining writes notes");
 
         group.bench_with_input(BenchmarkId::new("native", count), &guest, |bench, guest| {
             bench.iter(|| native_decide(&settings, guest))
         });
-        group.bench_with_input(BenchmarkId::new("encode", count), &fleet, |bench, fleet| {
-            bench.iter(|| question(fleet, own, None))
-        });
-        group.bench_with_input(BenchmarkId::new("wasm", count), &fleet, |bench, fleet| {
+        group.bench_with_input(
+            BenchmarkId::new("encode", count),
+            &columns,
+            |bench, fleet| bench.iter(|| question(fleet, own, None)),
+        );
+        group.bench_with_input(BenchmarkId::new("wasm", count), &columns, |bench, fleet| {
             bench.iter(|| wasm.decide(fleet, own, None))
         });
         group.bench_with_input(
             BenchmarkId::new("wasm_input_only", count),
-            &fleet,
+            &columns,
             |bench, fleet| bench.iter(|| probe.decide(fleet, own, None)),
         );
         group.bench_with_input(
             BenchmarkId::new("explaining", count),
-            &fleet,
+            &columns,
             |bench, fleet| bench.iter(|| wasm.decide(fleet, own, own)),
         );
     }

@@ -342,7 +342,7 @@ mod tests {
 
     fn inventory() -> Inventory {
         Inventory {
-            instances: ["i-1", "i-2", "i-3"].map(Instance::running).to_vec(),
+            instances: ["i-1", "i-2", "i-3"].map(Instance::running).to_vec().into(),
             source: "fleet.json".to_owned(),
             fetched_at: std::time::UNIX_EPOCH,
             snapshot: None,

@@ -146,10 +146,11 @@ mod tests {
 
         fn decide(
             &self,
-            instances: &[Instance],
+            fleet: &crate::inventory::Fleet,
             self_id: Option<&str>,
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
+            let instances = &fleet.instances();
             self.evaluations.fetch_add(1, Ordering::SeqCst);
             let members = instances
                 .iter()

@@ -732,7 +732,7 @@ mod tests {
         /// Explanations of the fleet `i-a`, `i-b` are decided by `gate`.
         fn explain_through(&self, gate: &Arc<Gate>) {
             let inventory = Inventory {
-                instances: vec![Instance::running("i-a"), Instance::running("i-b")],
+                instances: vec![Instance::running("i-a"), Instance::running("i-b")].into(),
                 source: "test".to_owned(),
                 fetched_at: SystemTime::now(),
                 snapshot: None,
@@ -808,10 +808,11 @@ mod tests {
 
         fn decide(
             &self,
-            instances: &[Instance],
+            fleet: &crate::inventory::Fleet,
             _self_id: Option<&str>,
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
+            let instances = &fleet.instances();
             let inside = self.gate.inside.fetch_add(1, Ordering::SeqCst) + 1;
             self.gate.most.fetch_max(inside, Ordering::SeqCst);
             let open = self.gate.open.lock().unwrap();

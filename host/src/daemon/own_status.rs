@@ -210,7 +210,7 @@ mod tests {
     fn the_policy_sees_self_leaving_in_the_fleet() {
         let mut own = OwnStatus::default();
         let fleet = Arc::new(Inventory {
-            instances: vec![Instance::running("i-a"), Instance::running("i-b")],
+            instances: vec![Instance::running("i-a"), Instance::running("i-b")].into(),
             source: "test".to_owned(),
             fetched_at: std::time::SystemTime::UNIX_EPOCH,
             snapshot: None,

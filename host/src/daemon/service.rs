@@ -750,7 +750,7 @@ mod tests {
             };
             match next.unwrap_or(Ok(())) {
                 Ok(()) => Ok(Inventory {
-                    instances: vec![instance("i-a"), instance("i-b")],
+                    instances: vec![instance("i-a"), instance("i-b")].into(),
                     source: self.describe(),
                     fetched_at: SystemTime::now(),
                     snapshot: None,
@@ -778,10 +778,11 @@ mod tests {
 
         fn decide(
             &self,
-            instances: &[Instance],
+            fleet: &crate::inventory::Fleet,
             _self_id: Option<&str>,
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
+            let instances = &fleet.instances();
             Ok(Decision {
                 members: instances
                     .iter()
@@ -974,7 +975,7 @@ mod tests {
 
         async fn fetch(&self) -> Result<Inventory, SourceError> {
             Ok(Inventory {
-                instances: Vec::new(),
+                instances: Vec::new().into(),
                 source: self.describe(),
                 fetched_at: SystemTime::now(),
                 snapshot: None,

@@ -324,10 +324,11 @@ mod tests {
 
         fn decide(
             &self,
-            instances: &[Instance],
+            fleet: &crate::inventory::Fleet,
             self_id: Option<&str>,
             _explain: Option<&str>,
         ) -> Result<Decision, PolicyError> {
+            let instances = &fleet.instances();
             self.evaluations.fetch_add(1, Ordering::SeqCst);
             if self_id == Some("m-1") {
                 return Err(PolicyError::Rejected {

@@ -151,7 +151,7 @@ mod tests {
             let mut moment = self.1.lock().unwrap();
             *moment += 1;
             Ok(Inventory {
-                instances,
+                instances: instances.into(),
                 source: "listings".to_owned(),
                 fetched_at: SystemTime::UNIX_EPOCH + Duration::from_secs(*moment),
                 snapshot: None,
@@ -228,7 +228,7 @@ mod tests {
             }
             async fn fetch(&self) -> Result<Inventory, SourceError> {
                 Ok(Inventory {
-                    instances: Vec::new(),
+                    instances: Vec::new().into(),
                     source: "same".to_owned(),
                     fetched_at: SystemTime::UNIX_EPOCH,
                     snapshot: None,

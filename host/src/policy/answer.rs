@@ -271,16 +271,17 @@ mod tests {
         }
     }
 
-    fn fleet() -> Vec<Instance> {
-        (0..4)
+    fn fleet() -> Fleet {
+        let instances: Vec<_> = (0..4)
             .map(|n| crate::inventory::every_field(n, "running"))
-            .collect()
+            .collect();
+        Fleet::from_instances(&instances).unwrap()
     }
 
     #[test]
     fn what_the_sdk_answers_reads_back_as_its_own_resolved_answer() {
         let fleet = fleet();
-        let question = question(&fleet, Some("i-0"), Some("i-0")).unwrap();
+        let question = question(&fleet, Some("i-0"), Some("i-0"));
         let guest = sdk::Fleet::new(carried(question)).unwrap();
         let mut answer = sdk::Answer::new(&guest);
         let monitor = answer.role("monitor");

@@ -128,6 +128,7 @@ pub(super) mod tests {
 
     use super::*;
     use crate::inventory::every_field as full;
+    use crate::inventory::{Instance, Leaving, Lifecycle, SecurityGroup, Tag};
     use rollcall_policy_sdk as sdk;
     use rollcall_policy_sdk::bindings::rollcall::policy::types as guest;
 
@@ -311,7 +312,7 @@ pub(super) mod tests {
             .map(|n| full(n as u32, states.get(n).copied().unwrap_or("running")))
             .collect();
         fleet.push(Instance::running("i-bare"));
-        let question = question(&fleet, Some("i-3"), Some("i-bare")).unwrap();
+        let question = question(&Fleet::from_instances(&fleet).unwrap(), Some("i-3"), Some("i-bare"));
         assert_eq!(
             question.fleet.security_groups.len(),
             1 + LifecycleState::ALL.len(),
@@ -353,7 +354,7 @@ pub(super) mod tests {
             instance.security_groups.push(group(owner));
             fleet.push(instance);
         }
-        let question = question(&fleet, None, None).unwrap();
+        let question = question(&Fleet::from_instances(&fleet).unwrap(), None, None);
         assert_eq!(question.fleet.instance_groups, [0, 1, 2, 0]);
         let guest = sdk::Fleet::new(carried(question)).unwrap();
         let owners: Vec<Option<&str>> = guest.security_groups().map(|group| group.owner).collect();
@@ -364,14 +365,14 @@ pub(super) mod tests {
     fn a_state_the_interface_does_not_know_crosses_as_other() {
         let mut odd = Instance::running("i-odd");
         odd.state = "hibernating".to_owned();
-        let question = question(&[odd], None, None).unwrap();
+        let question = question(&Fleet::from_instances(&[odd]).unwrap(), None, None);
         assert_eq!(question.fleet.states, [InstanceState::Other]);
     }
 
     #[test]
     fn ids_that_name_no_instance_are_none() {
         let fleet = [Instance::running("i-1")];
-        let question = question(&fleet, Some("i-2"), Some("i-3")).unwrap();
+        let question = question(&Fleet::from_instances(&fleet).unwrap(), Some("i-2"), Some("i-3"));
         assert_eq!((question.self_instance, question.explain), (None, None));
     }
 }

@@ -30,7 +30,8 @@ pub(crate) use world::INTERFACE;
 #[doc(hidden)]
 pub use world::types::InstanceState as InterfaceState;
 
-use crate::inventory::{Fleet, Instances, MemberStatus};
+use crate::inventory::{Fleet, FleetTooLarge, Instance, Instances, MemberStatus};
+use std::borrow::Cow;
 use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -225,7 +226,7 @@ pub trait Policy: Send + Sync {
 /// instance id, every id known, every target a reachable member.
 pub fn evaluate(
     policy: &dyn Policy,
-    instances: &Instances,
+    instances: &(impl AsFleet + ?Sized),
     self_id: Option<&str>,
 ) -> Result<Decision, PolicyError> {
     explained(policy, instances, self_id, None)
@@ -234,16 +235,16 @@ pub fn evaluate(
 /// [`evaluate`], with the policy's reasons about the instance `explain`.
 pub fn explained(
     policy: &dyn Policy,
-    instances: &Instances,
+    instances: &(impl AsFleet + ?Sized),
     self_id: Option<&str>,
     explain: Option<&str>,
 ) -> Result<Decision, PolicyError> {
-    let fleet = instances.fleet().map_err(|err| PolicyError::Failed {
+    let fleet = instances.as_fleet().map_err(|err| PolicyError::Failed {
         name: policy.identity().name(),
         message: err.to_string(),
     })?;
-    let decision = policy.decide(fleet, self_id, explain)?;
-    let decision = validate::validated(decision, fleet, self_id).map_err(|problems| {
+    let decision = policy.decide(&fleet, self_id, explain)?;
+    let decision = validate::validated(decision, &fleet, self_id).map_err(|problems| {
         PolicyError::InvalidAnswer {
             name: policy.identity().name(),
             problems,
@@ -251,6 +252,38 @@ pub fn explained(
     })?;
     warn_of_dropped(policy.identity(), &decision);
     Ok(decision)
+}
+
+/// A fleet a policy can be asked about: the columns as they are, or
+/// instances put into columns for the question.
+pub trait AsFleet {
+    /// The fleet in columns.
+    fn as_fleet(&self) -> Result<Cow<'_, Fleet>, FleetTooLarge>;
+}
+
+impl AsFleet for Fleet {
+    fn as_fleet(&self) -> Result<Cow<'_, Fleet>, FleetTooLarge> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl AsFleet for Instances {
+    /// The columns the inventory holds, or makes once and keeps.
+    fn as_fleet(&self) -> Result<Cow<'_, Fleet>, FleetTooLarge> {
+        self.fleet().map(Cow::Borrowed)
+    }
+}
+
+impl AsFleet for [Instance] {
+    fn as_fleet(&self) -> Result<Cow<'_, Fleet>, FleetTooLarge> {
+        Fleet::from_instances(self).map(Cow::Owned)
+    }
+}
+
+impl AsFleet for Vec<Instance> {
+    fn as_fleet(&self) -> Result<Cow<'_, Fleet>, FleetTooLarge> {
+        self.as_slice().as_fleet()
+    }
 }
 
 /// Logs the members the host dropped from `decision`, if any (the first

@@ -305,6 +305,7 @@ fn quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::Instance;
     use crate::policy::Member;
 
     fn member(id: &str, role: &str, address: Option<&str>) -> Member {
@@ -319,11 +320,12 @@ mod tests {
         }
     }
 
-    fn fleet() -> Vec<Instance> {
-        ["i-c", "i-a", "i-b"]
+    fn fleet() -> Fleet {
+        let instances: Vec<Instance> = ["i-c", "i-a", "i-b"]
             .into_iter()
             .map(Instance::running)
-            .collect()
+            .collect();
+        Fleet::from_instances(&instances).unwrap()
     }
 
     #[test]
@@ -415,7 +417,7 @@ mod tests {
             register_with: Vec::new(),
             notes: Vec::new(),
         };
-        let decision = validated(decision, &fleet, None).unwrap();
+        let decision = validated(decision, &Fleet::from_instances(&fleet).unwrap(), None).unwrap();
         assert_eq!(ids(&decision), ["i-h"]);
         assert_eq!(
             drops(&decision),
