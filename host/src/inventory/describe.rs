@@ -8,24 +8,49 @@
 //! instance's `Region`, `Lifecycle` and `Leaving`, and the `OwnerId` of a
 //! security group owned by another account than the reservation's.
 
-use super::ids::{check_ids, is_account_id};
-use super::{Instance, LeaveReason, Leaving, Lifecycle, LifecycleState, SecurityGroup, Tag};
+use super::ids::{check_id_list, is_account_id};
+use super::{Field, Fleet, FleetBuilder, Instance, LeaveReason, Lifecycle, LifecycleState};
 use crate::located::ParseError;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
 
-/// Parses one describe-instances document or an array of them into instances,
-/// in document order. The ids must pass [`check_ids`]: an empty id, one with
-/// whitespace or control characters, or one that appears twice is an error.
+/// Parses one describe-instances document or an array of them into
+/// instances, in document order; see [`read_describe_instances`].
 pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseError> {
+    read_describe_instances(bytes).map(|fleet| fleet.instances())
+}
+
+/// Reads one describe-instances document or an array of them into a fleet
+/// in columns, in document order, one reservation at a time: strings are
+/// copied from the text into the fleet's, nothing is allocated per
+/// instance. The ids must pass [`check_ids`](super::check_ids): an empty
+/// id, one with whitespace or control characters, or one that appears
+/// twice is an error.
+pub fn read_describe_instances(bytes: &[u8]) -> Result<Fleet, ParseError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // One UTF-8 check of the whole text is cheaper than serde_json's check
     // of every string in it.
     let text = std::str::from_utf8(bytes).map_err(|err| not_utf8(bytes, &err))?;
     // JSON allows only ASCII whitespace before the document.
     let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
-    let pages: Vec<Page> = match first {
-        Some(b'[') => serde_json::from_str(text)?,
-        Some(b'{') => vec![serde_json::from_str(text)?],
+    // About 700 bytes of JSON an instance in EC2's form.
+    let mut builder = FleetBuilder::with_capacity(text.len() / 700);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    match first {
+        Some(b'[') => serde::Deserializer::deserialize_seq(
+            &mut deserializer,
+            Pages {
+                builder: &mut builder,
+            },
+        )?,
+        Some(b'{') => serde::Deserializer::deserialize_map(
+            &mut deserializer,
+            Pages {
+                builder: &mut builder,
+            },
+        )?,
         Some(_) | None => {
             return Err(ParseError {
                 position: None,
@@ -34,24 +59,115 @@ pub fn parse_describe_instances(bytes: &[u8]) -> Result<Vec<Instance>, ParseErro
                     .to_owned(),
             });
         }
-    };
-
-    let instances: Vec<Instance> = pages
-        .into_iter()
-        .flat_map(|page| page.reservations)
-        .flat_map(|reservation| {
-            let account = present(reservation.owner_id);
-            reservation
-                .instances
-                .into_iter()
-                .map(move |raw| instance(raw, &account))
-        })
-        .collect();
-    check_ids(&instances).map_err(|problem| ParseError {
+    }
+    deserializer.end()?;
+    let fleet = builder.finish();
+    check_id_list(fleet.ids()).map_err(|problem| ParseError {
         position: None,
         message: problem.to_string(),
     })?;
-    Ok(instances)
+    Ok(fleet)
+}
+
+/// The document's pages (an array of them, or one), each appended to the
+/// fleet as it is read.
+struct Pages<'b> {
+    builder: &'b mut FleetBuilder,
+}
+
+impl<'de> Visitor<'de> for Pages<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a describe-instances document or an array of them")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut pages: A) -> Result<(), A::Error> {
+        while pages
+            .next_element_seed(Page {
+                builder: &mut *self.builder,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, page: A) -> Result<(), A::Error> {
+        Page {
+            builder: self.builder,
+        }
+        .visit_map(page)
+    }
+}
+
+/// One describe-instances document: its `Reservations`, the rest ignored.
+struct Page<'b> {
+    builder: &'b mut FleetBuilder,
+}
+
+impl<'de> DeserializeSeed<'de> for Page<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Page<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a describe-instances document")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut page: A) -> Result<(), A::Error> {
+        let mut reservations = false;
+        while let Some(key) = page.next_key::<Cow<'de, str>>()? {
+            if key == "Reservations" {
+                if reservations {
+                    return Err(de::Error::duplicate_field("Reservations"));
+                }
+                reservations = true;
+                page.next_value_seed(Reservations {
+                    builder: &mut *self.builder,
+                })?;
+            } else {
+                page.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !reservations {
+            return Err(de::Error::missing_field("Reservations"));
+        }
+        Ok(())
+    }
+}
+
+/// A page's reservations, each appended to the fleet once read.
+struct Reservations<'b> {
+    builder: &'b mut FleetBuilder,
+}
+
+impl<'de> DeserializeSeed<'de> for Reservations<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Reservations<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a list of reservations")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut reservations: A) -> Result<(), A::Error> {
+        while let Some(reservation) = reservations.next_element::<Reservation<'de>>()? {
+            append(reservation, self.builder).map_err(de::Error::custom)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where the text stops being UTF-8, as a line and column.
@@ -72,66 +188,72 @@ fn not_utf8(bytes: &[u8], err: &std::str::Utf8Error) -> ParseError {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// A whole page, as written.
+#[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct Page {
-    reservations: Vec<Reservation>,
+struct WrittenPage<'a> {
+    reservations: Vec<Reservation<'a>>,
 }
+
+/// Text read from the document: borrowed from it unless it holds escapes.
+type Text<'a> = Cow<'a, str>;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct Reservation {
+struct Reservation<'a> {
     /// The account that owns the reservation's instances.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    owner_id: Option<String>,
-    #[serde(default)]
-    instances: Vec<RawInstance>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    owner_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    instances: Vec<RawInstance<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawInstance {
-    instance_id: String,
-    state: RawState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private_ip_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_ip_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    private_dns_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_dns_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ipv6_address: Option<String>,
-    #[serde(default)]
-    network_interfaces: Vec<RawNetworkInterface>,
-    #[serde(default)]
-    security_groups: Vec<RawGroup>,
-    #[serde(default)]
-    tags: Vec<RawTag>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    placement: Option<RawPlacement>,
+struct RawInstance<'a> {
+    #[serde(borrow)]
+    instance_id: Text<'a>,
+    #[serde(borrow)]
+    state: RawState<'a>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    private_ip_address: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    public_ip_address: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    private_dns_name: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    public_dns_name: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    ipv6_address: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    network_interfaces: Vec<RawNetworkInterface<'a>>,
+    #[serde(borrow, default)]
+    security_groups: Vec<RawGroup<'a>>,
+    #[serde(borrow, default)]
+    tags: Vec<RawTag<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    placement: Option<RawPlacement<'a>>,
     /// Not part of EC2's answer: rollcall's own recordings add it so that a
     /// fleet merged from several regions keeps each instance's region.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    region: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    vpc_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subnet_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    instance_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    image_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    launch_time: Option<String>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    region: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    vpc_id: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    subnet_id: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    instance_type: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    image_id: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    launch_time: Option<Text<'a>>,
     /// Not part of EC2's answer: rollcall adds what Auto Scaling said.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lifecycle: Option<RawLifecycle>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<RawLifecycle<'a>>,
     /// Not part of EC2's answer: rollcall adds whether the instance is
     /// going away.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    leaving: Option<RawLeaving>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    leaving: Option<RawLeaving<'a>>,
 }
 
 /// `"Lifecycle": {"State": "in-service", "AutoScalingGroupName": "web"}`.
@@ -140,73 +262,77 @@ struct RawInstance {
 /// makes a file unreadable.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawLifecycle {
-    state: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auto_scaling_group_name: Option<String>,
+struct RawLifecycle<'a> {
+    #[serde(borrow)]
+    state: Text<'a>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    auto_scaling_group_name: Option<Text<'a>>,
 }
 
 /// `"Leaving": {"Reason": "spot-interruption", "Deadline": "2026-..."}`;
 /// an unknown reason reads as `other`.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawLeaving {
-    reason: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deadline: Option<String>,
+struct RawLeaving<'a> {
+    #[serde(borrow)]
+    reason: Text<'a>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    deadline: Option<Text<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawState {
-    name: String,
+struct RawState<'a> {
+    #[serde(borrow)]
+    name: Text<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawNetworkInterface {
-    #[serde(default)]
-    ipv6_addresses: Vec<RawIpv6>,
+struct RawNetworkInterface<'a> {
+    #[serde(borrow, default)]
+    ipv6_addresses: Vec<RawIpv6<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawIpv6 {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ipv6_address: Option<String>,
+struct RawIpv6<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    ipv6_address: Option<Text<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawGroup {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_id: Option<String>,
+struct RawGroup<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    group_name: Option<Text<'a>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    group_id: Option<Text<'a>>,
     /// Not part of EC2's answer (the AWS CLI prints no owner for an
     /// instance's groups): the account that owns the group, which rollcall
     /// writes only when it is not the reservation's. Missing: the
     /// reservation's `OwnerId`; empty: nobody knows.
     #[serde(
+        borrow,
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "group_owner"
     )]
-    owner_id: Option<String>,
+    owner_id: Option<Text<'a>>,
 }
 
 /// A group's `OwnerId`: an account id (12 digits), or empty for an owner
 /// nobody knows. Anything else is refused where it stands in the file: a
 /// mistyped account would silently make the group no one's.
-fn group_owner<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+fn group_owner<'de, D>(deserializer: D) -> Result<Option<Text<'de>>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    let owner = String::deserialize(deserializer)?;
+    let owner = Text::deserialize(deserializer)?;
     if owner.is_empty() || is_account_id(&owner) {
         Ok(Some(owner))
     } else {
-        Err(serde::de::Error::custom(format_args!(
+        Err(de::Error::custom(format_args!(
             "a security group's OwnerId {owner:?} is not an AWS account id (12 digits)"
         )))
     }
@@ -214,17 +340,18 @@ where
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawTag {
-    key: String,
-    #[serde(default)]
-    value: String,
+struct RawTag<'a> {
+    #[serde(borrow)]
+    key: Text<'a>,
+    #[serde(borrow, default)]
+    value: Text<'a>,
 }
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RawPlacement {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    availability_zone: Option<String>,
+struct RawPlacement<'a> {
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    availability_zone: Option<Text<'a>>,
 }
 
 /// EC2 reports absent values as empty strings in places (`PublicDnsName` of a
@@ -250,74 +377,67 @@ pub(super) fn ipv6_addresses(
     addresses
 }
 
-/// The instance `raw` describes, in a reservation owned by `account`: its
-/// account, and that of each group whose file names no other owner.
-fn instance(raw: RawInstance, account: &Option<String>) -> Instance {
-    let ipv6_addresses = ipv6_addresses(
-        raw.ipv6_address,
-        raw.network_interfaces
-            .into_iter()
-            .flat_map(|interface| interface.ipv6_addresses)
-            .map(|address| address.ipv6_address),
-    );
-    Instance {
-        id: raw.instance_id,
-        state: raw.state.name,
-        private_ipv4: present(raw.private_ip_address),
-        public_ipv4: present(raw.public_ip_address),
-        private_dns_name: present(raw.private_dns_name),
-        public_dns_name: present(raw.public_dns_name),
-        ipv6_addresses,
-        security_groups: raw
-            .security_groups
-            .into_iter()
-            .map(|group| SecurityGroup {
-                id: group.group_id.unwrap_or_default(),
-                name: group.group_name.unwrap_or_default(),
-                owner: match group.owner_id {
-                    None => account.clone(),
-                    named => present(named),
-                },
-            })
-            .collect(),
-        tags: raw
-            .tags
-            .into_iter()
-            .map(|tag| Tag {
-                key: tag.key,
-                value: tag.value,
-            })
-            .collect(),
-        availability_zone: present(raw.placement.and_then(|p| p.availability_zone)),
-        region: present(raw.region),
-        vpc_id: present(raw.vpc_id),
-        subnet_id: present(raw.subnet_id),
-        instance_type: present(raw.instance_type),
-        image_id: present(raw.image_id),
-        launch_time: present(raw.launch_time),
-        account: account.clone(),
-        lifecycle: raw.lifecycle.map(Lifecycle::from).unwrap_or_default(),
-        leaving: raw.leaving.map(Leaving::from),
-    }
-}
-
-impl From<RawLifecycle> for Lifecycle {
-    fn from(raw: RawLifecycle) -> Self {
-        Lifecycle {
-            state: LifecycleState::from_name(&raw.state)
-                .unwrap_or_else(|| LifecycleState::from_auto_scaling(&raw.state)),
-            group: present(raw.auto_scaling_group_name),
+/// Appends a reservation's instances to the fleet: each instance's account
+/// is the reservation's owner, and so is each group's whose file names no
+/// other owner.
+fn append(reservation: Reservation<'_>, builder: &mut FleetBuilder) -> Result<(), super::FleetTooLarge> {
+    let account = reservation.owner_id.as_deref().unwrap_or_default();
+    for raw in reservation.instances {
+        builder.begin(&raw.instance_id, &raw.state.name)?;
+        for (field, value) in [
+            (Field::PrivateIpv4, &raw.private_ip_address),
+            (Field::PublicIpv4, &raw.public_ip_address),
+            (Field::PrivateDnsName, &raw.private_dns_name),
+            (Field::PublicDnsName, &raw.public_dns_name),
+            (Field::Region, &raw.region),
+            (Field::VpcId, &raw.vpc_id),
+            (Field::SubnetId, &raw.subnet_id),
+            (Field::InstanceType, &raw.instance_type),
+            (Field::ImageId, &raw.image_id),
+            (Field::LaunchTime, &raw.launch_time),
+        ] {
+            builder.set(field, value.as_deref().unwrap_or_default())?;
+        }
+        if let Some(zone) = raw.placement.as_ref().and_then(|p| p.availability_zone.as_deref()) {
+            builder.set(Field::AvailabilityZone, zone)?;
+        }
+        builder.set(Field::Account, account)?;
+        builder.ipv6(raw.ipv6_address.as_deref().unwrap_or_default())?;
+        for interface in &raw.network_interfaces {
+            for address in &interface.ipv6_addresses {
+                builder.ipv6(address.ipv6_address.as_deref().unwrap_or_default())?;
+            }
+        }
+        for group in &raw.security_groups {
+            let owner = match &group.owner_id {
+                None => account,
+                Some(named) => named,
+            };
+            builder.group(
+                group.group_id.as_deref().unwrap_or_default(),
+                group.group_name.as_deref().unwrap_or_default(),
+                owner,
+            )?;
+        }
+        for tag in &raw.tags {
+            builder.tag(&tag.key, &tag.value)?;
+        }
+        if let Some(lifecycle) = &raw.lifecycle {
+            builder.set_lifecycle_state(
+                LifecycleState::from_name(&lifecycle.state)
+                    .unwrap_or_else(|| LifecycleState::from_auto_scaling(&lifecycle.state)),
+            );
+            builder.set(
+                Field::LifecycleGroup,
+                lifecycle.auto_scaling_group_name.as_deref().unwrap_or_default(),
+            )?;
+        }
+        if let Some(leaving) = &raw.leaving {
+            builder.set_leaving(LeaveReason::from_name(&leaving.reason).unwrap_or(LeaveReason::Other));
+            builder.set(Field::LeavingDeadline, leaving.deadline.as_deref().unwrap_or_default())?;
         }
     }
-}
-
-impl From<RawLeaving> for Leaving {
-    fn from(raw: RawLeaving) -> Self {
-        Leaving {
-            reason: LeaveReason::from_name(&raw.reason).unwrap_or(LeaveReason::Other),
-            deadline: present(raw.deadline),
-        }
-    }
+    Ok(())
 }
 
 /// The instances as one describe-instances document (a reservation per run
@@ -331,33 +451,33 @@ pub fn write_describe_instances(instances: &[Instance]) -> serde_json::Result<St
     let reservations = instances
         .chunk_by(|a, b| a.account == b.account)
         .map(|run| Reservation {
-            owner_id: run[0].account.clone(),
+            owner_id: run[0].account.as_deref().map(Cow::Borrowed),
             instances: run.iter().map(RawInstance::from).collect(),
         })
         .collect();
-    serde_json::to_string_pretty(&Page { reservations })
+    serde_json::to_string_pretty(&WrittenPage { reservations })
 }
 
-impl From<&Instance> for RawInstance {
+impl<'a> From<&'a Instance> for RawInstance<'a> {
     /// The instance as its reservation (owned by `instance.account`) lists
     /// it.
-    fn from(instance: &Instance) -> Self {
+    fn from(instance: &'a Instance) -> Self {
         RawInstance {
-            instance_id: instance.id.clone(),
+            instance_id: Cow::Borrowed(&instance.id),
             state: RawState {
-                name: instance.state.clone(),
+                name: Cow::Borrowed(&instance.state),
             },
-            private_ip_address: instance.private_ipv4.clone(),
-            public_ip_address: instance.public_ipv4.clone(),
-            private_dns_name: instance.private_dns_name.clone(),
-            public_dns_name: instance.public_dns_name.clone(),
+            private_ip_address: borrowed(&instance.private_ipv4),
+            public_ip_address: borrowed(&instance.public_ipv4),
+            private_dns_name: borrowed(&instance.private_dns_name),
+            public_dns_name: borrowed(&instance.public_dns_name),
             ipv6_address: None,
             network_interfaces: vec![RawNetworkInterface {
                 ipv6_addresses: instance
                     .ipv6_addresses
                     .iter()
                     .map(|address| RawIpv6 {
-                        ipv6_address: Some(address.clone()),
+                        ipv6_address: Some(Cow::Borrowed(address)),
                     })
                     .collect(),
             }],
@@ -365,44 +485,50 @@ impl From<&Instance> for RawInstance {
                 .security_groups
                 .iter()
                 .map(|group| RawGroup {
-                    group_name: Some(group.name.clone()),
-                    group_id: Some(group.id.clone()),
+                    group_name: Some(Cow::Borrowed(&group.name)),
+                    group_id: Some(Cow::Borrowed(&group.id)),
                     owner_id: (group.owner != instance.account)
-                        .then(|| group.owner.clone().unwrap_or_default()),
+                        .then(|| Cow::Borrowed(group.owner.as_deref().unwrap_or_default())),
                 })
                 .collect(),
             tags: instance
                 .tags
                 .iter()
                 .map(|tag| RawTag {
-                    key: tag.key.clone(),
-                    value: tag.value.clone(),
+                    key: Cow::Borrowed(&tag.key),
+                    value: Cow::Borrowed(&tag.value),
                 })
                 .collect(),
             placement: Some(RawPlacement {
-                availability_zone: instance.availability_zone.clone(),
+                availability_zone: borrowed(&instance.availability_zone),
             }),
-            region: instance.region.clone(),
-            vpc_id: instance.vpc_id.clone(),
-            subnet_id: instance.subnet_id.clone(),
-            instance_type: instance.instance_type.clone(),
-            image_id: instance.image_id.clone(),
-            launch_time: instance.launch_time.clone(),
+            region: borrowed(&instance.region),
+            vpc_id: borrowed(&instance.vpc_id),
+            subnet_id: borrowed(&instance.subnet_id),
+            instance_type: borrowed(&instance.instance_type),
+            image_id: borrowed(&instance.image_id),
+            launch_time: borrowed(&instance.launch_time),
             lifecycle: (instance.lifecycle != Lifecycle::default()).then(|| RawLifecycle {
-                state: instance.lifecycle.state.name().to_owned(),
-                auto_scaling_group_name: instance.lifecycle.group.clone(),
+                state: Cow::Borrowed(instance.lifecycle.state.name()),
+                auto_scaling_group_name: borrowed(&instance.lifecycle.group),
             }),
             leaving: instance.leaving.as_ref().map(|leaving| RawLeaving {
-                reason: leaving.reason.name().to_owned(),
-                deadline: leaving.deadline.clone(),
+                reason: Cow::Borrowed(leaving.reason.name()),
+                deadline: borrowed(&leaving.deadline),
             }),
         }
     }
 }
 
+/// An optional field of the model, borrowed for writing.
+fn borrowed(text: &Option<String>) -> Option<Cow<'_, str>> {
+    text.as_deref().map(Cow::Borrowed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::{Leaving, SecurityGroup, Tag};
     use std::path::Path;
 
     const PAGE: &str = r#"{

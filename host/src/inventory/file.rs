@@ -1,6 +1,6 @@
 //! A describe-instances JSON document on disk as an inventory source.
 
-use super::{Inventory, InventorySource, SourceError, parse_describe_instances};
+use super::{Inventory, InventorySource, SourceError, read_describe_instances};
 use crate::capped_file::{CappedReadError, INVENTORY, read_capped};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -52,10 +52,10 @@ impl InventorySource for FileSource {
                     self.path.display()
                 ))
             })??;
-        let instances = parse_describe_instances(&bytes)
+        let fleet = read_describe_instances(&bytes)
             .map_err(|err| SourceError::Input(err.located_in(&self.path)))?;
         Ok(Inventory {
-            instances: instances.into(),
+            instances: fleet.into(),
             source: self.describe(),
             fetched_at: SystemTime::now(),
             snapshot: None,

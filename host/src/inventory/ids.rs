@@ -50,10 +50,14 @@ pub fn is_instance_id(text: &str) -> bool {
 /// Checks the ids of `instances`, in listing order; the first problem found
 /// is the answer.
 pub fn check_ids(instances: &[Instance]) -> Result<(), IdProblem> {
+    check_id_list(instances.iter().map(|instance| instance.id.as_str()))
+}
+
+/// [`check_ids`] of a list of ids.
+pub fn check_id_list<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Result<(), IdProblem> {
     let mut seen: foldhash::HashMap<&str, usize> =
-        foldhash::HashMap::with_capacity_and_hasher(instances.len(), Default::default());
-    for (index, instance) in instances.iter().enumerate() {
-        let id = instance.id.as_str();
+        foldhash::HashMap::with_capacity_and_hasher(ids.len(), Default::default());
+    for (index, id) in ids.enumerate() {
         if id.is_empty() {
             return Err(IdProblem::Empty { index });
         }
