@@ -620,6 +620,20 @@ mod tests {
     }
 
     #[test]
+    fn fleets_appended_read_as_one_with_each_group_once() {
+        let instances: Vec<Instance> = (0..9).map(|n| full(n, "running")).collect();
+        let whole = Fleet::from_instances(&instances).unwrap();
+        let mut builder = FleetBuilder::with_capacity(0);
+        for part in instances.chunks(4) {
+            builder.append(&Fleet::from_instances(part).unwrap()).unwrap();
+        }
+        builder.append(&Fleet::default()).unwrap();
+        let appended = builder.finish();
+        assert_eq!(appended.instances(), instances);
+        assert_eq!(appended.groups.len(), whole.groups.len());
+    }
+
+    #[test]
     fn indices_outside_the_fleet_read_as_nothing() {
         let fleet = Fleet::from_instances(&[full(1, "running")]).unwrap();
         assert_eq!(fleet.id(1), "");
