@@ -279,7 +279,10 @@ impl<'a> Reader<'a> {
         match place {
             Place::State => self.set(Leaf::Slot(Slot::State), Text::Absent),
             Place::Placement => {
-                self.set(Leaf::Slot(Slot::Column(Field::AvailabilityZone)), Text::Absent);
+                self.set(
+                    Leaf::Slot(Slot::Column(Field::AvailabilityZone)),
+                    Text::Absent,
+                );
             }
             _ => {}
         }
@@ -550,9 +553,7 @@ fn read<'a>(body: &'a [u8], region: &'a str) -> Result<Page, String> {
                 if let Some((_, gathered)) = &mut leaf {
                     let piece = borrowed(piece.into_inner())?;
                     gathered.push(piece, &mut reader.reservation.scratch);
-                } else if (!root_seen || root_done)
-                    && !piece.iter().all(u8::is_ascii_whitespace)
-                {
+                } else if (!root_seen || root_done) && !piece.iter().all(u8::is_ascii_whitespace) {
                     return Err("text outside the root element".to_owned());
                 }
             }
@@ -566,7 +567,10 @@ fn read<'a>(body: &'a [u8], region: &'a str) -> Result<Page, String> {
             }
             Event::GeneralRef(reference) => {
                 if let Some((_, gathered)) = &mut leaf {
-                    let c = match reference.resolve_char_ref().map_err(|err| err.to_string())? {
+                    let c = match reference
+                        .resolve_char_ref()
+                        .map_err(|err| err.to_string())?
+                    {
                         Some(c) => c,
                         None => match &*reference {
                             b"lt" => '<',
@@ -600,7 +604,9 @@ fn read<'a>(body: &'a [u8], region: &'a str) -> Result<Page, String> {
         ..
     } = reader;
     if !fleet.is_empty() {
-        fleet.set_from(0, Field::Region, region).map_err(too_large)?;
+        fleet
+            .set_from(0, Field::Region, region)
+            .map_err(too_large)?;
     }
     Ok(Page {
         fleet: fleet.finish(),

@@ -34,19 +34,15 @@ struct Answer(bytes::Bytes);
 impl HttpConnector for Answer {
     fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
         let status = StatusCode::try_from(200).expect("200 is a status");
-        HttpConnectorFuture::ready(Ok(HttpResponse::new(
-            status,
-            SdkBody::from(self.0.clone()),
-        )))
+        HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(self.0.clone()))))
     }
 }
 
 /// DescribeInstances through the SDK, EC2 answering `body`; through
 /// `reader` when given.
 async fn describe(body: &str, reader: Option<&PageReader>) -> DescribeInstancesOutput {
-    let connector = SharedHttpConnector::new(Answer(bytes::Bytes::copy_from_slice(
-        body.as_bytes(),
-    )));
+    let connector =
+        SharedHttpConnector::new(Answer(bytes::Bytes::copy_from_slice(body.as_bytes())));
     let config = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
@@ -134,14 +130,20 @@ async fn through_the_sdk(body: &str) -> Vec<Instance> {
 }
 
 fn read_instances(body: &str) -> Vec<Instance> {
-    read_page(body.as_bytes(), REGION).unwrap().fleet.instances()
+    read_page(body.as_bytes(), REGION)
+        .unwrap()
+        .fleet
+        .instances()
 }
 
 #[tokio::test]
 async fn a_page_recorded_from_moto_reads_as_the_sdk_read_it() {
     let read = read_instances(MOTO_XML);
     assert_eq!(read.len(), 5);
-    assert!(read.iter().any(|instance| instance.ipv6_addresses.len() == 2));
+    assert!(
+        read.iter()
+            .any(|instance| instance.ipv6_addresses.len() == 2)
+    );
     assert_eq!(read, through_the_sdk(MOTO_XML).await);
 }
 
@@ -164,14 +166,23 @@ async fn every_field_of_a_hand_written_page_reads_as_the_sdk_read_it() {
     assert_eq!(first.ipv6_addresses, ["2600::1", "2600::2", "2600::3"]);
     assert_eq!(first.tags[0].value, "a <b> \"c\" 'd' \u{2603}");
     assert_eq!(first.security_groups[1].name, "caf\u{e9} & co");
-    assert_eq!(first.security_groups[1].owner.as_deref(), Some("111122223333"));
+    assert_eq!(
+        first.security_groups[1].owner.as_deref(),
+        Some("111122223333")
+    );
     assert_eq!(first.launch_time.as_deref(), Some("2026-12-07T23:24:03Z"));
     assert_eq!(read[1].tags, [Tag::new("Name", "given again")]);
     assert_eq!(read[1].image_id.as_deref(), Some("ami-2"));
-    assert_eq!(read[1].launch_time.as_deref(), Some("2026-01-02T01:04:05.5Z"));
+    assert_eq!(
+        read[1].launch_time.as_deref(),
+        Some("2026-01-02T01:04:05.5Z")
+    );
     // The owner comes after the reservation's instances.
     assert_eq!(read[2].account.as_deref(), Some("444455556666"));
-    assert_eq!(read[2].security_groups[0].owner.as_deref(), Some("444455556666"));
+    assert_eq!(
+        read[2].security_groups[0].owner.as_deref(),
+        Some("444455556666")
+    );
     assert_eq!(read[3].account, None);
     let page = read_page(EVERY_FIELD.as_bytes(), REGION).unwrap();
     assert_eq!(page.next_token.as_deref(), Some("next & page"));
@@ -187,7 +198,10 @@ fn cdata_and_text_split_by_comments_read_as_xml_means() {
         "<tagSet><item><key>Name</key><value>given again</value></item></tagSet>",
         "",
     );
-    assert_eq!(read_instances(&page)[1].tags, [Tag::new("Name", "a<b> & c&d")]);
+    assert_eq!(
+        read_instances(&page)[1].tags,
+        [Tag::new("Name", "a<b> & c&d")]
+    );
 }
 
 /// The drift test: what the AWS CLI printed of a fleet (JSON), read by
@@ -235,7 +249,12 @@ fn launch_times_are_written_as_the_sdk_wrote_them() {
         let text = launch_time(Text::Body(given), &mut scratch).unwrap();
         assert_eq!(text.get(&scratch), Some(sdk.as_str()), "{given}");
     }
-    for refused in ["", "yesterday", "2026-12-07 23:24:03Z", "2026-13-07T23:24:03Z"] {
+    for refused in [
+        "",
+        "yesterday",
+        "2026-12-07 23:24:03Z",
+        "2026-13-07T23:24:03Z",
+    ] {
         assert!(
             launch_time(Text::Body(refused), &mut String::new()).is_err(),
             "{refused}"
