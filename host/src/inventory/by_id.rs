@@ -79,7 +79,7 @@ impl Ec2Source {
                         .set_values(Some(batch.to_vec()))
                         .build(),
                 );
-                found.extend(self.list_pages(region, client, filters).await?);
+                found.extend(self.list_pages(region, client, filters).await?.instances());
             }
             Ok::<_, SourceError>(found)
         };

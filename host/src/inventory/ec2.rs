@@ -17,12 +17,12 @@
 
 use super::auto_scaling::AutoScaling;
 use super::calls::ApiCalls;
-use super::describe::{ipv6_addresses, present};
 use super::group_owners::GroupOwners;
 use super::ids::{IdProblem, check_ids};
 use super::page_guard::{PageFault, PageGuard, excerpt, printable};
+use super::page_reader::PageReader;
 use super::parts::{PartKey, PartSchedule, PartialListing, StalePart, list_parts, patch};
-use super::{Instance, Inventory, InventorySource, Lifecycle, SecurityGroup, SourceError, Tag};
+use super::{Fleet, FleetBuilder, Instance, Inventory, InventorySource, SourceError};
 use crate::settings::{AccountSettings, Ec2Settings, Filter};
 use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
@@ -33,7 +33,6 @@ use aws_sdk_ec2::config::Region;
 use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
-use aws_sdk_ec2::primitives::DateTimeFormat;
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -331,10 +330,13 @@ impl Ec2Source {
             ))
         })
         .and_then(|listed| listed);
-        let mut instances = listing.map_err(|error| match &part.role {
+        let fleet = listing.map_err(|error| match &part.role {
             Some((account, _)) => error.context(format!("{key} (role {})", account.role_arn)),
             None => error,
         })?;
+        // Auto Scaling, group owners and the merge of parts still edit
+        // the host's owned model.
+        let mut instances = fleet.instances();
         if key.account.is_some() {
             for instance in &mut instances {
                 if instance.account.is_none() {
@@ -360,51 +362,61 @@ impl Ec2Source {
     }
 
     /// Every page of one region under the configured filters.
-    async fn fetch_region(
-        &self,
-        region: &str,
-        client: &Client,
-    ) -> Result<Vec<Instance>, SourceError> {
+    async fn fetch_region(&self, region: &str, client: &Client) -> Result<Fleet, SourceError> {
         let filters: Vec<_> = self.settings.filters.iter().map(Filter::to_sdk).collect();
-        let instances = self.list_pages(region, client, filters).await?;
-        tracing::debug!(region, instances = instances.len(), "Region fetched.");
-        Ok(instances)
+        let fleet = self.list_pages(region, client, filters).await?;
+        tracing::debug!(region, instances = fleet.len(), "Region fetched.");
+        Ok(fleet)
     }
 
     /// Every page of `DescribeInstances` under `filters` in one region,
-    /// following `NextToken` until EC2 gives none. A token seen before
-    /// would list pages again (or forever): an error, never the end of the
-    /// listing. Tokens that never repeat end at the caller's deadline.
+    /// each read once, straight into the region's columns
+    /// ([`PageReader`]), following `NextToken` until EC2 gives none. A
+    /// token seen before would list pages again (or forever): an error,
+    /// never the end of the listing. Tokens that never repeat end at the
+    /// caller's deadline.
     pub(super) async fn list_pages(
         &self,
         region: &str,
         client: &Client,
         filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Instance>, SourceError> {
-        let mut instances = Vec::new();
+    ) -> Result<Fleet, SourceError> {
+        let mut fleet = FleetBuilder::with_capacity(0);
         let mut tokens = HashSet::new();
         let mut next_token: Option<String> = None;
         let mut page_count: u64 = 0;
         loop {
-            let page = client
+            let reader = PageReader::new(region);
+            client
                 .describe_instances()
                 .set_filters(Some(filters.clone()))
                 .max_results(self.settings.page_size)
                 .set_next_token(next_token.take())
+                .customize()
+                .interceptor(reader.clone())
                 .send()
                 .await
                 .map_err(|err| self.describe_error(region, err))?;
             page_count += 1;
-            instances.extend(page.reservations.unwrap_or_default().into_iter().flat_map(
-                |reservation| {
-                    let account = present(reservation.owner_id);
-                    reservation
-                        .instances
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(move |instance| from_sdk(instance, region, account.clone()))
-                },
-            ));
+            let page = match reader.take() {
+                Some(Ok(page)) => page,
+                Some(Err(fault)) => {
+                    return Err(SourceError::Unavailable(format!(
+                        "DescribeInstances in {region} at {}: {fault}; the fleet is not taken",
+                        self.endpoint(region)
+                    )));
+                }
+                None => {
+                    return Err(SourceError::Unavailable(format!(
+                        "DescribeInstances in {region} at {}: the answer was taken without its \
+                         body being read; the fleet is not taken",
+                        self.endpoint(region)
+                    )));
+                }
+            };
+            fleet.append(&page.fleet).map_err(|err| {
+                SourceError::Unavailable(format!("DescribeInstances in {region}: {err}"))
+            })?;
             match page.next_token.filter(|token| !token.is_empty()) {
                 None => break,
                 Some(token) if tokens.contains(&token) => {
@@ -422,7 +434,7 @@ impl Ec2Source {
             }
         }
         tracing::debug!(region, pages = page_count, "DescribeInstances paged.");
-        Ok(instances)
+        Ok(fleet.finish())
     }
 
     /// The client of `region`, if the source reads it.
@@ -646,66 +658,6 @@ fn page_fault<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e Page
         current = err.source();
     }
     None
-}
-
-/// The instance in rollcall's model, owned by `account`. A missing id
-/// becomes an empty one, which [`check_ids`] refuses.
-fn from_sdk(
-    instance: aws_sdk_ec2::types::Instance,
-    region: &str,
-    account: Option<String>,
-) -> Instance {
-    let id = instance.instance_id.unwrap_or_default();
-    let ipv6_addresses = ipv6_addresses(
-        instance.ipv6_address,
-        instance
-            .network_interfaces
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|interface| interface.ipv6_addresses.unwrap_or_default())
-            .map(|address| address.ipv6_address),
-    );
-    Instance {
-        id,
-        state: instance
-            .state
-            .and_then(|state| state.name)
-            .map(|name| name.as_str().to_owned())
-            .unwrap_or_default(),
-        private_ipv4: present(instance.private_ip_address),
-        public_ipv4: present(instance.public_ip_address),
-        private_dns_name: present(instance.private_dns_name),
-        public_dns_name: present(instance.public_dns_name),
-        ipv6_addresses,
-        security_groups: instance
-            .security_groups
-            .unwrap_or_default()
-            .into_iter()
-            .map(|group| SecurityGroup {
-                id: group.group_id.unwrap_or_default(),
-                name: group.group_name.unwrap_or_default(),
-                owner: account.clone(),
-            })
-            .collect(),
-        tags: instance
-            .tags
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|tag| Some(Tag::new(tag.key?, tag.value.unwrap_or_default())))
-            .collect(),
-        availability_zone: present(instance.placement.and_then(|p| p.availability_zone)),
-        region: Some(region.to_owned()),
-        vpc_id: present(instance.vpc_id),
-        subnet_id: present(instance.subnet_id),
-        instance_type: instance.instance_type.map(|kind| kind.as_str().to_owned()),
-        image_id: present(instance.image_id),
-        launch_time: instance
-            .launch_time
-            .and_then(|at| at.fmt(DateTimeFormat::DateTime).ok()),
-        account,
-        lifecycle: Lifecycle::default(),
-        leaving: None,
-    }
 }
 
 #[cfg(test)]

@@ -506,6 +506,76 @@ impl FleetBuilder {
         Ok(())
     }
 
+    /// Appends every instance of `other`, in order: its strings and
+    /// columns copied in bulk, its groups merged into this fleet's table.
+    pub fn append(&mut self, other: &Fleet) -> Result<(), FleetTooLarge> {
+        self.close();
+        let fleet = &mut self.fleet;
+        if fleet.text_ends.is_empty() {
+            fleet.text_ends.push(0);
+        }
+        // String `i > 0` of `other` becomes string `i + shift` here.
+        let shift = fleet.text_ends.len() as u32 - 1;
+        let base = u32::try_from(fleet.text.len()).map_err(|_| FleetTooLarge)?;
+        let room = u32::MAX - base;
+        if u32::try_from(other.text.len()).map_err(|_| FleetTooLarge)? > room {
+            return Err(FleetTooLarge);
+        }
+        fleet.text.push_str(&other.text);
+        let ends = other.text_ends.get(1..).unwrap_or_default();
+        fleet.text_ends.extend(ends.iter().map(|&end| end + base));
+        let string = |index: u32| if index == 0 { 0 } else { index + shift };
+        let mut rows = Vec::with_capacity(other.groups.len());
+        for group in &other.groups {
+            self.scratch.clear();
+            for (position, part) in [group.id, group.name, group.owner].into_iter().enumerate() {
+                if position > 0 {
+                    self.scratch.push('\0');
+                }
+                self.scratch.push_str(other.string(part));
+            }
+            let row = match self.group_rows.get(self.scratch.as_str()) {
+                Some(&row) => row,
+                None => {
+                    let row = self.fleet.groups.len() as u32;
+                    self.fleet.groups.push(GroupRow {
+                        id: string(group.id),
+                        name: string(group.name),
+                        owner: string(group.owner),
+                    });
+                    self.group_rows.insert(self.scratch.as_str().into(), row);
+                    row
+                }
+            };
+            rows.push(row);
+        }
+        let fleet = &mut self.fleet;
+        fleet.ids.extend(other.ids.iter().map(|&id| string(id)));
+        fleet.states.extend(other.states.iter().map(|&state| string(state)));
+        for (column, others) in fleet.fields.iter_mut().zip(&other.fields) {
+            column.extend(others.iter().map(|&index| string(index)));
+        }
+        fleet.lifecycle_states.extend_from_slice(&other.lifecycle_states);
+        fleet.leaving_reasons.extend_from_slice(&other.leaving_reasons);
+        let runs = |ends: &mut Vec<u32>, items: usize, others: &[u32]| {
+            let items = items as u32;
+            ends.extend(others.iter().map(|&end| end + items));
+        };
+        runs(&mut fleet.group_ends, fleet.instance_groups.len(), &other.group_ends);
+        fleet.instance_groups.extend(
+            other
+                .instance_groups
+                .iter()
+                .map(|&group| rows.get(group as usize).copied().unwrap_or(0)),
+        );
+        runs(&mut fleet.tag_ends, fleet.tag_keys.len(), &other.tag_ends);
+        fleet.tag_keys.extend(other.tag_keys.iter().map(|&key| string(key)));
+        fleet.tag_values.extend(other.tag_values.iter().map(|&value| string(value)));
+        runs(&mut fleet.ipv6_ends, fleet.ipv6_addresses.len(), &other.ipv6_ends);
+        fleet.ipv6_addresses.extend(other.ipv6_addresses.iter().map(|&address| string(address)));
+        Ok(())
+    }
+
     /// The finished fleet.
     pub fn finish(mut self) -> Fleet {
         self.close();
@@ -551,6 +621,20 @@ mod tests {
         let fleet = builder.finish();
         assert_eq!(fleet.instance(0).ipv6_addresses, ["2600::1", "2600::2"]);
         assert_eq!(fleet.instance(1).ipv6_addresses, ["2600::1"]);
+    }
+
+    #[test]
+    fn fleets_appended_read_as_one_with_each_group_once() {
+        let instances: Vec<Instance> = (0..9).map(|n| full(n, "running")).collect();
+        let whole = Fleet::from_instances(&instances).unwrap();
+        let mut builder = FleetBuilder::with_capacity(0);
+        for part in instances.chunks(4) {
+            builder.append(&Fleet::from_instances(part).unwrap()).unwrap();
+        }
+        builder.append(&Fleet::default()).unwrap();
+        let appended = builder.finish();
+        assert_eq!(appended.instances(), instances);
+        assert_eq!(appended.groups.len(), whole.groups.len());
     }
 
     #[test]

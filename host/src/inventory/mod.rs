@@ -13,6 +13,7 @@ mod by_id;
 mod calls;
 mod describe;
 mod ec2;
+mod ec2_xml;
 mod file;
 mod fleet;
 mod group_owners;
@@ -20,6 +21,7 @@ mod ids;
 mod instances;
 mod lifecycle;
 mod page_guard;
+mod page_reader;
 mod parts;
 #[cfg(any(test, feature = "internals"))]
 mod sample;

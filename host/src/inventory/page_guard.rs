@@ -28,7 +28,7 @@ use std::task::{Context, Poll, ready};
 pub const MAX_PAGE_BYTES: u64 = 64 << 20;
 
 /// The root element of the answer to DescribeInstances.
-const ROOT: &str = "DescribeInstancesResponse";
+pub(super) const ROOT: &str = "DescribeInstancesResponse";
 /// The root element of the answer to DescribeAutoScalingGroups.
 pub(super) const AUTO_SCALING_ROOT: &str = "DescribeAutoScalingGroupsResponse";
 /// The root element of the answer to DescribeSecurityGroups.
@@ -62,6 +62,19 @@ pub enum PageFault {
 }
 
 impl PageFault {
+    /// The fault as an attempt's outcome: a page cut short or garbled on
+    /// the way is retried like any failed response; anything else is not.
+    pub(super) fn into_attempt_error<E>(self) -> OrchestratorError<E> {
+        if matches!(
+            self,
+            PageFault::Incomplete { .. } | PageFault::Malformed { .. }
+        ) {
+            OrchestratorError::response(self.into())
+        } else {
+            OrchestratorError::other(self)
+        }
+    }
+
     fn not_the_answer(root: &'static str, body: &[u8]) -> Self {
         PageFault::NotTheAnswer {
             root,
@@ -116,11 +129,7 @@ impl Intercept for PageGuard {
             .into());
         }
         let body = response.take_body();
-        *response.body_mut() = SdkBody::from_body_1_x(CappedBody {
-            inner: body,
-            limit: MAX_PAGE_BYTES,
-            received: 0,
-        });
+        *response.body_mut() = SdkBody::from_body_1_x(CappedBody::new(body));
         Ok(())
     }
 
@@ -149,26 +158,29 @@ impl Intercept for PageGuard {
         else {
             return Ok(());
         };
-        let transient = matches!(
-            fault,
-            PageFault::Incomplete { .. } | PageFault::Malformed { .. }
-        );
         if let Some(result) = context.output_or_error_mut() {
-            *result = Err(if transient {
-                OrchestratorError::response(fault.into())
-            } else {
-                OrchestratorError::other(fault)
-            });
+            *result = Err(fault.into_attempt_error());
         }
         Ok(())
     }
 }
 
 /// A response body that fails once more than `limit` bytes have arrived.
-struct CappedBody {
+pub(super) struct CappedBody {
     inner: SdkBody,
     limit: u64,
     received: u64,
+}
+
+impl CappedBody {
+    /// `inner`, capped at [`MAX_PAGE_BYTES`].
+    pub(super) fn new(inner: SdkBody) -> CappedBody {
+        CappedBody {
+            inner,
+            limit: MAX_PAGE_BYTES,
+            received: 0,
+        }
+    }
 }
 
 impl Body for CappedBody {
@@ -215,7 +227,7 @@ fn check_page(body: &[u8]) -> Result<(), PageFault> {
 /// Checks that `body` is one complete, well-formed `root` document (an
 /// EC2 or Auto Scaling error document is named as one); says what it is
 /// otherwise.
-fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault> {
+pub(super) fn check_document(body: &[u8], root_name: &'static str) -> Result<(), PageFault> {
     // A cut may fall inside a multi-byte character: what came before it is
     // still worth reading, to say where the document stops.
     let (text, cut_in_character) = match std::str::from_utf8(body) {
