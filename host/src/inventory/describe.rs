@@ -380,7 +380,10 @@ pub(super) fn ipv6_addresses(
 /// Appends a reservation's instances to the fleet: each instance's account
 /// is the reservation's owner, and so is each group's whose file names no
 /// other owner.
-fn append(reservation: Reservation<'_>, builder: &mut FleetBuilder) -> Result<(), super::FleetTooLarge> {
+fn append(
+    reservation: Reservation<'_>,
+    builder: &mut FleetBuilder,
+) -> Result<(), super::FleetTooLarge> {
     let account = reservation.owner_id.as_deref().unwrap_or_default();
     for raw in reservation.instances {
         builder.begin(&raw.instance_id, &raw.state.name)?;
@@ -398,7 +401,11 @@ fn append(reservation: Reservation<'_>, builder: &mut FleetBuilder) -> Result<()
         ] {
             builder.set(field, value.as_deref().unwrap_or_default())?;
         }
-        if let Some(zone) = raw.placement.as_ref().and_then(|p| p.availability_zone.as_deref()) {
+        if let Some(zone) = raw
+            .placement
+            .as_ref()
+            .and_then(|p| p.availability_zone.as_deref())
+        {
             builder.set(Field::AvailabilityZone, zone)?;
         }
         builder.set(Field::Account, account)?;
@@ -429,12 +436,19 @@ fn append(reservation: Reservation<'_>, builder: &mut FleetBuilder) -> Result<()
             );
             builder.set(
                 Field::LifecycleGroup,
-                lifecycle.auto_scaling_group_name.as_deref().unwrap_or_default(),
+                lifecycle
+                    .auto_scaling_group_name
+                    .as_deref()
+                    .unwrap_or_default(),
             )?;
         }
         if let Some(leaving) = &raw.leaving {
-            builder.set_leaving(LeaveReason::from_name(&leaving.reason).unwrap_or(LeaveReason::Other));
-            builder.set(Field::LeavingDeadline, leaving.deadline.as_deref().unwrap_or_default())?;
+            builder
+                .set_leaving(LeaveReason::from_name(&leaving.reason).unwrap_or(LeaveReason::Other));
+            builder.set(
+                Field::LeavingDeadline,
+                leaving.deadline.as_deref().unwrap_or_default(),
+            )?;
         }
     }
     Ok(())

@@ -135,7 +135,9 @@ impl Fleet {
 
     /// The state's name of instance `index`.
     pub fn state(&self, index: usize) -> &str {
-        self.states.get(index).map_or("", |&state| self.string(state))
+        self.states
+            .get(index)
+            .map_or("", |&state| self.string(state))
     }
 
     /// Field `field` of instance `index`, `None` when not reported.
@@ -236,9 +238,9 @@ impl Fleet {
                 group: text(Field::LifecycleGroup),
             },
             leaving: self.leave_reason(index).map(|reason| Leaving {
-                    reason,
-                    deadline: text(Field::LeavingDeadline),
-                }),
+                reason,
+                deadline: text(Field::LeavingDeadline),
+            }),
         }
     }
 
@@ -282,7 +284,7 @@ pub struct FleetTooLarge;
 /// A fleet under construction: a reader starts an instance with
 /// [`begin`](FleetBuilder::begin), sets what it reads, and the instance is
 /// complete when the next begins or the fleet is [`finish`](FleetBuilder::finish)ed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FleetBuilder {
     fleet: Fleet,
     /// Security groups by `id \0 name \0 owner`, to their row.
@@ -291,6 +293,14 @@ pub struct FleetBuilder {
     scratch: String,
     /// Whether an instance is open (its run ends not yet written).
     open: bool,
+}
+
+impl Default for FleetBuilder {
+    /// An empty builder; its text starts with string 0, the empty string,
+    /// as every fleet's does.
+    fn default() -> Self {
+        FleetBuilder::with_capacity(0)
+    }
 }
 
 impl FleetBuilder {
@@ -317,7 +327,9 @@ impl FleetBuilder {
                 ipv6_ends: column(),
                 ipv6_addresses: Vec::new(),
             },
-            ..FleetBuilder::default()
+            group_rows: HashMap::default(),
+            scratch: String::new(),
+            open: false,
         }
     }
 
@@ -382,7 +394,12 @@ impl FleetBuilder {
 
     /// Sets `field` of every instance from `first` on (a reservation's
     /// owner, read after its instances).
-    pub fn set_from(&mut self, first: usize, field: Field, text: &str) -> Result<(), FleetTooLarge> {
+    pub fn set_from(
+        &mut self,
+        first: usize,
+        field: Field,
+        text: &str,
+    ) -> Result<(), FleetTooLarge> {
         let string = self.string(text)?;
         for slot in self.fleet.fields[field as usize].iter_mut().skip(first) {
             *slot = string;
@@ -551,17 +568,27 @@ impl FleetBuilder {
         }
         let fleet = &mut self.fleet;
         fleet.ids.extend(other.ids.iter().map(|&id| string(id)));
-        fleet.states.extend(other.states.iter().map(|&state| string(state)));
+        fleet
+            .states
+            .extend(other.states.iter().map(|&state| string(state)));
         for (column, others) in fleet.fields.iter_mut().zip(&other.fields) {
             column.extend(others.iter().map(|&index| string(index)));
         }
-        fleet.lifecycle_states.extend_from_slice(&other.lifecycle_states);
-        fleet.leaving_reasons.extend_from_slice(&other.leaving_reasons);
+        fleet
+            .lifecycle_states
+            .extend_from_slice(&other.lifecycle_states);
+        fleet
+            .leaving_reasons
+            .extend_from_slice(&other.leaving_reasons);
         let runs = |ends: &mut Vec<u32>, items: usize, others: &[u32]| {
             let items = items as u32;
             ends.extend(others.iter().map(|&end| end + items));
         };
-        runs(&mut fleet.group_ends, fleet.instance_groups.len(), &other.group_ends);
+        runs(
+            &mut fleet.group_ends,
+            fleet.instance_groups.len(),
+            &other.group_ends,
+        );
         fleet.instance_groups.extend(
             other
                 .instance_groups
@@ -569,10 +596,20 @@ impl FleetBuilder {
                 .map(|&group| rows.get(group as usize).copied().unwrap_or(0)),
         );
         runs(&mut fleet.tag_ends, fleet.tag_keys.len(), &other.tag_ends);
-        fleet.tag_keys.extend(other.tag_keys.iter().map(|&key| string(key)));
-        fleet.tag_values.extend(other.tag_values.iter().map(|&value| string(value)));
-        runs(&mut fleet.ipv6_ends, fleet.ipv6_addresses.len(), &other.ipv6_ends);
-        fleet.ipv6_addresses.extend(other.ipv6_addresses.iter().map(|&address| string(address)));
+        fleet
+            .tag_keys
+            .extend(other.tag_keys.iter().map(|&key| string(key)));
+        fleet
+            .tag_values
+            .extend(other.tag_values.iter().map(|&value| string(value)));
+        runs(
+            &mut fleet.ipv6_ends,
+            fleet.ipv6_addresses.len(),
+            &other.ipv6_ends,
+        );
+        fleet
+            .ipv6_addresses
+            .extend(other.ipv6_addresses.iter().map(|&address| string(address)));
         Ok(())
     }
 
@@ -629,12 +666,27 @@ mod tests {
         let whole = Fleet::from_instances(&instances).unwrap();
         let mut builder = FleetBuilder::with_capacity(0);
         for part in instances.chunks(4) {
-            builder.append(&Fleet::from_instances(part).unwrap()).unwrap();
+            builder
+                .append(&Fleet::from_instances(part).unwrap())
+                .unwrap();
         }
         builder.append(&Fleet::default()).unwrap();
         let appended = builder.finish();
         assert_eq!(appended.instances(), instances);
         assert_eq!(appended.groups.len(), whole.groups.len());
+    }
+
+    #[test]
+    fn a_field_never_set_reads_as_not_reported_from_any_builder() {
+        for mut builder in [FleetBuilder::default(), FleetBuilder::with_capacity(8)] {
+            builder.begin("i-1", "running").unwrap();
+            builder.set(Field::Region, "us-east-1").unwrap();
+            let fleet = builder.finish();
+            assert_eq!(fleet.id(0), "i-1");
+            assert_eq!(fleet.field(0, Field::Region), Some("us-east-1"));
+            assert_eq!(fleet.field(0, Field::PrivateIpv4), None);
+            assert_eq!(fleet.instance(0).account, None);
+        }
     }
 
     #[test]

@@ -38,8 +38,8 @@ pub use describe::{parse_describe_instances, read_describe_instances, write_desc
 pub use ec2::Ec2Source;
 pub use file::{FileSource, MAX_INVENTORY_FILE_BYTES};
 pub use fleet::{Field, Fleet, FleetBuilder, FleetTooLarge, GroupRow};
-pub use instances::Instances;
 pub use ids::{check_id_list, check_ids, is_account_id, is_instance_id};
+pub use instances::Instances;
 pub use lifecycle::{LeaveReason, Leaving, LeavingEntry, Lifecycle, LifecycleState, MemberStatus};
 pub(crate) use page_guard::printable;
 #[cfg_attr(not(any(test, feature = "internals")), allow(unused_imports))]

@@ -31,9 +31,9 @@ pub(crate) use world::INTERFACE;
 pub use world::types::InstanceState as InterfaceState;
 
 use crate::inventory::{Fleet, FleetTooLarge, Instance, Instances, MemberStatus};
-use std::borrow::Cow;
 use crate::settings::PluginSettings;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// A member's labels: name to value, sorted by name.
