@@ -354,29 +354,6 @@ struct RawPlacement<'a> {
     availability_zone: Option<Text<'a>>,
 }
 
-/// EC2 reports absent values as empty strings in places (`PublicDnsName` of a
-/// stopped instance): both mean "not there".
-pub(super) fn present(value: Option<String>) -> Option<String> {
-    value.filter(|value| !value.is_empty())
-}
-
-/// The primary IPv6 address, then every interface's, each once.
-pub(super) fn ipv6_addresses(
-    primary: Option<String>,
-    interfaces: impl Iterator<Item = Option<String>>,
-) -> Vec<String> {
-    let mut addresses: Vec<String> = Vec::new();
-    for address in std::iter::once(primary)
-        .chain(interfaces)
-        .filter_map(present)
-    {
-        if !addresses.contains(&address) {
-            addresses.push(address);
-        }
-    }
-    addresses
-}
-
 /// Appends a reservation's instances to the fleet: each instance's account
 /// is the reservation's owner, and so is each group's whose file names no
 /// other owner.
