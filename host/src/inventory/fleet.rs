@@ -63,8 +63,9 @@ pub struct GroupRow {
     pub owner: u32,
 }
 
-/// A whole fleet in columns, in listing order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A whole fleet in columns, in listing order. The empty fleet is
+/// `Fleet::default()`: like every fleet, its text starts with string 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fleet {
     /// Every string, one after the other.
     pub(crate) text: String,
@@ -95,6 +96,12 @@ pub struct Fleet {
     /// Per instance: where its IPv6 addresses end in `ipv6_addresses`.
     pub(crate) ipv6_ends: Vec<u32>,
     pub(crate) ipv6_addresses: Vec<u32>,
+}
+
+impl Default for Fleet {
+    fn default() -> Self {
+        FleetBuilder::default().finish()
+    }
 }
 
 impl Fleet {

@@ -408,6 +408,15 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_empty_fleet_is_a_question_the_sdk_accepts() {
+        let empty = Fleet::default();
+        let asking = question(&empty, None, None);
+        let guest = sdk::Fleet::new(carried(asking.question()))
+            .expect("the SDK accepts the empty fleet's columns");
+        assert_eq!(guest.instances().count(), 0);
+    }
+
+    #[test]
     fn ids_that_name_no_instance_are_none() {
         let fleet = [Instance::running("i-1")];
         let columns = Fleet::from_instances(&fleet).unwrap();
