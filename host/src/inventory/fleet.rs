@@ -283,6 +283,17 @@ impl Fleet {
     }
 }
 
+/// Writes a security group's key in the builder's table, `id \0 name \0
+/// owner`, into `key`.
+fn group_key(key: &mut String, [id, name, owner]: [&str; 3]) {
+    key.clear();
+    key.push_str(id);
+    key.push('\0');
+    key.push_str(name);
+    key.push('\0');
+    key.push_str(owner);
+}
+
 /// A fleet whose text passed 4 GiB, which 32-bit offsets cannot hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the fleet's text is over 4 GiB")]
@@ -432,13 +443,7 @@ impl FleetBuilder {
     /// Adds a security group to the open instance; `owner` empty when
     /// unknown.
     pub fn group(&mut self, id: &str, name: &str, owner: &str) -> Result<(), FleetTooLarge> {
-        self.scratch.clear();
-        for (position, part) in [id, name, owner].into_iter().enumerate() {
-            if position > 0 {
-                self.scratch.push('\0');
-            }
-            self.scratch.push_str(part);
-        }
+        group_key(&mut self.scratch, [id, name, owner]);
         let row = match self.group_rows.get(self.scratch.as_str()) {
             Some(&row) => row,
             None => {
@@ -551,13 +556,10 @@ impl FleetBuilder {
         let string = |index: u32| if index == 0 { 0 } else { index + shift };
         let mut rows = Vec::with_capacity(other.groups.len());
         for group in &other.groups {
-            self.scratch.clear();
-            for (position, part) in [group.id, group.name, group.owner].into_iter().enumerate() {
-                if position > 0 {
-                    self.scratch.push('\0');
-                }
-                self.scratch.push_str(other.string(part));
-            }
+            group_key(
+                &mut self.scratch,
+                [group.id, group.name, group.owner].map(|part| other.string(part)),
+            );
             let row = match self.group_rows.get(self.scratch.as_str()) {
                 Some(&row) => row,
                 None => {
